@@ -1,0 +1,25 @@
+# The two commands a newcomer needs:
+#   make run   - the whole system locally: broker, redis-server, sandbox tools, all services,
+#                a scripted round trip; Ctrl-C stops everything.
+#   make test  - lint, type-check and the whole test suite on real parts.
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bootstrap lint bench
+
+bootstrap:
+	@./scripts/bootstrap.sh
+
+run: bootstrap
+	@$(BIN)/im dev up
+
+lint: bootstrap
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+bench: bootstrap
+	$(BIN)/python -m bench.ingress_publish

@@ -1,0 +1,1 @@
+"""One connector per tool, all with the shape of `connectors.base.Connector`."""

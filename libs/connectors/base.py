@@ -1,0 +1,157 @@
+"""The interface every connector implements, and the errors they raise.
+
+A connector does two jobs for one configured side:
+- webhooks (CPU only, called on the ingress hot path): `verify` the raw bytes, then `parse`
+  them into canonical `ChangeEvent`s;
+- the tool's API (async httpx): read a record as canonical state, find the record linked to a
+  platform incident, create and update records with canonical fields.
+Native field names and values never leave the connector: the pipeline speaks canonical.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import httpx
+
+from syncmodel.config import IntegrationConfig
+from syncmodel.events import ChangeEvent
+from syncmodel.fields import ToolType
+from syncmodel.mapping import FieldMapping
+
+
+class WebhookRejected(Exception):
+    """A webhook that must not be accepted; `status` is the HTTP answer (401, 400, 422)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class ToolError(Exception):
+    """A call to the tool failed. `retryable` says whether trying again can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class RecordNotFound(ToolError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404, retryable=False)
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """One record as the pipeline sees it: canonical field values plus identity."""
+
+    external_id: str
+    fields: dict[str, str | None] = field(default_factory=dict)
+    reference: str | None = None
+    version: str | None = None
+    platform_incident_id: str | None = None
+
+
+class Connector(abc.ABC):
+    tool: ClassVar[ToolType]
+
+    def __init__(
+        self,
+        config: IntegrationConfig,
+        *,
+        mapping: FieldMapping | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.mapping = mapping if mapping is not None else config.mapping()
+        self._http = http
+
+    # -- webhooks ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        """Raise WebhookRejected(401) unless the raw body is signed by the configured secret.
+
+        `headers` must be case-insensitive (aiohttp / multidict / httpx headers).
+        """
+
+    @abc.abstractmethod
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        """Turn a verified delivery into change events.
+
+        Raise WebhookRejected(400 or 422) with a reason for a malformed payload; return an
+        empty list for a well-formed event this service does not sync (e.g. a follow-up).
+        """
+
+    # -- API -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def test_connection(self) -> None:
+        """Raise ToolError unless the tool answers an authenticated read."""
+
+    @abc.abstractmethod
+    async def fetch(self, external_id: str) -> RecordState:
+        """Read one record; RecordNotFound if it does not exist."""
+
+    @abc.abstractmethod
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        """The id of the record correlated with a platform incident, if one exists.
+
+        Creates look here first, so a retried create never makes a second record.
+        """
+
+    @abc.abstractmethod
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        """Create a record carrying the correlation to the platform incident."""
+
+    @abc.abstractmethod
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> None:
+        """Set canonical fields (whole values; `comment` appends an entry)."""
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = self._make_client()
+        return self._http
+
+    @abc.abstractmethod
+    def _make_client(self) -> httpx.AsyncClient:
+        """The authenticated client for this tool."""
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def classify_http_error(response: httpx.Response, message: str) -> ToolError:
+    """429 / 5xx retry (honouring Retry-After); other 4xx are validation errors."""
+    retry_after = _retry_after(response)
+    status = response.status_code
+    if status == 404:
+        return RecordNotFound(message)
+    retryable = status == 429 or status >= 500 or status == 408
+    return ToolError(message, status=status, retryable=retryable, retry_after_s=retry_after)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

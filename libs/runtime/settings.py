@@ -1,0 +1,25 @@
+"""Service settings from the environment (12-factor; a Kubernetes ConfigMap sets them)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field("127.0.0.1:9092", alias="KAFKA_BOOTSTRAP")
+    # Real Kafka: on. The embedded test broker cannot serve InitProducerId: off there.
+    kafka_idempotence: bool = Field(True, alias="KAFKA_IDEMPOTENCE")
+    kafka_topic_partitions: int = Field(6, alias="KAFKA_TOPIC_PARTITIONS")
+    kafka_replication_factor: int = Field(1, alias="KAFKA_REPLICATION_FACTOR")
+    kafka_session_timeout_s: float = Field(10.0, alias="KAFKA_SESSION_TIMEOUT_S")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    config_path: str = Field("config/sync.json", alias="INCIDENT_SYNC_CONFIG")
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    # Ingress
+    http_host: str = Field("0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - a pod listens on all
+    http_port: int = Field(8080, alias="HTTP_PORT")
+    max_body_bytes: int = Field(1_048_576, alias="MAX_BODY_BYTES")
+    producer_pool: int = Field(2, alias="KAFKA_PRODUCER_POOL")

@@ -1,0 +1,88 @@
+"""Runtime configuration of the sides: the platform connection and each integration.
+
+Loaded from one JSON file (`INCIDENT_SYNC_CONFIG`); `${VAR}` in a string value is replaced by
+that environment variable so secrets can come from a Kubernetes Secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from syncmodel.fields import Direction, ToolType
+from syncmodel.mapping import FieldMapping, load_mapping
+
+
+class IntegrationConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    type: ToolType
+    tenant: str = "default"
+    base_url: str
+    # incident.io: API key; ServiceNow: password (basic) or client secret (OAuth).
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    direction: Direction = Direction.BIDIRECTIONAL
+    # The tool account this service writes as: changes made by it are our own echoes.
+    actor: str | None = None
+    mapping_file: str | None = None
+    timeout_s: float = 10.0
+    # Tool-specific settings, documented by each connector (e.g. ServiceNow
+    # `correlation_field`, incident.io `comment_custom_field`).
+    options: dict[str, str] = Field(default_factory=dict)
+
+    def mapping(self) -> FieldMapping:
+        return load_mapping(self.mapping_file)
+
+
+class SyncConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    platform: IntegrationConfig
+    integrations: tuple[IntegrationConfig, ...] = ()
+    # How long a fingerprint of our own write waits for its echo.
+    echo_ttl_s: int = 600
+    dedupe_ttl_s: int = 86_400
+
+    def side(self, integration_id: str) -> IntegrationConfig | None:
+        if integration_id == self.platform.id:
+            return self.platform
+        return next((i for i in self.integrations if i.id == integration_id), None)
+
+    def by_type(self, tool: ToolType) -> list[IntegrationConfig]:
+        return [i for i in self.integrations if i.type is tool]
+
+
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def _expand(value: object) -> object:
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: os.environ.get(m.group(1), ""), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+def load_config(path: str | Path) -> SyncConfig:
+    """Read the config file; a relative `mapping_file` is taken relative to it."""
+    path = Path(path)
+    raw = _expand(orjson.loads(path.read_bytes()))
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    for side in [raw.get("platform") or {}, *(raw.get("integrations") or [])]:
+        mapping_file = side.get("mapping_file")
+        if mapping_file and not Path(mapping_file).is_absolute():
+            side["mapping_file"] = str(path.parent / mapping_file)
+    return SyncConfig.model_validate(raw)

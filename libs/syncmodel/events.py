@@ -1,0 +1,103 @@
+"""Wire models: what flows through the topics.
+
+`ChangeEvent` is a normalized observation of one record on one side; `DeliveryCommand` is one
+write to one side. Both are pydantic models serialized with orjson (see `codec`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChangeKind(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    # Not an observed change: "re-read this record and push what it holds" (manual sync,
+    # private incidents whose webhook carries only an id).
+    REFRESH = "refresh"
+
+
+class Origin(StrEnum):
+    USER = "user"  # a person (or another system) changed the record
+    SYNC = "sync"  # this service's own write, carried so it is never sent back
+    MANUAL = "manual"  # an operator asked for a sync
+    RECONCILER = "reconciler"
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    old: str | None = None
+    new: str | None = None
+
+
+class ChangeEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(default_factory=new_id)
+    delivery_id: str  # the sender's own delivery id: the dedupe key for its retries
+    tenant: str = "default"
+    integration_id: str  # the side it came from (the platform has an integration id too)
+    external_id: str  # the record's id in that tool
+    reference: str | None = None  # human reference: INC-123, INC0010001
+    kind: ChangeKind
+    changes: dict[str, FieldChange] = Field(default_factory=dict)  # canonical field -> values
+    # What the record says about its platform incident (ServiceNow u_incident_io_id), if anything.
+    platform_incident_id: str | None = None
+    # A sortable version of the record at the source (incident.io updated_at, ServiceNow
+    # sys_mod_count zero-padded): a snapshot older than one already seen is stale.
+    version: str | None = None
+    # Fields named by the requester of a refresh; empty means every mapped field.
+    only_fields: tuple[str, ...] = ()
+    source_ts: datetime = Field(default_factory=utcnow)
+    received_at: datetime = Field(default_factory=utcnow)
+    actor: str | None = None
+    origin: Origin = Origin.USER
+
+
+class LinkedEvent(BaseModel):
+    """A gated change, resolved to its platform incident: what `sync.changes` carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: ChangeEvent
+    platform_incident_id: str
+    is_platform: bool  # True when the change was observed on the platform side
+    # The source record's full known state after this change (canonical fields): a create
+    # needs every mapped value, not only what just changed.
+    state: dict[str, str | None] = Field(default_factory=dict)
+    # Where the incident is already linked: integration id -> external id.
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+class DeliveryCommand(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str = Field(default_factory=new_id)
+    causation_id: str  # the event that caused it
+    tenant: str = "default"
+    platform_incident_id: str
+    source_integration_id: str  # never written back to
+    target_integration_id: str
+    target_external_id: str | None = None  # None: create the record
+    set_fields: dict[str, str | None] = Field(default_factory=dict)  # canonical field -> value
+    attempt: int = 1
+    source_ts: datetime = Field(default_factory=utcnow)
+    received_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def is_create(self) -> bool:
+        return self.target_external_id is None

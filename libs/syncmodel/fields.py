@@ -1,0 +1,42 @@
+"""Canonical fields: the shared vocabulary every connector maps its native fields to and from."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Field(StrEnum):
+    TITLE = "title"
+    DESCRIPTION = "description"
+    STATUS = "status"
+    SEVERITY = "severity"
+    PRIORITY = "priority"
+    ASSIGNEE = "assignee"
+    # The latest entry of the comment / work-note stream; setting it appends an entry.
+    COMMENT = "comment"
+
+
+class Status(StrEnum):
+    """Canonical status values; each connector maps its own states onto these."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ToolType(StrEnum):
+    INCIDENTIO = "incidentio"
+    SERVICENOW = "servicenow"
+
+
+class Direction(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+    BIDIRECTIONAL = "bidirectional"
+
+    @property
+    def accepts_inbound(self) -> bool:
+        return self is not Direction.OUTBOUND
+
+    @property
+    def writes_outbound(self) -> bool:
+        return self is not Direction.INBOUND

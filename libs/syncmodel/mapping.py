@@ -1,0 +1,178 @@
+"""The field-mapping engine, driven by `config/field-mappings.json` (the seed's format).
+
+Platform fields are named as in the seed (`incident.name`, `incident.summary`, ...) and
+translated to canonical fields here, so the rest of the pipeline speaks one vocabulary.
+Forward = platform -> external tool; reverse = external tool -> platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncmodel.fields import Field as F
+
+# The stream of updates / work notes travels as the field `comment` holding the latest entry:
+# writing it appends one (ServiceNow work_notes, an incident.io update).
+COMMENT: Final = F.COMMENT
+
+PLATFORM_FIELDS: Final[Mapping[str, str]] = {
+    "incident.name": F.TITLE,
+    "incident.summary": F.DESCRIPTION,
+    "incident.status": F.STATUS,
+    "incident.severity": F.SEVERITY,
+    "incident.most_recent_update_message": COMMENT,
+    "incident.update_message": COMMENT,
+}
+
+# Reverse-mapped canonical fields that a feature flag must switch on.
+GATED_BY_FEATURE: Final[Mapping[str, str]] = {F.STATUS: "sync_status", F.SEVERITY: "sync_severity"}
+
+
+class Features(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reverse_sync: bool = True
+    sync_status: bool = False
+    sync_severity: bool = False
+
+
+def _default_reverse_values() -> dict[str, dict[str, str]]:
+    return {
+        "status": {"1": "open", "2": "open", "3": "open", "6": "closed", "7": "closed", "8": "closed"},
+        "severity": {"1": "critical", "2": "major", "3": "minor", "4": "minor", "5": "minor"},
+    }
+
+
+class MappingConfig(BaseModel):
+    """The file's content. Missing sections keep the defaults; present ones replace them
+    (value maps are merged key by key, so a file can override one code)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    features: Features = Features()
+    field_mappings: dict[str, str] = Field(
+        default_factory=lambda: {
+            "incident.name": "short_description",
+            "incident.summary": "description",
+            "incident.most_recent_update_message": "work_notes",
+        }
+    )
+    reverse_field_mappings: dict[str, str] = Field(
+        default_factory=lambda: {
+            "short_description": "incident.name",
+            "description": "incident.summary",
+            "work_notes": "incident.update_message",
+            "incident_state": "incident.status",
+            "priority": "incident.severity",
+        }
+    )
+    reverse_mappings: dict[str, dict[str, str]] = Field(default_factory=_default_reverse_values)
+
+
+class MappingError(ValueError):
+    pass
+
+
+def load_mapping(path: str | Path | None) -> FieldMapping:
+    """Load a mapping file; None gives the defaults."""
+    if path is None:
+        return FieldMapping(MappingConfig())
+    raw = orjson.loads(Path(path).read_bytes())
+    if not isinstance(raw, dict):
+        raise MappingError(f"{path}: expected a JSON object")
+    merged = _default_reverse_values()
+    for name, values in (raw.get("reverse_mappings") or {}).items():
+        merged.setdefault(name, {}).update({str(k): str(v) for k, v in values.items()})
+    raw["reverse_mappings"] = merged
+    return FieldMapping(MappingConfig.model_validate(raw))
+
+
+def _canonical(platform_field: str) -> str:
+    try:
+        return PLATFORM_FIELDS[platform_field]
+    except KeyError:
+        known = ", ".join(sorted(PLATFORM_FIELDS))
+        raise MappingError(f"unknown platform field {platform_field!r} (known: {known})") from None
+
+
+class FieldMapping:
+    """Translates between canonical fields and one external tool's native fields."""
+
+    def __init__(self, config: MappingConfig) -> None:
+        self.config = config
+        self._forward: dict[str, str] = {}  # canonical -> native
+        for platform_field, native in config.field_mappings.items():
+            self._forward[_canonical(platform_field)] = native
+        self._reverse: dict[str, str] = {}  # native -> canonical
+        for native, platform_field in config.reverse_field_mappings.items():
+            self._reverse[native] = _canonical(platform_field)
+        # Forward values are the inverse of the reverse value maps: the lowest code that
+        # maps to a canonical value represents it ("closed" -> "6").
+        self._forward_values: dict[str, dict[str, str]] = {}
+        for canonical, codes in config.reverse_mappings.items():
+            inverse: dict[str, str] = {}
+            for code in sorted(codes, key=_code_order):
+                inverse.setdefault(codes[code], code)
+            self._forward_values[canonical] = inverse
+
+    @property
+    def features(self) -> Features:
+        return self.config.features
+
+    # -- forward: platform -> external -------------------------------------------------
+    def outbound_fields(self) -> frozenset[str]:
+        """Canonical fields that are written to the external tool."""
+        return frozenset(self._forward)
+
+    def to_native(self, canonical: Mapping[str, str | None]) -> dict[str, str | None]:
+        out: dict[str, str | None] = {}
+        for field, value in canonical.items():
+            native = self._forward.get(field)
+            if native is None:
+                continue
+            values = self._forward_values.get(field)
+            out[native] = values.get(value, value) if values and value is not None else value
+        return out
+
+    # -- reverse: external -> platform -------------------------------------------------
+    def inbound_fields(self) -> frozenset[str]:
+        """Canonical fields accepted from the external tool."""
+        if not self.features.reverse_sync:
+            return frozenset()
+        return frozenset(c for c in self._reverse.values() if self._feature_on(c))
+
+    def to_canonical(self, native: Mapping[str, str | None]) -> dict[str, str | None]:
+        """Map a record's native values; unmapped or switched-off fields are left out."""
+        if not self.features.reverse_sync:
+            return {}
+        out: dict[str, str | None] = {}
+        for field, value in native.items():
+            canonical = self._reverse.get(field)
+            if canonical is None or not self._feature_on(canonical):
+                continue
+            values = self.config.reverse_mappings.get(canonical)
+            if values is not None and value is not None:
+                mapped = values.get(value)
+                if mapped is None:
+                    continue  # a code the map does not know is not guessed at
+                value = mapped
+            out[canonical] = value
+        return out
+
+    def native_inbound_fields(self) -> frozenset[str]:
+        """Native fields whose changes are taken in (what a webhook payload must carry)."""
+        inbound = self.inbound_fields()
+        return frozenset(n for n, c in self._reverse.items() if c in inbound)
+
+    def _feature_on(self, canonical: str) -> bool:
+        flag = GATED_BY_FEATURE.get(canonical)
+        return flag is None or bool(getattr(self.features, flag))
+
+
+def _code_order(code: str) -> tuple[int, str]:
+    return (int(code), code) if code.lstrip("-").isdigit() else (1 << 30, code)

