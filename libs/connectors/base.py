@@ -118,8 +118,12 @@ class Connector(abc.ABC):
         """Create a record carrying the correlation to the platform incident."""
 
     @abc.abstractmethod
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> None:
-        """Set canonical fields (whole values; `comment` appends an entry)."""
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+        """Set canonical fields (whole values; `comment` appends an entry).
+
+        Returns the record's version after the write (as in RecordState.version) when the
+        tool reports it, so an older snapshot arriving later is recognised as stale.
+        """
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -22,7 +22,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(
+    port: int, timeout_s: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -103,8 +105,16 @@ def broker(port: int | None = None) -> Child:
     url = f"tcp://127.0.0.1:{port}"
     return Child(
         "broker",
-        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
+        [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
         port=port,
     )
 
@@ -125,13 +135,28 @@ def redis(port: int | None = None, data_dir: str | None = None) -> Child:
     data_dir = data_dir or tempfile.mkdtemp(prefix="incident-sync-redis-")
     return Child(
         "redis",
-        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "yes", "--appendfsync", "everysec", "--dir", data_dir,
-         "--protected-mode", "no"],
+        [
+            redis_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--dir",
+            data_dir,
+            "--protected-mode",
+            "no",
+        ],
         port=port,
     )
 
 
-def python_module(name: str, module: str, *args: str, port: int | None = None,
-                  env: dict[str, str] | None = None) -> Child:
+def python_module(
+    name: str, module: str, *args: str, port: int | None = None, env: dict[str, str] | None = None
+) -> Child:
     return Child(name, [sys.executable, "-m", module, *args], port=port, env=env or {})

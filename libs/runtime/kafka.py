@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -45,10 +46,8 @@ async def ensure_topics(settings: Settings, names: Iterable[str] = topics.ALL) -
             if n not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another replica won the race
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another replica won the race
             log.info("created topics %s", [t.name for t in wanted])
     finally:
         await admin.close()

@@ -44,5 +44,16 @@ def real_changes(
 
 
 def is_stale(version: str | None, last_version: str | None) -> bool:
-    """A snapshot older than the last one applied from the same record is stale."""
+    """A value older than the last one applied to the same field of a record is stale."""
     return version is not None and last_version is not None and version < last_version
+
+
+def fresh_changes(
+    changes: Mapping[str, FieldChange], version: str | None, versions: Mapping[str, str]
+) -> dict[str, FieldChange]:
+    """Drop the fields for which a newer value was already applied.
+
+    Versions are kept per field because some tools send only the changed fields: a delayed
+    delivery of an older edit may still carry the only news about another field.
+    """
+    return {f: c for f, c in changes.items() if not is_stale(version, versions.get(f))}

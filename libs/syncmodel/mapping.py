@@ -18,19 +18,23 @@ from syncmodel.fields import Field as F
 
 # The stream of updates / work notes travels as the field `comment` holding the latest entry:
 # writing it appends one (ServiceNow work_notes, an incident.io update).
-COMMENT: Final = F.COMMENT
+COMMENT: Final = F.COMMENT.value
 
+# Plain strings (not the enum members): they become dict keys that orjson must serialize.
 PLATFORM_FIELDS: Final[Mapping[str, str]] = {
-    "incident.name": F.TITLE,
-    "incident.summary": F.DESCRIPTION,
-    "incident.status": F.STATUS,
-    "incident.severity": F.SEVERITY,
+    "incident.name": F.TITLE.value,
+    "incident.summary": F.DESCRIPTION.value,
+    "incident.status": F.STATUS.value,
+    "incident.severity": F.SEVERITY.value,
     "incident.most_recent_update_message": COMMENT,
     "incident.update_message": COMMENT,
 }
 
 # Reverse-mapped canonical fields that a feature flag must switch on.
-GATED_BY_FEATURE: Final[Mapping[str, str]] = {F.STATUS: "sync_status", F.SEVERITY: "sync_severity"}
+GATED_BY_FEATURE: Final[Mapping[str, str]] = {
+    F.STATUS.value: "sync_status",
+    F.SEVERITY.value: "sync_severity",
+}
 
 
 class Features(BaseModel):
@@ -43,7 +47,14 @@ class Features(BaseModel):
 
 def _default_reverse_values() -> dict[str, dict[str, str]]:
     return {
-        "status": {"1": "open", "2": "open", "3": "open", "6": "closed", "7": "closed", "8": "closed"},
+        "status": {
+            "1": "open",
+            "2": "open",
+            "3": "open",
+            "6": "closed",
+            "7": "closed",
+            "8": "closed",
+        },
         "severity": {"1": "critical", "2": "major", "3": "minor", "4": "minor", "5": "minor"},
     }
 
@@ -163,6 +174,11 @@ class FieldMapping:
                 value = mapped
             out[canonical] = value
         return out
+
+    def canonical_of(self, native: str) -> str | None:
+        """The canonical field a native field is taken in as, if it is taken in at all."""
+        canonical = self._reverse.get(native)
+        return canonical if canonical in self.inbound_fields() else None
 
     def native_inbound_fields(self) -> frozenset[str]:
         """Native fields whose changes are taken in (what a webhook payload must carry)."""

@@ -27,7 +27,7 @@ def plan_deliveries(
     changed = {f: c.new for f, c in event.changes.items()}
     commands: list[DeliveryCommand] = []
 
-    def command(target_id: str, external_id: str | None, fields: dict[str, str | None]) -> None:
+    def command(target_id: str, external_id: str | None, fields: Mapping[str, str | None]) -> None:
         commands.append(
             DeliveryCommand(
                 causation_id=event.event_id,
@@ -36,7 +36,7 @@ def plan_deliveries(
                 source_integration_id=event.integration_id,
                 target_integration_id=target_id,
                 target_external_id=external_id,
-                set_fields=fields,
+                set_fields=dict(fields),
                 source_ts=event.source_ts,
                 received_at=event.received_at,
             )
@@ -58,6 +58,7 @@ def plan_deliveries(
             continue
         outbound = mappings[integration.id].outbound_fields()
         external_id = linked.links.get(integration.id)
+        fields: dict[str, str | None]
         if external_id is None:
             if not linked.is_platform:
                 continue  # a tool's change does not create records in other tools

@@ -1,0 +1,1 @@
+"""Operators' entry points: the `im` CLI (the control API arrives with its own issue)."""

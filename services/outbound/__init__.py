@@ -1,0 +1,1 @@
+"""The stream processors: gate, arbiter and delivery, as faust-streaming agents."""

@@ -1,0 +1,131 @@
+"""The incident.io side: the platform incident-sync keeps other tools in line with.
+
+Options (`IntegrationConfig.options`):
+- `comment_custom_field` (default "External work notes"): the text custom field that receives
+  `comment` (the latest note from another tool). incident.io's public API has no endpoint to
+  post an incident update, so a custom field, set in the same `actions/edit` call as the other
+  fields, is where those notes go; the field must exist and be of type text.
+- `visibility` (default "public") and `create_mode` (e.g. "standard", "retrospective"; unset
+  leaves incident.io's default) for the rare incident created from another tool.
+Edits never notify the incident's Slack channel (`notify_incident_channel: false`): a sync
+echo must not page people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from connectors.base import Connector, RecordNotFound, RecordState, ToolError, WebhookRejected
+from connectors.incidentio import signature
+from connectors.incidentio.client import IncidentIoClient
+from connectors.incidentio.edit import DEFAULT_COMMENT_FIELD, edit_body
+from connectors.incidentio.fields import canonical_fields
+from connectors.incidentio.webhook import parse_webhook
+from syncmodel.events import ChangeEvent
+from syncmodel.fields import ToolType
+
+IDEMPOTENCY_PREFIX = "incident-sync:"
+
+
+class IncidentIoConnector(Connector):
+    tool = ToolType.INCIDENTIO
+
+    _client: IncidentIoClient | None = None
+
+    # -- webhooks --------------------------------------------------------------------------
+    @cached_property
+    def _signing_key(self) -> bytes:
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        try:
+            return signature.decode_secret(secret.get_secret_value())
+        except ValueError as exc:
+            raise WebhookRejected(401, f"{self.config.id}: {exc}") from None
+
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        signature.verify(headers, body, self._signing_key, now=now)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers, body, integration_id=self.config.id, tenant=self.config.tenant
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> IncidentIoClient:
+        http = self.http
+        # Rebuilt after aclose() replaced the HTTP client; otherwise kept for its lookup cache.
+        if self._client is None or self._client.http is not http:
+            if self.config.api_key is None:
+                raise ToolError(f"{self.config.id}: no api_key configured", retryable=False)
+            self._client = IncidentIoClient(
+                http,
+                api_key=self.config.api_key.get_secret_value(),
+                base_url=self.config.base_url,
+                timeout_s=self.config.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    @property
+    def _comment_field(self) -> str:
+        return self.config.options.get("comment_custom_field", DEFAULT_COMMENT_FIELD)
+
+    async def test_connection(self) -> None:
+        await self.client.severities(refresh=True)
+
+    async def fetch(self, external_id: str) -> RecordState:
+        return _record(await self.client.show_incident(external_id))
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        # The platform incident is its own record: linked means "still exists".
+        try:
+            incident = await self.client.show_incident(platform_incident_id)
+        except RecordNotFound:
+            return None
+        return str(incident["id"])
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        body = await edit_body(self.client, fields, comment_field=self._comment_field)
+        mode = self.config.options.get("create_mode")
+        incident = await self.client.create_incident(
+            # The key makes a retried create return the first incident, not a second one.
+            idempotency_key=IDEMPOTENCY_PREFIX + platform_incident_id,
+            visibility=self.config.options.get("visibility", "public"),
+            mode=mode,
+            **body,
+        )
+        return _record(incident)
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+        """One `actions/edit` call; returns the incident's `updated_at` after it."""
+        body = await edit_body(self.client, fields, comment_field=self._comment_field)
+        if not body:
+            return None
+        incident = await self.client.edit_incident(external_id, body, notify=False)
+        updated_at = incident.get("updated_at")
+        return updated_at if isinstance(updated_at, str) else None
+
+
+def _record(incident: Mapping[str, Any]) -> RecordState:
+    incident_id = incident.get("id")
+    if not isinstance(incident_id, str):
+        raise ToolError("incident.io returned an incident without an id", retryable=False)
+    reference = incident.get("reference")
+    updated_at = incident.get("updated_at")
+    return RecordState(
+        external_id=incident_id,
+        fields=canonical_fields(incident),
+        reference=reference if isinstance(reference, str) else None,
+        version=updated_at if isinstance(updated_at, str) else None,
+        platform_incident_id=incident_id,
+    )

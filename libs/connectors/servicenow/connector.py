@@ -1,0 +1,178 @@
+"""The ServiceNow side: incidents in the Table API, linked by a correlation column.
+
+Options (`IntegrationConfig.options`):
+- `correlation_field` (default `u_incident_io_id`): the incident column holding the platform
+  incident id (see docs/servicenow-setup.md); creates set it, `find_linked` searches it.
+- `urgency`, `impact`, `category`, `assignment_group`: defaults for incidents created here.
+- `close_code`, `close_notes`: sent along when a write moves the state to Resolved/Closed
+  (instances usually make a close code mandatory there); unset sends neither.
+Auth is OAuth 2.0 (password grant) when `oauth_client_id` is set, basic auth otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Final
+
+import httpx
+
+from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.servicenow import signature
+from connectors.servicenow.auth import ServiceNowOAuth
+from connectors.servicenow.client import ServiceNowClient
+from connectors.servicenow.webhook import JOURNAL_FIELDS, parse_webhook
+from syncmodel.events import ChangeEvent
+from syncmodel.fields import ToolType
+
+DEFAULT_CORRELATION_FIELD: Final = "u_incident_io_id"
+CREATE_DEFAULTS: Final = ("urgency", "impact", "category", "assignment_group")
+CLOSING_STATES: Final = frozenset({"6", "7"})
+_FIELD_NAME = re.compile(r"^[a-z0-9_]{1,80}$")
+# Values spliced into an encoded query: `^` would start a new condition.
+_QUERY_SAFE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+class ServiceNowConnector(Connector):
+    tool = ToolType.SERVICENOW
+
+    _client: ServiceNowClient | None = None
+
+    @property
+    def correlation_field(self) -> str:
+        name = self.config.options.get("correlation_field", DEFAULT_CORRELATION_FIELD)
+        if not _FIELD_NAME.match(name):
+            raise ToolError(f"{self.config.id}: bad correlation_field {name!r}", retryable=False)
+        return name
+
+    # -- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        # The business rule signs no timestamp: replays are caught by the delivery id dedupe.
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        signature.verify(headers, body, secret.get_secret_value())
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers,
+            body,
+            mapping=self.mapping,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+            correlation_field=self.correlation_field,
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> ServiceNowClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            self._client = ServiceNowClient(
+                http,
+                base_url=self.config.base_url,
+                auth=self._auth(),
+                timeout_s=self.config.timeout_s,
+            )
+        return self._client
+
+    def _auth(self) -> httpx.Auth:
+        cfg = self.config
+        if cfg.username is None or cfg.password is None:
+            raise ToolError(f"{cfg.id}: username and password are required", retryable=False)
+        password = cfg.password.get_secret_value()
+        if cfg.oauth_client_id:
+            if cfg.oauth_client_secret is None:
+                raise ToolError(f"{cfg.id}: oauth_client_secret is required", retryable=False)
+            return ServiceNowOAuth(
+                cfg.base_url,
+                client_id=cfg.oauth_client_id,
+                client_secret=cfg.oauth_client_secret.get_secret_value(),
+                username=cfg.username,
+                password=password,
+            )
+        return httpx.BasicAuth(cfg.username, password)
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    async def test_connection(self) -> None:
+        await self.client.test_connection()
+
+    async def fetch(self, external_id: str) -> RecordState:
+        record = await self.client.get_incident(external_id)
+        # Journal fields read back as "": their latest entry lives in sys_journal_field.
+        for journal in JOURNAL_FIELDS & self.mapping.native_inbound_fields():
+            record.pop(journal, None)
+            entry = await self.client.latest_work_note(external_id, element=journal)
+            if entry:
+                record[journal] = entry
+        return self._record(record, fallback_id=external_id)
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        if not _QUERY_SAFE.match(platform_incident_id):
+            raise ToolError(
+                f"ServiceNow: refusing to search for id {platform_incident_id!r}", retryable=False
+            )
+        rows = await self.client.search_incidents(
+            f"{self.correlation_field}={platform_incident_id}", limit=1, fields=["sys_id"]
+        )
+        return (rows[0].get("sys_id") or None) if rows else None
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        values = self._native(fields)
+        values[self.correlation_field] = platform_incident_id
+        for option in CREATE_DEFAULTS:
+            if default := self.config.options.get(option):
+                values.setdefault(option, default)
+        record = await self.client.create_incident(**values)
+        for journal in JOURNAL_FIELDS:
+            record.pop(journal, None)  # written, but read back as "": not a known value
+        return self._record(record, fallback_id="")
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+        """One PATCH; returns the record's version (padded sys_mod_count) after it."""
+        values = self._native(fields)
+        if not values:
+            return None
+        record = await self.client.update_incident(external_id, values)
+        return _version(record)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        values: dict[str, str | None] = {}
+        for name, value in self.mapping.to_native(fields).items():
+            if name in JOURNAL_FIELDS:
+                if value:  # writing a journal appends an entry; nothing to append otherwise
+                    values[name] = value
+            else:
+                values[name] = value if value is not None else ""  # "" clears a field
+        state = values.get("state") or values.get("incident_state")
+        close_code = self.config.options.get("close_code")
+        if state in CLOSING_STATES and close_code:
+            values.setdefault("close_code", close_code)
+            values.setdefault(
+                "close_notes", self.config.options.get("close_notes", "Closed by incident-sync")
+            )
+        return values
+
+    def _record(self, record: Mapping[str, str], *, fallback_id: str) -> RecordState:
+        sys_id = record.get("sys_id") or fallback_id
+        if not sys_id:
+            raise ToolError("ServiceNow returned an incident without a sys_id", retryable=False)
+        return RecordState(
+            external_id=sys_id,
+            # Plain str keys: the mapping returns StrEnum members, which orjson refuses.
+            fields={str(k): v for k, v in self.mapping.to_canonical(record).items()},
+            reference=record.get("number") or None,
+            version=_version(record),
+            platform_incident_id=record.get(self.correlation_field) or None,
+        )
+
+
+def _version(record: Mapping[str, str]) -> str | None:
+    # Zero-padded so string order is update order, as in the webhook's ChangeEvent.version.
+    mod_count = record.get("sys_mod_count", "")
+    return f"{int(mod_count):010d}" if mod_count.isdigit() else None

@@ -1,0 +1,90 @@
+"""HTTP plumbing shared by the tool clients: one place that turns httpx outcomes into ToolError.
+
+Every client call goes through `send`, so a timeout, a refused connection, a 4xx/5xx and a
+200 that is not JSON (a ServiceNow developer instance asleep answers an HTML page with 200)
+all surface as `ToolError` with the right `retryable` flag, never as a raw httpx exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from connectors.base import ToolError, classify_http_error
+
+# Builds the human message for a failed response from the vendor's error body.
+ErrorMessage = Callable[[httpx.Response], str]
+
+
+async def send(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    error_message: ErrorMessage,
+    auth: httpx.Auth | None = None,
+    params: Mapping[str, str | int] | None = None,
+    json: object = None,
+    timeout_s: float | None = None,
+    classify: Callable[[httpx.Response, str], ToolError] = classify_http_error,
+) -> httpx.Response:
+    """Send one request; raise ToolError for transport failures and error statuses."""
+    content = orjson.dumps(json) if json is not None else None
+    headers = {"Accept": "application/json"}
+    if content is not None:
+        headers["Content-Type"] = "application/json"
+    try:
+        response = await http.request(
+            method,
+            url,
+            params=dict(params) if params is not None else None,
+            content=content,
+            headers=headers,
+            # httpx's default sentinel means "the client's own setting"; only override when set.
+            auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+            timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TimeoutException as exc:
+        raise ToolError(f"{method} {url}: timed out ({exc!r})", retryable=True) from exc
+    except httpx.TransportError as exc:
+        raise ToolError(f"{method} {url}: {exc!r}", retryable=True) from exc
+    if response.is_error:
+        await response.aread()
+        raise classify(response, f"{method} {_path(url)}: {error_message(response)}")
+    return response
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The response body as a JSON object, or a retryable ToolError."""
+    try:
+        data = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        # A proxy page or a hibernating instance: the request may well succeed later.
+        snippet = response.text[:120].replace("\n", " ")
+        raise ToolError(
+            f"{response.request.method} {_path(str(response.request.url))}: expected a JSON "
+            f"object, got {response.headers.get('content-type', '?')}: {snippet!r}",
+            status=response.status_code,
+            retryable=True,
+        )
+    return data
+
+
+def body_json(response: httpx.Response) -> object:
+    """The error body parsed leniently (None when it is not JSON)."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _path(url: str) -> str:
+    # Messages end up in logs and dead-letter records: keep the query string (which may hold
+    # ids) but never a userinfo part.
+    parsed = httpx.URL(url)
+    return parsed.raw_path.decode("ascii", "replace")

@@ -1,0 +1,93 @@
+"""`im dev up`: the whole system locally, a scripted round trip, then it keeps running."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+
+from devstack.stack import SN_USER, Stack
+from devstack.tools import Tools, wait_for
+
+
+def say(text: str) -> None:
+    click.echo(text)
+
+
+def round_trip(stack: Stack, tools: Tools) -> None:
+    say("\n1. A responder declares an incident in incident.io (sandbox UI)")
+    incident = tools.declare("Checkout API returns 500s", "Error rate above 20% since 14:02")
+    iid = incident["id"]
+    say(f"   incident.io {incident.get('reference', '')} id={iid}")
+
+    say("2. incident-sync creates the ServiceNow ticket")
+    say("   (webhook -> ingress -> Kafka -> gate -> arbiter -> delivery -> Table API)")
+    records = wait_for(lambda: tools.snow_records_for(iid), 30, "the ServiceNow ticket")
+    sys_id = records[0]["sys_id"]
+    say(f"   ServiceNow {records[0]['number']} sys_id={sys_id}")
+    say(f"   short_description = {records[0]['short_description']!r}")
+
+    say("3. An agent edits the ticket in ServiceNow (sandbox UI)")
+    tools.edit_snow(sys_id, short_description="Checkout API 500s: DB connection pool exhausted")
+
+    def renamed() -> dict[str, Any] | None:
+        current = tools.incident(iid)
+        return current if current["name"].startswith("Checkout API 500s:") else None
+
+    current = wait_for(renamed, 30, "the incident.io rename")
+    say(f"   incident.io name   = {current['name']!r}")
+
+    say("4. A responder posts an update in incident.io")
+    tools.edit_incident(iid, update_message="Pool size raised from 20 to 80; watching")
+
+    def noted() -> list[Any] | None:
+        notes = tools.snow_record(sys_id).get("work_notes_entries") or []
+        return notes or None
+
+    notes = wait_for(noted, 30, "the ServiceNow work note")
+    say(f"   ServiceNow work note: {notes[-1].get('value', notes[-1])!r}")
+
+    tools.quiesce()
+    say("5. No loop: every write above came back as an echo webhook and was dropped")
+    say(
+        f"   API writes to the ServiceNow ticket: {tools.api_writes('servicenow', sys_id)} "
+        f"(1 create + 1 work note; as {SN_USER})"
+    )
+    say(
+        f"   API writes to the incident.io incident: {tools.api_writes('incidentio', iid)} "
+        "(1 rename)"
+    )
+
+
+def run(demo: bool = True) -> None:
+    stack = Stack()
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    say(f"starting broker, redis-server, sandboxes and services (logs in {stack.workdir})")
+    try:
+        stack.start()
+        say(f"  ingress          {stack.url('ingress')}  (/webhook, /webhook/servicenow, /metrics)")
+        say(f"  incident.io      {stack.url('incidentio')}  (sandbox, API key {stack.api_key})")
+        say(f"  ServiceNow       {stack.url('servicenow')}  (sandbox, user john.smith)")
+        say(f"  outbound worker  {stack.url('outbound')}  (/metrics)")
+        say(f"  Kafka {stack.kafka_bootstrap}   Redis {stack.redis_url}")
+        if demo:
+            tools = Tools(stack)
+            try:
+                round_trip(stack, tools)
+            finally:
+                tools.close()
+        say("\nrunning; Ctrl-C stops everything")
+        while not stopping.wait(1.0):
+            for child in stack.children:
+                if not child.running:
+                    say(f"{child.name} exited unexpectedly:\n{child.log_tail()}")
+                    sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        say("stopping...")
+        stack.stop()

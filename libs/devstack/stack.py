@@ -1,0 +1,217 @@
+"""The whole system on one machine: broker, redis-server, both sandbox tools, the ingress and
+the outbound worker, each a child process on a free port, wired by one generated config."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from devstack import processes
+from devstack.processes import Child
+
+SN_USER, SN_PASSWORD = "incident-sync", "sandbox-password"
+SN_HUMAN, SN_HUMAN_PASSWORD = "john.smith", "sandbox-human"
+
+
+@dataclass
+class Stack:
+    """Start with `start()`, stop with `stop()` (also a context manager)."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="incident-sync-")))
+    features: dict[str, bool] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    children: list[Child] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.ports = {
+            n: processes.free_port()
+            for n in ("broker", "redis", "incidentio", "servicenow", "ingress", "outbound")
+        }
+        self.api_key = secrets.token_urlsafe(24)
+        self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self.servicenow_secret = secrets.token_urlsafe(24)
+
+    # -- addresses ---------------------------------------------------------------------------
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['broker']}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports['redis']}/0"
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "sync.json"
+
+    def service_env(self, name: str) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "KAFKA_IDEMPOTENCE": "false",  # the embedded broker has no InitProducerId
+            "KAFKA_SESSION_TIMEOUT_S": "6",
+            "REDIS_URL": self.redis_url,
+            "INCIDENT_SYNC_CONFIG": str(self.config_path),
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.ports[name]),
+            "OUTBOUND_DATADIR": str(self.workdir / f"{name}-data"),
+            **self.extra_env,
+        }
+
+    # -- configuration -----------------------------------------------------------------------
+    def write_config(self) -> None:
+        mapping = {
+            "features": {
+                "reverse_sync": True,
+                "sync_status": False,
+                "sync_severity": False,
+                **self.features,
+            }
+        }
+        (self.workdir / "field-mappings.json").write_bytes(orjson.dumps(mapping))
+        config: dict[str, Any] = {
+            "platform": {
+                "id": "incidentio",
+                "type": "incidentio",
+                "base_url": self.url("incidentio"),
+                "api_key": self.api_key,
+                "webhook_secret": self.incidentio_secret,
+            },
+            "integrations": [
+                {
+                    "id": "prod-snow",
+                    "type": "servicenow",
+                    "base_url": self.url("servicenow"),
+                    "username": SN_USER,
+                    "password": SN_PASSWORD,
+                    "actor": SN_USER,
+                    "webhook_secret": self.servicenow_secret,
+                    "direction": "bidirectional",
+                    "mapping_file": "field-mappings.json",
+                }
+            ],
+        }
+        self.config_path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+
+    # -- life cycle --------------------------------------------------------------------------
+    def _add(self, child: Child) -> Child:
+        child.log_path = self.workdir / f"{child.name}.log"
+        self.children.append(child)
+        return child.start()
+
+    def start(self, ready_timeout_s: float = 90.0) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        try:
+            self._add(processes.broker(self.ports["broker"]))
+            self._add(processes.redis(self.ports["redis"], str(self.workdir)))
+            ingress = self.url("ingress")
+            self._add(
+                processes.python_module(
+                    "sandbox-incidentio",
+                    "sandbox.incidentio",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports["incidentio"]),
+                    "--api-key",
+                    self.api_key,
+                    "--signing-secret",
+                    self.incidentio_secret,
+                    "--webhook-url",
+                    f"{ingress}/webhook",
+                    port=self.ports["incidentio"],
+                )
+            )
+            self._add(
+                processes.python_module(
+                    "sandbox-servicenow",
+                    "sandbox.servicenow",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports["servicenow"]),
+                    "--user",
+                    f"{SN_USER}:{SN_PASSWORD}",
+                    "--user",
+                    f"{SN_HUMAN}:{SN_HUMAN_PASSWORD}",
+                    "--webhook-url",
+                    f"{ingress}/webhook/servicenow",
+                    "--webhook-secret",
+                    self.servicenow_secret,
+                    port=self.ports["servicenow"],
+                )
+            )
+            self._add(
+                processes.python_module(
+                    "ingress",
+                    "ingress",
+                    port=self.ports["ingress"],
+                    env=self.service_env("ingress"),
+                )
+            )
+            self._add(
+                processes.python_module(
+                    "outbound",
+                    "outbound",
+                    "worker",
+                    "-l",
+                    "warn",
+                    env=self.service_env("outbound"),
+                    port=self.ports["outbound"],
+                )
+            )
+            self.wait_ready(ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Ready = the ingress reaches broker and Redis, and the worker has its partitions."""
+        deadline = time.monotonic() + timeout_s
+        pending = {
+            "ingress": f"{self.url('ingress')}/ready",
+            "outbound": f"{self.url('outbound')}/ready",
+        }
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, url in list(pending.items()):
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if not pending:
+                    return
+                for child in self.children:
+                    if not child.running:
+                        raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
+                if time.monotonic() > deadline:
+                    logs = "\n".join(f"--- {c.name}\n{c.log_tail(15)}" for c in self.children)
+                    raise TimeoutError(f"not ready after {timeout_s}s: {sorted(pending)}\n{logs}")
+                time.sleep(0.25)
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,32 @@
+"""`build_app(config)`: the incident.io stand-in as an aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from sandbox.ids import ulid
+from sandbox.incidentio import api, control
+from sandbox.incidentio.catalog import Catalog
+from sandbox.incidentio.state import STATE, IncidentioConfig, State
+from sandbox.incidentio.store import IncidentStore
+from sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
+
+
+def build_app(config: IncidentioConfig | None = None) -> web.Application:
+    config = config or IncidentioConfig()
+    sender = WebhookSender(SenderConfig(url=config.webhook_url, backoff_s=config.webhook_backoff_s))
+    state = State(config, IncidentStore(Catalog.seed()), sender, api_key_id=ulid())
+    app = web.Application(middlewares=[release_after_response, api.require_api_key])
+    app[STATE] = state
+    app.add_routes(api.routes)
+    app.add_routes(control.routes)
+
+    async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await sender.start()
+        yield
+        await sender.stop()
+
+    app.cleanup_ctx.append(sender_lifecycle)
+    return app

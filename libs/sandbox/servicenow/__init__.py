@@ -1,0 +1,1 @@
+"""A local stand-in for the ServiceNow Table API and an incident business-rule webhook."""

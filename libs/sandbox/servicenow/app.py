@@ -1,0 +1,37 @@
+"""`build_app(config)`: the ServiceNow stand-in as an aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from sandbox.servicenow import api, control
+from sandbox.servicenow.auth import Auth
+from sandbox.servicenow.state import STATE, ServiceNowConfig, State
+from sandbox.servicenow.store import TableStore
+from sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
+
+
+def build_app(config: ServiceNowConfig | None = None) -> web.Application:
+    config = config or ServiceNowConfig()
+    sender = WebhookSender(SenderConfig(url=config.webhook_url, backoff_s=config.webhook_backoff_s))
+    auth = Auth(
+        users=dict(config.users),
+        clients=dict(config.oauth_clients),
+        token_ttl_s=config.token_ttl_s,
+        rate_limit_per_hour=config.rate_limit_per_hour,
+    )
+    state = State(config, TableStore(config.require_close_fields), sender, auth)
+    app = web.Application(middlewares=[release_after_response, api.authenticate])
+    app[STATE] = state
+    app.add_routes(api.routes)
+    app.add_routes(control.routes)
+
+    async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await sender.start()
+        yield
+        await sender.stop()
+
+    app.cleanup_ctx.append(sender_lifecycle)
+    return app

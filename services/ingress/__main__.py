@@ -1,0 +1,57 @@
+"""`python -m ingress`: settings from the environment, config from INCIDENT_SYNC_CONFIG.
+
+SIGTERM (or SIGINT): stop accepting connections, let in-flight requests finish, then flush and
+close the producers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from ingress.app import build_app
+from runtime.logs import setup_logging
+from runtime.settings import Settings
+from syncmodel.config import load_config
+
+log = logging.getLogger("ingress")
+
+SHUTDOWN_GRACE_S = 10.0
+
+
+async def serve(settings: Settings) -> None:
+    config = load_config(settings.config_path)
+    app = build_app(settings, config)  # its startup connects the producers and ensures topics
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port, backlog=1024)
+    await site.start()
+    log.info("ingress listening", extra={"host": settings.http_host, "port": settings.http_port})
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: no new connections, finishing in-flight requests")
+    await runner.cleanup()  # closes the listener, drains requests, then flushes producers
+    log.info("ingress stopped")
+
+
+def main() -> None:
+    settings = Settings()
+    setup_logging(settings.log_level)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(settings))
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

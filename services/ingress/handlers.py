@@ -1,0 +1,297 @@
+"""Request handlers: webhooks, manual syncs, health, readiness and metrics.
+
+A webhook goes through, in this order: content type (415), body size (413), signature on the
+raw bytes (401), parse (400/422), then the durable publish (202 only once acknowledged; 503 +
+Retry-After when the broker does not answer in time). A refused request publishes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import ValidationError
+
+from connectors.base import WebhookRejected
+from ingress import metrics
+from ingress.errors import ApiError, json_response
+from ingress.publisher import Publisher, PublishUnavailable, Record
+from ingress.sides import Side, Sides
+from syncmodel import codec, topics
+from syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
+
+log = logging.getLogger("ingress")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+RETRY_AFTER_S: Final = 5
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def _is_json(content_type: str) -> bool:
+    # aiohttp has already dropped parameters (charset) and lower-cased it.
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+def _records(events: Sequence[ChangeEvent], side: Side) -> list[Record]:
+    return [
+        (
+            topics.record_key(e.tenant, e.integration_id, e.external_id),
+            codec.encode(e),
+            [
+                ("origin", e.origin.value.encode()),
+                ("delivery-id", e.delivery_id.encode()),
+                ("integration-id", side.id_header),
+            ],
+        )
+        for e in events
+    ]
+
+
+async def publish_events(publisher: Publisher, side: Side, events: Sequence[ChangeEvent]) -> None:
+    """Publish and record metrics; ApiError(503) when the broker does not acknowledge."""
+    records = _records(events, side)
+    started = time.perf_counter()
+    try:
+        await publisher.publish(records)
+    except PublishUnavailable as exc:
+        log.warning(
+            "publish failed",
+            extra={"integration": side.id, "events": len(events), "reason": str(exc)},
+        )
+        raise ApiError(
+            503,
+            "unavailable",
+            f"events could not be stored, retry later: {exc}",
+            outcome="unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from None
+    metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
+    if len(events) == 1:
+        side.metrics.published(events[0].kind.value)
+    else:
+        for e in events:
+            side.metrics.published(e.kind.value)
+
+
+def _reject(side: Side, outcome: str, exc: ApiError) -> ApiError:
+    log.info(
+        "webhook refused",
+        extra={
+            "integration": side.id,
+            "outcome": outcome,
+            "status": exc.status,
+            "reason": exc.reason,
+        },
+    )
+    return exc
+
+
+async def handle_webhook(
+    request: web.Request, side: Side, publisher: Publisher, max_body: int
+) -> web.Response:
+    counts = side.metrics.received
+    try:
+        response = await _webhook(request, side, publisher, max_body)
+    except ApiError as exc:
+        outcome = exc.outcome or "invalid"
+        counts[outcome].inc()
+        if outcome != "unavailable":
+            _reject(side, outcome, exc)
+        raise
+    counts["accepted" if response.status == 202 else "ignored"].inc()
+    return response
+
+
+async def _webhook(
+    request: web.Request, side: Side, publisher: Publisher, max_body: int
+) -> web.Response:
+    if not _is_json(request.content_type):
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be application/json, not {request.content_type!r}",
+            outcome="unsupported_media",
+        )
+    length = request.content_length
+    if length is not None and length > max_body:
+        raise _too_large(max_body)
+    try:
+        body = await request.read()  # bounded by the app's client_max_size (= max_body)
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(max_body) from None
+    if len(body) > max_body:
+        raise _too_large(max_body)
+
+    headers = request.headers
+    connector = side.connector
+    try:
+        connector.verify(headers, body)
+    except WebhookRejected as exc:
+        raise ApiError(401, "unauthorized", exc.reason, outcome="unauthorized") from None
+    except (ValueError, TypeError, UnicodeError) as exc:  # odd headers: fail closed, say 401
+        log.warning("signature check raised %s", type(exc).__name__, extra={"integration": side.id})
+        raise ApiError(
+            401, "unauthorized", "the signature could not be checked", outcome="unauthorized"
+        ) from None
+
+    if not side.accepts_webhooks:
+        return json_response(
+            {"status": "ignored", "reason": f"integration {side.id} is outbound-only"}
+        )
+    try:
+        events = connector.parse(headers, body)
+    except WebhookRejected as exc:
+        status = exc.status if exc.status in (400, 422) else 400
+        code = "invalid" if status == 422 else "bad_request"
+        raise ApiError(status, code, exc.reason, outcome="invalid") from None
+    except ValidationError as exc:
+        raise ApiError(
+            422,
+            "invalid",
+            f"payload does not validate ({exc.error_count()} errors)",
+            outcome="invalid",
+        ) from None
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", f"malformed payload: {exc}", outcome="invalid") from None
+
+    if not events:
+        return json_response({"status": "ignored", "reason": "this event type is not synced"})
+    await publish_events(publisher, side, events)
+    return json_response({"status": "accepted", "events": len(events)}, status=202)
+
+
+def _too_large(max_body: int) -> ApiError:
+    return ApiError(
+        413,
+        "too_large",
+        f"request body exceeds {max_body} bytes",
+        outcome="too_large",
+        close=True,  # do not keep reading a body we refused
+    )
+
+
+def webhook_handler(side: Side, publisher: Publisher, max_body: int) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await handle_webhook(request, side, publisher, max_body)
+
+    return handler
+
+
+def side_by_id_handler(sides: Sides, publisher: Publisher, max_body: int) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        integration_id = request.match_info["integration_id"]
+        side = sides.get(integration_id)
+        if side is None:
+            raise ApiError(404, "not_found", f"no integration {integration_id!r} is configured")
+        return await handle_webhook(request, side, publisher, max_body)
+
+    return handler
+
+
+def servicenow_handler(sides: Sides, publisher: Publisher, max_body: int) -> Handler:
+    side = sides.servicenow
+    if side is None:
+        reason = sides.servicenow_missing
+
+        async def missing(request: web.Request) -> web.StreamResponse:
+            raise ApiError(404, "not_found", reason)
+
+        return missing
+    return webhook_handler(side, publisher, max_body)
+
+
+# -- manual sync -----------------------------------------------------------------------------
+async def _manual_body(request: web.Request) -> tuple[str, ...]:
+    """The optional `{"updated_fields": [...], "old_values": {...}}` of a manual sync."""
+    if not request.body_exists:
+        return ()
+    body = await request.read()
+    if not body.strip():
+        return ()
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_request", "body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "body must be a JSON object")
+    fields = data.get("updated_fields", [])
+    if fields is None:
+        fields = []
+    if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
+        raise ApiError(422, "invalid", "updated_fields must be a list of field names")
+    old_values = data.get("old_values", {})
+    if old_values is not None and not isinstance(old_values, dict):
+        raise ApiError(422, "invalid", "old_values must be an object")
+    return tuple(dict.fromkeys(fields))
+
+
+def manual_sync_handler(side: Side | None, missing_reason: str, publisher: Publisher) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if side is None:
+            raise ApiError(404, "not_found", missing_reason)
+        record_id = request.match_info["record_id"]
+        if not _ID.match(record_id):
+            raise ApiError(400, "bad_request", "the record id is not a valid id")
+        only_fields = await _manual_body(request)
+        event = ChangeEvent(
+            delivery_id=new_id(),
+            tenant=side.config.tenant,
+            integration_id=side.id,
+            external_id=record_id,
+            platform_incident_id=record_id if side.is_platform else None,
+            kind=ChangeKind.REFRESH,
+            only_fields=only_fields,
+            origin=Origin.MANUAL,
+        )
+        try:
+            await publish_events(publisher, side, [event])
+        except ApiError:
+            metrics.MANUAL_SYNCS.labels(side.id, "unavailable").inc()
+            raise
+        metrics.MANUAL_SYNCS.labels(side.id, "accepted").inc()
+        log.info(
+            "manual sync requested",
+            extra={"integration": side.id, "external_id": record_id, "event_id": event.event_id},
+        )
+        return json_response({"status": "accepted", "event_id": event.event_id}, status=202)
+
+    return handler
+
+
+# -- operations ------------------------------------------------------------------------------
+async def health(request: web.Request) -> web.StreamResponse:
+    return json_response({"status": "ok"})
+
+
+async def metrics_handler(request: web.Request) -> web.StreamResponse:
+    resp = web.Response(body=generate_latest(REGISTRY))
+    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return resp
+
+
+ReadyCheck = Callable[[], Awaitable[str | None]]
+
+
+def ready_handler(checks: dict[str, ReadyCheck]) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        names = list(checks)
+        results = await asyncio.gather(*(checks[n]() for n in names))
+        status = {n: (r or "ok") for n, r in zip(names, results, strict=True)}
+        down = [f"{n}: {r}" for n, r in zip(names, results, strict=True) if r is not None]
+        if down:
+            return json_response(
+                {"error": "not_ready", "reason": "; ".join(down), "checks": status}, status=503
+            )
+        return json_response({"status": "ready", "checks": status})
+
+    return handler

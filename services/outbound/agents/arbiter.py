@@ -1,0 +1,41 @@
+"""sync.changes -> arbiter -> sync.outbound"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from outbound.app import app, changes_topic, ctx, outbound_topic
+from outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
+from syncmodel import codec, topics
+from syncmodel.events import LinkedEvent
+from syncmodel.routing import plan_deliveries
+
+log = logging.getLogger(__name__)
+
+
+@app.agent(changes_topic, concurrency=1)
+async def arbiter_agent(stream: faust.StreamT[bytes]) -> None:
+    async for raw in stream:
+        try:
+            linked = codec.decode(LinkedEvent, raw)
+            commands = plan_deliveries(linked, ctx.config, ctx.mappings)
+        except Exception:
+            STAGE_ERRORS.labels("arbiter").inc()
+            log.exception("arbiter failed")
+            continue
+        for cmd in commands:
+            target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
+            key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
+            sent = await outbound_topic.send(key=key, value=codec.encode(cmd))
+            await sent
+            COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
+        log.info(
+            "arbiter",
+            extra={
+                "event_id": linked.event.event_id,
+                "incident": linked.platform_incident_id,
+                "commands": [c.target_integration_id for c in commands],
+            },
+        )

@@ -1,0 +1,52 @@
+"""sync.inbound -> gate -> sync.changes"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from outbound.app import app, changes_topic, ctx, inbound_topic
+from outbound.durable import until_done
+from outbound.gate import Gate
+from outbound.metrics import GATE_EVENTS, STAGE_ERRORS
+from syncmodel import codec, topics
+from syncmodel.events import ChangeEvent
+
+log = logging.getLogger(__name__)
+gate = Gate(ctx)
+
+
+@app.agent(inbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
+async def gate_agent(stream: faust.StreamT[bytes]) -> None:
+    async for raw in stream:
+        try:
+            event = codec.decode(ChangeEvent, raw)
+        except ValueError:
+            STAGE_ERRORS.labels("gate").inc()
+            log.exception("undecodable event on %s dropped", topics.INBOUND)
+            continue
+        try:
+            await handle(event)
+        except Exception:
+            STAGE_ERRORS.labels("gate").inc()
+            log.exception("gate failed", extra={"event_id": event.event_id})
+
+
+async def handle(event: ChangeEvent) -> None:
+    result = await until_done(lambda: gate.process(event), "gate")
+    GATE_EVENTS.labels(event.integration_id, result.reason).inc()
+    if result.linked is not None:
+        key = topics.incident_key(event.tenant, result.linked.platform_incident_id)
+        sent = await changes_topic.send(key=key, value=codec.encode(result.linked))
+        await sent  # durable before the delivery is marked done
+    await until_done(lambda: gate.mark_done(event), "gate.mark_done")
+    log.info(
+        "gate",
+        extra={
+            "event_id": event.event_id,
+            "integration": event.integration_id,
+            "external_id": event.external_id,
+            "decision": result.reason,
+        },
+    )

@@ -1,0 +1,79 @@
+"""The faust App and its topics. Agents live in `outbound.agents`, one per module."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from outbound.context import Context
+from runtime.logs import setup_logging
+from runtime.settings import Settings
+from syncmodel import topics
+
+settings = Settings()
+setup_logging(settings.log_level)
+ctx = Context.from_env(settings)
+
+app = faust.App(
+    "incident-sync-outbound",
+    broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
+    store="memory://",  # state lives in Redis, not in faust tables
+    datadir=os.environ.get(
+        "OUTBOUND_DATADIR", os.path.join(tempfile.gettempdir(), "incident-sync-outbound")
+    ),
+    key_serializer="raw",
+    value_serializer="raw",
+    topic_partitions=settings.kafka_topic_partitions,
+    topic_replication_factor=settings.kafka_replication_factor,
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=settings.kafka_session_timeout_s,
+    broker_heartbeat_interval=1.0,
+    broker_commit_every=1,
+    broker_commit_interval=0.5,
+    producer_acks=-1,
+    producer_linger=0.0,
+    stream_wait_empty=False,
+    web_enabled=True,
+    web_host=settings.http_host,
+    web_port=settings.http_port,
+    web_tables_enabled=False,
+    web_stats_enabled=False,
+    web_graph_enabled=False,
+    web_metrics_enabled=False,
+)
+
+inbound_topic = app.topic(topics.INBOUND, internal=False)
+changes_topic = app.topic(topics.CHANGES, internal=False)
+outbound_topic = app.topic(topics.OUTBOUND, internal=False)
+dlq_topic = app.topic(topics.DLQ, internal=False)
+
+
+@app.page("/metrics")
+async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+@app.page("/health")
+async def health(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return view.json({"status": "ok"})
+
+
+@app.page("/ready")
+async def ready(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    try:
+        await ctx.store.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+        return view.json({"status": "unavailable", "redis": repr(exc)}, status=503)
+    assigned = len(app.consumer.assignment())
+    if not assigned:  # still joining the consumer group
+        return view.json({"status": "joining", "partitions": 0}, status=503)
+    return view.json({"status": "ready", "partitions": assigned})
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _close(sender: faust.App, *args: object, signal: Any, **kwargs: object) -> None:
+    await ctx.aclose()

@@ -1,0 +1,83 @@
+"""Delivery: performs one write to one side through its connector.
+
+Before writing it records the fingerprints of the values so the echo is recognised; a create
+first looks for a record already carrying the correlation, so a retried create never makes a
+second one; after writing it stores the link and the target's new known state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from connectors.base import ToolError
+from outbound.context import Context
+from syncmodel.events import DeliveryCommand
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    outcome: str  # "written", "created", "skipped", "failed"
+    external_id: str | None = None
+    error: str | None = None
+    attempts: int = 1
+
+
+class Delivery:
+    def __init__(self, ctx: Context, retry_delays_s: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0)):
+        self.ctx = ctx
+        self.retry_delays_s = retry_delays_s
+
+    async def process(self, cmd: DeliveryCommand) -> DeliveryResult:
+        """Deliver with a short in-place retry for transient tool errors.
+
+        A non-retryable error, or one that outlasts the retries, is returned as "failed" for
+        the caller to dead-letter.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._deliver(cmd, attempt)
+            except ToolError as exc:
+                if not exc.retryable or attempt > len(self.retry_delays_s):
+                    return DeliveryResult("failed", cmd.target_external_id, str(exc), attempt)
+                delay = self.retry_delays_s[attempt - 1]
+                if exc.retry_after_s is not None:
+                    delay = max(delay, min(exc.retry_after_s, 60.0))
+                log.warning(
+                    "delivery retry",
+                    extra={"command_id": cmd.command_id, "attempt": attempt, "error": str(exc)},
+                )
+                await asyncio.sleep(delay)
+
+    async def _deliver(self, cmd: DeliveryCommand, attempt: int) -> DeliveryResult:
+        ctx, store = self.ctx, self.ctx.store
+        target_id = cmd.target_integration_id
+        connector = ctx.connector(target_id)
+        external_id = cmd.target_external_id
+        if external_id is None:
+            links = await store.links_of(cmd.tenant, cmd.platform_incident_id)
+            external_id = links.get(target_id) or await connector.find_linked(
+                cmd.platform_incident_id
+            )
+            if external_id is None:
+                record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
+                external_id = record.external_id
+                await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+                await store.remember_state(
+                    cmd.tenant, target_id, external_id, cmd.set_fields, record.version
+                )
+                return DeliveryResult("created", external_id, attempts=attempt)
+            await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+        if not cmd.set_fields:
+            return DeliveryResult("skipped", external_id, attempts=attempt)
+        await store.expect_echo(
+            cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
+        )
+        version = await connector.update(external_id, cmd.set_fields)
+        await store.remember_state(cmd.tenant, target_id, external_id, cmd.set_fields, version)
+        return DeliveryResult("written", external_id, attempts=attempt)

@@ -1,0 +1,127 @@
+"""The gate: turns raw observations into real, linked changes, or drops them with a reason.
+
+Layered guards, cheapest first: duplicate delivery, direction, our own actor, stale snapshot,
+unlinked record, no-op (value already known), fingerprint of our own recent write.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from outbound.context import Context
+from syncmodel.echo import fresh_changes, real_changes
+from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent, Origin
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    linked: LinkedEvent | None
+    reason: str  # "passed" or why it was dropped
+
+
+class Gate:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def process(self, event: ChangeEvent) -> GateResult:
+        ctx, store = self.ctx, self.ctx.store
+        side = ctx.config.side(event.integration_id)
+        if side is None:
+            return GateResult(None, "unknown_integration")
+        if await store.seen(event.tenant, f"delivery:{side.id}", event.delivery_id):
+            return GateResult(None, "duplicate")
+        is_platform = side.id == ctx.config.platform.id
+        if not is_platform and not side.direction.accepts_inbound:
+            return GateResult(None, "direction")
+        forced = event.origin is Origin.MANUAL
+        if event.kind is ChangeKind.REFRESH:
+            event = await self._refresh(event)
+        known, versions = await store.known_state(event.tenant, side.id, event.external_id)
+        # Consume the fingerprints of our own writes this event carries back, whichever
+        # guard drops it: a leftover one would swallow a person's later edit to that value.
+        echoed = set() if forced else await self._echoed_fields(event)
+        fresh = fresh_changes(event.changes, event.version, versions)
+        if event.changes and not fresh:
+            return GateResult(None, "stale")
+        if side.actor is not None and event.actor == side.actor and not forced:
+            # Our own write coming back. Still the record's true state: remember it.
+            await self._remember(event, fresh)
+            return GateResult(None, "echo_actor")
+        pid = event.external_id if is_platform else await self._platform_incident(event)
+        if pid is None:
+            await self._remember(event, fresh)
+            return GateResult(None, "unlinked")
+
+        changes = dict(fresh) if forced else real_changes(fresh, known)
+        changes = {k: c for k, c in changes.items() if k not in echoed}
+        await self._remember(event, fresh)
+        if not changes and event.kind is not ChangeKind.CREATED:
+            return GateResult(None, "echo_or_noop")
+        state = {**known, **{k: c.new for k, c in fresh.items()}}
+        links = await store.links_of(event.tenant, pid)
+        linked = LinkedEvent(
+            event=event.model_copy(update={"changes": changes}),
+            platform_incident_id=pid,
+            is_platform=is_platform,
+            state=state,
+            links=links,
+        )
+        return GateResult(linked, "passed")
+
+    async def mark_done(self, event: ChangeEvent) -> None:
+        await self.ctx.store.mark_seen(
+            event.tenant,
+            f"delivery:{event.integration_id}",
+            event.delivery_id,
+            self.ctx.config.dedupe_ttl_s,
+        )
+
+    async def _echoed_fields(self, event: ChangeEvent) -> set[str]:
+        return {
+            name
+            for name, change in event.changes.items()
+            if await self.ctx.store.consume_echo(
+                event.tenant, event.integration_id, event.external_id, name, change.new
+            )
+        }
+
+    async def _platform_incident(self, event: ChangeEvent) -> str | None:
+        store = self.ctx.store
+        pid = await store.platform_incident_for(
+            event.tenant, event.integration_id, event.external_id
+        )
+        if pid is None and event.platform_incident_id:
+            # The record names its incident (e.g. ServiceNow u_incident_io_id): adopt the link.
+            pid = event.platform_incident_id
+            await store.link(event.tenant, pid, event.integration_id, event.external_id)
+        return pid
+
+    async def _remember(self, event: ChangeEvent, fresh: dict[str, FieldChange]) -> None:
+        await self.ctx.store.remember_state(
+            event.tenant,
+            event.integration_id,
+            event.external_id,
+            {k: c.new for k, c in fresh.items()},
+            event.version,
+        )
+
+    async def _refresh(self, event: ChangeEvent) -> ChangeEvent:
+        """Re-read the record and present its current values as the change."""
+        record = await self.ctx.connector(event.integration_id).fetch(event.external_id)
+        fields = record.fields
+        if event.only_fields:
+            mapping = self.ctx.mappings[event.integration_id]
+            wanted = {mapping.canonical_of(n) or n for n in event.only_fields}
+            fields = {k: v for k, v in fields.items() if k in wanted}
+        return event.model_copy(
+            update={
+                "kind": ChangeKind.UPDATED,
+                "changes": {k: FieldChange(new=v) for k, v in fields.items()},
+                "version": record.version,
+                "reference": record.reference,
+                "platform_incident_id": record.platform_incident_id,
+            }
+        )
