@@ -90,6 +90,13 @@ class Tools:
         stats: dict[str, Any] = self.sn.get("/_sandbox/stats").json()
         return stats
 
+    def drop_webhooks(self, tool: str, ratio: float, seed: int | None = None) -> None:
+        """Make a tool lose a share of its webhooks (1.0: edits behind the service's back)."""
+        client = self.io if tool == "incidentio" else self.sn
+        client.post(
+            "/_sandbox/faults", json={"drop_webhooks": ratio, "seed": seed}
+        ).raise_for_status()
+
     def api_writes(self, tool: str, record_id: str) -> int:
         stats = self.io_stats() if tool == "incidentio" else self.sn_stats()
         return int(stats.get("api_writes", {}).get(record_id, 0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,11 @@ class WebhookSender:
         self.config = config
         self.sent = 0
         self.failed = 0
+        # Fault injection: the share of webhooks that are silently never sent, as when a
+        # business rule is disabled or a delivery is lost. Drives the missed-webhook tests.
+        self.drop_ratio = 0.0
+        self.dropped = 0
+        self._rng = random.Random()
         self._queue: deque[Delivery] = deque()
         self._wakeup = asyncio.Event()
         self._in_flight: Delivery | None = None
@@ -64,7 +70,9 @@ class WebhookSender:
         delivery = Delivery(body, dict(headers), self._generation)
         if not hold:
             delivery.released.set()
-        if self.enabled:
+        if self.enabled and self.drop_ratio and self._rng.random() < self.drop_ratio:
+            self.dropped += 1
+        elif self.enabled:
             self._queue.append(delivery)
             self._wakeup.set()
         return delivery
@@ -75,6 +83,24 @@ class WebhookSender:
         self._queue.clear()
         self.sent = 0
         self.failed = 0
+        self.dropped = 0
+        self.drop_ratio = 0.0
+
+    def set_faults(self, drop_ratio: float, seed: int | None = None) -> None:
+        if not 0.0 <= drop_ratio <= 1.0:
+            raise ValueError("drop_webhooks must be between 0 and 1")
+        self.drop_ratio = drop_ratio
+        if seed is not None:
+            self._rng.seed(seed)
+
+    def stats(self) -> dict[str, int | float]:
+        return {
+            "webhooks_sent": self.sent,
+            "webhooks_pending": self.pending,
+            "webhooks_failed": self.failed,
+            "webhooks_dropped": self.dropped,
+            "drop_webhooks": self.drop_ratio,
+        }
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Wait until nothing is pending (tests, graceful shutdown)."""
@@ -135,6 +161,16 @@ class WebhookSender:
                 return False
             await asyncio.sleep(self.config.backoff_s[attempt])
         return False
+
+
+async def set_faults_from(request: web.Request, sender: WebhookSender) -> web.Response:
+    """`POST /_sandbox/faults {"drop_webhooks": 0.2, "seed": 1}`: lose a share of webhooks."""
+    try:
+        body = await request.json()
+        sender.set_faults(float(body.get("drop_webhooks", 0.0)), body.get("seed"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    return web.json_response(sender.stats())
 
 
 PENDING_KEY = web.RequestKey("sandbox_pending_deliveries", list[Delivery])

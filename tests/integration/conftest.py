@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-
 from devstack.stack import Stack
 from devstack.tools import Tools
 

@@ -142,14 +142,38 @@ def test_the_same_webhook_delivered_three_times_writes_once(env: tuple[Stack, To
     assert tools.api_writes("incidentio", iid) == 1
 
 
-def test_manual_sync_pushes_current_values(tools: Tools) -> None:
+def test_manual_sync_of_an_incident_repairs_a_drifted_ticket(tools: Tools) -> None:
     iid, record = declare_and_link(tools, "Manual sync target")
     sys_id = record["sys_id"]
-    # the ServiceNow ticket drifts behind the service's back (an API write as the human)
-    tools.sn.patch(
-        f"/api/now/table/incident/{sys_id}", json={"short_description": "drifted"}
-    ).raise_for_status()
-    tools.quiesce()
+    tools.drop_webhooks("servicenow", 1.0)  # an edit the service never hears about
+    try:
+        tools.edit_snow(sys_id, short_description="drifted")
+        tools.quiesce()
+    finally:
+        tools.drop_webhooks("servicenow", 0.0)
+    assert tools.incident(iid)["name"] == "Manual sync target"
     response = tools.ingress.post(f"/sync/incident/{iid}")
     assert response.status_code == 202, response.text
     wait_for(lambda: tools.snow_record(sys_id)["short_description"] == "Manual sync target", 30)
+    tools.quiesce()
+    assert tools.incident(iid)["name"] == "Manual sync target"
+
+
+def test_manual_sync_of_a_ticket_pulls_only_the_named_fields(tools: Tools) -> None:
+    iid, record = declare_and_link(tools, "Reverse manual sync", "before")
+    sys_id = record["sys_id"]
+    tools.drop_webhooks("servicenow", 1.0)
+    try:
+        tools.edit_snow(sys_id, short_description="renamed in snow", description="new text")
+        tools.quiesce()
+    finally:
+        tools.drop_webhooks("servicenow", 0.0)
+    response = tools.ingress.post(
+        f"/sync/servicenow/{sys_id}",
+        json={"updated_fields": ["description"], "old_values": {"description": "before"}},
+    )
+    assert response.status_code == 202, response.text
+    wait_for(lambda: tools.incident(iid)["summary"] == "new text", 30, "the summary")
+    tools.quiesce()
+    assert tools.incident(iid)["name"] == "Reverse manual sync"
+    assert tools.api_writes("incidentio", iid) == 1

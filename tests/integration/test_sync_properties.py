@@ -166,8 +166,10 @@ async def scenario(redis_port: int, data: st.DataObject) -> None:
             if data.draw(st.booleans(), label="redeliver later"):
                 queue.append(event)  # the sender retries the same delivery
             result = await gate.process(event)
-            trace.append(f"{event.integration_id} v{event.version} "
-                         f"{ {k: c.new for k, c in event.changes.items()} } -> {result.reason}")
+            trace.append(
+                f"{event.integration_id} v{event.version} "
+                f"{ {k: c.new for k, c in event.changes.items()} } -> {result.reason}"
+            )
             if result.linked is not None:
                 for cmd in plan_deliveries(result.linked, config, ctx.mappings):
                     assert cmd.target_integration_id != event.integration_id

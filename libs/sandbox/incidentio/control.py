@@ -10,6 +10,7 @@ from sandbox.incidentio import webhooks
 from sandbox.incidentio.catalog import JSON
 from sandbox.incidentio.state import STATE, State
 from sandbox.incidentio.store import VISIBILITIES
+from sandbox.webhook_sender import set_faults_from
 
 routes = web.RouteTableDef()
 
@@ -123,11 +124,14 @@ async def stats(request: web.Request) -> web.Response:
             "api_writes": dict(state.store.api_writes),
             "api_write_log": state.store.api_write_log,
             "incidents": len(state.store.incidents),
-            "webhooks_sent": state.sender.sent,
-            "webhooks_pending": state.sender.pending,
-            "webhooks_failed": state.sender.failed,
+            **state.sender.stats(),
         }
     )
+
+
+@routes.post("/_sandbox/faults")
+async def faults(request: web.Request) -> web.Response:
+    return await set_faults_from(request, request.app[STATE].sender)
 
 
 @routes.post("/_sandbox/reset")

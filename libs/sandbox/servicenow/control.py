@@ -12,6 +12,7 @@ from sandbox.servicenow.render import ReadOptions, render
 from sandbox.servicenow.schema import TABLES
 from sandbox.servicenow.state import STATE, State
 from sandbox.servicenow.store import DataPolicyError
+from sandbox.webhook_sender import set_faults_from
 
 routes = web.RouteTableDef()
 INCIDENT = TABLES["incident"]
@@ -110,11 +111,14 @@ async def stats(request: web.Request) -> web.Response:
             "api_writes": dict(state.store.api_writes),
             "api_write_log": state.store.api_write_log,
             "incidents": len(state.store.rows["incident"]),
-            "webhooks_sent": state.sender.sent,
-            "webhooks_pending": state.sender.pending,
-            "webhooks_failed": state.sender.failed,
+            **state.sender.stats(),
         }
     )
+
+
+@routes.post("/_sandbox/faults")
+async def faults(request: web.Request) -> web.Response:
+    return await set_faults_from(request, request.app[STATE].sender)
 
 
 @routes.post("/_sandbox/reset")
