@@ -1,0 +1,131 @@
+"""The delivery stage against a real redis-server and the ServiceNow sandbox over HTTP:
+creates are guarded by the correlation field, fingerprints precede the write, and the
+target's new version is remembered."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
+
+from connectors.servicenow.connector import ServiceNowConnector
+from devstack import processes
+from outbound.context import Context
+from outbound.delivery import Delivery
+from outbound.state import StateStore
+from runtime.settings import Settings
+from sandbox.servicenow.app import build_app
+from sandbox.servicenow.state import ServiceNowConfig
+from syncmodel.config import IntegrationConfig, SyncConfig
+from syncmodel.echo import fingerprint
+from syncmodel.events import DeliveryCommand
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    child = processes.redis().start()
+    assert child.port is not None
+    yield child.port
+    child.stop()
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[TestServer]:
+    server = TestServer(build_app(ServiceNowConfig(users={"incident-sync": "pw"})))
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def ctx(redis_port: int, sandbox: TestServer) -> AsyncIterator[Context]:
+    redis = Redis(port=redis_port)
+    await redis.flushdb()
+    config = SyncConfig(
+        platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://unused"),
+        integrations=(
+            IntegrationConfig(
+                id="prod-snow",
+                type="servicenow",
+                base_url=str(sandbox.make_url("")).rstrip("/"),
+                username="incident-sync",
+                password="pw",
+                actor="incident-sync",
+            ),
+        ),
+    )
+    context = Context(
+        settings=Settings(),
+        config=config,
+        store=StateStore(redis),
+        mappings={s.id: s.mapping() for s in (config.platform, *config.integrations)},
+    )
+    yield context
+    await context.aclose()
+
+
+def create(pid: str = "01TESTINCIDENT") -> DeliveryCommand:
+    return DeliveryCommand(
+        causation_id="e1",
+        platform_incident_id=pid,
+        source_integration_id="incidentio",
+        target_integration_id="prod-snow",
+        set_fields={"title": "Disk full", "description": "db-3"},
+    )
+
+
+async def tickets(ctx: Context, pid: str) -> list[str]:
+    connector = ctx.connector("prod-snow")
+    assert isinstance(connector, ServiceNowConnector)
+    rows = await connector.client.search_incidents(f"u_incident_io_id={pid}")
+    return [r["sys_id"] for r in rows]
+
+
+async def test_a_retried_create_after_losing_the_link_makes_no_second_ticket(ctx: Context) -> None:
+    delivery = Delivery(ctx, retry_delays_s=())
+    first = await delivery.process(create())
+    assert first.outcome == "created"
+    # the worker died after the write, before the link reached Redis
+    await ctx.store.redis.flushdb()
+    again = await delivery.process(create())
+    assert again.outcome == "written" and again.external_id == first.external_id
+    assert await tickets(ctx, "01TESTINCIDENT") == [first.external_id]
+    assert await ctx.store.links_of("default", "01TESTINCIDENT") == {"prod-snow": first.external_id}
+
+
+async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) -> None:
+    delivery = Delivery(ctx, retry_delays_s=())
+    sys_id = (await delivery.process(create("01OTHER"))).external_id
+    assert sys_id is not None
+    cmd = DeliveryCommand(
+        causation_id="e2",
+        platform_incident_id="01OTHER",
+        source_integration_id="incidentio",
+        target_integration_id="prod-snow",
+        target_external_id=sys_id,
+        set_fields={"title": "Disk full again"},
+    )
+    assert (await delivery.process(cmd)).outcome == "written"
+    key = f"is:default:fp:prod-snow:{sys_id}:{fingerprint('title', 'Disk full again')}"
+    assert await ctx.store.redis.exists(key)
+    known, versions = await ctx.store.known_state("default", "prod-snow", sys_id)
+    assert known["title"] == "Disk full again"
+    assert versions["title"] == "0000000001"  # sys_mod_count after the update
+
+
+async def test_a_validation_error_fails_without_retrying(ctx: Context) -> None:
+    delivery = Delivery(ctx, retry_delays_s=(0.01, 0.01))
+    cmd = DeliveryCommand(
+        causation_id="e3",
+        platform_incident_id="01X",
+        source_integration_id="incidentio",
+        target_integration_id="prod-snow",
+        target_external_id="0" * 32,
+        set_fields={"title": "x"},
+    )
+    result = await delivery.process(cmd)
+    assert result.outcome == "failed" and result.attempts == 1

@@ -1,0 +1,130 @@
+"""Each of the gate's guards, on a real redis-server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+from devstack import processes
+from outbound.context import Context
+from outbound.gate import Gate
+from outbound.state import StateStore
+from runtime.settings import Settings
+from syncmodel.config import IntegrationConfig, SyncConfig
+from syncmodel.events import ChangeEvent, ChangeKind, FieldChange
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def redis_port() -> Iterator[int]:
+    child = processes.redis().start()
+    assert child.port is not None
+    yield child.port
+    child.stop()
+
+
+async def make_gate(redis_port: int, direction: str = "bidirectional") -> Gate:
+    redis = Redis(port=redis_port)
+    await redis.flushdb()
+    config = SyncConfig(
+        platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://io"),
+        integrations=(
+            IntegrationConfig(
+                id="prod-snow",
+                type="servicenow",
+                base_url="http://sn",
+                actor="incident-sync",
+                direction=direction,
+            ),
+        ),
+    )
+    ctx = Context(
+        settings=Settings(),
+        config=config,
+        store=StateStore(redis),
+        mappings={s.id: s.mapping() for s in (config.platform, *config.integrations)},
+    )
+    return Gate(ctx)
+
+
+@pytest.fixture
+async def gate(redis_port: int) -> AsyncIterator[Gate]:
+    gate = await make_gate(redis_port)
+    yield gate
+    await gate.ctx.aclose()
+
+
+def snow(
+    title: str,
+    *,
+    delivery: str = "d1",
+    version: int = 2,
+    actor: str = "john.smith",
+    pid: str | None = "INC1",
+) -> ChangeEvent:
+    return ChangeEvent(
+        delivery_id=delivery,
+        integration_id="prod-snow",
+        external_id="sys1",
+        kind=ChangeKind.UPDATED,
+        changes={"title": FieldChange(new=title)},
+        version=f"{version:010d}",
+        actor=actor,
+        platform_incident_id=pid,
+    )
+
+
+async def decide(gate: Gate, event: ChangeEvent) -> str:
+    result = await gate.process(event)
+    await gate.mark_done(event)
+    return result.reason
+
+
+async def test_a_redelivered_webhook_is_a_duplicate(gate: Gate) -> None:
+    assert await decide(gate, snow("A")) == "passed"
+    assert await decide(gate, snow("A")) == "duplicate"
+
+
+async def test_the_integration_users_own_change_is_an_echo(gate: Gate) -> None:
+    assert await decide(gate, snow("A", actor="incident-sync")) == "echo_actor"
+
+
+async def test_a_value_we_wrote_is_an_echo_once(gate: Gate) -> None:
+    store = gate.ctx.store
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    await store.expect_echo("default", "prod-snow", "sys1", {"title": "B"}, 60)
+    assert await decide(gate, snow("B", delivery="d1")) == "echo_or_noop"
+    # a person setting another value and then ours again is a real change each time
+    assert await decide(gate, snow("C", delivery="d2", version=3)) == "passed"
+    assert await decide(gate, snow("B", delivery="d3", version=4)) == "passed"
+
+
+async def test_an_unchanged_value_is_a_no_op(gate: Gate) -> None:
+    assert await decide(gate, snow("A", delivery="d1")) == "passed"
+    assert await decide(gate, snow("A", delivery="d2", version=3)) == "echo_or_noop"
+
+
+async def test_an_older_snapshot_is_stale(gate: Gate) -> None:
+    assert await decide(gate, snow("new", delivery="d1", version=5)) == "passed"
+    assert await decide(gate, snow("old", delivery="d2", version=4)) == "stale"
+
+
+async def test_an_unlinked_record_goes_nowhere(gate: Gate) -> None:
+    assert await decide(gate, snow("A", pid=None)) == "unlinked"
+
+
+async def test_the_records_own_correlation_links_it(gate: Gate) -> None:
+    result = await gate.process(snow("A", pid="INC9"))
+    assert result.linked is not None and result.linked.platform_incident_id == "INC9"
+    assert await gate.ctx.store.platform_incident_for("default", "prod-snow", "sys1") == "INC9"
+
+
+async def test_an_outbound_integration_ignores_its_webhooks(redis_port: int) -> None:
+    gate = await make_gate(redis_port, direction="outbound")
+    try:
+        assert await decide(gate, snow("A")) == "direction"
+    finally:
+        await gate.ctx.aclose()
