@@ -239,8 +239,8 @@ def run_wrk(name: str, url: str, script: Path, args: argparse.Namespace) -> Resu
     wrk = shutil.which("wrk")
     assert wrk is not None
     cmd = [
-        wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{int(args.duration)}s",
-        "--timeout", "10s", "-s", str(script), url,
+        *_pinned(args, LOAD_CPUS), wrk, f"-t{args.threads}", f"-c{args.connections}",
+        f"-d{int(args.duration)}s", "--timeout", "10s", "-s", str(script), url,
     ]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
     line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
@@ -295,7 +295,8 @@ async def _pyload(url: str, reqs: list[Request], connections: int, duration: flo
 
 def run_pyload(name: str, url: str, requests_file: Path, args: argparse.Namespace) -> Result:
     cmd = [
-        sys.executable, "-m", "bench.ingress_publish", "--loadgen", url,
+        *_pinned(args, LOAD_CPUS), sys.executable, "-m", "bench.ingress_publish",
+        "--loadgen", url,
         "--requests-file", str(requests_file), "--connections", str(args.connections),
         "--duration", str(args.duration),
     ]  # fmt: skip
@@ -306,6 +307,25 @@ def run_pyload(name: str, url: str, requests_file: Path, args: argparse.Namespac
         name, data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
         data["p99_us"] / 1000, data["bad"],
     )  # fmt: skip
+
+
+# -- CPU pinning (--pin) -------------------------------------------------------------------------
+SERVER_CPUS = "0"  # the server under test gets a core of its own
+LOAD_CPUS = "1-1023"  # the load generator and the broker share the others
+
+
+def _pinned(args: argparse.Namespace, cpus: str) -> list[str]:
+    taskset = shutil.which("taskset")
+    return [taskset, "-c", cpus] if args.pin and taskset else []
+
+
+def pin(args: argparse.Namespace, child: processes.Child, cpus: str) -> None:
+    """Pin every thread of a running child (the broker is multi-threaded)."""
+    taskset = shutil.which("taskset")
+    if args.pin and taskset and child.proc is not None:
+        subprocess.run(  # noqa: S603
+            [taskset, "-a", "-cp", cpus, str(child.proc.pid)], check=True, capture_output=True
+        )
 
 
 # -- orchestration ------------------------------------------------------------------------------
@@ -351,6 +371,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--pools", default="1,2,4", help="producer pool sizes to measure")
     parser.add_argument("--loadgen-python", action="store_true", help="ignore wrk")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the server under test to CPU 0, load generator and broker to the others",
+    )
     # child-process modes
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--loadgen", metavar="URL", help=argparse.SUPPRESS)
@@ -407,9 +432,10 @@ def run(args: argparse.Namespace) -> int:
         if use_wrk
         else f"python aiohttp client, {args.connections} connections"
     )
+    pinning = ", server pinned to CPU 0" if args.pin else ""
     print(
         f"load: {generator}, {args.duration:g}s each, {len(requests[0].body)} B body, "
-        f"{os.cpu_count()} CPUs",
+        f"{os.cpu_count()} CPUs{pinning}",
         flush=True,
     )
     results: list[Result] = []
@@ -419,6 +445,7 @@ def run(args: argparse.Namespace) -> int:
     bare = processes.python_module(
         "bare", "bench.ingress_publish", "--serve-bare", str(bare_port), port=bare_port
     ).start()
+    pin(args, bare, SERVER_CPUS)
     try:
         url = f"http://127.0.0.1:{bare_port}"
         wait_accepting(url, requests[0])
@@ -429,6 +456,7 @@ def run(args: argparse.Namespace) -> int:
 
     for pool in pools:
         broker = processes.broker().start()  # fresh per run: it keeps everything in memory
+        pin(args, broker, LOAD_CPUS)
         bootstrap = f"127.0.0.1:{broker.port}"
         port = processes.free_port()
         env = {
@@ -446,6 +474,7 @@ def run(args: argparse.Namespace) -> int:
         name = f"(b) POST /webhook, pool={pool}"
         try:
             ingress.start(ready_timeout_s=30)
+            pin(args, ingress, SERVER_CPUS)
             url = f"http://127.0.0.1:{port}"
             wait_accepting(url, requests[0])
             result = measure(name, url)

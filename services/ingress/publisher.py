@@ -15,7 +15,10 @@ Failure handling:
 - the broker unreachable at start: producers are (re)started in the background until it
   answers; publishes fail fast with 503 meanwhile.
 - a broker error other than a timeout (the memory test broker restarted and lost its topics,
-  or metadata went stale): re-run `ensure_topics`, refresh metadata, and retry once.
+  or metadata went stale): re-run `ensure_topics`, refresh metadata, and retry (at most
+  RETRIES attempts, within the same timeout). After a restart the test broker auto-creates a
+  topic on first use with its default partition count (4): the partition count is re-read
+  then, so keys still map consistently from that point on.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from runtime.settings import Settings
 from syncmodel import topics
 
 log = logging.getLogger("ingress.publisher")
+
+# Attempts per publish when the broker answers with an error (not a timeout), all within the
+# publish timeout.
+RETRIES = 4
 
 # key, value, headers
 Record = tuple[bytes, bytes, list[tuple[str, bytes]]]
@@ -107,8 +114,8 @@ class Publisher:
             try:
                 for _ in range(self._pool_size):
                     producer = make_producer(self.settings)
+                    started.append(producer)  # stopped below even if start() fails
                     await producer.start()
-                    started.append(producer)
                 if self._ensure:
                     await ensure_topics(self.settings)
             except (KafkaError, OSError) as exc:
@@ -149,13 +156,20 @@ class Publisher:
             raise PublishUnavailable("not connected to the broker yet")
         try:
             async with asyncio.timeout(self.timeout_s):
-                try:
-                    await self._send_all(records)
-                except KafkaError as exc:
-                    # Topics lost (memory broker restarted) or stale metadata: repair, retry.
-                    log.warning("publish failed (%r); repairing topics and retrying once", exc)
-                    await self._repair_once()
-                    await self._send_all(records)
+                attempt = 1
+                while True:
+                    try:
+                        await self._send_all(records)
+                        break
+                    except KafkaError as exc:
+                        # Topics lost (a memory broker restarted), stale metadata, or a broker
+                        # still settling after a restart: repair, then retry (bounded).
+                        if attempt >= RETRIES:
+                            raise
+                        log.warning("publish failed (%r); repairing topics, retrying", exc)
+                        await self._repair_once()
+                        await asyncio.sleep(0.25 * attempt)
+                        attempt += 1
         except TimeoutError:
             self._schedule_repair()
             raise PublishUnavailable(

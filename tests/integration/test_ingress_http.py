@@ -343,7 +343,7 @@ async def test_broker_outage_503_then_recovers_by_itself(env: Env) -> None:
     try:
         body, headers = svix_request(updated("01HXAFTER"))
         resp = await env.client.post("/webhook", data=body, headers=headers)
-        assert resp.status == 202
+        assert resp.status == 202, await resp.text()
         got = await reader.read()
         assert [e.delivery_id for e, _ in got] == [headers["webhook-id"]]
     finally:
