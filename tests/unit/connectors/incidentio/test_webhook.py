@@ -1,0 +1,195 @@
+"""incident.io connector: parsing webhook payloads, over the vendor's sample payloads and
+hand-made envelopes, into change events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from connectors.base import WebhookRejected
+from connectors.incidentio.connector import IncidentIoConnector
+from syncmodel.events import ChangeKind
+from tests.unit.connectors.incidentio.helpers import (
+    INCIDENT_ID,
+    SAMPLES,
+    config,
+    headers,
+    needs_samples,
+    sample,
+)
+
+
+def parse(body: bytes, delivery: str = "msg_abc") -> list[Any]:
+    return IncidentIoConnector(config()).parse(headers(**{"webhook-id": delivery}), body)
+
+
+def sample_files() -> list[Path]:
+    return sorted(SAMPLES.glob("webhook_*.json")) if SAMPLES.is_dir() else []
+
+
+INCIDENT_EVENT_TYPES = {
+    "public_incident.incident_created_v2",
+    "public_incident.incident_updated_v2",
+    "public_incident.incident_status_updated_v2",
+    "private_incident.incident_created_v2",
+    "private_incident.incident_updated_v2",
+}
+
+
+@needs_samples
+def test_there_are_webhook_samples() -> None:
+    assert len(sample_files()) >= 20
+
+
+@needs_samples
+@pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
+def test_every_sample_parses(path: Path) -> None:
+    body = path.read_bytes()
+    event_type = orjson.loads(body)["event_type"]
+    events = parse(body)
+    if event_type in INCIDENT_EVENT_TYPES:
+        assert len(events) == 1
+        event = events[0]
+        assert event.delivery_id == "msg_abc"
+        assert event.integration_id == "platform"
+        assert event.tenant == "acme"
+        assert event.external_id == event.platform_incident_id
+    else:
+        assert events == []
+
+
+@needs_samples
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("webhook_public_incident.incident_created_v2.json", ChangeKind.CREATED),
+        ("webhook_public_incident.incident_updated_v2.json", ChangeKind.UPDATED),
+    ],
+)
+def test_incident_snapshot_fields(name: str, kind: ChangeKind) -> None:
+    (event,) = parse((SAMPLES / name).read_bytes())
+    assert event.kind is kind
+    assert event.external_id == INCIDENT_ID
+    assert event.platform_incident_id == INCIDENT_ID
+    assert event.reference == "INC-123"
+    assert event.version == "2021-08-17T13:28:57.801578Z"
+    assert event.source_ts == datetime(2021, 8, 17, 13, 28, 57, 801578, tzinfo=UTC)
+    new = {k: v.new for k, v in event.changes.items()}
+    assert all(v.old is None for v in event.changes.values())
+    assert new == {
+        "title": "Our database is sad",
+        "description": "Our database is really really sad, and we don't know why yet.",
+        "status": "open",  # category triage (the sample's status *name* says Closed)
+        "severity": "minor",
+        "comment": "We're working on a fix, hoping to ship in the next 30 minutes",
+    }
+
+
+@needs_samples
+def test_status_updated_takes_new_status_and_message() -> None:
+    envelope = sample("webhook_public_incident.incident_status_updated_v2.json")
+    payload = envelope["public_incident.incident_status_updated_v2"]
+    payload["new_status"]["category"] = "closed"
+    payload["message"] = "Fixed by rolling back"
+    (event,) = parse(orjson.dumps(envelope))
+    assert event.kind is ChangeKind.UPDATED
+    assert event.external_id == INCIDENT_ID
+    assert {k: v.new for k, v in event.changes.items()} == {
+        "status": "closed",
+        "comment": "Fixed by rolling back",
+    }
+    assert event.version == payload["incident"]["updated_at"]
+
+
+@needs_samples
+def test_status_updated_without_message_falls_back_to_latest_update() -> None:
+    envelope = sample("webhook_public_incident.incident_status_updated_v2.json")
+    payload = envelope["public_incident.incident_status_updated_v2"]
+    payload["message"] = ""
+    payload["incident"]["most_recent_update_message"] = "earlier update"
+    (event,) = parse(orjson.dumps(envelope))
+    assert event.changes["comment"].new == "earlier update"
+
+
+@needs_samples
+@pytest.mark.parametrize("verb", ["created", "updated"])
+def test_private_incident_is_a_refresh(verb: str) -> None:
+    (event,) = parse((SAMPLES / f"webhook_private_incident.incident_{verb}_v2.json").read_bytes())
+    assert event.kind is ChangeKind.REFRESH
+    assert event.external_id == "abc123"
+    assert event.platform_incident_id == "abc123"
+    assert event.changes == {}
+
+
+def envelope(incident: dict[str, Any], event_type: str = "public_incident.incident_updated_v2"):
+    return orjson.dumps({"event_type": event_type, event_type: incident})
+
+
+@pytest.mark.parametrize(
+    ("category", "status"),
+    [
+        ("triage", "open"),
+        ("live", "open"),
+        ("paused", "open"),
+        ("learning", "closed"),
+        ("closed", "closed"),
+        ("declined", "closed"),
+        ("merged", "closed"),
+        ("canceled", "closed"),
+        ("something_new", None),
+    ],
+)
+def test_status_categories(category: str, status: str | None) -> None:
+    (event,) = parse(
+        envelope({"id": "01X", "name": "n", "incident_status": {"category": category}})
+    )
+    assert (event.changes["status"].new if "status" in event.changes else None) == status
+
+
+def test_absent_severity_and_empty_update_are_omitted() -> None:
+    body = envelope({"id": "01X", "name": "n", "severity": None, "most_recent_update_message": ""})
+    (event,) = parse(body)
+    assert set(event.changes) == {"title"}
+
+
+def test_delivery_id_falls_back_to_body_digest() -> None:
+    body = envelope({"id": "01X", "name": "n"})
+    first = IncidentIoConnector(config()).parse(headers(), body)[0]
+    again = IncidentIoConnector(config()).parse(headers(), body)[0]
+    assert first.delivery_id == again.delivery_id
+    assert first.delivery_id.startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"{not json", 400),
+        (b"[1, 2]", 400),
+        (b'{"public_incident.incident_updated_v2": {}}', 422),
+        (b'{"event_type": "public_incident.incident_updated_v2"}', 422),
+        (
+            b'{"event_type": "public_incident.incident_updated_v2", '
+            b'"public_incident.incident_updated_v2": {"name": "no id"}}',
+            422,
+        ),
+        (
+            b'{"event_type": "private_incident.incident_updated_v2", '
+            b'"private_incident.incident_updated_v2": {}}',
+            422,
+        ),
+        (
+            b'{"event_type": "public_incident.incident_status_updated_v2", '
+            b'"public_incident.incident_status_updated_v2": {"message": "x"}}',
+            422,
+        ),
+    ],
+)
+def test_malformed_rejected(body: bytes, status: int) -> None:
+    with pytest.raises(WebhookRejected) as info:
+        parse(body)
+    assert info.value.status == status
+    assert info.value.reason
