@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
+
+from devstack import processes
 from devstack.stack import Stack
 from devstack.tools import Tools
 
@@ -18,3 +21,14 @@ def start_stack(**features: bool) -> Iterator[tuple[Stack, Tools]]:
     finally:
         tools.close()
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_port() -> Iterator[int]:
+    """One redis-server for the tests that drive the processors' code directly."""
+    child = processes.redis().start()
+    assert child.port is not None
+    try:
+        yield child.port
+    finally:
+        child.stop()

@@ -4,14 +4,13 @@ target's new version is remembered."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 from connectors.servicenow.connector import ServiceNowConnector
-from devstack import processes
 from outbound.context import Context
 from outbound.delivery import Delivery
 from outbound.state import StateStore
@@ -23,14 +22,6 @@ from syncmodel.echo import fingerprint
 from syncmodel.events import DeliveryCommand
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def redis_port() -> Iterator[int]:
-    child = processes.redis().start()
-    assert child.port is not None
-    yield child.port
-    child.stop()
 
 
 @pytest.fixture

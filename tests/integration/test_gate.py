@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 
-from devstack import processes
 from outbound.context import Context
 from outbound.gate import Gate
 from outbound.state import StateStore
@@ -16,14 +15,6 @@ from syncmodel.config import IntegrationConfig, SyncConfig
 from syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def redis_port() -> Iterator[int]:
-    child = processes.redis().start()
-    assert child.port is not None
-    yield child.port
-    child.stop()
 
 
 async def make_gate(redis_port: int, direction: str = "bidirectional") -> Gate:

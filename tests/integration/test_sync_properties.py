@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from connectors.base import Connector, RecordState
-from devstack import processes
 from outbound.context import Context
 from outbound.delivery import Delivery
 from outbound.gate import Gate
@@ -37,16 +36,6 @@ pytestmark = pytest.mark.integration
 SYNC_ACTOR = "incident-sync"
 FIELDS = ("title", "description")
 VALUES = st.sampled_from(["a", "b", "c", "a ", ""])
-
-
-@pytest.fixture(scope="module")
-def redis_port() -> Iterator[int]:
-    child = processes.redis().start()
-    try:
-        assert child.port is not None
-        yield child.port
-    finally:
-        child.stop()
 
 
 @dataclass
