@@ -1,4 +1,4 @@
-"""orjson at the edges: models to bytes and back, without the stdlib json detour."""
+"""Wire codec: pydantic-core serializes models straight to JSON bytes; orjson reads them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def encode(model: BaseModel) -> bytes:
-    return orjson.dumps(model.model_dump(mode="json", exclude_defaults=False))
+    # pydantic-core writes the JSON itself: no intermediate dict on the ingress hot path.
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def decode(model_type: type[M], data: bytes) -> M:
