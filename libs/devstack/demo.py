@@ -74,6 +74,10 @@ def run(demo: bool = True) -> None:
         say(f"  ServiceNow       {stack.url('servicenow')}  (sandbox, user john.smith)")
         say(f"  outbound worker  {stack.url('outbound')}  (/metrics)")
         say(f"  Kafka {stack.kafka_bootstrap}   Redis {stack.redis_url}")
+        say(
+            f"  manual sync: IM_INGRESS_URL={stack.url('ingress')} "
+            f"SYNC_API_TOKEN={stack.sync_token} im sync incident <id>"
+        )
         if demo:
             tools = Tools(stack)
             try:

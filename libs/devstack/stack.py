@@ -38,6 +38,7 @@ class Stack:
         self.api_key = secrets.token_urlsafe(24)
         self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self.servicenow_secret = secrets.token_urlsafe(24)
+        self.sync_token = secrets.token_urlsafe(24)  # guards the ingress's /sync routes
 
     # -- addresses ---------------------------------------------------------------------------
     def url(self, name: str) -> str:
@@ -65,6 +66,7 @@ class Stack:
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.ports[name]),
             "OUTBOUND_DATADIR": str(self.workdir / f"{name}-data"),
+            "SYNC_API_TOKEN": self.sync_token,
             **self.extra_env,
         }
 

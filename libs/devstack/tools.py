@@ -35,7 +35,11 @@ class Tools:
         self.sn = httpx.Client(
             base_url=stack.url("servicenow"), timeout=10.0, auth=(SN_HUMAN, SN_HUMAN_PASSWORD)
         )
-        self.ingress = httpx.Client(base_url=stack.url("ingress"), timeout=10.0)
+        self.ingress = httpx.Client(
+            base_url=stack.url("ingress"),
+            timeout=10.0,
+            headers={"Authorization": f"Bearer {stack.sync_token}"},
+        )
 
     def close(self) -> None:
         for client in (self.io, self.sn, self.ingress):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,4 +22,6 @@ class Settings(BaseSettings):
     http_host: str = Field("0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - a pod listens on all
     http_port: int = Field(8080, alias="HTTP_PORT")
     max_body_bytes: int = Field(1_048_576, alias="MAX_BODY_BYTES")
-    producer_pool: int = Field(2, alias="KAFKA_PRODUCER_POOL")
+    producer_pool: int = Field(1, alias="KAFKA_PRODUCER_POOL")
+    # Bearer token the manual-sync routes require; unset = open (a warning is logged).
+    sync_api_token: SecretStr | None = Field(None, alias="SYNC_API_TOKEN")

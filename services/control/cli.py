@@ -44,8 +44,10 @@ def _ingress() -> str:
 
 
 def _post(path: str, body: dict[str, object] | None) -> None:
+    token = os.environ.get("SYNC_API_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.post(f"{_ingress()}{path}", json=body, timeout=10.0)
+        response = httpx.post(f"{_ingress()}{path}", json=body, headers=headers, timeout=10.0)
     except httpx.HTTPError as exc:
         click.echo(f"error: cannot reach the ingress at {_ingress()}: {exc}", err=True)
         sys.exit(2)
@@ -59,7 +61,8 @@ def _post(path: str, body: dict[str, object] | None) -> None:
 def sync_incident(incident_id: str) -> None:
     """Re-read INCIDENT_ID in incident.io and push it to every linked tool.
 
-    The ingress URL comes from IM_INGRESS_URL (default http://127.0.0.1:8080).
+    The ingress URL comes from IM_INGRESS_URL (default http://127.0.0.1:8080), the token
+    from SYNC_API_TOKEN.
     """
     _post(f"/sync/incident/{incident_id}", None)
 

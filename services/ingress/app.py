@@ -70,13 +70,16 @@ def build_app(
     app.router.add_post(
         "/webhooks/{integration_id}", handlers.side_by_id_handler(sides, publisher, max_body)
     )
+    token = settings.sync_api_token.get_secret_value() if settings.sync_api_token else None
+    if token is None:
+        log.warning("SYNC_API_TOKEN is not set: the /sync routes accept any caller")
     app.router.add_post(
         "/sync/incident/{record_id}",
-        handlers.manual_sync_handler(sides.platform, "", publisher),
+        handlers.manual_sync_handler(sides.platform, "", publisher, token),
     )
     app.router.add_post(
         "/sync/servicenow/{record_id}",
-        handlers.manual_sync_handler(sides.servicenow, sides.servicenow_missing, publisher),
+        handlers.manual_sync_handler(sides.servicenow, sides.servicenow_missing, publisher, token),
     )
     app.router.add_get("/health", handlers.health)
     app.router.add_get(

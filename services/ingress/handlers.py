@@ -8,6 +8,7 @@ Retry-After when the broker does not answer in time). A refused request publishe
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import re
 import time
@@ -235,8 +236,19 @@ async def _manual_body(request: web.Request) -> tuple[str, ...]:
     return tuple(dict.fromkeys(fields))
 
 
-def manual_sync_handler(side: Side | None, missing_reason: str, publisher: Publisher) -> Handler:
+def _authorize(request: web.Request, token: str | None) -> None:
+    if token is None:
+        return
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required")
+
+
+def manual_sync_handler(
+    side: Side | None, missing_reason: str, publisher: Publisher, token: str | None = None
+) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
+        _authorize(request, token)
         if side is None:
             raise ApiError(404, "not_found", missing_reason)
         record_id = request.match_info["record_id"]

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -157,6 +158,13 @@ def test_manual_sync_of_an_incident_repairs_a_drifted_ticket(tools: Tools) -> No
     wait_for(lambda: tools.snow_record(sys_id)["short_description"] == "Manual sync target", 30)
     tools.quiesce()
     assert tools.incident(iid)["name"] == "Manual sync target"
+
+
+def test_manual_sync_needs_the_token(env: tuple[Stack, Tools]) -> None:
+    stack, _ = env
+    url = f"{stack.url('ingress')}/sync/incident/01ANYTHING"
+    assert httpx.post(url).status_code == 401
+    assert httpx.post(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
 
 
 def test_manual_sync_of_a_ticket_pulls_only_the_named_fields(tools: Tools) -> None:
