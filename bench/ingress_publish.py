@@ -22,313 +22,27 @@ import base64
 import os
 import secrets
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import orjson
 
-from connectors.incidentio.signature import sign
+from bench.bare_server import serve_bare
+from bench.loadgen import Result, pyload, run_pyload, run_wrk, wrk_script
+from bench.payloads import (
+    VARIANTS,
+    Request,
+    read_requests_file,
+    signed_requests,
+    write_requests_file,
+)
+from bench.pinning import LOAD_CPUS, SERVER_CPUS, pin
 from devstack import processes
 
-EVENT_TYPE = "public_incident.incident_updated_v2"
-VARIANTS = 256  # distinct signed requests the generator cycles through (different incidents)
 
-
-# -- payloads ---------------------------------------------------------------------------------
-def incident_body(n: int, size: int = 2048) -> bytes:
-    """A realistic incident.io IncidentV2 update of about `size` bytes."""
-    iid = f"01HZX{n:05d}QK8R4T6W2Y9C3M7PBV"[:26]
-    user = {
-        "id": "01FCNDV6P870EA6S7TK1DSYDG0",
-        "name": "Lisa Karlin Curtis",
-        "email": "lisa@example.com",
-        "role": "responder",
-        "slack_user_id": "U02AYNF2XJM",
-    }
-    incident: dict[str, Any] = {
-        "id": iid,
-        "reference": f"INC-{1000 + n}",
-        "name": f"Checkout latency above SLO in eu-west-1 (#{n})",
-        "summary": "",
-        "mode": "standard",
-        "visibility": "public",
-        "permalink": f"https://app.incident.io/example/incidents/{1000 + n}",
-        "slack_channel_id": "C02AW36C1M5",
-        "slack_channel_name": f"inc-{1000 + n}-checkout-latency",
-        "slack_team_id": "T02A1FSLE8J",
-        "call_url": "https://zoom.us/j/123",
-        "created_at": "2024-05-01T09:12:44.113081Z",
-        "updated_at": f"2024-05-01T09:{n % 60:02d}:{(n * 7) % 60:02d}.801578Z",
-        "creator": {"user": user},
-        "incident_status": {
-            "id": "01FCNDV6P870EA6S7TK1DSYD5H",
-            "name": "Investigating",
-            "description": "We're investigating the problem.",
-            "category": "live",
-            "rank": 4,
-            "created_at": "2021-08-17T13:28:57.801578Z",
-            "updated_at": "2021-08-17T13:28:57.801578Z",
-        },
-        "severity": {
-            "id": "01FCNDV6P870EA6S7TK1DSYDG0",
-            "name": "Major",
-            "description": "Issues causing significant impact.",
-            "rank": 2,
-            "created_at": "2021-08-17T13:28:57.801578Z",
-            "updated_at": "2021-08-17T13:28:57.801578Z",
-        },
-        "incident_type": {
-            "id": "01FH5TZRWMNAFB0DZ23FD1TV96",
-            "name": "Production Outage",
-            "description": "Something has gone wrong in production.",
-            "is_default": False,
-            "private_incidents_only": False,
-        },
-        "incident_role_assignments": [
-            {
-                "role": {
-                    "id": "01FH5TZRWMNAFB0DZ23FD1TV97",
-                    "name": "Incident Lead",
-                    "role_type": "lead",
-                    "shortform": "lead",
-                },
-                "assignee": user,
-            }
-        ],
-        "custom_field_entries": [
-            {
-                "custom_field": {
-                    "id": "01FCNDV6P870EA6S7TK1DSYDG1",
-                    "name": "Affected Teams",
-                    "field_type": "multi_select",
-                },
-                "values": [{"value_option": {"id": "01FCNDV6P870", "value": "Payments"}}],
-            }
-        ],
-        "most_recent_update_message": "Rolled back the 09:05 deploy; error rate recovering.",
-        "duration_metrics": [],
-        "incident_timestamp_values": [],
-        "workload_minutes_total": 42.5,
-    }
-    envelope = {"event_type": EVENT_TYPE, EVENT_TYPE: incident}
-    base = len(orjson.dumps(envelope))
-    incident["summary"] = ("Customers see slow checkouts; p99 above 4 s since 09:03. " * 40)[
-        : max(0, size - base)
-    ]
-    return orjson.dumps(envelope)
-
-
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-def signed_requests(key: bytes, count: int) -> list[Request]:
-    out = []
-    timestamp = str(int(time.time()))
-    for n in range(count):
-        body = incident_body(n)
-        msg_id = f"msg_{uuid.uuid4().hex}"
-        out.append(
-            Request(
-                "/webhook",
-                {
-                    "Content-Type": "application/json",
-                    "webhook-id": msg_id,
-                    "webhook-timestamp": timestamp,
-                    "webhook-signature": sign(key, msg_id, timestamp, body),
-                },
-                body,
-            )
-        )
-    return out
-
-
-# -- the bare server (a child process) ----------------------------------------------------------
-def serve_bare(port: int) -> None:
-    """Served exactly as `python -m ingress` serves: AppRunner, no access log, uvloop."""
-    import signal
-
-    from aiohttp import web
-
-    async def handler(request: web.Request) -> web.Response:
-        await request.read()
-        return web.json_response({"status": "accepted", "events": 1}, status=202)
-
-    async def serve() -> None:
-        app = web.Application()
-        app.router.add_post("/webhook", handler)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
-        stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        await stop.wait()
-        await runner.cleanup()
-
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(serve())
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as loop_runner:
-        loop_runner.run(serve())
-
-
-# -- load generators ----------------------------------------------------------------------------
-@dataclass
-class Result:
-    name: str
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    bad: int  # non-2xx answers plus socket errors
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-
-def _lua_string(data: bytes) -> str:
-    text = data.decode()
-    assert "]==]" not in text
-    return "[==[" + text + "]==]"
-
-
-def wrk_script(requests: list[Request], path: Path) -> None:
-    # Built in init(): wrk sets the Host header only after the script has loaded.
-    lines = ["local reqs = {}", "init = function(args)"]
-    for r in requests:
-        headers = ", ".join(f'["{k}"] = {_lua_string(v.encode())}' for k, v in r.headers.items())
-        lines.append(
-            f'reqs[#reqs + 1] = wrk.format("POST", "{r.path}", {{{headers}}}, '
-            f"{_lua_string(r.body)})"
-        )
-    lines.append(
-        """
-end
-local i = 0
-request = function()
-  i = i % #reqs + 1
-  return reqs[i]
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"bad":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status + e.connect + e.read + e.write + e.timeout))
-end
-"""
-    )
-    path.write_text("\n".join(lines))
-
-
-def run_wrk(name: str, url: str, script: Path, args: argparse.Namespace) -> Result:
-    wrk = shutil.which("wrk")
-    assert wrk is not None
-    cmd = [
-        *_pinned(args, LOAD_CPUS), wrk, f"-t{args.threads}", f"-c{args.connections}",
-        f"-d{int(args.duration)}s", "--timeout", "10s", "-s", str(script), url,
-    ]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
-    data = orjson.loads(line.removeprefix("BENCH_JSON "))
-    return Result(
-        name,
-        data["requests"],
-        data["duration_us"] / 1e6,
-        data["p50_us"] / 1000,
-        data["p99_us"] / 1000,
-        data["bad"],
-    )
-
-
-async def _pyload(url: str, reqs: list[Request], connections: int, duration: float) -> None:
-    import aiohttp
-
-    latencies: list[float] = []
-    bad = 0
-    stop_at = time.perf_counter() + duration
-
-    async def worker(session: aiohttp.ClientSession, offset: int) -> None:
-        nonlocal bad
-        i = offset
-        while (now := time.perf_counter()) < stop_at:
-            r = reqs[i % len(reqs)]
-            i += 1
-            try:
-                async with session.post(url + r.path, data=r.body, headers=r.headers) as resp:
-                    await resp.read()
-                    if resp.status >= 300:
-                        bad += 1
-            except aiohttp.ClientError:
-                bad += 1
-            latencies.append(time.perf_counter() - now)
-
-    started = time.perf_counter()
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session, k * 7) for k in range(connections)))
-    seconds = time.perf_counter() - started
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    result = {
-        "requests": len(latencies),
-        "duration_us": int(seconds * 1e6),
-        "p50_us": int(q[49] * 1e6),
-        "p99_us": int(q[98] * 1e6),
-        "bad": bad,
-    }
-    sys.stdout.write("BENCH_JSON " + orjson.dumps(result).decode() + "\n")
-
-
-def run_pyload(name: str, url: str, requests_file: Path, args: argparse.Namespace) -> Result:
-    cmd = [
-        *_pinned(args, LOAD_CPUS), sys.executable, "-m", "bench.ingress_publish",
-        "--loadgen", url,
-        "--requests-file", str(requests_file), "--connections", str(args.connections),
-        "--duration", str(args.duration),
-    ]  # fmt: skip
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    line = next(x for x in out.splitlines() if x.startswith("BENCH_JSON "))
-    data = orjson.loads(line.removeprefix("BENCH_JSON "))
-    return Result(
-        name, data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000,
-        data["p99_us"] / 1000, data["bad"],
-    )  # fmt: skip
-
-
-# -- CPU pinning (--pin) -------------------------------------------------------------------------
-SERVER_CPUS = "0"  # the server under test gets a core of its own
-LOAD_CPUS = "1-1023"  # the load generator and the broker share the others
-
-
-def _pinned(args: argparse.Namespace, cpus: str) -> list[str]:
-    taskset = shutil.which("taskset")
-    return [taskset, "-c", cpus] if args.pin and taskset else []
-
-
-def pin(args: argparse.Namespace, child: processes.Child, cpus: str) -> None:
-    """Pin every thread of a running child (the broker is multi-threaded)."""
-    taskset = shutil.which("taskset")
-    if args.pin and taskset and child.proc is not None:
-        subprocess.run(  # noqa: S603
-            [taskset, "-a", "-cp", cpus, str(child.proc.pid)], check=True, capture_output=True
-        )
-
-
-# -- orchestration ------------------------------------------------------------------------------
 def wait_accepting(url: str, request: Request, timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     last: object = None
@@ -386,9 +100,8 @@ def main() -> int:
         serve_bare(args.serve_bare)
         return 0
     if args.loadgen:
-        raw = orjson.loads(args.requests_file.read_bytes())
-        reqs = [Request(r["path"], r["headers"], r["body"].encode()) for r in raw]
-        asyncio.run(_pyload(args.loadgen, reqs, args.connections, args.duration))
+        reqs = read_requests_file(args.requests_file)
+        asyncio.run(pyload(args.loadgen, reqs, args.connections, args.duration))
         return 0
     return run(args)
 
@@ -416,11 +129,7 @@ def run(args: argparse.Namespace) -> int:
     script = workdir / "post.lua"
     wrk_script(requests, script)
     requests_file = workdir / "requests.json"
-    requests_file.write_bytes(
-        orjson.dumps(
-            [{"path": r.path, "headers": r.headers, "body": r.body.decode()} for r in requests]
-        )
-    )
+    write_requests_file(requests, requests_file)
 
     def measure(name: str, url: str) -> Result:
         if use_wrk:

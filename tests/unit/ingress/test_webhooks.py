@@ -1,0 +1,171 @@
+"""The webhook routes on a real aiohttp server, with an in-memory stand-in for the producer and a
+tiny HMAC connector, so every status code and what gets published can be checked."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from syncmodel import codec, topics
+from syncmodel.config import SyncConfig
+from syncmodel.events import ChangeEvent
+from tests.unit.ingress.helpers import (
+    MAX_BODY,
+    PLATFORM,
+    SNOW,
+    make_client,
+    post,
+    side,
+    sign,
+    signed,
+)
+
+
+async def test_accepts_and_publishes_each_event_after_the_ack(client, producer) -> None:
+    resp = await post(
+        client, "/webhook", {"type": "update", "ids": ["a", "b"]}, **{"x-delivery": "d9"}
+    )
+    assert resp.status == 202
+    assert await resp.json() == {"status": "accepted", "events": 2}
+    assert [s[0] for s in producer.sent] == [topics.INBOUND, topics.INBOUND]
+    _topic, key, value, headers = producer.sent[0]
+    assert key == topics.record_key("default", "incidentio", "a")
+    event = codec.decode(ChangeEvent, value)
+    assert event.external_id == "a" and event.delivery_id == "d9"
+    assert dict(headers) == {
+        "origin": b"user",
+        "delivery-id": b"d9",
+        "integration-id": b"incidentio",
+    }
+
+
+async def test_charset_is_fine_and_other_sides_route_by_id(client, producer) -> None:
+    body, hdrs = signed({"type": "update", "ids": ["x"]})
+    hdrs["Content-Type"] = "application/json; charset=utf-8"
+    resp = await client.post("/webhooks/prod-snow", data=body, headers=hdrs)
+    assert resp.status == 202
+    assert producer.sent[0][1] == topics.record_key("default", "prod-snow", "x")
+    resp = await post(client, "/webhook/servicenow", {"type": "update", "ids": ["y"]})
+    assert resp.status == 202
+    assert dict(producer.sent[1][3])["integration-id"] == b"prod-snow"
+
+
+async def test_wrong_content_type_is_415(client, producer) -> None:
+    body, hdrs = signed({"type": "update", "ids": ["a"]})
+    hdrs["Content-Type"] = "text/plain"
+    resp = await client.post("/webhook", data=body, headers=hdrs)
+    assert resp.status == 415
+    assert (await resp.json())["error"] == "unsupported_media_type"
+    assert producer.sent == []
+
+
+async def test_body_over_the_limit_is_413_without_reading_it(client, producer) -> None:
+    body = b'{"type": "update", "pad": "' + b"x" * (MAX_BODY + 10) + b'"}'
+    resp = await client.post(
+        "/webhook",
+        data=body,
+        headers={"Content-Type": "application/json", "x-signature": sign(body)},
+    )
+    assert resp.status == 413
+    assert (await resp.json())["error"] == "too_large"
+    assert producer.sent == []
+
+
+async def test_chunked_body_over_the_limit_is_413_json(client, producer) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 8192
+
+    resp = await client.post(
+        "/webhook", data=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 413
+    assert (await resp.json())["error"] == "too_large"
+    assert producer.sent == []
+
+
+async def test_bad_signature_is_401_and_publishes_nothing(client, producer) -> None:
+    body, hdrs = signed({"type": "update", "ids": ["a"]})
+    hdrs["x-signature"] = sign(b"other")
+    resp = await client.post("/webhook", data=body, headers=hdrs)
+    assert resp.status == 401
+    assert await resp.json() == {"error": "unauthorized", "reason": "bad signature"}
+    assert producer.sent == []
+
+
+async def test_malformed_is_400_and_invalid_is_422(client, producer) -> None:
+    body = b"{not json"
+    resp = await client.post(
+        "/webhook",
+        data=body,
+        headers={"Content-Type": "application/json", "x-signature": sign(body)},
+    )
+    assert resp.status == 400
+    assert (await resp.json())["error"] == "bad_request"
+    resp = await post(client, "/webhook", {"type": "update", "ids": []})
+    assert resp.status == 422
+    assert (await resp.json()) == {"error": "invalid", "reason": "no ids"}
+    assert producer.sent == []
+
+
+async def test_event_types_not_synced_are_200_ignored(client, producer) -> None:
+    resp = await post(client, "/webhook", {"type": "noise"})
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["status"] == "ignored" and body["reason"]
+    assert producer.sent == []
+
+
+async def test_outbound_only_integration_ignores_webhooks(client, producer) -> None:
+    resp = await post(client, "/webhooks/quiet-snow2", {"type": "update", "ids": ["a"]})
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "ignored"
+    assert producer.sent == []
+
+
+async def test_unknown_integration_and_route_are_404_json(client) -> None:
+    resp = await post(client, "/webhooks/nope", {"type": "update", "ids": ["a"]})
+    assert resp.status == 404
+    assert (await resp.json())["error"] == "not_found"
+    resp = await client.post("/elsewhere", data=b"{}")
+    assert resp.status == 404
+    assert (await resp.json())["error"] == "not_found"
+    resp = await client.get("/webhook")
+    assert resp.status == 405
+    assert (await resp.json())["error"] == "method_not_allowed"
+
+
+async def test_servicenow_route_needs_exactly_one_servicenow_integration(producer) -> None:
+    for integrations in ((), (SNOW, side("snow-b"))):
+        client = await make_client(
+            SyncConfig(platform=PLATFORM, integrations=integrations), producer
+        )
+        try:
+            resp = await post(client, "/webhook/servicenow", {"type": "update", "ids": ["a"]})
+            assert resp.status == 404
+            assert "ServiceNow" in (await resp.json())["reason"]
+            resp = await client.post("/sync/servicenow/abc")
+            assert resp.status == 404
+        finally:
+            await client.close()
+    assert producer.sent == []
+
+
+async def test_parser_bug_is_a_logged_500_json(client, producer, caplog) -> None:
+    resp = await post(client, "/webhook", {"type": "boom"})
+    assert resp.status == 500
+    assert (await resp.json())["error"] == "internal"
+    assert "a parser bug" not in await resp.text()
+    assert any("unhandled error" in r.message for r in caplog.records)
+
+
+async def test_broker_not_acknowledging_is_503_with_retry_after(client, producer) -> None:
+    producer.hang = True
+    resp = await post(client, "/webhook", {"type": "update", "ids": ["a"]})
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert (await resp.json())["error"] == "unavailable"
+    producer.hang = False
+    producer.expire()
+    resp = await post(client, "/webhook", {"type": "update", "ids": ["a"]})
+    assert resp.status == 202
+    assert len(producer.sent) == 1
