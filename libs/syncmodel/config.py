@@ -13,8 +13,9 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from syncmodel.fields import Direction, ToolType
+from syncmodel.fields import ConflictStrategy, Direction, ToolType
 from syncmodel.mapping import FieldMapping, load_mapping
+from syncmodel.ownership import FieldOwnership, default_ownership
 
 
 class IntegrationConfig(BaseModel):
@@ -36,12 +37,24 @@ class IntegrationConfig(BaseModel):
     actor: str | None = None
     mapping_file: str | None = None
     timeout_s: float = 10.0
+    # Field ownership by canonical field; None = the tool type's defaults, {} = no rules.
+    ownership: dict[str, FieldOwnership] | None = None
+    conflict_strategy: ConflictStrategy = ConflictStrategy.LAST_WRITE_WINS
+    # Two sides changing one field within this many seconds (by their own clocks) conflict.
+    conflict_window_s: float = Field(default=5.0, ge=0)
+    # Requests per minute to the tool, shared by every worker; None = no limit of ours.
+    rate_limit_per_minute: int | None = Field(default=None, gt=0)
     # Tool-specific settings, documented by each connector (e.g. ServiceNow
     # `correlation_field`, incident.io `comment_custom_field`).
     options: dict[str, str] = Field(default_factory=dict)
 
     def mapping(self) -> FieldMapping:
         return load_mapping(self.mapping_file)
+
+    def ownership_rules(self) -> dict[str, FieldOwnership]:
+        if self.ownership is None:
+            return default_ownership(self.type)
+        return dict(self.ownership)
 
 
 class SyncConfig(BaseModel):

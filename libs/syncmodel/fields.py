@@ -12,6 +12,7 @@ class Field(StrEnum):
     SEVERITY = "severity"
     PRIORITY = "priority"
     ASSIGNEE = "assignee"
+    ESCALATION_POLICY = "escalation_policy"  # PagerDuty's; other tools have no such field
     # The latest entry of the comment / work-note stream; setting it appends an entry.
     COMMENT = "comment"
 
@@ -26,6 +27,10 @@ class Status(StrEnum):
 class ToolType(StrEnum):
     INCIDENTIO = "incidentio"
     SERVICENOW = "servicenow"
+    JIRA = "jira"
+    PAGERDUTY = "pagerduty"
+    DATADOG = "datadog"
+    SLACK = "slack"
 
 
 class Direction(StrEnum):
@@ -40,3 +45,16 @@ class Direction(StrEnum):
     @property
     def writes_outbound(self) -> bool:
         return self is not Direction.INBOUND
+
+
+class Owner(StrEnum):
+    """Which side is authoritative for a field of one integration."""
+
+    PLATFORM = "platform"  # platform changes sync out; the tool's changes are ignored
+    EXTERNAL = "external"  # the tool's changes sync in; writes to the tool are skipped
+
+
+class ConflictStrategy(StrEnum):
+    LAST_WRITE_WINS = "last-write-wins"
+    OWNERSHIP_PRIORITY = "ownership-priority"
+    MANUAL_REVIEW = "manual-review"
