@@ -125,6 +125,22 @@ class Connector(abc.ABC):
         tool reports it, so an older snapshot arriving later is recognised as stale.
         """
 
+    # -- comments (tools with a comment stream that has ids) --------------------------------
+    # A connector whose tool keeps comments with ids overrides these and sets the flags;
+    # the default appends through `update(..., {"comment": body})` and cannot edit or delete.
+    supports_comment_edits: ClassVar[bool] = False
+
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        """Append a comment; returns the tool's id of the new comment when it has one."""
+        await self.update(external_id, {"comment": body})
+        return None
+
+    async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
+        raise ToolError(f"{self.tool} comments cannot be edited", retryable=False)
+
+    async def delete_comment(self, external_id: str, comment_id: str) -> None:
+        raise ToolError(f"{self.tool} comments cannot be deleted", retryable=False)
+
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:

@@ -38,6 +38,27 @@ class Origin(StrEnum):
     RECONCILER = "reconciler"
 
 
+class CommentAction(StrEnum):
+    ADDED = "added"
+    EDITED = "edited"
+    DELETED = "deleted"
+
+
+class CommentChange(BaseModel):
+    """One entry of a record's comment / work-note stream, by the tool's own comment id.
+
+    Comments are mapped id <-> id across sides, so an edit or delete follows the entry it
+    belongs to and a redelivered "added" never makes a second copy.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    action: CommentAction
+    comment_id: str
+    body: str | None = None  # plain text (connectors convert ADF / HTML / markdown at the edge)
+    author: str | None = None
+
+
 class FieldChange(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -63,6 +84,8 @@ class ChangeEvent(BaseModel):
     version: str | None = None
     # Fields named by the requester of a refresh; empty means every mapped field.
     only_fields: tuple[str, ...] = ()
+    # A change to one comment (kind is still created/updated); None for field-only events.
+    comment: CommentChange | None = None
     source_ts: datetime = Field(default_factory=utcnow)
     received_at: datetime = Field(default_factory=utcnow)
     actor: str | None = None
@@ -95,6 +118,9 @@ class DeliveryCommand(BaseModel):
     target_integration_id: str
     target_external_id: str | None = None  # None: create the record
     set_fields: dict[str, str | None] = Field(default_factory=dict)  # canonical field -> value
+    # A comment to add / edit / delete on the target; `comment_id` is the SOURCE's comment
+    # id (delivery maps it to the target's own id).
+    comment: CommentChange | None = None
     attempt: int = 1
     source_ts: datetime = Field(default_factory=utcnow)
     received_at: datetime = Field(default_factory=utcnow)
