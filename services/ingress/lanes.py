@@ -10,6 +10,10 @@ broker sees few large requests under load and a request per record when idle, an
 cost per record is one append and one future.
 
 Each lane owns one producer; a partition always maps to the same lane.
+
+Deadlines are per batch, not per record: a batch arms one timer when its first record
+arrives and fails every waiter still pending when it fires. That bounds each publish (the
+caller answers 503) at a timer per batch instead of a timeout context per request.
 """
 
 from __future__ import annotations
@@ -41,13 +45,25 @@ class LaneFull(Exception):
 
 
 class _Batch:
-    __slots__ = ("builder", "waiters")
+    __slots__ = ("builder", "timer", "waiters")
 
-    def __init__(self, builder: Any) -> None:
+    def __init__(self, builder: Any, timeout_s: float | None) -> None:
         self.builder = builder
         self.waiters: list[asyncio.Future[None]] = []
+        self.timer: asyncio.TimerHandle | None = None
+        if timeout_s is not None:
+            self.timer = asyncio.get_running_loop().call_later(timeout_s, self._expire, timeout_s)
+
+    def _expire(self, timeout_s: float) -> None:
+        # The batch may still reach the broker later; the sender's retry then makes a
+        # duplicate that the gate drops by delivery id.
+        self.timer = None
+        self.settle(KafkaTimeoutError(f"not acknowledged within {timeout_s:g}s"))
 
     def settle(self, exc: BaseException | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         for waiter in self.waiters:
             if waiter.done():  # its caller gave up (timeout) meanwhile
                 continue
@@ -60,10 +76,16 @@ class _Batch:
 
 class Lane:
     def __init__(
-        self, producer: AIOKafkaProducer, topic: str, *, max_queued_batches: int = 8
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        *,
+        max_queued_batches: int = 8,
+        timeout_s: float | None = None,
     ) -> None:
         self.producer = producer
         self.topic = topic
+        self.timeout_s = timeout_s
         self._max_queued = max_queued_batches
         self._open: dict[int, _Batch] = {}
         self._full: dict[int, collections.deque[_Batch]] = {}
@@ -78,22 +100,26 @@ class Lane:
         """Queue one record; the future resolves when the broker acknowledged its batch."""
         batch = self._open.get(partition)
         if batch is None:
-            batch = self._open[partition] = _Batch(self.producer.create_batch())
+            batch = self._open[partition] = self._new_batch()
         if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
             # The open batch is full: park it and start another.
             queue = self._full.setdefault(partition, collections.deque())
             if len(queue) >= self._max_queued:
                 raise LaneFull(f"{len(queue)} full batches already wait for partition {partition}")
             queue.append(batch)
-            batch = self._open[partition] = _Batch(self.producer.create_batch())
+            batch = self._open[partition] = self._new_batch()
             if batch.builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
                 del self._open[partition]
+                batch.settle(None)  # no waiters: only disarms its timer
                 raise ValueError("record larger than the producer's max_batch_size")
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         batch.waiters.append(waiter)
         if partition not in self._inflight:
             self._wake.set()
         return waiter
+
+    def _new_batch(self) -> _Batch:
+        return _Batch(self.producer.create_batch(), self.timeout_s)
 
     def _next(self, partition: int) -> _Batch | None:
         queue = self._full.get(partition)

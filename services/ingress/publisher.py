@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from ingress.lanes import Lane, LaneFull, key_hash
 from runtime.kafka import ensure_topics, make_producer
@@ -100,7 +100,7 @@ class Publisher:
 
     async def _use(self, producers: list[AIOKafkaProducer]) -> None:
         self._producers = producers
-        self._lanes = [Lane(p, self.topic) for p in producers]
+        self._lanes = [Lane(p, self.topic, timeout_s=self.timeout_s) for p in producers]
         try:
             self._partitions = len(await producers[0].partitions_for(self.topic))
         except (KafkaError, OSError) as exc:
@@ -151,26 +151,23 @@ class Publisher:
 
     # -- publishing --------------------------------------------------------------------
     async def publish(self, records: Sequence[Record]) -> None:
-        """Return once the broker acknowledged every record; PublishUnavailable otherwise."""
+        """Return once the broker acknowledged every record; PublishUnavailable otherwise.
+
+        The common case costs no timeout context of its own: the lanes fail a batch's
+        waiters when its deadline passes. Only a broker error takes the slower repair path.
+        """
         if not self._lanes or not self.ready:
             raise PublishUnavailable("not connected to the broker yet")
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
         try:
-            async with asyncio.timeout(self.timeout_s):
-                attempt = 1
-                while True:
-                    try:
-                        await self._send_all(records)
-                        break
-                    except KafkaError as exc:
-                        # Topics lost (a memory broker restarted), stale metadata, or a broker
-                        # still settling after a restart: repair, then retry (bounded).
-                        if attempt >= RETRIES:
-                            raise
-                        log.warning("publish failed (%r); repairing topics, retrying", exc)
-                        await self._repair_once()
-                        await asyncio.sleep(0.25 * attempt)
-                        attempt += 1
-        except TimeoutError:
+            try:
+                await self._send_all(records)
+            except KafkaTimeoutError:
+                raise
+            except KafkaError as exc:
+                async with asyncio.timeout_at(deadline):
+                    await self._retry(records, exc)
+        except (TimeoutError, KafkaTimeoutError):
             self._schedule_repair()
             raise PublishUnavailable(
                 f"the broker did not acknowledge within {self.timeout_s:g}s"
@@ -181,6 +178,23 @@ class Publisher:
             self._schedule_repair()
             reason = f"the broker refused the publish: {type(exc).__name__}"
             raise PublishUnavailable(reason) from exc
+
+    async def _retry(self, records: Sequence[Record], first: KafkaError) -> None:
+        """Topics lost (a memory broker restarted), stale metadata, or a broker still
+        settling after a restart: repair, then retry (bounded)."""
+        exc: KafkaError = first
+        for attempt in range(1, RETRIES):
+            log.warning("publish failed (%r); repairing topics, retrying", exc)
+            await self._repair_once()
+            await asyncio.sleep(0.25 * attempt)
+            try:
+                await self._send_all(records)
+                return
+            except KafkaTimeoutError:
+                raise
+            except KafkaError as again:
+                exc = again
+        raise exc
 
     async def _partition_count(self) -> int:
         cluster = self._producers[0].client.cluster

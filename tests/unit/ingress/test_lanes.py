@@ -98,3 +98,21 @@ def test_partitioning_matches_the_default_partitioner() -> None:
 
     for key in (b"a", b"default:incidentio:01HX", b"x" * 100):
         assert key_hash(key) % 6 == DefaultPartitioner()(key, list(range(6)), list(range(6)))
+
+
+async def test_a_batch_past_its_deadline_fails_its_waiters_and_a_late_ack_is_harmless() -> None:
+    producer = Producer()
+    lane = Lane(cast(Any, producer), "t", timeout_s=0.05)
+    first = lane.append(0, b"k", b"1", [])
+    await settle()
+    second = lane.append(0, b"k", b"2", [])  # waits behind the batch in flight
+    await asyncio.sleep(0.1)
+    assert isinstance(first.exception(), KafkaTimeoutError)
+    assert isinstance(second.exception(), KafkaTimeoutError)
+    producer.sent[0][2].set_result(None)  # the broker answers after all
+    await settle()
+    assert [v for _, v, _ in producer.sent] == [[b"1"], [b"2"]]  # the lane kept going
+    producer.sent[1][2].set_result(None)
+    await settle()
+    assert lane.idle
+    await lane.close()
