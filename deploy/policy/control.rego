@@ -79,6 +79,16 @@ allow if {
 	some_integration_of_tenant_in_scope
 }
 
+# Creating: the route is decided for the tenant, then the service asks again with the new
+# integration's name (from the body), which the rules above decide.
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action == "integration.create"
+	not input.resource.integration
+	some_integration_of_tenant_in_scope
+}
+
 # The tenant's platform connection and audit trail: managers of the whole tenant may read them.
 allow if {
 	authenticated
