@@ -20,11 +20,11 @@ from devstack import processes
 class ControlService:
     redis_url: str
     workdir: Path
-    keys: str = field(default_factory=generate_key)
-    admin: str = field(default_factory=lambda: "boot-" + secrets.token_urlsafe(16))
+    keys: str = field(default_factory=generate_key, repr=False)
+    admin: str = field(default_factory=lambda: "boot-" + secrets.token_urlsafe(16), repr=False)
     child: processes.Child | None = None
     # Every secret a test hands to the service: none may ever show up in a response or a log.
-    secrets: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     @property
     def policy(self) -> Path:
@@ -90,6 +90,9 @@ class ControlService:
         return [s for s in self.secrets if s in text]
 
 
-def start_control(redis_port: int, db: int) -> ControlService:
+def start_control(redis_port: int, db: int, *, keys: str | None = None) -> ControlService:
     workdir = Path(tempfile.mkdtemp(prefix="incident-sync-control-"))
-    return ControlService(redis_url=f"redis://127.0.0.1:{redis_port}/{db}", workdir=workdir).start()
+    service = ControlService(redis_url=f"redis://127.0.0.1:{redis_port}/{db}", workdir=workdir)
+    if keys is not None:
+        service.keys = keys
+    return service.start()
