@@ -52,18 +52,22 @@ def _token_path(admin: httpx.Client) -> None:
 
 CASES_STATE: dict[str, str] = {}
 
-I = "/api/v1/tenants/{tenant}/integrations/{name}"  # noqa: E741
+TI = "/api/v1/tenants/{tenant}/integrations"
+I = f"{TI}/{{name}}"  # noqa: E741
+OWN = f"{I}/ownership/{{field}}"
+NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
+MADE = {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}
 CASES = [
     Case("GET", "/api/v1/openapi.json", EVERYONE, "/api/v1/openapi.json"),
     Case("GET", "/health", EVERYONE, "/health"),
     Case("GET", "/ready", EVERYONE, "/ready"),
     Case("GET", "/api/v1/whoami", SIGNED_IN, "/api/v1/whoami"),
-    Case("GET", f"{A}/integrations", MANAGERS, "/api/v1/tenants/{tenant}/integrations"),
-    Case("GET", "/api/v1/tenants/other/integrations", ADMIN, "/api/v1/tenants/{tenant}/integrations"),
-    Case("POST", f"{A}/integrations", MANAGERS, "/api/v1/tenants/{tenant}/integrations",
-         body=lambda: {"name": "snow-c", **SNOW}, ok=(201,), before=_delete(f"{A}/integrations/snow-c")),
-    Case("POST", f"{A}/integrations", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/integrations",
-         body=lambda: {"name": "snow-d", **SNOW}, ok=(201,), before=_delete(f"{A}/integrations/snow-d")),
+    Case("GET", f"{A}/integrations", MANAGERS, TI),
+    Case("GET", "/api/v1/tenants/other/integrations", ADMIN, TI),
+    Case("POST", f"{A}/integrations", MANAGERS, TI,
+         body=lambda: NEW_C, ok=(201,), before=_delete(f"{A}/integrations/snow-c")),
+    Case("POST", f"{A}/integrations", TENANT_MANAGERS, TI,
+         body=lambda: NEW_D, ok=(201,), before=_delete(f"{A}/integrations/snow-d")),
     Case("GET", f"{A}/integrations/snow-a", MANAGERS, I),
     Case("GET", f"{A}/integrations/snow-b", TENANT_MANAGERS, I),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x", ADMIN, I),
@@ -76,9 +80,9 @@ CASES = [
     Case("POST", f"{A}/integrations/snow-a/test", MANAGERS, f"{I}/test"),
     Case("POST", f"{A}/integrations/snow-b/test", TENANT_MANAGERS, f"{I}/test"),
     Case("GET", f"{A}/integrations/snow-a/ownership", MANAGERS, f"{I}/ownership"),
-    Case("PUT", f"{A}/integrations/snow-a/ownership/severity", MANAGERS, f"{I}/ownership/{{field}}",
+    Case("PUT", f"{A}/integrations/snow-a/ownership/severity", MANAGERS, OWN,
          body=lambda: {"owner": "platform", "priority": 10}),
-    Case("DELETE", f"{A}/integrations/snow-a/ownership/title", MANAGERS, f"{I}/ownership/{{field}}"),
+    Case("DELETE", f"{A}/integrations/snow-a/ownership/title", MANAGERS, OWN),
     Case("GET", f"{A}/integrations/snow-a/status", STATUS, f"{I}/status"),
     Case("GET", f"{A}/integrations/snow-b/status", STATUS - {"manager_one"}, f"{I}/status"),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x/status", ADMIN, f"{I}/status"),
@@ -90,9 +94,9 @@ CASES = [
     Case("GET", f"{A}/audit", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/audit"),
     Case("GET", "/api/v1/audit", ADMIN, "/api/v1/audit"),
     Case("GET", "/api/v1/tokens", ADMIN, "/api/v1/tokens"),
-    Case("POST", "/api/v1/tokens", ADMIN, "/api/v1/tokens",
-         body=lambda: {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}, ok=(201,)),
-    Case("DELETE", "/api/v1/tokens/{token}", ADMIN, "/api/v1/tokens/{token_id}", before=_token_path),
+    Case("POST", "/api/v1/tokens", ADMIN, "/api/v1/tokens", body=lambda: MADE, ok=(201,)),
+    Case("DELETE", "/api/v1/tokens/{token}", ADMIN, "/api/v1/tokens/{token_id}",
+         before=_token_path),
     Case("GET", "/api/v1/keys", ADMIN, "/api/v1/keys"),
     Case("POST", "/api/v1/keys/rotate", ADMIN, "/api/v1/keys/rotate"),
 ]  # fmt: skip
