@@ -20,6 +20,7 @@ from control.api.models import (
     WhoAmI,
 )
 from control.api.routing import Call, openapi
+from controlstore.crypto import KeyringError
 from controlstore.store import audit_entry
 
 _NAME = re.compile(NAME_PATTERN)
@@ -93,7 +94,12 @@ async def key_status(call: Call) -> web.StreamResponse:
 
 
 async def rotate_keys(call: Call) -> web.StreamResponse:
-    resealed = await call.services.store.rotate()
+    try:
+        resealed = await call.services.store.rotate()
+    except KeyringError as exc:
+        raise ApiError(
+            409, "conflict", f"cannot re-seal: {exc}; give this service every key in use"
+        ) from None
     status = await _key_status(call)
     await call.services.store.record(
         None,

@@ -130,7 +130,8 @@ def route_table() -> list[Route]:
         r("GET", f"{API}/keys", "keys.read", admin.key_status,
           "Encryption keys in use and what each seals", "keys", response=KeyStatus),
         r("POST", f"{API}/keys/rotate", "keys.rotate", admin.rotate_keys,
-          "Re-seal every secret under the primary key", "keys", response=RotationResult),
+          "Re-seal every secret under the primary key", "keys", response=RotationResult,
+          errors=(401, 403, 409)),
     ]  # fmt: skip
 
 

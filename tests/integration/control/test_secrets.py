@@ -18,6 +18,7 @@ from tests.integration.control.service import ControlService
 pytestmark = pytest.mark.integration
 
 T = "/api/v1/tenants/vault"
+ROTATION_DB = 7
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def raw_redis(control: ControlService) -> bytes:
         elif kind == b"set":
             out.extend(r.smembers(key))
         elif kind == b"stream":
-            entries: list[Any] = r.xrange(key) or []  # type: ignore[assignment]
+            entries: list[Any] = r.xrange(key) or []
             for _, fields in entries:
                 out.extend(fields.values())
     r.close()
@@ -117,20 +118,32 @@ def test_a_secret_can_be_cleared_and_the_same_value_is_no_change(
 def test_rotation_reseals_everything_under_the_new_key(
     control: ControlService, redis_port: int
 ) -> None:
-    """A second service holding NEW,OLD (as after step 2 of the rotation) re-seals; then
-    NEW alone opens every record and OLD alone opens none that had secrets."""
+    """A service holding OLD seals; the service restarted with NEW,OLD (step 2 of the
+    rotation) re-seals everything; then NEW alone opens every record and OLD alone none.
+    A service that lacks a key in use refuses to rotate (409), it does not half-do it."""
     from controlstore.crypto import generate_key
     from tests.integration.control.service import start_control
 
-    pw = control.secret()
-    with control.client(control.admin) as c:
-        c.put(
-            f"{T}/integrations/snow-r",
-            json={"type": "servicenow", "base_url": "http://127.0.0.1:9", "password": pw},
-        ).raise_for_status()
-    old = control.keys
+    first = start_control(redis_port, ROTATION_DB)
+    pw = first.secret()
+    try:
+        with first.client(first.admin) as c:
+            c.put(
+                f"{T}/integrations/snow-r",
+                json={"type": "servicenow", "base_url": "http://127.0.0.1:9", "password": pw},
+            ).raise_for_status()
+    finally:
+        first.stop()
+    old = first.keys
     new = generate_key()
-    rotating = start_control(redis_port, 5, keys=f"{new},{old}")
+    stranger = start_control(redis_port, ROTATION_DB, keys=generate_key())
+    try:
+        with stranger.client(stranger.admin) as c:
+            refused = c.post("/api/v1/keys/rotate")
+            assert refused.status_code == 409 and refused.json()["error"] == "conflict"
+    finally:
+        stranger.stop()
+    rotating = start_control(redis_port, ROTATION_DB, keys=f"{new},{old}")
     try:
         with rotating.client(rotating.admin) as c:
             before = c.get("/api/v1/keys").json()
@@ -141,10 +154,11 @@ def test_rotation_reseals_everything_under_the_new_key(
             # The service still reads and writes through the rotation.
             view = c.get(f"{T}/integrations/snow-r").json()
             assert view["secrets"]["password"] == "set"
-        assert pw not in rotating.log.read_text()
+        for service in (first, stranger, rotating):
+            assert pw not in service.log.read_text()
     finally:
         rotating.stop()
-    r = Redis.from_url(control.redis_url)
+    r = Redis.from_url(rotating.redis_url)
     raw: dict[bytes, bytes] = r.hgetall("is:vault:ctl:integrations")  # type: ignore[assignment]
     records = [StoredSide.decode(v) for v in raw.values()]
     r.close()
