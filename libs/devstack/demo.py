@@ -73,11 +73,15 @@ def run(demo: bool = True) -> None:
         say(f"  incident.io      {stack.url('incidentio')}  (sandbox, API key {stack.api_key})")
         say(f"  ServiceNow       {stack.url('servicenow')}  (sandbox, user john.smith)")
         say(f"  outbound worker  {stack.url('outbound')}  (/metrics)")
+        say(f"  control API      {stack.url('control')}/api/v1  (OpenAPI: /api/v1/openapi.json)")
         say(f"  Kafka {stack.kafka_bootstrap}   Redis {stack.redis_url}")
         say(
             f"  manual sync: IM_INGRESS_URL={stack.url('ingress')} "
             f"SYNC_API_TOKEN={stack.sync_token} im sync incident <id>"
         )
+        say("  the im CLI, as platform.administrator:")
+        say(f"    export IM_API_URL={stack.url('control')} IM_TOKEN={stack.admin_token}")
+        say("    im integration list; im integration sync-status prod-snow; im audit")
         if demo:
             tools = Tools(stack)
             try:

@@ -1,5 +1,10 @@
-"""The whole system on one machine: broker, redis-server, both sandbox tools, the ingress and
-the outbound worker, each a child process on a free port, wired by one generated config."""
+"""The whole system on one machine: broker, redis-server, both sandbox tools, the control API,
+the ingress and the outbound worker, each a child process on a free port.
+
+The generated sides file seeds the control store (the control service imports it on its first
+start); the ingress and the worker read their sides from the store (`CONFIG_SOURCE=control`)
+and follow changes made through the API. `config_source="file"` makes them read the file.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 
+from controlstore.crypto import generate_key
 from devstack import processes
 from devstack.processes import Child
 
@@ -29,16 +35,27 @@ class Stack:
     features: dict[str, bool] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
+    config_source: str = "control"
 
     def __post_init__(self) -> None:
         self.ports = {
             n: processes.free_port()
-            for n in ("broker", "redis", "incidentio", "servicenow", "ingress", "outbound")
+            for n in (
+                "broker",
+                "redis",
+                "incidentio",
+                "servicenow",
+                "control",
+                "ingress",
+                "outbound",
+            )
         }
         self.api_key = secrets.token_urlsafe(24)
         self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self.servicenow_secret = secrets.token_urlsafe(24)
         self.sync_token = secrets.token_urlsafe(24)  # guards the ingress's /sync routes
+        self.encryption_key = generate_key()  # seals the secrets in the control store
+        self.admin_token = secrets.token_urlsafe(24)  # the control API's bootstrap admin
 
     # -- addresses ---------------------------------------------------------------------------
     def url(self, name: str) -> str:
@@ -67,7 +84,21 @@ class Stack:
             "HTTP_PORT": str(self.ports[name]),
             "OUTBOUND_DATADIR": str(self.workdir / f"{name}-data"),
             "SYNC_API_TOKEN": self.sync_token,
+            "CONFIG_SOURCE": self.config_source,
+            "SYNC_TENANT": "default",
+            "CONFIG_RELOAD_S": "0.5",
+            "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
             **self.extra_env,
+        }
+
+    def control_env(self) -> dict[str, str]:
+        return {
+            "REDIS_URL": self.redis_url,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.ports["control"]),
+            "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
+            "CONTROL_BOOTSTRAP_TOKEN": self.admin_token,
+            "CONTROL_SEED_FILE": str(self.config_path),
         }
 
     # -- configuration -----------------------------------------------------------------------
@@ -117,6 +148,12 @@ class Stack:
         try:
             self._add(processes.broker(self.ports["broker"]))
             self._add(processes.redis(self.ports["redis"], str(self.workdir)))
+            # Seeds the store from the sides file before it listens.
+            self._add(
+                processes.python_module(
+                    "control", "control", port=self.ports["control"], env=self.control_env()
+                )
+            )
             ingress = self.url("ingress")
             self._add(
                 processes.python_module(

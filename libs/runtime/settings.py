@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +19,15 @@ class Settings(BaseSettings):
     kafka_session_timeout_s: float = Field(10.0, alias="KAFKA_SESSION_TIMEOUT_S")
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
     config_path: str = Field("config/sync.json", alias="INCIDENT_SYNC_CONFIG")
+    # Where the sides come from: "file" (INCIDENT_SYNC_CONFIG) or "control" (the control
+    # store in Redis, written through the control API; changes are picked up while running).
+    config_source: Literal["file", "control"] = Field("file", alias="CONFIG_SOURCE")
+    # The tenant this pipeline deployment serves (its platform and integrations).
+    sync_tenant: str = Field("default", alias="SYNC_TENANT")
+    # How often a running service checks the control store's config version.
+    config_reload_s: float = Field(2.0, gt=0, alias="CONFIG_RELOAD_S")
+    # Keys that open the secrets in the control store (first = primary); see controlstore.
+    control_encryption_keys: SecretStr | None = Field(None, alias="CONTROL_ENCRYPTION_KEYS")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     # Ingress
     http_host: str = Field("0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - a pod listens on all

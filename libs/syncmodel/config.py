@@ -1,7 +1,8 @@
 """Runtime configuration of the sides: the platform connection and each integration.
 
-Loaded from one JSON file (`INCIDENT_SYNC_CONFIG`); `${VAR}` in a string value is replaced by
-that environment variable so secrets can come from a Kubernetes Secret.
+Two sources build the same `SyncConfig`: one JSON file (`INCIDENT_SYNC_CONFIG`; `${VAR}` in a
+string value is replaced by that environment variable so secrets can come from a Kubernetes
+Secret), or the control store in Redis (`controlstore.source`, written by the control API).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from syncmodel.fields import ConflictStrategy, Direction, ToolType
-from syncmodel.mapping import FieldMapping, load_mapping
+from syncmodel.mapping import FieldMapping, MappingConfig, load_mapping
 from syncmodel.ownership import FieldOwnership, default_ownership
+
+# The credentials and webhook secret: encrypted at rest, write-only in the control API.
+SECRET_FIELDS: tuple[str, ...] = ("api_key", "password", "oauth_client_secret", "webhook_secret")
 
 
 class IntegrationConfig(BaseModel):
@@ -36,6 +40,11 @@ class IntegrationConfig(BaseModel):
     # The tool account this service writes as: changes made by it are our own echoes.
     actor: str | None = None
     mapping_file: str | None = None
+    # The field map inline (the mapping file's format); wins over `mapping_file`.
+    field_map: MappingConfig | None = None
+    # Paused by an operator: its changes are not to be delivered. The pipeline sees the flag;
+    # holding changes and delivering them on resume arrives with the retry/DLQ work.
+    paused: bool = False
     timeout_s: float = 10.0
     # Field ownership by canonical field; None = the tool type's defaults, {} = no rules.
     ownership: dict[str, FieldOwnership] | None = None
@@ -49,6 +58,8 @@ class IntegrationConfig(BaseModel):
     options: dict[str, str] = Field(default_factory=dict)
 
     def mapping(self) -> FieldMapping:
+        if self.field_map is not None:
+            return FieldMapping(self.field_map)
         return load_mapping(self.mapping_file)
 
     def ownership_rules(self) -> dict[str, FieldOwnership]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from syncmodel.fields import Field as F
 
@@ -84,6 +84,24 @@ class MappingConfig(BaseModel):
     )
     reverse_mappings: dict[str, dict[str, str]] = Field(default_factory=_default_reverse_values)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_reverse_values(cls, data: object) -> object:
+        """Value maps given are merged code by code over the defaults (idempotent)."""
+        if isinstance(data, dict) and data.get("reverse_mappings") is not None:
+            merged = _default_reverse_values()
+            given = data["reverse_mappings"]
+            if isinstance(given, dict):
+                for name, values in given.items():
+                    if isinstance(values, dict):
+                        merged.setdefault(str(name), {}).update(
+                            {str(k): str(v) for k, v in values.items()}
+                        )
+                    else:
+                        return data  # let validation report it
+                return {**data, "reverse_mappings": merged}
+        return data
+
 
 class MappingError(ValueError):
     pass
@@ -93,14 +111,15 @@ def load_mapping(path: str | Path | None) -> FieldMapping:
     """Load a mapping file; None gives the defaults."""
     if path is None:
         return FieldMapping(MappingConfig())
+    return FieldMapping(read_mapping_config(path))
+
+
+def read_mapping_config(path: str | Path) -> MappingConfig:
+    """A mapping file's content, merged over the defaults."""
     raw = orjson.loads(Path(path).read_bytes())
     if not isinstance(raw, dict):
         raise MappingError(f"{path}: expected a JSON object")
-    merged = _default_reverse_values()
-    for name, values in (raw.get("reverse_mappings") or {}).items():
-        merged.setdefault(name, {}).update({str(k): str(v) for k, v in values.items()})
-    raw["reverse_mappings"] = merged
-    return FieldMapping(MappingConfig.model_validate(raw))
+    return MappingConfig.model_validate(raw)
 
 
 def _canonical(platform_field: str) -> str:

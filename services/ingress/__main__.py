@@ -1,4 +1,5 @@
-"""`python -m ingress`: settings from the environment, config from INCIDENT_SYNC_CONFIG.
+"""`python -m ingress`: settings from the environment; the sides from INCIDENT_SYNC_CONFIG, or
+from the control store when CONFIG_SOURCE=control (reloaded while running).
 
 SIGTERM (or SIGINT): stop accepting connections, let in-flight requests finish, then flush and
 close the producers.
@@ -13,10 +14,11 @@ import signal
 
 from aiohttp import web
 
+from connectors.registry import CONNECTORS
+from controlstore.source import config_source
 from ingress.app import build_app
 from runtime.logs import setup_logging
 from runtime.settings import Settings
-from syncmodel.config import load_config
 
 log = logging.getLogger("ingress")
 
@@ -24,8 +26,10 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 async def serve(settings: Settings) -> None:
-    config = load_config(settings.config_path)
-    app = build_app(settings, config)  # its startup connects the producers and ensures topics
+    source = config_source(settings, tool_types=CONNECTORS.keys())
+    config = await asyncio.to_thread(source.load)  # waits for a platform in the store
+    # Its startup connects the producers and ensures topics.
+    app = build_app(settings, config, config_source=source)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
     await runner.setup()
     # Everything built so far lives as long as the process: keep it out of the collector's

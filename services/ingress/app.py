@@ -10,6 +10,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
+from connectors.base import Connector
+from controlstore.source import ConfigSource
 from ingress import handlers
 from ingress.errors import error_middleware
 from ingress.publisher import Publisher
@@ -22,6 +24,14 @@ log = logging.getLogger("ingress")
 PUBLISHER: Final = web.AppKey("publisher", Publisher)
 REDIS: Final = web.AppKey("redis", aioredis.Redis)
 SIDES: Final = web.AppKey("sides", Sides)
+RELOADS: Final = web.AppKey("reloads", set[asyncio.Task[None]])
+
+
+async def _close(connector: Connector) -> None:
+    try:
+        await connector.aclose()
+    except Exception:  # cleanup must go on
+        log.exception("connector close failed", extra={"integration": connector.config.id})
 
 
 def build_app(
@@ -33,8 +43,13 @@ def build_app(
     connector_factory: ConnectorFactory = default_factory,
     publish_timeout_s: float = 5.0,
     ensure_topics: bool = True,
+    config_source: ConfigSource | None = None,
 ) -> web.Application:
-    """The app. A `producer` or `redis` handed in stays the caller's to start and close."""
+    """The app. A `producer` or `redis` handed in stays the caller's to start and close.
+
+    With a `config_source` that can change (the control store), the sides are reloaded every
+    `CONFIG_RELOAD_S` when the config version moves; retired connectors close a minute later.
+    """
     sides = Sides(config, connector_factory)
     publisher = Publisher(
         settings,
@@ -52,6 +67,7 @@ def build_app(
     app[PUBLISHER] = publisher
     app[REDIS] = redis_client
     app[SIDES] = sides
+    app[RELOADS] = set()
 
     async def broker_check() -> str | None:
         return await publisher.check()
@@ -63,7 +79,7 @@ def build_app(
             return f"redis unreachable ({type(exc).__name__})"
         return None
 
-    app.router.add_post("/webhook", handlers.webhook_handler(sides.platform, publisher, max_body))
+    app.router.add_post("/webhook", handlers.platform_handler(sides, publisher, max_body))
     app.router.add_post(
         "/webhook/servicenow", handlers.servicenow_handler(sides, publisher, max_body)
     )
@@ -75,11 +91,13 @@ def build_app(
         log.warning("SYNC_API_TOKEN is not set: the /sync routes accept any caller")
     app.router.add_post(
         "/sync/incident/{record_id}",
-        handlers.manual_sync_handler(sides.platform, "", publisher, token),
+        handlers.manual_sync_handler(lambda: (sides.platform, ""), publisher, token),
     )
     app.router.add_post(
         "/sync/servicenow/{record_id}",
-        handlers.manual_sync_handler(sides.servicenow, sides.servicenow_missing, publisher, token),
+        handlers.manual_sync_handler(
+            lambda: (sides.servicenow, sides.servicenow_missing), publisher, token
+        ),
     )
     app.router.add_get("/health", handlers.health)
     app.router.add_get(
@@ -87,18 +105,44 @@ def build_app(
     )
     app.router.add_get("/metrics", handlers.metrics_handler)
 
+    retired: list[Connector] = []
+
+    async def close_later(connectors: list[Connector]) -> None:
+        await asyncio.sleep(60.0)  # requests in flight still use them
+        for connector in connectors:
+            retired.remove(connector)
+            await _close(connector)
+
+    async def reload(source: ConfigSource) -> None:
+        while True:
+            await asyncio.sleep(settings.config_reload_s)
+            try:
+                config = await source.poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep serving the config we have
+                log.warning("config reload failed", extra={"reason": repr(exc)})
+                continue
+            if config is not None:
+                unused = sides.update(config)
+                retired.extend(unused)
+                app[RELOADS].add(asyncio.create_task(close_later(unused)))
+
     async def startup(app: web.Application) -> None:
         await publisher.start()
+        if config_source is not None:
+            app[RELOADS].add(asyncio.create_task(reload(config_source)))
 
     async def cleanup(app: web.Application) -> None:
+        for task in app[RELOADS]:
+            task.cancel()
         await publisher.stop()  # flushes what is pending
         if own_redis:
             await redis_client.aclose()
-        for side in sides:
-            try:
-                await side.connector.aclose()
-            except Exception:  # cleanup must go on
-                log.exception("connector close failed", extra={"integration": side.id})
+        if config_source is not None:
+            await config_source.aclose()
+        for connector in [*(side.connector for side in sides), *retired]:
+            await _close(connector)
 
     app.on_startup.append(startup)
     app.on_cleanup.append(cleanup)

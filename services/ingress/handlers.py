@@ -188,6 +188,15 @@ def webhook_handler(side: Side, publisher: Publisher, max_body: int) -> Handler:
     return handler
 
 
+def platform_handler(sides: Sides, publisher: Publisher, max_body: int) -> Handler:
+    """The platform's webhooks; the side is looked up per request (the config may reload)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await handle_webhook(request, sides.platform, publisher, max_body)
+
+    return handler
+
+
 def side_by_id_handler(sides: Sides, publisher: Publisher, max_body: int) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         integration_id = request.match_info["integration_id"]
@@ -200,15 +209,13 @@ def side_by_id_handler(sides: Sides, publisher: Publisher, max_body: int) -> Han
 
 
 def servicenow_handler(sides: Sides, publisher: Publisher, max_body: int) -> Handler:
-    side = sides.servicenow
-    if side is None:
-        reason = sides.servicenow_missing
+    async def handler(request: web.Request) -> web.StreamResponse:
+        side = sides.servicenow
+        if side is None:
+            raise ApiError(404, "not_found", sides.servicenow_missing)
+        return await handle_webhook(request, side, publisher, max_body)
 
-        async def missing(request: web.Request) -> web.StreamResponse:
-            raise ApiError(404, "not_found", reason)
-
-        return missing
-    return webhook_handler(side, publisher, max_body)
+    return handler
 
 
 # -- manual sync -----------------------------------------------------------------------------
@@ -245,10 +252,13 @@ def _authorize(request: web.Request, token: str | None) -> None:
 
 
 def manual_sync_handler(
-    side: Side | None, missing_reason: str, publisher: Publisher, token: str | None = None
+    resolve: Callable[[], tuple[Side | None, str]], publisher: Publisher, token: str | None = None
 ) -> Handler:
+    """`resolve` names the side (or why there is none) per request: the config may reload."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         _authorize(request, token)
+        side, missing_reason = resolve()
         if side is None:
             raise ApiError(404, "not_found", missing_reason)
         record_id = request.match_info["record_id"]

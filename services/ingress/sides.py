@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -10,6 +11,8 @@ from connectors.registry import make_connector
 from ingress.metrics import SideMetrics
 from syncmodel.config import IntegrationConfig, SyncConfig
 from syncmodel.fields import ToolType
+
+log = logging.getLogger("ingress")
 
 ConnectorFactory = Callable[[IntegrationConfig], Connector]
 
@@ -38,27 +41,62 @@ class Side:
 
 
 class Sides:
+    """The configured sides by id. `update()` swaps in a new config while serving: a side
+    whose config did not change keeps its connector; one whose tool has no connector yet is
+    left out (its webhooks get 404) with a warning."""
+
     def __init__(self, config: SyncConfig, factory: ConnectorFactory = default_factory) -> None:
-        self.platform = self._side(config.platform, factory, is_platform=True)
-        self._by_id = {self.platform.id: self.platform}
+        self._factory = factory
+        self._by_id: dict[str, Side] = {}
+        self.update(config)
+
+    def update(self, config: SyncConfig) -> list[Connector]:
+        """Use `config` from now on; returns the connectors no longer used (to close)."""
+        old = self._by_id
+        platform = self._side(config.platform, old, is_platform=True)
+        assert platform is not None
+        by_id = {platform.id: platform}
         for integration in config.integrations:
-            self._by_id[integration.id] = self._side(integration, factory, is_platform=False)
-        snow = [s for s in self._by_id.values() if s.config.type is ToolType.SERVICENOW]
-        self.servicenow: Side | None = snow[0] if len(snow) == 1 else None
+            side = self._side(integration, old, is_platform=False)
+            if side is not None:
+                by_id[integration.id] = side
+        snow = [s for s in by_id.values() if s.config.type is ToolType.SERVICENOW]
         if not snow:
-            self.servicenow_missing = "no ServiceNow integration is configured"
+            missing = "no ServiceNow integration is configured"
         else:
             ids = ", ".join(s.id for s in snow)
-            self.servicenow_missing = (
+            missing = (
                 f"several ServiceNow integrations are configured ({ids}): "
                 "post to /webhooks/{integration_id}"
             )
+        # Plain attribute assignments: a request sees the old sides or the new ones.
+        self._by_id = by_id
+        self.platform = platform
+        self.servicenow: Side | None = snow[0] if len(snow) == 1 else None
+        self.servicenow_missing = missing
+        used = {id(s.connector) for s in by_id.values()}
+        return [s.connector for s in old.values() if id(s.connector) not in used]
 
-    @staticmethod
-    def _side(config: IntegrationConfig, factory: ConnectorFactory, *, is_platform: bool) -> Side:
+    def _side(
+        self, config: IntegrationConfig, old: dict[str, Side], *, is_platform: bool
+    ) -> Side | None:
+        previous = old.get(config.id)
+        if (
+            previous is not None
+            and previous.config == config
+            and previous.is_platform == is_platform
+        ):
+            return previous
+        try:
+            connector = self._factory(config)
+        except ValueError as exc:
+            if is_platform:
+                raise
+            log.warning("side left out", extra={"integration": config.id, "reason": str(exc)})
+            return None
         return Side(
             config=config,
-            connector=factory(config),
+            connector=connector,
             is_platform=is_platform,
             metrics=SideMetrics(config.id, config.type.value),
             id_header=config.id.encode(),

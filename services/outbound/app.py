@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from typing import Any
@@ -14,6 +15,7 @@ from runtime.logs import setup_logging
 from runtime.settings import Settings
 from syncmodel import topics
 
+log = logging.getLogger(__name__)
 settings = Settings()
 setup_logging(settings.log_level)
 ctx = Context.from_env(settings)
@@ -50,6 +52,15 @@ inbound_topic = app.topic(topics.INBOUND, internal=False)
 changes_topic = app.topic(topics.CHANGES, internal=False)
 outbound_topic = app.topic(topics.OUTBOUND, internal=False)
 dlq_topic = app.topic(topics.DLQ, internal=False)
+
+
+@app.timer(interval=settings.config_reload_s)  # type: ignore[untyped-decorator]
+async def reload_config() -> None:
+    """Pick up changes made through the control API (CONFIG_SOURCE=control)."""
+    try:
+        await ctx.reload()
+    except Exception as exc:  # noqa: BLE001 - keep the config we have
+        log.warning("config reload failed", extra={"reason": repr(exc)})
 
 
 @app.page("/metrics")

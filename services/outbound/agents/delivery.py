@@ -11,6 +11,7 @@ from outbound.app import app, ctx, dlq_topic, outbound_topic
 from outbound.delivery import Delivery
 from outbound.durable import until_done
 from outbound.metrics import DELIVERIES, PROPAGATION, STAGE_ERRORS
+from outbound.stats import record_delivery
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand, utcnow
 
@@ -41,6 +42,9 @@ async def handle(cmd: DeliveryCommand) -> None:
         return
     result = await until_done(lambda: delivery.process(cmd), "delivery")
     DELIVERIES.labels(cmd.target_integration_id, result.outcome).inc()
+    await record_delivery(
+        ctx.store.redis, cmd, result.outcome, ctx.config.platform.id, result.error
+    )
     if result.outcome == "failed":
         await dead_letter(cmd, result.error or "unknown error")
     else:

@@ -1,4 +1,4 @@
-"""`im`: the incident-sync command line."""
+"""`im dev up` and `im sync ...`: the local system, and manual syncs through the ingress."""
 
 from __future__ import annotations
 
@@ -11,11 +11,6 @@ import orjson
 
 
 @click.group()
-def main() -> None:
-    """Operate incident-sync: run it locally, trigger syncs."""
-
-
-@main.group()
 def dev() -> None:
     """Run the whole system on this machine."""
 
@@ -34,7 +29,7 @@ def dev_up(demo: bool) -> None:
     run(demo=demo)
 
 
-@main.group()
+@click.group()
 def sync() -> None:
     """Ask the ingress to re-read a record and push it to the other side now."""
 

@@ -1,0 +1,131 @@
+# Who may do what through the control API. Evaluated in-process (regorus) for every request;
+# the service re-reads this file when it changes, so operators edit it without code.
+#
+# input.subject   {authenticated, id, name, role, scope: {tenants: [..], integrations: ["tenant/name"]}}
+# input.action    e.g. "integration.update" (see the route table: `im` docs or /api/v1/openapi.json,
+#                 each operation's x-action)
+# input.resource  {tenant, integration, field, token, incident: {id, commander, assignees}}
+# input.request   {method, path}
+#
+# Roles: platform.administrator (everything), integration.manager (integrations in its scope),
+# incident_commander (sync status; conflicts of incidents assigned to them), viewer (sync status).
+package incident_sync.control
+
+import rego.v1
+
+default allow := false
+
+# -- anyone ------------------------------------------------------------------------------------
+allow if input.action in {"openapi.read", "health.read"}
+
+# -- any valid token ---------------------------------------------------------------------------
+authenticated if input.subject.authenticated == true
+
+allow if {
+	authenticated
+	input.action == "whoami"
+}
+
+# -- platform.administrator --------------------------------------------------------------------
+allow if {
+	authenticated
+	input.subject.role == "platform.administrator"
+}
+
+# -- scope helpers -----------------------------------------------------------------------------
+tenant_in_scope if "*" in input.subject.scope.tenants
+
+tenant_in_scope if input.resource.tenant in input.subject.scope.tenants
+
+integration_in_scope if tenant_in_scope
+
+integration_in_scope if {
+	input.resource.integration
+	concat("/", [input.resource.tenant, input.resource.integration]) in input.subject.scope.integrations
+}
+
+# A tenant-wide list, for a token scoped to some of the tenant's integrations: allowed, and
+# the service then filters the items with the item's own decision.
+some_integration_of_tenant_in_scope if {
+	some entry in input.subject.scope.integrations
+	startswith(entry, concat("", [input.resource.tenant, "/"]))
+}
+
+# -- integration.manager -----------------------------------------------------------------------
+manager_actions := {
+	"integration.read", "integration.create", "integration.apply", "integration.update",
+	"integration.delete", "integration.pause", "integration.resume", "integration.test",
+	"status.read",
+}
+
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action in manager_actions
+	integration_in_scope
+}
+
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action in {"integration.list", "status.list"}
+	tenant_in_scope
+}
+
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action in {"integration.list", "status.list"}
+	some_integration_of_tenant_in_scope
+}
+
+# Creating: the route is decided for the tenant, then the service asks again with the new
+# integration's name (from the body), which the rules above decide.
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action == "integration.create"
+	not input.resource.integration
+	some_integration_of_tenant_in_scope
+}
+
+# The tenant's platform connection and audit trail: managers of the whole tenant may read them.
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action in {"platform.read", "audit.read"}
+	tenant_in_scope
+}
+
+# -- viewer and incident_commander: sync status, read-only -------------------------------------
+status_roles := {"viewer", "incident_commander"}
+
+allow if {
+	authenticated
+	input.subject.role in status_roles
+	input.action in {"status.list", "status.read"}
+	tenant_in_scope
+}
+
+# -- incident_commander: conflicts of the incidents assigned to them ---------------------------
+assigned_to_subject if input.resource.incident.commander == input.subject.name
+
+assigned_to_subject if input.subject.name in input.resource.incident.assignees
+
+allow if {
+	authenticated
+	input.subject.role == "incident_commander"
+	input.action in {"conflict.read", "conflict.resolve"}
+	tenant_in_scope
+	assigned_to_subject
+}
+
+# -- why not -----------------------------------------------------------------------------------
+default reason := "the policy does not allow this"
+
+reason := "a valid bearer token is required" if not authenticated
+
+reason := sprintf("role %s may not %s here", [input.subject.role, input.action]) if {
+	authenticated
+	not allow
+}

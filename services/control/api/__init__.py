@@ -1,0 +1,1 @@
+"""The control REST API (aiohttp) under /api/v1."""

@@ -1,0 +1,211 @@
+"""The control API application: the route table, the services, the seed on startup."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from control.api import admin
+from control.api import integrations as integ
+from control.api.context import Services
+from control.api.errors import error_middleware
+from control.api.models import (
+    AuditList,
+    AuditQuery,
+    ConnectionTest,
+    Deleted,
+    ErrorBody,
+    IntegrationCreate,
+    IntegrationList,
+    IntegrationPatch,
+    IntegrationSpec,
+    IntegrationView,
+    KeyStatus,
+    OwnershipRule,
+    OwnershipView,
+    PlatformSpec,
+    RotationResult,
+    SyncStatus,
+    SyncStatusList,
+    TokenCreate,
+    TokenCreated,
+    TokenList,
+    WhoAmI,
+)
+from control.api.routing import API, Route, dispatch
+from control.auth import Tokens
+from control.policy import Policy
+from control.settings import ControlSettings
+from controlstore.crypto import Keyring
+from controlstore.records import seal
+from controlstore.store import Actor, ControlStore
+from syncmodel.config import IntegrationConfig, load_config
+from syncmodel.mapping import read_mapping_config
+
+log = logging.getLogger("control")
+
+T = f"{API}/tenants/{{tenant}}"
+I = f"{T}/integrations/{{name}}"  # noqa: E741
+
+
+def route_table() -> list[Route]:
+    """Every route of the API, with the action the policy decides it by."""
+    r = Route
+    return [
+        r("GET", f"{API}/openapi.json", "openapi.read", admin.openapi_document,
+          "This document", "meta"),
+        r("GET", "/health", "health.read", admin.health, "Liveness", "meta"),
+        r("GET", "/ready", "health.read", admin.ready, "Readiness (Redis reachable)", "meta",
+          errors=(503,)),
+        r("GET", f"{API}/whoami", "whoami", admin.whoami, "The caller's role and scope", "meta",
+          response=WhoAmI, errors=(401,)),
+        # integrations
+        r("GET", f"{T}/integrations", "integration.list", integ.list_integrations,
+          "List the tenant's integrations (those the caller may read)", "integrations",
+          response=IntegrationList),
+        r("POST", f"{T}/integrations", "integration.create", integ.create_integration,
+          "Create an integration", "integrations", body=IntegrationCreate,
+          response=IntegrationView, status=201, errors=(400, 401, 403, 404, 409, 422)),
+        r("GET", I, "integration.read", integ.get_integration, "Get an integration",
+          "integrations", response=IntegrationView),
+        r("PUT", I, "integration.apply", integ.put_integration,
+          "Create or replace an integration (declarative apply)", "integrations",
+          description="Fields left out take their defaults; secrets and `paused` left out "
+          "keep their current value; a secret set to null is cleared.",
+          body=IntegrationSpec, response=IntegrationView,
+          extra_responses={201: "created"}, errors=(400, 401, 403, 404, 409, 422)),
+        r("PATCH", I, "integration.update", integ.patch_integration,
+          "Change some fields of an integration", "integrations", body=IntegrationPatch,
+          response=IntegrationView),
+        r("DELETE", I, "integration.delete", integ.delete_integration,
+          "Delete an integration", "integrations", response=Deleted),
+        r("POST", f"{I}/pause", "integration.pause", integ.pause_integration,
+          "Pause an integration: its changes are not delivered", "integrations",
+          response=IntegrationView),
+        r("POST", f"{I}/resume", "integration.resume", integ.resume_integration,
+          "Resume a paused integration", "integrations", response=IntegrationView),
+        r("POST", f"{I}/test", "integration.test", integ.test_integration,
+          "Live connection test through the tool's connector", "integrations",
+          response=ConnectionTest),
+        r("GET", f"{I}/ownership", "integration.read", integ.get_ownership,
+          "Field ownership rules (the tool type's defaults when none are set)", "ownership",
+          response=OwnershipView),
+        r("PUT", f"{I}/ownership/{{field}}", "integration.update", integ.set_ownership,
+          "Set the owner and priority of one field", "ownership", body=OwnershipRule,
+          response=OwnershipView),
+        r("DELETE", f"{I}/ownership/{{field}}", "integration.update", integ.delete_ownership,
+          "Remove one field's rule (the field becomes shared)", "ownership",
+          response=OwnershipView),
+        r("GET", f"{I}/status", "status.read", integ.integration_status,
+          "Sync status: the pipeline's counters for this integration", "status",
+          response=SyncStatus),
+        r("GET", f"{T}/status", "status.list", integ.tenant_status,
+          "Sync status of every integration of the tenant the caller may see", "status",
+          response=SyncStatusList),
+        # platform connection
+        r("GET", f"{T}/platform", "platform.read", integ.get_platform,
+          "The tenant's platform connection", "platform", response=IntegrationView),
+        r("PUT", f"{T}/platform", "platform.write", integ.put_platform,
+          "Create or replace the tenant's platform connection", "platform",
+          body=PlatformSpec, response=IntegrationView, extra_responses={201: "created"},
+          errors=(400, 401, 403, 404, 409, 422)),
+        # audit
+        r("GET", f"{T}/audit", "audit.read", admin.tenant_audit,
+          "The tenant's audit trail, newest first", "audit", query=AuditQuery,
+          response=AuditList),
+        r("GET", f"{API}/audit", "system.audit.read", admin.system_audit,
+          "Token and key actions, newest first", "audit", query=AuditQuery,
+          response=AuditList),
+        # tokens and keys
+        r("GET", f"{API}/tokens", "token.list", admin.list_tokens, "List API tokens",
+          "tokens", response=TokenList),
+        r("POST", f"{API}/tokens", "token.create", admin.create_token,
+          "Create an API token (shown once)", "tokens", body=TokenCreate,
+          response=TokenCreated, status=201),
+        r("DELETE", f"{API}/tokens/{{token_id}}", "token.revoke", admin.revoke_token,
+          "Revoke an API token", "tokens", response=Deleted),
+        r("GET", f"{API}/keys", "keys.read", admin.key_status,
+          "Encryption keys in use and what each seals", "keys", response=KeyStatus),
+        r("POST", f"{API}/keys/rotate", "keys.rotate", admin.rotate_keys,
+          "Re-seal every secret under the primary key", "keys", response=RotationResult,
+          errors=(401, 403, 409)),
+    ]  # fmt: skip
+
+
+async def seed(store: ControlStore, path: str) -> int:
+    """Import a sides file into the store for each tenant that has no platform yet."""
+    config = load_config(path)
+    who = Actor("seed", "seed", "")
+    imported = 0
+    for kind, side in [("platform", config.platform)] + [
+        ("integration", i) for i in config.integrations
+    ]:
+        if await store.platform(side.tenant) is not None and kind == "platform":
+            continue
+        if kind == "integration" and await store.integration(side.tenant, side.id) is not None:
+            continue
+        inline = _inline_mapping(side)
+        sealed = seal(
+            inline, store.keyring, kind="platform" if kind == "platform" else "integration"
+        )
+        await store.write(
+            side.tenant,
+            sealed.kind,
+            side.id,
+            lambda before, s=sealed: s if before is None else before,  # type: ignore[misc]
+            who,
+            f"{kind}.seed",
+        )
+        imported += 1
+    log.info("seeded the control store", extra={"file": path, "sides": imported})
+    return imported
+
+
+def _inline_mapping(side: IntegrationConfig) -> IntegrationConfig:
+    """The store is read by pods that may not have the mapping file: carry its content."""
+    if side.mapping_file and side.field_map is None and Path(side.mapping_file).exists():
+        return side.model_copy(
+            update={"field_map": read_mapping_config(side.mapping_file), "mapping_file": None}
+        )
+    return side
+
+
+def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Application:
+    if settings.encryption_keys is None:
+        raise SystemExit(
+            "CONTROL_ENCRYPTION_KEYS is not set: generate a key with `im keys generate`"
+        )
+    keyring = Keyring.from_text(settings.encryption_keys.get_secret_value())
+    own_redis = redis is None
+    client = redis or Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    bootstrap = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
+    services = Services(
+        settings=settings,
+        redis=client,
+        keyring=keyring,
+        store=ControlStore(client, keyring),
+        tokens=Tokens(client, bootstrap),
+        policy=Policy(settings.policy_file),
+    )
+    services.routes = route_table()
+    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    for route in services.routes:
+        app.router.add_route(route.method, route.path, dispatch(route, services))
+
+    async def startup(app: web.Application) -> None:
+        if settings.seed_file:
+            await seed(services.store, settings.seed_file)
+
+    async def cleanup(app: web.Application) -> None:
+        if own_redis:
+            await client.aclose()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    return app
+
+
+__all__ = ["ErrorBody", "build_app", "route_table"]

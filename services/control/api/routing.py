@@ -1,0 +1,282 @@
+"""The route table: each route names its policy action, its models and its handler. Every
+route is dispatched through `authorize` (no route skips the policy, public ones included:
+the policy is what makes them public), and the OpenAPI document is built from the same
+table and the models' JSON schemas."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from control.api.errors import ApiError, invalid
+from control.api.models import NAME_PATTERN, ErrorBody
+from control.auth import ANONYMOUS, Subject
+
+if TYPE_CHECKING:
+    from control.api.context import Services
+
+log = logging.getLogger("control.access")
+
+API: Final = "/api/v1"
+
+# Path parameters and their shapes (also the OpenAPI patterns).
+PARAMS: Final[Mapping[str, str]] = {
+    "tenant": NAME_PATTERN,
+    "name": NAME_PATTERN,
+    "field": r"^[a-z][a-z_]{0,39}$",
+    "token_id": r"^[0-9a-f]{12}$",
+}
+_COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
+# How a path parameter is named in the policy's input.resource.
+_RESOURCE_KEYS: Final = {
+    "tenant": "tenant",
+    "name": "integration",
+    "field": "field",
+    "token_id": "token",
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    request: web.Request
+    subject: Subject
+    params: dict[str, str]
+    body: Any
+    query: Any
+    services: Services
+
+    @property
+    def tenant(self) -> str:
+        return self.params["tenant"]
+
+    @property
+    def name(self) -> str:
+        return self.params["name"]
+
+    def allowed(self, action: str, **resource: Any) -> bool:
+        """The policy's decision for another action (e.g. per item of a list)."""
+        return self.services.policy.decide(
+            policy_input(self.subject, action, resource, self.request)
+        ).allow
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    action: str
+    handler: Handler
+    summary: str
+    tag: str
+    description: str = ""
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = (400, 401, 403, 404, 422)
+    extra_responses: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+def policy_input(
+    subject: Subject, action: str, resource: Mapping[str, Any], request: web.Request
+) -> dict[str, Any]:
+    return {
+        "subject": subject.model_dump(mode="json"),
+        "action": action,
+        "resource": dict(resource),
+        "request": {"method": request.method, "path": request.path},
+    }
+
+
+async def _subject(request: web.Request, services: Services) -> Subject:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "use 'Authorization: Bearer <token>'")
+    subject = await services.tokens.authenticate(token.strip())
+    if subject is None:
+        raise ApiError(401, "unauthorized", "the token is not valid (revoked or unknown)")
+    return subject
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.read()
+    if not raw.strip():
+        raise ApiError(400, "bad_request", "a JSON body is required")
+    ctype = request.content_type
+    if ctype not in ("application/json", "application/octet-stream") and not ctype.endswith(
+        "+json"
+    ):
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_request", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
+def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise invalid(exc, "query.") from None
+
+
+def dispatch(
+    route: Route, services: Services
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        subject = ANONYMOUS
+        status = 500
+        try:
+            subject = await _subject(request, services)
+            params = dict(request.match_info)
+            for key, value in params.items():
+                pattern = _COMPILED.get(key)
+                if pattern is not None and not pattern.match(value):
+                    raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
+            resource = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
+            decision = services.policy.decide(
+                policy_input(subject, route.action, resource, request)
+            )
+            if not decision.allow:
+                if not subject.authenticated:
+                    raise ApiError(401, "unauthorized", decision.reason)
+                raise ApiError(403, "forbidden", decision.reason)
+            query = _query(request, route.query) if route.query is not None else None
+            body = await _body(request, route.body) if route.body is not None else None
+            response = await route.handler(Call(request, subject, params, body, query, services))
+            status = response.status
+            return response
+        except ApiError as exc:
+            status = exc.status
+            raise
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "action": route.action,
+                    "status": status,
+                    "subject": subject.id,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+    return handler
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+_DESCRIPTIONS: Final = {
+    400: "malformed request",
+    401: "no valid bearer token",
+    403: "the policy does not allow it",
+    404: "no such resource",
+    409: "conflicts with the current state",
+    415: "the body is not JSON",
+    422: "the request does not validate",
+}
+
+
+def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    for r in routes:
+        if r.body is not None:
+            wanted.append((r.body, "validation"))
+        if r.response is not None:
+            wanted.append((r.response, "serialization"))
+    unique = list(dict.fromkeys(wanted))
+    refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+    error_ref = refs[(ErrorBody, "serialization")]
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        op: dict[str, Any] = {
+            "operationId": r.handler.__name__.strip("_"),
+            "summary": r.summary,
+            "tags": [r.tag],
+            "x-action": r.action,
+            "parameters": [
+                {
+                    "name": p,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": PARAMS.get(p, r"^.+$")},
+                }
+                for p in r.params
+            ],
+            "responses": {},
+        }
+        if r.description:
+            op["description"] = r.description
+        if r.query is not None:
+            schema = r.query.model_json_schema()
+            for name, prop in schema.get("properties", {}).items():
+                op["parameters"].append(
+                    {
+                        "name": name,
+                        "in": "query",
+                        "required": name in schema.get("required", []),
+                        "schema": prop,
+                    }
+                )
+        if r.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(r.body, "validation")]}},
+            }
+        ok: dict[str, Any] = {"description": "ok"}
+        if r.response is not None:
+            ok["content"] = {"application/json": {"schema": refs[(r.response, "serialization")]}}
+        op["responses"][str(r.status)] = ok
+        for code, text in r.extra_responses.items():
+            op["responses"][str(code)] = {
+                "description": text,
+                "content": {"application/json": {"schema": refs[(r.response, "serialization")]}}
+                if r.response is not None
+                else {},
+            }
+        errors = set(r.errors)
+        if r.body is not None:
+            errors |= {400, 415, 422}
+        for code in sorted(errors):
+            op["responses"][str(code)] = {
+                "description": _DESCRIPTIONS.get(code, "error"),
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        if r.action not in ("openapi.read", "health.read"):
+            op["security"] = [{"bearer": []}]
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,55 @@
+"""`im`: the incident-sync command line."""
+
+from __future__ import annotations
+
+import click
+
+from control.cli.admin import audit, keys, token, whoami
+from control.cli.client import Api
+from control.cli.declarative import apply, get
+from control.cli.integration import integration
+from control.cli.sync import dev, sync
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--api-url", envvar="IM_API_URL", help="control API (env IM_API_URL)")
+@click.option("--token", envvar="IM_TOKEN", help="bearer token (env IM_TOKEN)")
+@click.option("--tenant", envvar="IM_TENANT", help="tenant (env IM_TENANT, default: default)")
+@click.pass_context
+def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str | None) -> None:
+    """Operate incident-sync: integrations, field ownership, sync status, tokens, keys, and
+    the local system.
+
+    \b
+    Connection: --api-url/--token/--tenant, else IM_API_URL/IM_TOKEN/IM_TENANT, else
+    ~/.config/incident-sync/im.toml (or IM_CONFIG): api_url = "...", token = "...".
+    Every command takes --format/-o table|json|yaml.
+
+    \b
+    Exit codes: 0 ok; 1 error (server, network, failed test); 2 usage or input refused
+    (400/422); 3 not found; 4 unauthorized or forbidden; 5 conflict (already exists).
+
+    \b
+    Start here:
+      im dev up                                   the whole system locally, prints a token
+      im integration list
+      im integration get prod-snow -o yaml > prod-snow.yaml; im apply -f prod-snow.yaml
+      im integration field-ownership list prod-snow
+      im integration sync-status prod-snow
+    """
+    ctx.obj = Api.resolve(api_url, token, tenant)
+
+
+main.add_command(integration)
+main.add_command(apply)
+main.add_command(get)
+main.add_command(audit)
+main.add_command(keys)
+main.add_command(token)
+main.add_command(whoami)
+main.add_command(dev)
+main.add_command(sync)
+# Conflicts (`im conflict ...`), the DLQ (`im integration dlq ...`) and reconciliation
+# (`im integration reconcile ...`) arrive with their issues as groups of their own.
+
+__all__ = ["main"]

@@ -1,0 +1,25 @@
+"""One control service (child process) for the control tests, on the session's redis-server.
+
+At the end it checks its whole log for every secret the tests handed it: none may be there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.control.service import ControlService, start_control
+
+CONTROL_DB = 5
+
+
+@pytest.fixture(scope="session")
+def control(redis_port: int) -> Iterator[ControlService]:
+    service = start_control(redis_port, CONTROL_DB)
+    try:
+        yield service
+    finally:
+        service.stop()
+    leaked = service.leaked()
+    assert not leaked, f"secrets in the control service's log: {len(leaked)}"

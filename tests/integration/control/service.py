@@ -1,0 +1,98 @@
+"""The control service as a child process on a real redis-server, for the control tests."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from control.settings import default_policy_file
+from controlstore.crypto import generate_key
+from devstack import processes
+
+
+@dataclass
+class ControlService:
+    redis_url: str
+    workdir: Path
+    keys: str = field(default_factory=generate_key, repr=False)
+    admin: str = field(default_factory=lambda: "boot-" + secrets.token_urlsafe(16), repr=False)
+    child: processes.Child | None = None
+    # Every secret a test hands to the service: none may ever show up in a response or a log.
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def policy(self) -> Path:
+        return self.workdir / "control.rego"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / "control.log"
+
+    def start(self) -> ControlService:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.policy.exists():
+            shutil.copy(default_policy_file(), self.policy)
+        self.port = processes.free_port()
+        self.child = processes.python_module(
+            "control",
+            "control",
+            port=self.port,
+            env={
+                "REDIS_URL": self.redis_url,
+                "HTTP_HOST": "127.0.0.1",
+                "HTTP_PORT": str(self.port),
+                "CONTROL_ENCRYPTION_KEYS": self.keys,
+                "CONTROL_BOOTSTRAP_TOKEN": self.admin,
+                "CONTROL_POLICY_FILE": str(self.policy),
+                "CONTROL_TEST_TIMEOUT_S": "3",
+                "LOG_LEVEL": "DEBUG",
+            },
+        )
+        self.child.log_path = self.log
+        self.child.start()
+        return self
+
+    def stop(self) -> None:
+        if self.child is not None:
+            self.child.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
+
+    def secret(self, prefix: str = "s3cr3t") -> str:
+        value = f"{prefix}-{secrets.token_hex(12)}"
+        self.secrets.append(value)
+        return value
+
+    def token(self, role: str, *, name: str | None = None, **scope: Any) -> str:
+        with self.client(self.admin) as c:
+            r = c.post(
+                "/api/v1/tokens",
+                json={"name": name or role, "role": role, "scope": scope},
+            )
+            r.raise_for_status()
+            return str(r.json()["token"])
+
+    def leaked(self) -> list[str]:
+        """Secrets that appear in the service's log."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [s for s in self.secrets if s in text]
+
+
+def start_control(redis_port: int, db: int, *, keys: str | None = None) -> ControlService:
+    workdir = Path(tempfile.mkdtemp(prefix="incident-sync-control-"))
+    service = ControlService(redis_url=f"redis://127.0.0.1:{redis_port}/{db}", workdir=workdir)
+    if keys is not None:
+        service.keys = keys
+    return service.start()

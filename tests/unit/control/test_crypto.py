@@ -1,0 +1,63 @@
+"""Secrets at rest: AES-GCM under a keyring, bound to their slot, re-sealed by rotation."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlstore.crypto import Keyring, KeyringError, generate_key
+from controlstore.records import open_secrets, public_view, reseal, seal, to_config
+from syncmodel.config import IntegrationConfig
+
+OLD, NEW = generate_key(), generate_key()
+
+
+def snow(**extra: object) -> IntegrationConfig:
+    return IntegrationConfig.model_validate(
+        {
+            "id": "prod-snow",
+            "type": "servicenow",
+            "tenant": "acme",
+            "base_url": "http://sn",
+            "password": "pw-123",
+            "webhook_secret": "hook-456",
+            **extra,
+        }
+    )
+
+
+def test_sealed_values_open_only_in_their_slot_and_hide_the_plaintext() -> None:
+    ring = Keyring.from_text(OLD)
+    stored = seal(snow(), ring, kind="integration")
+    assert set(stored.secrets) == {"password", "webhook_secret"}
+    assert "pw-123" not in stored.encode().decode()
+    assert open_secrets(stored, ring) == {"password": "pw-123", "webhook_secret": "hook-456"}
+    moved = stored.model_copy(update={"config": {**stored.config, "id": "other"}})
+    with pytest.raises(KeyringError):
+        open_secrets(moved, ring)
+    assert public_view(stored)["secrets"]["password"] == "set"
+    assert "pw-123" not in str(public_view(stored))
+
+
+def test_empty_secret_is_unset() -> None:
+    stored = seal(snow(password=""), Keyring.from_text(OLD), kind="integration")
+    assert "password" not in stored.secrets
+
+
+def test_rotation_moves_every_secret_to_the_primary_key() -> None:
+    stored = seal(snow(), Keyring.from_text(OLD), kind="integration")
+    both = Keyring.from_text(f"{NEW},{OLD}")
+    fresh = reseal(stored, both)
+    assert fresh is not None
+    assert reseal(fresh, both) is None  # nothing left to do
+    assert {Keyring.sealed_with(v) for v in fresh.secrets.values()} == {both.primary_id}
+    config = to_config(fresh, Keyring.from_text(NEW))
+    assert config.password is not None and config.password.get_secret_value() == "pw-123"
+    with pytest.raises(KeyringError):
+        to_config(fresh, Keyring.from_text(OLD))
+
+
+def test_keyring_configuration_errors() -> None:
+    with pytest.raises(KeyringError):
+        Keyring.from_text("")
+    with pytest.raises(KeyringError):
+        Keyring.from_text("c2hvcnQ")  # 5 bytes
