@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from syncmodel.fields import ConflictStrategy, Direction, ToolType
 from syncmodel.mapping import FieldMapping, load_mapping
 from syncmodel.ownership import FieldOwnership, default_ownership
+from syncmodel.toolfields import tool_mapping
 
 
 class IntegrationConfig(BaseModel):
@@ -49,6 +50,8 @@ class IntegrationConfig(BaseModel):
     options: dict[str, str] = Field(default_factory=dict)
 
     def mapping(self) -> FieldMapping:
+        if self.mapping_file is None and (fixed := tool_mapping(self.type)) is not None:
+            return fixed  # Jira, PagerDuty, Datadog, Slack map their values in code
         return load_mapping(self.mapping_file)
 
     def ownership_rules(self) -> dict[str, FieldOwnership]:
