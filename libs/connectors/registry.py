@@ -8,6 +8,7 @@ import httpx
 
 from connectors.base import Connector
 from connectors.incidentio.connector import IncidentIoConnector
+from connectors.jira.connector import JiraConnector
 from connectors.servicenow.connector import ServiceNowConnector
 from syncmodel.config import IntegrationConfig
 from syncmodel.fields import ToolType
@@ -15,6 +16,7 @@ from syncmodel.fields import ToolType
 CONNECTORS: Mapping[ToolType, type[Connector]] = {
     ToolType.INCIDENTIO: IncidentIoConnector,
     ToolType.SERVICENOW: ServiceNowConnector,
+    ToolType.JIRA: JiraConnector,
 }
 
 
