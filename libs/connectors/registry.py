@@ -9,6 +9,7 @@ import httpx
 from connectors.base import Connector
 from connectors.incidentio.connector import IncidentIoConnector
 from connectors.jira.connector import JiraConnector
+from connectors.pagerduty.connector import PagerDutyConnector
 from connectors.servicenow.connector import ServiceNowConnector
 from syncmodel.config import IntegrationConfig
 from syncmodel.fields import ToolType
@@ -17,6 +18,7 @@ CONNECTORS: Mapping[ToolType, type[Connector]] = {
     ToolType.INCIDENTIO: IncidentIoConnector,
     ToolType.SERVICENOW: ServiceNowConnector,
     ToolType.JIRA: JiraConnector,
+    ToolType.PAGERDUTY: PagerDutyConnector,
 }
 
 
