@@ -13,7 +13,7 @@ from connectors.base import WebhookRejected
 from connectors.pagerduty import signature
 from connectors.pagerduty.connector import PagerDutyConnector
 from syncmodel.events import ChangeEvent, ChangeKind, CommentAction
-from tests.unit.connectors.pagerduty.helpers import SAMPLES, config, needs_samples, sample
+from tests.unit.connectors.pagerduty.helpers import SAMPLES, SECRET, config, needs_samples, sample
 
 pytestmark = needs_samples
 CAPTURED = SAMPLES / "captured_signed"
@@ -28,7 +28,7 @@ def captured_secret() -> str:
     return str(orjson.loads((CAPTURED / "signature_vectors.json").read_bytes())["secret"])
 
 
-def connector(secret: str = "pd-webhook-secret", **options: str) -> PagerDutyConnector:
+def connector(secret: str = SECRET, **options: str) -> PagerDutyConnector:
     return PagerDutyConnector(config(secret=secret, **options))
 
 
