@@ -1,0 +1,142 @@
+"""incident.io <-> Jira <-> PagerDuty end to end: real broker, real redis-server, the Jira and
+PagerDuty sandboxes over HTTP sending signed webhooks (echoes of our own writes included),
+the ingress and the worker as child processes. Ownership rules are switched off here
+(`"ownership": {}`) so these tests exercise routing, mapping and echo suppression only; the
+per-type defaults are tested with the ownership work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from devstack.stack import Stack
+from devstack.tools import Tools, wait_for
+from tests.integration.conftest import start_stack
+
+pytestmark = pytest.mark.integration
+NO_RULES: dict[str, Any] = {"ownership": {}}
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[tuple[Stack, Tools]]:
+    yield from start_stack(
+        tools=("jira", "pagerduty"),
+        overrides={"prod-jira": NO_RULES, "prod-pd": NO_RULES},
+        sync_status=True,
+    )
+
+
+@pytest.fixture
+def tools(env: tuple[Stack, Tools]) -> Tools:
+    return env[1]
+
+
+def declare(tools: Tools, name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """An incident.io incident and the Jira issue and PagerDuty incident made for it."""
+    incident = tools.declare(name, f"{name}: summary")
+    iid = incident["id"]
+    issues = wait_for(lambda: tools.jira_issues_for(iid), 30, "the Jira issue")
+    pds = wait_for(lambda: tools.pd_incidents_for(iid), 30, "the PagerDuty incident")
+    tools.quiesce()
+    return iid, issues[0], pds[0]
+
+
+def writes(tools: Tools, iid: str, issue: dict[str, Any], pd: dict[str, Any]) -> tuple[int, ...]:
+    return (
+        tools.api_writes("incidentio", iid),
+        tools.api_writes("jira", issue["id"]),
+        tools.api_writes("pagerduty", pd["id"]),
+    )
+
+
+def test_a_declared_incident_makes_one_linked_record_in_each_tool(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Payments down")
+    assert issue["summary"] == "Payments down"
+    assert issue["description"] == "Payments down: summary"
+    assert issue["status_category"] == "new"
+    assert pd["title"] == "Payments down" and pd["status"] == "triggered"
+    assert len(tools.jira_issues_for(iid)) == 1 and len(tools.pd_incidents_for(iid)) == 1
+    # one create each; the echoes of both creates wrote nothing anywhere
+    assert writes(tools, iid, issue, pd) == (0, 1, 1)
+
+
+def test_resolving_in_pagerduty_closes_the_incident_and_transitions_jira(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Disk full on db-3")
+    tools.edit_pd(pd["id"], status="resolved")
+    wait_for(lambda: tools.incident(iid)["incident_status"]["category"] == "closed", 30, "close")
+    wait_for(lambda: tools.jira_issue(issue["id"])["status"] == "Done", 30, "the transition")
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (1, 2, 1)  # io edit, Jira create + transition
+
+
+def test_closing_on_the_platform_resolves_both_and_reopening_in_jira_reopens(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Queue stuck")
+    tools.edit_incident(iid, status="Closed")
+    wait_for(lambda: tools.pd_incident(pd["id"])["status"] == "resolved", 30, "PD resolved")
+    wait_for(lambda: tools.jira_issue(issue["id"])["status"] == "Done", 30, "Jira done")
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (0, 2, 2)
+    tools.edit_jira(issue["id"], status="To Do")
+    wait_for(lambda: tools.pd_incident(pd["id"])["status"] == "triggered", 30, "PD reopened")
+    wait_for(lambda: tools.incident(iid)["incident_status"]["category"] == "live", 30, "reopen")
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (1, 2, 3)
+
+
+def test_priority_and_assignee_from_jira_reach_pagerduty(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Search slow")
+    tools.edit_jira(issue["id"], priority="Highest", assignee="bob@example.com")
+    wait_for(lambda: tools.pd_incident(pd["id"])["priority_name"] == "P1", 30, "PD priority")
+    wait_for(
+        lambda: tools.pd_incident(pd["id"])["assignee_emails"] == ["bob@example.com"],
+        30,
+        "PD assignee",
+    )
+    tools.quiesce()
+    # platform: incident.io has no priority or assignee field, so nothing is written there
+    assert writes(tools, iid, issue, pd) == (0, 1, 2)
+
+
+def test_priority_and_reassignment_in_pagerduty_reach_jira(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Login errors")
+    tools.edit_pd(pd["id"], priority="P2")
+    wait_for(lambda: tools.jira_issue(issue["id"])["priority"] == "High", 30, "Jira priority")
+    tools.edit_pd(pd["id"], assignee="alice@example.com")
+    wait_for(
+        lambda: tools.jira_issue(issue["id"])["assignee"] == "alice@example.com", 30, "assignee"
+    )
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (0, 3, 1)
+
+
+def test_comments_travel_both_ways_without_copies(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Cache stampede")
+    tools.comment_jira(issue["id"], "Rolled back to v41")
+    wait_for(lambda: tools.pd_incident(pd["id"])["notes"], 30, "the PD note")
+    tools.note_pd(pd["id"], "Paging the DB team")
+    wait_for(lambda: len(tools.jira_issue(issue["id"])["comments"]) == 2, 30, "the Jira comment")
+    tools.quiesce()
+    assert [c["body"] for c in tools.jira_issue(issue["id"])["comments"]] == [
+        "Rolled back to v41",
+        "Paging the DB team",
+    ]
+    assert [n["content"] for n in tools.pd_incident(pd["id"])["notes"]] == [
+        "Rolled back to v41",
+        "Paging the DB team",
+    ]
+    # each comment reached the platform's notes field once
+    assert writes(tools, iid, issue, pd) == (2, 2, 2)
+
+
+def test_a_platform_update_becomes_a_jira_comment_and_a_pagerduty_note(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Backlog growing")
+    tools.edit_incident(iid, update_message="Scaled consumers to 12")
+    wait_for(lambda: tools.jira_issue(issue["id"])["comments"], 30, "the Jira comment")
+    wait_for(lambda: tools.pd_incident(pd["id"])["notes"], 30, "the PD note")
+    tools.quiesce()
+    assert [c["body"] for c in tools.jira_issue(issue["id"])["comments"]] == [
+        "Scaled consumers to 12"
+    ]
+    assert writes(tools, iid, issue, pd) == (0, 2, 2)
