@@ -20,11 +20,11 @@ def start_stack(
 ) -> Iterator[tuple[Stack, Tools]]:
     stack = Stack(features=features, tools=tools, overrides=overrides or {})
     stack.start()
-    tools = Tools(stack)
+    hands = Tools(stack)
     try:
-        yield stack, tools
+        yield stack, hands
     finally:
-        tools.close()
+        hands.close()
         stack.stop()
 
 
