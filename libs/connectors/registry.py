@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import httpx
 
 from connectors.base import Connector
+from connectors.datadog.connector import DatadogConnector
 from connectors.incidentio.connector import IncidentIoConnector
 from connectors.jira.connector import JiraConnector
 from connectors.pagerduty.connector import PagerDutyConnector
@@ -19,6 +20,7 @@ CONNECTORS: Mapping[ToolType, type[Connector]] = {
     ToolType.SERVICENOW: ServiceNowConnector,
     ToolType.JIRA: JiraConnector,
     ToolType.PAGERDUTY: PagerDutyConnector,
+    ToolType.DATADOG: DatadogConnector,
 }
 
 
