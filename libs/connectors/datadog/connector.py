@@ -4,6 +4,10 @@ Options (`IntegrationConfig.options`):
 - `correlation_field` (default `incident_sync_id`): a textbox incident field (create it in
   Incident Settings > Property Fields) holding the platform incident id; creates set it and
   `find_linked` searches it;
+- `ref_field` (default `incident_sync_ref`): a second textbox field into which a create writes
+  the incident's own UUID. Datadog's notification variables expose the public id and the
+  property fields (`{{incident.<field>}}`), not the UUID the API needs, so the webhook
+  template sends this field (see docs/datadog-setup.md);
 - `severity_map` ("SEV-1=critical,SEV-2=major,..."): Datadog severities <-> canonical;
 - `webhook_header` (default `X-Incident-Sync-Token`): the custom header carrying
   `webhook_secret` on the notification webhook (see docs/datadog-setup.md).
@@ -35,6 +39,7 @@ from connectors.datadog.fields import (
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import ToolType
 
+REF_FIELD = "incident_sync_ref"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
@@ -110,7 +115,12 @@ class DatadogConnector(Connector):
         native = attributes.setdefault("fields", {})
         assert isinstance(native, dict)
         native[self.fields.correlation_field] = {"type": "textbox", "value": platform_incident_id}
-        return self._record(await self.client.create_incident(attributes))
+        created = await self.client.create_incident(attributes)
+        ref = {"type": "textbox", "value": str(created["id"])}
+        ref_field = self.config.options.get("ref_field", REF_FIELD)
+        return self._record(
+            await self.client.update_incident(created["id"], {"fields": {ref_field: ref}})
+        )
 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
         attributes = self._attributes(fields)

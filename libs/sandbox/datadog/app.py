@@ -35,7 +35,9 @@ DEFAULT_FIELDS: JSON = {
     "summary": {"type": "textbox", "value": None},
     "services": {"type": "autocomplete", "value": None},
     "teams": {"type": "autocomplete", "value": None},
+    # the property fields docs/datadog-setup.md asks an admin to create
     "incident_sync_id": {"type": "textbox", "value": None},
+    "incident_sync_ref": {"type": "textbox", "value": None},
 }
 
 
@@ -136,8 +138,9 @@ def _announce(request: web.Request, state: State, incident: Incident) -> None:
             "event_id": str(uuid.uuid4().int >> 64),
             "event_type": "incident",
             "date_posix": str(int(incident.modified.timestamp())),
-            "incident_id": incident.id,
-            "incident_public_id": f"IR-{incident.public_id}",
+            # the template's "{{incident.incident_sync_ref}}": empty until incident-sync set it
+            "incident_id": incident.fields["incident_sync_ref"]["value"] or "",
+            "incident_public_id": str(incident.public_id),
             "title": incident.title,
         }
     ).encode()
