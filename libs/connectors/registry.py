@@ -12,6 +12,7 @@ from connectors.incidentio.connector import IncidentIoConnector
 from connectors.jira.connector import JiraConnector
 from connectors.pagerduty.connector import PagerDutyConnector
 from connectors.servicenow.connector import ServiceNowConnector
+from connectors.slack.connector import SlackConnector
 from syncmodel.config import IntegrationConfig
 from syncmodel.fields import ToolType
 
@@ -21,6 +22,7 @@ CONNECTORS: Mapping[ToolType, type[Connector]] = {
     ToolType.JIRA: JiraConnector,
     ToolType.PAGERDUTY: PagerDutyConnector,
     ToolType.DATADOG: DatadogConnector,
+    ToolType.SLACK: SlackConnector,
 }
 
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from syncmodel.fields import ConflictStrategy, Direction, ToolType
 from syncmodel.mapping import FieldMapping, load_mapping
@@ -48,6 +48,14 @@ class IntegrationConfig(BaseModel):
     # Tool-specific settings, documented by each connector (e.g. ServiceNow
     # `correlation_field`, incident.io `comment_custom_field`).
     options: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notifiers_are_outbound(cls, data: object) -> object:
+        # Slack only shows incidents: whatever the file says, nothing is taken in from it.
+        if isinstance(data, dict) and data.get("type") == ToolType.SLACK.value:
+            return {**data, "direction": Direction.OUTBOUND.value}
+        return data
 
     def mapping(self) -> FieldMapping:
         if self.mapping_file is None and (fixed := tool_mapping(self.type)) is not None:
