@@ -1,8 +1,9 @@
 """The whole system on one machine: broker, redis-server, the sandbox tools, the ingress and
 the outbound worker, each a child process on a free port, wired by one generated config.
 
-incident.io and ServiceNow always run; Jira and PagerDuty are opt-in (`tools=("jira",
-"pagerduty")`) so the tests that do not need them keep their start-up time."""
+incident.io and ServiceNow always run; Jira, PagerDuty, Datadog and Slack are opt-in
+(`tools=("jira", "pagerduty", ...)`) so the tests that do not need them keep their start-up
+time."""
 
 from __future__ import annotations
 
@@ -28,8 +29,15 @@ SN_HUMAN, SN_HUMAN_PASSWORD = "john.smith", "sandbox-human"
 # the e-mail address, as the `actor` below does).
 JIRA_USER, JIRA_TOKEN = "incident-sync@example.com", "sandbox-jira-token"
 PD_USER, PD_TOKEN = "incident-sync@example.com", "sandbox-pd-token"
-OPTIONAL_TOOLS = ("jira", "pagerduty")
-INTEGRATION_IDS = {"jira": "prod-jira", "pagerduty": "prod-pd"}
+DD_API_KEY, DD_APP_KEY = "sandbox-dd-api-key", "sandbox-dd-app-key"
+SLACK_TOKEN, SLACK_CHANNEL = "xoxb-sandbox-token", "C0SANDBOX01"
+OPTIONAL_TOOLS = ("jira", "pagerduty", "datadog", "slack")
+INTEGRATION_IDS = {
+    "jira": "prod-jira",
+    "pagerduty": "prod-pd",
+    "datadog": "prod-dd",
+    "slack": "ops-slack",
+}
 
 
 @dataclass
@@ -54,6 +62,7 @@ class Stack:
         self.ports = {n: processes.free_port() for n in names}
         self.jira_secret = secrets.token_urlsafe(24)
         self.pagerduty_secret = secrets.token_urlsafe(24)
+        self.datadog_secret = secrets.token_urlsafe(24)
         self.api_key = secrets.token_urlsafe(24)
         self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self.servicenow_secret = secrets.token_urlsafe(24)
@@ -155,6 +164,27 @@ class Stack:
                     "options": {"service_id": "PSVC001"},
                 }
             )
+        if "datadog" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["datadog"],
+                    "type": "datadog",
+                    "base_url": self.url("datadog"),
+                    "api_key": DD_API_KEY,
+                    "password": DD_APP_KEY,
+                    "webhook_secret": self.datadog_secret,
+                }
+            )
+        if "slack" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["slack"],
+                    "type": "slack",
+                    "base_url": self.url("slack") + "/api",
+                    "api_key": SLACK_TOKEN,
+                    "options": {"channel": SLACK_CHANNEL},
+                }
+            )
         return out
 
     def _optional_sandboxes(self) -> list[Child]:
@@ -183,6 +213,29 @@ class Stack:
                     *("--api-token", PD_TOKEN, "--api-user", PD_USER),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
                     *("--webhook-secret", self.pagerduty_secret),
+                    port=port,
+                )
+            )
+        if "datadog" in self.tools:
+            port = self.ports["datadog"]
+            out.append(
+                processes.python_module(
+                    "sandbox-datadog",
+                    "sandbox.datadog",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
+                    *("--webhook-secret", self.datadog_secret),
+                    port=port,
+                )
+            )
+        if "slack" in self.tools:
+            port = self.ports["slack"]
+            out.append(
+                processes.python_module(
+                    "sandbox-slack",
+                    "sandbox.slack",
+                    *("--host", "127.0.0.1", "--port", str(port), "--bot-token", SLACK_TOKEN),
                     port=port,
                 )
             )

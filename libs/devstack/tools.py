@@ -36,16 +36,10 @@ class Tools:
             base_url=stack.url("servicenow"), timeout=10.0, auth=(SN_HUMAN, SN_HUMAN_PASSWORD)
         )
         # The optional tools, as a person in their UIs (`/_sandbox`) or any API client.
-        self.jira = (
-            httpx.Client(base_url=stack.url("jira"), timeout=10.0)
-            if "jira" in stack.tools
-            else None
-        )
-        self.pd = (
-            httpx.Client(base_url=stack.url("pagerduty"), timeout=10.0)
-            if "pagerduty" in stack.tools
-            else None
-        )
+        self.jira = self._client(stack, "jira")
+        self.pd = self._client(stack, "pagerduty")
+        self.dd = self._client(stack, "datadog")
+        self.slack = self._client(stack, "slack")
         self.ingress = httpx.Client(
             base_url=stack.url("ingress"),
             timeout=10.0,
@@ -53,7 +47,7 @@ class Tools:
         )
 
     def close(self) -> None:
-        for client in (self.io, self.sn, self.ingress, self.jira, self.pd):
+        for client in (self.io, self.sn, self.ingress, self.jira, self.pd, self.dd, self.slack):
             if client is not None:
                 client.close()
 
@@ -63,7 +57,34 @@ class Tools:
             out["jira"] = self.jira
         if self.pd is not None:
             out["pagerduty"] = self.pd
+        if self.dd is not None:
+            out["datadog"] = self.dd
+        if self.slack is not None:
+            out["slack"] = self.slack
         return out
+
+    @staticmethod
+    def _client(stack: Stack, tool: str) -> httpx.Client | None:
+        if tool not in stack.tools:
+            return None
+        return httpx.Client(base_url=stack.url(tool), timeout=10.0)
+
+    # -- Datadog, as a responder; Slack, as someone reading the channel ------------------------
+    def dd_incidents_for(self, incident_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._ui(
+            self.dd,
+            "GET",
+            f'/_sandbox/search?query=incident_sync_id:"{incident_id}"',
+        )
+        return found
+
+    def edit_dd(self, dd_id: str, **fields: Any) -> None:
+        """title, state (active/stable/resolved), severity (SEV-n), summary."""
+        self._ui(self.dd, "PATCH", f"/_sandbox/incidents/{dd_id}", **fields)
+
+    def slack_messages(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._ui(self.slack, "GET", "/_sandbox/messages")["messages"]
+        return found
 
     def stats(self, tool: str) -> dict[str, Any]:
         stats: dict[str, Any] = self._sandboxes()[tool].get("/_sandbox/stats").json()

@@ -1,8 +1,8 @@
-"""incident.io <-> Jira <-> PagerDuty end to end: real broker, real redis-server, the Jira and
-PagerDuty sandboxes over HTTP sending signed webhooks (echoes of our own writes included),
-the ingress and the worker as child processes. Ownership rules are switched off here
-(`"ownership": {}`) so these tests exercise routing, mapping and echo suppression only; the
-per-type defaults are tested with the ownership work."""
+"""incident.io <-> Jira <-> PagerDuty (and Datadog, and the Slack notifier) end to end: real
+broker, real redis-server, the sandboxes over HTTP sending signed webhooks (echoes of our own
+writes included), the ingress and the worker as child processes. Ownership rules are switched
+off here (`"ownership": {}`) so these tests exercise routing, mapping and echo suppression
+only; the per-type defaults are tested with the ownership work."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ NO_RULES: dict[str, Any] = {"ownership": {}}
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
     yield from start_stack(
-        tools=("jira", "pagerduty"),
-        overrides={"prod-jira": NO_RULES, "prod-pd": NO_RULES},
+        tools=("jira", "pagerduty", "datadog", "slack"),
+        overrides={"prod-jira": NO_RULES, "prod-pd": NO_RULES, "prod-dd": NO_RULES},
         sync_status=True,
     )
 
@@ -140,3 +140,42 @@ def test_a_platform_update_becomes_a_jira_comment_and_a_pagerduty_note(tools: To
         "Scaled consumers to 12"
     ]
     assert writes(tools, iid, issue, pd) == (0, 2, 2)
+
+
+def slack_message(tools: Tools, iid: str) -> dict[str, Any] | None:
+    found = [
+        m
+        for m in tools.slack_messages()
+        if (m.get("metadata") or {}).get("event_payload", {}).get("platform_incident_id") == iid
+    ]
+    assert len(found) <= 1, "one Slack message per incident"
+    return found[0] if found else None
+
+
+def test_slack_shows_one_message_kept_current_with_a_reply_per_comment(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Orders delayed")
+    message = wait_for(lambda: slack_message(tools, iid), 30, "the Slack message")
+    assert message["text"] == "[OPEN] Orders delayed"
+    channel_ts = f"{message['channel']}:{message['ts']}"
+    tools.edit_pd(pd["id"], status="resolved")
+    wait_for(lambda: (slack_message(tools, iid) or {}).get("text") == "[CLOSED] Orders delayed", 30)
+    tools.comment_jira(issue["id"], "Root cause: expired certificate")
+    wait_for(lambda: (slack_message(tools, iid) or {}).get("replies"), 30, "the thread reply")
+    tools.quiesce()
+    final = slack_message(tools, iid)
+    assert final is not None and final["replies"] == ["Root cause: expired certificate"]
+    assert tools.api_writes("slack", channel_ts) == 3  # post, update, reply
+
+
+def test_resolving_in_datadog_reaches_the_platform_jira_and_pagerduty(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Error budget burn")
+    incidents = wait_for(lambda: tools.dd_incidents_for(iid), 30, "the Datadog incident")
+    dd_id = incidents[0]["id"]
+    tools.quiesce()
+    tools.edit_dd(dd_id, state="resolved")
+    wait_for(lambda: tools.incident(iid)["incident_status"]["category"] == "closed", 30, "close")
+    wait_for(lambda: tools.jira_issue(issue["id"])["status"] == "Done", 30, "Jira done")
+    wait_for(lambda: tools.pd_incident(pd["id"])["status"] == "resolved", 30, "PD resolved")
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (1, 2, 2)
+    assert tools.api_writes("datadog", dd_id) == 2  # the create and its ref field only

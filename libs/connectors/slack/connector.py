@@ -108,7 +108,7 @@ class SlackConnector(Connector):
         if changes:
             pid, current = state_of(await self.client.message(channel, ts))
             merged = {**current, **changes}
-            if merged != current:
+            if _shown(merged) != _shown(current):
                 await self.client.update(channel, ts, render(pid or "?", merged))
         if comment := fields.get(Field.COMMENT):
             await self.add_comment(external_id, comment)
@@ -126,3 +126,8 @@ class SlackConnector(Connector):
     async def delete_comment(self, external_id: str, comment_id: str) -> None:
         channel, _ = self._split(external_id)
         await self.client.delete(channel, comment_id)
+
+
+def _shown(fields: Mapping[str, str | None]) -> dict[str, str]:
+    """What the message displays: an empty value shows like an absent one."""
+    return {k: v for k, v in fields.items() if v}

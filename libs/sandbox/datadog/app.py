@@ -214,17 +214,28 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response({"data": render(incident, state.config)}, status=201)
 
 
-@routes.get(API + "/search")
-async def search(request: web.Request) -> web.Response:
+def _search(state: State, query: str) -> list[Incident]:
     """`field:"value"` (one clause) over the textbox and dropdown fields; `state:active`."""
-    state = request.app[STATE]
-    name, _, value = request.query.get("query", "").partition(":")
+    name, _, value = query.partition(":")
     value = value.strip('"')
-    found = [
+    return [
         i
         for i in state.incidents.values()
         if not name or (i.fields.get(name.strip()) or {}).get("value") == value
     ]
+
+
+@routes.get("/_sandbox/search")
+async def ui_search(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    found = _search(state, request.query.get("query", ""))
+    return web.json_response([render(i, state.config) for i in found])
+
+
+@routes.get(API + "/search")
+async def search(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    found = _search(state, request.query.get("query", ""))
     body = {
         "data": {
             "type": "incidents_search_results",
