@@ -43,6 +43,13 @@ def declare(tools: Tools, name: str) -> tuple[str, dict[str, Any], dict[str, Any
     return iid, issues[0], pds[0]
 
 
+def priority_of(incident: dict[str, Any]) -> str | None:
+    for entry in incident["custom_field_entries"]:
+        if entry["custom_field"]["name"] == "Priority" and entry["values"]:
+            return str(entry["values"][0]["value_option"]["value"])
+    return None
+
+
 def writes(tools: Tools, iid: str, issue: dict[str, Any], pd: dict[str, Any]) -> tuple[int, ...]:
     return (
         tools.api_writes("incidentio", iid),
@@ -94,9 +101,13 @@ def test_priority_and_assignee_from_jira_reach_pagerduty(tools: Tools) -> None:
         30,
         "PD assignee",
     )
+    wait_for(lambda: tools.incident(iid)["incident_role_assignments"][0].get("assignee"), 30)
     tools.quiesce()
-    # platform: incident.io has no priority or assignee field, so nothing is written there
-    assert writes(tools, iid, issue, pd) == (0, 1, 2)
+    incident = tools.incident(iid)
+    assert incident["incident_role_assignments"][0]["assignee"]["email"] == "bob@example.com"
+    assert priority_of(incident) == "P1"
+    # the one Jira edit: one platform edit, one PD update, both carrying both fields
+    assert writes(tools, iid, issue, pd) == (1, 1, 2)
 
 
 def test_priority_and_reassignment_in_pagerduty_reach_jira(tools: Tools) -> None:
@@ -108,7 +119,8 @@ def test_priority_and_reassignment_in_pagerduty_reach_jira(tools: Tools) -> None
         lambda: tools.jira_issue(issue["id"])["assignee"] == "alice@example.com", 30, "assignee"
     )
     tools.quiesce()
-    assert writes(tools, iid, issue, pd) == (0, 3, 1)
+    assert priority_of(tools.incident(iid)) == "P2"
+    assert writes(tools, iid, issue, pd) == (2, 3, 1)
 
 
 def test_comments_travel_both_ways_without_copies(tools: Tools) -> None:
@@ -179,3 +191,15 @@ def test_resolving_in_datadog_reaches_the_platform_jira_and_pagerduty(tools: Too
     tools.quiesce()
     assert writes(tools, iid, issue, pd) == (1, 2, 2)
     assert tools.api_writes("datadog", dd_id) == 2  # the create and its ref field only
+
+
+def test_priority_and_lead_set_on_the_platform_reach_jira_and_pagerduty(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Payments latency")
+    tools.edit_incident(iid, priority="P1", lead="carol@example.com")
+    wait_for(lambda: tools.jira_issue(issue["id"])["priority"] == "Highest", 30, "Jira priority")
+    wait_for(lambda: tools.jira_issue(issue["id"])["assignee"] == "carol@example.com", 30)
+    wait_for(lambda: tools.pd_incident(pd["id"])["priority_name"] == "P1", 30, "PD priority")
+    tools.quiesce()
+    assert tools.pd_incident(pd["id"])["assignee_emails"] == ["carol@example.com"]
+    # the platform's one edit: one Jira edit (both fields), one PD update (both fields)
+    assert writes(tools, iid, issue, pd) == (0, 2, 2)
