@@ -203,3 +203,23 @@ def test_priority_and_lead_set_on_the_platform_reach_jira_and_pagerduty(tools: T
     assert tools.pd_incident(pd["id"])["assignee_emails"] == ["carol@example.com"]
     # the platform's one edit: one Jira edit (both fields), one PD update (both fields)
     assert writes(tools, iid, issue, pd) == (0, 2, 2)
+
+
+def test_manual_sync_of_one_jira_issue_repairs_a_missed_webhook(tools: Tools) -> None:
+    iid, issue, pd = declare(tools, "Manual Jira sync")
+    tools.drop_webhooks("jira", 1.0)  # an edit the service never hears about
+    try:
+        tools.edit_jira(issue["id"], summary="Renamed while nobody listened")
+        tools.quiesce()
+    finally:
+        tools.drop_webhooks("jira", 0.0)
+    assert tools.incident(iid)["name"] == "Manual Jira sync"
+    response = tools.ingress.post(
+        f"/sync/prod-jira/{issue['id']}", json={"updated_fields": ["title"]}
+    )
+    assert response.status_code == 202, response.text
+    wait_for(lambda: tools.incident(iid)["name"] == "Renamed while nobody listened", 30, "rename")
+    wait_for(lambda: tools.pd_incident(pd["id"])["title"] == "Renamed while nobody listened", 30)
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (1, 1, 2)
+    assert tools.ingress.post("/sync/prod-nope/1").status_code == 404
