@@ -6,9 +6,13 @@ only; the per-type defaults are tested with the ownership work."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 
 from devstack.stack import Stack
@@ -223,3 +227,53 @@ def test_manual_sync_of_one_jira_issue_repairs_a_missed_webhook(tools: Tools) ->
     tools.quiesce()
     assert writes(tools, iid, issue, pd) == (1, 1, 2)
     assert tools.ingress.post("/sync/prod-nope/1").status_code == 404
+
+
+def test_the_same_jira_delivery_three_times_writes_once(env: tuple[Stack, Tools]) -> None:
+    stack, tools = env
+    iid, issue, pd = declare(tools, "Jira redelivery")
+    view = tools.jira_issue(issue["id"])
+    body = orjson.dumps(
+        {
+            "timestamp": 1_900_000_000_000,
+            "webhookEvent": "jira:issue_updated",
+            "issue_event_type_name": "issue_updated",
+            "user": {"accountId": "5b10a2844c2016570human", "displayName": "Alice"},
+            "issue": {
+                "id": issue["id"],
+                "key": view["key"],
+                "fields": {
+                    "summary": "Jira redelivery (renamed)",
+                    "labels": view["labels"],
+                    "updated": "2030-01-01T00:00:00.000+0000",
+                },
+            },
+            "changelog": {
+                "id": "1",
+                "items": [
+                    {
+                        "field": "summary",
+                        "fieldtype": "jira",
+                        "fromString": "Jira redelivery",
+                        "toString": "Jira redelivery (renamed)",
+                    }
+                ],
+            },
+        }
+    )
+    signature = hmac.new(stack.jira_secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature": f"sha256={signature}",
+        "X-Atlassian-Webhook-Identifier": str(uuid.uuid4()),
+    }
+    for _ in range(3):
+        response = tools.ingress.post("/webhooks/prod-jira", content=body, headers=headers)
+        assert response.status_code == 202, response.text
+    forged = {**headers, "X-Hub-Signature": "sha256=" + "0" * 64}
+    assert (
+        tools.ingress.post("/webhooks/prod-jira", content=body, headers=forged).status_code == 401
+    )
+    wait_for(lambda: tools.incident(iid)["name"] == "Jira redelivery (renamed)", 30, "rename")
+    tools.quiesce()
+    assert writes(tools, iid, issue, pd) == (1, 1, 2)
