@@ -152,6 +152,8 @@ class PagerDutyConnector(Connector):
             changes["priority"] = await self._priority(priority)
         if (policy := fields.get(ESCALATION_POLICY)) is not None:
             changes["escalation_policy"] = await self._policy(policy)
+        # An unassigned value is not written: PagerDuty keeps someone assigned to every open
+        # incident (its escalation policy pages the next one).
         if (assignee := fields.get(ASSIGNEE)) is not None:
             changes["assignments"] = [await self._assignment(assignee)]
         if (status := fields.get(STATUS)) is not None:
