@@ -7,14 +7,22 @@ from collections.abc import Mapping
 import httpx
 
 from connectors.base import Connector
+from connectors.datadog.connector import DatadogConnector
 from connectors.incidentio.connector import IncidentIoConnector
+from connectors.jira.connector import JiraConnector
+from connectors.pagerduty.connector import PagerDutyConnector
 from connectors.servicenow.connector import ServiceNowConnector
+from connectors.slack.connector import SlackConnector
 from syncmodel.config import IntegrationConfig
 from syncmodel.fields import ToolType
 
 CONNECTORS: Mapping[ToolType, type[Connector]] = {
     ToolType.INCIDENTIO: IncidentIoConnector,
     ToolType.SERVICENOW: ServiceNowConnector,
+    ToolType.JIRA: JiraConnector,
+    ToolType.PAGERDUTY: PagerDutyConnector,
+    ToolType.DATADOG: DatadogConnector,
+    ToolType.SLACK: SlackConnector,
 }
 
 

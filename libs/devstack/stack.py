@@ -1,9 +1,12 @@
-"""The whole system on one machine: broker, redis-server, both sandbox tools, the control API,
+"""The whole system on one machine: broker, redis-server, the sandbox tools, the control API,
 the ingress and the outbound worker, each a child process on a free port.
 
-The generated sides file seeds the control store (the control service imports it on its first
-start); the ingress and the worker read their sides from the store (`CONFIG_SOURCE=control`)
-and follow changes made through the API. `config_source="file"` makes them read the file.
+incident.io and ServiceNow always run; Jira, PagerDuty, Datadog and Slack are opt-in
+(`tools=("jira", "pagerduty", ...)`) so the tests that do not need them keep their start-up
+time. The generated sides file seeds the control store (the control service imports it on its
+first start); the ingress and the worker read their sides from the store
+(`CONFIG_SOURCE=control`) and follow changes made through the API. `config_source="file"`
+makes them read the file.
 """
 
 from __future__ import annotations
@@ -22,9 +25,24 @@ import orjson
 from controlstore.crypto import generate_key
 from devstack import processes
 from devstack.processes import Child
+from sandbox.jira.store import account_id
+from sandbox.pagerduty.store import user_id
 
 SN_USER, SN_PASSWORD = "incident-sync", "sandbox-password"
 SN_HUMAN, SN_HUMAN_PASSWORD = "john.smith", "sandbox-human"
+# The accounts incident-sync uses in the optional tools (the sandboxes derive user ids from
+# the e-mail address, as the `actor` below does).
+JIRA_USER, JIRA_TOKEN = "incident-sync@example.com", "sandbox-jira-token"
+PD_USER, PD_TOKEN = "incident-sync@example.com", "sandbox-pd-token"
+DD_API_KEY, DD_APP_KEY = "sandbox-dd-api-key", "sandbox-dd-app-key"
+SLACK_TOKEN, SLACK_CHANNEL = "xoxb-sandbox-token", "C0SANDBOX01"
+OPTIONAL_TOOLS = ("jira", "pagerduty", "datadog", "slack")
+INTEGRATION_IDS = {
+    "jira": "prod-jira",
+    "pagerduty": "prod-pd",
+    "datadog": "prod-dd",
+    "slack": "ops-slack",
+}
 
 
 @dataclass
@@ -34,22 +52,32 @@ class Stack:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="incident-sync-")))
     features: dict[str, bool] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Optional sandbox tools to run and integrate: "jira", "pagerduty".
+    tools: tuple[str, ...] = ()
+    # Extra settings merged into an integration's config by id (e.g. {"prod-jira":
+    # {"ownership": {}}}).
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     config_source: str = "control"
 
     def __post_init__(self) -> None:
-        self.ports = {
-            n: processes.free_port()
-            for n in (
-                "broker",
-                "redis",
-                "incidentio",
-                "servicenow",
-                "control",
-                "ingress",
-                "outbound",
-            )
-        }
+        unknown = set(self.tools) - set(OPTIONAL_TOOLS)
+        if unknown:
+            raise ValueError(f"unknown optional tools {sorted(unknown)}; known: {OPTIONAL_TOOLS}")
+        names = (
+            "broker",
+            "redis",
+            "incidentio",
+            "servicenow",
+            "control",
+            "ingress",
+            "outbound",
+            *self.tools,
+        )
+        self.ports = {n: processes.free_port() for n in names}
+        self.jira_secret = secrets.token_urlsafe(24)
+        self.pagerduty_secret = secrets.token_urlsafe(24)
+        self.datadog_secret = secrets.token_urlsafe(24)
         self.api_key = secrets.token_urlsafe(24)
         self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self.servicenow_secret = secrets.token_urlsafe(24)
@@ -134,7 +162,115 @@ class Stack:
                 }
             ],
         }
+        config["integrations"].extend(self._optional_integrations())
+        for integration in config["integrations"]:
+            integration.update(self.overrides.get(integration["id"], {}))
         self.config_path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+
+    def _optional_integrations(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if "jira" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["jira"],
+                    "type": "jira",
+                    "base_url": self.url("jira"),
+                    "username": JIRA_USER,
+                    "api_key": JIRA_TOKEN,
+                    "actor": account_id(JIRA_USER),
+                    "webhook_secret": self.jira_secret,
+                    "options": {"project_key": "OPS", "webhook_auth": "hmac"},
+                }
+            )
+        if "pagerduty" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["pagerduty"],
+                    "type": "pagerduty",
+                    "base_url": self.url("pagerduty"),
+                    "username": PD_USER,
+                    "api_key": PD_TOKEN,
+                    "actor": user_id(PD_USER),
+                    "webhook_secret": self.pagerduty_secret,
+                    "options": {"service_id": "PSVC001"},
+                }
+            )
+        if "datadog" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["datadog"],
+                    "type": "datadog",
+                    "base_url": self.url("datadog"),
+                    "api_key": DD_API_KEY,
+                    "password": DD_APP_KEY,
+                    "webhook_secret": self.datadog_secret,
+                }
+            )
+        if "slack" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["slack"],
+                    "type": "slack",
+                    "base_url": self.url("slack") + "/api",
+                    "api_key": SLACK_TOKEN,
+                    "options": {"channel": SLACK_CHANNEL},
+                }
+            )
+        return out
+
+    def _optional_sandboxes(self) -> list[Child]:
+        ingress = self.url("ingress")
+        out = []
+        if "jira" in self.tools:
+            port = self.ports["jira"]
+            out.append(
+                processes.python_module(
+                    "sandbox-jira",
+                    "sandbox.jira",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--user", f"{JIRA_USER}:{JIRA_TOKEN}"),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['jira']}"),
+                    *("--webhook-secret", self.jira_secret),
+                    port=port,
+                )
+            )
+        if "pagerduty" in self.tools:
+            port = self.ports["pagerduty"]
+            out.append(
+                processes.python_module(
+                    "sandbox-pagerduty",
+                    "sandbox.pagerduty",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--api-token", PD_TOKEN, "--api-user", PD_USER),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
+                    *("--webhook-secret", self.pagerduty_secret),
+                    port=port,
+                )
+            )
+        if "datadog" in self.tools:
+            port = self.ports["datadog"]
+            out.append(
+                processes.python_module(
+                    "sandbox-datadog",
+                    "sandbox.datadog",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
+                    *("--webhook-secret", self.datadog_secret),
+                    port=port,
+                )
+            )
+        if "slack" in self.tools:
+            port = self.ports["slack"]
+            out.append(
+                processes.python_module(
+                    "sandbox-slack",
+                    "sandbox.slack",
+                    *("--host", "127.0.0.1", "--port", str(port), "--bot-token", SLACK_TOKEN),
+                    port=port,
+                )
+            )
+        return out
 
     # -- life cycle --------------------------------------------------------------------------
     def _add(self, child: Child) -> Child:
@@ -191,6 +327,8 @@ class Stack:
                     port=self.ports["servicenow"],
                 )
             )
+            for sandbox in self._optional_sandboxes():
+                self._add(sandbox)
             self._add(
                 processes.python_module(
                     "ingress",

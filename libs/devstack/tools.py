@@ -35,6 +35,11 @@ class Tools:
         self.sn = httpx.Client(
             base_url=stack.url("servicenow"), timeout=10.0, auth=(SN_HUMAN, SN_HUMAN_PASSWORD)
         )
+        # The optional tools, as a person in their UIs (`/_sandbox`) or any API client.
+        self.jira = self._client(stack, "jira")
+        self.pd = self._client(stack, "pagerduty")
+        self.dd = self._client(stack, "datadog")
+        self.slack = self._client(stack, "slack")
         self.ingress = httpx.Client(
             base_url=stack.url("ingress"),
             timeout=10.0,
@@ -42,8 +47,94 @@ class Tools:
         )
 
     def close(self) -> None:
-        for client in (self.io, self.sn, self.ingress):
-            client.close()
+        for client in (self.io, self.sn, self.ingress, self.jira, self.pd, self.dd, self.slack):
+            if client is not None:
+                client.close()
+
+    def _sandboxes(self) -> dict[str, httpx.Client]:
+        out = {"incidentio": self.io, "servicenow": self.sn}
+        if self.jira is not None:
+            out["jira"] = self.jira
+        if self.pd is not None:
+            out["pagerduty"] = self.pd
+        if self.dd is not None:
+            out["datadog"] = self.dd
+        if self.slack is not None:
+            out["slack"] = self.slack
+        return out
+
+    @staticmethod
+    def _client(stack: Stack, tool: str) -> httpx.Client | None:
+        if tool not in stack.tools:
+            return None
+        return httpx.Client(base_url=stack.url(tool), timeout=10.0)
+
+    # -- Datadog, as a responder; Slack, as someone reading the channel ------------------------
+    def dd_incidents_for(self, incident_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._ui(
+            self.dd,
+            "GET",
+            f'/_sandbox/search?query=incident_sync_id:"{incident_id}"',
+        )
+        return found
+
+    def edit_dd(self, dd_id: str, **fields: Any) -> None:
+        """title, state (active/stable/resolved), severity (SEV-n), summary."""
+        self._ui(self.dd, "PATCH", f"/_sandbox/incidents/{dd_id}", **fields)
+
+    def slack_messages(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._ui(self.slack, "GET", "/_sandbox/messages")["messages"]
+        return found
+
+    def stats(self, tool: str) -> dict[str, Any]:
+        stats: dict[str, Any] = self._sandboxes()[tool].get("/_sandbox/stats").json()
+        return stats
+
+    # -- Jira, as an agent in the UI -----------------------------------------------------------
+    def _ui(self, client: httpx.Client | None, method: str, path: str, **body: Any) -> Any:
+        if client is None:
+            raise RuntimeError("that tool is not part of this stack")
+        r = client.request(method, path, json=body if body else None)
+        r.raise_for_status()
+        return r.json() if r.content else None
+
+    def jira_issues_for(self, incident_id: str) -> list[dict[str, Any]]:
+        issues: list[dict[str, Any]] = self._ui(
+            self.jira, "GET", f"/_sandbox/issues?label=incident-sync-{incident_id}"
+        )["issues"]
+        return issues
+
+    def jira_issue(self, issue_id: str) -> dict[str, Any]:
+        issue: dict[str, Any] = self._ui(self.jira, "GET", f"/_sandbox/issues/{issue_id}")
+        return issue
+
+    def edit_jira(self, issue_id: str, **fields: Any) -> None:
+        """summary, description, priority (name), assignee (e-mail), status (name), user."""
+        self._ui(self.jira, "POST", f"/_sandbox/issues/{issue_id}/edit", **fields)
+
+    def comment_jira(self, issue_id: str, body: str, **extra: Any) -> str:
+        created = self._ui(
+            self.jira, "POST", f"/_sandbox/issues/{issue_id}/comments", body=body, **extra
+        )
+        return str(created["id"])
+
+    # -- PagerDuty, as a responder in the UI ---------------------------------------------------
+    def pd_incidents_for(self, incident_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._ui(
+            self.pd, "GET", f"/_sandbox/incidents?incident_key=incident-sync-{incident_id}"
+        )["incidents"]
+        return found
+
+    def pd_incident(self, pd_id: str) -> dict[str, Any]:
+        incident: dict[str, Any] = self._ui(self.pd, "GET", f"/_sandbox/incidents/{pd_id}")
+        return incident
+
+    def edit_pd(self, pd_id: str, **fields: Any) -> None:
+        """title, status, priority (name), assignee (e-mail), escalation_policy (name), user."""
+        self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/edit", **fields)
+
+    def note_pd(self, pd_id: str, content: str) -> None:
+        self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/notes", content=content)
 
     # -- incident.io, as a responder in the UI ------------------------------------------------
     def declare(self, name: str, summary: str, **extra: Any) -> dict[str, Any]:
@@ -96,36 +187,37 @@ class Tools:
 
     def drop_webhooks(self, tool: str, ratio: float, seed: int | None = None) -> None:
         """Make a tool lose a share of its webhooks (1.0: edits behind the service's back)."""
-        client = self.io if tool == "incidentio" else self.sn
+        client = self._sandboxes()[tool]
         client.post(
             "/_sandbox/faults", json={"drop_webhooks": ratio, "seed": seed}
         ).raise_for_status()
 
     def api_writes(self, tool: str, record_id: str) -> int:
-        stats = self.io_stats() if tool == "incidentio" else self.sn_stats()
-        return int(stats.get("api_writes", {}).get(record_id, 0))
+        return int(self.stats(tool).get("api_writes", {}).get(record_id, 0))
 
     def quiesce(self, timeout_s: float = 20.0, settle_s: float = 1.0) -> None:
         """Wait until neither tool has webhooks in flight and nothing changed for `settle_s`."""
 
-        def snapshot() -> tuple[Any, ...]:
-            io, sn = self.io_stats(), self.sn_stats()
-            return (
-                io.get("webhooks_pending"),
-                sn.get("webhooks_pending"),
-                io.get("webhooks_sent"),
-                sn.get("webhooks_sent"),
-                sum(io.get("api_writes", {}).values()),
-                sum(sn.get("api_writes", {}).values()),
-            )
+        def snapshot() -> tuple[tuple[Any, ...], bool]:
+            values: list[Any] = []
+            idle = True
+            for tool in self._sandboxes():
+                stats = self.stats(tool)
+                idle = idle and stats.get("webhooks_pending") == 0
+                values += [
+                    stats.get("webhooks_pending"),
+                    stats.get("webhooks_sent"),
+                    sum(stats.get("api_writes", {}).values()),
+                ]
+            return tuple(values), idle
 
         deadline = time.monotonic() + timeout_s
-        last, since = snapshot(), time.monotonic()
+        last, since = snapshot()[0], time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(0.1)
-            now = snapshot()
+            now, idle = snapshot()
             if now != last:
                 last, since = now, time.monotonic()
-            elif now[0] == 0 and now[1] == 0 and time.monotonic() - since >= settle_s:
+            elif idle and time.monotonic() - since >= settle_s:
                 return
         raise TimeoutError("the tools did not settle")

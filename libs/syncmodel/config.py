@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from syncmodel.fields import ConflictStrategy, Direction, ToolType
 from syncmodel.mapping import FieldMapping, MappingConfig, load_mapping
 from syncmodel.ownership import FieldOwnership, default_ownership
+from syncmodel.toolfields import tool_mapping
 
 # The credentials and webhook secret: encrypted at rest, write-only in the control API.
 SECRET_FIELDS: tuple[str, ...] = ("api_key", "password", "oauth_client_secret", "webhook_secret")
@@ -57,9 +58,19 @@ class IntegrationConfig(BaseModel):
     # `correlation_field`, incident.io `comment_custom_field`).
     options: dict[str, str] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _notifiers_are_outbound(cls, data: object) -> object:
+        # Slack only shows incidents: whatever the file says, nothing is taken in from it.
+        if isinstance(data, dict) and data.get("type") == ToolType.SLACK.value:
+            return {**data, "direction": Direction.OUTBOUND.value}
+        return data
+
     def mapping(self) -> FieldMapping:
         if self.field_map is not None:
             return FieldMapping(self.field_map)
+        if self.mapping_file is None and (fixed := tool_mapping(self.type)) is not None:
+            return fixed  # Jira, PagerDuty, Datadog, Slack map their values in code
         return load_mapping(self.mapping_file)
 
     def ownership_rules(self) -> dict[str, FieldOwnership]:

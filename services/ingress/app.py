@@ -99,6 +99,10 @@ def build_app(
             lambda: (sides.servicenow, sides.servicenow_missing), publisher, token
         ),
     )
+    app.router.add_post(  # any integration by id (Jira, PagerDuty, ...): re-read one record
+        "/sync/{integration_id}/{record_id}",
+        handlers.manual_sync_by_id_handler(sides, publisher, token),
+    )
     app.router.add_get("/health", handlers.health)
     app.router.add_get(
         "/ready", handlers.ready_handler({"broker": broker_check, "redis": redis_check})

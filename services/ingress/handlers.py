@@ -290,6 +290,23 @@ def manual_sync_handler(
     return handler
 
 
+def manual_sync_by_id_handler(
+    sides: Sides, publisher: Publisher, token: str | None = None
+) -> Handler:
+    """`POST /sync/{integration_id}/{record_id}`: the manual sync of one record of any
+    integration (the platform has `/sync/incident/{id}`)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        _authorize(request, token)  # before telling which integrations exist
+        integration_id = request.match_info["integration_id"]
+        side = sides.get(integration_id)
+        if side is None or side.is_platform:
+            raise ApiError(404, "not_found", f"no integration {integration_id!r} is configured")
+        return await manual_sync_handler(lambda: (side, ""), publisher, token)(request)
+
+    return handler
+
+
 # -- operations ------------------------------------------------------------------------------
 async def health(request: web.Request) -> web.StreamResponse:
     return json_response({"status": "ok"})

@@ -4,6 +4,7 @@ sandbox tools, the ingress and the outbound worker."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,14 +13,18 @@ from devstack.stack import Stack
 from devstack.tools import Tools
 
 
-def start_stack(**features: bool) -> Iterator[tuple[Stack, Tools]]:
-    stack = Stack(features=features)
+def start_stack(
+    tools: tuple[str, ...] = (),
+    overrides: dict[str, dict[str, Any]] | None = None,
+    **features: bool,
+) -> Iterator[tuple[Stack, Tools]]:
+    stack = Stack(features=features, tools=tools, overrides=overrides or {})
     stack.start()
-    tools = Tools(stack)
+    hands = Tools(stack)
     try:
-        yield stack, tools
+        yield stack, hands
     finally:
-        tools.close()
+        hands.close()
         stack.stop()
 
 

@@ -143,8 +143,60 @@ async def test_catalog_endpoints(inc):
     severities = (await client.get("/v1/severities", headers=AUTH)).json()["severities"]
     assert {s["name"]: s["rank"] for s in severities} == {"Critical": 3, "Major": 2, "Minor": 1}
     fields = (await client.get("/v2/custom_fields", headers=AUTH)).json()["custom_fields"]
-    assert [f["name"] for f in fields] == ["External work notes"]
-    assert fields[0]["field_type"] == "text"
+    assert [f["name"] for f in fields] == ["External work notes", "Priority"]
+    assert [f["field_type"] for f in fields] == ["text", "single_select"]
+    options = (
+        await client.get(
+            "/v1/custom_field_options", params={"custom_field_id": fields[1]["id"]}, headers=AUTH
+        )
+    ).json()["custom_field_options"]
+    assert [o["value"] for o in options] == ["P1", "P2", "P3", "P4", "P5"]
+    roles = (await client.get("/v2/incident_roles", headers=AUTH)).json()["incident_roles"]
+    assert [r["role_type"] for r in roles] == ["lead", "reporter"]
+
+
+async def test_priority_option_and_lead_assignment_through_an_edit(inc):
+    client, _ = inc
+    incident = await create(client)
+    fields = (await client.get("/v2/custom_fields", headers=AUTH)).json()["custom_fields"]
+    priority = next(f for f in fields if f["name"] == "Priority")
+    options = (
+        await client.get(
+            "/v1/custom_field_options", params={"custom_field_id": priority["id"]}, headers=AUTH
+        )
+    ).json()["custom_field_options"]
+    lead = (await client.get("/v2/incident_roles", headers=AUTH)).json()["incident_roles"][0]
+    body = {
+        "notify_incident_channel": False,
+        "incident": {
+            "custom_field_entries": [
+                {
+                    "custom_field_id": priority["id"],
+                    "values": [{"value_option_id": options[1]["id"]}],
+                }
+            ],
+            "incident_role_assignments": [
+                {"incident_role_id": lead["id"], "assignee": {"email": "Bob@example.com"}}
+            ],
+        },
+    }
+    r = await client.post(f"/v2/incidents/{incident['id']}/actions/edit", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+    edited = r.json()["incident"]
+    entry = next(
+        e for e in edited["custom_field_entries"] if e["custom_field"]["name"] == "Priority"
+    )
+    assert entry["values"] == [{"value_option": options[1]}]
+    (assignment,) = edited["incident_role_assignments"]
+    assert assignment["role"]["role_type"] == "lead"
+    assert assignment["assignee"]["email"] == "bob@example.com"
+    body["incident"] = {
+        "incident_role_assignments": [
+            {"incident_role_id": lead["id"], "assignee": {"email": "nobody@example.com"}}
+        ]
+    }
+    r = await client.post(f"/v2/incidents/{incident['id']}/actions/edit", json=body, headers=AUTH)
+    assert r.status_code == 422 and "User not found" in r.text
 
 
 async def test_created_incident_has_the_spec_shape(inc):

@@ -136,14 +136,34 @@ class IncidentIoClient:
     async def custom_fields(self, *, refresh: bool = False) -> list[dict[str, Any]]:
         return await self._lookup("/v2/custom_fields", "custom_fields", refresh)
 
-    async def _lookup(self, path: str, key: str, refresh: bool) -> list[dict[str, Any]]:
-        cached = self._cache.get(path)
+    async def incident_roles(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        return await self._lookup("/v2/incident_roles", "incident_roles", refresh)
+
+    async def custom_field_options(
+        self, custom_field_id: str, *, refresh: bool = False
+    ) -> list[dict[str, Any]]:
+        return await self._lookup(
+            "/v1/custom_field_options",
+            "custom_field_options",
+            refresh,
+            params={"custom_field_id": custom_field_id, "page_size": MAX_PAGE_SIZE},
+        )
+
+    async def _lookup(
+        self,
+        path: str,
+        key: str,
+        refresh: bool,
+        params: Mapping[str, str | int] | None = None,
+    ) -> list[dict[str, Any]]:
+        cache_key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+        cached = self._cache.get(cache_key)
         now = time.monotonic()
         if cached is not None and not refresh and now - cached[0] < LOOKUP_TTL_S:
             return cached[1]
-        data = await self._call("GET", path)
+        data = await self._call("GET", path, params=params)
         items = [i for i in data.get(key) or [] if isinstance(i, dict)]
-        self._cache[path] = (now, items)
+        self._cache[cache_key] = (now, items)
         return items
 
 

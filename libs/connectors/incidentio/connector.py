@@ -5,6 +5,9 @@ Options (`IntegrationConfig.options`):
   `comment` (the latest note from another tool). incident.io's public API has no endpoint to
   post an incident update, so a custom field, set in the same `actions/edit` call as the other
   fields, is where those notes go; the field must exist and be of type text.
+- `priority_custom_field` (default "Priority"): the single-select (or text) custom field that
+  holds the canonical priority (P1..P5); "" switches priority sync off. The incident lead role
+  holds the assignee (by e-mail address).
 - `visibility` (default "public") and `create_mode` (e.g. "standard", "retrospective"; unset
   leaves incident.io's default) for the rare incident created from another tool.
 Edits never notify the incident's Slack channel (`notify_incident_channel: false`): a sync
@@ -23,7 +26,7 @@ from connectors.base import Connector, RecordNotFound, RecordState, ToolError, W
 from connectors.incidentio import signature
 from connectors.incidentio.client import IncidentIoClient
 from connectors.incidentio.edit import DEFAULT_COMMENT_FIELD, edit_body
-from connectors.incidentio.fields import canonical_fields
+from connectors.incidentio.fields import DEFAULT_PRIORITY_FIELD, canonical_fields
 from connectors.incidentio.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import ToolType
@@ -52,7 +55,11 @@ class IncidentIoConnector(Connector):
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
         return parse_webhook(
-            headers, body, integration_id=self.config.id, tenant=self.config.tenant
+            headers,
+            body,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+            priority_field=self._priority_field,
         )
 
     # -- API -------------------------------------------------------------------------------
@@ -75,6 +82,10 @@ class IncidentIoConnector(Connector):
         return httpx.AsyncClient(timeout=self.config.timeout_s)
 
     @property
+    def _priority_field(self) -> str | None:
+        return self.config.options.get("priority_custom_field", DEFAULT_PRIORITY_FIELD) or None
+
+    @property
     def _comment_field(self) -> str:
         return self.config.options.get("comment_custom_field", DEFAULT_COMMENT_FIELD)
 
@@ -82,7 +93,7 @@ class IncidentIoConnector(Connector):
         await self.client.severities(refresh=True)
 
     async def fetch(self, external_id: str) -> RecordState:
-        return _record(await self.client.show_incident(external_id))
+        return _record(await self.client.show_incident(external_id), self._priority_field)
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         # The platform incident is its own record: linked means "still exists".
@@ -95,7 +106,12 @@ class IncidentIoConnector(Connector):
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        body = await edit_body(self.client, fields, comment_field=self._comment_field)
+        body = await edit_body(
+            self.client,
+            fields,
+            comment_field=self._comment_field,
+            priority_field=self._priority_field,
+        )
         mode = self.config.options.get("create_mode")
         incident = await self.client.create_incident(
             # The key makes a retried create return the first incident, not a second one.
@@ -104,11 +120,16 @@ class IncidentIoConnector(Connector):
             mode=mode,
             **body,
         )
-        return _record(incident)
+        return _record(incident, self._priority_field)
 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
         """One `actions/edit` call; returns the incident's `updated_at` after it."""
-        body = await edit_body(self.client, fields, comment_field=self._comment_field)
+        body = await edit_body(
+            self.client,
+            fields,
+            comment_field=self._comment_field,
+            priority_field=self._priority_field,
+        )
         if not body:
             return None
         incident = await self.client.edit_incident(external_id, body, notify=False)
@@ -116,7 +137,7 @@ class IncidentIoConnector(Connector):
         return updated_at if isinstance(updated_at, str) else None
 
 
-def _record(incident: Mapping[str, Any]) -> RecordState:
+def _record(incident: Mapping[str, Any], priority_field: str | None) -> RecordState:
     incident_id = incident.get("id")
     if not isinstance(incident_id, str):
         raise ToolError("incident.io returned an incident without an id", retryable=False)
@@ -124,7 +145,7 @@ def _record(incident: Mapping[str, Any]) -> RecordState:
     updated_at = incident.get("updated_at")
     return RecordState(
         external_id=incident_id,
-        fields=canonical_fields(incident),
+        fields=canonical_fields(incident, priority_field=priority_field),
         reference=reference if isinstance(reference, str) else None,
         version=updated_at if isinstance(updated_at, str) else None,
         platform_incident_id=incident_id,

@@ -18,6 +18,9 @@ DESCRIPTION: Final = Field.DESCRIPTION.value
 STATUS: Final = Field.STATUS.value
 SEVERITY: Final = Field.SEVERITY.value
 COMMENT: Final = Field.COMMENT.value
+PRIORITY: Final = Field.PRIORITY.value
+ASSIGNEE: Final = Field.ASSIGNEE.value
+DEFAULT_PRIORITY_FIELD: Final = "Priority"
 
 # Status categories are fixed by incident.io (only live/learning statuses are configurable),
 # so the canonical meaning of a status is read from its category, never from its name.
@@ -45,8 +48,45 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def canonical_fields(incident: Mapping[str, Any]) -> dict[str, str | None]:
-    """title, description, status, severity and comment, each only when the incident has it."""
+def lead_email(incident: Mapping[str, Any]) -> tuple[bool, str | None]:
+    """(whether the incident has a lead role, the lead's e-mail address or None)."""
+    for assignment in incident.get("incident_role_assignments") or []:
+        if not isinstance(assignment, dict):
+            continue
+        role = assignment.get("role")
+        if isinstance(role, dict) and role.get("role_type") == "lead":
+            assignee = assignment.get("assignee")
+            email = assignee.get("email") if isinstance(assignee, dict) else None
+            return True, email.strip().lower() if isinstance(email, str) and email else None
+    return False, None
+
+
+def custom_value(incident: Mapping[str, Any], field_name: str) -> tuple[bool, str | None]:
+    """(whether the incident has the named custom field, its text or selected option value)."""
+    wanted = field_name.casefold()
+    for entry in incident.get("custom_field_entries") or []:
+        if not isinstance(entry, dict):
+            continue
+        field = entry.get("custom_field")
+        if not isinstance(field, dict) or str(field.get("name", "")).casefold() != wanted:
+            continue
+        for value in entry.get("values") or []:
+            if not isinstance(value, dict):
+                continue
+            option = value.get("value_option")
+            if isinstance(option, dict) and isinstance(option.get("value"), str):
+                return True, option["value"]
+            if isinstance(value.get("value_text"), str):
+                return True, value["value_text"]
+        return True, None
+    return False, None
+
+
+def canonical_fields(
+    incident: Mapping[str, Any], *, priority_field: str | None = DEFAULT_PRIORITY_FIELD
+) -> dict[str, str | None]:
+    """title, description, status, severity, comment, priority (the `priority_field` custom
+    field) and assignee (the incident lead's e-mail), each only when the incident has it."""
     out: dict[str, str | None] = {}
     if (name := _text(incident.get("name"))) is not None:
         out[TITLE] = name
@@ -59,6 +99,13 @@ def canonical_fields(incident: Mapping[str, Any]) -> dict[str, str | None]:
         out[SEVERITY] = sev_name.lower()
     if message := _text(incident.get("most_recent_update_message")):
         out[COMMENT] = message
+    if priority_field:
+        has_priority, priority = custom_value(incident, priority_field)
+        if has_priority:
+            out[PRIORITY] = priority
+    has_lead, lead = lead_email(incident)
+    if has_lead:
+        out[ASSIGNEE] = lead
     return out
 
 

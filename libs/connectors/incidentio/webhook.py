@@ -21,6 +21,7 @@ import orjson
 from connectors.base import WebhookRejected
 from connectors.incidentio.fields import (
     COMMENT,
+    DEFAULT_PRIORITY_FIELD,
     STATUS,
     canonical_fields,
     parse_timestamp,
@@ -40,11 +41,16 @@ PRIVATE_EVENTS: Final = frozenset(
 
 
 def parse_webhook(
-    headers: Mapping[str, str], body: bytes, *, integration_id: str, tenant: str
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    integration_id: str,
+    tenant: str,
+    priority_field: str | None = DEFAULT_PRIORITY_FIELD,
 ) -> list[ChangeEvent]:
     """Parse one verified delivery; WebhookRejected(400/422) when it is malformed."""
     event_type, payload = _envelope(body)
-    base = _Base(headers, body, integration_id, tenant)
+    base = _Base(headers, body, integration_id, tenant, priority_field)
     if event_type in INCIDENT_EVENTS:
         return [base.snapshot(INCIDENT_EVENTS[event_type], payload)]
     if event_type == STATUS_UPDATED:
@@ -81,8 +87,14 @@ class _Base:
     """What every event of one delivery shares: ids, tenant, delivery id."""
 
     def __init__(
-        self, headers: Mapping[str, str], body: bytes, integration_id: str, tenant: str
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        integration_id: str,
+        tenant: str,
+        priority_field: str | None,
     ) -> None:
+        self.priority_field = priority_field
         # Svix keeps the message id across retries; without it (an unsigned test call) the
         # body digest still makes identical retries collapse.
         self.delivery_id = svix_delivery_id(headers) or (
@@ -118,7 +130,8 @@ class _Base:
 
     def snapshot(self, kind: ChangeKind, incident: Mapping[str, Any]) -> ChangeEvent:
         incident_id = _incident_id(incident, "incident")
-        return self._event(kind, incident_id, incident, canonical_fields(incident))
+        fields = canonical_fields(incident, priority_field=self.priority_field)
+        return self._event(kind, incident_id, incident, fields)
 
     def status_update(self, payload: Mapping[str, Any]) -> ChangeEvent:
         incident = payload.get("incident")

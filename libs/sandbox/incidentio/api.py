@@ -144,6 +144,12 @@ async def create_incident(request: web.Request) -> web.Response:
             "severity_id": None if sev_id is None else store.check_severity(sev_id, V_PATH),
             "custom_values": store.parse_custom_entries(entries, "custom_field_entries"),
         }
+        if "incident_role_assignments" in body:
+            kwargs.update(
+                store.parse_role_assignments(
+                    body["incident_role_assignments"], "incident_role_assignments"
+                )
+            )
     except ValidationFailed as exc:
         return invalid(exc)
     fields = [k for k in body if k not in ("idempotency_key", "visibility")]
@@ -216,6 +222,12 @@ def _edit_updates(state: State, fields: JSON) -> JSON:
         updates["custom_values"] = store.parse_custom_entries(
             fields["custom_field_entries"], "incident.custom_field_entries"
         )
+    if "incident_role_assignments" in fields:
+        updates.update(
+            store.parse_role_assignments(
+                fields["incident_role_assignments"], "incident.incident_role_assignments"
+            )
+        )
     return updates
 
 
@@ -232,3 +244,20 @@ async def list_severities(request: web.Request) -> web.Response:
 @routes.get("/v2/custom_fields")
 async def list_custom_fields(request: web.Request) -> web.Response:
     return web.json_response({"custom_fields": request.app[STATE].store.catalog.custom_fields})
+
+
+@routes.get("/v2/incident_roles")
+async def list_roles(request: web.Request) -> web.Response:
+    return web.json_response({"incident_roles": request.app[STATE].store.catalog.incident_roles})
+
+
+@routes.get("/v1/custom_field_options")
+async def list_custom_field_options(request: web.Request) -> web.Response:
+    catalog = request.app[STATE].store.catalog
+    field_id = request.query.get("custom_field_id", "")
+    if catalog.custom_field(field_id) is None:
+        return invalid(ValidationFailed("custom_field_id", "Custom field not found", "not_found"))
+    options = catalog.options_of(field_id)
+    return web.json_response(
+        {"custom_field_options": options, "pagination_meta": {"page_size": len(options)}}
+    )

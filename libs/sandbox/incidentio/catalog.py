@@ -1,4 +1,5 @@
-"""The seeded, read-only configuration objects: statuses, severities, custom fields."""
+"""The seeded, read-only configuration objects: statuses, severities, custom fields (a text
+field for external notes, a single-select Priority), incident roles and users."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ _SEVERITIES: tuple[tuple[str, int, str], ...] = (
     ("Critical", 3, "Issues causing **very high impact** to customers."),
 )
 EXTERNAL_NOTES_FIELD = "External work notes"
+PRIORITY_FIELD = "Priority"
+PRIORITY_OPTIONS = ("P1", "P2", "P3", "P4", "P5")
+_ROLES: tuple[tuple[str, str, str], ...] = (
+    ("Incident Lead", "lead", "lead"),
+    ("Reporter", "reporter", "reporter"),
+)
+# People of the organisation (the same addresses exist in the other sandboxes).
+_USERS: tuple[tuple[str, str], ...] = (
+    ("Jane Responder", "jane@example.com"),
+    ("Alice Agent", "alice@example.com"),
+    ("Bob Builder", "bob@example.com"),
+    ("Carol Oncall", "carol@example.com"),
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,9 @@ class Catalog:
     severities: list[JSON]
     custom_fields: list[JSON]
     incident_type: JSON
+    custom_field_options: list[JSON]
+    incident_roles: list[JSON]
+    users: list[JSON]
 
     @classmethod
     def seed(cls) -> Catalog:
@@ -68,7 +85,43 @@ class Catalog:
                 "description": "Latest work note from the linked ITSM ticket",
                 "created_at": at,
                 "updated_at": at,
+            },
+            {
+                "id": ulid(),
+                "name": PRIORITY_FIELD,
+                "field_type": "single_select",
+                "description": "How urgently this needs a response",
+                "created_at": at,
+                "updated_at": at,
+            },
+        ]
+        options = [
+            {"id": ulid(), "custom_field_id": fields[1]["id"], "value": value, "sort_key": n * 10}
+            for n, value in enumerate(PRIORITY_OPTIONS, start=1)
+        ]
+        roles = [
+            {
+                "id": ulid(),
+                "name": name,
+                "role_type": role_type,
+                "shortform": shortform,
+                "description": f"The {name.lower()} of the incident",
+                "instructions": "",
+                "required": role_type == "lead",
+                "created_at": at,
+                "updated_at": at,
             }
+            for name, role_type, shortform in _ROLES
+        ]
+        users = [
+            {
+                "id": ulid(),
+                "name": name,
+                "email": email,
+                "role": "responder",
+                "slack_user_id": f"U0{n:09d}",
+            }
+            for n, (name, email) in enumerate(_USERS, start=1)
         ]
         incident_type = {
             "id": ulid(),
@@ -80,7 +133,7 @@ class Catalog:
             "created_at": at,
             "updated_at": at,
         }
-        return cls(statuses, severities, fields, incident_type)
+        return cls(statuses, severities, fields, incident_type, options, roles, users)
 
     def status(self, status_id: str) -> JSON | None:
         return next((s for s in self.statuses if s["id"] == status_id), None)
@@ -108,4 +161,28 @@ class Catalog:
     def type_info(self, field: JSON) -> JSON:
         """The read shape an incident's custom_field_entries carry (CustomFieldTypeInfoV2)."""
         keys = ("id", "name", "description", "field_type")
-        return {**{k: field[k] for k in keys}, "options": []}
+        return {**{k: field[k] for k in keys}, "options": self.options_of(field["id"])}
+
+    def options_of(self, field_id: str) -> list[JSON]:
+        return [o for o in self.custom_field_options if o["custom_field_id"] == field_id]
+
+    def option(self, field_id: str, option_id: str) -> JSON | None:
+        return next((o for o in self.options_of(field_id) if o["id"] == option_id), None)
+
+    def role(self, role_id: str) -> JSON | None:
+        return next((r for r in self.incident_roles if r["id"] == role_id), None)
+
+    def lead_role(self) -> JSON:
+        return next(r for r in self.incident_roles if r["role_type"] == "lead")
+
+    def user(self, ref: JSON) -> JSON | None:
+        """A user by any of the reference keys the API accepts: id, email, slack_user_id."""
+        for key in ("id", "email", "slack_user_id"):
+            if isinstance(ref.get(key), str):
+                wanted = ref[key].lower() if key == "email" else ref[key]
+                for user in self.users:
+                    value = user[key].lower() if key == "email" else user[key]
+                    if value == wanted:
+                        return user
+                return None
+        return None

@@ -58,6 +58,21 @@ def _ui_updates(state: State, body: JSON) -> JSON | str:
         assert field is not None
         text = body["external_work_notes"]
         updates["custom_values"] = {field["id"]: [{"value_text": text}] if text else []}
+    if "priority" in body:  # the Priority single-select, by option value
+        field = catalog.custom_field_by_name("Priority")
+        assert field is not None
+        option = next(
+            (o for o in catalog.options_of(field["id"]) if o["value"] == body["priority"]), None
+        )
+        if body["priority"] and option is None:
+            return f"unknown priority {body['priority']!r}"
+        values = [{"value_option_id": option["id"]}] if option else []
+        updates.setdefault("custom_values", {})[field["id"]] = values
+    if "lead" in body:  # the incident lead, by e-mail address (None unassigns)
+        user = catalog.user({"email": str(body["lead"])}) if body["lead"] else None
+        if body["lead"] and user is None:
+            return f"unknown user {body['lead']!r}"
+        updates["lead"] = user
     return updates
 
 
@@ -83,6 +98,7 @@ async def ui_create(request: web.Request) -> web.Response:
         severity_id=updates.get("severity_id"),
         custom_values=updates.get("custom_values"),
         update_message=updates.get("update_message"),
+        lead=updates.get("lead"),
     )
     webhooks.announce(request, state, change)
     return web.json_response({"incident": state.store.render(change.incident, webhook=True)})

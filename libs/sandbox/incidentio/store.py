@@ -43,6 +43,7 @@ class Incident:
     call_url: str | None = None
     custom_values: dict[str, list[JSON]] = field(default_factory=dict)
     most_recent_update_message: str | None = None
+    lead: JSON | None = None  # the user holding the lead role
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class IncidentStore:
         severity_id: str | None = None,
         custom_values: dict[str, list[JSON]] | None = None,
         update_message: str | None = None,
+        lead: JSON | None = None,
     ) -> Change:
         if status_id is None:
             default = self.catalog.status_by_name_or_category("live")
@@ -125,6 +127,7 @@ class IncidentStore:
             severity_id=severity_id,
             custom_values=dict(custom_values or {}),
             most_recent_update_message=update_message,
+            lead=lead,
         )
         self.incidents[incident.id] = incident
         return Change(incident, created=True, fields=(), message=update_message or "")
@@ -146,6 +149,9 @@ class IncidentStore:
                 incident.custom_values[field_id] = values
                 if "custom_field_entries" not in changed:
                     changed.append("custom_field_entries")
+        if "lead" in updates and updates["lead"] != incident.lead:
+            incident.lead = updates["lead"]
+            changed.append("incident_role_assignments")
         message = updates.get("update_message")
         if message:
             incident.most_recent_update_message = message
@@ -180,6 +186,14 @@ class IncidentStore:
                 raise ValidationFailed(f"{here}.custom_field_id", "Custom field not found")
             values: list[JSON] = []
             for m, value in enumerate(entry["values"]):
+                option_id = value.get("value_option_id") if isinstance(value, dict) else None
+                if option_id is not None:
+                    if self.catalog.option(field_id, str(option_id)) is None:
+                        raise ValidationFailed(
+                            f"{here}.values[{m}]", "Custom field option not found"
+                        )
+                    values.append({"value_option_id": option_id})
+                    continue
                 kept = {k: value[k] for k in _VALUE_KEYS if isinstance(value, dict) and k in value}
                 if not kept or not all(isinstance(v, str) for v in kept.values()):
                     raise ValidationFailed(f"{here}.values[{m}]", "unsupported value")
@@ -187,13 +201,52 @@ class IncidentStore:
             out[field_id] = values
         return out
 
+    def parse_role_assignments(self, entries: Any, path: str) -> JSON:
+        """`[{incident_role_id, assignee?: {id|email|slack_user_id}}]` -> {"lead": user|None}."""
+        if not isinstance(entries, list):
+            raise ValidationFailed(path, "must be an array")
+        out: JSON = {}
+        for n, entry in enumerate(entries):
+            here = f"{path}[{n}]"
+            role = (
+                self.catalog.role(str(entry.get("incident_role_id")))
+                if isinstance(entry, dict)
+                else None
+            )
+            if role is None:
+                raise ValidationFailed(f"{here}.incident_role_id", "Incident role not found")
+            if role["role_type"] != "lead":
+                raise ValidationFailed(
+                    f"{here}.incident_role_id", "The reporter role can only be set on create"
+                )
+            assignee = entry.get("assignee")
+            if assignee is None:
+                out["lead"] = None
+                continue
+            user = self.catalog.user(assignee) if isinstance(assignee, dict) else None
+            if user is None:
+                raise ValidationFailed(f"{here}.assignee", "User not found", "not_found")
+            out["lead"] = user
+        return out
+
     # -- the read shape --------------------------------------------------------------------
+    def _value(self, field: JSON, stored: JSON) -> JSON:
+        if "value_option_id" in stored:
+            return {"value_option": self.catalog.option(field["id"], stored["value_option_id"])}
+        return dict(stored)
+
+    def _roles(self, incident: Incident) -> list[JSON]:
+        lead: JSON = {"role": dict(self.catalog.lead_role())}
+        if incident.lead is not None:
+            lead["assignee"] = dict(incident.lead)
+        return [lead]
+
     def render(self, incident: Incident, *, webhook: bool = False) -> JSON:
         status = self.catalog.status(incident.status_id)
         entries = [
             {
                 "custom_field": self.catalog.type_info(f),
-                "values": [dict(v) for v in incident.custom_values.get(f["id"], [])],
+                "values": [self._value(f, v) for v in incident.custom_values.get(f["id"], [])],
             }
             for f in self.catalog.custom_fields
         ]
@@ -207,7 +260,7 @@ class IncidentStore:
             "incident_status": dict(status or {}),
             "incident_type": dict(self.catalog.incident_type),
             "creator": incident.creator,
-            "incident_role_assignments": [],
+            "incident_role_assignments": self._roles(incident),
             "custom_field_entries": entries,
             "incident_timestamp_values": [],
             "duration_metrics": [],

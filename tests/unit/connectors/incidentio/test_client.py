@@ -81,7 +81,7 @@ async def test_update_is_one_edit_call(stub: Stub, connector: IncidentIoConnecto
         "status": "closed",
         "severity": "MAJOR",
         "comment": "Restarted the primary",
-        "assignee": "ignored: not a field incident.io takes",
+        "escalation_policy": "ignored: not a field incident.io takes",
     }
     assert await connector.update("01A", fields) == "2024-05-06T07:08:09.123456Z"
     (edit,) = stub.calls("POST", "/v2/incidents/01A/actions/edit")
@@ -108,8 +108,46 @@ async def test_update_is_one_edit_call(stub: Stub, connector: IncidentIoConnecto
 async def test_update_with_nothing_to_write_sends_nothing(
     stub: Stub, connector: IncidentIoConnector
 ) -> None:
-    assert await connector.update("01A", {"priority": "1"}) is None
+    assert await connector.update("01A", {"escalation_policy": "DBA"}) is None
     assert stub.seen == []
+
+
+async def test_priority_is_a_select_option_and_assignee_the_lead_role(
+    stub: Stub, connector: IncidentIoConnector
+) -> None:
+    lookups(stub)
+    priority = {"id": "cf-prio", "name": "Priority", "field_type": "single_select"}
+    stub.on(
+        "GET",
+        "/v2/custom_fields",
+        (200, {"custom_fields": [*CUSTOM_FIELDS["custom_fields"], priority]}),
+    )
+    options = [{"id": "opt-p1", "value": "P1"}, {"id": "opt-p2", "value": "P2"}]
+    stub.on("GET", "/v1/custom_field_options", (200, {"custom_field_options": options}))
+    roles = [{"id": "role-rep", "role_type": "reporter"}, {"id": "role-lead", "role_type": "lead"}]
+    stub.on("GET", "/v2/incident_roles", (200, {"incident_roles": roles}))
+    stub.on("POST", "/v2/incidents/01A/actions/edit", (200, {"incident": {"id": "01A"}}))
+    await connector.update("01A", {"priority": "p2", "assignee": "bob@example.com"})
+    await connector.update("01A", {"priority": None, "assignee": None})
+    first, second = (
+        c.json()["incident"] for c in stub.calls("POST", "/v2/incidents/01A/actions/edit")
+    )
+    assert first == {
+        "custom_field_entries": [
+            {"custom_field_id": "cf-prio", "values": [{"value_option_id": "opt-p2"}]}
+        ],
+        "incident_role_assignments": [
+            {"incident_role_id": "role-lead", "assignee": {"email": "bob@example.com"}}
+        ],
+    }
+    assert second == {
+        "custom_field_entries": [{"custom_field_id": "cf-prio", "values": []}],
+        "incident_role_assignments": [{"incident_role_id": "role-lead"}],
+    }
+    (options_call, *_) = stub.calls("GET", "/v1/custom_field_options")
+    assert options_call.query["custom_field_id"] == "cf-prio"
+    with pytest.raises(ToolError, match="no option 'P9'"):
+        await connector.update("01A", {"priority": "P9"})
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,7 @@ def test_incident_snapshot_fields(name: str, kind: ChangeKind) -> None:
         "status": "open",  # category triage (the sample's status *name* says Closed)
         "severity": "minor",
         "comment": "We're working on a fix, hoping to ship in the next 30 minutes",
+        "assignee": "lisa@incident.io",  # the incident lead
     }
 
 
@@ -193,3 +194,25 @@ def test_malformed_rejected(body: bytes, status: int) -> None:
         parse(body)
     assert info.value.status == status
     assert info.value.reason
+
+
+def test_priority_custom_field_and_lead_are_read() -> None:
+    from connectors.incidentio.fields import canonical_fields
+
+    incident: dict[str, Any] = {
+        "custom_field_entries": [
+            {
+                "custom_field": {"name": "priority", "field_type": "single_select"},
+                "values": [{"value_option": {"id": "o1", "value": "P2"}}],
+            }
+        ],
+        "incident_role_assignments": [
+            {"role": {"role_type": "reporter"}, "assignee": {"email": "x@example.com"}},
+            {"role": {"role_type": "lead"}},
+        ],
+    }
+    assert canonical_fields(incident) == {"priority": "P2", "assignee": None}
+    assert canonical_fields(incident, priority_field=None) == {"assignee": None}
+    incident["custom_field_entries"][0]["values"] = []
+    incident["incident_role_assignments"][1]["assignee"] = {"email": "Bob@Example.com"}
+    assert canonical_fields(incident) == {"priority": None, "assignee": "bob@example.com"}

@@ -1,0 +1,1 @@
+"""Datadog Incident Management: incidents API v2 and a shared-secret notification webhook."""

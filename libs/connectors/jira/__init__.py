@@ -1,0 +1,1 @@
+"""Jira Cloud / Jira Service Management: webhooks, REST v3 client, issue <-> canonical fields."""

@@ -1,0 +1,329 @@
+"""The Jira Cloud / Jira Service Management side: issues through REST v3.
+
+Options (`IntegrationConfig.options`):
+- `project_key` (required to create), `issue_type` (default "Incident"): where creates go;
+- `correlation_label_prefix` (default "incident-sync-"): creates add the label
+  `<prefix><platform incident id>` (searchable with JQL, seen in every webhook) and the issue
+  property `incident-sync` = {"platformIncidentId": ...};
+- `priority_map` ("Highest=P1,High=P2,..."): Jira priority names <-> canonical P1..P5;
+- `closed_statuses` (comma list): status names read as closed when a payload has no category;
+- `close_transition` / `reopen_transition`: preferred transition names; `close_resolution`
+  (default "Done"): the resolution sent when a transition screen requires one;
+- `severity_field` (e.g. customfield_10050): a select custom field holding the severity;
+- `webhook_auth`: `hmac` (X-Hub-Signature), `connect-jwt`, or `any` (default: whichever the
+  delivery carries); `connect_client_key` (the JWT `iss` to require) and `connect_path`
+  (default `/webhooks/<id>`: the path the qsh claim must name).
+Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
+`actor` is the integration account's accountId: its own changes come back as echoes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Final
+
+import httpx
+
+from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.jira import signature
+from connectors.jira.adf import text_to_adf
+from connectors.jira.client import JiraClient
+from connectors.jira.fields import (
+    ASSIGNEE,
+    COMMENT,
+    DESCRIPTION,
+    DONE_CATEGORY,
+    PRIORITY,
+    SEVERITY,
+    STATUS,
+    TITLE,
+    JiraFieldMap,
+    parse_time,
+    version_of,
+)
+from connectors.jira.webhook import parse_webhook
+from syncmodel.events import ChangeEvent
+from syncmodel.fields import Status, ToolType
+
+PROPERTY_KEY: Final = "incident-sync"
+READ_FIELDS: Final = (
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "labels",
+    "updated",
+    "comment",
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+class JiraConnector(Connector):
+    tool = ToolType.JIRA
+    supports_comment_edits = True
+
+    _client: JiraClient | None = None
+
+    @cached_property
+    def fields(self) -> JiraFieldMap:
+        try:
+            return JiraFieldMap.from_options(self.config.options)
+        except ValueError as exc:
+            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+
+    # -- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        mode = self.config.options.get("webhook_auth", "any")
+        uses_jwt = (headers.get("Authorization") or "").startswith(signature.JWT_SCHEME)
+        if mode == "connect-jwt" or (mode == "any" and uses_jwt):
+            signature.verify_connect_jwt(
+                headers,
+                secret.get_secret_value(),
+                method="POST",
+                path=self.config.options.get("connect_path", f"/webhooks/{self.config.id}"),
+                client_key=self.config.options.get("connect_client_key"),
+                now=now,
+            )
+        elif mode in ("hmac", "any"):
+            signature.verify_hub(headers, body, secret.get_secret_value())
+        else:
+            raise WebhookRejected(401, f"{self.config.id}: unknown webhook_auth {mode!r}")
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers,
+            body,
+            fields=self.fields,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> JiraClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            cfg = self.config
+            token = cfg.api_key or cfg.password
+            if cfg.username is None or token is None:
+                raise ToolError(
+                    f"{cfg.id}: username (account e-mail) and api_key (API token) are required",
+                    retryable=False,
+                )
+            self._client = JiraClient(
+                http,
+                base_url=cfg.base_url,
+                auth=httpx.BasicAuth(cfg.username, token.get_secret_value()),
+                timeout_s=cfg.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    def _read_fields(self) -> tuple[str, ...]:
+        extra = (self.fields.severity_field,) if self.fields.severity_field else ()
+        return READ_FIELDS + extra
+
+    async def test_connection(self) -> None:
+        await self.client.myself()
+
+    async def fetch(self, external_id: str) -> RecordState:
+        issue = await self.client.get_issue(external_id, self._read_fields())
+        return self._record(issue)
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        if not _SAFE_ID.match(platform_incident_id):
+            raise ToolError(
+                f"Jira: refusing to search for id {platform_incident_id!r}", retryable=False
+            )
+        jql = f'labels = "{self.fields.label(platform_incident_id)}" ORDER BY created ASC'
+        async for issue in self.client.search(jql, ("id",), page_size=1):
+            return str(issue["id"])
+        return None
+
+    async def linked_issues(self) -> list[RecordState]:
+        """Every issue carrying a correlation label (manual sync of all linked tickets)."""
+        prefix = self.fields.label_prefix
+        project = self.config.options.get("project_key")
+        jql = f'labels is not EMPTY AND project = "{project}"' if project else "labels is not EMPTY"
+        out = []
+        async for issue in self.client.search(jql + " ORDER BY updated DESC", self._read_fields()):
+            record = self._record(issue)
+            if record.platform_incident_id is not None or any(
+                str(label).startswith(prefix) for label in issue.get("fields", {}).get("labels", [])
+            ):
+                out.append(record)
+        return out
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        options = self.config.options
+        project = options.get("project_key")
+        if not project:
+            raise ToolError(
+                f"{self.config.id}: the project_key option is required", retryable=False
+            )
+        native = await self._native(fields)
+        native.setdefault("summary", f"Incident {platform_incident_id}")
+        native["project"] = {"key": project}
+        native["issuetype"] = {"name": options.get("issue_type", "Incident")}
+        native["labels"] = [self.fields.label(platform_incident_id)]
+        created = await self.client.create_issue(
+            native, properties={PROPERTY_KEY: {"platformIncidentId": platform_incident_id}}
+        )
+        issue_id = str(created.get("id") or "")
+        if not issue_id:
+            raise ToolError("Jira created an issue but answered without its id", retryable=False)
+        if (status := fields.get(STATUS)) == Status.CLOSED:
+            await self._transition(issue_id, status)
+        if comment := fields.get(COMMENT):
+            await self.client.add_comment(issue_id, text_to_adf(comment))
+        key = created.get("key")
+        return RecordState(
+            external_id=issue_id,
+            fields=dict(fields),
+            reference=key if isinstance(key, str) else None,
+            platform_incident_id=platform_incident_id,
+        )
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+        """An edit for the plain fields, a transition for the status, a comment for `comment`.
+
+        Returns None: Jira's edit and transition answer 204 without the new `updated`.
+        """
+        native = await self._native(fields)
+        if native:
+            await self.client.edit_issue(external_id, native)
+        if (status := fields.get(STATUS)) is not None:
+            await self._transition(external_id, status)
+        if comment := fields.get(COMMENT):
+            await self.client.add_comment(external_id, text_to_adf(comment))
+        return None
+
+    # -- comments --------------------------------------------------------------------------
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        created = await self.client.add_comment(external_id, text_to_adf(body))
+        comment_id = created.get("id")
+        return str(comment_id) if comment_id is not None else None
+
+    async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
+        await self.client.update_comment(external_id, comment_id, text_to_adf(body))
+
+    async def delete_comment(self, external_id: str, comment_id: str) -> None:
+        await self.client.delete_comment(external_id, comment_id)
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _native(self, fields: Mapping[str, str | None]) -> dict[str, object]:
+        """The `fields` object of an edit / create (status and comment are separate calls)."""
+        native: dict[str, object] = {}
+        if (title := fields.get(TITLE)) is not None:
+            native["summary"] = title
+        if DESCRIPTION in fields:
+            description = fields[DESCRIPTION]
+            native["description"] = text_to_adf(description) if description else None
+        if (priority := fields.get(PRIORITY)) is not None:
+            name = self.fields.priority_out(priority)
+            if name is None:
+                raise ToolError(f"Jira: no priority maps to {priority!r}", retryable=False)
+            native["priority"] = {"name": name}
+        if ASSIGNEE in fields:
+            native["assignee"] = await self._assignee(fields[ASSIGNEE])
+        if self.fields.severity_field and (severity := fields.get(SEVERITY)) is not None:
+            native[self.fields.severity_field] = {"value": severity.capitalize()}
+        return native
+
+    async def _assignee(self, email: str | None) -> dict[str, str] | None:
+        if not email:
+            return None  # unassign
+        account = await self.client.find_user(email)
+        if account is None:
+            raise ToolError(f"Jira: no active user with e-mail {email!r}", retryable=False)
+        return {"accountId": account}
+
+    async def _transition(self, key: str, status: str) -> None:
+        """Move the issue to a status of the canonical status's category, if not there yet."""
+        if status not in (Status.OPEN, Status.CLOSED):
+            raise ToolError(f"Jira: unknown canonical status {status!r}", retryable=False)
+        issue = await self.client.get_issue(key, ("status",))
+        current = self.fields.status_in(issue.get("fields", {}).get("status"))
+        if current == status:
+            return
+        closing = status == Status.CLOSED
+        candidates = [
+            t
+            for t in await self.client.transitions(key)
+            if t.get("isAvailable", True) and (_to_category(t) == DONE_CATEGORY) == closing
+        ]
+        if not candidates:
+            raise ToolError(
+                f"Jira: issue {key} has no available transition to a "
+                f"{'done' if closing else 'not-done'} status",
+                retryable=False,
+            )
+        preferred = self.config.options.get("close_transition" if closing else "reopen_transition")
+        chosen = next(
+            (t for t in candidates if preferred and t.get("name") == preferred), candidates[0]
+        )
+        await self.client.transition(key, str(chosen["id"]), self._required_fields(chosen))
+
+    def _required_fields(self, transition: Mapping[str, Any]) -> dict[str, object]:
+        """Values for the transition screen's required fields (resolution, ...)."""
+        out: dict[str, object] = {}
+        screen = transition.get("fields")
+        if not isinstance(screen, dict):
+            return out
+        for name, meta in screen.items():
+            if (
+                not isinstance(meta, dict)
+                or not meta.get("required")
+                or meta.get("hasDefaultValue")
+            ):
+                continue
+            allowed = [a for a in meta.get("allowedValues") or [] if isinstance(a, dict)]
+            if name == "resolution":
+                wanted = self.config.options.get("close_resolution", "Done")
+                match = next((a for a in allowed if a.get("name") == wanted), None)
+                if match is None and allowed:
+                    match = allowed[0]
+                out[name] = (
+                    {"id": str(match["id"])} if match and "id" in match else {"name": wanted}
+                )
+            elif allowed and "id" in allowed[0]:
+                out[name] = {"id": str(allowed[0]["id"])}
+            else:
+                raise ToolError(
+                    f"Jira: transition {transition.get('name')!r} requires field {name!r}, "
+                    "which incident-sync cannot fill",
+                    retryable=False,
+                )
+        return out
+
+    def _record(self, issue: Mapping[str, Any]) -> RecordState:
+        issue_id = issue.get("id")
+        if issue_id is None:
+            raise ToolError("Jira returned an issue without an id", retryable=False)
+        raw = issue.get("fields")
+        raw_fields: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+        key = issue.get("key")
+        return RecordState(
+            external_id=str(issue_id),
+            fields=self.fields.canonical(raw_fields, with_comment=True),
+            reference=key if isinstance(key, str) else None,
+            version=version_of(parse_time(raw_fields.get("updated"))),
+            platform_incident_id=self.fields.platform_incident(raw_fields.get("labels")),
+        )
+
+
+def _to_category(transition: Mapping[str, Any]) -> str | None:
+    to = transition.get("to")
+    category = to.get("statusCategory") if isinstance(to, dict) else None
+    key = category.get("key") if isinstance(category, dict) else None
+    return key if isinstance(key, str) else None

@@ -1,0 +1,222 @@
+"""The PagerDuty side: incidents through REST v2, linked by `incident_key`.
+
+Options (`IntegrationConfig.options`):
+- `service_id` (required to create), `urgency` (default "high"): where creates go;
+- `incident_key_prefix` (default "incident-sync-"): creates set `incident_key` to the prefix
+  plus the platform incident id; `find_linked` lists incidents by that key;
+- `priority_map` ("P1=P1,SEV-1=P1"): account priority names <-> canonical P1..P5 (names that
+  already are P1..P5 need no entry);
+- `reopen_status` (default "triggered"): the status a resolved incident is reopened to;
+- `resolution`: the resolution note sent with a resolve.
+`api_key` is a REST API token; `username` is the e-mail address sent as `From` (the user the
+service acts as); `actor` is that user's id, so its own changes come back as echoes;
+`webhook_secret` may hold several secrets separated by spaces while one is rotated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.pagerduty import signature
+from connectors.pagerduty.client import PagerDutyClient
+from connectors.pagerduty.fields import (
+    ASSIGNEE,
+    COMMENT,
+    ESCALATION_POLICY,
+    PRIORITY,
+    STATUS,
+    TITLE,
+    PagerDutyFieldMap,
+    assignee_ids,
+    parse_time,
+    version_of,
+)
+from connectors.pagerduty.webhook import parse_webhook
+from syncmodel.events import ChangeEvent
+from syncmodel.fields import Status, ToolType
+
+
+class PagerDutyConnector(Connector):
+    tool = ToolType.PAGERDUTY
+
+    _client: PagerDutyClient | None = None
+
+    @cached_property
+    def fields(self) -> PagerDutyFieldMap:
+        try:
+            return PagerDutyFieldMap.from_options(self.config.options)
+        except ValueError as exc:
+            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+
+    # -- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        signature.verify(headers, body, secret.get_secret_value().split())
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers,
+            body,
+            fields=self.fields,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> PagerDutyClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            cfg = self.config
+            if cfg.api_key is None or not cfg.username:
+                raise ToolError(
+                    f"{cfg.id}: api_key and username (the From e-mail) are required",
+                    retryable=False,
+                )
+            self._client = PagerDutyClient(
+                http,
+                token=cfg.api_key.get_secret_value(),
+                from_email=cfg.username,
+                base_url=cfg.base_url,
+                timeout_s=cfg.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    async def test_connection(self) -> None:
+        await self.client.abilities()
+
+    async def fetch(self, external_id: str) -> RecordState:
+        incident = await self.client.get_incident(external_id)
+        fields = self.fields.canonical(incident)
+        ids = assignee_ids(incident)
+        if ids:
+            email = await self.client.user_email(ids[0])
+            if email is not None:
+                fields[ASSIGNEE] = email
+        notes = await self.client.notes(external_id)
+        if notes and isinstance(content := notes[-1].get("content"), str):
+            fields[COMMENT] = content
+        return self._record(incident, fields)
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        key = self.fields.incident_key(platform_incident_id)
+        for incident in await self.client.incidents_by_key(key):
+            if incident.get("incident_key") == key:
+                return str(incident["id"])
+        return None
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        service = self.config.options.get("service_id")
+        if not service:
+            raise ToolError(f"{self.config.id}: the service_id option is required", retryable=False)
+        body: dict[str, object] = {
+            "title": fields.get(TITLE) or f"Incident {platform_incident_id}",
+            "service": {"id": service, "type": "service_reference"},
+            "urgency": self.config.options.get("urgency", "high"),
+            "incident_key": self.fields.incident_key(platform_incident_id),
+        }
+        if (priority := fields.get(PRIORITY)) is not None:
+            body["priority"] = await self._priority(priority)
+        if (policy := fields.get(ESCALATION_POLICY)) is not None:
+            body["escalation_policy"] = await self._policy(policy)
+        if (assignee := fields.get(ASSIGNEE)) is not None:
+            body["assignments"] = [await self._assignment(assignee)]
+        incident = await self.client.create_incident(body)
+        incident_id = str(incident.get("id") or "")
+        if not incident_id:
+            raise ToolError("PagerDuty created an incident without an id", retryable=False)
+        if fields.get(STATUS) == Status.CLOSED:
+            await self.client.update_incident(incident_id, self._status_change("resolved"))
+        if comment := fields.get(COMMENT):
+            await self.client.add_note(incident_id, comment)
+        return self._record(incident, dict(fields))
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+        """One PUT for the incident's fields, a note for `comment`; returns `updated_at`."""
+        changes: dict[str, object] = {}
+        if (title := fields.get(TITLE)) is not None:
+            changes["title"] = title
+        if (priority := fields.get(PRIORITY)) is not None:
+            changes["priority"] = await self._priority(priority)
+        if (policy := fields.get(ESCALATION_POLICY)) is not None:
+            changes["escalation_policy"] = await self._policy(policy)
+        # An unassigned value is not written: PagerDuty keeps someone assigned to every open
+        # incident (its escalation policy pages the next one).
+        if (assignee := fields.get(ASSIGNEE)) is not None:
+            changes["assignments"] = [await self._assignment(assignee)]
+        if (status := fields.get(STATUS)) is not None:
+            native = await self._status_target(external_id, status)
+            if native is not None:
+                changes.update(self._status_change(native))
+        version = None
+        if changes:
+            incident = await self.client.update_incident(external_id, changes)
+            version = version_of(parse_time(incident.get("updated_at")))
+        if comment := fields.get(COMMENT):
+            await self.client.add_note(external_id, comment)
+        return version
+
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        """A note (PagerDuty notes can be added, never edited or deleted)."""
+        note = await self.client.add_note(external_id, body)
+        return str(note["id"]) if note.get("id") else None
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _status_target(self, external_id: str, status: str) -> str | None:
+        """The native status to set, or None when the incident is already there."""
+        if status not in (Status.OPEN, Status.CLOSED):
+            raise ToolError(f"PagerDuty: unknown canonical status {status!r}", retryable=False)
+        current = (await self.client.get_incident(external_id)).get("status")
+        if status == Status.CLOSED:
+            return None if current == "resolved" else "resolved"
+        if current != "resolved":
+            return None  # triggered and acknowledged are both open
+        return self.config.options.get("reopen_status", "triggered")
+
+    def _status_change(self, native: str) -> dict[str, object]:
+        change: dict[str, object] = {"status": native}
+        if native == "resolved" and (resolution := self.config.options.get("resolution")):
+            change["resolution"] = resolution
+        return change
+
+    async def _priority(self, canonical: str) -> dict[str, str]:
+        # A reference by id: creates take only that (updates would also take a bare name).
+        name = self.fields.priority_out(canonical)
+        priority_id = await self.client.priority_id(name)
+        if priority_id is None:
+            raise ToolError(f"PagerDuty: the account has no priority {name!r}", retryable=False)
+        return {"id": priority_id, "type": "priority_reference"}
+
+    async def _policy(self, name: str) -> dict[str, str]:
+        policy_id = await self.client.find_escalation_policy(name)
+        if policy_id is None:
+            raise ToolError(f"PagerDuty: no escalation policy named {name!r}", retryable=False)
+        return {"id": policy_id, "type": "escalation_policy_reference"}
+
+    async def _assignment(self, email: str) -> dict[str, object]:
+        user_id = await self.client.find_user(email)
+        if user_id is None:
+            raise ToolError(f"PagerDuty: no user with e-mail {email!r}", retryable=False)
+        return {"assignee": {"id": user_id, "type": "user_reference"}}
+
+    def _record(self, incident: Mapping[str, Any], fields: dict[str, str | None]) -> RecordState:
+        number = incident.get("incident_number")
+        return RecordState(
+            external_id=str(incident.get("id")),
+            fields=fields,
+            reference=f"#{number}" if isinstance(number, int) else None,
+            version=version_of(parse_time(incident.get("updated_at"))),
+            platform_incident_id=self.fields.platform_incident(incident.get("incident_key")),
+        )

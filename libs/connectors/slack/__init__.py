@@ -1,0 +1,1 @@
+"""Slack: an outbound-only notifier, one message per incident kept current."""

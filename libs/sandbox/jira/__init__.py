@@ -1,0 +1,1 @@
+"""A local stand-in for Jira Cloud's REST API v3 and its signed admin webhooks."""

@@ -1,0 +1,32 @@
+"""`build_app(config)`: the Jira Cloud stand-in as an aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from sandbox.faults import ApiFaults, fault_middleware
+from sandbox.jira import api, control
+from sandbox.jira.state import STATE, JiraConfig, State, users
+from sandbox.jira.store import JiraStore
+from sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
+
+
+def build_app(config: JiraConfig | None = None) -> web.Application:
+    config = config or JiraConfig()
+    sender = WebhookSender(SenderConfig(url=config.webhook_url, backoff_s=config.webhook_backoff_s))
+    state = State(config, JiraStore(config.project_key, users(config)), sender, ApiFaults())
+    faults = fault_middleware(lambda r: r.app[STATE].faults, ("/rest/",), api.error_for_status)
+    app = web.Application(middlewares=[release_after_response, faults, api.authenticate])
+    app[STATE] = state
+    app.add_routes(api.routes)
+    app.add_routes(control.routes)
+
+    async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await sender.start()
+        yield
+        await sender.stop()
+
+    app.cleanup_ctx.append(sender_lifecycle)
+    return app

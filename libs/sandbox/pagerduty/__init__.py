@@ -1,0 +1,1 @@
+"""A local stand-in for the PagerDuty REST API v2 and its signed v3 webhooks."""
