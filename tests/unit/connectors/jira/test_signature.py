@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -60,21 +61,22 @@ def test_a_connect_jwt_with_the_right_qsh_verifies() -> None:
     verify({"Authorization": token()}, connect_client_key="jira:1234")
 
 
-@pytest.mark.parametrize(
-    ("auth", "reason"),
-    [
-        (token("wrong secret"), "signature"),
-        (token(exp=int(time.time()) - 3600), "expired"),
-        (token(iat=int(time.time()) + 3600), "future"),
-        (token(path="/webhooks/other"), "qsh"),
-        (token(iss="jira:evil"), "client key"),
-        ("JWT abc.def", "three"),
-        ("JWT !!.??.##", "base64url"),
-    ],
-)
-def test_bad_connect_jwts_are_refused(auth: str, reason: str) -> None:
+# Tokens are made when the test runs, not at collection: a long suite would expire them.
+BAD_TOKENS: list[tuple[Callable[[], str], str]] = [
+    (lambda: token("wrong secret"), "signature"),
+    (lambda: token(exp=int(time.time()) - 3600), "expired"),
+    (lambda: token(iat=int(time.time()) + 3600), "future"),
+    (lambda: token(path="/webhooks/other"), "qsh"),
+    (lambda: token(iss="jira:evil"), "client key"),
+    (lambda: "JWT abc.def", "three"),
+    (lambda: "JWT !!.??.##", "base64url"),
+]
+
+
+@pytest.mark.parametrize(("make_auth", "reason"), BAD_TOKENS)
+def test_bad_connect_jwts_are_refused(make_auth: Callable[[], str], reason: str) -> None:
     with pytest.raises(WebhookRejected, match=reason):
-        verify({"Authorization": auth}, connect_client_key="jira:1234")
+        verify({"Authorization": make_auth()}, connect_client_key="jira:1234")
 
 
 def test_a_jwt_signed_with_another_algorithm_is_refused() -> None:
