@@ -159,6 +159,9 @@ class Stack:
                     "webhook_secret": self.servicenow_secret,
                     "direction": "bidirectional",
                     "mapping_file": "field-mappings.json",
+                    # The seed guide's slice: names, summaries and work notes travel both
+                    # ways, so no ownership rules (`overrides` can set the type's defaults).
+                    "ownership": {},
                 }
             ],
         }

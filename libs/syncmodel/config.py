@@ -14,10 +14,11 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from syncmodel.fields import ConflictStrategy, Direction, ToolType
+from syncmodel.fields import ConflictStrategy, Direction, ReopenPolicy, ToolType
 from syncmodel.mapping import FieldMapping, MappingConfig, load_mapping
 from syncmodel.ownership import FieldOwnership, default_ownership
 from syncmodel.toolfields import tool_mapping
+from syncmodel.trigger import Trigger
 
 # The credentials and webhook secret: encrypted at rest, write-only in the control API.
 SECRET_FIELDS: tuple[str, ...] = ("api_key", "password", "oauth_client_secret", "webhook_secret")
@@ -54,6 +55,10 @@ class IntegrationConfig(BaseModel):
     conflict_window_s: float = Field(default=5.0, ge=0)
     # Requests per minute to the tool, shared by every worker; None = no limit of ours.
     rate_limit_per_minute: int | None = Field(default=None, gt=0)
+    # Only platform incidents matching it get a record in this tool; None = all of them.
+    trigger: Trigger | None = None
+    # What a reopen (closed -> open) does to the other side: reopen it, or only note it.
+    reopen: ReopenPolicy = ReopenPolicy.REOPEN
     # Tool-specific settings, documented by each connector (e.g. ServiceNow
     # `correlation_field`, incident.io `comment_custom_field`).
     options: dict[str, str] = Field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Mapping
+from datetime import datetime
 
 from syncmodel.events import FieldChange
 
@@ -57,3 +58,41 @@ def fresh_changes(
     delivery of an older edit may still carry the only news about another field.
     """
     return {f: c for f, c in changes.items() if not is_stale(version, versions.get(f))}
+
+
+def clobbered_fields(
+    changes: Mapping[str, FieldChange],
+    version: str | None,
+    versions: Mapping[str, str],
+    source_ts: datetime,
+    written_ts: Mapping[str, datetime],
+    known: Mapping[str, str | None],
+    replaced: Mapping[str, str | None],
+) -> set[str]:
+    """Stale fields whose value is nevertheless newer than the one we wrote over it.
+
+    A person edited the record, then our write of an *older* change from another side landed
+    on top (the tool's versions say our write came later; the source clocks say their edit
+    is newer). By last-write-wins their edit is the winner: it must not be dropped as stale,
+    and it has to be put back on this record, where the loser landed.
+
+    `written_ts` holds, per field, the source time of the value our last write put there
+    (none where the last value seen was a person's); `known` the record's values as we know
+    them (ours, there); `replaced` the values our write replaced. A tool that reports the
+    changed fields with their old values (ServiceNow's business rule) dates each field's
+    change exactly. A full snapshot (incident.io) dates only the record: a field it shows
+    with neither our value nor the one we replaced was changed in between, and is taken as
+    changed at the snapshot's time, the latest it can have been.
+    """
+    return {
+        f
+        for f, c in changes.items()
+        if is_stale(version, versions.get(f))
+        and (ts := written_ts.get(f)) is not None
+        and source_ts > ts
+        and (
+            normalize(c.new) != normalize(c.old)  # a delta: a real change, not whitespace
+            if c.old is not None
+            else normalize(c.new) not in {normalize(known.get(f)), normalize(replaced.get(f))}
+        )
+    }

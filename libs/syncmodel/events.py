@@ -86,6 +86,8 @@ class ChangeEvent(BaseModel):
     only_fields: tuple[str, ...] = ()
     # A change to one comment (kind is still created/updated); None for field-only events.
     comment: CommentChange | None = None
+    # Set by an operator's conflict resolution: applying this change settles that conflict.
+    resolves_conflict: str | None = None
     source_ts: datetime = Field(default_factory=utcnow)
     received_at: datetime = Field(default_factory=utcnow)
     actor: str | None = None
@@ -105,6 +107,9 @@ class LinkedEvent(BaseModel):
     state: dict[str, str | None] = Field(default_factory=dict)
     # Where the incident is already linked: integration id -> external id.
     links: dict[str, str] = Field(default_factory=dict)
+    # Fields of the source record that our own write of an older value overwrote after this
+    # change was made: if this change wins, it is written back there too.
+    clobbered: tuple[str, ...] = ()
 
 
 class DeliveryCommand(BaseModel):

@@ -58,3 +58,8 @@ class ConflictStrategy(StrEnum):
     LAST_WRITE_WINS = "last-write-wins"
     OWNERSHIP_PRIORITY = "ownership-priority"
     MANUAL_REVIEW = "manual-review"
+
+
+class ReopenPolicy(StrEnum):
+    REOPEN = "reopen"  # a reopened incident reopens the linked record (and vice versa)
+    COMMENT = "comment"  # the linked record stays closed; a comment says it was reopened

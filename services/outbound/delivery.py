@@ -67,9 +67,23 @@ class Delivery:
             if external_id is None:
                 record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
                 external_id = record.external_id
+                if record.version is not None:
+                    await store.add_our_write(
+                        cmd.tenant,
+                        target_id,
+                        external_id,
+                        record.version,
+                        cmd.set_fields,
+                        ctx.config.echo_ttl_s,
+                    )
                 await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
                 await store.remember_state(
-                    cmd.tenant, target_id, external_id, cmd.set_fields, record.version
+                    cmd.tenant,
+                    target_id,
+                    external_id,
+                    cmd.set_fields,
+                    record.version,
+                    cmd.source_ts,
                 )
                 return DeliveryResult("created", external_id, attempts=attempt)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
@@ -78,6 +92,19 @@ class Delivery:
         await store.expect_echo(
             cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
         )
+        before = await store.known_state(cmd.tenant, target_id, external_id)
         version = await connector.update(external_id, cmd.set_fields)
-        await store.remember_state(cmd.tenant, target_id, external_id, cmd.set_fields, version)
+        if version is not None:
+            await store.add_our_write(
+                cmd.tenant, target_id, external_id, version, cmd.set_fields, ctx.config.echo_ttl_s
+            )
+        await store.remember_state(
+            cmd.tenant,
+            target_id,
+            external_id,
+            cmd.set_fields,
+            version,
+            cmd.source_ts,
+            replaced=before.fields,
+        )
         return DeliveryResult("written", external_id, attempts=attempt)

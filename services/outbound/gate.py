@@ -7,10 +7,11 @@ unlinked record, no-op (value already known), fingerprint of our own recent writ
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from outbound.context import Context
-from syncmodel.echo import fresh_changes, real_changes
+from syncmodel.echo import clobbered_fields, fresh_changes, real_changes
 from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent, Origin
 
 log = logging.getLogger(__name__)
@@ -39,16 +40,44 @@ class Gate:
         forced = event.origin is Origin.MANUAL
         if event.kind is ChangeKind.REFRESH:
             event = await self._refresh(event)
-        known, versions = await store.known_state(event.tenant, side.id, event.external_id)
+        known_state = await store.known_state(event.tenant, side.id, event.external_id)
+        known, versions = known_state.fields, known_state.versions
         # Consume the fingerprints of our own writes this event carries back, whichever
         # guard drops it: a leftover one would swallow a person's later edit to that value.
-        echoed = set() if forced else await self._echoed_fields(event)
+        # A tool that names the actor tells echoes apart exactly; fingerprints are for the
+        # sides that do not (a person may well type a value we wrote a moment ago).
+        names_actor = side.actor is not None and event.actor is not None
+        echoed = set() if forced or names_actor else await self._echoed_fields(event)
+        if not forced and event.version is not None:
+            ours = await store.our_write(event.tenant, side.id, event.external_id, event.version)
+            if ours:
+                # The snapshot our own write produced: what we wrote is its echo. Its other
+                # fields may show a person's earlier edit, dated here only by our write: that
+                # edit's own webhook (or the reconciler) brings it with its real time, so
+                # those fields are neither taken nor remembered from this snapshot.
+                own = {f: c for f, c in event.changes.items() if f in ours}
+                await self._remember(event, own, ours=own)
+                return GateResult(None, "echo_version")
         fresh = fresh_changes(event.changes, event.version, versions)
+        # An edit our write of an older value landed on: stale by version, newer by clock.
+        clobbered = clobbered_fields(
+            event.changes,
+            event.version,
+            versions,
+            event.source_ts,
+            known_state.written_ts,
+            known,
+            known_state.replaced,
+        )
+        if clobbered and (side.actor is None or event.actor != side.actor):
+            fresh = {**fresh, **{f: event.changes[f] for f in clobbered}}
+        else:
+            clobbered = set()
         if event.changes and not fresh:
             return GateResult(None, "stale")
         if side.actor is not None and event.actor == side.actor and not forced:
             # Our own write coming back. Still the record's true state: remember it.
-            await self._remember(event, fresh)
+            await self._remember(event, fresh, ours=fresh)
             return GateResult(None, "echo_actor")
         pid = event.external_id if is_platform else await self._platform_incident(event)
         if pid is None:
@@ -57,8 +86,12 @@ class Gate:
 
         changes = dict(fresh) if forced else real_changes(fresh, known)
         changes = {k: c for k, c in changes.items() if k not in echoed}
-        await self._remember(event, fresh)
-        if not changes and event.kind is not ChangeKind.CREATED:
+        # A clobbered edit is news even though the record shows our value again, and even
+        # if a person happened to type a value we wrote earlier (the actor tells them apart).
+        changes.update({f: fresh[f] for f in clobbered if f not in echoed})
+        await self._remember(event, fresh, ours=echoed)
+        resolving = event.resolves_conflict is not None
+        if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return GateResult(None, "echo_or_noop")
         state = {**known, **{k: c.new for k, c in fresh.items()}}
         links = await store.links_of(event.tenant, pid)
@@ -68,6 +101,7 @@ class Gate:
             is_platform=is_platform,
             state=state,
             links=links,
+            clobbered=tuple(sorted(f for f in clobbered if f in changes)),
         )
         return GateResult(linked, "passed")
 
@@ -99,13 +133,16 @@ class Gate:
             await store.link(event.tenant, pid, event.integration_id, event.external_id)
         return pid
 
-    async def _remember(self, event: ChangeEvent, fresh: dict[str, FieldChange]) -> None:
+    async def _remember(
+        self, event: ChangeEvent, fresh: Mapping[str, FieldChange], ours: Collection[str] = ()
+    ) -> None:
         await self.ctx.store.remember_state(
             event.tenant,
             event.integration_id,
             event.external_id,
             {k: c.new for k, c in fresh.items()},
             event.version,
+            ours=ours,
         )
 
     async def _refresh(self, event: ChangeEvent) -> ChangeEvent:

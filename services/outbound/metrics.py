@@ -30,3 +30,13 @@ STAGE_ERRORS = Counter(
     "Unexpected errors by stage (each is logged with its cause).",
     ["stage"],
 )
+CONFLICTS_DETECTED = Counter(
+    "incident_sync_conflicts_detected_total",
+    "Two sides changed one field within the conflict window, by integration and strategy.",
+    ["integration", "strategy"],
+)
+CONFLICTS_RESOLVED = Counter(
+    "incident_sync_conflicts_resolved_total",
+    "Conflicts settled, by integration and how (a strategy, or an operator's choice).",
+    ["integration", "resolution"],
+)

@@ -103,7 +103,8 @@ async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) 
     assert (await delivery.process(cmd)).outcome == "written"
     key = f"is:default:fp:prod-snow:{sys_id}:{fingerprint('title', 'Disk full again')}"
     assert await ctx.store.redis.exists(key)
-    known, versions = await ctx.store.known_state("default", "prod-snow", sys_id)
+    state = await ctx.store.known_state("default", "prod-snow", sys_id)
+    known, versions = state.fields, state.versions
     assert known["title"] == "Disk full again"
     assert versions["title"] == "0000000001"  # sys_mod_count after the update
 

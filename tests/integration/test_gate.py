@@ -53,7 +53,7 @@ def snow(
     *,
     delivery: str = "d1",
     version: int = 2,
-    actor: str = "john.smith",
+    actor: str | None = "john.smith",
     pid: str | None = "INC1",
 ) -> ChangeEvent:
     return ChangeEvent(
@@ -83,14 +83,31 @@ async def test_the_integration_users_own_change_is_an_echo(gate: Gate) -> None:
     assert await decide(gate, snow("A", actor="incident-sync")) == "echo_actor"
 
 
-async def test_a_value_we_wrote_is_an_echo_once(gate: Gate) -> None:
+async def test_a_value_we_wrote_is_an_echo_once_where_the_tool_names_no_actor(
+    gate: Gate,
+) -> None:
     store = gate.ctx.store
     await store.link("default", "INC1", "prod-snow", "sys1")
     await store.expect_echo("default", "prod-snow", "sys1", {"title": "B"}, 60)
-    assert await decide(gate, snow("B", delivery="d1")) == "echo_or_noop"
+    assert await decide(gate, snow("B", delivery="d1", actor=None)) == "echo_or_noop"
     # a person setting another value and then ours again is a real change each time
-    assert await decide(gate, snow("C", delivery="d2", version=3)) == "passed"
-    assert await decide(gate, snow("B", delivery="d3", version=4)) == "passed"
+    assert await decide(gate, snow("C", delivery="d2", version=3, actor=None)) == "passed"
+    assert await decide(gate, snow("B", delivery="d3", version=4, actor=None)) == "passed"
+
+
+async def test_a_named_person_typing_a_value_we_wrote_is_a_real_change(gate: Gate) -> None:
+    store = gate.ctx.store
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    await store.expect_echo("default", "prod-snow", "sys1", {"title": "B"}, 60)
+    assert await decide(gate, snow("B", delivery="d1", actor="john.smith")) == "passed"
+
+
+async def test_the_snapshot_of_our_own_write_is_its_echo(gate: Gate) -> None:
+    store = gate.ctx.store
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    await store.add_our_write("default", "prod-snow", "sys1", f"{7:010d}", ["title"], 60)
+    assert await decide(gate, snow("B", delivery="d1", version=7, actor=None)) == "echo_version"
+    assert await decide(gate, snow("C", delivery="d2", version=8, actor=None)) == "passed"
 
 
 async def test_an_unchanged_value_is_a_no_op(gate: Gate) -> None:

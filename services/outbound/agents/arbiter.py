@@ -7,12 +7,14 @@ import logging
 import faust
 
 from outbound.app import app, changes_topic, ctx, outbound_topic
+from outbound.arbiter import Arbiter
+from outbound.durable import until_done
 from outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
 from syncmodel import codec, topics
 from syncmodel.events import LinkedEvent
-from syncmodel.routing import plan_deliveries
 
 log = logging.getLogger(__name__)
+arbiter = Arbiter(ctx)
 
 
 @app.agent(changes_topic, concurrency=1)
@@ -20,11 +22,12 @@ async def arbiter_agent(stream: faust.StreamT[bytes]) -> None:
     async for raw in stream:
         try:
             linked = codec.decode(LinkedEvent, raw)
-            commands = plan_deliveries(linked, ctx.config, ctx.mappings)
+            result = await until_done(lambda: arbiter.process(linked), "arbiter")  # noqa: B023
         except Exception:
             STAGE_ERRORS.labels("arbiter").inc()
             log.exception("arbiter failed")
             continue
+        commands = result.commands
         for cmd in commands:
             target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
             key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
@@ -37,5 +40,7 @@ async def arbiter_agent(stream: faust.StreamT[bytes]) -> None:
                 "event_id": linked.event.event_id,
                 "incident": linked.platform_incident_id,
                 "commands": [c.target_integration_id for c in commands],
+                "conflicts": [c.id for c in result.conflicts],
+                "parked": result.parked,
             },
         )

@@ -1,0 +1,51 @@
+"""Trigger filters: which platform incidents an integration links and syncs.
+
+An integration with a trigger gets a record only for incidents whose canonical state matches
+every condition (e.g. severity in [critical, major], a custom field's value). The check is
+made whenever the platform incident changes, so an incident that starts to match later is
+linked then; one already linked stays linked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Condition(BaseModel):
+    """One test on one canonical field (`severity`, `status`, or `custom.<Field name>`)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    field: str = Field(min_length=1)
+    in_: tuple[str, ...] | None = Field(default=None, alias="in")
+    equals: str | None = None
+    not_in: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        if sum(x is not None for x in (self.in_, self.equals, self.not_in)) != 1:
+            raise ValueError("a condition takes exactly one of: in, equals, not_in")
+        return self
+
+    def matches(self, state: Mapping[str, str | None]) -> bool:
+        value = state.get(self.field)
+        folded = value.casefold() if value is not None else None
+        if self.equals is not None:
+            return folded == self.equals.casefold()
+        if self.in_ is not None:
+            return folded in {v.casefold() for v in self.in_}
+        assert self.not_in is not None
+        return folded not in {v.casefold() for v in self.not_in}
+
+
+class Trigger(BaseModel):
+    """All conditions must hold. An empty trigger matches every incident."""
+
+    model_config = ConfigDict(frozen=True)
+
+    all: tuple[Condition, ...] = ()
+
+    def matches(self, state: Mapping[str, str | None]) -> bool:
+        return all(c.matches(state) for c in self.all)

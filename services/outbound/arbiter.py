@@ -1,0 +1,236 @@
+"""The arbiter: turns a gated change into writes, settling conflicts on the way.
+
+Per changed field it asks the pure conflict rules (`syncmodel.conflicts`) against the last
+change it let through for that incident field (kept in Redis), records every conflict, parks
+fields under manual review, and then plans the writes (`syncmodel.routing`). Everything about
+one incident reaches one arbiter in order (`sync.changes` is keyed by incident), so the
+read-decide-write on an incident's fields needs no lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from outbound.context import Context
+from outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
+from syncmodel.config import IntegrationConfig
+from syncmodel.conflicts import Arbitration, FieldWrite, Verdict, arbitrate
+from syncmodel.events import DeliveryCommand, LinkedEvent
+from syncmodel.fields import ConflictStrategy, Owner
+from syncmodel.fields import Field as F
+from syncmodel.routing import contributed, plan_deliveries, restore_source
+from syncstate.conflicts import (
+    ConflictRecord,
+    ConflictStatus,
+    ConflictStore,
+    Resolution,
+    SideValue,
+)
+
+log = logging.getLogger(__name__)
+
+# The comment stream is appended to, not overwritten: two sides adding notes never conflict.
+NOT_ARBITRATED = frozenset({F.COMMENT.value})
+
+
+@dataclass
+class ArbiterResult:
+    commands: list[DeliveryCommand]
+    conflicts: list[ConflictRecord] = field(default_factory=list)
+    parked: list[str] = field(default_factory=list)
+
+
+class Arbiter:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.conflicts = ConflictStore(ctx.store.redis)
+
+    async def process(self, linked: LinkedEvent) -> ArbiterResult:
+        ctx, store = self.ctx, self.ctx.store
+        event, pid, tenant = linked.event, linked.platform_incident_id, linked.event.tenant
+        source = event.integration_id
+        offered = contributed(linked, ctx.config, ctx.mappings)
+        if event.resolves_conflict is not None:
+            return await self._settle(linked, offered)
+
+        arbitrated = [f for f in offered if f not in NOT_ARBITRATED]
+        last = await store.field_writes(tenant, pid, arbitrated)
+        parked = await store.parked(tenant, pid)
+        accepted: dict[str, str | None] = {f: v for f, v in offered.items() if f in NOT_ARBITRATED}
+        reassert: dict[str, FieldWrite] = {}
+        winners: dict[str, FieldWrite] = {}
+        restore: dict[str, str | None] = {}
+        result = ArbiterResult(commands=[])
+        for name in arbitrated:
+            new = FieldWrite(source, offered[name], event.source_ts)
+            previous = last.get(name)
+            settings = self._settings_for(source, previous)
+
+            def priority(side: str, f: str = name, s: IntegrationConfig = settings) -> int:
+                return self._priority(side, f, s)
+
+            verdict = arbitrate(
+                previous,
+                new,
+                strategy=settings.conflict_strategy,
+                window_s=settings.conflict_window_s,
+                priority=priority,
+                parked=name in parked,
+                platform=ctx.config.platform.id,
+            )
+            if verdict.conflict and previous is not None:
+                record = await self._record(linked, name, previous, new, verdict, settings)
+                result.conflicts.append(record)
+            if verdict.verdict is Verdict.ACCEPT:
+                accepted[name] = new.value
+                winners[name] = new
+            elif verdict.verdict is Verdict.REJECT and verdict.winner is not None:
+                reassert[name] = verdict.winner
+            else:
+                result.parked.append(name)
+                if name in linked.clobbered:
+                    # Our write of the other side's value landed on this edit: put it back,
+                    # so each side shows its own people's value while the field is parked.
+                    restore[name] = new.value
+                if name in parked:
+                    await self._update_pending(tenant, parked[name], new)
+        await store.set_field_writes(tenant, pid, winners)
+        result.commands = plan_deliveries(
+            linked, ctx.config, ctx.mappings, accepted=accepted, reassert=reassert
+        )
+        restore.update({f: v for f, v in accepted.items() if f in linked.clobbered})
+        result.commands += restore_source(linked, ctx.config, ctx.mappings, restore)
+        return result
+
+    # -- settings and priorities -----------------------------------------------------------
+    def _settings_for(self, source: str, previous: FieldWrite | None) -> IntegrationConfig:
+        """The integration whose conflict settings apply: the tool involved (between two
+        tools, the one whose change arrives now)."""
+        config = self.ctx.config
+        if source != config.platform.id:
+            side = config.side(source)
+        elif previous is not None and previous.side != config.platform.id:
+            side = config.side(previous.side)
+        else:
+            side = None
+        return side if side is not None else config.platform
+
+    def _priority(self, side: str, name: str, settings: IntegrationConfig) -> int:
+        """A side's ownership priority for a field: the rule's priority where that side is
+        the owner, else 0."""
+        config = self.ctx.config
+        if side == config.platform.id:
+            rule = settings.ownership_rules().get(name)
+            return rule.priority if rule is not None and rule.owner is Owner.PLATFORM else 0
+        integration = config.side(side)
+        if integration is None:
+            return 0
+        rule = integration.ownership_rules().get(name)
+        return rule.priority if rule is not None and rule.owner is Owner.EXTERNAL else 0
+
+    # -- conflict records --------------------------------------------------------------------
+    async def _record(
+        self,
+        linked: LinkedEvent,
+        name: str,
+        previous: FieldWrite,
+        new: FieldWrite,
+        verdict: Arbitration,
+        settings: IntegrationConfig,
+    ) -> ConflictRecord:
+        platform_id = self.ctx.config.platform.id
+        first, second = (new, previous) if new.side == platform_id else (previous, new)
+
+        def side_value(write: FieldWrite) -> SideValue:
+            if write.side == linked.event.integration_id:
+                record_id = linked.event.external_id
+            elif write.side == platform_id:
+                record_id = linked.platform_incident_id
+            else:
+                record_id = linked.links.get(write.side, "")
+            return SideValue(side=write.side, record_id=record_id, value=write.value, ts=write.ts)
+
+        record = ConflictRecord(
+            tenant=linked.event.tenant,
+            platform_incident_id=linked.platform_incident_id,
+            field=name,
+            integration_id=settings.id,
+            strategy=settings.conflict_strategy,
+            platform=side_value(first),
+            external=side_value(second),
+        )
+        CONFLICTS_DETECTED.labels(settings.id, settings.conflict_strategy.value).inc()
+        if verdict.verdict is Verdict.PARK:
+            await self.conflicts.save(record)
+            await self.ctx.store.park(
+                linked.event.tenant, linked.platform_incident_id, name, record.id
+            )
+        else:
+            resolution = (
+                Resolution.OWNERSHIP_PRIORITY
+                if settings.conflict_strategy is ConflictStrategy.OWNERSHIP_PRIORITY
+                else Resolution.LAST_WRITE_WINS
+            )
+            winner = verdict.winner.side if verdict.winner is not None else None
+            record = await self.conflicts.resolve(
+                record, resolution, winner=winner, resolver="auto"
+            )
+            CONFLICTS_RESOLVED.labels(settings.id, resolution.value).inc()
+        log.info(
+            "conflict",
+            extra={
+                "conflict_id": record.id,
+                "incident": record.platform_incident_id,
+                "field": name,
+                "strategy": settings.conflict_strategy.value,
+                "status": record.status.value,
+                "winner": record.winner,
+            },
+        )
+        return record
+
+    async def _update_pending(self, tenant: str, conflict_id: str, new: FieldWrite) -> None:
+        """A parked field changed again: the pending record keeps each side's latest value."""
+        record = await self.conflicts.get(tenant, conflict_id)
+        if record is None or record.status is not ConflictStatus.PENDING:
+            return
+        if new.side == record.platform.side:
+            part = "platform"
+        elif new.side == record.external.side:
+            part = "external"
+        else:
+            return
+        current: SideValue = getattr(record, part)
+        value = current.model_copy(update={"value": new.value, "ts": new.ts})
+        record = record.model_copy(update={part: value})
+        await self.conflicts.save(record)
+
+    async def _settle(self, linked: LinkedEvent, offered: dict[str, str | None]) -> ArbiterResult:
+        """An operator's resolution: unpark, and propagate the chosen value (if any)."""
+        ctx, event = self.ctx, linked.event
+        conflict_id = event.resolves_conflict
+        assert conflict_id is not None
+        record = await self.conflicts.get(event.tenant, conflict_id)
+        if record is None:
+            log.warning("resolution of an unknown conflict", extra={"conflict_id": conflict_id})
+            return ArbiterResult(commands=[])
+        await ctx.store.unpark(event.tenant, linked.platform_incident_id, record.field)
+        accepted = {f: v for f, v in offered.items() if f == record.field}
+        if accepted:
+            write = FieldWrite(event.integration_id, accepted[record.field], event.source_ts)
+            await ctx.store.set_field_writes(
+                event.tenant, linked.platform_incident_id, {record.field: write}
+            )
+        if record.status is ConflictStatus.PENDING:
+            if not accepted:
+                resolution, winner = Resolution.IGNORE, None
+            elif event.integration_id == ctx.config.platform.id:
+                resolution, winner = Resolution.USE_PLATFORM, event.integration_id
+            else:
+                resolution, winner = Resolution.USE_EXTERNAL, event.integration_id
+            resolver = event.actor or "operator"
+            await self.conflicts.resolve(record, resolution, winner=winner, resolver=resolver)
+            CONFLICTS_RESOLVED.labels(record.integration_id, resolution.value).inc()
+        commands = plan_deliveries(linked, ctx.config, ctx.mappings, accepted=accepted)
+        return ArbiterResult(commands=commands)
