@@ -55,7 +55,7 @@ some_integration_of_tenant_in_scope if {
 manager_actions := {
 	"integration.read", "integration.create", "integration.apply", "integration.update",
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
-	"status.read",
+	"status.read", "conflict.read", "conflict.resolve",
 }
 
 allow if {
@@ -68,14 +68,14 @@ allow if {
 allow if {
 	authenticated
 	input.subject.role == "integration.manager"
-	input.action in {"integration.list", "status.list"}
+	input.action in {"integration.list", "status.list", "conflict.list"}
 	tenant_in_scope
 }
 
 allow if {
 	authenticated
 	input.subject.role == "integration.manager"
-	input.action in {"integration.list", "status.list"}
+	input.action in {"integration.list", "status.list", "conflict.list"}
 	some_integration_of_tenant_in_scope
 }
 
@@ -118,6 +118,14 @@ allow if {
 	input.action in {"conflict.read", "conflict.resolve"}
 	tenant_in_scope
 	assigned_to_subject
+}
+
+# The list itself; the service filters its items with `conflict.read`.
+allow if {
+	authenticated
+	input.subject.role == "incident_commander"
+	input.action == "conflict.list"
+	tenant_in_scope
 }
 
 # -- why not -----------------------------------------------------------------------------------

@@ -127,6 +127,9 @@ class Stack:
             "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
             "CONTROL_BOOTSTRAP_TOKEN": self.admin_token,
             "CONTROL_SEED_FILE": str(self.config_path),
+            # conflict resolutions are published to the pipeline
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "KAFKA_IDEMPOTENCE": "false",
         }
 
     # -- configuration -----------------------------------------------------------------------
@@ -346,7 +349,7 @@ class Stack:
                     "outbound",
                     "worker",
                     "-l",
-                    "warn",
+                    self.extra_env.get("LOG_LEVEL", "warn").lower(),
                     env=self.service_env("outbound"),
                     port=self.ports["outbound"],
                 )

@@ -24,11 +24,28 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+NOISY = ("aiokafka", "kafka", "faust", "mode", "httpx")
+
+
+def logging_config(level: str = "INFO") -> dict[str, object]:
+    """The same setup as a `logging.config.dictConfig` (faust's worker applies one at start,
+    replacing whatever was set before; without this its own text format wins)."""
+    floor = max(logging.getLevelName(level.upper()), logging.WARNING)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"level": level.upper(), "handlers": ["default"]},
+        "loggers": {name: {"level": logging.getLevelName(floor)} for name in NOISY},
+    }
+
+
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "faust", "mode"):
+    for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))

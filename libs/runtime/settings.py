@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(6, alias="KAFKA_TOPIC_PARTITIONS")
     kafka_replication_factor: int = Field(1, alias="KAFKA_REPLICATION_FACTOR")
     kafka_session_timeout_s: float = Field(10.0, alias="KAFKA_SESSION_TIMEOUT_S")
+    # How long a fetch may wait for data. Low, because a broker that does not answer a
+    # fetch early when data arrives (the embedded test broker) adds up to this to every hop.
+    kafka_fetch_max_wait_ms: int = Field(50, ge=1, alias="KAFKA_FETCH_MAX_WAIT_MS")
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
     config_path: str = Field("config/sync.json", alias="INCIDENT_SYNC_CONFIG")
     # Where the sides come from: "file" (INCIDENT_SYNC_CONFIG) or "control" (the control

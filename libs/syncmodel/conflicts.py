@@ -8,6 +8,8 @@ a disagreement is a *conflict* (recorded, counted, and for `manual-review` parke
 - A change older (by its source's clock) than the last one let through from another side
   never overwrites it, whatever the window: it loses, and the winner is re-asserted on the
   side it came from, so every side converges on the winner.
+- A change made on top of the standing value (the value it replaced is the one let through
+  last) is a later edit and stands: its editor saw the other side's value.
 - Within the window, two sides setting different values is a conflict:
   `last-write-wins` keeps the newer (ties: the platform, then the greater side id);
   `ownership-priority` keeps the side with the higher ownership priority for the field
@@ -25,6 +27,10 @@ from enum import StrEnum
 
 from syncmodel.echo import normalize
 from syncmodel.fields import ConflictStrategy
+from syncmodel.fields import Field as F
+
+# The comment stream is appended to, not overwritten: two sides adding notes never conflict.
+NOT_ARBITRATED = frozenset({F.COMMENT.value})
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,20 @@ class Arbitration:
 Priority = Callable[[str], int]  # side -> its ownership priority for the field at hand
 
 
-def is_conflict(last: FieldWrite | None, new: FieldWrite, window_s: float) -> bool:
+def is_conflict(
+    last: FieldWrite | None, new: FieldWrite, window_s: float, based_on: str | None = None
+) -> bool:
+    """Two sides set different values within the window, neither on top of the other's.
+
+    `based_on`: the value the new change replaced on its record, when known. A person who
+    changed the value that had just arrived from the other side saw it: that is a later
+    edit, not a simultaneous one.
+    """
     if last is None or last.side == new.side:
         return False
     if normalize(last.value) == normalize(new.value):
+        return False
+    if based_on is not None and normalize(based_on) == normalize(last.value):
         return False
     return abs((new.ts - last.ts).total_seconds()) <= window_s
 
@@ -73,10 +89,19 @@ def arbitrate(
     priority: Priority,
     parked: bool = False,
     platform: str | None = None,
+    based_on: str | None = None,
 ) -> Arbitration:
     if parked:
         return Arbitration(Verdict.PARK, conflict=False, winner=None)
-    conflict = is_conflict(last, new, window_s)
+    if (
+        last is not None
+        and based_on is not None
+        and normalize(based_on) == normalize(last.value)
+        and normalize(based_on) != normalize(new.value)
+    ):
+        # Made on top of the standing value: a later edit, whatever the clocks say.
+        return Arbitration(Verdict.ACCEPT, conflict=False, winner=new)
+    conflict = is_conflict(last, new, window_s, based_on)
     if conflict and strategy is ConflictStrategy.MANUAL_REVIEW:
         return Arbitration(Verdict.PARK, conflict=True, winner=None)
     if last is None or last.side == new.side or normalize(last.value) == normalize(new.value):

@@ -11,7 +11,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from outbound.context import Context
-from runtime.logs import setup_logging
+from runtime.logs import logging_config, setup_logging
 from runtime.settings import Settings
 from syncmodel import topics
 
@@ -19,6 +19,28 @@ log = logging.getLogger(__name__)
 settings = Settings()
 setup_logging(settings.log_level)
 ctx = Context.from_env(settings)
+
+
+def _fetch_wait(max_wait_ms: int) -> None:
+    """faust builds its consumer with fetch_max_wait_ms=1500 and no setting to change it; a
+    broker that answers fetches only when that wait ends (Tansu) then adds ~0.75 s to every
+    hop gate -> arbiter -> delivery. Set it on the consumer faust creates."""
+    from faust.transport.drivers import aiokafka as driver
+
+    create = driver.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "_incident_sync", False):
+        return
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = max_wait_ms
+        return consumer
+
+    create_worker_consumer._incident_sync = True  # type: ignore[attr-defined]
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+_fetch_wait(settings.kafka_fetch_max_wait_ms)
 
 app = faust.App(
     "incident-sync-outbound",
@@ -46,6 +68,7 @@ app = faust.App(
     web_stats_enabled=False,
     web_graph_enabled=False,
     web_metrics_enabled=False,
+    logging_config=logging_config(settings.log_level),
 )
 
 inbound_topic = app.topic(topics.INBOUND, internal=False)

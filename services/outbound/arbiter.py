@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from outbound.context import Context
 from outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
 from syncmodel.config import IntegrationConfig
-from syncmodel.conflicts import Arbitration, FieldWrite, Verdict, arbitrate
-from syncmodel.events import DeliveryCommand, LinkedEvent
+from syncmodel.conflicts import NOT_ARBITRATED, Arbitration, FieldWrite, Verdict, arbitrate
+from syncmodel.echo import normalize
+from syncmodel.events import ChangeEvent, DeliveryCommand, LinkedEvent
 from syncmodel.fields import ConflictStrategy, Owner
-from syncmodel.fields import Field as F
 from syncmodel.routing import contributed, plan_deliveries, restore_source
 from syncstate.conflicts import (
     ConflictRecord,
@@ -29,9 +29,6 @@ from syncstate.conflicts import (
 )
 
 log = logging.getLogger(__name__)
-
-# The comment stream is appended to, not overwritten: two sides adding notes never conflict.
-NOT_ARBITRATED = frozenset({F.COMMENT.value})
 
 
 @dataclass
@@ -78,6 +75,9 @@ class Arbiter:
                 priority=priority,
                 parked=name in parked,
                 platform=ctx.config.platform.id,
+                # What the editor replaced, unless our own write has since landed on the
+                # record (a clobber: the edit was simultaneous with ours, not after it).
+                based_on=None if name in linked.clobbered else self._replaced(event, name),
             )
             if verdict.conflict and previous is not None:
                 record = await self._record(linked, name, previous, new, verdict, settings)
@@ -96,12 +96,31 @@ class Arbiter:
                 if name in parked:
                     await self._update_pending(tenant, parked[name], new)
         await store.set_field_writes(tenant, pid, winners)
+        # Our write of another value to the source record may be on its way (planned before
+        # this change won): it would land on top of the winner. Checked after the winners are
+        # stored, while delivery checks the winners after marking its write pending, so one
+        # of the two always sees the other.
+        pending = await store.pending_writes(tenant, source, event.external_id)
+        kept = {n: w.value for n, w in winners.items()}
+        kept.update({n: offered[n] for n in result.parked})  # each side keeps its own value
+        for name, value in kept.items():
+            if name not in pending or normalize(pending[name]) == normalize(value):
+                continue
+            # Made on top of our pending value: our write landed first, nothing to put back.
+            if normalize(self._replaced(event, name)) != normalize(pending[name]):
+                restore[name] = value
         result.commands = plan_deliveries(
             linked, ctx.config, ctx.mappings, accepted=accepted, reassert=reassert
         )
         restore.update({f: v for f, v in accepted.items() if f in linked.clobbered})
+        restore = {f: v for f, v in restore.items() if f not in reassert}
         result.commands += restore_source(linked, ctx.config, ctx.mappings, restore)
         return result
+
+    @staticmethod
+    def _replaced(event: ChangeEvent, name: str) -> str | None:
+        change = event.changes.get(name)
+        return change.old if change is not None else None
 
     # -- settings and priorities -----------------------------------------------------------
     def _settings_for(self, source: str, previous: FieldWrite | None) -> IntegrationConfig:
@@ -186,6 +205,7 @@ class Arbiter:
                 "strategy": settings.conflict_strategy.value,
                 "status": record.status.value,
                 "winner": record.winner,
+                "sides": [record.platform.side, record.external.side],
             },
         )
         return record

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from connectors.base import ToolError
 from outbound.context import Context
+from syncmodel.conflicts import NOT_ARBITRATED
 from syncmodel.events import DeliveryCommand
 
 log = logging.getLogger(__name__)
@@ -89,9 +90,14 @@ class Delivery:
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
         if not cmd.set_fields:
             return DeliveryResult("skipped", external_id, attempts=attempt)
+        # Pending first, then the check: the arbiter stores a new winner first, then looks for
+        # pending writes; so either this check sees the winner or the arbiter sees this write.
         await store.expect_echo(
             cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
         )
+        cmd = await self._current(cmd, external_id)
+        if not cmd.set_fields:
+            return DeliveryResult("skipped", external_id, attempts=attempt)
         before = await store.known_state(cmd.tenant, target_id, external_id)
         version = await connector.update(external_id, cmd.set_fields)
         if version is not None:
@@ -108,3 +114,31 @@ class Delivery:
             replaced=before.fields,
         )
         return DeliveryResult("written", external_id, attempts=attempt)
+
+    async def _current(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
+        """Drop the fields whose value is no longer the winner, or that are parked.
+
+        Between the arbiter's decision and this write, a newer change of the same field may
+        have won (from any side): writing this older value now would overwrite it on the
+        target. The arbiter's memory says which change of each field stands.
+        """
+        names = [f for f in cmd.set_fields if f not in NOT_ARBITRATED]
+        standing = await self.ctx.store.field_writes(cmd.tenant, cmd.platform_incident_id, names)
+        stale = {f for f, w in standing.items() if w.ts > cmd.source_ts}
+        if cmd.source_integration_id != cmd.target_integration_id:
+            # Parked for review since this was planned: nothing propagates for it now (a
+            # put-back of a record's own value is no propagation).
+            parked = await self.ctx.store.parked(cmd.tenant, cmd.platform_incident_id)
+            stale |= {f for f in names if f in parked}
+        if not stale:
+            return cmd
+        log.info(
+            "superseded fields not written",
+            extra={"command_id": cmd.command_id, "fields": sorted(stale)},
+        )
+        store, target = self.ctx.store, cmd.target_integration_id
+        for name in stale:  # not written after all: no echo to wait for
+            await store.consume_echo(cmd.tenant, target, external_id, name, cmd.set_fields[name])
+        await store.settle_pending(cmd.tenant, target, external_id, stale)
+        fields = {f: v for f, v in cmd.set_fields.items() if f not in stale}
+        return cmd.model_copy(update={"set_fields": fields})

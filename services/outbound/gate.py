@@ -55,8 +55,11 @@ class Gate:
                 # fields may show a person's earlier edit, dated here only by our write: that
                 # edit's own webhook (or the reconciler) brings it with its real time, so
                 # those fields are neither taken nor remembered from this snapshot.
-                own = {f: c for f, c in event.changes.items() if f in ours}
+                own = fresh_changes(
+                    {f: c for f, c in event.changes.items() if f in ours}, event.version, versions
+                )
                 await self._remember(event, own, ours=own)
+                await store.settle_pending(event.tenant, side.id, event.external_id, own)
                 return GateResult(None, "echo_version")
         fresh = fresh_changes(event.changes, event.version, versions)
         # An edit our write of an older value landed on: stale by version, newer by clock.
@@ -78,6 +81,7 @@ class Gate:
         if side.actor is not None and event.actor == side.actor and not forced:
             # Our own write coming back. Still the record's true state: remember it.
             await self._remember(event, fresh, ours=fresh)
+            await store.settle_pending(event.tenant, side.id, event.external_id, fresh)
             return GateResult(None, "echo_actor")
         pid = event.external_id if is_platform else await self._platform_incident(event)
         if pid is None:
@@ -90,6 +94,7 @@ class Gate:
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
         await self._remember(event, fresh, ours=echoed)
+        await store.settle_pending(event.tenant, side.id, event.external_id, echoed)
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return GateResult(None, "echo_or_noop")

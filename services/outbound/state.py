@@ -136,12 +136,17 @@ class StateStore:
         fields: Mapping[str, str | None],
         ttl_s: int,
     ) -> None:
-        """Record what we are about to write, before writing, so its echo is recognised."""
+        """Record what we are about to write, before writing, so its echo is recognised;
+        and that the write is pending until its echo is seen."""
+        pending = f"{_p(tenant)}pending:{integration_id}:{external_id}"
         async with self.redis.pipeline(transaction=False) as pipe:
-            for field, value in fields.items():
+            for name, value in fields.items():
                 pipe.set(
-                    self._fp_key(tenant, integration_id, external_id, field, value), b"1", ex=ttl_s
+                    self._fp_key(tenant, integration_id, external_id, name, value), b"1", ex=ttl_s
                 )
+            if fields:
+                pipe.hset(pending, mapping={k: v or "" for k, v in fields.items()})
+                pipe.expire(pending, ttl_s)
             await pipe.execute()
 
     async def consume_echo(
@@ -150,6 +155,20 @@ class StateStore:
         """True (once) when this value is the echo of our own write."""
         key = self._fp_key(tenant, integration_id, external_id, field, value)
         return bool(await self.redis.delete(key))
+
+    async def pending_writes(
+        self, tenant: str, integration_id: str, external_id: str
+    ) -> dict[str, str]:
+        """Our writes to the record whose echo has not been seen yet: field -> value."""
+        raw = await self.redis.hgetall(f"{_p(tenant)}pending:{integration_id}:{external_id}")
+        return {_s(k): _s(v) for k, v in raw.items()}
+
+    async def settle_pending(
+        self, tenant: str, integration_id: str, external_id: str, fields: Collection[str]
+    ) -> None:
+        """The echo of our write of these fields came back: no longer pending."""
+        if fields:
+            await self.redis.hdel(f"{_p(tenant)}pending:{integration_id}:{external_id}", *fields)
 
     # -- the arbiter's memory: the last change let through per incident field ---------------
     async def field_writes(

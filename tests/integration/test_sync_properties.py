@@ -207,12 +207,14 @@ class World:
         self, cmd: DeliveryCommand, event: ChangeEvent, clobbered: tuple[str, ...]
     ) -> None:
         self.trace.append(f"   write {cmd.target_integration_id} {cmd.set_fields}")
-        if cmd.target_integration_id == event.integration_id:
-            # Only a winner put back on its own record after our older write landed on it,
-            # or a lost change overwritten by the winner from another side.
-            assert cmd.source_integration_id != event.integration_id or set(cmd.set_fields) <= set(
-                clobbered
-            ), "\n".join(self.trace)
+        if cmd.target_integration_id != event.integration_id:
+            return
+        if cmd.source_integration_id != event.integration_id:
+            return  # a winner from elsewhere put on the record whose late change lost
+        # The change's own values, put back on its own record where our write of another
+        # value may have landed on top of it: never anything else.
+        own = {f: c.new for f, c in event.changes.items()}
+        assert all(own.get(f) == v for f, v in cmd.set_fields.items()), "\n".join(self.trace)
 
 
 async def make_world(redis: Redis, strategy: ConflictStrategy) -> World:
@@ -331,7 +333,12 @@ async def scenario(redis_port: int, data: st.DataObject, strategy: ConflictStrat
                 continue
             seen = {views[s][name] for s in views}
             assert len(seen) == 1, f"{name} diverged: {views}\n{trace}"
-            if strategy is ConflictStrategy.LAST_WRITE_WINS and (win := newest(world.edits, name)):
+            # A full snapshot (the platform) dates each field by the record's update time:
+            # with several platform edits in a round, one late webhook can misdate a field
+            # (documented). Exactly newest-wins is checked where every edit is dated.
+            platform_edits = sum(e.side == "platform" for e in world.edits)
+            exact = strategy is ConflictStrategy.LAST_WRITE_WINS and platform_edits <= 1
+            if exact and (win := newest(world.edits, name)):
                 assert seen == {win}, f"{name}: {seen} is not the newest edit {win}\n{trace}"
         for record in pending:  # an operator settles every conflict: the platform's value
             world.queue.append(

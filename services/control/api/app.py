@@ -9,12 +9,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from control.api import admin
+from control.api import conflicts as conf
 from control.api import integrations as integ
 from control.api.context import Services
 from control.api.errors import error_middleware
 from control.api.models import (
     AuditList,
     AuditQuery,
+    ConflictList,
+    ConflictQuery,
+    ConflictResolve,
     ConnectionTest,
     Deleted,
     ErrorBody,
@@ -44,6 +48,7 @@ from controlstore.records import seal
 from controlstore.store import Actor, ControlStore
 from syncmodel.config import IntegrationConfig, load_config
 from syncmodel.mapping import read_mapping_config
+from syncstate.conflicts import ConflictRecord
 
 log = logging.getLogger("control")
 
@@ -105,6 +110,19 @@ def route_table() -> list[Route]:
         r("GET", f"{T}/status", "status.list", integ.tenant_status,
           "Sync status of every integration of the tenant the caller may see", "status",
           response=SyncStatusList),
+        # conflicts
+        r("GET", f"{T}/conflicts", "conflict.list", conf.list_conflicts,
+          "List conflicts (those the caller may read), newest first", "conflicts",
+          query=ConflictQuery, response=ConflictList),
+        r("GET", f"{T}/conflicts/{{conflict_id}}", "conflict.read", conf.get_conflict,
+          "One conflict: the field, both sides' values and times, status, resolution",
+          "conflicts", response=ConflictRecord, resource=conf.conflict_resource),
+        r("POST", f"{T}/conflicts/{{conflict_id}}/resolve", "conflict.resolve",
+          conf.resolve_conflict, "Settle a pending conflict", "conflicts",
+          description="The resolution travels the pipeline in order with the incident's "
+          "other changes; the record is marked resolved at once.",
+          body=ConflictResolve, response=ConflictRecord, status=202,
+          resource=conf.conflict_resource, errors=(400, 401, 403, 404, 409, 422, 503)),
         # platform connection
         r("GET", f"{T}/platform", "platform.read", integ.get_platform,
           "The tenant's platform connection", "platform", response=IntegrationView),
@@ -200,6 +218,7 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
             await seed(services.store, settings.seed_file)
 
     async def cleanup(app: web.Application) -> None:
+        await services.aclose()
         if own_redis:
             await client.aclose()
 

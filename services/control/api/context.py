@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from aiokafka import AIOKafkaProducer
 from redis.asyncio import Redis
 
 from control.auth import Tokens
@@ -12,6 +14,8 @@ from control.policy import Policy
 from control.settings import ControlSettings
 from controlstore.crypto import Keyring
 from controlstore.store import ControlStore
+from runtime.kafka import make_producer
+from runtime.settings import Settings
 
 if TYPE_CHECKING:
     from control.api.routing import Route
@@ -26,3 +30,24 @@ class Services:
     tokens: Tokens
     policy: Policy
     routes: list[Route] = field(default_factory=list)
+    _producer: AIOKafkaProducer | None = None
+    _producer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def publish(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Produce one record and wait for the broker's acknowledgement (acks=all). The
+        producer starts on first use: the API works without a broker until something must
+        be published (conflict resolutions)."""
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = make_producer(Settings())
+                await asyncio.wait_for(producer.start(), 10.0)
+                self._producer = producer
+        sent = await self._producer.send(topic, value=value, key=key, headers=headers)
+        await asyncio.wait_for(sent, 10.0)
+
+    async def aclose(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

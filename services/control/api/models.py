@@ -19,6 +19,7 @@ from control.auth import Role, Scope
 from syncmodel.config import SECRET_FIELDS, IntegrationConfig
 from syncmodel.fields import Field as CanonicalField
 from syncmodel.ownership import FieldOwnership
+from syncstate.conflicts import ConflictRecord, ConflictStatus
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, -")]
@@ -232,3 +233,20 @@ class AuditQuery(_Body):
 
 class Deleted(BaseModel):
     deleted: str
+
+
+# -- conflicts ---------------------------------------------------------------------------------
+class ConflictQuery(_Body):
+    status: ConflictStatus | None = Field(None, description="pending or resolved; all if absent")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class ConflictList(BaseModel):
+    items: list[ConflictRecord]
+
+
+class ConflictResolve(_Body):
+    resolution: Literal["use-platform", "use-external", "ignore"] = Field(
+        description="use-platform / use-external: that side's value goes everywhere; "
+        "ignore: unpark the field, each side keeps what it shows"
+    )

@@ -34,6 +34,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "name": NAME_PATTERN,
     "field": r"^[a-z][a-z_]{0,39}$",
     "token_id": r"^[0-9a-f]{12}$",
+    "conflict_id": r"^conflict-[0-9a-f]{12}$",
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 # How a path parameter is named in the policy's input.resource.
@@ -42,6 +43,7 @@ _RESOURCE_KEYS: Final = {
     "name": "integration",
     "field": "field",
     "token_id": "token",
+    "conflict_id": "conflict",
 }
 
 
@@ -70,6 +72,9 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+# Adds what the policy needs to know of the resource beyond the path (e.g. who commands the
+# incident a conflict belongs to), before the decision.
+ResourceLoader = Callable[["Services", Mapping[str, str]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ class Route:
     status: int = 200
     errors: tuple[int, ...] = (400, 401, 403, 404, 422)
     extra_responses: Mapping[int, str] = field(default_factory=dict)
+    resource: ResourceLoader | None = None
 
     @property
     def params(self) -> list[str]:
@@ -159,7 +165,9 @@ def dispatch(
                 pattern = _COMPILED.get(key)
                 if pattern is not None and not pattern.match(value):
                     raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
-            resource = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
+            resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
+            if route.resource is not None:
+                resource.update(await route.resource(services, params))
             decision = services.policy.decide(
                 policy_input(subject, route.action, resource, request)
             )

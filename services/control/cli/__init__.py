@@ -6,6 +6,7 @@ import click
 
 from control.cli.admin import audit, keys, token, whoami
 from control.cli.client import Api
+from control.cli.conflict import conflict
 from control.cli.declarative import apply, get
 from control.cli.integration import integration
 from control.cli.sync import dev, sync
@@ -36,11 +37,13 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration get prod-snow -o yaml > prod-snow.yaml; im apply -f prod-snow.yaml
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
+      im conflict list --status pending
     """
     ctx.obj = Api.resolve(api_url, token, tenant)
 
 
 main.add_command(integration)
+main.add_command(conflict)
 main.add_command(apply)
 main.add_command(get)
 main.add_command(audit)
@@ -49,7 +52,7 @@ main.add_command(token)
 main.add_command(whoami)
 main.add_command(dev)
 main.add_command(sync)
-# Conflicts (`im conflict ...`), the DLQ (`im integration dlq ...`) and reconciliation
-# (`im integration reconcile ...`) arrive with their issues as groups of their own.
+# The DLQ (`im integration dlq ...`) and reconciliation (`im integration reconcile ...`)
+# arrive with their issues.
 
 __all__ = ["main"]

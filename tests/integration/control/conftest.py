@@ -9,14 +9,25 @@ from collections.abc import Iterator
 
 import pytest
 
+from devstack import processes
 from tests.integration.control.service import ControlService, start_control
 
 CONTROL_DB = 5
 
 
 @pytest.fixture(scope="session")
-def control(redis_port: int) -> Iterator[ControlService]:
-    service = start_control(redis_port, CONTROL_DB)
+def control_broker() -> Iterator[str]:
+    """A broker for what the control service publishes (conflict resolutions)."""
+    child = processes.broker().start()
+    try:
+        yield f"127.0.0.1:{child.port}"
+    finally:
+        child.stop()
+
+
+@pytest.fixture(scope="session")
+def control(redis_port: int, control_broker: str) -> Iterator[ControlService]:
+    service = start_control(redis_port, CONTROL_DB, kafka_bootstrap=control_broker)
     try:
         yield service
     finally:

@@ -20,6 +20,7 @@ from devstack import processes
 class ControlService:
     redis_url: str
     workdir: Path
+    kafka_bootstrap: str | None = None  # conflict resolutions are published there
     keys: str = field(default_factory=generate_key, repr=False)
     admin: str = field(default_factory=lambda: "boot-" + secrets.token_urlsafe(16), repr=False)
     child: processes.Child | None = None
@@ -52,6 +53,11 @@ class ControlService:
                 "CONTROL_POLICY_FILE": str(self.policy),
                 "CONTROL_TEST_TIMEOUT_S": "3",
                 "LOG_LEVEL": "DEBUG",
+                **(
+                    {"KAFKA_BOOTSTRAP": self.kafka_bootstrap, "KAFKA_IDEMPOTENCE": "false"}
+                    if self.kafka_bootstrap
+                    else {}
+                ),
             },
         )
         self.child.log_path = self.log
@@ -90,9 +96,15 @@ class ControlService:
         return [s for s in self.secrets if s in text]
 
 
-def start_control(redis_port: int, db: int, *, keys: str | None = None) -> ControlService:
+def start_control(
+    redis_port: int, db: int, *, keys: str | None = None, kafka_bootstrap: str | None = None
+) -> ControlService:
     workdir = Path(tempfile.mkdtemp(prefix="incident-sync-control-"))
-    service = ControlService(redis_url=f"redis://127.0.0.1:{redis_port}/{db}", workdir=workdir)
+    service = ControlService(
+        redis_url=f"redis://127.0.0.1:{redis_port}/{db}",
+        workdir=workdir,
+        kafka_bootstrap=kafka_bootstrap,
+    )
     if keys is not None:
         service.keys = keys
     return service.start()

@@ -4,14 +4,19 @@ the running service, with no code change and no restart."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
+from syncmodel.fields import ConflictStrategy
+from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration
@@ -52,9 +57,43 @@ def _token_path(admin: httpx.Client) -> None:
 
 CASES_STATE: dict[str, str] = {}
 
+# Two conflicts of tenant acme: one on snow-a about an incident led by the commander ("ic"),
+# one on snow-b about somebody else's incident.
+CONFLICT_A, CONFLICT_B = "conflict-00000000000a", "conflict-00000000000b"
+
+
+def _pending_conflicts(admin: httpx.Client | None = None) -> None:
+    asyncio.run(_save_conflicts(CASES_STATE["redis"]))
+
+
+async def _save_conflicts(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    now = datetime.now(UTC)
+    for conflict_id, integration, incident, lead in (
+        (CONFLICT_A, "snow-a", "INC-A", "ic"),
+        (CONFLICT_B, "snow-b", "INC-B", "someone-else"),
+    ):
+        await ConflictStore(redis).save(
+            ConflictRecord(
+                id=conflict_id,
+                tenant="acme",
+                platform_incident_id=incident,
+                field="title",
+                integration_id=integration,
+                strategy=ConflictStrategy.MANUAL_REVIEW,
+                platform=SideValue(side="incidentio", record_id=incident, value="p", ts=now),
+                external=SideValue(side=integration, record_id="sys1", value="e", ts=now),
+            )
+        )
+        await redis.hset(f"is:acme:state:incidentio:{incident}", "assignee", lead)
+    await redis.aclose()
+
+
 TI = "/api/v1/tenants/{tenant}/integrations"
 I = f"{TI}/{{name}}"  # noqa: E741
 OWN = f"{I}/ownership/{{field}}"
+CL = "/api/v1/tenants/{tenant}/conflicts"
+C = f"{CL}/{{conflict_id}}"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
 MADE = {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}
 CASES = [
@@ -91,6 +130,13 @@ CASES = [
     Case("GET", f"{A}/platform", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/platform"),
     Case("PUT", f"{A}/platform", ADMIN, "/api/v1/tenants/{tenant}/platform",
          body=lambda: PLATFORM),
+    Case("GET", f"{A}/conflicts", MANAGERS | {"commander"}, CL),
+    Case("GET", f"{A}/conflicts/{CONFLICT_A}", MANAGERS | {"commander"}, C),
+    Case("GET", f"{A}/conflicts/{CONFLICT_B}", TENANT_MANAGERS, C),
+    Case("POST", f"{A}/conflicts/{CONFLICT_A}/resolve", MANAGERS | {"commander"}, f"{C}/resolve",
+         body=lambda: {"resolution": "use-platform"}, ok=(202,), before=_pending_conflicts),
+    Case("POST", f"{A}/conflicts/{CONFLICT_B}/resolve", TENANT_MANAGERS, f"{C}/resolve",
+         body=lambda: {"resolution": "ignore"}, ok=(202,), before=_pending_conflicts),
     Case("GET", f"{A}/audit", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/audit"),
     Case("GET", "/api/v1/audit", ADMIN, "/api/v1/audit"),
     Case("GET", "/api/v1/tokens", ADMIN, "/api/v1/tokens"),
@@ -152,6 +198,8 @@ def test_every_route_is_in_the_matrix(control: ControlService) -> None:
 def test_role_route_matrix(
     control: ControlService, admin: httpx.Client, tokens: dict[str, str | None]
 ) -> None:
+    CASES_STATE["redis"] = control.redis_url
+    _pending_conflicts()
     wrong = []
     clients = {role: control.client(tokens[role]) for role in ROLES}
     reset(admin)
