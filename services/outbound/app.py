@@ -65,7 +65,8 @@ async def reload_config() -> None:
 
 @app.page("/metrics")
 async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    # aiohttp refuses a charset inside content_type: send the full header instead.
+    return view.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @app.page("/health")
