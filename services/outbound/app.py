@@ -13,11 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from outbound.context import Context
 from runtime.logs import setup_logging
 from runtime.settings import Settings
+from runtime.tracing import setup_tracing
 from syncmodel import topics
 
 log = logging.getLogger(__name__)
 settings = Settings()
 setup_logging(settings.log_level)
+setup_tracing("incident-sync-outbound")
 ctx = Context.from_env(settings)
 
 app = faust.App(

@@ -1,18 +1,29 @@
-"""What the alerts and the dashboard name is what the running services export.
+"""Observability of the running system: metrics and traces.
 
 The whole stack runs (broker, redis-server, sandboxes, control, ingress, worker as child
-processes); a round trip goes incident.io -> ServiceNow -> incident.io; then /metrics of the
-ingress, the worker and the control API is scraped. Every metric the PrometheusRule (rendered
-by helm, every feature on) or the Grafana dashboard names must be among them, except the ones
-in PENDING: named in docs/architecture.md ("Metrics") for features that are not built yet.
+processes, each writing its finished spans to a JSON-lines file: INCIDENT_SYNC_TRACES_DIR);
+a round trip goes incident.io -> ServiceNow -> incident.io.
+
+Metrics: /metrics of the ingress, the worker and the control API is scraped. Every metric the
+PrometheusRule (rendered by helm, every feature on) or the Grafana dashboard names must be
+among them, except the ones in PENDING: named in docs/architecture.md ("Metrics") for
+features that are not built yet.
+
+Traces: the spans the ingress and the worker processes exported are joined by trace id: one
+webhook gives one trace, ingress -> gate -> arbiter -> delivery (the write to the sandbox),
+each span the child of the one before, across processes and Kafka topics.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,7 +38,6 @@ from tests.deploy.chart import (
     selectors,
 )
 from tests.deploy.test_chart import ALL_ON
-from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +53,6 @@ PENDING: dict[str, str] = {
     "incident_sync_drift_discrepancies_total": "reconciler",
     "incident_sync_reconcile_runs_total": "reconciler",
     "incident_sync_reconcile_last_success_timestamp_seconds": "reconciler",
-    "incident_sync_stage_seconds": "per-stage timing (with the tracing spans)",
 }
 # Series Prometheus makes itself, and labels it attaches to every scraped series.
 PROMETHEUS_BUILTIN = {"up"}
@@ -96,14 +105,36 @@ def referenced() -> dict[str, dict[str, set[str]]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def env() -> Iterator[tuple[Stack, Tools]]:
-    yield from start_stack(sync_status=True)
+@dataclass
+class Round:
+    """What the round trip made: the incident, its ServiceNow record."""
+
+    incident_id: str
+    sys_id: str
 
 
 @pytest.fixture(scope="module")
-def exported(env: tuple[Stack, Tools]) -> Exported:
-    stack, tools = env
+def traces_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="incident-sync-traces-"))
+
+
+@pytest.fixture(scope="module")
+def env(traces_dir: Path) -> Iterator[tuple[Stack, Tools]]:
+    stack = Stack(
+        features={"sync_status": True}, extra_env={"INCIDENT_SYNC_TRACES_DIR": str(traces_dir)}
+    )
+    stack.start()
+    tools = Tools(stack)
+    try:
+        yield stack, tools
+    finally:
+        tools.close()
+        stack.stop()
+
+
+@pytest.fixture(scope="module")
+def round_trip(env: tuple[Stack, Tools]) -> Round:
+    _, tools = env
     incident = tools.declare("Checkout errors", "5xx on /pay")
     iid = incident["id"]
     records = wait_for(lambda: tools.snow_records_for(iid), 30, "the ticket")
@@ -111,6 +142,12 @@ def exported(env: tuple[Stack, Tools]) -> Exported:
     tools.edit_snow(records[0]["sys_id"], short_description="Checkout errors in EU")
     wait_for(lambda: tools.incident(iid)["name"] == "Checkout errors in EU", 30, "the rename")
     tools.quiesce()
+    return Round(iid, records[0]["sys_id"])
+
+
+@pytest.fixture(scope="module")
+def exported(env: tuple[Stack, Tools], round_trip: Round) -> Exported:
+    stack, _ = env
     # The control API answers a few calls (one allowed, one refused).
     assert httpx.get(f"{stack.url('control')}/api/v1/whoami").status_code == 401
     httpx.get(
@@ -154,3 +191,64 @@ def test_pending_metrics_are_named_and_not_exported_yet(exported: Exported) -> N
     assert set(PENDING) <= families, f"pending but unused: {sorted(set(PENDING) - families)}"
     done = sorted(n for n in PENDING if any(exported.has(n + s) for s in ("", "_bucket")))
     assert not done, f"exported now, take them off PENDING: {done}"
+
+
+# -- traces ------------------------------------------------------------------------------------
+def spans(directory: Path) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(directory.glob("*.jsonl")):
+        out += [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return out
+
+
+def test_one_webhook_gives_one_trace_from_ingress_to_the_write(
+    round_trip: Round, traces_dir: Path
+) -> None:
+    everything = spans(traces_dir)
+    by_id = {s["context"]["span_id"]: s for s in everything}
+    # The create of the ServiceNow record, as the worker's delivery stage wrote it.
+    (write,) = [
+        s
+        for s in everything
+        if s["name"] == "delivery"
+        and s["attributes"].get("sync.integration_id") == "prod-snow"
+        and s["attributes"].get("sync.outcome") == "created"
+        and s["attributes"].get("sync.incident_id") == round_trip.incident_id
+    ]
+    chain = [write]
+    while chain[-1]["parent_id"] is not None:
+        chain.append(by_id[chain[-1]["parent_id"]])
+    assert [s["name"] for s in reversed(chain)] == ["ingress", "gate", "arbiter", "delivery"]
+    assert len({s["context"]["trace_id"] for s in chain}) == 1
+    services = [s["resource"]["attributes"]["service.name"] for s in reversed(chain)]
+    assert services == ["incident-sync-ingress"] + ["incident-sync-outbound"] * 3
+    ingress, gate, arbiter, delivery = (s["attributes"] for s in reversed(chain))
+    assert ingress["sync.integration_id"] == "incidentio"
+    assert ingress["sync.integration_type"] == "incidentio"
+    assert ingress["sync.direction"] == "outbound"
+    assert ingress["sync.incident_id"] == ingress["sync.external_id"] == round_trip.incident_id
+    assert gate["sync.incident_id"] == round_trip.incident_id
+    assert arbiter["sync.incident_id"] == round_trip.incident_id
+    assert delivery == {
+        **delivery,
+        "sync.integration_id": "prod-snow",
+        "sync.integration_type": "servicenow",
+        "sync.direction": "outbound",
+        "sync.incident_id": round_trip.incident_id,
+        "sync.external_id": round_trip.sys_id,
+    }
+    # The other way too: the ServiceNow edit's trace ends in a write to incident.io.
+    back = [
+        s
+        for s in everything
+        if s["name"] == "delivery"
+        and s["attributes"].get("sync.integration_id") == "incidentio"
+        and s["attributes"].get("sync.incident_id") == round_trip.incident_id
+    ]
+    assert back
+    root = back[0]
+    while root["parent_id"] is not None:
+        root = by_id[root["parent_id"]]
+    assert root["attributes"]["sync.integration_type"] == "servicenow"
+    assert root["attributes"]["sync.direction"] == "inbound"
+    assert root["attributes"]["sync.external_id"] == round_trip.sys_id
