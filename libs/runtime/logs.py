@@ -1,4 +1,8 @@
-"""One JSON object per log line, so log pipelines need no parsing rules."""
+"""One JSON object per log line, so log pipelines need no parsing rules.
+
+A line written while an OpenTelemetry span is current carries its `trace_id` and `span_id`
+(hex, as trace backends show them), so logs and traces join on them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 from datetime import UTC, datetime
 
 import orjson
+from opentelemetry import trace
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -18,6 +23,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            entry["trace_id"] = format(context.trace_id, "032x")
+            entry["span_id"] = format(context.span_id, "016x")
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

@@ -19,6 +19,7 @@ from controlstore.source import config_source
 from ingress.app import build_app
 from runtime.logs import setup_logging
 from runtime.settings import Settings
+from runtime.tracing import setup_tracing
 
 log = logging.getLogger("ingress")
 
@@ -53,6 +54,7 @@ async def serve(settings: Settings) -> None:
 def main() -> None:
     settings = Settings()
     setup_logging(settings.log_level)
+    setup_tracing("incident-sync-ingress")
     try:
         import uvloop
     except ImportError:

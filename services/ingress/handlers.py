@@ -17,6 +17,8 @@ from typing import Final
 
 import orjson
 from aiohttp import web
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
@@ -25,6 +27,7 @@ from ingress import metrics
 from ingress.errors import ApiError, json_response
 from ingress.publisher import Publisher, PublishUnavailable, Record
 from ingress.sides import Side, Sides
+from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
 
@@ -52,6 +55,7 @@ def _records(events: Sequence[ChangeEvent], side: Side) -> list[Record]:
                 ("origin", e.origin.value.encode()),
                 ("delivery-id", e.delivery_id.encode()),
                 ("integration-id", side.id_header),
+                *tracing.kafka_headers(),  # the webhook's span, parent of the gate's
             ],
         )
         for e in events
@@ -102,7 +106,14 @@ async def handle_webhook(
 ) -> web.Response:
     counts = side.metrics.received
     try:
-        response = await _webhook(request, side, publisher, max_body)
+        with tracing.stage(
+            "ingress",
+            kind=SpanKind.SERVER,
+            integration_id=side.id,
+            integration_type=side.config.type.value,
+            direction=tracing.direction(side.is_platform),
+        ):
+            response = await _webhook(request, side, publisher, max_body)
     except ApiError as exc:
         outcome = exc.outcome or "invalid"
         counts[outcome].inc()
@@ -167,6 +178,11 @@ async def _webhook(
 
     if not events:
         return json_response({"status": "ignored", "reason": "this event type is not synced"})
+    tracing.set_attributes(
+        trace.get_current_span(),
+        external_id=events[0].external_id,
+        incident_id=events[0].external_id if side.is_platform else None,
+    )
     await publish_events(publisher, side, events)
     return json_response({"status": "accepted", "events": len(events)}, status=202)
 

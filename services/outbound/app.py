@@ -13,11 +13,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from outbound.context import Context
 from runtime.logs import logging_config, setup_logging
 from runtime.settings import Settings
+from runtime.tracing import setup_tracing
 from syncmodel import topics
 
 log = logging.getLogger(__name__)
 settings = Settings()
 setup_logging(settings.log_level)
+setup_tracing("incident-sync-outbound")
 ctx = Context.from_env(settings)
 
 
@@ -88,7 +90,8 @@ async def reload_config() -> None:
 
 @app.page("/metrics")
 async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    return view.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    # aiohttp refuses a charset inside content_type: send the full header instead.
+    return view.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @app.page("/health")

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from control.api.errors import ApiError, json_response, not_found
 from control.api.integrations import actor
@@ -140,6 +141,11 @@ async def openapi_document(call: Call) -> web.StreamResponse:
 
 async def health(call: Call) -> web.StreamResponse:
     return json_response({"status": "ok"})
+
+
+async def metrics(call: Call) -> web.StreamResponse:
+    """Prometheus text format (the default registry: the API's and the libraries' metrics)."""
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def ready(call: Call) -> web.StreamResponse:

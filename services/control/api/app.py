@@ -65,6 +65,8 @@ def route_table() -> list[Route]:
         r("GET", "/health", "health.read", admin.health, "Liveness", "meta"),
         r("GET", "/ready", "health.read", admin.ready, "Readiness (Redis reachable)", "meta",
           errors=(503,)),
+        r("GET", "/metrics", "metrics.read", admin.metrics, "Prometheus metrics", "meta",
+          errors=()),
         r("GET", f"{API}/whoami", "whoami", admin.whoami, "The caller's role and scope", "meta",
           response=WhoAmI, errors=(401,)),
         # integrations

@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from control import metrics
 from control.api.errors import ApiError, invalid
 from control.api.models import NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
@@ -184,6 +185,8 @@ def dispatch(
             status = exc.status
             raise
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe(route.action, status, elapsed)
             log.info(
                 "request",
                 extra={
@@ -192,7 +195,7 @@ def dispatch(
                     "action": route.action,
                     "status": status,
                     "subject": subject.id,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "ms": round(elapsed * 1000, 2),
                 },
             )
 
@@ -276,7 +279,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
                 "description": _DESCRIPTIONS.get(code, "error"),
                 "content": {"application/json": {"schema": error_ref}},
             }
-        if r.action not in ("openapi.read", "health.read"):
+        if r.action not in ("openapi.read", "health.read", "metrics.read"):
             op["security"] = [{"bearer": []}]
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {

@@ -10,6 +10,7 @@ from outbound.app import app, changes_topic, ctx, inbound_topic
 from outbound.durable import until_done
 from outbound.gate import Gate
 from outbound.metrics import GATE_EVENTS, STAGE_ERRORS
+from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import ChangeEvent
 
@@ -20,6 +21,7 @@ gate = Gate(ctx)
 @app.agent(inbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def gate_agent(stream: faust.StreamT[bytes]) -> None:
     async for raw in stream:
+        headers = stream.current_event.headers if stream.current_event else None
         try:
             event = codec.decode(ChangeEvent, raw)
         except ValueError:
@@ -27,26 +29,39 @@ async def gate_agent(stream: faust.StreamT[bytes]) -> None:
             log.exception("undecodable event on %s dropped", topics.INBOUND)
             continue
         try:
-            await handle(event)
+            await handle(event, headers)
         except Exception:
             STAGE_ERRORS.labels("gate").inc()
             log.exception("gate failed", extra={"event_id": event.event_id})
 
 
-async def handle(event: ChangeEvent) -> None:
-    result = await until_done(lambda: gate.process(event), "gate")
-    GATE_EVENTS.labels(event.integration_id, result.reason).inc()
-    if result.linked is not None:
-        key = topics.incident_key(event.tenant, result.linked.platform_incident_id)
-        sent = await changes_topic.send(key=key, value=codec.encode(result.linked))
-        await sent  # durable before the delivery is marked done
-    await until_done(lambda: gate.mark_done(event), "gate.mark_done")
-    log.info(
+async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
+    side = ctx.config.side(event.integration_id)
+    with tracing.stage(
         "gate",
-        extra={
-            "event_id": event.event_id,
-            "integration": event.integration_id,
-            "external_id": event.external_id,
-            "decision": result.reason,
-        },
-    )
+        headers,
+        integration_id=event.integration_id,
+        integration_type=side.type.value if side else None,
+        direction=tracing.direction(event.integration_id == ctx.config.platform.id),
+        external_id=event.external_id,
+    ) as span:
+        result = await until_done(lambda: gate.process(event), "gate")
+        GATE_EVENTS.labels(event.integration_id, result.reason).inc()
+        if result.linked is not None:
+            incident = result.linked.platform_incident_id
+            tracing.set_attributes(span, incident_id=incident)
+            key = topics.incident_key(event.tenant, incident)
+            sent = await changes_topic.send(
+                key=key, value=codec.encode(result.linked), headers=tracing.kafka_headers()
+            )
+            await sent  # durable before the delivery is marked done
+        await until_done(lambda: gate.mark_done(event), "gate.mark_done")
+        log.info(
+            "gate",
+            extra={
+                "event_id": event.event_id,
+                "integration": event.integration_id,
+                "external_id": event.external_id,
+                "decision": result.reason,
+            },
+        )

@@ -100,6 +100,7 @@ CASES = [
     Case("GET", "/api/v1/openapi.json", EVERYONE, "/api/v1/openapi.json"),
     Case("GET", "/health", EVERYONE, "/health"),
     Case("GET", "/ready", EVERYONE, "/ready"),
+    Case("GET", "/metrics", EVERYONE, "/metrics"),
     Case("GET", "/api/v1/whoami", SIGNED_IN, "/api/v1/whoami"),
     Case("GET", f"{A}/integrations", MANAGERS, TI),
     Case("GET", "/api/v1/tenants/other/integrations", ADMIN, TI),

@@ -1,0 +1,490 @@
+"""The Helm chart (deploy/helm/incident-sync): lint, render, validate what it renders against
+the Kubernetes schemas (kubernetes-validate --strict) and the CRDs' (KEDA, prometheus-operator,
+Strimzi), and check the wiring the services depend on."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from runtime.settings import Settings
+from syncmodel import topics
+from tests.deploy.chart import (
+    CHART,
+    NODE_MODULES,
+    RELEASE,
+    ROOT,
+    Doc,
+    RenderError,
+    alert_exprs,
+    component,
+    container,
+    dashboard,
+    dashboard_exprs,
+    helm,
+    named,
+    of_kind,
+    render,
+    selectors,
+)
+
+CORE_GROUPS = ("v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1")
+CUSTOM = ("keda.sh/v1alpha1", "monitoring.coreos.com/v1", "kafka.strimzi.io/v1beta2")
+ALL_ON = (
+    "reconciler.enabled=true",
+    "otel.endpoint=http://collector:4318",
+    "control.ingress.enabled=true",
+)
+# Topics the code produces to or consumes today, and those the retry ladder and the conflict
+# window bring (docs/architecture.md, "Topics and keys").
+UPCOMING_TOPICS = {"sync.retry.1", "sync.retry.2", "sync.retry.3", "sync.retry.4", "sync.conflicts"}
+FAUST_APP_ID = "incident-sync-outbound"
+
+
+def faust_app_id() -> str:
+    """The worker's faust App id (its consumer group), read from services/outbound/app.py."""
+    tree = ast.parse((ROOT / "services" / "outbound" / "app.py").read_text())
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "App"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            return str(node.args[0].value)
+    raise AssertionError("faust.App(...) not found in services/outbound/app.py")
+
+
+# -- helm lint / template ----------------------------------------------------------------------
+@pytest.mark.parametrize("sets", [(), ALL_ON], ids=["defaults", "everything-on"])
+def test_helm_lint_strict(sets: tuple[str, ...]) -> None:
+    args = ["lint", "--strict", str(CHART)]
+    for s in sets:
+        args += ["--set", s]
+    out = helm(*args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 chart(s) failed" in out.stdout
+
+
+def test_helm_template_renders_every_kind() -> None:
+    kinds = {d["kind"] for d in render(*ALL_ON)}
+    assert kinds == {
+        "ServiceAccount",
+        "ConfigMap",
+        "Service",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Ingress",
+        "NetworkPolicy",
+        "ScaledObject",
+        "KafkaTopic",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
+
+
+# -- kubernetes-validate --strict --------------------------------------------------------------
+def kubernetes_validate(docs: list[Doc], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "manifests.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("sets", [(), ALL_ON], ids=["defaults", "everything-on"])
+def test_core_resources_pass_kubernetes_validate_strict(
+    sets: tuple[str, ...], tmp_path: Path
+) -> None:
+    docs = render(*sets)
+    core = [d for d in docs if d["apiVersion"] in CORE_GROUPS]
+    assert {d["apiVersion"] for d in docs} <= set(CORE_GROUPS) | set(CUSTOM)
+    out = kubernetes_validate(core, tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_kubernetes_validate_strict_refuses_an_unknown_field(tmp_path: Path) -> None:
+    deployment = copy.deepcopy(component(render(), "Deployment", "ingress"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}  # typo
+    out = kubernetes_validate([deployment], tmp_path)
+    assert out.returncode != 0
+    assert "readinesProbe" in out.stdout + out.stderr
+
+
+# -- custom resources against their schemas ----------------------------------------------------
+def node_validate(resources: list[Doc]) -> list[str | None]:
+    script = Path(__file__).with_name("crd_validate.mjs")
+    if not NODE_MODULES.exists():
+        raise AssertionError(f"{NODE_MODULES} is missing: run scripts/bootstrap.sh")
+    out = subprocess.run(  # noqa: S603
+        ["node", str(script), str(NODE_MODULES)],  # noqa: S607 - node from PATH
+        input=json.dumps(resources),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return list(json.loads(out.stdout))
+
+
+def test_keda_and_prometheus_operator_resources_validate() -> None:
+    docs = render(*ALL_ON)
+    resources = [
+        d for d in docs if d["apiVersion"] in ("keda.sh/v1alpha1", "monitoring.coreos.com/v1")
+    ]
+    assert sorted(d["kind"] for d in resources) == [
+        "PrometheusRule",
+        "ScaledObject",
+        "ServiceMonitor",
+    ]
+    assert node_validate(resources) == [None, None, None]
+
+
+def test_the_crd_validators_catch_wrong_types() -> None:
+    docs = render()
+    scaled = copy.deepcopy(of_kind(docs, "ScaledObject")[0])
+    scaled["spec"]["maxReplicaCount"] = "six"
+    monitor = copy.deepcopy(of_kind(docs, "ServiceMonitor")[0])
+    monitor["spec"]["endpoints"] = "http"
+    rule = copy.deepcopy(of_kind(docs, "PrometheusRule")[0])
+    rule["spec"]["groups"][0]["rules"][0]["for"] = 15
+    errors = node_validate([scaled, monitor, rule])
+    assert all(errors), errors
+    assert "maxReplicaCount" in str(errors[0])
+
+
+KAFKA_TOPIC_SCHEMA = json.loads(
+    (Path(__file__).parent / "schemas" / "kafkatopic-v1beta2.schema.json").read_text()
+)
+
+
+def test_kafka_topics_validate_against_the_strimzi_shape() -> None:
+    for topic in of_kind(render(), "KafkaTopic"):
+        jsonschema.validate(topic, KAFKA_TOPIC_SCHEMA)
+    bad = copy.deepcopy(of_kind(render(), "KafkaTopic")[0])
+    bad["spec"]["partitions"] = 0
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, KAFKA_TOPIC_SCHEMA)
+
+
+def test_a_kafka_topic_for_every_topic_with_its_settings() -> None:
+    docs = render(
+        "kafkaTopics.topics.dlq.retentionMs=1000", "kafkaTopics.topics.inbound.partitions=12"
+    )
+    by_name = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic")}
+    expected = set(topics.ALL) | UPCOMING_TOPICS | {f"{faust_app_id()}-__assignor-__leader"}
+    assert set(by_name) == expected
+    assert by_name["sync.dlq"]["spec"]["config"]["retention.ms"] == "1000"
+    assert by_name["sync.inbound"]["spec"]["partitions"] == 12
+    for name, topic in by_name.items():
+        spec = topic["spec"]
+        assert spec["config"]["cleanup.policy"] == "delete", name
+        assert int(spec["config"]["retention.ms"]) > 0, name
+        assert spec["replicas"] == 3, name
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "incident-sync"
+    assert by_name["sync.outbound"]["spec"]["partitions"] == 6
+    # The settings that create missing topics follow the same defaults.
+    env = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
+    assert env["KAFKA_TOPIC_PARTITIONS"] == "6"
+    assert env["KAFKA_REPLICATION_FACTOR"] == "3"
+
+
+# -- workloads ---------------------------------------------------------------------------------
+COMMANDS = {
+    "ingress": ["python", "-m", "ingress"],
+    "outbound": ["python", "-m", "outbound", "worker"],
+    "control": ["python", "-m", "control"],
+    "reconciler": ["python", "-m", "reconciler"],
+}
+
+
+def test_deployments_run_the_services_hardened_and_probed() -> None:
+    docs = render(*ALL_ON)
+    deployments = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+        for d in of_kind(docs, "Deployment")
+    }
+    assert set(deployments) == set(COMMANDS)
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        c = container(deployment)
+        assert c["command"] == COMMANDS[name]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] != 0
+        assert pod["automountServiceAccountToken"] is False
+        sc = c["securityContext"]
+        assert sc["readOnlyRootFilesystem"] is True
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert set(c["resources"]) == {"requests", "limits"}
+        assert c["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert c["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+        assert c["startupProbe"]["httpGet"]["path"] == "/health"
+        (port,) = c["ports"]
+        assert port["name"] == "http"
+        env = {e["name"]: e for e in c["env"]}
+        assert env["HTTP_PORT"]["value"] == str(port["containerPort"])
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]]
+        assert env["CONTROL_ENCRYPTION_KEYS"]["valueFrom"]["secretKeyRef"] == {
+            "name": "incident-sync",
+            "key": "CONTROL_ENCRYPTION_KEYS",
+            "optional": False,
+        }
+    # faust's datadir is writable: OUTBOUND_DATADIR is an emptyDir mount.
+    config = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
+    outbound = deployments["outbound"]
+    mounts = {m["mountPath"]: m["name"] for m in container(outbound)["volumeMounts"]}
+    volumes = {v["name"]: v for v in outbound["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes[mounts[config["OUTBOUND_DATADIR"]]]
+
+
+def test_the_reconciler_is_off_by_default() -> None:
+    docs = render()
+    assert not [
+        d
+        for d in docs
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "reconciler"
+    ]
+    assert "incident-sync.reconcile" not in json.dumps(of_kind(docs, "PrometheusRule"))
+
+
+def _settings_names() -> set[str]:
+    from control.settings import ControlSettings
+
+    names: set[str] = set()
+    for model in (Settings, ControlSettings):
+        names |= {f.alias for f in model.model_fields.values() if f.alias}
+    return names
+
+
+def test_every_environment_variable_is_one_the_services_read() -> None:
+    docs = render(*ALL_ON, "redis.existingSecret=redis")
+    known = _settings_names() | {"OUTBOUND_DATADIR", "PYTHONUNBUFFERED"}
+    config = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
+    names = set(config)
+    for deployment in of_kind(docs, "Deployment"):
+        names |= {e["name"] for e in container(deployment)["env"]}
+    unknown = {n for n in names - known if not n.startswith("OTEL_")}
+    assert not unknown, f"set but read by no service: {sorted(unknown)}"
+    assert config["KAFKA_IDEMPOTENCE"] == "true"
+    assert config["CONFIG_SOURCE"] == "control"
+    assert "REDIS_URL" not in config  # from the Secret instead
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://collector:4318"
+    assert render()[0] is not None
+    assert (
+        named(render(), "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]["OTEL_TRACES_EXPORTER"]
+        == "none"
+    )
+
+
+def test_secrets_are_only_referenced() -> None:
+    docs = render(*ALL_ON, "toolCredentials.existingSecret=tools")
+    assert not of_kind(docs, "Secret")
+    ingress = container(component(docs, "Deployment", "ingress"))
+    env = {e["name"]: e for e in ingress["env"]}
+    assert env["SYNC_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "incident-sync"
+    assert {"secretRef": {"name": "tools"}} in ingress["envFrom"]
+    control = container(component(docs, "Deployment", "control"))
+    token = {e["name"]: e for e in control["env"]}["CONTROL_BOOTSTRAP_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"]["optional"] is True
+
+
+def test_file_source_needs_a_sides_file() -> None:
+    with pytest.raises(RenderError, match=r"config\.sidesFile"):
+        render("config.source=file")
+    docs = render("config.source=file", "config.sidesFile=sides")
+    files = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-files")["data"]
+    assert files["sync.json"] == "sides"
+
+
+# -- files: the policy and the field mappings --------------------------------------------------
+def test_policy_and_field_mappings_are_the_repository_files() -> None:
+    docs = render()
+    policy = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-policy")["data"]["control.rego"]
+    assert policy == (ROOT / "deploy" / "policy" / "control.rego").read_text()
+    files = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-files")["data"]
+    assert files["field-mappings.json"] == (ROOT / "config" / "field-mappings.json").read_text()
+    control = component(docs, "Deployment", "control")
+    env = {e["name"]: e.get("value") for e in container(control)["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container(control)["volumeMounts"]}
+    assert env["CONTROL_POLICY_FILE"] == mounts["policy"] + "/control.rego"
+    config = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
+    assert Path(config["INCIDENT_SYNC_CONFIG"]).parent == Path(mounts["files"])
+
+
+def test_a_packaged_chart_carries_the_files_not_links(tmp_path: Path) -> None:
+    out = helm("package", str(CHART), "--destination", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    (archive,) = tmp_path.glob("incident-sync-*.tgz")
+    with tarfile.open(archive) as tar:
+        member = tar.getmember("incident-sync/files/control.rego")
+        assert member.isfile()
+        data = tar.extractfile(member)
+        assert data is not None
+        assert data.read() == (ROOT / "deploy" / "policy" / "control.rego").read_bytes()
+
+
+# -- scaling, disruption, traffic --------------------------------------------------------------
+def test_keda_scales_the_workers_on_their_consumer_group_lag() -> None:
+    docs = render()
+    (scaled,) = of_kind(docs, "ScaledObject")
+    outbound = component(docs, "Deployment", "outbound")
+    assert scaled["spec"]["scaleTargetRef"]["name"] == outbound["metadata"]["name"]
+    assert "replicas" not in outbound["spec"]  # KEDA owns the count
+    triggers = scaled["spec"]["triggers"]
+    assert {t["type"] for t in triggers} == {"kafka"}
+    assert {t["metadata"]["consumerGroup"] for t in triggers} == {faust_app_id()}
+    assert faust_app_id() == FAUST_APP_ID
+    assert [t["metadata"]["topic"] for t in triggers] == [
+        topics.INBOUND,
+        topics.CHANGES,
+        topics.OUTBOUND,
+    ]
+    assert scaled["spec"]["maxReplicaCount"] <= 6
+
+
+def test_more_workers_than_partitions_is_refused() -> None:
+    with pytest.raises(RenderError, match=r"maxReplicas \(12\) exceeds the partitions"):
+        render("outbound.keda.maxReplicas=12")
+    render("outbound.keda.maxReplicas=12", "kafkaTopics.defaults.partitions=12")
+    # Without KEDA the deployment has a fixed count.
+    docs = render("outbound.keda.enabled=false")
+    assert component(docs, "Deployment", "outbound")["spec"]["replicas"] == 2
+
+
+def test_hpa_pdbs_services_and_ingress_select_the_right_pods() -> None:
+    docs = render(*ALL_ON)
+    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
+    (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
+    target = deployments[hpa["spec"]["scaleTargetRef"]["name"]]
+    assert target["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == (
+        "ingress"
+    )
+    assert "replicas" not in target["spec"]
+
+    def pods(selector: dict[str, str]) -> set[str]:
+        return {
+            name
+            for name, d in deployments.items()
+            if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        }
+
+    for pdb in of_kind(docs, "PodDisruptionBudget"):
+        assert len(pods(pdb["spec"]["selector"]["matchLabels"])) == 1, pdb["metadata"]["name"]
+    services = of_kind(docs, "Service")
+    assert {next(iter(pods(s["spec"]["selector"]))) for s in services} == set(deployments)
+    # The ServiceMonitor scrapes every component's Service.
+    (monitor,) = of_kind(docs, "ServiceMonitor")
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    assert all(wanted.items() <= s["metadata"]["labels"].items() for s in services)
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    # The Ingress routes the webhook and sync paths to the ingress Service.
+    ingresses = {i["metadata"]["name"]: i for i in of_kind(docs, "Ingress")}
+    public = ingresses[f"{RELEASE}-incident-sync"]
+    paths = public["spec"]["rules"][0]["http"]["paths"]
+    assert [p["path"] for p in paths] == ["/webhook", "/webhooks", "/sync"]
+    service_names = {s["metadata"]["name"] for s in services}
+    for p in paths:
+        assert p["backend"]["service"]["name"] == f"{RELEASE}-incident-sync-ingress"
+        assert p["backend"]["service"]["name"] in service_names
+
+
+def test_network_policies_admit_only_the_expected_callers() -> None:
+    docs = render(*ALL_ON)
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
+    ingress = policies[f"{RELEASE}-incident-sync-ingress"]
+    sources = [rule.get("from") for rule in ingress["ingress"]]
+    assert all(sources), "every ingress rule names its sources"
+    flat = json.dumps(sources)
+    assert "ingress-nginx" in flat and "monitoring" in flat
+    outbound = policies[f"{RELEASE}-incident-sync-outbound"]
+    assert len(outbound["ingress"]) == 1  # only Prometheus
+    egress = policies[f"{RELEASE}-incident-sync-egress"]
+    ports = {(p["port"], p["protocol"]) for rule in egress["egress"] for p in rule["ports"]}
+    assert {(53, "UDP"), (9092, "TCP"), (6379, "TCP"), (443, "TCP"), (4318, "TCP")} <= ports
+    for name in ("ingress", "outbound", "control", "reconciler"):
+        assert f"{RELEASE}-incident-sync-{name}" in policies
+    assert not of_kind(render("networkPolicy.enabled=false"), "NetworkPolicy")
+
+
+# -- alerts and the dashboard ------------------------------------------------------------------
+REQUIRED_ALERTS = {
+    "IncidentSyncDLQGrowing",
+    "IncidentSyncConsumerLagHigh",
+    "IncidentSyncErrorRatioHigh",
+    "IncidentSyncPropagationSlow",
+    "IncidentSyncCircuitOpen",
+    "IncidentSyncReconcileFailing",
+}
+
+
+def test_alert_rules_parse_and_cover_the_required_alerts() -> None:
+    docs = render(*ALL_ON)
+    exprs = alert_exprs(docs)
+    assert set(exprs) >= REQUIRED_ALERTS
+    for name, expr in exprs.items():
+        names = [n for n, _ in selectors(expr)]
+        assert names, name
+        assert all(n.startswith("incident_sync_") or n == "up" for n in names), name
+    for rule in of_kind(docs, "PrometheusRule"):
+        for group in rule["spec"]["groups"]:
+            for r in group["rules"]:
+                assert r["labels"]["severity"] in ("warning", "critical")
+                assert r["annotations"]["summary"]
+    # The thresholds come from the values.
+    slow = alert_exprs(render("metrics.prometheusRule.propagationP99TargetSeconds=2"))
+    assert slow["IncidentSyncPropagationSlow"].rstrip().endswith("> 2")
+
+
+def test_a_promql_typo_does_not_parse() -> None:
+    with pytest.raises(ValueError):
+        list(selectors("sum by (integration (rate(incident_sync_deliveries_total[5m]))"))
+
+
+def test_dashboard_is_a_grafana_dashboard_of_parseable_queries() -> None:
+    board = dashboard()
+    assert board["uid"] and board["title"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    exprs = dashboard_exprs(board)
+    assert len(exprs) > 20
+    for where, expr in exprs.items():
+        assert [n for n, _ in selectors(expr)], where
+    for panel in board["panels"]:
+        if panel["type"] != "row":
+            assert panel["datasource"]["uid"] == "${datasource}"
+    docs = render()
+    cm = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(cm["data"]["incident-sync.json"]) == board
+
+
+def referenced_metrics(docs: list[Doc] | None = None) -> dict[str, set[str]]:
+    """Metric family -> where it is used (alerts and dashboard)."""
+    out: dict[str, set[str]] = {}
+    exprs: dict[str, Any] = {
+        **{f"alert {k}": v for k, v in alert_exprs(docs or render(*ALL_ON)).items()},
+        **{f"dashboard {k}": v for k, v in dashboard_exprs(dashboard()).items()},
+    }
+    for where, expr in exprs.items():
+        for name, _ in selectors(expr):
+            out.setdefault(name, set()).add(where)
+    return out
