@@ -21,7 +21,10 @@ from sandbox.incidentio.app import build_app
 from sandbox.incidentio.state import IncidentioConfig
 from sandbox.incidentio.webhooks import svix_signature
 
-SAMPLES = Path("/work/shared/protocols/incidentio/samples")
+# The vendors' samples live in ../shared beside the repository.
+SAMPLES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "protocols" / "incidentio" / "samples"
+)
 KEY = "test-key"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -20,7 +20,10 @@ from aiohttp import web
 from sandbox.servicenow.app import build_app
 from sandbox.servicenow.state import ServiceNowConfig
 
-SAMPLES = Path("/work/shared/protocols/servicenow/samples")
+# The vendors' samples live in ../shared beside the repository.
+SAMPLES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "protocols" / "servicenow" / "samples"
+)
 SECRET = "sn-secret"
 USERS = {"incident-sync": "secret", "john.smith": "pw"}
 AUTH = httpx.BasicAuth("incident-sync", "secret")
