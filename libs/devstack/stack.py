@@ -85,6 +85,27 @@ class Stack:
         self.encryption_key = generate_key()  # seals the secrets in the control store
         self.admin_token = secrets.token_urlsafe(24)  # the control API's bootstrap admin
 
+    def secret_values(self) -> list[str]:
+        """Every credential this stack hands out: none may ever appear in a log."""
+        return [
+            self.jira_secret,
+            self.pagerduty_secret,
+            self.datadog_secret,
+            self.api_key,
+            self.incidentio_secret,
+            self.servicenow_secret,
+            self.sync_token,
+            self.encryption_key,
+            self.admin_token,
+            SN_PASSWORD,
+            SN_HUMAN_PASSWORD,
+            JIRA_TOKEN,
+            PD_TOKEN,
+            DD_API_KEY,
+            DD_APP_KEY,
+            SLACK_TOKEN,
+        ]
+
     # -- addresses ---------------------------------------------------------------------------
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"

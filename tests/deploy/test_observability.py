@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
+from tests import leakcheck
 from tests.deploy.chart import (
     alert_exprs,
     dashboard,
@@ -123,6 +124,7 @@ def env(traces_dir: Path) -> Iterator[tuple[Stack, Tools]]:
     stack = Stack(
         features={"sync_status": True}, extra_env={"INCIDENT_SYNC_TRACES_DIR": str(traces_dir)}
     )
+    leakcheck.watch(stack.secret_values(), "the observability stack")
     stack.start()
     tools = Tools(stack)
     try:

@@ -11,6 +11,7 @@ import pytest
 from devstack import processes
 from devstack.stack import Stack
 from devstack.tools import Tools
+from tests import leakcheck
 
 
 def start_stack(
@@ -19,6 +20,7 @@ def start_stack(
     **features: bool,
 ) -> Iterator[tuple[Stack, Tools]]:
     stack = Stack(features=features, tools=tools, overrides=overrides or {})
+    leakcheck.watch(stack.secret_values(), "a test stack")
     stack.start()
     hands = Tools(stack)
     try:

@@ -14,6 +14,7 @@ import httpx
 from control.settings import default_policy_file
 from controlstore.crypto import generate_key
 from devstack import processes
+from tests import leakcheck
 
 
 @dataclass
@@ -79,6 +80,7 @@ class ControlService:
     def secret(self, prefix: str = "s3cr3t") -> str:
         value = f"{prefix}-{secrets.token_hex(12)}"
         self.secrets.append(value)
+        leakcheck.watch([value], "a control test")
         return value
 
     def token(self, role: str, *, name: str | None = None, **scope: Any) -> str:
@@ -88,7 +90,9 @@ class ControlService:
                 json={"name": name or role, "role": role, "scope": scope},
             )
             r.raise_for_status()
-            return str(r.json()["token"])
+            token = str(r.json()["token"])
+            leakcheck.watch([token], "a control API token")
+            return token
 
     def leaked(self) -> list[str]:
         """Secrets that appear in the service's log."""
@@ -107,4 +111,5 @@ def start_control(
     )
     if keys is not None:
         service.keys = keys
+    leakcheck.watch([service.admin, *service.keys.split(",")], "a control service")
     return service.start()
