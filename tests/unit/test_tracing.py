@@ -15,6 +15,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import REGISTRY
 
 from runtime import tracing
 from runtime.logs import JsonFormatter
@@ -30,6 +31,26 @@ def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     monkeypatch.setattr(tracing, "_provider", provider)
     yield memory
     provider.shutdown()
+
+
+def test_tracing_off_makes_no_span_but_times_and_passes_a_context_on() -> None:
+    """No provider: a stage makes no span and its headers carry nothing, yet it is timed; a
+    context arriving in the headers still travels on to the next topic."""
+    assert tracing._provider is None
+    before = _count()
+    with tracing.stage("untraced", integration_id="incidentio") as span:
+        assert not span.is_recording()
+        assert tracing.kafka_headers() == []
+    assert _count() == before + 1
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with tracing.stage("untraced", [("traceparent", parent.encode())]):
+        (name, value), *_ = tracing.kafka_headers()
+    assert name == "traceparent" and value.decode().split("-")[1] == parent.split("-")[1]
+
+
+def _count() -> float:
+    value = REGISTRY.get_sample_value("incident_sync_stage_seconds_count", {"stage": "untraced"})
+    return value or 0.0
 
 
 def test_stages_chain_through_kafka_headers(exporter: InMemorySpanExporter) -> None:
