@@ -11,7 +11,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from connectors.base import ToolError
+from connectors.base import Connector, ToolError
+from outbound.comments import Comments
 from outbound.context import Context
 from syncmodel.conflicts import NOT_ARBITRATED
 from syncmodel.events import DeliveryCommand
@@ -31,6 +32,7 @@ class Delivery:
     def __init__(self, ctx: Context, retry_delays_s: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0)):
         self.ctx = ctx
         self.retry_delays_s = retry_delays_s
+        self.comments = Comments(ctx)
 
     async def process(self, cmd: DeliveryCommand) -> DeliveryResult:
         """Deliver with a short in-place retry for transient tool errors.
@@ -88,8 +90,21 @@ class Delivery:
                 )
                 return DeliveryResult("created", external_id, attempts=attempt)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+        comment = None
+        if cmd.comment is not None:  # comments mapped id <-> id (outbound/comments.py)
+            comment = await self.comments.prepare(cmd, connector, external_id)
+            cmd = comment.command
+        written = await self._write(cmd, connector, external_id)
+        if comment is not None and await comment.finish():
+            written = True
+        return DeliveryResult("written" if written else "skipped", external_id, attempts=attempt)
+
+    async def _write(self, cmd: DeliveryCommand, connector: Connector, external_id: str) -> bool:
+        """Set the command's fields on the record; False when none is left to write."""
+        ctx, store = self.ctx, self.ctx.store
+        target_id = cmd.target_integration_id
         if not cmd.set_fields:
-            return DeliveryResult("skipped", external_id, attempts=attempt)
+            return False
         # Pending first, then the check: the arbiter stores a new winner first, then looks for
         # pending writes; so either this check sees the winner or the arbiter sees this write.
         await store.expect_echo(
@@ -97,7 +112,7 @@ class Delivery:
         )
         cmd = await self._current(cmd, external_id)
         if not cmd.set_fields:
-            return DeliveryResult("skipped", external_id, attempts=attempt)
+            return False
         before = await store.known_state(cmd.tenant, target_id, external_id)
         version = await connector.update(external_id, cmd.set_fields)
         if version is not None:
@@ -113,7 +128,7 @@ class Delivery:
             cmd.source_ts,
             replaced=before.fields,
         )
-        return DeliveryResult("written", external_id, attempts=attempt)
+        return True
 
     async def _current(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
         """Drop the fields whose value is no longer the winner, or that are parked.
