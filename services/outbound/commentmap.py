@@ -2,8 +2,10 @@
 
 `is:{t}:comments:{incident}:{side}` is a hash holding, for that side:
 - `copy:{target side}:{comment id}` -> the target's id of the copy we made of that comment
-  ("" where the target's tool gives comments no id); `src:{comment id}` marks a comment
-  copied at least once (a redelivered "added" is recognised at the gate);
+  ("" where the target's tool gives comments no id), `text:{target side}:{comment id}` -> a
+  digest of the text that copy holds (an edit arriving twice is written once);
+  `src:{comment id}` marks a comment copied at least once (a redelivered "added" is
+  recognised at the gate);
 - `of:{comment id}` -> `{source side}:{source comment id}` for a copy we wrote on that side,
   so its echo (or a later change to it) is recognised by id.
 Side ids never contain ':', so the first ':' of an `of:` value splits it. No TTL: the map
@@ -13,6 +15,9 @@ lives as long as the incident's links.
 from __future__ import annotations
 
 from redis.asyncio import Redis
+
+from syncmodel.comments import COMMENT
+from syncmodel.echo import fingerprint
 
 
 def _s(value: bytes | str) -> str:
@@ -51,22 +56,37 @@ class CommentMap:
         source_id: str,
         target: str,
         target_id: str | None,
+        text: str | None = None,
     ) -> None:
+        entries = {f"copy:{target}:{source_id}": target_id or "", f"src:{source_id}": "1"}
+        if text is not None:
+            entries[f"text:{target}:{source_id}"] = fingerprint(COMMENT, text)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                _key(tenant, pid, source),
-                mapping={f"copy:{target}:{source_id}": target_id or "", f"src:{source_id}": "1"},
-            )
+            pipe.hset(_key(tenant, pid, source), mapping=entries)  # type: ignore[arg-type]
             if target_id:
                 pipe.hset(_key(tenant, pid, target), f"of:{target_id}", f"{source}:{source_id}")
             await pipe.execute()
+
+    async def holds_text(
+        self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str
+    ) -> bool:
+        """Whether our copy on `target` already shows this text."""
+        value = await self.redis.hget(_key(tenant, pid, source), f"text:{target}:{source_id}")
+        return value is not None and _s(value) == fingerprint(COMMENT, text)
+
+    async def edited(
+        self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str
+    ) -> None:
+        field = f"text:{target}:{source_id}"
+        await self.redis.hset(_key(tenant, pid, source), field, fingerprint(COMMENT, text))
 
     async def forget_copy(
         self, tenant: str, pid: str, source: str, source_id: str, target: str
     ) -> None:
         """A copy that is gone (deleted with its source). The `of:` entry stays, so the echo
         of the delete is still recognised as ours."""
-        await self.redis.hdel(_key(tenant, pid, source), f"copy:{target}:{source_id}")
+        key = _key(tenant, pid, source)
+        await self.redis.hdel(key, f"copy:{target}:{source_id}", f"text:{target}:{source_id}")
 
     async def forget_side(self, tenant: str, pid: str, side: str) -> None:
         """The side's record was deleted: its comments went with it."""

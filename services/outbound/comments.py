@@ -97,15 +97,22 @@ class Comments:
             store, ttl = self.ctx.store, self.ctx.config.echo_ttl_s
             await store.expect_echo(tenant, target, external_id, {COMMENT: body}, ttl)
             target_id = await connector.add_comment(external_id, body)
-            await self.map.record_copy(tenant, pid, source, source_id, target, target_id)
+            await self.map.record_copy(tenant, pid, source, source_id, target, target_id, body)
             await store.remember_state(tenant, target, external_id, {COMMENT: body})
             return PreparedComment(rest, written=True)
         if not copy or not connector.supports_comment_edits:
             self._skipped(cmd, "no copy with an id" if not copy else "the tool cannot edit")
             return PreparedComment(rest)
+        edit = change.body or ""
+        if change.action is CommentAction.EDITED and await self.map.holds_text(
+            tenant, pid, source, source_id, target, edit
+        ):
+            self._skipped(cmd, "the copy shows this text already")
+            return PreparedComment(rest)
         try:
             if change.action is CommentAction.EDITED:
-                await connector.edit_comment(external_id, copy, change.body or "")
+                await connector.edit_comment(external_id, copy, edit)
+                await self.map.edited(tenant, pid, source, source_id, target, edit)
             else:
                 await connector.delete_comment(external_id, copy)
         except RecordNotFound:  # a person deleted our copy meanwhile: nothing left to follow

@@ -15,6 +15,7 @@ from connectors.base import Connector, ToolError
 from outbound.comments import Comments
 from outbound.context import Context
 from syncmodel.conflicts import NOT_ARBITRATED
+from syncmodel.echo import normalize
 from syncmodel.events import DeliveryCommand
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Delivery:
                 )
                 return DeliveryResult("created", external_id, attempts=attempt)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+            cmd = await self._not_yet_shown(cmd, external_id)
         comment = None
         if cmd.comment is not None:  # comments mapped id <-> id (outbound/comments.py)
             comment = await self.comments.prepare(cmd, connector, external_id)
@@ -129,6 +131,19 @@ class Delivery:
             replaced=before.fields,
         )
         return True
+
+    async def _not_yet_shown(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
+        """A create planned again (a redelivered "created", or a change made while the first
+        create was in flight) found its record: write only what it does not show yet."""
+        known = (
+            await self.ctx.store.known_state(cmd.tenant, cmd.target_integration_id, external_id)
+        ).fields
+        fields = {
+            f: v
+            for f, v in cmd.set_fields.items()
+            if f not in known or normalize(known[f]) != normalize(v)
+        }
+        return cmd.model_copy(update={"set_fields": fields})
 
     async def _current(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
         """Drop the fields whose value is no longer the winner, or that are parked.

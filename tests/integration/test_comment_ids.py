@@ -202,6 +202,8 @@ async def test_edits_and_deletes_follow_the_copy_where_the_tool_can(
     edited = comment(CommentAction.EDITED, "c1", "Root cause: expired certificate")
     assert (await delivery.process(command("ops-slack", slack, edited))).outcome == "written"
     assert await replies() == ["Root cause: expired certificate"]
+    # the same edit again (its webhook delivered twice): the copy shows it already
+    assert (await delivery.process(command("ops-slack", slack, edited))).outcome == "skipped"
     # a comment never copied there has nothing to follow
     other = comment(CommentAction.EDITED, "c2", "never copied")
     assert (await delivery.process(command("ops-slack", slack, other))).outcome == "skipped"
@@ -243,6 +245,35 @@ async def test_a_tool_without_comment_ids_gets_the_note_in_the_same_write(
     # ServiceNow cannot edit a work note: an edit is not written there
     edit = command("prod-snow", sys_id, comment(CommentAction.EDITED, "PNOTE2", "x"))
     assert (await delivery.process(edit)).outcome == "skipped"
+
+
+async def test_a_create_planned_twice_writes_only_what_the_record_lacks(
+    ctx: Context, sandboxes: Sandboxes
+) -> None:
+    """The platform's "created" delivered twice while the first create is in flight: both
+    plan a create; the second finds the record and writes nothing it already shows."""
+    delivery = Delivery(ctx, retry_delays_s=())
+
+    def create(**fields: str) -> DeliveryCommand:
+        return DeliveryCommand(
+            causation_id="c",
+            platform_incident_id=PID,
+            source_integration_id="incidentio",
+            target_integration_id="prod-snow",
+            set_fields=fields,
+        )
+
+    first = await delivery.process(create(title="Disk full", description="db-3"))
+    assert first.outcome == "created" and first.external_id is not None
+    again = await delivery.process(create(title="Disk full", description="db-3"))
+    assert (again.outcome, again.external_id) == ("skipped", first.external_id)
+    # planned from a later state (a rename made meanwhile): only the rename is written
+    renamed = await delivery.process(create(title="Disk full on db-3", description="db-3"))
+    assert renamed.outcome == "written"
+    async with httpx.AsyncClient() as http:
+        stats = (await http.get(f"{sandboxes.snow}/_sandbox/stats")).json()
+    log = [w for w in stats["api_write_log"] if w["id"] == first.external_id]
+    assert [(w["op"], w["fields"]) for w in log][1:] == [("update", ["short_description"])]
 
 
 async def test_a_deleted_record_is_unlinked_noted_and_not_made_again(
