@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -169,6 +171,44 @@ def test_a_deleted_servicenow_ticket_is_unlinked_and_noted_on_the_incident(tools
     wait_for(lambda: tools.pd_incident(ids["pagerduty"])["title"] == "Disk full on db-3 and db-4")
     tools.quiesce()
     assert tools.snow_records_for(iid) == []
+
+
+def set_trigger(stack: Stack, integration: str, trigger: dict[str, Any] | None) -> None:
+    """Through the control API; the pipeline reloads its config every 0.5 s."""
+    response = httpx.patch(
+        f"{stack.url('control')}/api/v1/tenants/default/integrations/{integration}",
+        json={"trigger": trigger},
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+        timeout=10.0,
+    )
+    assert response.status_code == 200, response.text
+    time.sleep(1.5)
+
+
+def test_a_trigger_on_a_custom_field_links_the_incident_once_it_matches(
+    stack: Stack, tools: Tools
+) -> None:
+    team = {"all": [{"field": "custom.Affected team", "equals": "Payments"}]}
+    set_trigger(stack, "prod-snow", team)
+    try:
+        iid = tools.declare("Checkout errors", "5xx on /pay")["id"]
+        wait_for(lambda: tools.jira_issues_for(iid), 30, "the Jira issue")
+        tools.edit_incident(iid, team="Search")
+        tools.quiesce()
+        assert tools.snow_records_for(iid) == []  # not (yet) an incident prod-snow syncs
+        tools.edit_incident(iid, team="Payments")
+        (ticket,) = wait_for(lambda: tools.snow_records_for(iid), 30, "the ticket")
+        assert ticket["short_description"] == "Checkout errors"
+        tools.edit_incident(iid, team="Search", name="Checkout errors (EU)")  # stays linked
+        wait_for(
+            lambda: (
+                tools.snow_record(ticket["sys_id"])["short_description"] == "Checkout errors (EU)"
+            ),
+            30,
+            "the rename",
+        )
+    finally:
+        set_trigger(stack, "prod-snow", None)
 
 
 def im(stack: Stack, *args: str) -> tuple[int, Any]:
