@@ -173,11 +173,11 @@ def test_a_deleted_servicenow_ticket_is_unlinked_and_noted_on_the_incident(tools
     assert tools.snow_records_for(iid) == []
 
 
-def set_trigger(stack: Stack, integration: str, trigger: dict[str, Any] | None) -> None:
+def configure(stack: Stack, integration: str, **settings: Any) -> None:
     """Through the control API; the pipeline reloads its config every 0.5 s."""
     response = httpx.patch(
         f"{stack.url('control')}/api/v1/tenants/default/integrations/{integration}",
-        json={"trigger": trigger},
+        json=settings,
         headers={"Authorization": f"Bearer {stack.admin_token}"},
         timeout=10.0,
     )
@@ -185,11 +185,33 @@ def set_trigger(stack: Stack, integration: str, trigger: dict[str, Any] | None) 
     time.sleep(1.5)
 
 
+def test_a_reopen_only_notes_it_where_the_reopen_policy_says_comment(
+    stack: Stack, tools: Tools
+) -> None:
+    configure(stack, "prod-pd", reopen="comment")
+    try:
+        ids = declare(tools, "Login errors")
+        iid, pd, issue = ids["incidentio"], ids["pagerduty"], ids["jira"]
+        tools.edit_incident(iid, status="Closed")
+        wait_for(lambda: tools.pd_incident(pd)["status"] == "resolved", 30, "PD resolved")
+        wait_for(lambda: tools.jira_issue(issue)["status"] == "Done", 30, "Jira done")
+        tools.quiesce()
+        tools.edit_jira(issue, status="To Do")
+        wait_for(lambda: tools.incident(iid)["incident_status"]["category"] != "closed", 30)
+        wait_for(lambda: tools.pd_incident(pd)["notes"], 30, "the PD note")
+        tools.quiesce()
+        assert tools.pd_incident(pd)["status"] == "resolved"  # stays closed: only a note
+        (note,) = tools.pd_incident(pd)["notes"]
+        assert "reopened" in note["content"] and "stays closed" in note["content"]
+    finally:
+        configure(stack, "prod-pd", reopen="reopen")
+
+
 def test_a_trigger_on_a_custom_field_links_the_incident_once_it_matches(
     stack: Stack, tools: Tools
 ) -> None:
     team = {"all": [{"field": "custom.Affected team", "equals": "Payments"}]}
-    set_trigger(stack, "prod-snow", team)
+    configure(stack, "prod-snow", trigger=team)
     try:
         iid = tools.declare("Checkout errors", "5xx on /pay")["id"]
         wait_for(lambda: tools.jira_issues_for(iid), 30, "the Jira issue")
@@ -208,7 +230,7 @@ def test_a_trigger_on_a_custom_field_links_the_incident_once_it_matches(
             "the rename",
         )
     finally:
-        set_trigger(stack, "prod-snow", None)
+        configure(stack, "prod-snow", trigger=None)
 
 
 def im(stack: Stack, *args: str) -> tuple[int, Any]:
