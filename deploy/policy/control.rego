@@ -55,7 +55,7 @@ some_integration_of_tenant_in_scope if {
 manager_actions := {
 	"integration.read", "integration.create", "integration.apply", "integration.update",
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
-	"status.read", "conflict.read", "conflict.resolve",
+	"status.read", "conflict.read", "conflict.resolve", "integration.sync",
 }
 
 allow if {

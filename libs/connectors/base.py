@@ -128,6 +128,8 @@ class Connector(abc.ABC):
     # -- comments (tools with a comment stream that has ids) --------------------------------
     # A connector whose tool keeps comments with ids overrides these and sets the flags;
     # the default appends through `update(..., {"comment": body})` and cannot edit or delete.
+    # `keeps_comment_ids`: `add_comment` returns the new comment's id (delivery maps it).
+    keeps_comment_ids: ClassVar[bool] = False
     supports_comment_edits: ClassVar[bool] = False
 
     async def add_comment(self, external_id: str, body: str) -> str | None:

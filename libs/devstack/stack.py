@@ -245,6 +245,8 @@ class Stack:
             )
         return out
 
+    # Secrets go as `--flag=value`: a random one may start with "-", which argparse would
+    # take for an option.
     def _optional_sandboxes(self) -> list[Child]:
         ingress = self.url("ingress")
         out = []
@@ -257,7 +259,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--user", f"{JIRA_USER}:{JIRA_TOKEN}"),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['jira']}"),
-                    *("--webhook-secret", self.jira_secret),
+                    f"--webhook-secret={self.jira_secret}",
                     port=port,
                 )
             )
@@ -270,7 +272,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--api-token", PD_TOKEN, "--api-user", PD_USER),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
-                    *("--webhook-secret", self.pagerduty_secret),
+                    f"--webhook-secret={self.pagerduty_secret}",
                     port=port,
                 )
             )
@@ -283,7 +285,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
-                    *("--webhook-secret", self.datadog_secret),
+                    f"--webhook-secret={self.datadog_secret}",
                     port=port,
                 )
             )
@@ -326,10 +328,8 @@ class Stack:
                     "127.0.0.1",
                     "--port",
                     str(self.ports["incidentio"]),
-                    "--api-key",
-                    self.api_key,
-                    "--signing-secret",
-                    self.incidentio_secret,
+                    f"--api-key={self.api_key}",
+                    f"--signing-secret={self.incidentio_secret}",
                     "--webhook-url",
                     f"{ingress}/webhook",
                     port=self.ports["incidentio"],
@@ -349,8 +349,7 @@ class Stack:
                     f"{SN_HUMAN}:{SN_HUMAN_PASSWORD}",
                     "--webhook-url",
                     f"{ingress}/webhook/servicenow",
-                    "--webhook-secret",
-                    self.servicenow_secret,
+                    f"--webhook-secret={self.servicenow_secret}",
                     port=self.ports["servicenow"],
                 )
             )

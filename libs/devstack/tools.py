@@ -118,6 +118,15 @@ class Tools:
         )
         return str(created["id"])
 
+    def edit_jira_comment(self, issue_id: str, comment_id: str, body: str) -> None:
+        self._ui(self.jira, "PUT", f"/_sandbox/issues/{issue_id}/comments/{comment_id}", body=body)
+
+    def delete_jira_comment(self, issue_id: str, comment_id: str) -> None:
+        self._ui(self.jira, "DELETE", f"/_sandbox/issues/{issue_id}/comments/{comment_id}")
+
+    def delete_jira(self, issue_id: str) -> None:
+        self._ui(self.jira, "DELETE", f"/_sandbox/issues/{issue_id}")
+
     # -- PagerDuty, as a responder in the UI ---------------------------------------------------
     def pd_incidents_for(self, incident_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._ui(
@@ -181,6 +190,9 @@ class Tools:
     def edit_snow(self, sys_id: str, **fields: Any) -> None:
         self.sn.patch(f"/_sandbox/table/incident/{sys_id}", json=fields).raise_for_status()
 
+    def delete_snow(self, sys_id: str) -> None:
+        self.sn.delete(f"/_sandbox/table/incident/{sys_id}").raise_for_status()
+
     def sn_stats(self) -> dict[str, Any]:
         stats: dict[str, Any] = self.sn.get("/_sandbox/stats").json()
         return stats
@@ -191,6 +203,19 @@ class Tools:
         client.post(
             "/_sandbox/faults", json={"drop_webhooks": ratio, "seed": seed}
         ).raise_for_status()
+
+    def webhook_storm(self, tool: str, **storm: Any) -> None:
+        """Make a tool send every webhook several times, late and out of order
+        (`sandbox.storm`: copies, min_delay_s, max_delay_s, fresh_ids, seed); none: stop."""
+        client = self._sandboxes()[tool]
+        client.post("/_sandbox/faults", json={"webhook_storm": storm or None}).raise_for_status()
+
+    def platform_notes(self, incident_id: str) -> str | None:
+        """What incident-sync wrote to the incident's "External work notes" field."""
+        for entry in self.incident(incident_id).get("custom_field_entries") or []:
+            if entry["custom_field"]["name"] == "External work notes" and entry["values"]:
+                return str(entry["values"][0].get("value_text"))
+        return None
 
     def api_writes(self, tool: str, record_id: str) -> int:
         return int(self.stats(tool).get("api_writes", {}).get(record_id, 0))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import httpx
 from aiohttp import web
 
+from sandbox.storm import Remake, WebhookStorm, copies_of
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKOFF_S: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -36,6 +38,7 @@ class Delivery:
     headers: Mapping[str, str]
     generation: int
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    remake: Remake | None = None  # builds a distinct copy (storms with fresh delivery ids)
 
 
 class WebhookSender:
@@ -56,6 +59,9 @@ class WebhookSender:
         self._generation = 0
         self._client: httpx.AsyncClient | None = None
         self._task: asyncio.Task[None] | None = None
+        # Storm mode: every delivery sent several times, late and out of order.
+        self.storm = WebhookStorm()
+        self._storm_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -63,11 +69,20 @@ class WebhookSender:
 
     @property
     def pending(self) -> int:
-        return len(self._queue) + (1 if self._in_flight is not None else 0)
+        in_flight = 1 if self._in_flight is not None else 0
+        return len(self._queue) + in_flight + len(self._storm_tasks)
 
-    def enqueue(self, body: bytes, headers: Mapping[str, str], *, hold: bool = False) -> Delivery:
-        """Queue one delivery; a held one waits for `Delivery.released` before it leaves."""
-        delivery = Delivery(body, dict(headers), self._generation)
+    def enqueue(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        hold: bool = False,
+        remake: Remake | None = None,
+    ) -> Delivery:
+        """Queue one delivery; a held one waits for `Delivery.released` before it leaves.
+        `remake` rebuilds it as a distinct delivery (a storm's extra copies)."""
+        delivery = Delivery(body, dict(headers), self._generation, remake=remake)
         if not hold:
             delivery.released.set()
         if self.enabled and self.drop_ratio and self._rng.random() < self.drop_ratio:
@@ -85,6 +100,9 @@ class WebhookSender:
         self.failed = 0
         self.dropped = 0
         self.drop_ratio = 0.0
+        self.storm = WebhookStorm()
+        for task in self._storm_tasks:
+            task.cancel()
 
     def set_faults(self, drop_ratio: float, seed: int | None = None) -> None:
         if not 0.0 <= drop_ratio <= 1.0:
@@ -100,6 +118,7 @@ class WebhookSender:
             "webhooks_failed": self.failed,
             "webhooks_dropped": self.dropped,
             "drop_webhooks": self.drop_ratio,
+            **self.storm.stats(),
         }
 
     async def drain(self, timeout_s: float = 10.0) -> None:
@@ -113,6 +132,8 @@ class WebhookSender:
         self._task = asyncio.create_task(self._run(), name="webhook-sender")
 
     async def stop(self) -> None:
+        for task in list(self._storm_tasks):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -131,6 +152,9 @@ class WebhookSender:
             if not self._queue or self._queue[0] is not head:
                 continue  # reset while waiting
             self._queue.popleft()
+            if self.storm.active:
+                self._scatter(head)
+                continue
             self._in_flight = head
             try:
                 ok = await self._deliver(head)
@@ -141,6 +165,25 @@ class WebhookSender:
                     self.sent += 1
                 else:
                     self.failed += 1
+
+    def _scatter(self, delivery: Delivery) -> None:
+        """Storm mode: send each copy on its own after its own delay."""
+        for delay, body, headers in copies_of(
+            self.storm, delivery.body, delivery.headers, delivery.remake
+        ):
+            copy = Delivery(body, dict(headers), delivery.generation)
+            task = asyncio.create_task(self._late(delay, copy), name="webhook-storm")
+            self._storm_tasks.add(task)
+            task.add_done_callback(self._storm_tasks.discard)
+
+    async def _late(self, delay_s: float, delivery: Delivery) -> None:
+        await asyncio.sleep(delay_s)
+        ok = await self._deliver(delivery)
+        if delivery.generation == self._generation:
+            if ok:
+                self.sent += 1
+            else:
+                self.failed += 1
 
     async def _deliver(self, delivery: Delivery) -> bool:
         assert self._client is not None
@@ -164,9 +207,13 @@ class WebhookSender:
 
 
 async def set_faults_from(request: web.Request, sender: WebhookSender) -> web.Response:
-    """`POST /_sandbox/faults {"drop_webhooks": 0.2, "seed": 1}`: lose a share of webhooks."""
+    """`POST /_sandbox/faults {"drop_webhooks": 0.2, "seed": 1}`: lose a share of webhooks;
+    `{"webhook_storm": {"copies": 2, "min_delay_s": 0.2, "max_delay_s": 1.5}}`: send each
+    one several times, late and out of order (see `sandbox.storm`); `null` stops it."""
     try:
         body = await request.json()
+        if "webhook_storm" in body:
+            sender.storm = WebhookStorm.parse(body["webhook_storm"])
         sender.set_faults(float(body.get("drop_webhooks", 0.0)), body.get("seed"))
     except (ValueError, TypeError, AttributeError) as exc:
         return web.json_response({"error": str(exc)}, status=400)

@@ -107,6 +107,8 @@ class LinkedEvent(BaseModel):
     state: dict[str, str | None] = Field(default_factory=dict)
     # Where the incident is already linked: integration id -> external id.
     links: dict[str, str] = Field(default_factory=dict)
+    # Integrations whose record of this incident was deleted there: no new one is made.
+    detached: tuple[str, ...] = ()
     # Fields of the source record that our own write of an older value overwrote after this
     # change was made: if this change wins, it is written back there too.
     clobbered: tuple[str, ...] = ()

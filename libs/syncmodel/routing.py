@@ -114,6 +114,8 @@ def plan_deliveries(
         if external_id is None:
             if not linked.is_platform:
                 continue  # a tool's change does not create records in other tools
+            if integration.id in linked.detached:
+                continue  # its record was deleted there: unlinked on purpose
             if integration.trigger is not None and not integration.trigger.matches(linked.state):
                 continue  # not (yet) an incident this integration syncs
             fields = {

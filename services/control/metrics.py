@@ -19,6 +19,15 @@ REQUEST_SECONDS: Final = Histogram(
 )
 
 
+# The ingress exports the same name for its `/sync` routes; this process counts the control
+# API's manual syncs (one per record queued).
+MANUAL_SYNCS: Final = Counter(
+    "incident_sync_manual_syncs_total",
+    "Manual sync requests, by side and outcome.",
+    ["integration", "outcome"],
+)
+
+
 def observe(action: str, status: int, seconds: float) -> None:
     REQUESTS.labels(action, str(status)).inc()
     REQUEST_SECONDS.labels(action).observe(seconds)

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 from outbound.context import Context
 from outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
+from outbound.unlink import unlink_deleted
+from syncmodel.comments import by_comment_id
 from syncmodel.config import IntegrationConfig
 from syncmodel.conflicts import NOT_ARBITRATED, Arbitration, FieldWrite, Verdict, arbitrate
 from syncmodel.echo import normalize
-from syncmodel.events import ChangeEvent, DeliveryCommand, LinkedEvent
+from syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, LinkedEvent
 from syncmodel.fields import ConflictStrategy, Owner
 from syncmodel.routing import contributed, plan_deliveries, restore_source
 from syncstate.conflicts import (
@@ -50,6 +52,8 @@ class Arbiter:
         offered = contributed(linked, ctx.config, ctx.mappings)
         if event.resolves_conflict is not None:
             return await self._settle(linked, offered)
+        if event.kind is ChangeKind.DELETED:
+            return ArbiterResult(commands=await unlink_deleted(ctx, linked))
 
         arbitrated = [f for f in offered if f not in NOT_ARBITRATED]
         last = await store.field_writes(tenant, pid, arbitrated)
@@ -115,6 +119,7 @@ class Arbiter:
         restore.update({f: v for f, v in accepted.items() if f in linked.clobbered})
         restore = {f: v for f, v in restore.items() if f not in reassert}
         result.commands += restore_source(linked, ctx.config, ctx.mappings, restore)
+        result.commands = by_comment_id(result.commands, linked)  # comments mapped id <-> id
         return result
 
     @staticmethod

@@ -11,9 +11,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from connectors.base import ToolError
+from connectors.base import Connector, ToolError
+from outbound.comments import Comments
 from outbound.context import Context
 from syncmodel.conflicts import NOT_ARBITRATED
+from syncmodel.echo import normalize
 from syncmodel.events import DeliveryCommand
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ class Delivery:
     def __init__(self, ctx: Context, retry_delays_s: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0)):
         self.ctx = ctx
         self.retry_delays_s = retry_delays_s
+        self.comments = Comments(ctx)
 
     async def process(self, cmd: DeliveryCommand) -> DeliveryResult:
         """Deliver with a short in-place retry for transient tool errors.
@@ -88,8 +91,22 @@ class Delivery:
                 )
                 return DeliveryResult("created", external_id, attempts=attempt)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+            cmd = await self._not_yet_shown(cmd, external_id)
+        comment = None
+        if cmd.comment is not None:  # comments mapped id <-> id (outbound/comments.py)
+            comment = await self.comments.prepare(cmd, connector, external_id)
+            cmd = comment.command
+        written = await self._write(cmd, connector, external_id)
+        if comment is not None and await comment.finish():
+            written = True
+        return DeliveryResult("written" if written else "skipped", external_id, attempts=attempt)
+
+    async def _write(self, cmd: DeliveryCommand, connector: Connector, external_id: str) -> bool:
+        """Set the command's fields on the record; False when none is left to write."""
+        ctx, store = self.ctx, self.ctx.store
+        target_id = cmd.target_integration_id
         if not cmd.set_fields:
-            return DeliveryResult("skipped", external_id, attempts=attempt)
+            return False
         # Pending first, then the check: the arbiter stores a new winner first, then looks for
         # pending writes; so either this check sees the winner or the arbiter sees this write.
         await store.expect_echo(
@@ -97,7 +114,7 @@ class Delivery:
         )
         cmd = await self._current(cmd, external_id)
         if not cmd.set_fields:
-            return DeliveryResult("skipped", external_id, attempts=attempt)
+            return False
         before = await store.known_state(cmd.tenant, target_id, external_id)
         version = await connector.update(external_id, cmd.set_fields)
         if version is not None:
@@ -113,7 +130,20 @@ class Delivery:
             cmd.source_ts,
             replaced=before.fields,
         )
-        return DeliveryResult("written", external_id, attempts=attempt)
+        return True
+
+    async def _not_yet_shown(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
+        """A create planned again (a redelivered "created", or a change made while the first
+        create was in flight) found its record: write only what it does not show yet."""
+        known = (
+            await self.ctx.store.known_state(cmd.tenant, cmd.target_integration_id, external_id)
+        ).fields
+        fields = {
+            f: v
+            for f, v in cmd.set_fields.items()
+            if f not in known or normalize(known[f]) != normalize(v)
+        }
+        return cmd.model_copy(update={"set_fields": fields})
 
     async def _current(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
         """Drop the fields whose value is no longer the winner, or that are parked.

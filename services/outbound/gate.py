@@ -1,7 +1,9 @@
 """The gate: turns raw observations into real, linked changes, or drops them with a reason.
 
 Layered guards, cheapest first: duplicate delivery, direction, our own actor, stale snapshot,
-unlinked record, no-op (value already known), fingerprint of our own recent write.
+unlinked record, no-op (value already known), fingerprint of our own recent write. Comments
+identified by the tool's id take their own path (`outbound.comments`), and so does a linked
+record deleted in its tool (unlinked by the arbiter).
 """
 
 from __future__ import annotations
@@ -10,9 +12,20 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from outbound.comments import Comments
 from outbound.context import Context
+from syncmodel.comments import COMMENT, comment_changes, forced_changes
+from syncmodel.config import IntegrationConfig
 from syncmodel.echo import clobbered_fields, fresh_changes, real_changes
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent, Origin
+from syncmodel.events import (
+    ChangeEvent,
+    ChangeKind,
+    CommentAction,
+    FieldChange,
+    LinkedEvent,
+    Origin,
+)
+from syncstate import links
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +39,7 @@ class GateResult:
 class Gate:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.comments = Comments(ctx)
 
     async def process(self, event: ChangeEvent) -> GateResult:
         ctx, store = self.ctx, self.ctx.store
@@ -38,6 +52,8 @@ class Gate:
         if not is_platform and not side.direction.accepts_inbound:
             return GateResult(None, "direction")
         forced = event.origin is Origin.MANUAL
+        if event.kind is ChangeKind.DELETED:
+            return await self._deleted(event, is_platform)
         if event.kind is ChangeKind.REFRESH:
             event = await self._refresh(event)
         known_state = await store.known_state(event.tenant, side.id, event.external_id)
@@ -48,6 +64,8 @@ class Gate:
         # sides that do not (a person may well type a value we wrote a moment ago).
         names_actor = side.actor is not None and event.actor is not None
         echoed = set() if forced or names_actor else await self._echoed_fields(event)
+        if event.comment is not None:
+            return await self._comment(event, side, is_platform, known, echoed)
         if not forced and event.version is not None:
             ours = await store.our_write(event.tenant, side.id, event.external_id, event.version)
             if ours:
@@ -88,7 +106,7 @@ class Gate:
             await self._remember(event, fresh)
             return GateResult(None, "unlinked")
 
-        changes = dict(fresh) if forced else real_changes(fresh, known)
+        changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
         changes = {k: c for k, c in changes.items() if k not in echoed}
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
@@ -99,14 +117,71 @@ class Gate:
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return GateResult(None, "echo_or_noop")
         state = {**known, **{k: c.new for k, c in fresh.items()}}
-        links = await store.links_of(event.tenant, pid)
+        if forced and is_platform:  # an operator's sync of the incident: recreate what was deleted
+            await links.reattach(store.redis, event.tenant, pid)
         linked = LinkedEvent(
             event=event.model_copy(update={"changes": changes}),
             platform_incident_id=pid,
             is_platform=is_platform,
             state=state,
-            links=links,
+            links=await store.links_of(event.tenant, pid),
+            detached=await links.detached(store.redis, event.tenant, pid),
             clobbered=tuple(sorted(f for f in clobbered if f in changes)),
+        )
+        return GateResult(linked, "passed")
+
+    async def _comment(
+        self,
+        event: ChangeEvent,
+        side: IntegrationConfig,
+        is_platform: bool,
+        known: Mapping[str, str | None],
+        echoed: Collection[str],
+    ) -> GateResult:
+        """A comment added, edited or deleted, named by the tool's id. Each entry stands on
+        its own: no staleness or no-op between entries; echoes by actor, then by id."""
+        store = self.ctx.store
+        assert event.comment is not None
+        entry = comment_changes(event)
+        added = event.comment.action is CommentAction.ADDED
+        if side.actor is not None and event.actor == side.actor:
+            if added:
+                await self._remember(event, entry, ours=entry)
+            await store.settle_pending(event.tenant, side.id, event.external_id, {COMMENT})
+            return GateResult(None, "echo_actor")
+        pid = event.external_id if is_platform else await self._platform_incident(event)
+        if pid is None:
+            return GateResult(None, "unlinked")
+        reason = await self.comments.screen(event, pid, echoed)
+        if reason is not None:
+            return GateResult(None, reason)
+        if added:
+            await self._remember(event, entry)
+        linked = LinkedEvent(
+            event=event.model_copy(update={"changes": entry}),
+            platform_incident_id=pid,
+            is_platform=is_platform,
+            state={**known, **({COMMENT: entry[COMMENT].new} if added else {})},
+            links=await store.links_of(event.tenant, pid),
+        )
+        return GateResult(linked, "passed")
+
+    async def _deleted(self, event: ChangeEvent, is_platform: bool) -> GateResult:
+        """A record deleted in its tool: passed on (the arbiter unlinks it and notes it on the
+        incident) if it is linked; a record never linked was never synced."""
+        if is_platform:
+            return GateResult(None, "ignored")
+        store = self.ctx.store
+        pid = await store.platform_incident_for(
+            event.tenant, event.integration_id, event.external_id
+        )
+        if pid is None:
+            return GateResult(None, "unlinked")
+        linked = LinkedEvent(
+            event=event,
+            platform_incident_id=pid,
+            is_platform=False,
+            links=await store.links_of(event.tenant, pid),
         )
         return GateResult(linked, "passed")
 

@@ -25,8 +25,12 @@ import httpx
 from connectors.base import Connector, RecordNotFound, RecordState, ToolError, WebhookRejected
 from connectors.incidentio import signature
 from connectors.incidentio.client import IncidentIoClient
-from connectors.incidentio.edit import DEFAULT_COMMENT_FIELD, edit_body
-from connectors.incidentio.fields import DEFAULT_PRIORITY_FIELD, canonical_fields
+from connectors.incidentio.edit import edit_body
+from connectors.incidentio.fields import (
+    DEFAULT_COMMENT_FIELD,
+    DEFAULT_PRIORITY_FIELD,
+    canonical_fields,
+)
 from connectors.incidentio.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import ToolType
@@ -60,6 +64,7 @@ class IncidentIoConnector(Connector):
             integration_id=self.config.id,
             tenant=self.config.tenant,
             priority_field=self._priority_field,
+            comment_field=self._comment_field,
         )
 
     # -- API -------------------------------------------------------------------------------
@@ -93,7 +98,7 @@ class IncidentIoConnector(Connector):
         await self.client.severities(refresh=True)
 
     async def fetch(self, external_id: str) -> RecordState:
-        return _record(await self.client.show_incident(external_id), self._priority_field)
+        return self._record(await self.client.show_incident(external_id))
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         # The platform incident is its own record: linked means "still exists".
@@ -120,7 +125,7 @@ class IncidentIoConnector(Connector):
             mode=mode,
             **body,
         )
-        return _record(incident, self._priority_field)
+        return self._record(incident)
 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
         """One `actions/edit` call; returns the incident's `updated_at` after it."""
@@ -136,8 +141,14 @@ class IncidentIoConnector(Connector):
         updated_at = incident.get("updated_at")
         return updated_at if isinstance(updated_at, str) else None
 
+    def _record(self, incident: Mapping[str, Any]) -> RecordState:
+        fields = canonical_fields(
+            incident, priority_field=self._priority_field, comment_field=self._comment_field
+        )
+        return _record(incident, fields)
 
-def _record(incident: Mapping[str, Any], priority_field: str | None) -> RecordState:
+
+def _record(incident: Mapping[str, Any], fields: dict[str, str | None]) -> RecordState:
     incident_id = incident.get("id")
     if not isinstance(incident_id, str):
         raise ToolError("incident.io returned an incident without an id", retryable=False)
@@ -145,7 +156,7 @@ def _record(incident: Mapping[str, Any], priority_field: str | None) -> RecordSt
     updated_at = incident.get("updated_at")
     return RecordState(
         external_id=incident_id,
-        fields=canonical_fields(incident, priority_field=priority_field),
+        fields=fields,
         reference=reference if isinstance(reference, str) else None,
         version=updated_at if isinstance(updated_at, str) else None,
         platform_incident_id=incident_id,

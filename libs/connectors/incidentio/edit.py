@@ -25,7 +25,6 @@ from connectors.base import ToolError
 from connectors.incidentio.client import IncidentIoClient
 from syncmodel.fields import Field, Status
 
-DEFAULT_COMMENT_FIELD: Final = "External work notes"
 STATUS_CATEGORY: Final[Mapping[str, str]] = {Status.OPEN: "live", Status.CLOSED: "closed"}
 
 Lookup = Callable[..., Awaitable[list[dict[str, Any]]]]

@@ -6,7 +6,7 @@ path for every delivery, and only five values of a large object are needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -21,6 +21,10 @@ COMMENT: Final = Field.COMMENT.value
 PRIORITY: Final = Field.PRIORITY.value
 ASSIGNEE: Final = Field.ASSIGNEE.value
 DEFAULT_PRIORITY_FIELD: Final = "Priority"
+DEFAULT_COMMENT_FIELD: Final = "External work notes"  # where other tools' notes are written
+# Every other custom field is state as `custom.<Field name>`: trigger filters test it (an
+# incident that gets the value later starts syncing then). No tool maps these.
+CUSTOM_PREFIX: Final = "custom."
 
 # Status categories are fixed by incident.io (only live/learning statuses are configurable),
 # so the canonical meaning of a status is read from its category, never from its name.
@@ -82,11 +86,45 @@ def custom_value(incident: Mapping[str, Any], field_name: str) -> tuple[bool, st
     return False, None
 
 
+def custom_values(incident: Mapping[str, Any], skip: Collection[str]) -> dict[str, str | None]:
+    """`custom.<Field name>` -> the entry's value (options, catalog entries, text, numbers and
+    links; several joined by ", "; None when empty), for every custom field not in `skip`."""
+    skipped = {name.casefold() for name in skip}
+    out: dict[str, str | None] = {}
+    for entry in incident.get("custom_field_entries") or []:
+        field = entry.get("custom_field") if isinstance(entry, dict) else None
+        name = field.get("name") if isinstance(field, dict) else None
+        if not isinstance(name, str) or not name or name.casefold() in skipped:
+            continue
+        values = [v for v in map(_entry_value, entry.get("values") or []) if v is not None]
+        out[CUSTOM_PREFIX + name] = ", ".join(values) if values else None
+    return out
+
+
+def _entry_value(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    option, catalog = value.get("value_option"), value.get("value_catalog_entry")
+    if isinstance(option, dict) and isinstance(option.get("value"), str):
+        return str(option["value"])
+    if isinstance(catalog, dict) and isinstance(catalog.get("name"), str):
+        return str(catalog["name"])
+    for key in ("value_text", "value_numeric", "value_link", "value_timestamp"):
+        if isinstance(value.get(key), str):
+            return str(value[key])
+    return None
+
+
 def canonical_fields(
-    incident: Mapping[str, Any], *, priority_field: str | None = DEFAULT_PRIORITY_FIELD
+    incident: Mapping[str, Any],
+    *,
+    priority_field: str | None = DEFAULT_PRIORITY_FIELD,
+    comment_field: str | None = None,
 ) -> dict[str, str | None]:
     """title, description, status, severity, comment, priority (the `priority_field` custom
-    field) and assignee (the incident lead's e-mail), each only when the incident has it."""
+    field) and assignee (the incident lead's e-mail), each only when the incident has it.
+    With `comment_field` (the field other tools' notes go to), the other custom fields too,
+    as `custom.<Field name>`."""
     out: dict[str, str | None] = {}
     if (name := _text(incident.get("name"))) is not None:
         out[TITLE] = name
@@ -106,6 +144,8 @@ def canonical_fields(
     has_lead, lead = lead_email(incident)
     if has_lead:
         out[ASSIGNEE] = lead
+    if comment_field is not None:
+        out.update(custom_values(incident, [f for f in (priority_field, comment_field) if f]))
     return out
 
 

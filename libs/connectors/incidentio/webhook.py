@@ -21,6 +21,7 @@ import orjson
 from connectors.base import WebhookRejected
 from connectors.incidentio.fields import (
     COMMENT,
+    DEFAULT_COMMENT_FIELD,
     DEFAULT_PRIORITY_FIELD,
     STATUS,
     canonical_fields,
@@ -47,10 +48,11 @@ def parse_webhook(
     integration_id: str,
     tenant: str,
     priority_field: str | None = DEFAULT_PRIORITY_FIELD,
+    comment_field: str | None = DEFAULT_COMMENT_FIELD,
 ) -> list[ChangeEvent]:
     """Parse one verified delivery; WebhookRejected(400/422) when it is malformed."""
     event_type, payload = _envelope(body)
-    base = _Base(headers, body, integration_id, tenant, priority_field)
+    base = _Base(headers, body, integration_id, tenant, priority_field, comment_field)
     if event_type in INCIDENT_EVENTS:
         return [base.snapshot(INCIDENT_EVENTS[event_type], payload)]
     if event_type == STATUS_UPDATED:
@@ -93,8 +95,10 @@ class _Base:
         integration_id: str,
         tenant: str,
         priority_field: str | None,
+        comment_field: str | None,
     ) -> None:
         self.priority_field = priority_field
+        self.comment_field = comment_field
         # Svix keeps the message id across retries; without it (an unsigned test call) the
         # body digest still makes identical retries collapse.
         self.delivery_id = svix_delivery_id(headers) or (
@@ -131,7 +135,9 @@ class _Base:
 
     def snapshot(self, kind: ChangeKind, incident: Mapping[str, Any]) -> ChangeEvent:
         incident_id = _incident_id(incident, "incident")
-        fields = canonical_fields(incident, priority_field=self.priority_field)
+        fields = canonical_fields(
+            incident, priority_field=self.priority_field, comment_field=self.comment_field
+        )
         return self._event(kind, incident_id, incident, fields)
 
     def status_update(self, payload: Mapping[str, Any]) -> ChangeEvent:

@@ -63,6 +63,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 class JiraConnector(Connector):
     tool = ToolType.JIRA
+    keeps_comment_ids = True
     supports_comment_edits = True
 
     _client: JiraClient | None = None

@@ -6,8 +6,8 @@ Webhook bodies use the REST v2 representation (wiki-markup text, `/rest/api/2` s
   snapshot (status by category, priority through the map), old values from `fromString`;
 - `jira:issue_deleted`: kind `deleted` (the pipeline unlinks it and notes it on the incident);
 - `comment_created` / `comment_updated` / `comment_deleted`: a CommentChange with Jira's
-  comment id; an added comment also sets the canonical `comment` field, so it travels as an
-  appended entry where comment ids are not mapped yet.
+  comment id (the pipeline maps it id <-> id); an added comment also sets the canonical
+  `comment` field (the record's latest entry).
 Other events (issue links, worklogs, projects, sprints...) are well-formed but not synced.
 The delivery id is `X-Atlassian-Webhook-Identifier` (unchanged on Jira's retries).
 """

@@ -43,6 +43,7 @@ from syncmodel.fields import Status, ToolType
 
 class PagerDutyConnector(Connector):
     tool = ToolType.PAGERDUTY
+    keeps_comment_ids = True  # notes have ids; they can be added, never edited or deleted
 
     _client: PagerDutyClient | None = None
 

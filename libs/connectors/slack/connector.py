@@ -27,6 +27,7 @@ OUTBOUND_ONLY = "Slack is an outbound-only notifier: incident-sync accepts no Sl
 
 class SlackConnector(Connector):
     tool = ToolType.SLACK
+    keeps_comment_ids = True
     supports_comment_edits = True
 
     _client: SlackClient | None = None

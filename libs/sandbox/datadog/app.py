@@ -133,19 +133,22 @@ def _apply(incident: Incident | None, attributes: object) -> tuple[str | None, J
 
 def _announce(request: web.Request, state: State, incident: Incident) -> None:
     config = state.config
-    body = json.dumps(
-        {
-            "event_id": str(uuid.uuid4().int >> 64),
-            "event_type": "incident",
-            "date_posix": str(int(incident.modified.timestamp())),
-            # the template's "{{incident.incident_sync_ref}}": empty until incident-sync set it
-            "incident_id": incident.fields["incident_sync_ref"]["value"] or "",
-            "incident_public_id": str(incident.public_id),
-            "title": incident.title,
-        }
-    ).encode()
     headers = {"Content-Type": "application/json", config.webhook_header: config.webhook_secret}
-    hold_for_response(request, state.sender.enqueue(body, headers, hold=True))
+    snapshot = {
+        "event_type": "incident",
+        "date_posix": str(int(incident.modified.timestamp())),
+        # the template's "{{incident.incident_sync_ref}}": empty until incident-sync set it
+        "incident_id": incident.fields["incident_sync_ref"]["value"] or "",
+        "incident_public_id": str(incident.public_id),
+        "title": incident.title,
+    }
+
+    def delivery() -> tuple[bytes, dict[str, str]]:  # each one a new event id
+        body = json.dumps({"event_id": str(uuid.uuid4().int >> 64), **snapshot}).encode()
+        return body, headers
+
+    queued = state.sender.enqueue(*delivery(), hold=True, remake=delivery)
+    hold_for_response(request, queued)
 
 
 @web.middleware

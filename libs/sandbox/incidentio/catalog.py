@@ -28,6 +28,8 @@ _SEVERITIES: tuple[tuple[str, int, str], ...] = (
 EXTERNAL_NOTES_FIELD = "External work notes"
 PRIORITY_FIELD = "Priority"
 PRIORITY_OPTIONS = ("P1", "P2", "P3", "P4", "P5")
+TEAM_FIELD = "Affected team"  # a select nothing maps: what trigger filters test
+TEAM_OPTIONS = ("Payments", "Search", "Platform")
 _ROLES: tuple[tuple[str, str, str], ...] = (
     ("Incident Lead", "lead", "lead"),
     ("Reporter", "reporter", "reporter"),
@@ -94,10 +96,19 @@ class Catalog:
                 "created_at": at,
                 "updated_at": at,
             },
+            {
+                "id": ulid(),
+                "name": TEAM_FIELD,
+                "field_type": "single_select",
+                "description": "The team whose service is affected",
+                "created_at": at,
+                "updated_at": at,
+            },
         ]
         options = [
-            {"id": ulid(), "custom_field_id": fields[1]["id"], "value": value, "sort_key": n * 10}
-            for n, value in enumerate(PRIORITY_OPTIONS, start=1)
+            {"id": ulid(), "custom_field_id": field["id"], "value": value, "sort_key": n * 10}
+            for field, values in ((fields[1], PRIORITY_OPTIONS), (fields[2], TEAM_OPTIONS))
+            for n, value in enumerate(values, start=1)
         ]
         roles = [
             {

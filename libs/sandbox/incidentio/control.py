@@ -58,14 +58,14 @@ def _ui_updates(state: State, body: JSON) -> JSON | str:
         assert field is not None
         text = body["external_work_notes"]
         updates["custom_values"] = {field["id"]: [{"value_text": text}] if text else []}
-    if "priority" in body:  # the Priority single-select, by option value
-        field = catalog.custom_field_by_name("Priority")
+    for key, name in (("priority", "Priority"), ("team", "Affected team")):
+        if key not in body:  # a single-select, by option value
+            continue
+        field = catalog.custom_field_by_name(name)
         assert field is not None
-        option = next(
-            (o for o in catalog.options_of(field["id"]) if o["value"] == body["priority"]), None
-        )
-        if body["priority"] and option is None:
-            return f"unknown priority {body['priority']!r}"
+        option = next((o for o in catalog.options_of(field["id"]) if o["value"] == body[key]), None)
+        if body[key] and option is None:
+            return f"unknown {key} {body[key]!r}"
         values = [{"value_option_id": option["id"]}] if option else []
         updates.setdefault("custom_values", {})[field["id"]] = values
     if "lead" in body:  # the incident lead, by e-mail address (None unassigns)

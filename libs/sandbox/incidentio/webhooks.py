@@ -14,6 +14,7 @@ from aiohttp import web
 from sandbox.incidentio.catalog import JSON
 from sandbox.incidentio.state import State
 from sandbox.incidentio.store import Change, IncidentStore
+from sandbox.storm import Remake
 from sandbox.webhook_sender import Delivery, WebhookSender, hold_for_response
 
 CREATED = "incident_created_v2"
@@ -63,6 +64,11 @@ def events_for(store: IncidentStore, change: Change) -> list[tuple[str, JSON]]:
     return out
 
 
+def _remake(secret: str, body: bytes) -> Remake:
+    """Another delivery of the same event: a new message id, signed again."""
+    return lambda: (body, svix_headers(secret, body))
+
+
 def enqueue(
     sender: WebhookSender, secret: str, store: IncidentStore, change: Change
 ) -> list[Delivery]:
@@ -70,7 +76,8 @@ def enqueue(
     deliveries = []
     for event_type, payload in events_for(store, change):
         body = json.dumps({"event_type": event_type, event_type: payload}).encode()
-        deliveries.append(sender.enqueue(body, svix_headers(secret, body), hold=True))
+        headers = svix_headers(secret, body)
+        deliveries.append(sender.enqueue(body, headers, hold=True, remake=_remake(secret, body)))
     return deliveries
 
 

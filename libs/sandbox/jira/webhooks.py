@@ -36,7 +36,10 @@ def headers(secret: str, body: bytes) -> dict[str, str]:
 
 def _send(request: web.Request, state: State, payload: JSON) -> None:
     body = json.dumps(payload).encode()
-    delivery = state.sender.enqueue(body, headers(state.config.webhook_secret, body), hold=True)
+    secret = state.config.webhook_secret
+    delivery = state.sender.enqueue(
+        body, headers(secret, body), hold=True, remake=lambda: (body, headers(secret, body))
+    )
     hold_for_response(request, delivery)
 
 

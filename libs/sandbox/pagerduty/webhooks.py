@@ -46,7 +46,10 @@ def _send(request: web.Request, state: State, event_type: str, data: JSON, actor
         }
     }
     body = json.dumps(payload, separators=(",", ":")).encode()
-    delivery = state.sender.enqueue(body, headers(state.config.webhook_secret, body), hold=True)
+    secret = state.config.webhook_secret
+    delivery = state.sender.enqueue(
+        body, headers(secret, body), hold=True, remake=lambda: (body, headers(secret, body))
+    )
     hold_for_response(request, delivery)
 
 

@@ -61,9 +61,14 @@ def announce(request: web.Request, state: State, write: Write) -> None:
     if write.table != "incident" or not write.changed:
         return
     body = json.dumps(payload(state.store, write)).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-ServiceNow-Delivery": uuid.uuid4().hex,  # computed once: the same on every retry
-        "X-ServiceNow-Signature": signature(state.config.webhook_secret, body),
-    }
-    hold_for_response(request, state.sender.enqueue(body, headers, hold=True))
+    secret = state.config.webhook_secret
+
+    def headers() -> tuple[bytes, dict[str, str]]:
+        return body, {
+            "Content-Type": "application/json",
+            "X-ServiceNow-Delivery": uuid.uuid4().hex,  # computed once: the same on every retry
+            "X-ServiceNow-Signature": signature(secret, body),
+        }
+
+    delivery = state.sender.enqueue(*headers(), hold=True, remake=headers)
+    hold_for_response(request, delivery)

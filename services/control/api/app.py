@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
-from control.api import admin
+from control.api import admin, sync
 from control.api import conflicts as conf
 from control.api import integrations as integ
 from control.api.context import Services
@@ -32,6 +32,8 @@ from control.api.models import (
     OwnershipView,
     PlatformSpec,
     RotationResult,
+    SyncQuery,
+    SyncRequested,
     SyncStatus,
     SyncStatusList,
     TokenCreate,
@@ -106,6 +108,18 @@ def route_table() -> list[Route]:
         r("DELETE", f"{I}/ownership/{{field}}", "integration.update", integ.delete_ownership,
           "Remove one field's rule (the field becomes shared)", "ownership",
           response=OwnershipView),
+        r("POST", f"{I}/sync", "integration.sync", sync.sync_integration,
+          "Manual sync of every linked record: re-read each and push it", "sync",
+          description="Each linked record is re-read through the tool's connector and its "
+          "values pushed to the platform and the other linked tools, in order with its "
+          "webhooks. `dry_run=true` lists the records and publishes nothing. 409 for an "
+          "outbound-only integration (its records are never read).",
+          query=SyncQuery, response=SyncRequested, status=202,
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
+        r("POST", f"{I}/sync/{{record_id}}", "integration.sync", sync.sync_record,
+          "Refresh one linked record: re-read it and push it", "sync",
+          query=SyncQuery, response=SyncRequested, status=202,
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
         r("GET", f"{I}/status", "status.read", integ.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),

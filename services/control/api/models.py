@@ -250,3 +250,21 @@ class ConflictResolve(_Body):
         description="use-platform / use-external: that side's value goes everywhere; "
         "ignore: unpark the field, each side keeps what it shows"
     )
+
+
+# -- manual sync -------------------------------------------------------------------------------
+class SyncQuery(_Body):
+    dry_run: bool = Field(False, description="list what would be synced, publish nothing")
+
+
+class SyncedRecord(BaseModel):
+    record_id: str = Field(description="the record in the integration's tool")
+    incident_id: str = Field(description="the platform incident it is linked to")
+    event_id: str | None = Field(None, description="the refresh queued for it (none on a dry run)")
+
+
+class SyncRequested(BaseModel):
+    integration: str
+    tenant: str
+    dry_run: bool
+    records: list[SyncedRecord] = Field(description="each linked record re-read and pushed")

@@ -9,6 +9,7 @@ from control.cli.client import Api
 from control.cli.conflict import conflict
 from control.cli.declarative import apply, get
 from control.cli.integration import integration
+from control.cli.manual_sync import sync_records
 from control.cli.sync import dev, sync
 
 
@@ -37,11 +38,13 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration get prod-snow -o yaml > prod-snow.yaml; im apply -f prod-snow.yaml
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
+      im integration sync prod-jira --dry-run     re-read linked records and push them
       im conflict list --status pending
     """
     ctx.obj = Api.resolve(api_url, token, tenant)
 
 
+integration.add_command(sync_records)  # `im integration sync` (its own module)
 main.add_command(integration)
 main.add_command(conflict)
 main.add_command(apply)

@@ -89,6 +89,17 @@ async def _save_conflicts(redis_url: str) -> None:
     await redis.aclose()
 
 
+def _linked_record(admin: httpx.Client | None = None) -> None:
+    """A record of snow-a linked to an incident, as the pipeline leaves it in Redis."""
+
+    async def link() -> None:
+        redis = Redis.from_url(CASES_STATE["redis"])
+        await redis.set("is:acme:link:snow-a:sys1", "INC-A")
+        await redis.aclose()
+
+    asyncio.run(link())
+
+
 TI = "/api/v1/tenants/{tenant}/integrations"
 I = f"{TI}/{{name}}"  # noqa: E741
 OWN = f"{I}/ownership/{{field}}"
@@ -123,6 +134,13 @@ CASES = [
     Case("PUT", f"{A}/integrations/snow-a/ownership/severity", MANAGERS, OWN,
          body=lambda: {"owner": "platform", "priority": 10}),
     Case("DELETE", f"{A}/integrations/snow-a/ownership/title", MANAGERS, OWN),
+    Case("POST", f"{A}/integrations/snow-a/sync", MANAGERS, f"{I}/sync", ok=(202,),
+         before=_linked_record),
+    Case("POST", f"{A}/integrations/snow-b/sync?dry_run=true", TENANT_MANAGERS, f"{I}/sync"),
+    Case("POST", f"{A}/integrations/snow-a/sync/sys1", MANAGERS, f"{I}/sync/{{record_id}}",
+         ok=(202,), before=_linked_record),
+    Case("POST", f"{A}/integrations/snow-b/sync/sys1", TENANT_MANAGERS,
+         f"{I}/sync/{{record_id}}", ok=(404,)),  # allowed, but nothing of snow-b is linked
     Case("GET", f"{A}/integrations/snow-a/status", STATUS, f"{I}/status"),
     Case("GET", f"{A}/integrations/snow-b/status", STATUS - {"manager_one"}, f"{I}/status"),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x/status", ADMIN, f"{I}/status"),

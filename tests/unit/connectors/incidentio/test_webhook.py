@@ -13,6 +13,7 @@ import pytest
 from connectors.base import WebhookRejected
 from connectors.incidentio.connector import IncidentIoConnector
 from syncmodel.events import ChangeKind
+from syncmodel.trigger import Trigger
 from tests.unit.connectors.incidentio.helpers import (
     INCIDENT_ID,
     SAMPLES,
@@ -87,6 +88,7 @@ def test_incident_snapshot_fields(name: str, kind: ChangeKind) -> None:
         "severity": "minor",
         "comment": "We're working on a fix, hoping to ship in the next 30 minutes",
         "assignee": "lisa@incident.io",  # the incident lead
+        "custom.Affected Team": "Product",  # other custom fields: what triggers can test
     }
 
 
@@ -216,3 +218,36 @@ def test_priority_custom_field_and_lead_are_read() -> None:
     incident["custom_field_entries"][0]["values"] = []
     incident["incident_role_assignments"][1]["assignee"] = {"email": "Bob@Example.com"}
     assert canonical_fields(incident) == {"priority": None, "assignee": "bob@example.com"}
+
+
+def test_other_custom_fields_are_state_a_trigger_can_test() -> None:
+    from connectors.incidentio.fields import canonical_fields
+
+    def entry(name: str, *values: dict[str, Any]) -> dict[str, Any]:
+        return {"custom_field": {"name": name}, "values": list(values)}
+
+    incident = {
+        "custom_field_entries": [
+            entry("Priority", {"value_option": {"value": "P1"}}),
+            entry("External work notes", {"value_text": "our note"}),
+            entry("Affected team", {"value_option": {"value": "Payments"}}),
+            entry("Services", {"value_catalog_entry": {"name": "api"}}, {"value_text": "db"}),
+            entry("Customers affected", {"value_numeric": "120"}),
+            entry("Runbook", {"value_link": "https://runbooks/x"}),
+            entry("Region"),
+        ]
+    }
+    fields = canonical_fields(incident, comment_field="External work notes")
+    assert fields == {
+        "priority": "P1",  # the priority field and the notes field are not repeated
+        "custom.Affected team": "Payments",
+        "custom.Services": "api, db",
+        "custom.Customers affected": "120",
+        "custom.Runbook": "https://runbooks/x",
+        "custom.Region": None,
+    }
+    trigger = Trigger.model_validate(
+        {"all": [{"field": "custom.Affected team", "in": ["payments", "search"]}]}
+    )
+    assert trigger.matches(fields)
+    assert not trigger.matches({**fields, "custom.Affected team": "Platform"})
