@@ -37,7 +37,11 @@ class Gate:
         is_platform = side.id == ctx.config.platform.id
         if not is_platform and not side.direction.accepts_inbound:
             return GateResult(None, "direction")
-        forced = event.origin is Origin.MANUAL
+        # An operator's sync, or the reconciler pushing a value onto a side that lags behind
+        # (`syncmodel.drift`): re-read and pass on even what is already known.
+        forced = event.origin is Origin.MANUAL or (
+            event.origin is Origin.RECONCILER and event.kind is ChangeKind.REFRESH
+        )
         if event.kind is ChangeKind.REFRESH:
             event = await self._refresh(event)
         known_state = await store.known_state(event.tenant, side.id, event.external_id)
