@@ -36,6 +36,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "field": r"^[a-z][a-z_]{0,39}$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
+    "run_id": r"^rec-[0-9a-f]{12}$",
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 # How a path parameter is named in the policy's input.resource.
@@ -45,6 +46,7 @@ _RESOURCE_KEYS: Final = {
     "field": "field",
     "token_id": "token",
     "conflict_id": "conflict",
+    "run_id": "run",
 }
 
 

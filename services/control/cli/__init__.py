@@ -9,6 +9,7 @@ from control.cli.client import Api
 from control.cli.conflict import conflict
 from control.cli.declarative import apply, get
 from control.cli.integration import integration
+from control.cli.reconcile import reconcile
 from control.cli.sync import dev, sync
 
 
@@ -27,8 +28,9 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
     Every command takes --format/-o table|json|yaml.
 
     \b
-    Exit codes: 0 ok; 1 error (server, network, failed test); 2 usage or input refused
-    (400/422); 3 not found; 4 unauthorized or forbidden; 5 conflict (already exists).
+    Exit codes: 0 ok; 1 error (server, network, failed test or run); 2 usage or input
+    refused (400/422); 3 not found; 4 unauthorized or forbidden; 5 conflict (already
+    exists); 6 drift found (`reconcile --fail-on-drift`).
 
     \b
     Start here:
@@ -38,6 +40,7 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
       im conflict list --status pending
+      im integration reconcile prod-snow --dry-run
     """
     ctx.obj = Api.resolve(api_url, token, tenant)
 
@@ -52,7 +55,7 @@ main.add_command(token)
 main.add_command(whoami)
 main.add_command(dev)
 main.add_command(sync)
-# The DLQ (`im integration dlq ...`) and reconciliation (`im integration reconcile ...`)
-# arrive with their issues.
+integration.add_command(reconcile)
+# The DLQ (`im integration dlq ...`) arrives with its issue.
 
 __all__ = ["main"]

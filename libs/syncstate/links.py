@@ -1,0 +1,114 @@
+"""The pipeline's links and known state, read in bulk (the reconciler's view).
+
+The outbound worker writes these keys (`services/outbound/state.py` defines the layout):
+`is:{t}:links:{incident}` (hash integration -> external id), `is:{t}:link:{integration}:
+{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the record's last known values;
+bookkeeping fields start with NUL), `is:{t}:fw:{incident}` (the arbiter's standing change per
+field), `is:{t}:parked:{incident}` (fields awaiting manual review). Reads here are pipelined,
+so comparing thousands of links costs a handful of round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+from redis.asyncio import Redis
+
+from syncmodel.conflicts import FieldWrite
+
+SCAN_COUNT = 1_000
+CHUNK = 500  # keys per pipelined batch
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _chunks(items: Sequence[str], size: int = CHUNK) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class LinkView:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def links(self, tenant: str, integration: str) -> dict[str, str]:
+        """Every link of the integration: external id -> platform incident id."""
+        prefix = f"is:{tenant}:link:{integration}:"
+        keys = [_s(k) async for k in self.redis.scan_iter(match=prefix + "*", count=SCAN_COUNT)]
+        out: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            for key, value in zip(chunk, await self.redis.mget(chunk), strict=True):
+                if value is not None:
+                    out[key[len(prefix) :]] = _s(value)
+        return out
+
+    async def known(
+        self, tenant: str, side: str, record_ids: Sequence[str]
+    ) -> dict[str, dict[str, str | None]]:
+        """What the pipeline last knew of each record: canonical field -> value."""
+        out: dict[str, dict[str, str | None]] = {}
+        for chunk in _chunks(record_ids):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for record in chunk:
+                    pipe.hgetall(f"is:{tenant}:state:{side}:{record}")
+                rows = await pipe.execute()
+            for record, raw in zip(chunk, rows, strict=True):
+                out[record] = {_s(k): _s(v) for k, v in raw.items() if not _s(k).startswith("\x00")}
+        return out
+
+    async def standing(
+        self, tenant: str, incidents: Sequence[str]
+    ) -> dict[str, dict[str, FieldWrite]]:
+        """The arbiter's standing change per incident field."""
+        out: dict[str, dict[str, FieldWrite]] = {}
+        for chunk in _chunks(incidents):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for incident in chunk:
+                    pipe.hgetall(f"is:{tenant}:fw:{incident}")
+                rows = await pipe.execute()
+            for incident, raw in zip(chunk, rows, strict=True):
+                writes = {}
+                for name, value in raw.items():
+                    data = orjson.loads(value)
+                    writes[_s(name)] = FieldWrite(
+                        data["side"], data["value"], datetime.fromisoformat(data["ts"])
+                    )
+                out[incident] = writes
+        return out
+
+    async def parked(self, tenant: str, incidents: Sequence[str]) -> dict[str, set[str]]:
+        """Fields parked for manual review, per incident (only incidents that have some)."""
+        out: dict[str, set[str]] = {}
+        for chunk in _chunks(incidents):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for incident in chunk:
+                    pipe.hkeys(f"is:{tenant}:parked:{incident}")
+                rows = await pipe.execute()
+            for incident, names in zip(chunk, rows, strict=True):
+                if names:
+                    out[incident] = {_s(n) for n in names}
+        return out
+
+    async def unlink(
+        self, tenant: str, platform_incident_id: str, integration: str, external_id: str
+    ) -> None:
+        """Forget one link (a record gone on one side) and what was known of the record."""
+        p = f"is:{tenant}:"
+        keys = [
+            f"{p}links:{platform_incident_id}",
+            f"{p}link:{integration}:{external_id}",
+            f"{p}state:{integration}:{external_id}",
+        ]
+        await self.redis.eval(_UNLINK, len(keys), *keys, integration, external_id)
+
+
+# The incident's side of the link goes only if it still names this record (it may have been
+# linked anew meanwhile); the record's side and its known state go in any case.
+_UNLINK = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+return 1
+"""
