@@ -64,7 +64,12 @@ class Gate:
                 )
                 await self._remember(event, own, ours=own)
                 await store.settle_pending(event.tenant, side.id, event.external_id, own)
-                return GateResult(None, "echo_version")
+                others = {f: c for f, c in event.changes.items() if f not in ours}
+                if event.origin is not Origin.RECONCILER or not others:
+                    return GateResult(None, "echo_version")
+                # Read by the reconciler because an edit's own webhook was lost: the other
+                # fields are the only word of that edit there will be (dated by our write).
+                event = event.model_copy(update={"changes": others})
         fresh = fresh_changes(event.changes, event.version, versions)
         # An edit our write of an older value landed on: stale by version, newer by clock.
         clobbered = clobbered_fields(
