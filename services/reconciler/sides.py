@@ -3,6 +3,7 @@ connector per side, each counting the requests it sends (a run reports them per 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 
@@ -16,6 +17,7 @@ from syncmodel.config import SyncConfig
 from syncmodel.mapping import FieldMapping
 
 log = logging.getLogger("reconciler.sides")
+RETIRE_AFTER_S = 60.0
 
 
 class Sides:
@@ -32,16 +34,27 @@ class Sides:
         return cls(source, source.load())
 
     async def reload(self) -> bool:
-        """Swap in a changed config; sides whose settings changed get new connectors."""
+        """Swap in a changed config; sides whose settings changed get new connectors (the
+        old ones are closed a minute later: a run may still be reading through them)."""
         config = await self.source.poll()
         if config is None:
             return False
         old, self.config = self.config, config
+        retired = []
         for side_id in list(self._connectors):
             if old.side(side_id) != config.side(side_id):
-                await self._connectors.pop(side_id).aclose()
+                retired.append(self._connectors.pop(side_id))
                 self._mappings.pop(side_id, None)
+        if retired:
+            asyncio.get_running_loop().call_later(
+                RETIRE_AFTER_S, lambda: asyncio.ensure_future(_close(retired))
+            )
         return True
+
+    def pollable(self, side_id: str) -> bool:
+        """The platform, and integrations whose changes are taken in at all."""
+        side = self.config.side(side_id)
+        return side is not None and (side is self.config.platform or side.direction.accepts_inbound)
 
     def connector(self, side_id: str) -> Connector:
         existing = self._connectors.get(side_id)
@@ -71,3 +84,11 @@ class Sides:
             await connector.aclose()
         self._connectors.clear()
         await self.source.aclose()
+
+
+async def _close(connectors: list[Connector]) -> None:
+    for connector in connectors:
+        try:
+            await connector.aclose()
+        except Exception:  # closing must go on
+            log.exception("connector close failed")

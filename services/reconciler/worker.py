@@ -119,7 +119,7 @@ class Reconciler:
                     await self._schedule(side)
                     while (run := await self.store.next_request(self.tenant, side)) is not None:
                         await self._execute(run)
-                if await self.poller.due(self.tenant, side):
+                if self.sides.pollable(side) and await self.poller.due(self.tenant, side):
                     await self.poller.poll(self.tenant, side)
                     self.last_polls[side] = utcnow().isoformat()
             except asyncio.CancelledError:
