@@ -183,9 +183,11 @@ def compare(
         p, e = platform.fields[field], external.fields[field]
         if _same(p, e):
             continue
-        stand = (standing or {}).get(field)
-        heal = Heal.NONE if field in parked else _heal(field_flows[field], field, platform,
-                                                       external, stand)  # fmt: skip
+        if field in parked:
+            heal: Heal | None = Heal.NONE
+        else:
+            stand = (standing or {}).get(field)
+            heal = _heal(field_flows[field], field, platform, external, stand)
         if heal is None:
             continue
         out.append(
@@ -268,30 +270,30 @@ def heal_events(
       time of the value it carries (the arbiter's standing write, else the record's update
       time), so a newer change made meanwhile still wins.
     """
+    records = {"platform": link.platform, "external": link.external}
     takes: dict[str, dict[str, FieldChange]] = {"platform": {}, "external": {}}
     pushes: dict[str, list[str]] = {"platform": [], "external": []}
     for d in discrepancies:
         if d.type is not DriftType.MISMATCH or d.field is None:
             continue
-        sides: tuple[str, ...]
-        if d.heal is Heal.CONFLICT:
-            sides = ("platform", "external")
-        elif d.heal in TAKES:
-            sides = (TAKES[d.heal],)
-        else:
-            sides = ()
-        for side in sides:
-            record = link.platform if side == "platform" else link.external
-            takes[side][d.field] = FieldChange(old=record.known.get(d.field),
-                                               new=record.fields.get(d.field))  # fmt: skip
         if d.heal in PUSHES:
             pushes[PUSHES[d.heal]].append(d.field)
+            continue
+        takers: tuple[str, ...] = ("platform", "external") if d.heal is Heal.CONFLICT else ()
+        if d.heal in TAKES:
+            takers = (TAKES[d.heal],)
+        for side in takers:
+            record = records[side]
+            change = FieldChange(old=record.known.get(d.field), new=record.fields.get(d.field))
+            takes[side][d.field] = change
+    # side -> (its integration id, its record id, the other side's integration id)
+    ids = {
+        "platform": (link.platform_id, link.platform_incident_id, link.integration_id),
+        "external": (link.integration_id, link.external_id, link.platform_id),
+    }
     events: list[ChangeEvent] = []
-    for side in ("platform", "external"):
-        record = link.platform if side == "platform" else link.external
-        integration = link.platform_id if side == "platform" else link.integration_id
-        record_id = link.platform_incident_id if side == "platform" else link.external_id
-        other = link.integration_id if side == "platform" else link.platform_id
+    for side, (integration, record_id, other) in ids.items():
+        record = records[side]
         if takes[side]:
             events.append(
                 ChangeEvent(
@@ -309,11 +311,11 @@ def heal_events(
                 )
             )
         if pushes[side]:
-            writes = [(standing or {}).get(f) for f in pushes[side]]
             dated = [
                 w.ts
-                for f, w in zip(pushes[side], writes, strict=True)
-                if w is not None and _same(w.value, record.fields.get(f))
+                for f in pushes[side]
+                if (w := (standing or {}).get(f)) is not None
+                and _same(w.value, record.fields.get(f))
             ]
             events.append(
                 ChangeEvent(
@@ -333,9 +335,14 @@ def heal_events(
 
 
 def recreate_event(
-    tenant: str, platform_id: str, integration_id: str, platform_incident_id: str, *,
-    run_id: str, now: datetime,
-) -> ChangeEvent:  # fmt: skip
+    tenant: str,
+    platform_id: str,
+    integration_id: str,
+    platform_incident_id: str,
+    *,
+    run_id: str,
+    now: datetime,
+) -> ChangeEvent:
     """A refresh of the platform incident delivered only to `integration_id`, whose link was
     just removed: the arbiter plans a create there (if the integration's trigger matches)."""
     return ChangeEvent(

@@ -28,9 +28,13 @@ async def serve(settings: ReconcilerSettings) -> None:
     await web.TCPSite(runner, settings.http_host, settings.http_port).start()
     log.info(
         "reconciler started",
-        extra={"port": settings.http_port, "instance": settings.instance,
-               "poll_interval_s": settings.poll_interval_s, "lease_s": settings.lease_s},
-    )  # fmt: skip
+        extra={
+            "port": settings.http_port,
+            "instance": settings.instance,
+            "poll_interval_s": settings.poll_interval_s,
+            "lease_s": settings.lease_s,
+        },
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -63,9 +63,9 @@ class Engine:
             }
         )
         integration_id = run.integration
+        healing = run.mode is RunMode.AUTO_HEAL
         try:
             outcome = await self.compare(run)
-            healing = run.mode is RunMode.AUTO_HEAL
             if healing:
                 await self.heal(run, outcome)
         except Exception as exc:
@@ -173,6 +173,8 @@ class Engine:
             if not found:
                 continue
             outcome.discrepancies += found
+            if run.mode is not RunMode.AUTO_HEAL:
+                continue
             link = drift.LinkSides(
                 tenant, platform_id, integration.id, pid, external_id, platform_side, tool_side
             )

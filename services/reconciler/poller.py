@@ -75,8 +75,7 @@ class Poller:
             metrics.POLLS.labels(side_id, "unsupported").inc()
             if side_id not in self._unsupported:
                 self._unsupported.add(side_id)
-                log.warning("this tool cannot list recent changes: no polling", extra={
-                    "side": side_id})  # fmt: skip
+                log.warning("no polling: the tool cannot list changes", extra={"side": side_id})
             await self.store.set_watermark(tenant, side_id, started)
             return 0
         await self.publisher.publish([snapshot_event(tenant, side_id, r, started) for r in records])
