@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -49,47 +50,42 @@ class LinkView:
         self, tenant: str, side: str, record_ids: Sequence[str]
     ) -> dict[str, dict[str, str | None]]:
         """What the pipeline last knew of each record: canonical field -> value."""
-        out: dict[str, dict[str, str | None]] = {}
-        for chunk in _chunks(record_ids):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for record in chunk:
-                    pipe.hgetall(f"is:{tenant}:state:{side}:{record}")
-                rows = await pipe.execute()
-            for record, raw in zip(chunk, rows, strict=True):
-                out[record] = {_s(k): _s(v) for k, v in raw.items() if not _s(k).startswith("\x00")}
-        return out
+        rows = await self._each("hgetall", [f"is:{tenant}:state:{side}:{r}" for r in record_ids])
+        return {
+            record: {_s(k): _s(v) for k, v in raw.items() if not _s(k).startswith("\x00")}
+            for record, raw in zip(record_ids, rows, strict=True)
+        }
 
     async def standing(
         self, tenant: str, incidents: Sequence[str]
     ) -> dict[str, dict[str, FieldWrite]]:
         """The arbiter's standing change per incident field."""
+        rows = await self._each("hgetall", [f"is:{tenant}:fw:{i}" for i in incidents])
         out: dict[str, dict[str, FieldWrite]] = {}
-        for chunk in _chunks(incidents):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for incident in chunk:
-                    pipe.hgetall(f"is:{tenant}:fw:{incident}")
-                rows = await pipe.execute()
-            for incident, raw in zip(chunk, rows, strict=True):
-                writes = {}
-                for name, value in raw.items():
-                    data = orjson.loads(value)
-                    writes[_s(name)] = FieldWrite(
-                        data["side"], data["value"], datetime.fromisoformat(data["ts"])
-                    )
-                out[incident] = writes
+        for incident, raw in zip(incidents, rows, strict=True):
+            writes = {}
+            for name, value in raw.items():
+                data = orjson.loads(value)
+                writes[_s(name)] = FieldWrite(
+                    data["side"], data["value"], datetime.fromisoformat(data["ts"])
+                )
+            out[incident] = writes
         return out
 
     async def parked(self, tenant: str, incidents: Sequence[str]) -> dict[str, set[str]]:
         """Fields parked for manual review, per incident (only incidents that have some)."""
-        out: dict[str, set[str]] = {}
-        for chunk in _chunks(incidents):
+        rows = await self._each("hkeys", [f"is:{tenant}:parked:{i}" for i in incidents])
+        pairs = zip(incidents, rows, strict=True)
+        return {incident: {_s(n) for n in names} for incident, names in pairs if names}
+
+    async def _each(self, command: str, keys: Sequence[str]) -> list[Any]:
+        """One read command per key, pipelined CHUNK keys at a time; answers in key order."""
+        out: list[Any] = []
+        for chunk in _chunks(keys):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for incident in chunk:
-                    pipe.hkeys(f"is:{tenant}:parked:{incident}")
-                rows = await pipe.execute()
-            for incident, names in zip(chunk, rows, strict=True):
-                if names:
-                    out[incident] = {_s(n) for n in names}
+                for key in chunk:
+                    getattr(pipe, command)(key)
+                out += await pipe.execute()
         return out
 
     async def unlink(

@@ -20,6 +20,7 @@ from devstack.processes import Child
 from devstack.reconciler import reconciler
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
+from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -30,20 +31,13 @@ INCIDENTS = 10
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
-    stack = Stack(
+    yield from start_stack(
         extra_env={
             "RECONCILE_POLL_INTERVAL_S": str(POLL_S),
             "RECONCILE_POLL_OVERLAP_S": "2",
             "RECONCILE_LEASE_S": str(LEASE_S),
         }
     )
-    stack.start()
-    tools = Tools(stack)
-    try:
-        yield stack, tools
-    finally:
-        tools.close()
-        stack.stop()
 
 
 def test_polling_restores_what_lost_webhooks_left_behind_within_one_interval(
