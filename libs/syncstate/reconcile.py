@@ -69,6 +69,7 @@ class ReconcileRun(BaseModel):
     discrepancies: list[Discrepancy] = Field(default_factory=list)
     fixes: int = 0  # corrective changes sent (events published, links removed)
     requests: dict[str, int] = Field(default_factory=dict)  # side -> requests made
+    notes: list[str] = Field(default_factory=list)  # what a person should know of the run
     error: str | None = None
 
 

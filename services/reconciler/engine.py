@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connectors.base import RecordState
 from reconciler import metrics
@@ -31,12 +31,20 @@ class ReconcileError(Exception):
     """The run cannot start (e.g. the integration is not configured)."""
 
 
+# More records gone than this share of the links (and at least MISSING_FLOOR) looks like a
+# read gone wrong (permissions, an instance's row limit), not deletions: nothing is unlinked
+# or recreated then, the gone records are only reported.
+MISSING_SHARE = 0.1
+MISSING_FLOOR = 5
+
+
 @dataclass
 class Outcome:
     links: int
     discrepancies: list[drift.Discrepancy]
     events: list[ChangeEvent]
     unlinks: list[drift.Discrepancy]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def healed(self) -> list[drift.Discrepancy]:
@@ -99,6 +107,7 @@ class Engine:
             discrepancies_found=len(outcome.discrepancies),
             discrepancies=outcome.discrepancies[:LISTED_DISCREPANCIES],
             fixes=len(healed),
+            notes=outcome.notes,
         )
 
     def _finish(
@@ -181,6 +190,18 @@ class Engine:
             outcome.events += drift.heal_events(
                 link, found, run_id=run.id, now=now, standing=standing.get(pid)
             )
+        limit = max(MISSING_FLOOR, int(len(links) * MISSING_SHARE))
+        if len(outcome.unlinks) > limit:
+            outcome.notes.append(
+                f"{len(outcome.unlinks)} of {len(links)} records are gone (more than {limit}): "
+                "reported only, nothing unlinked or recreated; check the integration's access"
+            )
+            held_back = set(map(id, outcome.unlinks))
+            outcome.discrepancies = [
+                d.model_copy(update={"heal": drift.Heal.NONE}) if id(d) in held_back else d
+                for d in outcome.discrepancies
+            ]
+            outcome.unlinks = []
         return outcome
 
     async def heal(self, run: ReconcileRun, outcome: Outcome) -> None:

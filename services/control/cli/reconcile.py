@@ -70,6 +70,7 @@ def show_run(run: dict[str, Any]) -> None:
             ("on missing records", run["on_missing"]),
             ("requests", requests or "-"),
             ("worker", run.get("worker") or "-"),
+            *(("note", note) for note in run.get("notes") or []),
         ],
     )
     if run["discrepancies"]:
