@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from connectors.base import RecordState
 from reconciler import metrics
 from reconciler.publisher import Publisher
-from reconciler.sides import Sides
+from reconciler.sides import REQUESTS, Sides
 from syncmodel import drift
 from syncmodel.config import IntegrationConfig
 from syncmodel.events import ChangeEvent, utcnow
@@ -62,7 +62,8 @@ class Engine:
     async def run(self, run: ReconcileRun) -> ReconcileRun:
         """Carry out a requested run; the returned record says how it went."""
         clock = time.monotonic()
-        before = Counter(self.sides.requests)
+        requests: Counter[str] = Counter()
+        REQUESTS.set(requests)  # this task's own: a run is one task
         run = run.model_copy(
             update={
                 "status": RunStatus.RUNNING,
@@ -79,7 +80,7 @@ class Engine:
         except Exception as exc:
             log.exception("reconcile failed", extra={"run": run.id, "integration": integration_id})
             metrics.RUNS.labels(integration_id, "failed").inc()
-            return self._finish(run, clock, before, status=RunStatus.FAILED, error=repr(exc))
+            return self._finish(run, clock, requests, status=RunStatus.FAILED, error=repr(exc))
         for d in outcome.discrepancies:
             metrics.DISCREPANCIES.labels(integration_id, d.type.value, d.field or "").inc()
         healed = outcome.healed if healing else []
@@ -101,7 +102,7 @@ class Engine:
         return self._finish(
             run,
             clock,
-            before,
+            requests,
             status=RunStatus.SUCCEEDED,
             links=outcome.links,
             discrepancies_found=len(outcome.discrepancies),
@@ -111,18 +112,16 @@ class Engine:
         )
 
     def _finish(
-        self, run: ReconcileRun, clock: float, before: Counter[str], **update: object
+        self, run: ReconcileRun, clock: float, requests: Counter[str], **update: object
     ) -> ReconcileRun:
         elapsed = time.monotonic() - clock
         metrics.RUN_SECONDS.labels(run.integration).observe(elapsed)
-        used = Counter(self.sides.requests)
-        used.subtract(before)
         return run.model_copy(
             update={
                 **update,
                 "finished_at": utcnow(),
                 "duration_s": round(elapsed, 3),
-                "requests": {side: n for side, n in used.items() if n > 0},
+                "requests": dict(requests),
             }
         )
 

@@ -1,11 +1,13 @@
 """The sides the reconciler works with: the tenant's config (followed while running) and one
-connector per side, each counting the requests it sends (a run reports them per side)."""
+connector per side, each counting the requests it sends for the task that sends them (a run
+reports its own, per side)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import Counter
+from contextvars import ContextVar
 
 import httpx
 
@@ -18,13 +20,15 @@ from syncmodel.mapping import FieldMapping
 
 log = logging.getLogger("reconciler.sides")
 RETIRE_AFTER_S = 60.0
+# The requests the current task sends, per side (a run sets it: the side tasks run at once,
+# and each run reports only its own requests).
+REQUESTS: ContextVar[Counter[str] | None] = ContextVar("reconciler_requests", default=None)
 
 
 class Sides:
     def __init__(self, source: ConfigSource, config: SyncConfig) -> None:
         self.source = source
         self.config = config
-        self.requests: Counter[str] = Counter()
         self._connectors: dict[str, Connector] = {}
         self._mappings: dict[str, FieldMapping] = {}
 
@@ -65,7 +69,9 @@ class Sides:
             raise KeyError(f"no side is configured with id {side_id!r}")
 
         async def count(request: httpx.Request) -> None:
-            self.requests[side_id] += 1
+            counter = REQUESTS.get()
+            if counter is not None:
+                counter[side_id] += 1
 
         http = httpx.AsyncClient(timeout=side.timeout_s, event_hooks={"request": [count]})
         connector = self._connectors[side_id] = make_connector(side, http=http)
