@@ -135,7 +135,7 @@ async def bench(args: argparse.Namespace) -> None:
         processes.redis(ports["redis"], str(workdir)),
         processes.python_module(
             "sandbox-incidentio", "sandbox.incidentio", "--host", "127.0.0.1",
-            "--port", str(ports["incidentio"]), "--api-key", API_KEY, port=ports["incidentio"],
+            "--port", str(ports["incidentio"]), f"--api-key={API_KEY}", port=ports["incidentio"],
         ),
         processes.python_module(
             "sandbox-servicenow", "sandbox.servicenow", "--host", "127.0.0.1",

@@ -229,7 +229,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--user", f"{JIRA_USER}:{JIRA_TOKEN}"),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['jira']}"),
-                    *("--webhook-secret", self.jira_secret),
+                    f"--webhook-secret={self.jira_secret}",
                     port=port,
                 )
             )
@@ -242,7 +242,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--api-token", PD_TOKEN, "--api-user", PD_USER),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
-                    *("--webhook-secret", self.pagerduty_secret),
+                    f"--webhook-secret={self.pagerduty_secret}",
                     port=port,
                 )
             )
@@ -255,7 +255,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
-                    *("--webhook-secret", self.datadog_secret),
+                    f"--webhook-secret={self.datadog_secret}",
                     port=port,
                 )
             )
@@ -298,8 +298,9 @@ class Stack:
                     "127.0.0.1",
                     "--port",
                     str(self.ports["incidentio"]),
-                    "--api-key",
-                    self.api_key,
+                    # `=`: a random value may start with "-", which argparse would take for
+                    # an option.
+                    f"--api-key={self.api_key}",
                     "--signing-secret",
                     self.incidentio_secret,
                     "--webhook-url",
@@ -321,8 +322,7 @@ class Stack:
                     f"{SN_HUMAN}:{SN_HUMAN_PASSWORD}",
                     "--webhook-url",
                     f"{ingress}/webhook/servicenow",
-                    "--webhook-secret",
-                    self.servicenow_secret,
+                    f"--webhook-secret={self.servicenow_secret}",
                     port=self.ports["servicenow"],
                 )
             )
