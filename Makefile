@@ -23,3 +23,4 @@ test: lint
 
 bench: bootstrap
 	$(BIN)/python -m bench.ingress_publish
+	$(BIN)/python -m bench.reconcile

@@ -4,7 +4,7 @@
 # input.subject   {authenticated, id, name, role, scope: {tenants: [..], integrations: ["tenant/name"]}}
 # input.action    e.g. "integration.update" (see the route table: `im` docs or /api/v1/openapi.json,
 #                 each operation's x-action)
-# input.resource  {tenant, integration, field, token, incident: {id, commander, assignees}}
+# input.resource  {tenant, integration, field, token, run, incident: {id, commander, assignees}}
 # input.request   {method, path}
 #
 # Roles: platform.administrator (everything), integration.manager (integrations in its scope),
@@ -125,6 +125,21 @@ allow if {
 	authenticated
 	input.subject.role == "incident_commander"
 	input.action == "conflict.list"
+	tenant_in_scope
+}
+
+# -- reconciliation: managers run and schedule it; whoever sees sync status sees its history --
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action in {"reconcile.run", "reconcile.schedule", "reconcile.read"}
+	integration_in_scope
+}
+
+allow if {
+	authenticated
+	input.subject.role in status_roles
+	input.action == "reconcile.read"
 	tenant_in_scope
 }
 

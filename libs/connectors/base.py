@@ -11,8 +11,10 @@ Native field names and values never leave the connector: the pipeline speaks can
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import ClassVar
 
 import httpx
@@ -63,6 +65,8 @@ class RecordState:
     reference: str | None = None
     version: str | None = None
     platform_incident_id: str | None = None
+    # When the record last changed, by the tool's clock (None where the tool does not say).
+    updated_at: datetime | None = None
 
 
 class Connector(abc.ABC):
@@ -124,6 +128,39 @@ class Connector(abc.ABC):
         Returns the record's version after the write (as in RecordState.version) when the
         tool reports it, so an older snapshot arriving later is recognised as stale.
         """
+
+    # -- batch reads (the reconciler) ------------------------------------------------------
+    # How many records a batched read asks for at once, and how many single reads the
+    # default `fetch_many` keeps in flight.
+    batch_size: int = 100
+    read_concurrency: int = 8
+
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """Read many records: id -> state; a record that does not exist is left out.
+
+        Tools that filter a list by ids (ServiceNow `sys_idIN`, Jira `id in (...)`) or list
+        every record cheaply override this to read in batches; the default reads records one
+        by one, a few at a time. `comments=False` lets a connector skip the comment stream
+        where it costs requests of its own (ServiceNow journals, PagerDuty notes).
+        """
+        gate = asyncio.Semaphore(self.read_concurrency)
+
+        async def one(external_id: str) -> tuple[str, RecordState | None]:
+            async with gate:
+                try:
+                    return external_id, await self.fetch(external_id)
+                except RecordNotFound:
+                    return external_id, None
+
+        found = await asyncio.gather(*(one(i) for i in dict.fromkeys(external_ids)))
+        return {i: r for i, r in found if r is not None}
+
+    async def changed_since(self, since: datetime) -> list[RecordState] | None:
+        """The records changed at or after `since` (the polling fallback for missed
+        webhooks), comments included; None when the tool offers no such listing."""
+        return None
 
     # -- comments (tools with a comment stream that has ids) --------------------------------
     # A connector whose tool keeps comments with ids overrides these and sets the flags;

@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import click
+import httpx
 
 from devstack.stack import SN_USER, Stack
 from devstack.tools import Tools, wait_for
@@ -61,9 +62,34 @@ def round_trip(stack: Stack, tools: Tools) -> None:
         "(1 rename)"
     )
 
+    say("6. The ticket is edited while its webhooks are lost; the reconciler finds and heals it")
+    tools.drop_webhooks("servicenow", 1.0)
+    tools.edit_snow(sys_id, description="Root cause: connection leak in the payment client")
+    tools.drop_webhooks("servicenow", 0.0)
+    for mode in ("dry-run", "auto-heal"):
+        run = reconcile(stack, mode)
+        for d in run["discrepancies"]:
+            say(f"   {mode}: {d['field']} differs ({d['heal']}): {d['external_value']!r}")
+    wait_for(lambda: tools.incident(iid).get("summary", "").startswith("Root"), 30, "the heal")
+    say(f"   incident.io summary = {tools.incident(iid)['summary']!r}")
+
+
+def reconcile(stack: Stack, mode: str) -> dict[str, Any]:
+    """What `im integration reconcile prod-snow --<mode>` does: ask, then wait for the run."""
+    path = f"{stack.url('control')}/api/v1/tenants/default/integrations/prod-snow/reconcile"
+    auth = {"Authorization": f"Bearer {stack.admin_token}"}
+    run: dict[str, Any] = httpx.post(path, json={"mode": mode}, headers=auth).json()
+
+    def done() -> dict[str, Any] | None:
+        got: dict[str, Any] = httpx.get(f"{path}/runs/{run['id']}", headers=auth).json()
+        return got if got["status"] in ("succeeded", "failed") else None
+
+    return wait_for(done, 30, "the reconcile run")
+
 
 def run(demo: bool = True) -> None:
-    stack = Stack()
+    # The polling fallback every minute: an edit whose webhook is lost still arrives.
+    stack = Stack(extra_env={"RECONCILE_POLL_INTERVAL_S": "60"})
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     say(f"starting broker, redis-server, sandboxes and services (logs in {stack.workdir})")
@@ -73,6 +99,7 @@ def run(demo: bool = True) -> None:
         say(f"  incident.io      {stack.url('incidentio')}  (sandbox, API key {stack.api_key})")
         say(f"  ServiceNow       {stack.url('servicenow')}  (sandbox, user john.smith)")
         say(f"  outbound worker  {stack.url('outbound')}  (/metrics)")
+        say(f"  reconciler       {stack.url('reconciler')}  (/status, /metrics)")
         say(f"  control API      {stack.url('control')}/api/v1  (OpenAPI: /api/v1/openapi.json)")
         say(f"  Kafka {stack.kafka_bootstrap}   Redis {stack.redis_url}")
         say(
@@ -82,6 +109,8 @@ def run(demo: bool = True) -> None:
         say("  the im CLI, as platform.administrator:")
         say(f"    export IM_API_URL={stack.url('control')} IM_TOKEN={stack.admin_token}")
         say("    im integration list; im integration sync-status prod-snow; im audit")
+        say("    im integration reconcile prod-snow --dry-run")
+        say("    im integration reconcile history prod-snow")
         if demo:
             tools = Tools(stack)
             try:

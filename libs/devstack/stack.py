@@ -1,5 +1,5 @@
 """The whole system on one machine: broker, redis-server, the sandbox tools, the control API,
-the ingress and the outbound worker, each a child process on a free port.
+the ingress, the outbound worker and the reconciler, each a child process on a free port.
 
 incident.io and ServiceNow always run; Jira, PagerDuty, Datadog and Slack are opt-in
 (`tools=("jira", "pagerduty", ...)`) so the tests that do not need them keep their start-up
@@ -25,6 +25,7 @@ import orjson
 from controlstore.crypto import generate_key
 from devstack import processes
 from devstack.processes import Child
+from devstack.reconciler import reconciler
 from sandbox.jira.store import account_id
 from sandbox.pagerduty.store import user_id
 
@@ -64,16 +65,8 @@ class Stack:
         unknown = set(self.tools) - set(OPTIONAL_TOOLS)
         if unknown:
             raise ValueError(f"unknown optional tools {sorted(unknown)}; known: {OPTIONAL_TOOLS}")
-        names = (
-            "broker",
-            "redis",
-            "incidentio",
-            "servicenow",
-            "control",
-            "ingress",
-            "outbound",
-            *self.tools,
-        )
+        names = ("broker", "redis", "incidentio", "servicenow", "control", "ingress", "outbound",
+                 "reconciler", *self.tools)  # fmt: skip
         self.ports = {n: processes.free_port() for n in names}
         self.jira_secret = secrets.token_urlsafe(24)
         self.pagerduty_secret = secrets.token_urlsafe(24)
@@ -328,6 +321,8 @@ class Stack:
                     "127.0.0.1",
                     "--port",
                     str(self.ports["incidentio"]),
+                    # `=`: a random value may start with "-", which argparse would take for
+                    # an option.
                     f"--api-key={self.api_key}",
                     f"--signing-secret={self.incidentio_secret}",
                     "--webhook-url",
@@ -374,6 +369,7 @@ class Stack:
                     port=self.ports["outbound"],
                 )
             )
+            self._add(reconciler(self, port=self.ports["reconciler"]))
             self.wait_ready(ready_timeout_s)
         except BaseException:
             self.stop()
@@ -386,6 +382,7 @@ class Stack:
         pending = {
             "ingress": f"{self.url('ingress')}/ready",
             "outbound": f"{self.url('outbound')}/ready",
+            "reconciler": f"{self.url('reconciler')}/ready",
         }
         with httpx.Client(timeout=2.0) as client:
             while pending:

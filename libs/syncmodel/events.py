@@ -88,6 +88,9 @@ class ChangeEvent(BaseModel):
     comment: CommentChange | None = None
     # Set by an operator's conflict resolution: applying this change settles that conflict.
     resolves_conflict: str | None = None
+    # Only these sides receive the writes this change causes (empty: every side it goes
+    # to). The reconciler's corrective pushes heal one link, not every link of the incident.
+    deliver_to: tuple[str, ...] = ()
     source_ts: datetime = Field(default_factory=utcnow)
     received_at: datetime = Field(default_factory=utcnow)
     actor: str | None = None

@@ -129,6 +129,8 @@ def plan_deliveries(
                     fields.setdefault(COMMENT, _reopen_note(config, event.integration_id))
         if fields or external_id is None:
             command(integration.id, external_id, fields)
+    if event.deliver_to:  # a corrective change that heals one link, not all of them
+        return [c for c in commands if c.target_integration_id in event.deliver_to]
     return commands
 
 

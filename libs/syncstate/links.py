@@ -1,16 +1,30 @@
-"""Links between platform incidents and tool records, as the control plane and the unlinking
-of deleted records see them.
+"""Links between platform incidents and tool records, and the pipeline's known state, as the
+control plane, the unlinking of deleted records and the reconciler see them.
 
-The pipeline writes links (`outbound.state.StateStore.link`): `is:{t}:links:{incident}` (hash
-integration -> record id) and `is:{t}:link:{integration}:{record}` (-> incident). A record
-deleted in its tool is unlinked and its integration marked detached for the incident,
+The outbound worker writes these keys (`services/outbound/state.py` defines the layout):
+`is:{t}:links:{incident}` (hash integration -> external id), `is:{t}:link:{integration}:
+{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the record's last known values;
+bookkeeping fields start with NUL), `is:{t}:fw:{incident}` (the arbiter's standing change per
+field), `is:{t}:parked:{incident}` (fields awaiting manual review). A record deleted in its
+tool is unlinked and its integration marked detached for the incident,
 `is:{t}:detached:{incident}` (hash integration -> the deleted record's id), so no new record is
-made there until an operator asks for a manual sync of the incident.
+made there until an operator asks for a manual sync of the incident. Bulk reads are
+pipelined, so comparing thousands of links costs a handful of round trips.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
 from redis.asyncio import Redis
+
+from syncmodel.conflicts import FieldWrite
+
+SCAN_COUNT = 1_000
+CHUNK = 500  # keys per pipelined batch
 
 
 def _s(value: bytes | str) -> str:
@@ -39,15 +53,14 @@ async def incident_of(
 async def linked_records(redis: Redis, tenant: str, integration_id: str) -> dict[str, str]:
     """Every record of one integration that is linked: record id -> platform incident."""
     prefix = link_key(tenant, integration_id, "")
-    keys = [_s(k) async for k in redis.scan_iter(match=_glob(prefix) + "*", count=500)]
-    if not keys:
-        return {}
-    values = await redis.mget(keys)
-    return {
-        key[len(prefix) :]: _s(value)
-        for key, value in zip(keys, values, strict=True)
-        if value is not None
-    }
+    match = _glob(prefix) + "*"
+    keys = [_s(k) async for k in redis.scan_iter(match=match, count=SCAN_COUNT)]
+    out: dict[str, str] = {}
+    for chunk in _chunks(keys):
+        for key, value in zip(chunk, await redis.mget(chunk), strict=True):
+            if value is not None:
+                out[key[len(prefix) :]] = _s(value)
+    return out
 
 
 async def unlink(
@@ -78,3 +91,79 @@ async def reattach(redis: Redis, tenant: str, platform_incident_id: str) -> None
 def _glob(text: str) -> str:
     """Escape glob metacharacters (tenant and integration ids are plain, but be safe)."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def _chunks(items: Sequence[str], size: int = CHUNK) -> list[Sequence[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class LinkView:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def links(self, tenant: str, integration: str) -> dict[str, str]:
+        """Every link of the integration: external id -> platform incident id."""
+        return await linked_records(self.redis, tenant, integration)
+
+    async def known(
+        self, tenant: str, side: str, record_ids: Sequence[str]
+    ) -> dict[str, dict[str, str | None]]:
+        """What the pipeline last knew of each record: canonical field -> value."""
+        rows = await self._each("hgetall", [f"is:{tenant}:state:{side}:{r}" for r in record_ids])
+        return {
+            record: {_s(k): _s(v) for k, v in raw.items() if not _s(k).startswith("\x00")}
+            for record, raw in zip(record_ids, rows, strict=True)
+        }
+
+    async def standing(
+        self, tenant: str, incidents: Sequence[str]
+    ) -> dict[str, dict[str, FieldWrite]]:
+        """The arbiter's standing change per incident field."""
+        rows = await self._each("hgetall", [f"is:{tenant}:fw:{i}" for i in incidents])
+        out: dict[str, dict[str, FieldWrite]] = {}
+        for incident, raw in zip(incidents, rows, strict=True):
+            writes = {}
+            for name, value in raw.items():
+                data = orjson.loads(value)
+                writes[_s(name)] = FieldWrite(
+                    data["side"], data["value"], datetime.fromisoformat(data["ts"])
+                )
+            out[incident] = writes
+        return out
+
+    async def parked(self, tenant: str, incidents: Sequence[str]) -> dict[str, set[str]]:
+        """Fields parked for manual review, per incident (only incidents that have some)."""
+        rows = await self._each("hkeys", [f"is:{tenant}:parked:{i}" for i in incidents])
+        pairs = zip(incidents, rows, strict=True)
+        return {incident: {_s(n) for n in names} for incident, names in pairs if names}
+
+    async def _each(self, command: str, keys: Sequence[str]) -> list[Any]:
+        """One read command per key, pipelined CHUNK keys at a time; answers in key order."""
+        out: list[Any] = []
+        for chunk in _chunks(keys):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in chunk:
+                    getattr(pipe, command)(key)
+                out += await pipe.execute()
+        return out
+
+    async def unlink(
+        self, tenant: str, platform_incident_id: str, integration: str, external_id: str
+    ) -> None:
+        """Forget one link (a record gone on one side) and what was known of the record."""
+        p = f"is:{tenant}:"
+        keys = [
+            f"{p}links:{platform_incident_id}",
+            f"{p}link:{integration}:{external_id}",
+            f"{p}state:{integration}:{external_id}",
+        ]
+        await self.redis.eval(_UNLINK, len(keys), *keys, integration, external_id)
+
+
+# The incident's side of the link goes only if it still names this record (it may have been
+# linked anew meanwhile); the record's side and its known state go in any case.
+_UNLINK = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+return 1
+"""

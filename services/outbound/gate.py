@@ -51,7 +51,11 @@ class Gate:
         is_platform = side.id == ctx.config.platform.id
         if not is_platform and not side.direction.accepts_inbound:
             return GateResult(None, "direction")
-        forced = event.origin is Origin.MANUAL
+        # An operator's sync, or the reconciler pushing a value onto a side that lags behind
+        # (`syncmodel.drift`): re-read and pass on even what is already known.
+        forced = event.origin is Origin.MANUAL or (
+            event.origin is Origin.RECONCILER and event.kind is ChangeKind.REFRESH
+        )
         if event.kind is ChangeKind.DELETED:
             return await self._deleted(event, is_platform)
         if event.kind is ChangeKind.REFRESH:
@@ -78,7 +82,12 @@ class Gate:
                 )
                 await self._remember(event, own, ours=own)
                 await store.settle_pending(event.tenant, side.id, event.external_id, own)
-                return GateResult(None, "echo_version")
+                others = {f: c for f, c in event.changes.items() if f not in ours}
+                if event.origin is not Origin.RECONCILER or not others:
+                    return GateResult(None, "echo_version")
+                # Read by the reconciler because an edit's own webhook was lost: the other
+                # fields are the only word of that edit there will be (dated by our write).
+                event = event.model_copy(update={"changes": others})
         fresh = fresh_changes(event.changes, event.version, versions)
         # An edit our write of an older value landed on: stale by version, newer by clock.
         clobbered = clobbered_fields(
@@ -117,7 +126,9 @@ class Gate:
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return GateResult(None, "echo_or_noop")
         state = {**known, **{k: c.new for k, c in fresh.items()}}
-        if forced and is_platform:  # an operator's sync of the incident: recreate what was deleted
+        if event.origin is Origin.MANUAL and is_platform:
+            # An operator's sync of the incident: recreate what was deleted (the reconciler's
+            # forced refreshes do not: its `recreate` policy decides that on its own).
             await links.reattach(store.redis, event.tenant, pid)
         linked = LinkedEvent(
             event=event.model_copy(update={"changes": changes}),

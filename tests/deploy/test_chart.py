@@ -256,8 +256,13 @@ def test_deployments_run_the_services_hardened_and_probed() -> None:
     assert "emptyDir" in volumes[mounts[config["OUTBOUND_DATADIR"]]]
 
 
-def test_the_reconciler_is_off_by_default() -> None:
-    docs = render()
+def test_the_reconciler_runs_by_default_and_can_be_switched_off() -> None:
+    reconciler = component(render(), "Deployment", "reconciler")
+    assert reconciler["spec"]["replicas"] == 2  # leases make replicas safe
+    env = {e["name"]: e for e in container(reconciler)["env"]}
+    assert env["RECONCILE_LEASE_S"]["value"] == "15"
+    assert env["RECONCILE_INSTANCE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    docs = render("reconciler.enabled=false")
     assert not [
         d
         for d in docs
@@ -268,9 +273,10 @@ def test_the_reconciler_is_off_by_default() -> None:
 
 def _settings_names() -> set[str]:
     from control.settings import ControlSettings
+    from reconciler.settings import ReconcilerSettings
 
     names: set[str] = set()
-    for model in (Settings, ControlSettings):
+    for model in (Settings, ControlSettings, ReconcilerSettings):
         names |= {f.alias for f in model.model_fields.values() if f.alias}
     return names
 

@@ -4,7 +4,8 @@ The whole stack runs (broker, redis-server, sandboxes, control, ingress, worker 
 processes, each writing its finished spans to a JSON-lines file: INCIDENT_SYNC_TRACES_DIR);
 a round trip goes incident.io -> ServiceNow -> incident.io.
 
-Metrics: /metrics of the ingress, the worker and the control API is scraped. Every metric the
+Metrics: /metrics of the ingress, the worker, the control API and the reconciler is scraped
+(after a reconcile run that finds an edit made behind the service's back). Every metric the
 PrometheusRule (rendered by helm, every feature on) or the Grafana dashboard names must be
 among them, except the ones in PENDING: named in docs/architecture.md ("Metrics") for
 features that are not built yet.
@@ -51,9 +52,6 @@ PENDING: dict[str, str] = {
     "incident_sync_retry_depth": "retry ladder / DLQ",
     "incident_sync_circuit_state": "retry ladder / circuit breaker",
     "incident_sync_consumer_lag": "outbound worker lag gauge",
-    "incident_sync_drift_discrepancies_total": "reconciler",
-    "incident_sync_reconcile_runs_total": "reconciler",
-    "incident_sync_reconcile_last_success_timestamp_seconds": "reconciler",
 }
 # Series Prometheus makes itself, and labels it attaches to every scraped series.
 PROMETHEUS_BUILTIN = {"up"}
@@ -68,6 +66,9 @@ FLOW = {
     "incident_sync_deliveries_total",
     "incident_sync_propagation_seconds_bucket",
     "incident_sync_control_requests_total",
+    "incident_sync_drift_discrepancies_total",
+    "incident_sync_reconcile_runs_total",
+    "incident_sync_reconcile_last_success_timestamp_seconds",
 }
 
 
@@ -136,7 +137,7 @@ def env(traces_dir: Path) -> Iterator[tuple[Stack, Tools]]:
 
 @pytest.fixture(scope="module")
 def round_trip(env: tuple[Stack, Tools]) -> Round:
-    _, tools = env
+    stack, tools = env
     incident = tools.declare("Checkout errors", "5xx on /pay")
     iid = incident["id"]
     records = wait_for(lambda: tools.snow_records_for(iid), 30, "the ticket")
@@ -144,6 +145,19 @@ def round_trip(env: tuple[Stack, Tools]) -> Round:
     tools.edit_snow(records[0]["sys_id"], short_description="Checkout errors in EU")
     wait_for(lambda: tools.incident(iid)["name"] == "Checkout errors in EU", 30, "the rename")
     tools.quiesce()
+    # A reconcile run finds the edit made behind the service's back (drift, a run, its time).
+    tools.drop_webhooks("servicenow", 1.0)
+    tools.edit_snow(records[0]["sys_id"], description="edited behind the back")
+    tools.drop_webhooks("servicenow", 0.0)
+    auth = {"Authorization": f"Bearer {stack.admin_token}"}
+    with httpx.Client(base_url=stack.url("control"), headers=auth, timeout=5) as api:
+        path = "/api/v1/tenants/default/integrations/prod-snow/reconcile"
+        run = api.post(path, json={"mode": "dry-run"}).json()
+        wait_for(
+            lambda: api.get(f"{path}/runs/{run['id']}").json()["status"] == "succeeded",
+            30,
+            "the reconcile run",
+        )
     return Round(iid, records[0]["sys_id"])
 
 
@@ -157,7 +171,7 @@ def exported(env: tuple[Stack, Tools], round_trip: Round) -> Exported:
         headers={"Authorization": f"Bearer {stack.admin_token}"},
     ).raise_for_status()
     out = Exported()
-    for service in ("ingress", "outbound", "control"):
+    for service in ("ingress", "outbound", "control", "reconciler"):
         r = httpx.get(f"{stack.url(service)}/metrics", timeout=5)
         r.raise_for_status()
         out.add(r.text)

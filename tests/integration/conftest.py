@@ -17,9 +17,12 @@ from tests import leakcheck
 def start_stack(
     tools: tuple[str, ...] = (),
     overrides: dict[str, dict[str, Any]] | None = None,
+    extra_env: dict[str, str] | None = None,
     **features: bool,
 ) -> Iterator[tuple[Stack, Tools]]:
-    stack = Stack(features=features, tools=tools, overrides=overrides or {})
+    stack = Stack(
+        features=features, tools=tools, overrides=overrides or {}, extra_env=extra_env or {}
+    )
     leakcheck.watch(stack.secret_values(), "a test stack")
     stack.start()
     hands = Tools(stack)

@@ -12,7 +12,7 @@ from outbound.gate import Gate
 from outbound.state import StateStore
 from runtime.settings import Settings
 from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange
+from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
 
 pytestmark = pytest.mark.integration
 
@@ -136,3 +136,32 @@ async def test_an_outbound_integration_ignores_its_webhooks(redis_port: int) -> 
         assert await decide(gate, snow("A")) == "direction"
     finally:
         await gate.ctx.aclose()
+
+
+async def test_a_reconcilers_snapshot_at_our_versions_brings_the_edit_whose_webhook_was_lost(
+    gate: Gate,
+) -> None:
+    store = gate.ctx.store
+    # Known: title A, description D. A person sets the title to B (its webhook is lost), then
+    # our write of a new description produces version 3.
+    await store.remember_state("default", "prod-snow", "sys1", {"title": "A", "description": "D"})
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    await store.add_our_write("default", "prod-snow", "sys1", f"{3:010d}", ["description"], 600)
+
+    def snapshot(origin: Origin, delivery: str) -> ChangeEvent:
+        return ChangeEvent(
+            delivery_id=delivery,
+            integration_id="prod-snow",
+            external_id="sys1",
+            kind=ChangeKind.UPDATED,
+            changes={"title": FieldChange(new="B"), "description": FieldChange(new="D2")},
+            version=f"{3:010d}",
+            origin=origin,
+        )
+
+    # A webhook of that version is our echo: the person's edit has a webhook of its own.
+    assert await decide(gate, snapshot(Origin.USER, "hook")) == "echo_version"
+    # The reconciler read the record because that webhook never came: the title is news.
+    result = await gate.process(snapshot(Origin.RECONCILER, "poll"))
+    assert result.linked is not None
+    assert {f: c.new for f, c in result.linked.event.changes.items()} == {"title": "B"}

@@ -6,7 +6,7 @@ Errors are `{"errors": ["..."]}`; 429 carries `X-RateLimit-Reset` (seconds until
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from typing import Any, Final
 
 import httpx
@@ -104,6 +104,23 @@ class DatadogClient:
     ) -> dict[str, Any]:
         body = {"data": {"id": incident_id, "type": "incidents", "attributes": dict(attributes)}}
         return _data(await self._call("PATCH", f"/api/v2/incidents/{_id(incident_id)}", json=body))
+
+    async def list_incidents(self, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """Every incident, `GET /api/v2/incidents` page by page (`page[offset]`)."""
+        offset = 0
+        while True:
+            data = await self._call(
+                "GET", "/api/v2/incidents", params={"page[size]": page_size, "page[offset]": offset}
+            )
+            items = [i for i in data.get("data") or [] if isinstance(i, dict)]
+            for item in items:
+                yield item
+            meta = data.get("meta")
+            pagination = meta.get("pagination") if isinstance(meta, dict) else None
+            following = pagination.get("next_offset") if isinstance(pagination, dict) else None
+            if not items or not isinstance(following, int) or following <= offset:
+                return
+            offset = following
 
     async def search(self, query: str, page_size: int = 10) -> list[dict[str, Any]]:
         """`GET /api/v2/incidents/search?query=`: the incidents of the first page."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -94,6 +95,17 @@ class DatadogConnector(Connector):
     async def fetch(self, external_id: str) -> RecordState:
         return self._record(await self.client.get_incident(external_id))
 
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """The incidents list has no time filter: every linked incident modified since."""
+        out = []
+        async for incident in self.client.list_incidents():
+            record = self._record(incident)
+            if record.platform_incident_id is not None and (
+                record.updated_at is None or record.updated_at >= since
+            ):
+                out.append(record)
+        return out
+
     async def find_linked(self, platform_incident_id: str) -> str | None:
         if not _SAFE_ID.match(platform_incident_id):
             raise ToolError(
@@ -159,4 +171,12 @@ class DatadogConnector(Connector):
             reference=f"IR-{public_id}" if isinstance(public_id, int) else None,
             version=version_of(attrs.get("modified")),
             platform_incident_id=self.fields.platform_incident(attrs),
+            updated_at=_time(attrs.get("modified")),
         )
+
+
+def _time(value: object) -> datetime | None:
+    version = version_of(value)  # normalised to UTC, microseconds
+    if version is None:
+        return None
+    return datetime.strptime(version, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Generator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -21,6 +22,13 @@ from connectors.transport import body_json, json_object, send
 BASE_URL: Final = "https://api.incident.io"
 LOOKUP_TTL_S: Final = 300.0
 MAX_PAGE_SIZE: Final = 250  # the documented maximum (the spec schema says 500)
+
+
+@dataclass(frozen=True)
+class Page:
+    incidents: list[dict[str, Any]]
+    after: str | None  # the cursor to the next page; None on the last
+    total: int | None  # every incident matching the filters, when the API says
 
 
 class BearerAuth(httpx.Auth):
@@ -94,20 +102,36 @@ class IncidentIoClient:
         following the `after` cursor page by page."""
         after: str | None = None
         while True:
-            params: dict[str, str | int] = {"page_size": min(page_size, MAX_PAGE_SIZE)}
-            params.update(filters or {})
-            if after:
-                params["after"] = after
-            data = await self._call("GET", "/v2/incidents", params=params)
-            incidents = [i for i in data.get("incidents") or [] if isinstance(i, dict)]
-            for incident in incidents:
+            page = await self.list_page(page_size=page_size, filters=filters, after=after)
+            for incident in page.incidents:
                 yield incident
-            meta = data.get("pagination_meta") or {}
-            next_after = meta.get("after") if isinstance(meta, dict) else None
             # Stop on an empty page or a cursor that does not move (never loop forever).
-            if not incidents or not next_after or next_after == after:
+            if not page.incidents or not page.after or page.after == after:
                 return
-            after = next_after
+            after = page.after
+
+    async def list_page(
+        self,
+        *,
+        page_size: int = 25,
+        filters: Mapping[str, str] | None = None,
+        after: str | None = None,
+    ) -> Page:
+        """One page of `GET /v2/incidents`, with the cursor to the next and the total."""
+        params: dict[str, str | int] = {"page_size": min(page_size, MAX_PAGE_SIZE)}
+        params.update(filters or {})
+        if after:
+            params["after"] = after
+        data = await self._call("GET", "/v2/incidents", params=params)
+        incidents = [i for i in data.get("incidents") or [] if isinstance(i, dict)]
+        meta = data.get("pagination_meta")
+        meta = meta if isinstance(meta, dict) else {}
+        total = meta.get("total_record_count")
+        return Page(
+            incidents,
+            str(meta["after"]) if meta.get("after") else None,
+            total if isinstance(total, int) else None,
+        )
 
     async def create_incident(
         self, *, idempotency_key: str, visibility: str = "public", **fields: object

@@ -19,8 +19,10 @@ Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token)
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Final
 
@@ -148,6 +150,40 @@ class JiraConnector(Connector):
         async for issue in self.client.search(jql, ("id",), page_size=1):
             return str(issue["id"])
         return None
+
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """JQL `id in (...)` per batch (issue ids or keys), fields as `fetch` reads them."""
+        ids = [i for i in dict.fromkeys(external_ids) if _SAFE_ID.match(i)]
+        fields = self._read_fields()
+        if not comments:
+            fields = tuple(f for f in fields if f != "comment")
+        out: dict[str, RecordState] = {}
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            jql = f"id in ({', '.join(chunk)})"
+            async for issue in self.client.search(jql, fields, page_size=len(chunk)):
+                record = self._record(issue)
+                out[record.external_id] = record
+                if record.reference in chunk:  # asked for by key
+                    out[record.reference] = record
+        return out
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """Linked issues updated since then. JQL dates are read in the account's time zone,
+        so the window is relative (`-Nm`, by Jira's clock), rounded up to whole minutes."""
+        minutes = max(1, math.ceil((datetime.now(UTC) - since).total_seconds() / 60))
+        project = self.config.options.get("project_key")
+        jql = f'updated >= "-{minutes}m" AND labels is not EMPTY'
+        if project:
+            jql += f' AND project = "{project}"'
+        out = []
+        async for issue in self.client.search(jql + " ORDER BY updated ASC", self._read_fields()):
+            record = self._record(issue)
+            if record.platform_incident_id is not None:
+                out.append(record)
+        return out
 
     async def linked_issues(self) -> list[RecordState]:
         """Every issue carrying a correlation label (manual sync of all linked tickets)."""
@@ -314,12 +350,14 @@ class JiraConnector(Connector):
         raw = issue.get("fields")
         raw_fields: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         key = issue.get("key")
+        updated = parse_time(raw_fields.get("updated"))
         return RecordState(
             external_id=str(issue_id),
-            fields=self.fields.canonical(raw_fields, with_comment=True),
+            fields=self.fields.canonical(raw_fields, with_comment="comment" in raw_fields),
             reference=key if isinstance(key, str) else None,
-            version=version_of(parse_time(raw_fields.get("updated"))),
+            version=version_of(updated),
             platform_incident_id=self.fields.platform_incident(raw_fields.get("labels")),
+            updated_at=updated,
         )
 
 

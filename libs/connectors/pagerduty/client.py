@@ -21,6 +21,7 @@ from connectors.transport import body_json, json_object, send
 BASE_URL: Final = "https://api.pagerduty.com"
 ACCEPT: Final = "application/vnd.pagerduty+json;version=2"
 LOOKUP_TTL_S: Final = 300.0
+PAGE_LIMIT: Final = 100  # the list endpoints' maximum
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
@@ -111,6 +112,41 @@ class PagerDutyClient:
             "GET", "/incidents", params={"incident_key": incident_key, "limit": 5}
         )
         return [i for i in data.get("incidents") or [] if isinstance(i, dict)]
+
+    async def list_incidents(
+        self, *, offset: int = 0, limit: int = PAGE_LIMIT, total: bool = False
+    ) -> tuple[list[dict[str, Any]], bool, int | None]:
+        """One page of every incident (any date): (incidents, more, total when asked)."""
+        params: dict[str, str | int] = {"date_range": "all", "limit": limit, "offset": offset}
+        if total:
+            params["total"] = "true"
+        data = await self._call("GET", "/incidents", params=params)
+        count = data.get("total")
+        return (
+            [i for i in data.get("incidents") or [] if isinstance(i, dict)],
+            data.get("more") is True,
+            count if isinstance(count, int) else None,
+        )
+
+    async def incidents_logged_since(self, since: str) -> list[str]:
+        """Ids of the incidents with a log entry at or after `since` (ISO 8601), newest
+        change first, each once: `GET /log_entries` across the account."""
+        seen: dict[str, None] = {}
+        offset = 0
+        while True:
+            data = await self._call(
+                "GET",
+                "/log_entries",
+                params={"since": since, "limit": PAGE_LIMIT, "offset": offset},
+            )
+            entries = [e for e in data.get("log_entries") or [] if isinstance(e, dict)]
+            for entry in entries:
+                incident = entry.get("incident")
+                if isinstance(incident, dict) and isinstance(incident.get("id"), str):
+                    seen.setdefault(incident["id"])
+            if data.get("more") is not True or not entries:
+                return list(seen)
+            offset += len(entries)
 
     async def create_incident(self, incident: Mapping[str, object]) -> dict[str, Any]:
         body = {"incident": {"type": "incident", **incident}}

@@ -12,7 +12,8 @@ Auth is OAuth 2.0 (password grant) when `oauth_client_id` is set, basic auth oth
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Final
 
 import httpx
@@ -31,6 +32,9 @@ CLOSING_STATES: Final = frozenset({"6", "7"})
 _FIELD_NAME = re.compile(r"^[a-z0-9_]{1,80}$")
 # Values spliced into an encoded query: `^` would start a new condition.
 _QUERY_SAFE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+GLIDE_TIME: Final = "%Y-%m-%d %H:%M:%S"  # database date-times: UTC, no zone suffix
+# Journal rows read per batch: enough for the latest entry of every record of a batch.
+JOURNAL_PAGE: Final = 10_000
 
 
 class ServiceNowConnector(Connector):
@@ -109,6 +113,59 @@ class ServiceNowConnector(Connector):
                 record[journal] = entry
         return self._record(record, fallback_id=external_id)
 
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """`sys_idIN<ids>` per batch; the latest journal entries of a batch in one query."""
+        ids = [i for i in dict.fromkeys(external_ids) if _QUERY_SAFE.match(i)]
+        out: dict[str, RecordState] = {}
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            rows = await self.client.search_incidents(
+                "sys_idIN" + ",".join(chunk), limit=len(chunk)
+            )
+            for record in await self._with_journals(rows, comments):
+                out[record.external_id] = record
+        return out
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """Linked incidents whose `sys_updated_on` (UTC) is at or after `since`."""
+        stamp = since.astimezone(UTC).strftime(GLIDE_TIME)
+        query = f"sys_updated_on>={stamp}^{self.correlation_field}ISNOTEMPTY^ORDERBYsys_updated_on"
+        out: list[RecordState] = []
+        offset = 0
+        while True:
+            rows = await self.client.search_incidents(query, limit=self.batch_size, offset=offset)
+            out += await self._with_journals(rows, comments=True)
+            if len(rows) < self.batch_size:
+                return out
+            offset += len(rows)
+
+    async def _with_journals(self, rows: list[dict[str, str]], comments: bool) -> list[RecordState]:
+        """Records from Table API rows, each journal field set to its latest entry."""
+        journals = JOURNAL_FIELDS & self.mapping.native_inbound_fields() if comments else set()
+        ids = [r["sys_id"] for r in rows if _QUERY_SAFE.match(r.get("sys_id", ""))]
+        latest: dict[tuple[str, str], str] = {}
+        for element in sorted(journals):
+            if not ids:
+                break
+            entries = await self.client.query(
+                "sys_journal_field",
+                f"element={element}^element_idIN{','.join(ids)}^ORDERBYDESCsys_created_on",
+                limit=JOURNAL_PAGE,
+                fields=["element_id", "value"],
+            )
+            for row in entries:  # newest first: keep the first per record
+                latest.setdefault((element, row.get("element_id", "")), row.get("value", ""))
+        out = []
+        for row in rows:
+            values = {k: v for k, v in row.items() if k not in JOURNAL_FIELDS}
+            for element in journals:
+                if note := latest.get((element, row.get("sys_id", ""))):
+                    values[element] = note
+            out.append(self._record(values, fallback_id=""))
+        return out
+
     async def find_linked(self, platform_incident_id: str) -> str | None:
         if not _QUERY_SAFE.match(platform_incident_id):
             raise ToolError(
@@ -169,6 +226,7 @@ class ServiceNowConnector(Connector):
             reference=record.get("number") or None,
             version=_version(record),
             platform_incident_id=record.get(self.correlation_field) or None,
+            updated_at=_glide_time(record.get("sys_updated_on", "")),
         )
 
 
@@ -176,3 +234,10 @@ def _version(record: Mapping[str, str]) -> str | None:
     # Zero-padded so string order is update order, as in the webhook's ChangeEvent.version.
     mod_count = record.get("sys_mod_count", "")
     return f"{int(mod_count):010d}" if mod_count.isdigit() else None
+
+
+def _glide_time(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, GLIDE_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -13,6 +13,7 @@ how far back `find_linked` looks for the incident's message, 200 messages a page
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 import httpx
 
@@ -80,6 +81,9 @@ class SlackConnector(Connector):
         channel, ts = self._split(external_id)
         pid, fields = state_of(await self.client.message(channel, ts))
         return RecordState(external_id=external_id, fields=fields, platform_incident_id=pid)
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        return []  # a notifier: nothing in Slack is ever taken in
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         pages = int(self.config.options.get("history_pages", "5"))

@@ -252,6 +252,29 @@ async def search(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@routes.get(API)
+async def list_incidents(request: web.Request) -> web.Response:
+    """`page[size]` (max 100) and `page[offset]`, oldest first."""
+    state = request.app[STATE]
+    try:
+        size = min(int(request.query.get("page[size]") or 10), 100)
+        offset = int(request.query.get("page[offset]") or 0)
+    except ValueError:
+        return error(400, "page[size] and page[offset] must be integers")
+    everything = list(state.incidents.values())
+    page = everything[offset : offset + size]
+    pagination: JSON = {"offset": offset, "size": size}
+    if offset + size < len(everything):
+        pagination["next_offset"] = offset + size
+    return web.json_response(
+        {
+            "data": [render(i, state.config) for i in page],
+            "included": [],
+            "meta": {"pagination": pagination},
+        }
+    )
+
+
 @routes.get(API + "/{id}")
 async def get(request: web.Request) -> web.Response:
     state = request.app[STATE]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import operator
 import uuid
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from sandbox.ids import rfc3339
 from sandbox.incidentio import webhooks
 from sandbox.incidentio.catalog import JSON
 from sandbox.incidentio.state import STATE, State
@@ -97,7 +100,8 @@ def _filter_values(q: Any, name: str) -> list[str]:
 
 
 def _matches_filters(state: State, incident: Incident, q: Any) -> bool:
-    """The status / status_category one_of|not_in filters; others are accepted and ignored."""
+    """The status / status_category one_of|not_in filters and created_at / updated_at
+    gte|lte (a date, or an RFC 3339 time); others are accepted and ignored."""
     status = state.store.catalog.status(incident.status_id) or {}
     for name, actual in (
         ("status", incident.status_id),
@@ -108,7 +112,18 @@ def _matches_filters(state: State, incident: Incident, q: Any) -> bool:
             return False
         if actual in _filter_values(q, f"{name}[not_in]"):
             return False
+    for name, moment in (("created_at", incident.created_at), ("updated_at", incident.updated_at)):
+        for op, keep in (("gte", operator.ge), ("lte", operator.le)):
+            for value in _filter_values(q, f"{name}[{op}]"):
+                if not keep(_bound(moment, value), value):
+                    return False
     return True
+
+
+def _bound(moment: datetime, value: str) -> str:
+    """The incident's time in the filter value's own precision: a date compares by day."""
+    text = rfc3339(moment)
+    return text[:10] if len(value) == 10 else text
 
 
 @routes.get("/v2/incidents/{id}")

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.jira import webhooks
+from sandbox.jira.jql import other_clause
 from sandbox.jira.render import Renderer
 from sandbox.jira.state import STATE, State
 from sandbox.jira.store import RESOLUTIONS, Issue, JiraError
@@ -286,7 +287,8 @@ async def user_search(request: web.Request) -> web.Response:
     return web.json_response(found)
 
 
-# -- search: a JQL subset (labels, project, status category; AND; ORDER BY ignored) ----------
+# -- search: a JQL subset (labels, project, status category, id/key in, updated >=; AND;
+# ORDER BY ignored) --------------------------------------------------------------------------
 _CLAUSE = re.compile(
     r"^\s*(?P<field>labels|project|statusCategory|status)\s*"
     r'(?:(?P<op>=|!=)\s*"?(?P<value>[^"]*?)"?|(?P<empty>is\s+not\s+EMPTY|is\s+EMPTY))\s*$',
@@ -299,6 +301,11 @@ def _matches(state: State, issue: Issue, jql: str) -> bool:
     if not where:
         return True
     for clause in re.split(r"\s+AND\s+", where, flags=re.IGNORECASE):
+        other = other_clause(issue, clause)
+        if other is not None:
+            if not other:
+                return False
+            continue
         m = _CLAUSE.match(clause)
         if m is None:
             raise JiraError(f"Error in the JQL Query: unsupported clause {clause!r}")

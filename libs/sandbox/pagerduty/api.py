@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +15,14 @@ from sandbox.pagerduty.store import POLICIES, PRIORITIES, Incident, PdError
 routes = web.RouteTableDef()
 JSON = dict[str, Any]
 ACTOR_KEY = web.RequestKey("pd_actor", str)
-API_PREFIXES = ("/incidents", "/users", "/escalation_policies", "/priorities", "/abilities")
+API_PREFIXES = (
+    "/incidents",
+    "/log_entries",
+    "/users",
+    "/escalation_policies",
+    "/priorities",
+    "/abilities",
+)
 
 
 def error(status: int, message: str, code: int, errors: list[str] | None = None) -> web.Response:
@@ -83,7 +91,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     statuses = q.getall("statuses[]", [])
     if statuses:
         incidents = [i for i in incidents if i.status in statuses]
-    limit, offset = int(q.get("limit") or 25), int(q.get("offset") or 0)
+    limit, offset = min(int(q.get("limit") or 25), 100), int(q.get("offset") or 0)
     page = incidents[offset : offset + limit]
     return web.json_response(
         {
@@ -91,9 +99,43 @@ async def list_incidents(request: web.Request) -> web.Response:
             "limit": limit,
             "offset": offset,
             "more": offset + limit < len(incidents),
-            "total": None,
+            # Counted only when asked for (`total=true`), as PagerDuty does.
+            "total": len(incidents) if q.get("total") == "true" else None,
         }
     )
+
+
+@routes.get("/log_entries")
+async def log_entries(request: web.Request) -> web.Response:
+    """The account's log, newest first, within `since`/`until` (ISO 8601)."""
+    state = request.app[STATE]
+    q = request.query
+    try:
+        since = parse_time(q["since"]) if "since" in q else None
+        until = parse_time(q["until"]) if "until" in q else None
+        limit, offset = min(int(q.get("limit") or 25), 100), int(q.get("offset") or 0)
+    except ValueError as exc:
+        return error(400, "Invalid Input Provided", 2001, [str(exc)])
+    entries = [
+        e
+        for e in reversed(state.store.log)
+        if (since is None or e[0] >= since) and (until is None or e[0] < until)
+    ]
+    page = entries[offset : offset + limit]
+    return web.json_response(
+        {
+            "log_entries": [render.log_entry(state.store, *e) for e in page],
+            "limit": limit,
+            "offset": offset,
+            "more": offset + limit < len(entries),
+            "total": len(entries) if q.get("total") == "true" else None,
+        }
+    )
+
+
+def parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @routes.post("/incidents")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from datetime import datetime
 from typing import Any
 
 from sandbox.pagerduty.store import (
@@ -135,4 +137,19 @@ def webhook_note(i: Incident, n: Note) -> JSON:
         "content": n.content,
         "trimmed": False,
         "type": "incident_note",
+    }
+
+
+def log_entry(store: PagerDutyStore, at: datetime, kind: str, incident_id: str, by: str) -> JSON:
+    return {
+        "id": "R" + hashlib.sha256(f"{at}{kind}{incident_id}".encode()).hexdigest()[:13].upper(),
+        "type": kind,
+        "summary": kind.removesuffix("_log_entry").replace("_", " ").capitalize(),
+        "created_at": pd_time(at),
+        "agent": user_ref(store, by) if by in store.users else None,
+        "incident": {
+            "id": incident_id,
+            "type": "incident_reference",
+            "self": f"{API}/incidents/{incident_id}",
+        },
     }

@@ -20,6 +20,16 @@ PRIORITIES: tuple[tuple[str, str], ...] = (
     ("PSANDP4", "P4"),
     ("PSANDP5", "P5"),
 )
+# Webhook event -> the log entry type the change leaves in the incident's log.
+LOG_TYPES = {
+    "incident.acknowledged": "acknowledge_log_entry",
+    "incident.unacknowledged": "unacknowledge_log_entry",
+    "incident.resolved": "resolve_log_entry",
+    "incident.reopened": "reopen_log_entry",
+    "incident.reassigned": "assign_log_entry",
+    "incident.delegated": "escalate_log_entry",
+    "incident.priority_updated": "priority_change_log_entry",
+}
 POLICIES: tuple[tuple[str, str], ...] = (("PESCDEF", "Default"), ("PESCDBA", "Database Team"))
 SERVICE_ID, SERVICE_NAME = "PSVC001", "Checkout API"
 
@@ -77,12 +87,15 @@ class PagerDutyStore:
         self.users = {u.id: u for u in users}
         self.oncall = oncall  # who the default escalation policy pages first
         self.incidents: dict[str, Incident] = {}
+        # The account's log entries (GET /log_entries), oldest first: (at, type, incident, by)
+        self.log: list[tuple[datetime, str, str, str]] = []
         self.api_writes: Counter[str] = Counter()
         self.api_write_log: list[JSON] = []
         self._number = 1
 
     def reset(self) -> None:
         self.incidents.clear()
+        self.log.clear()
         self.api_writes.clear()
         self.api_write_log.clear()
         self._number = 1
@@ -174,6 +187,7 @@ class PagerDutyStore:
         )
         self._number += 1
         self.incidents[incident.id] = incident
+        self.log.append((at, "trigger_log_entry", incident.id, actor))
         return incident
 
     def update(self, incident: Incident, body: JSON, actor: str) -> list[str]:
@@ -224,6 +238,9 @@ class PagerDutyStore:
                 else:
                     events.append("incident.unacknowledged")
         self._touch(incident)
+        for event in events or ["incident.updated"]:
+            kind = LOG_TYPES.get(event, "update_log_entry")
+            self.log.append((incident.updated_at, kind, incident.id, actor))
         return events
 
     def add_note(self, incident: Incident, content: object, actor: str) -> Note:
@@ -233,4 +250,5 @@ class PagerDutyStore:
             raise PdError("Invalid Input Provided", ["Incident has reached the note limit"])
         note = Note("PN" + secrets.token_hex(4).upper(), actor, content, utcnow())
         incident.notes.append(note)
+        self.log.append((note.created_at, "annotate_log_entry", incident.id, actor))
         return note

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from control.api import admin, sync
 from control.api import conflicts as conf
 from control.api import integrations as integ
+from control.api import reconcile as rec
 from control.api.context import Services
 from control.api.errors import error_middleware
 from control.api.models import (
@@ -51,6 +52,7 @@ from controlstore.store import Actor, ControlStore
 from syncmodel.config import IntegrationConfig, load_config
 from syncmodel.mapping import read_mapping_config
 from syncstate.conflicts import ConflictRecord
+from syncstate.reconcile import ReconcileRun
 
 log = logging.getLogger("control")
 
@@ -139,6 +141,23 @@ def route_table() -> list[Route]:
           "other changes; the record is marked resolved at once.",
           body=ConflictResolve, response=ConflictRecord, status=202,
           resource=conf.conflict_resource, errors=(400, 401, 403, 404, 409, 422, 503)),
+        # reconciliation
+        r("POST", f"{I}/reconcile", "reconcile.run", rec.request_run,
+          "Queue a reconcile run (dry-run or auto-heal) for the reconciler", "reconcile",
+          description="The reconciler holding the integration's lease runs it within a "
+          "moment; poll the run for its outcome.",
+          body=rec.ReconcileRequest, response=ReconcileRun, status=202),
+        r("GET", f"{I}/reconcile/runs", "reconcile.read", rec.list_runs,
+          "Reconcile history: runs, newest first", "reconcile", query=rec.HistoryQuery,
+          response=rec.RunList),
+        r("GET", f"{I}/reconcile/runs/{{run_id}}", "reconcile.read", rec.get_run,
+          "One reconcile run: status, duration, discrepancies, fixes, requests per side",
+          "reconcile", response=ReconcileRun),
+        r("GET", f"{I}/reconcile/schedule", "reconcile.read", rec.get_schedule,
+          "The integration's reconcile schedule", "reconcile", response=rec.ScheduleView),
+        r("POST", f"{I}/reconcile/schedule", "reconcile.schedule", rec.set_schedule,
+          "Set the reconcile schedule: interval, auto_heal, enabled, on_missing", "reconcile",
+          body=rec.ScheduleRequest, response=rec.ScheduleView),
         # platform connection
         r("GET", f"{T}/platform", "platform.read", integ.get_platform,
           "The tenant's platform connection", "platform", response=IntegrationView),

@@ -37,6 +37,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
     "record_id": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",  # a tool's record id, as the ingress
+    "run_id": r"^rec-[0-9a-f]{12}$",
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 # How a path parameter is named in the policy's input.resource.
@@ -47,6 +48,7 @@ _RESOURCE_KEYS: Final = {
     "token_id": "token",
     "conflict_id": "conflict",
     "record_id": "record",
+    "run_id": "run",
 }
 
 

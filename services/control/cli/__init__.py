@@ -10,6 +10,7 @@ from control.cli.conflict import conflict
 from control.cli.declarative import apply, get
 from control.cli.integration import integration
 from control.cli.manual_sync import sync_records
+from control.cli.reconcile import reconcile
 from control.cli.sync import dev, sync
 
 
@@ -28,8 +29,9 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
     Every command takes --format/-o table|json|yaml.
 
     \b
-    Exit codes: 0 ok; 1 error (server, network, failed test); 2 usage or input refused
-    (400/422); 3 not found; 4 unauthorized or forbidden; 5 conflict (already exists).
+    Exit codes: 0 ok; 1 error (server, network, failed test or run); 2 usage or input
+    refused (400/422); 3 not found; 4 unauthorized or forbidden; 5 conflict (already
+    exists); 6 drift found (`reconcile --fail-on-drift`).
 
     \b
     Start here:
@@ -40,6 +42,7 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
       im conflict list --status pending
+      im integration reconcile prod-snow --dry-run
     """
     ctx.obj = Api.resolve(api_url, token, tenant)
 
@@ -55,7 +58,7 @@ main.add_command(token)
 main.add_command(whoami)
 main.add_command(dev)
 main.add_command(sync)
-# The DLQ (`im integration dlq ...`) and reconciliation (`im integration reconcile ...`)
-# arrive with their issues.
+integration.add_command(reconcile)
+# The DLQ (`im integration dlq ...`) arrives with its issue.
 
 __all__ = ["main"]

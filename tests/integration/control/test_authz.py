@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from syncmodel.fields import ConflictStrategy
 from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
+from syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration
@@ -100,9 +101,31 @@ def _linked_record(admin: httpx.Client | None = None) -> None:
     asyncio.run(link())
 
 
+# A reconcile run of snow-a, saved as the reconciler saves one.
+RUN_A = "rec-00000000000a"
+
+
+def _saved_run(admin: httpx.Client | None = None) -> None:
+    asyncio.run(_save_run(CASES_STATE["redis"]))
+
+
+async def _save_run(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    await ReconcileStore(redis).save(
+        ReconcileRun(id=RUN_A, tenant="acme", integration="snow-a", mode=RunMode.DRY_RUN)
+    )
+    await redis.aclose()
+
+
+def _schedule(admin: httpx.Client) -> None:
+    path = f"{A}/integrations/snow-a/reconcile/schedule"
+    admin.post(path, json={"interval": 3600}).raise_for_status()
+
+
 TI = "/api/v1/tenants/{tenant}/integrations"
 I = f"{TI}/{{name}}"  # noqa: E741
 OWN = f"{I}/ownership/{{field}}"
+REC = f"{I}/reconcile"
 CL = "/api/v1/tenants/{tenant}/conflicts"
 C = f"{CL}/{{conflict_id}}"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
@@ -156,6 +179,19 @@ CASES = [
          body=lambda: {"resolution": "use-platform"}, ok=(202,), before=_pending_conflicts),
     Case("POST", f"{A}/conflicts/{CONFLICT_B}/resolve", TENANT_MANAGERS, f"{C}/resolve",
          body=lambda: {"resolution": "ignore"}, ok=(202,), before=_pending_conflicts),
+    Case("POST", f"{A}/integrations/snow-a/reconcile", MANAGERS, REC,
+         body=lambda: {"mode": "dry-run"}, ok=(202,)),
+    Case("POST", f"{A}/integrations/snow-b/reconcile", TENANT_MANAGERS, REC,
+         body=lambda: {"mode": "auto-heal"}, ok=(202,)),
+    Case("GET", f"{A}/integrations/snow-a/reconcile/runs", STATUS, f"{REC}/runs"),
+    Case("GET", f"{A}/integrations/snow-b/reconcile/runs", STATUS - {"manager_one"},
+         f"{REC}/runs"),
+    Case("GET", f"{A}/integrations/snow-a/reconcile/runs/{RUN_A}", STATUS, f"{REC}/runs/{{run_id}}",
+         before=_saved_run),
+    Case("POST", f"{A}/integrations/snow-a/reconcile/schedule", MANAGERS, f"{REC}/schedule",
+         body=lambda: {"interval": "1h", "auto_heal": True}),
+    Case("GET", f"{A}/integrations/snow-a/reconcile/schedule", STATUS, f"{REC}/schedule",
+         before=_schedule),
     Case("GET", f"{A}/audit", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/audit"),
     Case("GET", "/api/v1/audit", ADMIN, "/api/v1/audit"),
     Case("GET", "/api/v1/tokens", ADMIN, "/api/v1/tokens"),

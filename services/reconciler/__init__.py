@@ -1,0 +1,1 @@
+"""The reconciler: drift detection and auto-heal, schedules, and the polling fallback."""

@@ -1,0 +1,96 @@
+"""The reconciler's engine on a real redis-server and the two sandboxes over HTTP (in this
+process): records gone from the tool are unlinked when asked, unless so many are gone that
+the read itself is suspect; then they are only reported."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from controlstore.source import FileSource
+from reconciler.engine import MISSING_FLOOR, Engine
+from reconciler.publisher import Publisher
+from reconciler.settings import ReconcilerSettings
+from reconciler.sides import Sides
+from sandbox.incidentio.app import build_app as incidentio_app
+from sandbox.incidentio.state import IncidentioConfig
+from sandbox.servicenow.app import build_app as servicenow_app
+from sandbox.servicenow.state import ServiceNowConfig
+from syncmodel.config import SyncConfig
+from syncmodel.drift import MissingPolicy
+from syncstate.links import LinkView
+from syncstate.reconcile import ReconcileRun, RunMode
+from tests.unit.connectors.sandbox_harness import Harness, running
+
+pytestmark = pytest.mark.integration
+
+LINKS = 8
+
+
+@pytest.fixture
+async def sides() -> AsyncIterator[tuple[Harness, Harness]]:
+    async with (
+        running(lambda hook: incidentio_app(IncidentioConfig(webhook_url=hook))) as io,
+        running(lambda hook: servicenow_app(ServiceNowConfig(webhook_url=hook))) as sn,
+    ):
+        yield io, sn
+
+
+async def post(h: Harness, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+    async with httpx.AsyncClient(base_url=h.url) as client:
+        response = await client.request(method, path, json=body)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+
+async def test_gone_records_are_unlinked_unless_too_many_are_gone(
+    sides: tuple[Harness, Harness], redis_port: int
+) -> None:
+    io, sn = sides
+    redis = Redis(port=redis_port)
+    await redis.flushdb()
+    links = []
+    for n in range(LINKS):
+        incident = (await post(io, "/_sandbox/incidents", {"name": f"I{n}"}))["incident"]
+        body = {"short_description": f"I{n}", "u_incident_io_id": incident["id"]}
+        ticket = (await post(sn, "/_sandbox/table/incident", body))["result"]
+        await redis.set(f"is:default:link:prod-snow:{ticket['sys_id']}", incident["id"])
+        await redis.hset(f"is:default:links:{incident['id']}", "prod-snow", ticket["sys_id"])
+        links.append(ticket["sys_id"])
+    config = SyncConfig.model_validate(
+        {
+            "platform": {"id": "incidentio", "type": "incidentio", "base_url": io.url,
+                         "api_key": "sandbox-api-key"},
+            "integrations": [{"id": "prod-snow", "type": "servicenow", "base_url": sn.url,
+                              "username": "incident-sync", "password": "secret"}],
+        }
+    )  # fmt: skip
+    view = LinkView(redis)
+    engine = Engine(Sides(FileSource(""), config), view, Publisher(ReconcilerSettings()), "t")
+    unlink = ReconcileRun(integration="prod-snow", mode=RunMode.AUTO_HEAL,
+                          on_missing=MissingPolicy.UNLINK)  # fmt: skip
+
+    async def delete(sys_id: str) -> None:
+        await post(sn, f"/_sandbox/table/incident/{sys_id}", {}, method="DELETE")
+
+    await delete(links[0])
+    run = await engine.run(unlink)
+    assert [(d.external_id, d.type.value, d.heal.value) for d in run.discrepancies] == [
+        (links[0], "missing_external", "unlink")
+    ]
+    assert run.fixes == 1 and run.notes == []
+    assert links[0] not in await view.links("default", "prod-snow")
+
+    for sys_id in links[1 : 2 + MISSING_FLOOR]:  # more than the floor (8 links: 10 % < 5)
+        await delete(sys_id)
+    run = await engine.run(unlink.model_copy(update={"id": "rec-000000000002"}))
+    assert run.discrepancies_found == MISSING_FLOOR + 1 and run.fixes == 0
+    assert {d.heal.value for d in run.discrepancies} == {"none"}
+    assert run.notes and "reported only" in run.notes[0]
+    assert len(await view.links("default", "prod-snow")) == LINKS - 1
+    await engine.sides.aclose()
+    await redis.aclose()
