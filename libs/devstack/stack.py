@@ -236,7 +236,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--user", f"{JIRA_USER}:{JIRA_TOKEN}"),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['jira']}"),
-                    *("--webhook-secret", self.jira_secret),
+                    f"--webhook-secret={self.jira_secret}",  # a secret may start with "-"
                     port=port,
                 )
             )
@@ -249,7 +249,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--api-token", PD_TOKEN, "--api-user", PD_USER),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
-                    *("--webhook-secret", self.pagerduty_secret),
+                    f"--webhook-secret={self.pagerduty_secret}",  # a secret may start with "-"
                     port=port,
                 )
             )
@@ -262,7 +262,7 @@ class Stack:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
                     *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
-                    *("--webhook-secret", self.datadog_secret),
+                    f"--webhook-secret={self.datadog_secret}",  # a secret may start with "-"
                     port=port,
                 )
             )
@@ -305,8 +305,7 @@ class Stack:
                     "127.0.0.1",
                     "--port",
                     str(self.ports["incidentio"]),
-                    "--api-key",
-                    self.api_key,
+                    f"--api-key={self.api_key}",  # a random secret may start with "-"
                     "--signing-secret",
                     self.incidentio_secret,
                     "--webhook-url",
@@ -328,8 +327,7 @@ class Stack:
                     f"{SN_HUMAN}:{SN_HUMAN_PASSWORD}",
                     "--webhook-url",
                     f"{ingress}/webhook/servicenow",
-                    "--webhook-secret",
-                    self.servicenow_secret,
+                    f"--webhook-secret={self.servicenow_secret}",
                     port=self.ports["servicenow"],
                 )
             )

@@ -44,12 +44,6 @@ pytestmark = pytest.mark.integration
 # Named by the alerts or the dashboard, exported by no service yet. Each entry says which work
 # exports it; when that lands, the entry must go (test_pending_metrics_are_not_exported_yet).
 PENDING: dict[str, str] = {
-    "incident_sync_inbound_total": "sync counters as Prometheus metrics (delivery)",
-    "incident_sync_outbound_total": "sync counters as Prometheus metrics (delivery)",
-    "incident_sync_dlq_depth": "retry ladder / DLQ",
-    "incident_sync_retry_depth": "retry ladder / DLQ",
-    "incident_sync_circuit_state": "retry ladder / circuit breaker",
-    "incident_sync_consumer_lag": "outbound worker lag gauge",
     "incident_sync_drift_discrepancies_total": "reconciler",
     "incident_sync_reconcile_runs_total": "reconciler",
     "incident_sync_reconcile_last_success_timestamp_seconds": "reconciler",

@@ -77,7 +77,7 @@ async def tickets(ctx: Context, pid: str) -> list[str]:
 
 
 async def test_a_retried_create_after_losing_the_link_makes_no_second_ticket(ctx: Context) -> None:
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
     first = await delivery.process(create())
     assert first.outcome == "created"
     # the worker died after the write, before the link reached Redis
@@ -89,7 +89,7 @@ async def test_a_retried_create_after_losing_the_link_makes_no_second_ticket(ctx
 
 
 async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) -> None:
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
     sys_id = (await delivery.process(create("01OTHER"))).external_id
     assert sys_id is not None
     cmd = DeliveryCommand(
@@ -109,8 +109,8 @@ async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) 
     assert versions["title"] == "0000000001"  # sys_mod_count after the update
 
 
-async def test_a_validation_error_fails_without_retrying(ctx: Context) -> None:
-    delivery = Delivery(ctx, retry_delays_s=(0.01, 0.01))
+async def test_a_validation_error_fails_as_not_retryable(ctx: Context) -> None:
+    delivery = Delivery(ctx)
     cmd = DeliveryCommand(
         causation_id="e3",
         platform_incident_id="01X",
@@ -120,4 +120,5 @@ async def test_a_validation_error_fails_without_retrying(ctx: Context) -> None:
         set_fields={"title": "x"},
     )
     result = await delivery.process(cmd)
-    assert result.outcome == "failed" and result.attempts == 1
+    assert result.outcome == "failed" and not result.retryable
+    assert "No Record found" in (result.error or "")  # the tool's own message

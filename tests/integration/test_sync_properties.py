@@ -254,7 +254,7 @@ async def make_world(redis: Redis, strategy: ConflictStrategy) -> World:
         record_ids={"platform": "INC1", "tool-a": "tool-a-INC1", "tool-b": "tool-b-INC1"},
         gate=Gate(ctx),
         arbiter=Arbiter(ctx),
-        delivery=Delivery(ctx, retry_delays_s=()),
+        delivery=Delivery(ctx),
         queue=queue,
         clock=clock,
     )

@@ -19,6 +19,14 @@ routes = web.RouteTableDef()
 DEFAULT_LIMIT = 10000
 USER = web.RequestKey("sn_user", str)
 _PREFIXES = ("/api/now/table/", "/api/now/v1/table/", "/api/now/v2/table/")
+API_PREFIXES = ("/api/now/", "/oauth_token.do")  # where injected faults apply
+
+
+def error_for_status(status: int) -> web.Response:
+    """An injected fault, in the shape ServiceNow answers it."""
+    if status == 429:
+        return sn_error(429, "Rate limit exceeded", "Too many requests (injected fault)")
+    return sn_error(status, "Internal server error", f"HTTP {status} (injected fault)")
 
 
 @web.middleware

@@ -21,6 +21,7 @@ from control import metrics
 from control.api.errors import ApiError, invalid
 from control.api.models import NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
+from syncstate.dlq import ENTRY_PATTERN
 
 if TYPE_CHECKING:
     from control.api.context import Services
@@ -36,6 +37,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "field": r"^[a-z][a-z_]{0,39}$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
+    "entry_id": ENTRY_PATTERN,
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 # How a path parameter is named in the policy's input.resource.
@@ -45,6 +47,7 @@ _RESOURCE_KEYS: Final = {
     "field": "field",
     "token_id": "token",
     "conflict_id": "conflict",
+    "entry_id": "dlq_entry",
 }
 
 

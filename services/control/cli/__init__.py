@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from control.cli import dlq as _dlq  # noqa: F401 - adds `integration dlq*`
 from control.cli.admin import audit, keys, token, whoami
 from control.cli.client import Api
 from control.cli.conflict import conflict
@@ -37,6 +38,7 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration get prod-snow -o yaml > prod-snow.yaml; im apply -f prod-snow.yaml
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
+      im integration dlq prod-snow
       im conflict list --status pending
     """
     ctx.obj = Api.resolve(api_url, token, tenant)
@@ -52,7 +54,6 @@ main.add_command(token)
 main.add_command(whoami)
 main.add_command(dev)
 main.add_command(sync)
-# The DLQ (`im integration dlq ...`) and reconciliation (`im integration reconcile ...`)
-# arrive with their issues.
+# Reconciliation (`im integration reconcile ...`) arrives with its issue.
 
 __all__ = ["main"]
