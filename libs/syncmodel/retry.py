@@ -2,7 +2,9 @@
 due and on which delayed topic it waits, or why the command goes to the dead-letter queue.
 
 Attempt 1 is made at once (from `sync.outbound`); attempt n+1 waits `delays_s[n-1]` (±jitter)
-on `sync.retry.<n>`; after `len(delays_s) + 1` failed attempts the command is dead. A tool's
+on `sync.retry.<n>`; after `len(delays_s) + 1` failed attempts the command is dead. A ladder
+longer than the delayed topics (`MAX_TOPICS`, what the chart declares) waits its later steps
+on the last topic. A tool's
 Retry-After (or rate-limit reset) stretches a wait, never shortens it, clamped so a bogus
 header cannot park a command for days. A refusal that retrying cannot fix (a validation
 error) is dead at once.
@@ -16,6 +18,7 @@ from enum import StrEnum
 from syncmodel.topics import retry_topic
 
 DEFAULT_DELAYS_S: tuple[float, ...] = (30.0, 120.0, 480.0, 1800.0)
+MAX_TOPICS = 4  # sync.retry.1 .. sync.retry.4
 
 
 class DeadReason(StrEnum):
@@ -54,7 +57,11 @@ class RetryPolicy:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return tuple(retry_topic(n) for n in range(1, len(self.delays_s) + 1))
+        return tuple(retry_topic(n) for n in range(1, min(len(self.delays_s), MAX_TOPICS) + 1))
+
+    def topic_after(self, attempt: int) -> str:
+        """Where the attempt after failed attempt `attempt` waits."""
+        return retry_topic(min(attempt, len(self.topics)))
 
     def delay(self, attempt: int, rand: float) -> float:
         """The jittered wait after failed attempt `attempt` (`rand` uniform in [0, 1))."""
@@ -72,16 +79,16 @@ class RetryPolicy:
         if attempt >= self.max_attempts:
             return Dead(DeadReason.EXHAUSTED)
         wait = max(self.delay(attempt, rand), self.retry_after(retry_after_s))
-        return Retry(retry_topic(attempt), attempt + 1, wait)
+        return Retry(self.topic_after(attempt), attempt + 1, wait)
 
     def topic_for_wait(self, wait_s: float) -> str:
         """Where a deferred command (no attempt spent) waits `wait_s`: the first delayed topic
         whose own delay is at least that long, so what waits ahead of it is due about as
         soon (a partition is released in order)."""
-        for n, delay in enumerate(self.delays_s, start=1):
-            if wait_s <= delay:
+        for n in range(1, len(self.topics) + 1):
+            if wait_s <= self.delays_s[n - 1]:
                 return retry_topic(n)
-        return retry_topic(len(self.delays_s))
+        return retry_topic(len(self.topics))
 
 
 def parse_delays(text: str) -> tuple[float, ...]:

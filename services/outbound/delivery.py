@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from connectors.base import ToolError
+from outbound import notes
 from outbound.context import Context
 from outbound.guard import Deferred
 from syncmodel.conflicts import NOT_ARBITRATED
@@ -104,8 +105,11 @@ class Delivery:
                     record.version,
                     cmd.source_ts,
                 )
+                await self._wrote(cmd, external_id)
                 return DeliveryResult("created", external_id)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+        if cmd.is_create:
+            cmd = await self._without_written_comment(cmd, external_id)
         if not cmd.set_fields:
             return DeliveryResult("skipped", external_id)
         # Superseded already (a burst of edits, a stale retry): skip without asking the guard
@@ -142,7 +146,35 @@ class Delivery:
             cmd.source_ts,
             replaced=before.fields,
         )
+        await self._wrote(cmd, external_id)
         return DeliveryResult("written", external_id)
+
+    async def _without_written_comment(
+        self, cmd: DeliveryCommand, external_id: str
+    ) -> DeliveryCommand:
+        """A create that found its record: its copy of the latest comment may be there
+        already (`outbound.notes`)."""
+        if "comment" not in cmd.set_fields or not await notes.written(
+            self.ctx.store.redis,
+            cmd.tenant,
+            cmd.target_integration_id,
+            external_id,
+            cmd.set_fields["comment"],
+        ):
+            return cmd
+        fields = {f: v for f, v in cmd.set_fields.items() if f != "comment"}
+        return cmd.model_copy(update={"set_fields": fields})
+
+    async def _wrote(self, cmd: DeliveryCommand, external_id: str) -> None:
+        if "comment" in cmd.set_fields:
+            await notes.remember(
+                self.ctx.store.redis,
+                cmd.tenant,
+                cmd.target_integration_id,
+                external_id,
+                cmd.set_fields["comment"],
+                self.ctx.config.dedupe_ttl_s,
+            )
 
     async def _skip(self, cmd: DeliveryCommand, external_id: str) -> DeliveryResult:
         log.info(

@@ -163,7 +163,8 @@ class Guard:
         until = await self.blocked_until(tenant, integration_id)
         if until is not None:
             # A little after the stated time, so the crowd that waited does not arrive at once.
-            raise Deferred(until + random.uniform(0.01, 0.25), "blocked")
+            spread = 0.01 + 0.1 * max(0.0, until - self.clock())
+            raise Deferred(until + random.uniform(0.0, spread), "blocked")
 
     # -- 2. the circuit breaker -----------------------------------------------------------------
     def _reopens_at(self, circuit: Circuit) -> float | None:

@@ -82,6 +82,9 @@ class RetryRelay:
         self._producer: Any = None
         self._stopping = asyncio.Event()
 
+    def paused(self) -> set[TopicPartition]:
+        return set(self._consumer.paused()) if self._consumer is not None else set()
+
     @property
     def assigned(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer is not None else set()
