@@ -12,13 +12,15 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from sandbox.faults import with_api_faults
 
+Client = TestClient[web.Request, web.Application]
+
 
 def _error(status: int) -> web.Response:
     return web.json_response({"error": status}, status=status)
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
+async def client() -> AsyncIterator[Client]:
     app = web.Application()
 
     async def ok(request: web.Request) -> web.Response:
@@ -30,7 +32,7 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
         yield c
 
 
-async def test_counted_faults_then_normal_service_with_retry_after(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_counted_faults_then_normal_service_with_retry_after(client: Client) -> None:
     await client.post(
         "/_sandbox/api-faults", json={"fail_status": 429, "fail_count": 2, "retry_after_s": 3}
     )
@@ -43,8 +45,8 @@ async def test_counted_faults_then_normal_service_with_retry_after(client: TestC
 
 
 async def test_random_faults_hit_about_the_ratio_and_only_the_named_path(
-    client: TestClient,
-) -> None:  # type: ignore[type-arg]
+    client: Client,
+) -> None:
     await client.post(
         "/_sandbox/api-faults",
         json={
@@ -62,7 +64,7 @@ async def test_random_faults_hit_about_the_ratio_and_only_the_named_path(
     assert [(await client.get("/api/rec1")).status for _ in range(20)] == [200] * 20
 
 
-async def test_a_timeout_fault_holds_the_call_and_latency_slows_it(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_a_timeout_fault_holds_the_call_and_latency_slows_it(client: Client) -> None:
     await client.post(
         "/_sandbox/api-faults",
         json={"random_ratio": 1.0, "random_kinds": ["timeout"], "timeout_s": 0.3},
@@ -76,7 +78,7 @@ async def test_a_timeout_fault_holds_the_call_and_latency_slows_it(client: TestC
     assert time.monotonic() - started >= 0.2
 
 
-async def test_bad_fault_settings_are_refused(client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_bad_fault_settings_are_refused(client: Client) -> None:
     r = await client.post("/_sandbox/api-faults", json={"random_ratio": 2})
     assert r.status == 400
     r = await client.post(
