@@ -161,10 +161,14 @@ class Guard:
 
     async def _check_blocked(self, tenant: str, integration_id: str) -> None:
         until = await self.blocked_until(tenant, integration_id)
-        if until is not None:
-            # A little after the stated time, so the crowd that waited does not arrive at once.
-            spread = 0.01 + 0.1 * max(0.0, until - self.clock())
-            raise Deferred(until + random.uniform(0.0, spread), "blocked")
+        if until is None:
+            return
+        # A little after the stated time, so the crowd that waited does not arrive at once.
+        wait = max(0.0, until - self.clock())
+        at = until + random.uniform(0.0, 0.01 + 0.1 * wait)
+        if wait > self.settings.inline_wait_max_s:
+            raise Deferred(at, "blocked")
+        await asyncio.sleep(max(0.0, at - self.clock()))  # short: not worth a trip via Kafka
 
     # -- 2. the circuit breaker -----------------------------------------------------------------
     def _reopens_at(self, circuit: Circuit) -> float | None:

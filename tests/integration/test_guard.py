@@ -66,15 +66,18 @@ async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_port
 
 
 async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_port: int) -> None:
-    a, b = guard(redis, redis_port, tool()), guard(redis, redis_port, tool())
+    a = guard(redis, redis_port, tool())
+    b = guard(redis, redis_port, tool(), DELIVERY_INLINE_WAIT_S=0.3)
     with pytest.raises(ToolError):
-        await call(a, ToolError("429", status=429, retryable=True, retry_after_s=0.5))
+        await call(a, ToolError("429", status=429, retryable=True, retry_after_s=0.6))
+    until = await b.blocked_until("default", "prod-snow")
+    assert until is not None and 0.4 < until - time.time() <= 0.6
     with pytest.raises(Deferred) as deferred:
-        await call(b)
-    assert deferred.value.reason == "blocked"
-    assert 0.3 < deferred.value.until - time.time() <= 0.8
-    await asyncio.sleep(0.55)
-    await call(b)
+        await call(b)  # longer than b waits in place: the command waits elsewhere
+    assert deferred.value.reason == "blocked" and deferred.value.until >= until
+    await asyncio.sleep(max(0.0, until - time.time() - 0.2))
+    await call(b)  # the rest is short: waited out in place, and nothing leaves before then
+    assert time.time() >= until
 
 
 async def test_the_circuit_opens_on_transient_failures_and_probes_before_closing(

@@ -181,7 +181,7 @@ async def insert_record(request: web.Request) -> web.Response:
         write = state.store.insert(table.name, body, state.actor(request[USER]))
     except DataPolicyError as exc:
         return sn_error(403, "Operation Failed", str(exc))
-    state.store.record_api_write(table.name, write.record["sys_id"], "insert", list(body))
+    state.store.record_api_write(table.name, write.record["sys_id"], "insert", body)
     webhooks.announce(request, state, write)
     response = _one(request, table, write.record, status=201)
     response.headers["Location"] = (
@@ -212,7 +212,7 @@ async def update_record(request: web.Request) -> web.Response:
         write = state.store.update(table.name, key, body, state.actor(request[USER]))
     except DataPolicyError as exc:
         return sn_error(403, "Operation Failed", str(exc))
-    state.store.record_api_write(table.name, key, "update", list(body))
+    state.store.record_api_write(table.name, key, "update", body)
     webhooks.announce(request, state, write)
     return _one(request, table, write.record)
 
@@ -230,6 +230,6 @@ async def delete_record(request: web.Request) -> web.Response:
     if (denied := _read_only(table)) is not None:
         return denied
     write = state.store.delete(table.name, key, state.actor(request[USER]))
-    state.store.record_api_write(table.name, key, "delete", [])
+    state.store.record_api_write(table.name, key, "delete")
     webhooks.announce(request, state, write)
     return web.Response(status=204)
