@@ -4,6 +4,7 @@ coalesced into the latest values). p50 / p99 at fixed offered rates, open loop, 
 effective change in a burst run.
 
     python -m bench.propagation [--rates 100,300,500,1000] [--seconds 8] [--incidents 200]
+                                [--workers 1]
 
 Each run starts its own stack (a fresh broker: the test broker keeps everything in memory),
 links the incidents first, then offers each rate in turn. Everything runs on this machine:
@@ -165,7 +166,7 @@ def settle(stack: Stack, timeout_s: float = 120.0) -> None:
 
 
 async def run(args: argparse.Namespace) -> None:
-    stack = Stack(extra_env={"LOG_LEVEL": "WARNING"})
+    stack = Stack(extra_env={"LOG_LEVEL": "WARN"}, workers=args.workers)
     stack.start()
     try:
         driver = Driver(stack, args.incidents)
@@ -215,6 +216,7 @@ def main() -> None:
     parser.add_argument("--rates", default="100,300,500,1000")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--incidents", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="outbound worker processes")
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
     asyncio.run(run(args))

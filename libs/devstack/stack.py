@@ -59,6 +59,8 @@ class Stack:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     config_source: str = "control"
+    # Outbound worker processes (one consumer group): "outbound", "outbound-2", ...
+    workers: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.tools) - set(OPTIONAL_TOOLS)
@@ -71,7 +73,7 @@ class Stack:
             "servicenow",
             "control",
             "ingress",
-            "outbound",
+            *self.worker_names,
             *self.tools,
         )
         self.ports = {n: processes.free_port() for n in names}
@@ -84,6 +86,10 @@ class Stack:
         self.sync_token = secrets.token_urlsafe(24)  # guards the ingress's /sync routes
         self.encryption_key = generate_key()  # seals the secrets in the control store
         self.admin_token = secrets.token_urlsafe(24)  # the control API's bootstrap admin
+
+    @property
+    def worker_names(self) -> list[str]:
+        return ["outbound", *(f"outbound-{n}" for n in range(2, self.workers + 1))]
 
     # -- addresses ---------------------------------------------------------------------------
     def url(self, name: str) -> str:
@@ -341,17 +347,18 @@ class Stack:
                     env=self.service_env("ingress"),
                 )
             )
-            self._add(
-                processes.python_module(
-                    "outbound",
-                    "outbound",
-                    "worker",
-                    "-l",
-                    self.extra_env.get("LOG_LEVEL", "warn").lower(),
-                    env=self.service_env("outbound"),
-                    port=self.ports["outbound"],
+            for name in self.worker_names:
+                self._add(
+                    processes.python_module(
+                        name,
+                        "outbound",
+                        "worker",
+                        "-l",
+                        self.extra_env.get("LOG_LEVEL", "warn").lower(),
+                        env=self.service_env(name),
+                        port=self.ports[name],
+                    )
                 )
-            )
             self.wait_ready(ready_timeout_s)
         except BaseException:
             self.stop()
@@ -361,10 +368,8 @@ class Stack:
     def wait_ready(self, timeout_s: float) -> None:
         """Ready = the ingress reaches broker and Redis, and the worker has its partitions."""
         deadline = time.monotonic() + timeout_s
-        pending = {
-            "ingress": f"{self.url('ingress')}/ready",
-            "outbound": f"{self.url('outbound')}/ready",
-        }
+        pending = {"ingress": f"{self.url('ingress')}/ready"}
+        pending.update({name: f"{self.url(name)}/ready" for name in self.worker_names})
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for name, url in list(pending.items()):

@@ -7,7 +7,7 @@ unlinked record, no-op (value already known), fingerprint of our own recent writ
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from outbound.context import Context
@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 class GateResult:
     linked: LinkedEvent | None
     reason: str  # "passed" or why it was dropped
+    # What the gate learnt from a change it passed (the record's new known values), to be
+    # remembered only once the change is durable downstream: remembered first, a crash
+    # before the publish would make the redelivered change look like a no-op, and lose it.
+    commit: Callable[[], Awaitable[None]] | None = None
 
 
 class Gate:
@@ -93,10 +97,14 @@ class Gate:
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
-        await self._remember(event, fresh, ours=echoed)
-        await store.settle_pending(event.tenant, side.id, event.external_id, echoed)
+
+        async def remember() -> None:
+            await self._remember(event, fresh, ours=echoed)
+            await store.settle_pending(event.tenant, side.id, event.external_id, echoed)
+
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
+            await remember()
             return GateResult(None, "echo_or_noop")
         state = {**known, **{k: c.new for k, c in fresh.items()}}
         links = await store.links_of(event.tenant, pid)
@@ -108,7 +116,7 @@ class Gate:
             links=links,
             clobbered=tuple(sorted(f for f in clobbered if f in changes)),
         )
-        return GateResult(linked, "passed")
+        return GateResult(linked, "passed", commit=remember)
 
     async def mark_done(self, event: ChangeEvent) -> None:
         await self.ctx.store.mark_seen(

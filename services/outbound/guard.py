@@ -1,15 +1,15 @@
 """What stands between the delivery and a tool: every request to a tool passes `Guard.request`.
 
-In order, before the request leaves:
-1. a tool's "not before" (Retry-After, rate-limit reset) learned by any worker, kept in Redis:
-   no request to that tool before then;
-2. the circuit breaker of the integration (purgatory, per worker): open -> no request until it
+Before the request leaves:
+1. the circuit breaker of the integration (purgatory, per worker): open -> no request until it
    half-opens, and then the next request is the probe;
-3. the integration's rate limit, requests per minute shared by every worker (`limits`, moving
+2. the integration's rate limit, requests per minute shared by every worker (`limits`, moving
    window in Redis);
-4. the concurrency cap: at most N requests in flight to the tool from all workers (a lease
-   in a Redis sorted set; a crashed worker's lease expires).
-A short wait (3, 4) is waited out; otherwise `Deferred` says until when, and the caller parks
+3. a tool's "not before" (Retry-After, rate-limit reset) learned by any worker, kept in Redis:
+   no request to that tool before then; and the concurrency cap: at most N requests in flight
+   to the tool from all workers (a lease in a Redis sorted set; a crashed worker's lease
+   expires). Both in one round trip (a Lua script).
+A short wait is waited out; otherwise `Deferred` says until when, and the caller parks
 the command on a delayed topic without spending an attempt. Afterwards the outcome feeds the
 breaker, and a Retry-After the tool sent blocks the tool for everyone.
 """
@@ -56,17 +56,23 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, ToolError) and exc.retryable and exc.status != 429
 
 
-# Grants a lease unless `cap` leases are live; answers the server's time in ms either way.
-_LEASE = """
+# One round trip for the common case: refuses while the tool's "not before" (KEYS[1]) is
+# ahead of ARGV[4] (unix time), else grants a lease unless `cap` leases are live.
+# Answers {1} granted, {0} full, {2, until} blocked.
+_ADMIT = """
+local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
+if blocked > tonumber(ARGV[4]) then
+  return {2, tostring(blocked)}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  return {0, now}
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
+  return {0}
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, now}
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {1}
 """
 # Moves a tool's "not before" later, never earlier.
 _BLOCK = """
@@ -107,7 +113,7 @@ class Guard:
                 socket_connect_timeout=2,
             )
         )
-        self._lease = redis.register_script(_LEASE)
+        self._admit = redis.register_script(_ADMIT)
         self._block = redis.register_script(_BLOCK)
         self._holder = f"{os.getpid()}-{os.urandom(4).hex()}"
         self._ids = count()
@@ -116,7 +122,6 @@ class Guard:
     @asynccontextmanager
     async def request(self, tenant: str, integration_id: str) -> AsyncIterator[None]:
         side = self.side(integration_id)
-        await self._check_blocked(tenant, integration_id)
         breaker = await self.breakers.get_breaker(integration_id)
         self.circuits[integration_id] = breaker.context
         reopen = self._reopens_at(breaker.context)
@@ -159,10 +164,8 @@ class Guard:
         until = float(raw) if raw is not None else 0.0
         return until if until > self.clock() else None
 
-    async def _check_blocked(self, tenant: str, integration_id: str) -> None:
-        until = await self.blocked_until(tenant, integration_id)
-        if until is None:
-            return
+    async def _wait_blocked(self, until: float) -> None:
+        """Wait out a short "not before" in place; a long one parks the command."""
         # A little after the stated time, so the crowd that waited does not arrive at once.
         wait = max(0.0, until - self.clock())
         at = until + random.uniform(0.0, 0.01 + 0.1 * wait)
@@ -196,7 +199,7 @@ class Guard:
                 raise Deferred(self.clock() + wait + random.uniform(0, 1.0), "rate_limited")
             await asyncio.sleep(wait)
 
-    # -- 4. requests in flight ------------------------------------------------------------------
+    # -- 1 and 4. the tool's "not before", then a lease for a request in flight -------------
     def _lease_key(self, tenant: str, integration_id: str) -> str:
         return f"is:{tenant}:inflight:{integration_id}"
 
@@ -206,13 +209,15 @@ class Guard:
         holder = f"{self._holder}-{next(self._ids)}"
         # A lease outlives the request's own timeout, so a crashed worker's expires.
         lease_ms = int(((side.timeout_s if side else 10.0) + 5.0) * 1000)
+        keys = [self._block_key(tenant, integration_id), self._lease_key(tenant, integration_id)]
         waited = 0.0
         while True:
-            granted, _ = await self._lease(
-                keys=[self._lease_key(tenant, integration_id)], args=[cap, lease_ms, holder]
-            )
-            if granted:
+            answer = await self._admit(keys=keys, args=[cap, lease_ms, holder, self.clock()])
+            if answer[0] == 1:
                 return holder
+            if answer[0] == 2:
+                await self._wait_blocked(float(answer[1]))
+                continue
             if waited >= self.settings.inline_wait_max_s:
                 raise Deferred(self.clock() + random.uniform(0.2, 1.0), "concurrency")
             await asyncio.sleep(0.02)
