@@ -20,6 +20,7 @@ from typing import Protocol
 from connectors.base import ToolError
 from outbound import notes
 from outbound.context import Context
+from outbound.durable import until_done
 from outbound.guard import Deferred
 from syncmodel.conflicts import NOT_ARBITRATED
 from syncmodel.events import DeliveryCommand
@@ -87,27 +88,33 @@ class Delivery:
             if external_id is None:
                 async with guard(cmd.tenant, target_id):
                     record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
-                external_id = record.external_id
-                if record.version is not None:
-                    await store.add_our_write(
+                created = record.external_id
+
+                async def after_create() -> None:
+                    if record.version is not None:
+                        await store.add_our_write(
+                            cmd.tenant,
+                            target_id,
+                            created,
+                            record.version,
+                            cmd.set_fields,
+                            ctx.config.echo_ttl_s,
+                        )
+                    await store.link(cmd.tenant, cmd.platform_incident_id, target_id, created)
+                    await store.remember_state(
                         cmd.tenant,
                         target_id,
-                        external_id,
-                        record.version,
+                        created,
                         cmd.set_fields,
-                        ctx.config.echo_ttl_s,
+                        record.version,
+                        cmd.source_ts,
                     )
-                await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
-                await store.remember_state(
-                    cmd.tenant,
-                    target_id,
-                    external_id,
-                    cmd.set_fields,
-                    record.version,
-                    cmd.source_ts,
-                )
-                await self._wrote(cmd, external_id)
-                return DeliveryResult("created", external_id)
+                    await self._wrote(cmd, created)
+
+                # Written: what follows is retried on its own (Redis away) rather than
+                # redoing the write with the whole attempt.
+                await until_done(after_create, "delivery.after_create")
+                return DeliveryResult("created", created)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
         if cmd.is_create:
             cmd = await self._without_written_comment(cmd, external_id)
@@ -134,20 +141,25 @@ class Delivery:
                 if not exc.retryable:  # never written: no echo to wait for
                     await self._not_written(cmd, external_id, set(cmd.set_fields))
                 raise
-        if version is not None:
-            await store.add_our_write(
-                cmd.tenant, target_id, external_id, version, cmd.set_fields, ctx.config.echo_ttl_s
+        written, sent = external_id, cmd
+
+        async def after_update() -> None:
+            if version is not None:
+                await store.add_our_write(
+                    sent.tenant, target_id, written, version, sent.set_fields, ctx.config.echo_ttl_s
+                )
+            await store.remember_state(
+                sent.tenant,
+                target_id,
+                written,
+                sent.set_fields,
+                version,
+                sent.source_ts,
+                replaced=before.fields,
             )
-        await store.remember_state(
-            cmd.tenant,
-            target_id,
-            external_id,
-            cmd.set_fields,
-            version,
-            cmd.source_ts,
-            replaced=before.fields,
-        )
-        await self._wrote(cmd, external_id)
+            await self._wrote(sent, written)
+
+        await until_done(after_update, "delivery.after_update")  # as after a create
         return DeliveryResult("written", external_id)
 
     async def _without_written_comment(
