@@ -39,6 +39,7 @@ BASE = datetime(2030, 1, 1, tzinfo=UTC)
 class Sent:
     incident: str
     value: str
+    seq: int  # the change's place in its incident's history (updated_at order)
     accepted: float  # the ingress's 202 arrived (unix time)
 
 
@@ -58,11 +59,12 @@ class Driver:
         incident["id"] = self.ids[n]
         incident["name"] = name
         stamp = BASE + timedelta(milliseconds=self.tick)
-        incident["updated_at"] = stamp.isoformat().replace("+00:00", "Z")
+        incident["updated_at"] = stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as incident.io does
         return orjson.dumps(envelope)
 
     async def post(self, session: aiohttp.ClientSession, n: int, name: str) -> None:
         body = self.body(n, name)
+        seq = self.tick
         msg_id = f"msg_{uuid.uuid4().hex}"
         stamp = str(int(time.time()))
         headers = {
@@ -78,7 +80,7 @@ class Driver:
             if r.status != 202:
                 self.failed += 1
                 return
-        self.sent.append(Sent(self.ids[n], name, time.time()))
+        self.sent.append(Sent(self.ids[n], name, seq, time.time()))
 
     async def offer(self, rate: float, seconds: float, label: str) -> list[Sent]:
         """Open loop: change k leaves at start + k/rate whatever the answers do."""
@@ -122,7 +124,7 @@ def latencies(sent: list[Sent], writes: dict[str, list[tuple[float, str]]], link
     """Per change: the first write to its record carrying it or a later change of it."""
     order: dict[str, dict[str, int]] = defaultdict(dict)  # incident -> value -> rank
     for s in sent:
-        order[s.incident][s.value] = len(order[s.incident])
+        order[s.incident][s.value] = s.seq
     out, lost = [], 0
     for s in sent:
         rank = order[s.incident][s.value]
@@ -136,6 +138,9 @@ def latencies(sent: list[Sent], writes: dict[str, list[tuple[float, str]]], link
         )
         if hit is None:
             lost += 1
+            if lost <= 3:
+                seen = [v for _, v in writes.get(linked[s.incident], [])][-3:]
+                print(f"  not seen written: {s.value} (seq {s.seq}); last writes {seen}")
         else:
             out.append(max(0.0, hit - s.accepted))
     return out, lost
@@ -148,25 +153,65 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def settle(stack: Stack, timeout_s: float = 120.0) -> None:
-    """Until the worker's group has no lag left and the sandbox stops receiving writes."""
-    last, since = -1, time.monotonic()
+def settle(
+    stack: Stack, sent: list[Sent], linked: dict[str, str], timeout_s: float = 300.0
+) -> None:
+    """Until the newest change of every incident offered has been written."""
+    newest: dict[str, Sent] = {}
+    for s in sent:
+        if s.incident not in newest or s.seq > newest[s.incident].seq:
+            newest[s.incident] = s
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        count = len(
-            httpx.get(f"{stack.url('servicenow')}/_sandbox/stats", timeout=60).json()[
-                "api_write_log"
-            ]
-        )
-        if count != last:
-            last, since = count, time.monotonic()
-        elif time.monotonic() - since > 2.0:
+    while True:
+        writes = sandbox_writes(stack)
+        missing = [
+            s
+            for s in newest.values()
+            if not any(v == s.value for _, v in writes.get(linked[s.incident], []))
+        ]
+        if not missing:
             return
+        if time.monotonic() > deadline:
+            example = missing[0]
+            last = [v for _, v in writes.get(linked[example.incident], [])][-3:]
+            raise TimeoutError(
+                f"{len(missing)} incidents lack their newest change, e.g. {example.value} "
+                f"(seq {example.seq}); its record's last writes: {last}"
+            )
         time.sleep(0.5)
 
 
+async def burst(stack: Stack, driver: Driver, linked: dict[str, str], latency: float) -> None:
+    sandbox = f"{stack.url('servicenow')}/_sandbox/api-faults"
+    async with httpx.AsyncClient() as client:
+        (await client.post(sandbox, json={"latency_s": latency})).raise_for_status()
+    burst_ids = driver.ids[:50]
+    earlier = sandbox_writes(stack)
+    already = {linked[i]: len(earlier.get(linked[i], [])) for i in burst_ids}
+    first = len(driver.sent)
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(
+            *(
+                driver.post(session, n, f"burst{latency}-{n}-{e}")
+                for e in range(20)
+                for n in range(50)
+            )
+        )
+    settle(stack, driver.sent[first:], linked)
+    async with httpx.AsyncClient() as client:
+        (await client.post(sandbox, json={})).raise_for_status()
+    writes = sandbox_writes(stack)
+    made = sum(len(writes.get(linked[i], [])) - already[linked[i]] for i in burst_ids)
+    print(
+        f"burst, tool answering in +{latency * 1000:.0f} ms: 1000 changes to 50 records -> "
+        f"{made} writes: {made / 50:.2f} writes per effective change (the last value of each "
+        f"record), {made / 1000:.3f} per change; ingress refused {driver.failed}"
+    )
+
+
 async def run(args: argparse.Namespace) -> None:
-    stack = Stack(extra_env={"LOG_LEVEL": "WARN"}, workers=args.workers)
+    env = {"LOG_LEVEL": "WARN", "OUTBOUND_LOOP": args.loop}
+    stack = Stack(extra_env=env, workers=args.workers)
     stack.start()
     try:
         driver = Driver(stack, args.incidents)
@@ -175,14 +220,14 @@ async def run(args: argparse.Namespace) -> None:
             min(200.0, args.incidents), args.incidents / min(200.0, args.incidents), "init"
         )
         wait_for(lambda: len(links(stack, driver.ids)) == len(driver.ids), 120, "the tickets")
-        settle(stack)
         linked = links(stack, driver.ids)
+        settle(stack, driver.sent, linked)
         header = ("rate/s", "changes", "p50 ms", "p99 ms", "max ms", "lost", "writes")
         print(" ".join(f"{h:>8}" for h in header))
         for rate in args.rates:
             before = sum(len(v) for v in sandbox_writes(stack).values())
             sent = await driver.offer(rate, args.seconds, f"r{rate}")
-            settle(stack)
+            settle(stack, sent, linked)
             writes = sandbox_writes(stack)
             got, lost = latencies(sent, writes, linked)
             total = sum(len(v) for v in writes.values()) - before
@@ -191,22 +236,10 @@ async def run(args: argparse.Namespace) -> None:
                 f"{quantile(got, 0.99) * 1000:>8.1f} {max(got, default=0) * 1000:>8.1f} "
                 f"{lost:>8} {total:>8}"
             )
-        # Burst: 20 edits to each of 50 records as fast as they go.
-        burst_ids = driver.ids[:50]
-        earlier = sandbox_writes(stack)
-        already = {linked[i]: len(earlier.get(linked[i], [])) for i in burst_ids}
-        async with aiohttp.ClientSession() as session:
-            await asyncio.gather(
-                *(driver.post(session, n, f"burst-{n}-{e}") for e in range(20) for n in range(50))
-            )
-        settle(stack)
-        writes = sandbox_writes(stack)
-        made = sum(len(writes.get(linked[i], [])) - already[linked[i]] for i in burst_ids)
-        print(
-            f"burst: 1000 changes to 50 records -> {made} writes, "
-            f"{made / 50:.2f} writes per effective change (the last value of each record), "
-            f"{made / 1000:.3f} per change; ingress refused {driver.failed}"
-        )
+        # Bursts: 20 edits to each of 50 records as fast as they go, with the tool answering
+        # at once and then slowly (writes pending longer: more of a burst is coalesced).
+        for latency in (0.0, args.burst_latency):
+            await burst(stack, driver, linked, latency)
     finally:
         stack.stop()
 
@@ -217,6 +250,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="outbound worker processes")
+    parser.add_argument("--loop", default="uvloop", choices=("uvloop", "aio"))
+    parser.add_argument(
+        "--burst-latency", type=float, default=0.2, help="the slow tool's added latency (s)"
+    )
     args = parser.parse_args()
     args.rates = [float(r) for r in args.rates.split(",")]
     asyncio.run(run(args))
