@@ -136,20 +136,39 @@ def test_a_validation_error_is_dead_lettered_at_once_with_the_tools_message(
     env: tuple[Stack, Tools],
 ) -> None:
     stack, tools = env
-    iid, sys_id = linked(tools, "Bad data")
-    tools.api_faults("servicenow", fail_status=400, fail_count=1, path_contains=sys_id)
-    tools.edit_incident(iid, name="Bad data, again")
+    refused = [linked(tools, f"Bad data {n}") for n in range(2)]
+    for iid, sys_id in refused:
+        tools.api_faults("servicenow", fail_status=400, fail_count=1, path_contains=sys_id)
+        tools.edit_incident(iid, name=f"{iid} renamed")
+        wait_for(lambda s=sys_id: writes_to(tools, s), 30, "the refused write")  # type: ignore[misc]
+    tools.api_faults("servicenow")
+    ours = {iid for iid, _ in refused}
 
     def dead() -> list[dict[str, Any]]:
         entries = im(stack, "integration", "dlq", "prod-snow", "--reason", "rejected")["items"]
-        return [e for e in entries if e["command"]["platform_incident_id"] == iid]
+        return [e for e in entries if e["command"]["platform_incident_id"] in ours]
 
-    (entry,) = wait_for(dead, 30, "the DLQ entry")
-    assert entry["attempts"] == 1 and len(writes_to(tools, sys_id)) == 1
-    assert "HTTP 400 (injected fault)" in entry["last_error"]  # ServiceNow's own words
-    discarded = im(stack, "integration", "dlq-discard", "prod-snow", entry["id"], "--yes")
-    assert discarded["id"] == entry["id"]
-    assert dead() == []
+    def both() -> list[dict[str, Any]] | None:
+        found = dead()
+        return found if len(found) == 2 else None
+
+    entries = wait_for(both, 30, "both DLQ entries")
+    for entry in entries:
+        assert entry["attempts"] == 1  # refused: no retry
+        assert "HTTP 400 (injected fault)" in entry["last_error"]  # ServiceNow's own words
+    assert [len(writes_to(tools, s)) for _, s in refused] == [1, 1]
+    # Discard one; retry every other rejected entry whose error matches (a dry run first).
+    kept, dropped = entries
+    assert im(stack, "integration", "dlq-discard", "prod-snow", dropped["id"], "--yes")["id"]
+    plan = im(stack, "integration", "dlq-retry", "prod-snow", "--all", "--reason", "rejected",
+              "--grep", "http 400", "--dry-run")  # fmt: skip
+    assert plan["dry_run"] and plan["retried"] == [kept["id"]]
+    assert [e["id"] for e in dead()] == [kept["id"]]  # a dry run changes nothing
+    done = im(stack, "integration", "dlq-retry", "prod-snow", "--all", "--grep", "HTTP 400")
+    assert done["retried"] == [kept["id"]] and dead() == []
+    iid = kept["command"]["platform_incident_id"]
+    sys_id = dict(refused)[iid]
+    wait_for(lambda: tools.snow_record(sys_id)["short_description"] == f"{iid} renamed", 30)
 
 
 def test_a_429_retry_after_holds_every_write_to_that_tool_until_the_stated_time(
