@@ -4,7 +4,7 @@
 # input.subject   {authenticated, id, name, role, scope: {tenants: [..], integrations: ["tenant/name"]}}
 # input.action    e.g. "integration.update" (see the route table: `im` docs or /api/v1/openapi.json,
 #                 each operation's x-action)
-# input.resource  {tenant, integration, field, token, run, incident: {id, commander, assignees}}
+# input.resource  {tenant, integration, field, token, run, dlq_entry, incident: {id, commander, assignees}}
 # input.request   {method, path}
 #
 # Roles: platform.administrator (everything), integration.manager (integrations in its scope),
@@ -56,6 +56,7 @@ manager_actions := {
 	"integration.read", "integration.create", "integration.apply", "integration.update",
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
 	"status.read", "conflict.read", "conflict.resolve", "integration.sync",
+	"dlq.read", "dlq.retry", "dlq.discard",
 }
 
 allow if {

@@ -60,13 +60,24 @@ class Stack:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     config_source: str = "control"
+    # Outbound worker processes (one consumer group): "outbound", "outbound-2", ...
+    workers: int = 1
 
     def __post_init__(self) -> None:
         unknown = set(self.tools) - set(OPTIONAL_TOOLS)
         if unknown:
             raise ValueError(f"unknown optional tools {sorted(unknown)}; known: {OPTIONAL_TOOLS}")
-        names = ("broker", "redis", "incidentio", "servicenow", "control", "ingress", "outbound",
-                 "reconciler", *self.tools)  # fmt: skip
+        names = (
+            "broker",
+            "redis",
+            "incidentio",
+            "servicenow",
+            "control",
+            "ingress",
+            *self.worker_names,
+            "reconciler",
+            *self.tools,
+        )
         self.ports = {n: processes.free_port() for n in names}
         self.jira_secret = secrets.token_urlsafe(24)
         self.pagerduty_secret = secrets.token_urlsafe(24)
@@ -98,6 +109,10 @@ class Stack:
             DD_APP_KEY,
             SLACK_TOKEN,
         ]
+
+    @property
+    def worker_names(self) -> list[str]:
+        return ["outbound", *(f"outbound-{n}" for n in range(2, self.workers + 1))]
 
     # -- addresses ---------------------------------------------------------------------------
     def url(self, name: str) -> str:
@@ -358,17 +373,18 @@ class Stack:
                     env=self.service_env("ingress"),
                 )
             )
-            self._add(
-                processes.python_module(
-                    "outbound",
-                    "outbound",
-                    "worker",
-                    "-l",
-                    self.extra_env.get("LOG_LEVEL", "warn").lower(),
-                    env=self.service_env("outbound"),
-                    port=self.ports["outbound"],
+            for name in self.worker_names:
+                self._add(
+                    processes.python_module(
+                        name,
+                        "outbound",
+                        "worker",
+                        "-l",
+                        self.extra_env.get("LOG_LEVEL", "warn").lower(),
+                        env=self.service_env(name),
+                        port=self.ports[name],
+                    )
                 )
-            )
             self._add(reconciler(self, port=self.ports["reconciler"]))
             self.wait_ready(ready_timeout_s)
         except BaseException:
@@ -379,11 +395,9 @@ class Stack:
     def wait_ready(self, timeout_s: float) -> None:
         """Ready = the ingress reaches broker and Redis, and the worker has its partitions."""
         deadline = time.monotonic() + timeout_s
-        pending = {
-            "ingress": f"{self.url('ingress')}/ready",
-            "outbound": f"{self.url('outbound')}/ready",
-            "reconciler": f"{self.url('reconciler')}/ready",
-        }
+        pending = {"ingress": f"{self.url('ingress')}/ready"}
+        pending.update({name: f"{self.url(name)}/ready" for name in self.worker_names})
+        pending["reconciler"] = f"{self.url('reconciler')}/ready"
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for name, url in list(pending.items()):

@@ -217,6 +217,18 @@ class Tools:
                 return str(entry["values"][0].get("value_text"))
         return None
 
+    def api_faults(self, tool: str, **faults: Any) -> None:
+        """Make a tool's API fail (see `sandbox.faults`); no arguments: no faults."""
+        client = self._sandboxes()[tool]
+        client.post("/_sandbox/api-faults", json=faults).raise_for_status()
+
+    def api_requests(self, tool: str) -> list[dict[str, Any]]:
+        """Every API call the tool answered: time, method, path, status."""
+        found: list[dict[str, Any]] = (
+            self._sandboxes()[tool].get("/_sandbox/api-faults").json()["requests"]
+        )
+        return found
+
     def api_writes(self, tool: str, record_id: str) -> int:
         return int(self.stats(tool).get("api_writes", {}).get(record_id, 0))
 

@@ -44,8 +44,7 @@ class IntegrationConfig(BaseModel):
     mapping_file: str | None = None
     # The field map inline (the mapping file's format); wins over `mapping_file`.
     field_map: MappingConfig | None = None
-    # Paused by an operator: its changes are not to be delivered. The pipeline sees the flag;
-    # holding changes and delivering them on resume arrives with the retry/DLQ work.
+    # Paused by an operator: its changes wait (held in order) and are delivered on resume.
     paused: bool = False
     timeout_s: float = 10.0
     # Field ownership by canonical field; None = the tool type's defaults, {} = no rules.
@@ -55,6 +54,9 @@ class IntegrationConfig(BaseModel):
     conflict_window_s: float = Field(default=5.0, ge=0)
     # Requests per minute to the tool, shared by every worker; None = no limit of ours.
     rate_limit_per_minute: int | None = Field(default=None, gt=0)
+    # Requests in flight to the tool from all workers together; None = the worker's default
+    # (DELIVERY_CONCURRENCY).
+    max_concurrency: int | None = Field(default=None, gt=0)
     # Only platform incidents matching it get a record in this tool; None = all of them.
     trigger: Trigger | None = None
     # What a reopen (closed -> open) does to the other side: reopen it, or only note it.

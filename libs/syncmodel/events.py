@@ -131,9 +131,16 @@ class DeliveryCommand(BaseModel):
     # A comment to add / edit / delete on the target; `comment_id` is the SOURCE's comment
     # id (delivery maps it to the target's own id).
     comment: CommentChange | None = None
-    attempt: int = 1
+    attempt: int = 1  # the attempt this message is for (the retry ladder counts from 1)
     source_ts: datetime = Field(default_factory=utcnow)
     received_at: datetime = Field(default_factory=utcnow)
+    # Delivery bookkeeping. Every re-publication of a command (a retry, a deferral, a release
+    # from a paused integration, a DLQ retry) is a new `hop`, so the dedupe mark tells a
+    # redelivered message (same hop) from the next try (next hop).
+    hop: int = 0
+    not_before: datetime | None = None  # not to be tried before this time
+    last_error: str | None = None  # the tool's answer to the last failed attempt
+    released: bool = False  # let out of a paused integration's hold: deliver, do not hold
 
     @property
     def is_create(self) -> bool:

@@ -8,8 +8,21 @@ INBOUND: Final = "sync.inbound"  # ingress -> gate: raw normalized observations
 CHANGES: Final = "sync.changes"  # gate -> arbiter: deduped, echo-free, linked changes
 OUTBOUND: Final = "sync.outbound"  # arbiter -> delivery: one write to one side
 DLQ: Final = "sync.dlq"  # commands that could not be delivered
+# The retry ladder's delayed topics: a command whose attempt n failed waits on
+# `sync.retry.<n>` until its `not_before`, then goes back to sync.outbound. One topic per
+# delay of the ladder (`syncmodel.retry.RetryPolicy`); the chart declares the default four.
+RETRY_PREFIX: Final = "sync.retry."
 
-ALL: Final = (INBOUND, CHANGES, OUTBOUND, DLQ)
+
+def retry_topic(n: int) -> str:
+    if n < 1:
+        raise ValueError("retry topics count from 1")
+    return f"{RETRY_PREFIX}{n}"
+
+
+RETRY: Final = tuple(retry_topic(n) for n in range(1, 5))
+
+ALL: Final = (INBOUND, CHANGES, OUTBOUND, DLQ, *RETRY)
 
 
 def record_key(tenant: str, integration_id: str, external_id: str) -> bytes:

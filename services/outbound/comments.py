@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from connectors.base import Connector, RecordNotFound
@@ -70,8 +71,14 @@ class Comments:
 
     # -- delivery ----------------------------------------------------------------------------
     async def prepare(
-        self, cmd: DeliveryCommand, connector: Connector, external_id: str
+        self,
+        cmd: DeliveryCommand,
+        connector: Connector,
+        external_id: str,
+        guard: Callable[[], AbstractAsyncContextManager[None]] = nullcontext,
     ) -> PreparedComment:
+        """`guard` wraps each request to the tool (the delivery's rate, concurrency and
+        circuit checks)."""
         change = cmd.comment
         assert change is not None
         tenant, pid = cmd.tenant, cmd.platform_incident_id
@@ -96,7 +103,8 @@ class Comments:
                 return PreparedComment(rest.model_copy(update={"set_fields": fields}), after=mapped)
             store, ttl = self.ctx.store, self.ctx.config.echo_ttl_s
             await store.expect_echo(tenant, target, external_id, {COMMENT: body}, ttl)
-            target_id = await connector.add_comment(external_id, body)
+            async with guard():
+                target_id = await connector.add_comment(external_id, body)
             await self.map.record_copy(tenant, pid, source, source_id, target, target_id, body)
             await store.remember_state(tenant, target, external_id, {COMMENT: body})
             return PreparedComment(rest, written=True)
@@ -110,11 +118,13 @@ class Comments:
             self._skipped(cmd, "the copy shows this text already")
             return PreparedComment(rest)
         try:
+            async with guard():
+                if change.action is CommentAction.EDITED:
+                    await connector.edit_comment(external_id, copy, edit)
+                else:
+                    await connector.delete_comment(external_id, copy)
             if change.action is CommentAction.EDITED:
-                await connector.edit_comment(external_id, copy, edit)
                 await self.map.edited(tenant, pid, source, source_id, target, edit)
-            else:
-                await connector.delete_comment(external_id, copy)
         except RecordNotFound:  # a person deleted our copy meanwhile: nothing left to follow
             await self.map.forget_copy(tenant, pid, source, source_id, target)
             self._skipped(cmd, "the copy is gone")

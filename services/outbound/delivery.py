@@ -1,19 +1,28 @@
-"""Delivery: performs one write to one side through its connector.
+"""Delivery: performs one attempt of one write to one side through its connector.
 
 Before writing it records the fingerprints of the values so the echo is recognised; a create
 first looks for a record already carrying the correlation, so a retried create never makes a
-second one; after writing it stores the link and the target's new known state.
+second one; after writing it stores the link and the target's new known state. Every request
+to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
+rate and concurrency limits). What happens after a failure (the retry ladder, the DLQ) is the
+caller's business (`outbound.ladder`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from connectors.base import Connector, ToolError
+from outbound import notes
 from outbound.comments import Comments
 from outbound.context import Context
+from outbound.durable import until_done
+from outbound.guard import Deferred
 from syncmodel.conflicts import NOT_ARBITRATED
 from syncmodel.echo import normalize
 from syncmodel.events import DeliveryCommand
@@ -23,83 +32,106 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeliveryResult:
-    outcome: str  # "written", "created", "skipped", "failed"
+    outcome: str  # "written", "created", "skipped", "failed", "deferred"
     external_id: str | None = None
     error: str | None = None
-    attempts: int = 1
+    retryable: bool = False  # a failure that another attempt may fix
+    retry_after_s: float | None = None  # the tool said when to come back
+    until: float | None = None  # deferred: not before this unix time
+
+
+class RequestGuard(Protocol):
+    def request(self, tenant: str, integration_id: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class _Open:
+    """No guard: every request leaves at once (tests of the write logic alone)."""
+
+    @asynccontextmanager
+    async def request(self, tenant: str, integration_id: str) -> AsyncIterator[None]:
+        yield
 
 
 class Delivery:
-    def __init__(self, ctx: Context, retry_delays_s: tuple[float, ...] = (0.5, 2.0, 5.0, 10.0)):
+    def __init__(self, ctx: Context, guard: RequestGuard | None = None):
         self.ctx = ctx
-        self.retry_delays_s = retry_delays_s
+        self.guard: RequestGuard = guard or _Open()
         self.comments = Comments(ctx)
 
     async def process(self, cmd: DeliveryCommand) -> DeliveryResult:
-        """Deliver with a short in-place retry for transient tool errors.
+        """One attempt. A tool error comes back as "failed" (with whether a retry can help),
+        a request the guard holds back as "deferred"; nothing is retried here."""
+        try:
+            return await self._deliver(cmd)
+        except ToolError as exc:
+            return DeliveryResult(
+                "failed",
+                cmd.target_external_id,
+                str(exc),
+                retryable=exc.retryable,
+                retry_after_s=exc.retry_after_s,
+            )
+        except Deferred as exc:
+            return DeliveryResult(
+                "deferred", cmd.target_external_id, exc.reason, retryable=True, until=exc.until
+            )
 
-        A non-retryable error, or one that outlasts the retries, is returned as "failed" for
-        the caller to dead-letter.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._deliver(cmd, attempt)
-            except ToolError as exc:
-                if not exc.retryable or attempt > len(self.retry_delays_s):
-                    return DeliveryResult("failed", cmd.target_external_id, str(exc), attempt)
-                delay = self.retry_delays_s[attempt - 1]
-                if exc.retry_after_s is not None:
-                    delay = max(delay, min(exc.retry_after_s, 60.0))
-                log.warning(
-                    "delivery retry",
-                    extra={"command_id": cmd.command_id, "attempt": attempt, "error": str(exc)},
-                )
-                await asyncio.sleep(delay)
-
-    async def _deliver(self, cmd: DeliveryCommand, attempt: int) -> DeliveryResult:
+    async def _deliver(self, cmd: DeliveryCommand) -> DeliveryResult:
         ctx, store = self.ctx, self.ctx.store
         target_id = cmd.target_integration_id
         connector = ctx.connector(target_id)
+        guard = self.guard.request
         external_id = cmd.target_external_id
         if external_id is None:
             links = await store.links_of(cmd.tenant, cmd.platform_incident_id)
-            external_id = links.get(target_id) or await connector.find_linked(
-                cmd.platform_incident_id
-            )
+            external_id = links.get(target_id)
             if external_id is None:
-                record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
-                external_id = record.external_id
-                if record.version is not None:
-                    await store.add_our_write(
+                async with guard(cmd.tenant, target_id):
+                    external_id = await connector.find_linked(cmd.platform_incident_id)
+            if external_id is None:
+                async with guard(cmd.tenant, target_id):
+                    record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
+                created = record.external_id
+
+                async def after_create() -> None:
+                    if record.version is not None:
+                        await store.add_our_write(
+                            cmd.tenant,
+                            target_id,
+                            created,
+                            record.version,
+                            cmd.set_fields,
+                            ctx.config.echo_ttl_s,
+                        )
+                    await store.link(cmd.tenant, cmd.platform_incident_id, target_id, created)
+                    await store.remember_state(
                         cmd.tenant,
                         target_id,
-                        external_id,
-                        record.version,
+                        created,
                         cmd.set_fields,
-                        ctx.config.echo_ttl_s,
+                        record.version,
+                        cmd.source_ts,
                     )
-                await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
-                await store.remember_state(
-                    cmd.tenant,
-                    target_id,
-                    external_id,
-                    cmd.set_fields,
-                    record.version,
-                    cmd.source_ts,
-                )
-                return DeliveryResult("created", external_id, attempts=attempt)
+                    await self._wrote(cmd, created)
+
+                # Written: what follows is retried on its own (Redis away) rather than
+                # redoing the write with the whole attempt (as after an update).
+                await until_done(after_create, "delivery.after_create")
+                return DeliveryResult("created", created)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
+        if cmd.is_create:  # ... that found its record: write only what it lacks
             cmd = await self._not_yet_shown(cmd, external_id)
+            cmd = await self._without_written_comment(cmd, external_id)
         comment = None
         if cmd.comment is not None:  # comments mapped id <-> id (outbound/comments.py)
-            comment = await self.comments.prepare(cmd, connector, external_id)
+            comment = await self.comments.prepare(
+                cmd, connector, external_id, lambda: guard(cmd.tenant, target_id)
+            )
             cmd = comment.command
         written = await self._write(cmd, connector, external_id)
-        if comment is not None and await comment.finish():
+        if comment is not None and await until_done(comment.finish, "delivery.comment"):
             written = True
-        return DeliveryResult("written" if written else "skipped", external_id, attempts=attempt)
+        return DeliveryResult("written" if written else "skipped", external_id)
 
     async def _write(self, cmd: DeliveryCommand, connector: Connector, external_id: str) -> bool:
         """Set the command's fields on the record; False when none is left to write."""
@@ -107,29 +139,54 @@ class Delivery:
         target_id = cmd.target_integration_id
         if not cmd.set_fields:
             return False
-        # Pending first, then the check: the arbiter stores a new winner first, then looks for
-        # pending writes; so either this check sees the winner or the arbiter sees this write.
-        await store.expect_echo(
-            cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
-        )
-        cmd = await self._current(cmd, external_id)
-        if not cmd.set_fields:
+        # Superseded already (a burst of edits, a stale retry): skip without asking the guard
+        # for a request slot. The check that counts comes after the pending mark below.
+        if not (await self._current(cmd, external_id, cleanup=False)).set_fields:
+            self._skip(cmd)
             return False
-        before = await store.known_state(cmd.tenant, target_id, external_id)
-        version = await connector.update(external_id, cmd.set_fields)
-        if version is not None:
-            await store.add_our_write(
-                cmd.tenant, target_id, external_id, version, cmd.set_fields, ctx.config.echo_ttl_s
+        async with self.guard.request(cmd.tenant, target_id):
+            # Pending first, then the check: the arbiter stores a new winner first, then looks
+            # for pending writes; so either this check sees the winner or the arbiter sees
+            # this write.
+            await store.expect_echo(
+                cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
             )
-        await store.remember_state(
-            cmd.tenant,
-            target_id,
-            external_id,
-            cmd.set_fields,
-            version,
-            cmd.source_ts,
-            replaced=before.fields,
-        )
+            try:
+                cmd = await self._current(cmd, external_id)
+                if not cmd.set_fields:
+                    return False
+                before = await store.known_state(cmd.tenant, target_id, external_id)
+                version = await connector.update(external_id, cmd.set_fields)
+            except ToolError as exc:
+                if not exc.retryable:  # never written: no echo to wait for
+                    await self._not_written(cmd, external_id, set(cmd.set_fields))
+                raise
+        sent = cmd
+
+        async def after_update() -> None:
+            if version is not None:
+                await store.add_our_write(
+                    sent.tenant,
+                    target_id,
+                    external_id,
+                    version,
+                    sent.set_fields,
+                    ctx.config.echo_ttl_s,
+                )
+            await store.remember_state(
+                sent.tenant,
+                target_id,
+                external_id,
+                sent.set_fields,
+                version,
+                sent.source_ts,
+                replaced=before.fields,
+            )
+            await self._wrote(sent, external_id)
+
+        # Written: what follows is retried on its own (Redis away) rather than redoing the
+        # write with the whole attempt.
+        await until_done(after_update, "delivery.after_update")
         return True
 
     async def _not_yet_shown(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
@@ -145,30 +202,74 @@ class Delivery:
         }
         return cmd.model_copy(update={"set_fields": fields})
 
-    async def _current(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
+    async def _without_written_comment(
+        self, cmd: DeliveryCommand, external_id: str
+    ) -> DeliveryCommand:
+        """A create that found its record: its copy of the latest comment may be there
+        already (`outbound.notes`)."""
+        if "comment" not in cmd.set_fields or not await notes.written(
+            self.ctx.store.redis,
+            cmd.tenant,
+            cmd.target_integration_id,
+            external_id,
+            cmd.set_fields["comment"],
+        ):
+            return cmd
+        fields = {f: v for f, v in cmd.set_fields.items() if f != "comment"}
+        return cmd.model_copy(update={"set_fields": fields})
+
+    async def _wrote(self, cmd: DeliveryCommand, external_id: str) -> None:
+        if "comment" in cmd.set_fields:
+            await notes.remember(
+                self.ctx.store.redis,
+                cmd.tenant,
+                cmd.target_integration_id,
+                external_id,
+                cmd.set_fields["comment"],
+                self.ctx.config.dedupe_ttl_s,
+            )
+
+    @staticmethod
+    def _skip(cmd: DeliveryCommand) -> None:
+        log.info(
+            "superseded fields not written",
+            extra={"command_id": cmd.command_id, "fields": sorted(cmd.set_fields)},
+        )
+
+    async def _not_written(self, cmd: DeliveryCommand, external_id: str, names: set[str]) -> None:
+        store, target = self.ctx.store, cmd.target_integration_id
+        for name in names:
+            await store.consume_echo(cmd.tenant, target, external_id, name, cmd.set_fields[name])
+        await store.settle_pending(cmd.tenant, target, external_id, names)
+
+    async def _current(
+        self, cmd: DeliveryCommand, external_id: str, cleanup: bool = True
+    ) -> DeliveryCommand:
         """Drop the fields whose value is no longer the winner, or that are parked.
 
         Between the arbiter's decision and this write, a newer change of the same field may
         have won (from any side): writing this older value now would overwrite it on the
-        target. The arbiter's memory says which change of each field stands.
+        target. The arbiter's memory says which change of each field stands. `cleanup`: the
+        fields' echo marks were set, and are taken back for the fields dropped.
         """
         names = [f for f in cmd.set_fields if f not in NOT_ARBITRATED]
-        standing = await self.ctx.store.field_writes(cmd.tenant, cmd.platform_incident_id, names)
+        store, pid = self.ctx.store, cmd.platform_incident_id
+        # Both reads at once (two pooled connections): one round trip of latency.
+        standing, parked = await asyncio.gather(
+            store.field_writes(cmd.tenant, pid, names), store.parked(cmd.tenant, pid)
+        )
         stale = {f for f, w in standing.items() if w.ts > cmd.source_ts}
         if cmd.source_integration_id != cmd.target_integration_id:
             # Parked for review since this was planned: nothing propagates for it now (a
             # put-back of a record's own value is no propagation).
-            parked = await self.ctx.store.parked(cmd.tenant, cmd.platform_incident_id)
             stale |= {f for f in names if f in parked}
         if not stale:
             return cmd
-        log.info(
-            "superseded fields not written",
-            extra={"command_id": cmd.command_id, "fields": sorted(stale)},
-        )
-        store, target = self.ctx.store, cmd.target_integration_id
-        for name in stale:  # not written after all: no echo to wait for
-            await store.consume_echo(cmd.tenant, target, external_id, name, cmd.set_fields[name])
-        await store.settle_pending(cmd.tenant, target, external_id, stale)
+        if cleanup:
+            log.info(
+                "superseded fields not written",
+                extra={"command_id": cmd.command_id, "fields": sorted(stale)},
+            )
+            await self._not_written(cmd, external_id, stale)
         fields = {f: v for f, v in cmd.set_fields.items() if f not in stale}
         return cmd.model_copy(update={"set_fields": fields})

@@ -9,7 +9,7 @@ record deleted in its tool (unlinked by the arbiter).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from outbound.comments import Comments
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 class GateResult:
     linked: LinkedEvent | None
     reason: str  # "passed" or why it was dropped
+    # What the gate learnt from a change it passed (the record's new known values), to be
+    # remembered only once the change is durable downstream: remembered first, a crash
+    # before the publish would make the redelivered change look like a no-op, and lose it.
+    commit: Callable[[], Awaitable[None]] | None = None
 
 
 class Gate:
@@ -120,10 +124,14 @@ class Gate:
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
-        await self._remember(event, fresh, ours=echoed)
-        await store.settle_pending(event.tenant, side.id, event.external_id, echoed)
+
+        async def remember() -> None:
+            await self._remember(event, fresh, ours=echoed)
+            await store.settle_pending(event.tenant, side.id, event.external_id, echoed)
+
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
+            await remember()
             return GateResult(None, "echo_or_noop")
         state = {**known, **{k: c.new for k, c in fresh.items()}}
         if event.origin is Origin.MANUAL and is_platform:
@@ -139,7 +147,7 @@ class Gate:
             detached=await links.detached(store.redis, event.tenant, pid),
             clobbered=tuple(sorted(f for f in clobbered if f in changes)),
         )
-        return GateResult(linked, "passed")
+        return GateResult(linked, "passed", commit=remember)
 
     async def _comment(
         self,
@@ -166,8 +174,11 @@ class Gate:
         reason = await self.comments.screen(event, pid, echoed)
         if reason is not None:
             return GateResult(None, reason)
-        if added:
-            await self._remember(event, entry)
+
+        async def remember() -> None:  # once published, as for fields
+            if added:
+                await self._remember(event, entry)
+
         linked = LinkedEvent(
             event=event.model_copy(update={"changes": entry}),
             platform_incident_id=pid,
@@ -175,7 +186,7 @@ class Gate:
             state={**known, **({COMMENT: entry[COMMENT].new} if added else {})},
             links=await store.links_of(event.tenant, pid),
         )
-        return GateResult(linked, "passed")
+        return GateResult(linked, "passed", commit=remember)
 
     async def _deleted(self, event: ChangeEvent, is_platform: bool) -> GateResult:
         """A record deleted in its tool: passed on (the arbiter unlinks it and notes it on the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 GATE_EVENTS = Counter(
     "incident_sync_gate_events_total",
@@ -39,4 +39,47 @@ CONFLICTS_RESOLVED = Counter(
     "incident_sync_conflicts_resolved_total",
     "Conflicts settled, by integration and how (a strategy, or an operator's choice).",
     ["integration", "resolution"],
+)
+
+# -- the delivery path: sync counters, the retry ladder, the DLQ, circuits, lag ------------------
+OUTBOUND_TOTAL = Counter(
+    "incident_sync_outbound",
+    "Writes to a tool: success, or failed (dead-lettered). The numbers of sync-status.",
+    ["integration", "type", "outcome"],
+)
+INBOUND_TOTAL = Counter(
+    "incident_sync_inbound",
+    "A tool's changes written to the platform: success, or failed (dead-lettered).",
+    ["integration", "type", "outcome"],
+)
+RETRIES = Counter(
+    "incident_sync_delivery_retries_total",
+    "Failed attempts sent up the retry ladder (another attempt is due later).",
+    ["integration"],
+)
+DEFERRED = Counter(
+    "incident_sync_delivery_deferred_total",
+    "Commands held back without spending an attempt, by reason (blocked: the tool's "
+    "Retry-After; circuit_open; rate_limited; concurrency; paused).",
+    ["integration", "reason"],
+)
+DLQ_DEPTH = Gauge(
+    "incident_sync_dlq_depth",
+    "Commands in the DLQ index awaiting retry or discard.",
+    ["integration"],
+)
+RETRY_DEPTH = Gauge(
+    "incident_sync_retry_depth",
+    "Commands waiting on a delayed retry topic (end offset - committed offset).",
+    ["topic", "partition"],
+)
+CIRCUIT_STATE = Gauge(
+    "incident_sync_circuit_state",
+    "Circuit breaker per tool: 0 closed, 1 half-open, 2 open.",
+    ["integration"],
+)
+CONSUMER_LAG = Gauge(
+    "incident_sync_consumer_lag",
+    "The workers' consumer-group lag (end offset - committed offset) on the topics they read.",
+    ["topic", "partition"],
 )

@@ -2,7 +2,10 @@
 
 Counted at delivery: a write to a tool is that integration's outbound success or failure; a
 write to the platform carrying a tool's change is that integration's inbound success or
-failure. Best effort: a counter that cannot be written is logged, never retried.
+failure. A failure is a write given up on (dead-lettered), not an attempt that will be retried.
+The same numbers are exported as `incident_sync_outbound_total` / `incident_sync_inbound_total`
+{integration, type, outcome}. Best effort: a counter that cannot be written is logged, never
+retried.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from controlstore import keys
+from outbound.metrics import INBOUND_TOTAL, OUTBOUND_TOTAL
+from syncmodel.config import SyncConfig
 from syncmodel.events import DeliveryCommand, utcnow
 
 log = logging.getLogger(__name__)
@@ -21,21 +26,27 @@ SUCCESS = frozenset({"written", "created"})
 
 
 async def record_delivery(
-    redis: Redis, cmd: DeliveryCommand, outcome: str, platform_id: str, error: str | None
+    redis: Redis, cmd: DeliveryCommand, outcome: str, config: SyncConfig, error: str | None
 ) -> None:
     if outcome not in SUCCESS and outcome != "failed":
-        return  # nothing was written (e.g. skipped)
+        return  # nothing was written (e.g. skipped), or not yet (retried, deferred, held)
     ok = outcome in SUCCESS
+    platform_id = config.platform.id
     if cmd.target_integration_id == platform_id:
         if cmd.source_integration_id == platform_id:
             return
         integration = cmd.source_integration_id
         counter = keys.INBOUND_SUCCESS if ok else keys.INBOUND_FAILED
         last = keys.LAST_INBOUND_AT
+        exported = INBOUND_TOTAL
     else:
         integration = cmd.target_integration_id
         counter = keys.OUTBOUND_SUCCESS if ok else keys.OUTBOUND_FAILED
         last = keys.LAST_OUTBOUND_AT
+        exported = OUTBOUND_TOTAL
+    side = config.side(integration)
+    tool = side.type.value if side is not None else "unknown"
+    exported.labels(integration, tool, "success" if ok else "failed").inc()
     key = keys.stats(cmd.tenant, integration)
     now = utcnow().isoformat(timespec="seconds")
     try:

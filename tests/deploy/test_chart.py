@@ -47,7 +47,7 @@ ALL_ON = (
 )
 # Topics the code produces to or consumes today, and those the retry ladder and the conflict
 # window bring (docs/architecture.md, "Topics and keys").
-UPCOMING_TOPICS = {"sync.retry.1", "sync.retry.2", "sync.retry.3", "sync.retry.4", "sync.conflicts"}
+UPCOMING_TOPICS = {"sync.conflicts"}
 FAUST_APP_ID = "incident-sync-outbound"
 
 

@@ -45,14 +45,7 @@ pytestmark = pytest.mark.integration
 
 # Named by the alerts or the dashboard, exported by no service yet. Each entry says which work
 # exports it; when that lands, the entry must go (test_pending_metrics_are_not_exported_yet).
-PENDING: dict[str, str] = {
-    "incident_sync_inbound_total": "sync counters as Prometheus metrics (delivery)",
-    "incident_sync_outbound_total": "sync counters as Prometheus metrics (delivery)",
-    "incident_sync_dlq_depth": "retry ladder / DLQ",
-    "incident_sync_retry_depth": "retry ladder / DLQ",
-    "incident_sync_circuit_state": "retry ladder / circuit breaker",
-    "incident_sync_consumer_lag": "outbound worker lag gauge",
-}
+PENDING: dict[str, str] = {}
 # Series Prometheus makes itself, and labels it attaches to every scraped series.
 PROMETHEUS_BUILTIN = {"up"}
 TARGET_LABELS = {"namespace", "service", "pod", "instance", "job", "component", "container"}

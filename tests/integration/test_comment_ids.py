@@ -157,7 +157,7 @@ async def test_a_comment_is_copied_once_and_its_echo_is_known_by_id(
     ctx: Context, sandboxes: Sandboxes
 ) -> None:
     issue = await jira_issue(ctx, sandboxes)
-    delivery, gate = Delivery(ctx, retry_delays_s=()), Gate(ctx)
+    delivery, gate = Delivery(ctx), Gate(ctx)
     note = comment(CommentAction.ADDED, "PNOTE1", "Paging the DB team")
     assert (await delivery.process(command("prod-jira", issue, note))).outcome == "written"
     # the same note planned again (a redelivered PagerDuty webhook): no second copy
@@ -187,7 +187,7 @@ async def test_a_comment_is_copied_once_and_its_echo_is_known_by_id(
 async def test_edits_and_deletes_follow_the_copy_where_the_tool_can(
     ctx: Context, sandboxes: Sandboxes
 ) -> None:
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
     slack = (await ctx.connector("ops-slack").create(PID, {"title": "Orders delayed"})).external_id
     await ctx.store.link("default", PID, "ops-slack", slack)
 
@@ -216,7 +216,7 @@ async def test_edits_and_deletes_follow_the_copy_where_the_tool_can(
 async def test_a_tool_without_comment_ids_gets_the_note_in_the_same_write(
     ctx: Context, sandboxes: Sandboxes
 ) -> None:
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
     created = await delivery.process(
         DeliveryCommand(
             causation_id="c",
@@ -252,7 +252,7 @@ async def test_a_create_planned_twice_writes_only_what_the_record_lacks(
 ) -> None:
     """The platform's "created" delivered twice while the first create is in flight: both
     plan a create; the second finds the record and writes nothing it already shows."""
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
 
     def create(**fields: str) -> DeliveryCommand:
         return DeliveryCommand(

@@ -5,6 +5,7 @@ target's new version is remembered."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -18,6 +19,7 @@ from runtime.settings import Settings
 from sandbox.servicenow.app import build_app
 from sandbox.servicenow.state import ServiceNowConfig
 from syncmodel.config import IntegrationConfig, SyncConfig
+from syncmodel.conflicts import FieldWrite
 from syncmodel.echo import fingerprint
 from syncmodel.events import DeliveryCommand
 
@@ -77,7 +79,7 @@ async def tickets(ctx: Context, pid: str) -> list[str]:
 
 
 async def test_a_retried_create_after_losing_the_link_makes_no_second_ticket(ctx: Context) -> None:
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
     first = await delivery.process(create())
     assert first.outcome == "created"
     # the worker died after the write, before the link reached Redis
@@ -89,7 +91,7 @@ async def test_a_retried_create_after_losing_the_link_makes_no_second_ticket(ctx
 
 
 async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) -> None:
-    delivery = Delivery(ctx, retry_delays_s=())
+    delivery = Delivery(ctx)
     sys_id = (await delivery.process(create("01OTHER"))).external_id
     assert sys_id is not None
     cmd = DeliveryCommand(
@@ -109,8 +111,8 @@ async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) 
     assert versions["title"] == "0000000001"  # sys_mod_count after the update
 
 
-async def test_a_validation_error_fails_without_retrying(ctx: Context) -> None:
-    delivery = Delivery(ctx, retry_delays_s=(0.01, 0.01))
+async def test_a_validation_error_fails_as_not_retryable(ctx: Context) -> None:
+    delivery = Delivery(ctx)
     cmd = DeliveryCommand(
         causation_id="e3",
         platform_incident_id="01X",
@@ -120,4 +122,37 @@ async def test_a_validation_error_fails_without_retrying(ctx: Context) -> None:
         set_fields={"title": "x"},
     )
     result = await delivery.process(cmd)
-    assert result.outcome == "failed" and result.attempts == 1
+    assert result.outcome == "failed" and not result.retryable
+    assert "No Record found" in (result.error or "")  # the tool's own message
+
+
+async def test_a_stale_retry_never_overwrites_a_newer_value(ctx: Context) -> None:
+    """A write that failed and comes back from the retry ladder after a newer change of the
+    same field won is skipped: the tool keeps the newer value."""
+    delivery = Delivery(ctx)
+    sys_id = (await delivery.process(create("01STALE"))).external_id
+    assert sys_id is not None
+    old_ts = datetime.now(UTC) - timedelta(seconds=30)
+    new_ts = old_ts + timedelta(seconds=10)
+
+    def update(title: str, ts: datetime, attempt: int = 1) -> DeliveryCommand:
+        return DeliveryCommand(
+            causation_id=f"e-{title}",
+            platform_incident_id="01STALE",
+            source_integration_id="incidentio",
+            target_integration_id="prod-snow",
+            target_external_id=sys_id,
+            set_fields={"title": title},
+            source_ts=ts,
+            attempt=attempt,
+        )
+
+    # The newer change won at the arbiter and was written...
+    await ctx.store.set_field_writes(
+        "default", "01STALE", {"title": FieldWrite("incidentio", "newer", new_ts)}
+    )
+    assert (await delivery.process(update("newer", new_ts))).outcome == "written"
+    # ...then the older one's third attempt arrives.
+    assert (await delivery.process(update("older", old_ts, attempt=3))).outcome == "skipped"
+    connector = ctx.connector("prod-snow")
+    assert (await connector.fetch(sys_id)).fields["title"] == "newer"

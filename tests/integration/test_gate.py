@@ -70,6 +70,8 @@ def snow(
 
 async def decide(gate: Gate, event: ChangeEvent) -> str:
     result = await gate.process(event)
+    if result.commit is not None:
+        await result.commit()
     await gate.mark_done(event)
     return result.reason
 
@@ -165,3 +167,17 @@ async def test_a_reconcilers_snapshot_at_our_versions_brings_the_edit_whose_webh
     result = await gate.process(snapshot(Origin.RECONCILER, "poll"))
     assert result.linked is not None
     assert {f: c.new for f, c in result.linked.event.changes.items()} == {"title": "B"}
+
+
+async def test_a_change_is_remembered_only_once_it_is_durable_downstream(gate: Gate) -> None:
+    """A worker killed after the gate passed a change but before it reached sync.changes
+    sees the change again on redelivery: it must pass again, not look like a no-op."""
+    first = await gate.process(snow("A"))
+    assert first.reason == "passed" and first.commit is not None
+    # killed here: not published, not committed, not marked done
+    again = await gate.process(snow("A"))
+    assert again.reason == "passed"
+    assert again.commit is not None
+    await again.commit()
+    await gate.mark_done(snow("A"))
+    assert await decide(gate, snow("A", delivery="d-other")) != "passed"  # known now

@@ -185,6 +185,8 @@ class World:
 
     async def process(self, event: ChangeEvent) -> None:
         result = await self.gate.process(event)
+        if result.commit is not None:  # the pipeline does this once the change is published
+            await result.commit()
         self.trace.append(
             f"{self.clock.now:%M:%S} {event.integration_id} v{event.version} "
             f"{ {k: c.new for k, c in event.changes.items()} } -> {result.reason}"
@@ -254,7 +256,7 @@ async def make_world(redis: Redis, strategy: ConflictStrategy) -> World:
         record_ids={"platform": "INC1", "tool-a": "tool-a-INC1", "tool-b": "tool-b-INC1"},
         gate=Gate(ctx),
         arbiter=Arbiter(ctx),
-        delivery=Delivery(ctx, retry_delays_s=()),
+        delivery=Delivery(ctx),
         queue=queue,
         clock=clock,
     )

@@ -37,6 +37,13 @@ def invalid(exc: ValidationFailed) -> web.Response:
     return error(422, "validation_error", exc.code, exc.message, exc.field)
 
 
+def error_for_status(status: int) -> web.Response:
+    """An injected fault, in the shape incident.io answers it."""
+    if status == 429:
+        return error(429, "rate_limited", "rate_limited", "Too many requests (injected fault)")
+    return error(status, "internal_error", "internal_error", f"HTTP {status} (injected fault)")
+
+
 def not_found() -> web.Response:
     return error(404, "not_found", "not_found", "The requested resource could not be found.")
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from sandbox.faults import with_api_faults
 from sandbox.ids import ulid
 from sandbox.incidentio import api, control
 from sandbox.incidentio.catalog import Catalog
@@ -22,6 +23,7 @@ def build_app(config: IncidentioConfig | None = None) -> web.Application:
     app[STATE] = state
     app.add_routes(api.routes)
     app.add_routes(control.routes)
+    with_api_faults(app, ("/v1/", "/v2/"), api.error_for_status)
 
     async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
         await sender.start()

@@ -19,6 +19,14 @@ routes = web.RouteTableDef()
 DEFAULT_LIMIT = 10000
 USER = web.RequestKey("sn_user", str)
 _PREFIXES = ("/api/now/table/", "/api/now/v1/table/", "/api/now/v2/table/")
+API_PREFIXES = ("/api/now/", "/oauth_token.do")  # where injected faults apply
+
+
+def error_for_status(status: int) -> web.Response:
+    """An injected fault, in the shape ServiceNow answers it."""
+    if status == 429:
+        return sn_error(429, "Rate limit exceeded", "Too many requests (injected fault)")
+    return sn_error(status, "Internal server error", f"HTTP {status} (injected fault)")
 
 
 @web.middleware
@@ -173,7 +181,7 @@ async def insert_record(request: web.Request) -> web.Response:
         write = state.store.insert(table.name, body, state.actor(request[USER]))
     except DataPolicyError as exc:
         return sn_error(403, "Operation Failed", str(exc))
-    state.store.record_api_write(table.name, write.record["sys_id"], "insert", list(body))
+    state.store.record_api_write(table.name, write.record["sys_id"], "insert", body)
     webhooks.announce(request, state, write)
     response = _one(request, table, write.record, status=201)
     response.headers["Location"] = (
@@ -204,7 +212,7 @@ async def update_record(request: web.Request) -> web.Response:
         write = state.store.update(table.name, key, body, state.actor(request[USER]))
     except DataPolicyError as exc:
         return sn_error(403, "Operation Failed", str(exc))
-    state.store.record_api_write(table.name, key, "update", list(body))
+    state.store.record_api_write(table.name, key, "update", body)
     webhooks.announce(request, state, write)
     return _one(request, table, write.record)
 
@@ -222,6 +230,6 @@ async def delete_record(request: web.Request) -> web.Response:
     if (denied := _read_only(table)) is not None:
         return denied
     write = state.store.delete(table.name, key, state.actor(request[USER]))
-    state.store.record_api_write(table.name, key, "delete", [])
+    state.store.record_api_write(table.name, key, "delete")
     webhooks.announce(request, state, write)
     return web.Response(status=204)

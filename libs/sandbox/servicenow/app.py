@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from sandbox.faults import with_api_faults
 from sandbox.servicenow import api, control
 from sandbox.servicenow.auth import Auth
 from sandbox.servicenow.state import STATE, ServiceNowConfig, State
@@ -27,6 +28,7 @@ def build_app(config: ServiceNowConfig | None = None) -> web.Application:
     app[STATE] = state
     app.add_routes(api.routes)
     app.add_routes(control.routes)
+    with_api_faults(app, api.API_PREFIXES, api.error_for_status)
 
     async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
         await sender.start()

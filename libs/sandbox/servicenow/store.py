@@ -3,6 +3,7 @@ state lifecycle, sys_* bookkeeping and what changed (for the business-rule webho
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,10 +76,23 @@ class TableStore:
         self.api_writes.clear()
         self.api_write_log.clear()
 
-    def record_api_write(self, table: str, key: str, op: str, fields: list[str]) -> None:
+    def record_api_write(
+        self, table: str, key: str, op: str, body: Mapping[str, Any] | None = None
+    ) -> None:
+        """Count an API write; the log keeps what was written and when (`t`: unix time with
+        sub-second precision, for latency measurements)."""
+        body = body or {}
         self.api_writes[key] += 1
         self.api_write_log.append(
-            {"id": key, "table": table, "op": op, "fields": sorted(fields), "at": glide(now())}
+            {
+                "id": key,
+                "table": table,
+                "op": op,
+                "fields": sorted(body),
+                "values": dict(body),
+                "at": glide(now()),
+                "t": time.time(),
+            }
         )
 
     def get(self, table: str, key: str) -> Row | None:

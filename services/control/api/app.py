@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
-from control.api import admin, sync
+from control.api import admin, dlq, sync
 from control.api import conflicts as conf
 from control.api import integrations as integ
 from control.api import reconcile as rec
@@ -52,6 +52,7 @@ from controlstore.store import Actor, ControlStore
 from syncmodel.config import IntegrationConfig, load_config
 from syncmodel.mapping import read_mapping_config
 from syncstate.conflicts import ConflictRecord
+from syncstate.dlq import DlqEntry
 from syncstate.reconcile import ReconcileRun
 
 log = logging.getLogger("control")
@@ -128,6 +129,21 @@ def route_table() -> list[Route]:
         r("GET", f"{T}/status", "status.list", integ.tenant_status,
           "Sync status of every integration of the tenant the caller may see", "status",
           response=SyncStatusList),
+        # the dead-letter queue of an integration
+        r("GET", f"{I}/dlq", "dlq.read", dlq.list_dlq,
+          "The integration's dead-letter queue, newest first", "dlq",
+          description="Writes the delivery gave up on (the tool refused them, or every "
+          "attempt of the retry ladder failed), with the reason, attempts and the tool's "
+          "last answer.", query=dlq.DlqQuery, response=dlq.DlqList),
+        r("POST", f"{I}/dlq/retry", "dlq.retry", dlq.retry_all,
+          "Retry every entry matching a filter (or list them: dry_run)", "dlq",
+          body=dlq.DlqRetryAll, response=dlq.DlqRetried, status=202,
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 422, 503)),
+        r("POST", f"{I}/dlq/{{entry_id}}/retry", "dlq.retry", dlq.retry_entry,
+          "Retry one entry: its command is delivered again, as a fresh attempt 1", "dlq",
+          response=dlq.DlqRetried, status=202, errors=(400, 401, 403, 404, 503)),
+        r("DELETE", f"{I}/dlq/{{entry_id}}", "dlq.discard", dlq.discard_entry,
+          "Discard one entry (its write is given up)", "dlq", response=DlqEntry),
         # conflicts
         r("GET", f"{T}/conflicts", "conflict.list", conf.list_conflicts,
           "List conflicts (those the caller may read), newest first", "conflicts",

@@ -21,6 +21,7 @@ from control import metrics
 from control.api.errors import ApiError, invalid
 from control.api.models import NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
+from syncstate.dlq import ENTRY_PATTERN
 
 if TYPE_CHECKING:
     from control.api.context import Services
@@ -38,6 +39,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
     "record_id": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",  # a tool's record id, as the ingress
     "run_id": r"^rec-[0-9a-f]{12}$",
+    "entry_id": ENTRY_PATTERN,
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 # How a path parameter is named in the policy's input.resource.
@@ -49,6 +51,7 @@ _RESOURCE_KEYS: Final = {
     "conflict_id": "conflict",
     "record_id": "record",
     "run_id": "run",
+    "entry_id": "dlq_entry",
 }
 
 

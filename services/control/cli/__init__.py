@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from control.cli import dlq as _dlq  # noqa: F401 - adds `integration dlq*`
 from control.cli.admin import audit, keys, token, whoami
 from control.cli.client import Api
 from control.cli.conflict import conflict
@@ -41,6 +42,7 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
+      im integration dlq prod-snow
       im conflict list --status pending
       im integration reconcile prod-snow --dry-run
     """
@@ -59,6 +61,5 @@ main.add_command(whoami)
 main.add_command(dev)
 main.add_command(sync)
 integration.add_command(reconcile)
-# The DLQ (`im integration dlq ...`) arrives with its issue.
 
 __all__ = ["main"]

@@ -73,7 +73,9 @@ def side_options(func: Any) -> Any:
         click.option("--conflict-window", type=click.FloatRange(min=0),
                      help="seconds within which two edits of one field conflict (default 5)"),
         click.option("--rate-limit", type=click.IntRange(min=1),
-                     help="requests per minute to the tool"),
+                     help="requests per minute to the tool (all workers together)"),
+        click.option("--max-concurrency", type=click.IntRange(min=1),
+                     help="requests in flight to the tool (all workers together)"),
         click.option("--oauth-client-id", help="ServiceNow OAuth client id"),
         click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
                      help="tool-specific option (repeatable), e.g. --option urgency=2"),
@@ -97,6 +99,7 @@ def _body(**given: Any) -> dict[str, Any]:
         "conflict_strategy": "conflict_strategy",
         "conflict_window": "conflict_window_s",
         "rate_limit": "rate_limit_per_minute",
+        "max_concurrency": "max_concurrency",
         "oauth_client_id": "oauth_client_id",
     }
     for opt, field in names.items():
@@ -121,6 +124,7 @@ def show_integration(view: dict[str, Any]) -> None:
             ("paused", view["paused"]),
             ("conflict", f"{view['conflict_strategy']} within {view['conflict_window_s']}s"),
             ("rate limit", view.get("rate_limit_per_minute") or "none"),
+            ("max concurrency", view.get("max_concurrency") or "worker default"),
             ("username", view.get("username")),
             ("actor", view.get("actor")),
             ("ownership", "type defaults" if view.get("ownership") is None else "configured"),
@@ -245,7 +249,8 @@ def _pause(ctx: click.Context, name: str, fmt: str, action: str) -> None:
 @format_option
 @click.pass_context
 def pause(ctx: click.Context, name: str, fmt: str) -> None:
-    """Pause NAME: the pipeline sees it paused and does not deliver its changes."""
+    """Pause NAME: its writes (and its changes to the platform) wait, in order, until it is
+    resumed; none is lost."""
     _pause(ctx, name, fmt, "pause")
 
 
@@ -254,7 +259,7 @@ def pause(ctx: click.Context, name: str, fmt: str) -> None:
 @format_option
 @click.pass_context
 def resume(ctx: click.Context, name: str, fmt: str) -> None:
-    """Resume a paused integration."""
+    """Resume a paused integration: what waited is delivered, oldest first."""
     _pause(ctx, name, fmt, "resume")
 
 

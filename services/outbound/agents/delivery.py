@@ -1,27 +1,60 @@
-"""sync.outbound -> delivery -> the tools' APIs (failures -> sync.dlq)"""
+"""sync.outbound -> delivery -> the tools' APIs (failures -> sync.retry.<n> -> sync.dlq)
+
+One attempt per message. Whatever comes of it is durable before the message counts as done
+(faust commits past it only then): written to the tool, parked on a delayed topic, held for a
+paused integration, or dead-lettered. The dedupe mark (per command and hop) comes last, so a
+crash anywhere before it means the message is processed again, never skipped.
+"""
 
 from __future__ import annotations
 
 import logging
 
 import faust
-import orjson
 from opentelemetry.trace import SpanKind
 
-from outbound.app import app, ctx, dlq_topic, outbound_topic
+from outbound.app import app, ctx, outbound_topic
 from outbound.delivery import Delivery
 from outbound.durable import until_done
-from outbound.metrics import DELIVERIES, PROPAGATION, STAGE_ERRORS
+from outbound.guard import Guard
+from outbound.hold import Hold
+from outbound.ladder import Ladder
+from outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
+from outbound.settings import DeliverySettings
 from outbound.stats import record_delivery
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand, utcnow
+from syncstate.dlq import DlqIndex
 
 log = logging.getLogger(__name__)
-delivery = Delivery(ctx)
+delivery_settings = DeliverySettings()
+policy = delivery_settings.policy()
+# Produced to by this agent; consumed by the retry relay (plain aiokafka) and operators.
+produced = {
+    name: app.topic(name, internal=False) for name in (*policy.topics, topics.DLQ, topics.OUTBOUND)
+}
 
 
-@app.agent(outbound_topic, concurrency=1)
+async def publish(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:
+    sent = await produced[topic].send(key=key, value=value, headers=headers)
+    await sent  # acks=all: durable before the caller moves on
+
+
+# Reads the config the worker has now (reloaded while running).
+guard = Guard(
+    ctx.store.redis, ctx.settings.redis_url, delivery_settings, lambda i: ctx.config.side(i)
+)
+delivery = Delivery(ctx, guard)
+hold = Hold(ctx.store.redis)
+ladder = Ladder(policy, DlqIndex(ctx.store.redis), publish, lambda: ctx.config.platform.id)
+
+
+def dedupe_key(cmd: DeliveryCommand) -> str:
+    return cmd.command_id if cmd.hop == 0 else f"{cmd.command_id}.{cmd.hop}"
+
+
+@app.agent(outbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
     async for raw in stream:
         headers = stream.current_event.headers if stream.current_event else None
@@ -36,12 +69,13 @@ async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
         except Exception:
             STAGE_ERRORS.labels("delivery").inc()
             log.exception("delivery failed", extra={"command_id": cmd.command_id})
-            await dead_letter(cmd, "internal error (see logs)")
+            await until_done(lambda: ladder.internal_error(cmd), "dead_letter")  # noqa: B023
 
 
 async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
     scope = f"command:{cmd.target_integration_id}"
-    if await until_done(lambda: ctx.store.seen(cmd.tenant, scope, cmd.command_id), "seen"):
+    key = dedupe_key(cmd)
+    if await until_done(lambda: ctx.store.seen(cmd.tenant, scope, key), "seen"):
         return
     target = ctx.config.side(cmd.target_integration_id)
     with tracing.stage(
@@ -54,36 +88,36 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
         incident_id=cmd.platform_incident_id,
         external_id=cmd.target_external_id,
     ) as span:
-        result = await until_done(lambda: delivery.process(cmd), "delivery")
-        tracing.set_attributes(span, external_id=result.external_id, outcome=result.outcome)
-        DELIVERIES.labels(cmd.target_integration_id, result.outcome).inc()
-        await record_delivery(
-            ctx.store.redis, cmd, result.outcome, ctx.config.platform.id, result.error
-        )
-        if result.outcome == "failed":
-            await dead_letter(cmd, result.error or "unknown error")
+        held_for = await until_done(lambda: hold.place(cmd, ctx.config), "hold")
+        error = None
+        if held_for is not None:
+            outcome, external_id = "held", cmd.target_external_id
+            DEFERRED.labels(cmd.target_integration_id, "paused").inc()
         else:
+            result = await until_done(lambda: delivery.process(cmd), "delivery")
+            outcome = await until_done(lambda: ladder.settle(cmd, result), "ladder")
+            external_id, error = result.external_id, result.error
+        tracing.set_attributes(span, external_id=external_id, outcome=outcome)
+        if outcome in ("written", "created", "skipped", "failed"):
+            DELIVERIES.labels(cmd.target_integration_id, outcome).inc()
+        await record_delivery(ctx.store.redis, cmd, outcome, ctx.config, error)
+        if outcome in ("written", "created"):
             PROPAGATION.labels(cmd.target_integration_id).observe(
                 (utcnow() - cmd.received_at).total_seconds()
             )
         await until_done(
-            lambda: ctx.store.mark_seen(cmd.tenant, scope, cmd.command_id, ctx.config.dedupe_ttl_s),
+            lambda: ctx.store.mark_seen(cmd.tenant, scope, key, ctx.config.dedupe_ttl_s),
             "mark_seen",
         )
         log.info(
             "delivery",
             extra={
                 "command_id": cmd.command_id,
-                "outcome": result.outcome,
+                "attempt": cmd.attempt,
+                "outcome": outcome,
                 "target": cmd.target_integration_id,
-                "external_id": result.external_id,
-                "error": result.error,
+                "external_id": external_id,
+                "error": error,
+                "held_for": held_for,
             },
         )
-
-
-async def dead_letter(cmd: DeliveryCommand, reason: str) -> None:
-    entry = {"command": orjson.loads(codec.encode(cmd)), "reason": reason, "at": utcnow()}
-    key = topics.target_key(cmd.tenant, cmd.target_integration_id, cmd.command_id)
-    sent = await dlq_topic.send(key=key, value=orjson.dumps(entry), headers=tracing.kafka_headers())
-    await sent

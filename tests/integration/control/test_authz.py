@@ -15,8 +15,11 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from syncmodel.events import DeliveryCommand
 from syncmodel.fields import ConflictStrategy
+from syncmodel.retry import DeadReason
 from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
+from syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from tests.integration.control.service import ControlService
 
@@ -122,10 +125,36 @@ def _schedule(admin: httpx.Client) -> None:
     admin.post(path, json={"interval": 3600}).raise_for_status()
 
 
+# One dead-lettered write in each of snow-a's and snow-b's DLQ (put back before each case).
+DLQ_ENTRY = entry_id("0123456789abcdef0123456789abcdef")
+
+
+def _dlq_entries(admin: httpx.Client | None = None) -> None:
+    asyncio.run(_save_dlq_entries(CASES_STATE["redis"]))
+
+
+async def _save_dlq_entries(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    for integration in ("snow-a", "snow-b"):
+        cmd = DeliveryCommand(
+            command_id="0123456789abcdef0123456789abcdef",
+            causation_id="e1",
+            tenant="acme",
+            platform_incident_id="INC-A",
+            source_integration_id="incidentio",
+            target_integration_id=integration,
+            target_external_id="sys1",
+            set_fields={"title": "t"},
+        )
+        await DlqIndex(redis).add(DlqEntry.of(cmd, DeadReason.REJECTED, 1, "HTTP 400"))
+    await redis.aclose()
+
+
 TI = "/api/v1/tenants/{tenant}/integrations"
 I = f"{TI}/{{name}}"  # noqa: E741
 OWN = f"{I}/ownership/{{field}}"
 REC = f"{I}/reconcile"
+DQ = f"{I}/dlq"
 CL = "/api/v1/tenants/{tenant}/conflicts"
 C = f"{CL}/{{conflict_id}}"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
@@ -172,6 +201,16 @@ CASES = [
     Case("GET", f"{A}/platform", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/platform"),
     Case("PUT", f"{A}/platform", ADMIN, "/api/v1/tenants/{tenant}/platform",
          body=lambda: PLATFORM),
+    Case("GET", f"{A}/integrations/snow-a/dlq", MANAGERS, DQ, before=_dlq_entries),
+    Case("GET", f"{A}/integrations/snow-b/dlq", TENANT_MANAGERS, DQ),
+    Case("POST", f"{A}/integrations/snow-a/dlq/retry", MANAGERS, f"{DQ}/retry",
+         body=lambda: {"dry_run": True}),
+    Case("POST", f"{A}/integrations/snow-a/dlq/{DLQ_ENTRY}/retry", MANAGERS,
+         f"{DQ}/{{entry_id}}/retry", ok=(202,), before=_dlq_entries),
+    Case("POST", f"{A}/integrations/snow-b/dlq/{DLQ_ENTRY}/retry", TENANT_MANAGERS,
+         f"{DQ}/{{entry_id}}/retry", ok=(202,), before=_dlq_entries),
+    Case("DELETE", f"{A}/integrations/snow-a/dlq/{DLQ_ENTRY}", MANAGERS, f"{DQ}/{{entry_id}}",
+         before=_dlq_entries),
     Case("GET", f"{A}/conflicts", MANAGERS | {"commander"}, CL),
     Case("GET", f"{A}/conflicts/{CONFLICT_A}", MANAGERS | {"commander"}, C),
     Case("GET", f"{A}/conflicts/{CONFLICT_B}", TENANT_MANAGERS, C),

@@ -1,0 +1,87 @@
+"""The delivery path's background work in the worker: the retry relay (sync.retry.<n> ->
+sync.outbound when due), letting held commands out once their integration is resumed, and
+the gauges (DLQ depth, retry depth, consumer lag, circuit states)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from outbound.agents.delivery import delivery_settings, guard, hold, policy, publish
+from outbound.app import app, ctx
+from outbound.ladder import command_key
+from outbound.lag import LagProbe
+from outbound.metrics import CIRCUIT_STATE, DLQ_DEPTH
+from outbound.relay import RetryRelay
+from runtime import tracing
+from runtime.kafka import ensure_topics
+from syncmodel import codec, topics
+from syncmodel.events import DeliveryCommand
+from syncstate.dlq import DlqIndex
+
+log = logging.getLogger(__name__)
+relay = RetryRelay(ctx.settings, delivery_settings, policy.topics)
+lag = LagProbe(ctx.settings, app.conf.id, (topics.INBOUND, topics.CHANGES, topics.OUTBOUND))
+dlq = DlqIndex(ctx.store.redis)
+
+
+@app.task  # type: ignore[untyped-decorator]
+async def retry_relay() -> None:
+    """Runs for the worker's life; restarts after an unexpected error."""
+    await ensure_topics(ctx.settings, [*policy.topics, topics.DLQ, topics.OUTBOUND])
+    while True:
+        try:
+            await relay.start()
+            await relay.run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("retry relay failed; restarting")
+            await relay.close()
+            await asyncio.sleep(1.0)
+
+
+async def _send(cmd: DeliveryCommand) -> None:
+    await publish(topics.OUTBOUND, command_key(cmd), codec.encode(cmd), tracing.kafka_headers())
+
+
+@app.timer(interval=delivery_settings.hold_check_s)  # type: ignore[untyped-decorator]
+async def release_held() -> None:
+    """Integrations that are not paused (any more) get their held commands delivered."""
+    config = ctx.config
+    for side in (config.platform, *config.integrations):
+        if side.paused:
+            continue
+        try:
+            if await hold.depth(side.tenant, side.id):
+
+                def still_open(side_id: str = side.id) -> bool:
+                    current = ctx.config.side(side_id)
+                    return current is not None and not current.paused
+
+                await hold.release(side.tenant, side.id, _send, still_open)
+        except Exception:  # next tick tries again; nothing left the stream
+            log.exception("releasing held commands failed", extra={"integration": side.id})
+
+
+@app.timer(interval=delivery_settings.gauges_s)  # type: ignore[untyped-decorator]
+async def gauges() -> None:
+    config = ctx.config
+    for side in (config.platform, *config.integrations):
+        CIRCUIT_STATE.labels(side.id).set(guard.circuit_state(side.id))
+        try:
+            DLQ_DEPTH.labels(side.id).set(await dlq.depth(side.tenant, side.id))
+        except Exception as exc:  # noqa: BLE001 - a gauge skips a beat
+            log.warning("dlq depth not read", extra={"reason": repr(exc)})
+    try:
+        await relay.depth()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("retry depth not read", extra={"reason": repr(exc)})
+    await lag.export()
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _stop(sender: object, *args: object, **kwargs: object) -> None:
+    await relay.stop()
+    await lag.aclose()

@@ -1,0 +1,203 @@
+"""The retry ladder's delayed topics, consumed with plain aiokafka (faust cannot pause a
+partition until a time, nor commit by hand).
+
+Each `sync.retry.<n>` partition is read in order. When the record at its head is not due yet
+(`not-before` header, else the command's `not_before`), the partition is paused and nothing
+sleeps: the poll loop keeps polling the other partitions with a timeout no longer than the
+time until the earliest head is due. A due record goes back to `sync.outbound` under its own
+key (acks=all), and only then is its offset committed. A crash in between publishes it twice:
+the copies carry the same hop, and delivery's dedupe keeps one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from outbound.ladder import NOT_BEFORE
+from outbound.metrics import RETRY_DEPTH
+from outbound.settings import DeliverySettings
+from runtime.kafka import make_producer
+from runtime.settings import Settings
+from syncmodel import topics
+
+log = logging.getLogger(__name__)
+
+MAX_POLL_S = 0.5  # poll at least this often (stop requests, newly due heads)
+
+
+def due_at(record: ConsumerRecord[bytes, bytes]) -> float:
+    """When a delayed record may go (unix time); 0 = now."""
+    for name, value in record.headers or ():
+        if name == NOT_BEFORE:
+            return int(value) / 1000
+    try:
+        raw = orjson.loads(record.value or b"{}").get("not_before")
+    except orjson.JSONDecodeError:
+        return 0.0
+    return datetime.fromisoformat(raw).timestamp() if raw else 0.0
+
+
+class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Records fetched from a partition this worker loses are the new owner's to send."""
+
+    def __init__(self, relay: RetryRelay) -> None:
+        self.relay = relay
+
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        for tp in revoked:
+            self.relay.buffers.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        pass
+
+
+class RetryRelay:
+    def __init__(
+        self,
+        settings: Settings,
+        delivery: DeliverySettings,
+        delayed: tuple[str, ...],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.delivery = delivery
+        self.delayed = delayed
+        self.clock = clock
+        self.buffers: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {}
+        self.committed: dict[TopicPartition, int] = {}
+        self.relayed = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: Any = None
+        self._stopping = asyncio.Event()
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._consumer.paused()) if self._consumer is not None else set()
+
+    @property
+    def assigned(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer is not None else set()
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.delayed,
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.delivery.retry_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(self.settings.kafka_session_timeout_s * 1000),
+            heartbeat_interval_ms=1000,
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            max_poll_interval_ms=300_000,
+        )
+        consumer.subscribe(list(self.delayed), listener=_Forget(self))
+        producer = make_producer(self.settings)
+        await producer.start()
+        try:
+            await consumer.start()
+        except BaseException:
+            await producer.stop()
+            raise
+        self._consumer, self._producer = consumer, producer
+
+    async def close(self) -> None:
+        """Close the clients (a restart after an error starts new ones)."""
+        consumer, producer = self._consumer, self._producer
+        self._consumer = self._producer = None
+        self.buffers.clear()
+        if consumer is not None:
+            with contextlib.suppress(KafkaError, OSError):
+                await consumer.stop()
+        if producer is not None:
+            with contextlib.suppress(KafkaError, OSError):
+                await producer.stop()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self.close()
+
+    async def run(self) -> None:
+        """Poll, buffer, release what is due; until `stop()`."""
+        while not self._stopping.is_set() and self._consumer is not None:
+            try:
+                assert self._consumer is not None
+                batch = await self._consumer.getmany(
+                    timeout_ms=int(self._poll_timeout() * 1000), max_records=500
+                )
+                for tp, records in batch.items():
+                    if tp in self.assigned:
+                        self.buffers.setdefault(tp, deque()).extend(records)
+                await self._release_due()
+            except KafkaError as exc:
+                # The broker is away or a rebalance is running: what was not committed is
+                # sent again later (the copies carry the same hop).
+                log.warning("retry relay: %s", exc.__class__.__name__, extra={"error": repr(exc)})
+                await asyncio.sleep(0.5)
+
+    def _poll_timeout(self) -> float:
+        now = self.clock()
+        heads = [due_at(buf[0]) for buf in self.buffers.values() if buf]
+        if not heads:
+            return MAX_POLL_S
+        return min(MAX_POLL_S, max(0.005, min(heads) - now))
+
+    async def _release_due(self) -> None:
+        consumer = self._consumer
+        if consumer is None or self._producer is None:
+            return  # closed meanwhile
+        now = self.clock()
+        for tp, buf in list(self.buffers.items()):
+            sent = []
+            last = None
+            while buf and due_at(buf[0]) <= now:
+                record = buf.popleft()
+                sent.append(
+                    await self._producer.send(
+                        topics.OUTBOUND,
+                        key=record.key,
+                        value=record.value,
+                        headers=list(record.headers or ()),
+                    )
+                )
+                last = record.offset
+            if sent:
+                await asyncio.gather(*sent)  # durable on sync.outbound before the commit
+                assert last is not None
+                try:
+                    await consumer.commit({tp: last + 1})
+                    self.committed[tp] = last + 1
+                except CommitFailedError:
+                    log.warning("retry relay: commit refused (rebalance)", extra={"tp": str(tp)})
+                self.relayed += len(sent)
+            if tp not in self.assigned:
+                continue
+            if buf and tp not in consumer.paused():
+                consumer.pause(tp)  # its head is not due: fetch nothing more from it
+            elif not buf and tp in consumer.paused():
+                consumer.resume(tp)
+
+    async def depth(self) -> None:
+        """incident_sync_retry_depth for this worker's partitions."""
+        if self._consumer is None:
+            return
+        mine = sorted(self.assigned)
+        if not mine:
+            return
+        ends = await self._consumer.end_offsets(mine)
+        for tp in mine:
+            committed = self.committed.get(tp)
+            if committed is None:
+                committed = await self._consumer.committed(tp) or 0
+                self.committed[tp] = committed
+            RETRY_DEPTH.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - committed))

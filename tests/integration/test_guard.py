@@ -1,0 +1,106 @@
+"""The guard in front of every request to a tool, on a real redis-server, with two guards
+standing for two workers: the rate limit and the concurrency cap are shared through Redis, a
+tool's Retry-After holds every worker, and the circuit breaker opens after transient
+failures, ignores refusals, and probes before it closes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from connectors.base import ToolError
+from outbound.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
+from outbound.settings import DeliverySettings
+from syncmodel.config import IntegrationConfig
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def redis(redis_port: int) -> AsyncIterator[Redis]:
+    client = Redis(port=redis_port, db=3)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+def guard(redis: Redis, redis_port: int, side: IntegrationConfig, **settings: Any) -> Guard:
+    conf = DeliverySettings(**{"DELIVERY_INLINE_WAIT_S": 0.1, **settings})
+    return Guard(redis, f"redis://127.0.0.1:{redis_port}/3", conf, lambda _: side)
+
+
+def tool(**kw: Any) -> IntegrationConfig:
+    return IntegrationConfig(id="prod-snow", type="servicenow", base_url="http://x", **kw)
+
+
+async def call(g: Guard, fail: ToolError | None = None) -> None:
+    async with g.request("default", "prod-snow"):
+        if fail is not None:
+            raise fail
+
+
+async def test_the_rate_limit_is_shared_by_every_worker(redis: Redis, redis_port: int) -> None:
+    side = tool(rate_limit_per_minute=4)
+    a, b = guard(redis, redis_port, side), guard(redis, redis_port, side)
+    for g in (a, b, a, b):
+        await call(g)
+    with pytest.raises(Deferred) as deferred:
+        await call(b)
+    assert deferred.value.reason == "rate_limited"
+    assert 55 <= deferred.value.until - time.time() <= 62  # the oldest request leaves the window
+
+
+async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_port: int) -> None:
+    side = tool(max_concurrency=1)
+    a, b = guard(redis, redis_port, side), guard(redis, redis_port, side)
+    async with a.request("default", "prod-snow"):
+        with pytest.raises(Deferred) as deferred:
+            await call(b)
+        assert deferred.value.reason == "concurrency"
+    await call(b)  # the lease is back
+
+
+async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_port: int) -> None:
+    a = guard(redis, redis_port, tool())
+    b = guard(redis, redis_port, tool(), DELIVERY_INLINE_WAIT_S=0.3)
+    with pytest.raises(ToolError):
+        await call(a, ToolError("429", status=429, retryable=True, retry_after_s=0.6))
+    until = await b.blocked_until("default", "prod-snow")
+    assert until is not None and 0.4 < until - time.time() <= 0.6
+    with pytest.raises(Deferred) as deferred:
+        await call(b)  # longer than b waits in place: the command waits elsewhere
+    assert deferred.value.reason == "blocked" and deferred.value.until >= until
+    await asyncio.sleep(max(0.0, until - time.time() - 0.2))
+    await call(b)  # the rest is short: waited out in place, and nothing leaves before then
+    assert time.time() >= until
+
+
+async def test_the_circuit_opens_on_transient_failures_and_probes_before_closing(
+    redis: Redis, redis_port: int
+) -> None:
+    g = guard(redis, redis_port, tool(), BREAKER_FAILURES=3, BREAKER_OPEN_S=0.3)
+    down = ToolError("HTTP 503", status=503, retryable=True)
+    refused = ToolError("HTTP 400", status=400, retryable=False)
+    for fail in (down, down, refused, down, down):  # a refusal is an answer: the count restarts
+        with pytest.raises(ToolError):
+            await call(g, fail)
+    assert g.circuit_state("prod-snow") == CLOSED
+    with pytest.raises(ToolError):
+        await call(g, down)
+    assert g.circuit_state("prod-snow") == OPEN
+    with pytest.raises(Deferred) as deferred:
+        await call(g)  # nothing leaves while it is open
+    assert deferred.value.reason == "circuit_open"
+    await asyncio.sleep(0.35)
+    assert g.circuit_state("prod-snow") == HALF_OPEN
+    with pytest.raises(ToolError):
+        await call(g, down)  # the probe fails: open again
+    assert g.circuit_state("prod-snow") == OPEN
+    await asyncio.sleep(0.35)
+    await call(g)  # the probe succeeds
+    assert g.circuit_state("prod-snow") == CLOSED

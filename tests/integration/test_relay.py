@@ -1,0 +1,88 @@
+"""The retry relay on a real broker: a delayed record goes back to sync.outbound no sooner than
+it is due, its partition is paused meanwhile (the poll loop goes on: nothing sleeps), and the
+offset is committed once the record is on sync.outbound."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from devstack import processes
+from outbound.ladder import NOT_BEFORE
+from outbound.relay import RetryRelay
+from outbound.settings import DeliverySettings
+from runtime.kafka import ensure_topics, make_producer
+from runtime.settings import Settings
+from syncmodel import topics
+
+pytestmark = pytest.mark.integration
+
+DELAYED = "sync.retry.1"
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[str]:
+    child = processes.broker().start()
+    try:
+        yield f"127.0.0.1:{child.port}"
+    finally:
+        child.stop()
+
+
+async def test_a_delayed_record_is_relayed_when_due_with_its_partition_paused_until_then(
+    broker: str,
+) -> None:
+    settings = Settings(
+        KAFKA_BOOTSTRAP=broker,
+        KAFKA_IDEMPOTENCE=False,
+        KAFKA_TOPIC_PARTITIONS=1,
+        KAFKA_SESSION_TIMEOUT_S=6,
+    )
+    await ensure_topics(settings, [DELAYED, topics.OUTBOUND])
+    relay = RetryRelay(settings, DeliverySettings(RETRY_CONSUMER_GROUP="relay-test"), (DELAYED,))
+    await relay.start()
+    running = asyncio.create_task(relay.run())
+    tp = TopicPartition(DELAYED, 0)
+    deadline = time.monotonic() + 30
+    while tp not in relay.assigned:
+        assert time.monotonic() < deadline, "the relay never got its partition"
+        await asyncio.sleep(0.05)
+
+    producer = make_producer(settings)
+    await producer.start()
+    now = time.time()
+    due = {b"a": now + 1.0, b"b": now + 1.0, b"c": now + 2.0}
+    for value, at in due.items():
+        header = (NOT_BEFORE, str(int(at * 1000)).encode())
+        await producer.send_and_wait(DELAYED, value=value, key=b"k", headers=[header])
+    await producer.stop()
+
+    out = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
+    await out.start()
+    out.assign([TopicPartition(topics.OUTBOUND, 0)])
+    arrived: dict[bytes, float] = {}
+    saw_paused = False
+    deadline = time.monotonic() + 30
+    while len(arrived) < 3:
+        assert time.monotonic() < deadline, f"relayed only {sorted(arrived)}"
+        saw_paused = saw_paused or tp in relay.paused()
+        batch = await out.getmany(timeout_ms=50)
+        for records in batch.values():
+            for record in records:
+                assert record.value is not None
+                arrived[record.value] = time.time()
+    await out.stop()
+    for value, at in due.items():
+        assert arrived[value] >= at, f"{value!r} went {at - arrived[value]:.3f}s early"
+        assert arrived[value] <= at + 2.0
+    assert saw_paused, "the partition was never paused while its head waited"
+    assert relay.relayed == 3 and relay.committed[tp] == 3
+    await relay.stop()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
