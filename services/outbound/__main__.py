@@ -1,17 +1,23 @@
 """`python -m outbound worker`: runs the gate, arbiter and delivery agents, and the retry
 relay. The event loop is `OUTBOUND_LOOP` (aio or uvloop; default uvloop when installed, the
-`speed` extra) unless `--loop` is given."""
+`speed` extra).
 
+The loop policy is set before anything else is imported: importing the app builds the faust
+App and its services, and a loop made then would stay the default one (faust's own `--loop`
+comes too late for that, and the worker ran on the plain selector loop)."""
+
+import asyncio
 import importlib.util
 import os
-import sys
 
-from outbound.agents import arbiter, delivery, gate, retry  # noqa: F401 - registers them
-from outbound.app import app
+_default = "uvloop" if importlib.util.find_spec("uvloop") is not None else "aio"
+if os.environ.get("OUTBOUND_LOOP", _default) == "uvloop":
+    import uvloop
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+from outbound.agents import arbiter, delivery, gate, retry  # noqa: E402, F401 - registers them
+from outbound.app import app  # noqa: E402
 
 if __name__ == "__main__":
-    chosen = any(a in ("-L", "--loop") or a.startswith("--loop=") for a in sys.argv[1:])
-    default = "uvloop" if importlib.util.find_spec("uvloop") is not None else "aio"
-    if not chosen:
-        sys.argv[1:1] = ["--loop", os.environ.get("OUTBOUND_LOOP", default)]
     app.main()
