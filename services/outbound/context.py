@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from connectors.base import Connector
-from connectors.registry import CONNECTORS, make_connector
+from connectors.pool import ConnectorPool
+from connectors.registry import CONNECTORS
 from controlstore.source import ConfigSource, config_source
 from outbound.state import StateStore
 from runtime.settings import Settings
 from syncmodel.config import SyncConfig
 from syncmodel.mapping import FieldMapping
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,7 +24,11 @@ class Context:
     mappings: dict[str, FieldMapping]
     # Where the config comes from; the control store's changes are swapped in by `reload()`.
     source: ConfigSource | None = None
-    _connectors: dict[str, Connector] = field(default_factory=dict)
+    # Connectors to use as they are, by side id (tests' simulated sides).
+    preset_connectors: dict[str, Connector] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._connectors = ConnectorPool(self.config, preset=self.preset_connectors)
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Context:
@@ -52,42 +53,17 @@ class Context:
         config = await self.source.poll()
         if config is None:
             return False
-        old = self.config
         self.mappings = mappings_of(config)
         self.config = config
-        retired = []
-        for side_id in list(self._connectors):
-            if old.side(side_id) != config.side(side_id):
-                retired.append(self._connectors.pop(side_id))
-        if retired:
-            asyncio.get_running_loop().call_later(
-                60.0, lambda: asyncio.ensure_future(self._close(retired))
-            )
+        self._connectors.swap(config)
         return True
-
-    @staticmethod
-    async def _close(connectors: list[Connector]) -> None:
-        for connector in connectors:
-            try:
-                await connector.aclose()
-            except Exception:  # closing must go on
-                log.exception("connector close failed")
 
     def connector(self, integration_id: str) -> Connector:
         """One connector (and one pooled HTTP client) per side, made on first use."""
-        existing = self._connectors.get(integration_id)
-        if existing is not None:
-            return existing
-        side = self.config.side(integration_id)
-        if side is None:
-            raise KeyError(f"no side is configured with id {integration_id!r}")
-        connector = make_connector(side)
-        self._connectors[integration_id] = connector
-        return connector
+        return self._connectors.get(integration_id)
 
     async def aclose(self) -> None:
-        for connector in self._connectors.values():
-            await connector.aclose()
+        await self._connectors.aclose()
         if self.source is not None:
             await self.source.aclose()
         await self.store.redis.aclose()

@@ -249,7 +249,7 @@ async def make_world(redis: Redis, strategy: ConflictStrategy) -> World:
         config=config,
         store=StateStore(redis),
         mappings={k: load_mapping(None) for k in sides},
-        _connectors=dict(sides),
+        preset_connectors=dict(sides),
     )
     return World(
         sides=sides,
