@@ -3,9 +3,14 @@ sandbox tools, the ingress and the outbound worker."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from devstack import processes
@@ -42,3 +47,25 @@ def redis_port() -> Iterator[int]:
         yield child.port
     finally:
         child.stop()
+
+
+def run_im(stack: Stack, *args: str) -> tuple[int, Any]:
+    """The real `im` against the stack's control API as its administrator, `--format json`:
+    the exit code and the parsed output (None when it printed nothing)."""
+    done = subprocess.run(  # noqa: S603 - our own CLI
+        [str(Path(sys.executable).parent / "im"), *args, "--format", "json"],
+        env={**os.environ, "IM_API_URL": stack.url("control"), "IM_TOKEN": stack.admin_token},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1, 2, 3, 4, 5, 6), done.stderr  # never a crash
+    return done.returncode, orjson.loads(done.stdout) if done.stdout.strip() else None
+
+
+def im(stack: Stack, *args: str, code: int = 0) -> Any:
+    """`run_im`, asserting the exit code; the parsed output."""
+    returned, out = run_im(stack, *args)
+    assert returned == code, f"im {' '.join(args)}: exit {returned}, {out}"
+    return out

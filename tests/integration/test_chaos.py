@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
+from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -52,15 +53,7 @@ FAULTS = {
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
-    stack = Stack(extra_env=ENV, overrides=OVERRIDES)
-    stack.start()
-    tools = Tools(stack)
-    try:
-        yield stack, tools
-    finally:
-        tools.api_faults("servicenow")
-        tools.close()
-        stack.stop()
+    yield from start_stack(extra_env=ENV, overrides=OVERRIDES)
 
 
 @dataclass

@@ -9,21 +9,16 @@ escalation policy), ServiceNow syncs names, summaries and work notes; Slack show
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
-from tests.integration.conftest import start_stack
+from tests.integration.conftest import run_im, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -233,19 +228,6 @@ def test_a_trigger_on_a_custom_field_links_the_incident_once_it_matches(
         configure(stack, "prod-snow", trigger=None)
 
 
-def im(stack: Stack, *args: str) -> tuple[int, Any]:
-    env = {**os.environ, "IM_API_URL": stack.url("control"), "IM_TOKEN": stack.admin_token}
-    done = subprocess.run(  # noqa: S603 - our own CLI
-        [str(Path(sys.executable).parent / "im"), *args, "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return done.returncode, orjson.loads(done.stdout) if done.stdout.strip() else done.stderr
-
-
 def test_manual_sync_of_linked_jira_issues_through_the_control_api(
     stack: Stack, tools: Tools
 ) -> None:
@@ -258,14 +240,14 @@ def test_manual_sync_of_linked_jira_issues_through_the_control_api(
     finally:
         tools.drop_webhooks("jira", 0.0)
 
-    code, answer = im(stack, "integration", "sync", "prod-jira", "--record", one["jira"])
+    code, answer = run_im(stack, "integration", "sync", "prod-jira", "--record", one["jira"])
     assert code == 0 and [r["record_id"] for r in answer["records"]] == [one["jira"]]
     assert answer["records"][0]["incident_id"] == one["incidentio"]
     wait_for(lambda: tools.incident(one["incidentio"])["name"] == "One, renamed in Jira", 30)
     tools.quiesce()
     assert tools.incident(two["incidentio"])["name"] == "Manual sync two"
 
-    code, dry = im(stack, "integration", "sync", "prod-jira", "--dry-run")
+    code, dry = run_im(stack, "integration", "sync", "prod-jira", "--dry-run")
     assert code == 0 and dry["dry_run"] is True
     listed = {r["record_id"]: r for r in dry["records"]}
     assert {one["jira"], two["jira"]} <= set(listed)
@@ -273,12 +255,12 @@ def test_manual_sync_of_linked_jira_issues_through_the_control_api(
     tools.quiesce()
     assert tools.incident(two["incidentio"])["name"] == "Manual sync two"  # nothing queued
 
-    code, answer = im(stack, "integration", "sync", "prod-jira")
+    code, answer = run_im(stack, "integration", "sync", "prod-jira")
     assert code == 0 and {r["record_id"] for r in answer["records"]} == set(listed)
     wait_for(lambda: tools.incident(two["incidentio"])["name"] == "Two, renamed in Jira", 30)
     wait_for(lambda: tools.pd_incident(two["pagerduty"])["title"] == "Two, renamed in Jira", 30)
     tools.quiesce()
 
-    assert im(stack, "integration", "sync", "ops-slack")[0] == 5  # outbound-only: never read
-    assert im(stack, "integration", "sync", "prod-jira", "--record", "999999")[0] == 3
-    assert im(stack, "integration", "sync", "prod-nope")[0] == 3
+    assert run_im(stack, "integration", "sync", "ops-slack")[0] == 5  # outbound-only: never read
+    assert run_im(stack, "integration", "sync", "prod-jira", "--record", "999999")[0] == 3
+    assert run_im(stack, "integration", "sync", "prod-nope")[0] == 3

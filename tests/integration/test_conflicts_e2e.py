@@ -8,20 +8,15 @@ clocks the incident.io edit is the newer one.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
-from tests.integration.conftest import start_stack
+from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -29,24 +24,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
     yield from start_stack()
-
-
-def im(stack: Stack, *args: str) -> Any:
-    env = {
-        **os.environ,
-        "IM_API_URL": stack.url("control"),
-        "IM_TOKEN": stack.admin_token,
-    }
-    done = subprocess.run(  # noqa: S603 - our own CLI
-        [str(Path(sys.executable).parent / "im"), *args, "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return orjson.loads(done.stdout)
 
 
 def configure(stack: Stack, **settings: str) -> None:

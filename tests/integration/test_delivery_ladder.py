@@ -7,23 +7,19 @@ happened."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
+from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -40,28 +36,7 @@ ENV = {
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
-    stack = Stack(extra_env=ENV)
-    stack.start()
-    tools = Tools(stack)
-    try:
-        yield stack, tools
-    finally:
-        tools.api_faults("servicenow")
-        tools.close()
-        stack.stop()
-
-
-def im(stack: Stack, *args: str) -> Any:
-    done = subprocess.run(  # noqa: S603 - our own CLI
-        [str(Path(sys.executable).parent / "im"), *args, "--format", "json"],
-        env={**os.environ, "IM_API_URL": stack.url("control"), "IM_TOKEN": stack.admin_token},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return orjson.loads(done.stdout)
+    yield from start_stack(extra_env=ENV)
 
 
 def linked(tools: Tools, name: str) -> tuple[str, str]:

@@ -8,20 +8,15 @@ both sides agree again through the pipeline, and the history must show the runs.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
-from tests.integration.conftest import start_stack
+from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -29,20 +24,6 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
     yield from start_stack()
-
-
-def im(stack: Stack, *args: str, code: int = 0) -> Any:
-    env = {**os.environ, "IM_API_URL": stack.url("control"), "IM_TOKEN": stack.admin_token}
-    done = subprocess.run(  # noqa: S603 - our own CLI
-        [str(Path(sys.executable).parent / "im"), *args, "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == code, done.stderr
-    return orjson.loads(done.stdout) if done.stdout.strip() else None
 
 
 def linked(tools: Tools, name: str) -> tuple[str, str]:
