@@ -45,9 +45,6 @@ ALL_ON = (
     "otel.endpoint=http://collector:4318",
     "control.ingress.enabled=true",
 )
-# Topics the code produces to or consumes today, and those the retry ladder and the conflict
-# window bring (docs/architecture.md, "Topics and keys").
-UPCOMING_TOPICS = {"sync.conflicts"}
 FAUST_APP_ID = "incident-sync-outbound"
 
 
@@ -188,7 +185,7 @@ def test_a_kafka_topic_for_every_topic_with_its_settings() -> None:
         "kafkaTopics.topics.dlq.retentionMs=1000", "kafkaTopics.topics.inbound.partitions=12"
     )
     by_name = {t["spec"]["topicName"]: t for t in of_kind(docs, "KafkaTopic")}
-    expected = set(topics.ALL) | UPCOMING_TOPICS | {f"{faust_app_id()}-__assignor-__leader"}
+    expected = set(topics.ALL) | {f"{faust_app_id()}-__assignor-__leader"}
     assert set(by_name) == expected
     assert by_name["sync.dlq"]["spec"]["config"]["retention.ms"] == "1000"
     assert by_name["sync.inbound"]["spec"]["partitions"] == 12
