@@ -15,6 +15,7 @@ from reconciler.settings import ReconcilerSettings
 from reconciler.sides import Sides
 from reconciler.worker import Reconciler
 from runtime.logs import setup_logging
+from runtime.tracing import setup_tracing
 
 log = logging.getLogger("reconciler")
 
@@ -51,6 +52,7 @@ async def serve(settings: ReconcilerSettings) -> None:
 def main() -> None:
     settings = ReconcilerSettings()
     setup_logging(settings.log_level)
+    setup_tracing("incident-sync-reconciler")
     asyncio.run(serve(settings))
 
 

@@ -14,10 +14,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from opentelemetry.trace import SpanKind
+
 from connectors.base import RecordState
 from reconciler import metrics
 from reconciler.publisher import Publisher
 from reconciler.sides import REQUESTS, Sides
+from runtime import tracing
 from syncmodel import drift
 from syncmodel.config import IntegrationConfig
 from syncmodel.events import ChangeEvent, utcnow
@@ -73,10 +76,18 @@ class Engine:
         )
         integration_id = run.integration
         healing = run.mode is RunMode.AUTO_HEAL
+        side = self.sides.config.side(integration_id)
         try:
-            outcome = await self.compare(run)
-            if healing:
-                await self.heal(run, outcome)
+            with tracing.stage(
+                "reconcile",
+                kind=SpanKind.INTERNAL,
+                integration_id=integration_id,
+                integration_type=side.type.value if side else None,
+            ) as span:
+                span.set_attribute("sync.reconcile_mode", run.mode.value)
+                outcome = await self.compare(run)
+                if healing:
+                    await self.heal(run, outcome)
         except Exception as exc:
             log.exception("reconcile failed", extra={"run": run.id, "integration": integration_id})
             metrics.RUNS.labels(integration_id, "failed").inc()

@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from opentelemetry.trace import SpanKind
+
 from connectors.base import RecordState
 from reconciler import metrics
 from reconciler.publisher import Publisher
 from reconciler.sides import Sides
+from runtime import tracing
 from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin, utcnow
 from syncstate.reconcile import ReconcileStore
 
@@ -64,6 +67,10 @@ class Poller:
 
     async def poll(self, tenant: str, side_id: str) -> int:
         """One pass over one side; returns how many records were fed to the pipeline."""
+        with tracing.stage("poll", kind=SpanKind.INTERNAL, integration_id=side_id):
+            return await self._poll(tenant, side_id)
+
+    async def _poll(self, tenant: str, side_id: str) -> int:
         started = utcnow()
         mark = await self.store.watermark(tenant, side_id) or started - self.interval
         try:

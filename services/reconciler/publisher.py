@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from runtime import tracing
 from runtime.kafka import ensure_topics, make_producer
 from runtime.settings import Settings
 from syncmodel import codec, topics
@@ -37,17 +38,12 @@ class Publisher:
             raise RuntimeError("the publisher is not started")
         pending = []
         for event in events:
-            headers = [
-                ("origin", event.origin.value.encode()),
-                ("delivery-id", event.delivery_id.encode()),
-                ("integration-id", event.integration_id.encode()),
-            ]
             pending.append(
                 await self._producer.send(
                     topics.INBOUND,
                     value=codec.encode(event),
                     key=topics.record_key(event.tenant, event.integration_id, event.external_id),
-                    headers=headers,
+                    headers=headers(event),
                 )
             )
         await asyncio.gather(*pending)
@@ -56,3 +52,14 @@ class Publisher:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+
+def headers(event: ChangeEvent) -> list[tuple[str, bytes]]:
+    """The ingress's headers, and the current span (a reconcile run or a poll) as the parent
+    of the gate's: a corrective change is one trace from the run down to the write."""
+    return [
+        ("origin", event.origin.value.encode()),
+        ("delivery-id", event.delivery_id.encode()),
+        ("integration-id", event.integration_id.encode()),
+        *tracing.kafka_headers(),
+    ]

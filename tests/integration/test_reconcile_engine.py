@@ -9,19 +9,25 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from controlstore.source import FileSource
 from reconciler.engine import MISSING_FLOOR, Engine
-from reconciler.publisher import Publisher
+from reconciler.publisher import Publisher, headers
 from reconciler.settings import ReconcilerSettings
 from reconciler.sides import Sides
+from runtime import tracing
 from sandbox.incidentio.app import build_app as incidentio_app
 from sandbox.incidentio.state import IncidentioConfig
 from sandbox.servicenow.app import build_app as servicenow_app
 from sandbox.servicenow.state import ServiceNowConfig
 from syncmodel.config import SyncConfig
 from syncmodel.drift import MissingPolicy
+from syncmodel.events import ChangeEvent, ChangeKind
 from syncstate.links import LinkView
 from syncstate.reconcile import ReconcileRun, RunMode
 from tests.unit.connectors.sandbox_harness import Harness, running
@@ -38,6 +44,17 @@ async def sides() -> AsyncIterator[tuple[Harness, Harness]]:
         running(lambda hook: servicenow_app(ServiceNowConfig(webhook_url=hook))) as sn,
     ):
         yield io, sn
+
+
+def sync_config(io: Harness, sn: Harness) -> SyncConfig:
+    return SyncConfig.model_validate(
+        {
+            "platform": {"id": "incidentio", "type": "incidentio", "base_url": io.url,
+                         "api_key": "sandbox-api-key"},
+            "integrations": [{"id": "prod-snow", "type": "servicenow", "base_url": sn.url,
+                              "username": "incident-sync", "password": "secret"}],
+        }
+    )  # fmt: skip
 
 
 async def post(h: Harness, path: str, body: dict[str, Any], method: str = "POST") -> Any:
@@ -61,14 +78,7 @@ async def test_gone_records_are_unlinked_unless_too_many_are_gone(
         await redis.set(f"is:default:link:prod-snow:{ticket['sys_id']}", incident["id"])
         await redis.hset(f"is:default:links:{incident['id']}", "prod-snow", ticket["sys_id"])
         links.append(ticket["sys_id"])
-    config = SyncConfig.model_validate(
-        {
-            "platform": {"id": "incidentio", "type": "incidentio", "base_url": io.url,
-                         "api_key": "sandbox-api-key"},
-            "integrations": [{"id": "prod-snow", "type": "servicenow", "base_url": sn.url,
-                              "username": "incident-sync", "password": "secret"}],
-        }
-    )  # fmt: skip
+    config = sync_config(io, sn)
     view = LinkView(redis)
     engine = Engine(Sides(FileSource(""), config), view, Publisher(ReconcilerSettings()), "t")
     unlink = ReconcileRun(integration="prod-snow", mode=RunMode.AUTO_HEAL,
@@ -94,3 +104,39 @@ async def test_gone_records_are_unlinked_unless_too_many_are_gone(
     assert len(await view.links("default", "prod-snow")) == LINKS - 1
     await engine.sides.aclose()
     await redis.aclose()
+
+
+async def test_a_run_is_a_span_and_its_corrective_changes_carry_it(
+    sides: tuple[Harness, Harness], redis_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    monkeypatch.setattr(tracing, "_provider", provider)
+    io, sn = sides
+    redis = Redis(port=redis_port)
+    await redis.flushdb()
+    config = sync_config(io, sn)
+    engine = Engine(
+        Sides(FileSource(""), config), LinkView(redis), Publisher(ReconcilerSettings()), "t"
+    )
+    run = await engine.run(ReconcileRun(integration="prod-snow", mode=RunMode.DRY_RUN))
+    (span,) = memory.get_finished_spans()
+    assert span.name == "reconcile" and run.error is None
+    assert dict(span.attributes or {}) == {
+        "sync.integration_id": "prod-snow",
+        "sync.integration_type": "servicenow",
+        "sync.reconcile_mode": "dry-run",
+    }
+    # What a run publishes carries the run's span, as the ingress's webhooks carry theirs.
+    event = ChangeEvent(
+        delivery_id="d", integration_id="prod-snow", external_id="x", kind=ChangeKind.REFRESH
+    )
+    with tracing.stage("reconcile", kind=SpanKind.INTERNAL) as current:
+        names = dict(headers(event))
+    trace_id = format(current.get_span_context().trace_id, "032x")
+    assert names["traceparent"].decode().split("-")[1] == trace_id
+    assert names["origin"] == b"user" and names["integration-id"] == b"prod-snow"
+    await engine.sides.aclose()
+    await redis.aclose()
+    provider.shutdown()
