@@ -9,9 +9,11 @@ crash anywhere before it means the message is processed again, never skipped.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
 from opentelemetry.trace import SpanKind
+from redis.exceptions import RedisError
 
 from outbound.app import app, ctx, outbound_topic
 from outbound.delivery import Delivery
@@ -21,7 +23,7 @@ from outbound.hold import Hold
 from outbound.ladder import Ladder
 from outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
 from outbound.settings import DeliverySettings
-from outbound.stats import record_delivery
+from outbound.stats import q_record_delivery
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand, utcnow
@@ -75,7 +77,16 @@ async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
 async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
     scope = f"command:{cmd.target_integration_id}"
     key = dedupe_key(cmd)
-    if await until_done(lambda: ctx.store.seen(cmd.tenant, scope, key), "seen"):
+    config = ctx.config
+
+    async def first_read() -> list[Any]:  # the dedupe mark and the holds: one round trip
+        async with ctx.store.pipeline() as pipe:
+            ctx.store.q_seen(pipe, cmd.tenant, scope, key)
+            hold.q_depths(pipe, cmd, config)
+            return list(await pipe.execute())
+
+    seen, *depths = await until_done(first_read, "seen")
+    if seen:
         return
     target = ctx.config.side(cmd.target_integration_id)
     with tracing.stage(
@@ -88,7 +99,7 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
         incident_id=cmd.platform_incident_id,
         external_id=cmd.target_external_id,
     ) as span:
-        held_for = await until_done(lambda: hold.place(cmd, ctx.config), "hold")
+        held_for = await until_done(lambda: hold.place(cmd, config, depths), "hold")
         error = None
         if held_for is not None:
             outcome, external_id = "held", cmd.target_external_id
@@ -100,15 +111,11 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
         tracing.set_attributes(span, external_id=external_id, outcome=outcome)
         if outcome in ("written", "created", "skipped", "failed"):
             DELIVERIES.labels(cmd.target_integration_id, outcome).inc()
-        await record_delivery(ctx.store.redis, cmd, outcome, ctx.config, error)
         if outcome in ("written", "created"):
             PROPAGATION.labels(cmd.target_integration_id).observe(
                 (utcnow() - cmd.received_at).total_seconds()
             )
-        await until_done(
-            lambda: ctx.store.mark_seen(cmd.tenant, scope, key, ctx.config.dedupe_ttl_s),
-            "mark_seen",
-        )
+        await done(cmd, outcome, error, scope, key)
         log.info(
             "delivery",
             extra={
@@ -121,3 +128,18 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
                 "held_for": held_for,
             },
         )
+
+
+async def done(cmd: DeliveryCommand, outcome: str, error: str | None, scope: str, key: str) -> None:
+    """The sync counters and the dedupe mark, in one round trip. The counters are best
+    effort: when Redis fails that trip, the mark alone is retried until it is written."""
+    store, config = ctx.store, ctx.config
+    try:
+        async with store.pipeline() as pipe:
+            q_record_delivery(pipe, cmd, outcome, config, error)
+            store.q_mark_seen(pipe, cmd.tenant, scope, key, config.dedupe_ttl_s)
+            await pipe.execute()
+    except (RedisError, OSError) as exc:
+        log.warning("sync counter not written", extra={"reason": repr(exc)})
+        mark = store.mark_seen
+        await until_done(lambda: mark(cmd.tenant, scope, key, config.dedupe_ttl_s), "mark_seen")

@@ -55,9 +55,8 @@ async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
                 key=key, value=codec.encode(result.linked), headers=tracing.kafka_headers()
             )
             await sent  # durable before the delivery is marked done
-        if result.commit is not None:
-            await until_done(result.commit, "gate.commit")
-        await until_done(lambda: gate.mark_done(event), "gate.mark_done")
+        # What the gate learnt, then the dedupe mark: one round trip, once published.
+        await until_done(lambda: gate.finish(event, result), "gate.finish")
         log.info(
             "gate",
             extra={
