@@ -1,13 +1,17 @@
-"""Where the CPU goes: CPU seconds used by each process of a stack (and by this one, the load
-generator) between two snapshots, from Linux's /proc (user + system time, all threads).
+"""Where the time goes: CPU seconds used by each process of a stack (and by this one, the load
+generator) between two snapshots, from Linux's /proc (user + system time, all threads); and
+the mean time per message of each stage, from the workers' `incident_sync_stage_seconds`.
 
-Elsewhere (no /proc) the snapshots are empty and the bench prints no CPU table.
+Elsewhere (no /proc) the CPU snapshots are empty and the bench prints no CPU table.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.stack import Stack
 
@@ -64,3 +68,33 @@ def report(before: dict[str, float], after: dict[str, float], changes: int, wall
             f"{used / wall_s * 100:>6.0f} % of a core"
         )
     return "  CPU by process:\n" + "\n".join(rows)
+
+
+def stages(stack: Stack) -> dict[str, tuple[float, float]]:
+    """stage -> (seconds, messages) so far, summed over the workers."""
+    out: dict[str, tuple[float, float]] = {}
+    for name in stack.worker_names:
+        text = httpx.get(f"{stack.url(name)}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            if family.name != "incident_sync_stage_seconds":
+                continue
+            for sample in family.samples:
+                stage = sample.labels.get("stage", "")
+                total, count = out.get(stage, (0.0, 0.0))
+                if sample.name.endswith("_sum"):
+                    total += sample.value
+                elif sample.name.endswith("_count"):
+                    count += sample.value
+                out[stage] = (total, count)
+    return out
+
+
+def stage_report(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> str:
+    rows = []
+    for stage, (total, count) in sorted(after.items()):
+        t0, c0 = before.get(stage, (0.0, 0.0))
+        if count > c0:
+            rows.append(f"{stage} {(total - t0) * 1000 / (count - c0):.1f} ms x {count - c0:.0f}")
+    return "  stage, mean per message: " + "; ".join(rows) if rows else ""

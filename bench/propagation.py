@@ -212,6 +212,7 @@ async def burst(stack: Stack, driver: Driver, linked: dict[str, str], latency: f
 
 async def run(args: argparse.Namespace) -> None:
     env = {"LOG_LEVEL": "WARN", "OUTBOUND_LOOP": args.loop}
+    env.update(dict(item.split("=", 1) for item in args.env))
     stack = Stack(extra_env=env, workers=args.workers)
     stack.start()
     try:
@@ -228,6 +229,7 @@ async def run(args: argparse.Namespace) -> None:
         for rate in args.rates:
             before = sum(len(v) for v in sandbox_writes(stack).values())
             cpu_before, start = cpu.snapshot(stack), time.monotonic()
+            stages_before = cpu.stages(stack)
             sent = await driver.offer(rate, args.seconds, f"r{rate}")
             settle(stack, sent, linked)
             cpu_used = cpu.report(
@@ -241,8 +243,10 @@ async def run(args: argparse.Namespace) -> None:
                 f"{quantile(got, 0.99) * 1000:>8.1f} {max(got, default=0) * 1000:>8.1f} "
                 f"{lost:>8} {total:>8}"
             )
-            if args.cpu and cpu_used:
-                print(cpu_used)
+            if args.cpu:
+                print(cpu.stage_report(stages_before, cpu.stages(stack)))
+                if cpu_used:
+                    print(cpu_used)
         # Bursts: 20 edits to each of 50 records as fast as they go, with the tool answering
         # at once and then slowly (writes pending longer: more of a burst is coalesced).
         for latency in (0.0, args.burst_latency) if args.bursts else ():
@@ -262,6 +266,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--cpu", action="store_true", help="CPU ms per change of each process, per rate"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a setting of the stack"
     )
     parser.add_argument("--loop", default="uvloop", choices=("uvloop", "aio"))
     parser.add_argument(

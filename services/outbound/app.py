@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -11,6 +12,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from outbound.context import Context
+from outbound.lanes import Lanes
 from runtime.logs import logging_config, setup_logging
 from runtime.settings import Settings
 from runtime.tracing import setup_tracing
@@ -76,6 +78,22 @@ app = faust.App(
     web_metrics_enabled=False,
     logging_config=logging_config(settings.log_level),
 )
+
+# The stages' lanes (`outbound.lanes`), drained before partitions move to another worker.
+_lanes: list[Lanes] = []
+
+
+def register(lanes: Lanes) -> Lanes:
+    _lanes.append(lanes)
+    return lanes
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _drain(sender: faust.App, *args: object, **kwargs: object) -> None:
+    # Within the session timeout, which the group allows a member for its rebalance.
+    timeout = settings.kafka_session_timeout_s * 0.5
+    await asyncio.gather(*(lanes.drain(timeout) for lanes in _lanes))
+
 
 inbound_topic = app.topic(topics.INBOUND, internal=False)
 changes_topic = app.topic(topics.CHANGES, internal=False)

@@ -15,12 +15,13 @@ import faust
 from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
-from outbound.app import app, ctx, outbound_topic
+from outbound.app import app, ctx, outbound_topic, register
 from outbound.delivery import Delivery
 from outbound.durable import until_done
 from outbound.guard import Guard
 from outbound.hold import Hold
 from outbound.ladder import Ladder
+from outbound.lanes import Lanes
 from outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
 from outbound.settings import DeliverySettings
 from outbound.stats import q_record_delivery
@@ -56,22 +57,28 @@ def dedupe_key(cmd: DeliveryCommand) -> str:
     return cmd.command_id if cmd.hop == 0 else f"{cmd.command_id}.{cmd.hop}"
 
 
+async def handle_event(event: faust.EventT[bytes]) -> None:
+    try:
+        cmd = codec.decode(DeliveryCommand, event.value)
+    except ValueError:
+        STAGE_ERRORS.labels("delivery").inc()
+        log.exception("undecodable command dropped")
+        return
+    try:
+        await handle(cmd, event.headers)
+    except Exception:
+        STAGE_ERRORS.labels("delivery").inc()
+        log.exception("delivery failed", extra={"command_id": cmd.command_id})
+        await until_done(lambda: ladder.internal_error(cmd), "dead_letter")
+
+
+lanes = register(Lanes("delivery", handle_event))
+
+
+# One agent; its partitions are handled at once, each in order (`outbound.lanes`).
 @app.agent(outbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
-    async for raw in stream:
-        headers = stream.current_event.headers if stream.current_event else None
-        try:
-            cmd = codec.decode(DeliveryCommand, raw)
-        except ValueError:
-            STAGE_ERRORS.labels("delivery").inc()
-            log.exception("undecodable command dropped")
-            continue
-        try:
-            await handle(cmd, headers)
-        except Exception:
-            STAGE_ERRORS.labels("delivery").inc()
-            log.exception("delivery failed", extra={"command_id": cmd.command_id})
-            await until_done(lambda: ladder.internal_error(cmd), "dead_letter")  # noqa: B023
+    await lanes.run(stream)
 
 
 async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:

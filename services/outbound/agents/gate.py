@@ -6,9 +6,10 @@ import logging
 
 import faust
 
-from outbound.app import app, changes_topic, ctx, inbound_topic
+from outbound.app import app, changes_topic, ctx, inbound_topic, register
 from outbound.durable import until_done
 from outbound.gate import Gate
+from outbound.lanes import Lanes
 from outbound.metrics import GATE_EVENTS, STAGE_ERRORS
 from runtime import tracing
 from syncmodel import codec, topics
@@ -18,21 +19,27 @@ log = logging.getLogger(__name__)
 gate = Gate(ctx)
 
 
+async def handle_event(message: faust.EventT[bytes]) -> None:
+    try:
+        event = codec.decode(ChangeEvent, message.value)
+    except ValueError:
+        STAGE_ERRORS.labels("gate").inc()
+        log.exception("undecodable event on %s dropped", topics.INBOUND)
+        return
+    try:
+        await handle(event, message.headers)
+    except Exception:
+        STAGE_ERRORS.labels("gate").inc()
+        log.exception("gate failed", extra={"event_id": event.event_id})
+
+
+lanes = register(Lanes("gate", handle_event))
+
+
+# One agent; its partitions are handled at once, each in order (`outbound.lanes`).
 @app.agent(inbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def gate_agent(stream: faust.StreamT[bytes]) -> None:
-    async for raw in stream:
-        headers = stream.current_event.headers if stream.current_event else None
-        try:
-            event = codec.decode(ChangeEvent, raw)
-        except ValueError:
-            STAGE_ERRORS.labels("gate").inc()
-            log.exception("undecodable event on %s dropped", topics.INBOUND)
-            continue
-        try:
-            await handle(event, headers)
-        except Exception:
-            STAGE_ERRORS.labels("gate").inc()
-            log.exception("gate failed", extra={"event_id": event.event_id})
+    await lanes.run(stream)
 
 
 async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
