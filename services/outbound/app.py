@@ -46,6 +46,21 @@ def _fetch_wait(max_wait_ms: int) -> None:
 
 _fetch_wait(settings.kafka_fetch_max_wait_ms)
 
+
+class Worker(faust.Worker):
+    """faust's worker without its terminal spinner. At a CLI log level of WARN or above (its
+    default) the spinner set the root logger to DEBUG and spun on every record of every
+    library: a LogRecord for each of httpcore's debug lines, several per message, all dropped
+    by the handler. The same records reach the handler as before (the CLI's level caps it);
+    the root logger now stops the others before they are made."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        if level and logger.handlers:
+            logger.handlers[0].setLevel(level)
+            logger.setLevel(max(logger.level, level))
+
+
 app = faust.App(
     "incident-sync-outbound",
     broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
@@ -77,6 +92,7 @@ app = faust.App(
     web_graph_enabled=False,
     web_metrics_enabled=False,
     logging_config=logging_config(settings.log_level),
+    Worker=Worker,
 )
 
 # The stages' lanes (`outbound.lanes`), drained before partitions move to another worker.
