@@ -39,10 +39,10 @@ log = logging.getLogger(__name__)
 class GateResult:
     linked: LinkedEvent | None
     reason: str  # "passed" or why it was dropped
-    # What the gate learnt from a change it passed (the record's new known values), to be
-    # remembered only once the change is durable downstream: remembered first, a crash
-    # before the publish would make the redelivered change look like a no-op, and lose it.
-    # Queued on a pipeline (`Gate.finish` sends it with the delivery's dedupe mark).
+    # What the gate learnt (the record's values as the event shows them), queued on a
+    # pipeline: `Gate.finish` sends it with the delivery's dedupe mark. For a change it
+    # passed, only once the change is durable downstream: remembered first, a crash before
+    # the publish would make the redelivered change look like a no-op, and lose it.
     writes: Callable[[Pipeline], None] | None = None
     redis: Redis | None = None
 
@@ -104,10 +104,11 @@ class Gate:
                 own = fresh_changes(
                     {f: c for f, c in event.changes.items() if f in ours}, event.version, versions
                 )
-                await self._remember(event, own, ours=own, settle=own)
+                seen_own = self._remembering(event, own, ours=own, settle=own)
                 others = {f: c for f, c in event.changes.items() if f not in ours}
                 if event.origin is not Origin.RECONCILER or not others:
-                    return GateResult(None, "echo_version")
+                    return self._dropped("echo_version", seen_own)
+                await self._write(seen_own)
                 # Read by the reconciler because an edit's own webhook was lost: the other
                 # fields are the only word of that edit there will be (dated by our write).
                 event = event.model_copy(update={"changes": others})
@@ -130,12 +131,10 @@ class Gate:
             return GateResult(None, "stale")
         if side.actor is not None and event.actor == side.actor and not forced:
             # Our own write coming back. Still the record's true state: remember it.
-            await self._remember(event, fresh, ours=fresh, settle=fresh)
-            return GateResult(None, "echo_actor")
+            return self._dropped("echo_actor", self._remembering(event, fresh, fresh, fresh))
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
-            await self._remember(event, fresh)
-            return GateResult(None, "unlinked")
+            return self._dropped("unlinked", self._remembering(event, fresh))
 
         changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
         changes = {k: c for k, c in changes.items() if k not in echoed}
@@ -143,15 +142,10 @@ class Gate:
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
 
-        def remember(pipe: Pipeline) -> None:
-            self._q_remember(pipe, event, fresh, ours=echoed, settle=echoed)
-
+        remember = self._remembering(event, fresh, ours=echoed, settle=echoed)
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
-            async with store.pipeline() as pipe:
-                remember(pipe)
-                await pipe.execute()
-            return GateResult(None, "echo_or_noop")
+            return self._dropped("echo_or_noop", remember)
         state = {**known, **{k: c.new for k, c in fresh.items()}}
         if event.origin is Origin.MANUAL and is_platform:
             # An operator's sync of the incident: recreate what was deleted (the reconciler's
@@ -221,8 +215,8 @@ class Gate:
         entry = comment_changes(event)
         added = event.comment.action is CommentAction.ADDED
         if side.actor is not None and event.actor == side.actor:
-            await self._remember(event, entry if added else {}, ours=entry, settle={COMMENT})
-            return GateResult(None, "echo_actor")
+            seen = self._remembering(event, entry if added else {}, ours=entry, settle={COMMENT})
+            return self._dropped("echo_actor", seen)
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
             return GateResult(None, "unlinked")
@@ -230,9 +224,7 @@ class Gate:
         if reason is not None:
             return GateResult(None, reason)
 
-        def remember(pipe: Pipeline) -> None:  # once published, as for fields
-            if added:
-                self._q_remember(pipe, event, entry)
+        remember = self._remembering(event, entry if added else {})  # once published
 
         incident_links, _ = await self._links(event.tenant, pid, read)
         linked = LinkedEvent(
@@ -294,32 +286,34 @@ class Gate:
             await self.ctx.store.link(event.tenant, pid, event.integration_id, event.external_id)
         return pid
 
-    async def _remember(
+    def _remembering(
         self,
         event: ChangeEvent,
         fresh: Mapping[str, FieldChange],
         ours: Collection[str] = (),
         settle: Collection[str] = (),
-    ) -> None:
-        async with self.ctx.store.pipeline() as pipe:
-            self._q_remember(pipe, event, fresh, ours, settle)
-            await pipe.execute()
-
-    def _q_remember(
-        self,
-        pipe: Pipeline,
-        event: ChangeEvent,
-        fresh: Mapping[str, FieldChange],
-        ours: Collection[str] = (),
-        settle: Collection[str] = (),
-    ) -> None:
-        """The record's values as this event shows them; `settle`: fields whose write of
-        ours this event is the echo of (no longer pending)."""
+    ) -> Callable[[Pipeline], None]:
+        """Queues the record's values as this event shows them; `settle`: fields whose write
+        of ours this event is the echo of (no longer pending)."""
         store = self.ctx.store
         tenant, side, record = event.tenant, event.integration_id, event.external_id
         values = {k: c.new for k, c in fresh.items()}
-        store.q_remember_state(pipe, tenant, side, record, values, event.version, ours=ours)
-        store.q_settle_pending(pipe, tenant, side, record, settle)
+
+        def writes(pipe: Pipeline) -> None:
+            store.q_remember_state(pipe, tenant, side, record, values, event.version, ours=ours)
+            store.q_settle_pending(pipe, tenant, side, record, settle)
+
+        return writes
+
+    def _dropped(self, reason: str, writes: Callable[[Pipeline], None]) -> GateResult:
+        """Dropped, with what the gate learnt (written by `finish` with the dedupe mark, or
+        by `commit`)."""
+        return GateResult(None, reason, writes=writes, redis=self.ctx.store.redis)
+
+    async def _write(self, writes: Callable[[Pipeline], None]) -> None:
+        async with self.ctx.store.pipeline() as pipe:
+            writes(pipe)
+            await pipe.execute()
 
     async def _refresh(self, event: ChangeEvent) -> ChangeEvent:
         """Re-read the record and present its current values as the change."""
