@@ -27,6 +27,7 @@ import httpx
 import orjson
 import redis
 
+from bench import cpu
 from bench.payloads import EVENT_TYPE, incident_body
 from connectors.incidentio.signature import sign
 from devstack.stack import Stack
@@ -211,6 +212,7 @@ async def burst(stack: Stack, driver: Driver, linked: dict[str, str], latency: f
 
 async def run(args: argparse.Namespace) -> None:
     env = {"LOG_LEVEL": "WARN", "OUTBOUND_LOOP": args.loop}
+    env.update(dict(item.split("=", 1) for item in args.env))
     stack = Stack(extra_env=env, workers=args.workers)
     stack.start()
     try:
@@ -226,8 +228,13 @@ async def run(args: argparse.Namespace) -> None:
         print(" ".join(f"{h:>8}" for h in header))
         for rate in args.rates:
             before = sum(len(v) for v in sandbox_writes(stack).values())
+            cpu_before, start = cpu.snapshot(stack), time.monotonic()
+            stages_before = cpu.stages(stack)
             sent = await driver.offer(rate, args.seconds, f"r{rate}")
             settle(stack, sent, linked)
+            cpu_used = cpu.report(
+                cpu_before, cpu.snapshot(stack), len(sent), time.monotonic() - start
+            )
             writes = sandbox_writes(stack)
             got, lost = latencies(sent, writes, linked)
             total = sum(len(v) for v in writes.values()) - before
@@ -236,9 +243,13 @@ async def run(args: argparse.Namespace) -> None:
                 f"{quantile(got, 0.99) * 1000:>8.1f} {max(got, default=0) * 1000:>8.1f} "
                 f"{lost:>8} {total:>8}"
             )
+            if args.cpu:
+                print(cpu.stage_report(stages_before, cpu.stages(stack)))
+                if cpu_used:
+                    print(cpu_used)
         # Bursts: 20 edits to each of 50 records as fast as they go, with the tool answering
         # at once and then slowly (writes pending longer: more of a burst is coalesced).
-        for latency in (0.0, args.burst_latency):
+        for latency in (0.0, args.burst_latency) if args.bursts else ():
             await burst(stack, driver, linked, latency)
     finally:
         stack.stop()
@@ -250,6 +261,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--incidents", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="outbound worker processes")
+    parser.add_argument(
+        "--no-bursts", dest="bursts", action="store_false", help="skip the burst runs"
+    )
+    parser.add_argument(
+        "--cpu", action="store_true", help="CPU ms per change of each process, per rate"
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a setting of the stack"
+    )
     parser.add_argument("--loop", default="uvloop", choices=("uvloop", "aio"))
     parser.add_argument(
         "--burst-latency", type=float, default=0.2, help="the slow tool's added latency (s)"

@@ -7,6 +7,7 @@ App and its services, and a loop made then would stay the default one (faust's o
 comes too late for that, and the worker ran on the plain selector loop)."""
 
 import asyncio
+import gc
 import importlib.util
 import os
 
@@ -20,4 +21,10 @@ from outbound.agents import arbiter, delivery, gate, retry  # noqa: E402, F401 -
 from outbound.app import app  # noqa: E402
 
 if __name__ == "__main__":
+    # Each message makes many short-lived objects; the collector's default (a young-generation
+    # pass every 700 allocations, each walking the long-lived objects of the app and its
+    # libraries sooner or later) cost several percent of the worker's CPU. What exists now
+    # lives as long as the process: out of the collector's way; young passes less often.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     app.main()

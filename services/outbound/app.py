@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
@@ -11,6 +12,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from outbound.context import Context
+from outbound.lanes import Lanes
 from runtime.logs import logging_config, setup_logging
 from runtime.settings import Settings
 from runtime.tracing import setup_tracing
@@ -44,6 +46,21 @@ def _fetch_wait(max_wait_ms: int) -> None:
 
 _fetch_wait(settings.kafka_fetch_max_wait_ms)
 
+
+class Worker(faust.Worker):
+    """faust's worker without its terminal spinner. At a CLI log level of WARN or above (its
+    default) the spinner set the root logger to DEBUG and spun on every record of every
+    library: a LogRecord for each of httpcore's debug lines, several per message, all dropped
+    by the handler. The same records reach the handler as before (the CLI's level caps it);
+    the root logger now stops the others before they are made."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        if level and logger.handlers:
+            logger.handlers[0].setLevel(level)
+            logger.setLevel(max(logger.level, level))
+
+
 app = faust.App(
     "incident-sync-outbound",
     broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
@@ -58,7 +75,11 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     broker_session_timeout=settings.kafka_session_timeout_s,
     broker_heartbeat_interval=1.0,
-    broker_commit_every=1,
+    # Offsets are committed by the interval timer only. Every commit also flushes the producer,
+    # and a count-triggered one is awaited in the loop that hands out messages: committing
+    # after each message cost a round trip to the broker per message. A crash redoes at most
+    # the last interval's messages, which the dedupe marks make harmless.
+    broker_commit_every=100_000,
     broker_commit_interval=0.5,
     producer_acks=-1,
     producer_linger=0.0,
@@ -71,7 +92,24 @@ app = faust.App(
     web_graph_enabled=False,
     web_metrics_enabled=False,
     logging_config=logging_config(settings.log_level),
+    Worker=Worker,
 )
+
+# The stages' lanes (`outbound.lanes`), drained before partitions move to another worker.
+_lanes: list[Lanes] = []
+
+
+def register(lanes: Lanes) -> Lanes:
+    _lanes.append(lanes)
+    return lanes
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _drain(sender: faust.App, *args: object, **kwargs: object) -> None:
+    # Within the session timeout, which the group allows a member for its rebalance.
+    timeout = settings.kafka_session_timeout_s * 0.5
+    await asyncio.gather(*(lanes.drain(timeout) for lanes in _lanes))
+
 
 inbound_topic = app.topic(topics.INBOUND, internal=False)
 changes_topic = app.topic(topics.CHANGES, internal=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from outbound.context import Context
 from outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
+from outbound.state import parse_field_writes, parse_hash
 from outbound.unlink import unlink_deleted
 from syncmodel.comments import by_comment_id
 from syncmodel.config import IntegrationConfig
@@ -56,8 +57,7 @@ class Arbiter:
             return ArbiterResult(commands=await unlink_deleted(ctx, linked))
 
         arbitrated = [f for f in offered if f not in NOT_ARBITRATED]
-        last = await store.field_writes(tenant, pid, arbitrated)
-        parked = await store.parked(tenant, pid)
+        last, parked = await self._read(tenant, pid, arbitrated)
         accepted: dict[str, str | None] = {f: v for f, v in offered.items() if f in NOT_ARBITRATED}
         reassert: dict[str, FieldWrite] = {}
         winners: dict[str, FieldWrite] = {}
@@ -99,12 +99,14 @@ class Arbiter:
                     restore[name] = new.value
                 if name in parked:
                     await self._update_pending(tenant, parked[name], new)
-        await store.set_field_writes(tenant, pid, winners)
         # Our write of another value to the source record may be on its way (planned before
         # this change won): it would land on top of the winner. Checked after the winners are
-        # stored, while delivery checks the winners after marking its write pending, so one
-        # of the two always sees the other.
-        pending = await store.pending_writes(tenant, source, event.external_id)
+        # stored (in that order, one round trip), while delivery checks the winners after
+        # marking its write pending, so one of the two always sees the other.
+        async with store.pipeline() as pipe:
+            store.q_set_field_writes(pipe, tenant, pid, winners)
+            store.q_pending_writes(pipe, tenant, source, event.external_id)
+            pending = parse_hash((await pipe.execute())[-1])
         kept = {n: w.value for n, w in winners.items()}
         kept.update({n: offered[n] for n in result.parked})  # each side keeps its own value
         for name, value in kept.items():
@@ -121,6 +123,18 @@ class Arbiter:
         result.commands += restore_source(linked, ctx.config, ctx.mappings, restore)
         result.commands = by_comment_id(result.commands, linked)  # comments mapped id <-> id
         return result
+
+    async def _read(
+        self, tenant: str, pid: str, arbitrated: list[str]
+    ) -> tuple[dict[str, FieldWrite], dict[str, str]]:
+        """The standing change of each field, and the parked fields: one round trip."""
+        store = self.ctx.store
+        async with store.pipeline() as pipe:
+            store.q_field_writes(pipe, tenant, pid, arbitrated)
+            store.q_parked(pipe, tenant, pid)
+            answers = await pipe.execute()
+        last = parse_field_writes(arbitrated, answers[0]) if arbitrated else {}
+        return last, parse_hash(answers[-1])
 
     @staticmethod
     def _replaced(event: ChangeEvent, name: str) -> str | None:

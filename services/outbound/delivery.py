@@ -10,12 +10,13 @@ caller's business (`outbound.ladder`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from redis.asyncio.client import Pipeline
 
 from connectors.base import Connector, ToolError
 from outbound import notes
@@ -23,6 +24,7 @@ from outbound.comments import Comments
 from outbound.context import Context
 from outbound.durable import until_done
 from outbound.guard import Deferred
+from outbound.state import parse_field_writes, parse_hash, parse_known
 from syncmodel.conflicts import NOT_ARBITRATED
 from syncmodel.echo import normalize
 from syncmodel.events import DeliveryCommand
@@ -93,26 +95,30 @@ class Delivery:
                     record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
                 created = record.external_id
 
-                async def after_create() -> None:
-                    if record.version is not None:
-                        await store.add_our_write(
+                async def after_create() -> None:  # one transaction: link and bookkeeping
+                    async with store.redis.pipeline(transaction=True) as pipe:
+                        if record.version is not None:
+                            store.q_add_our_write(
+                                pipe,
+                                cmd.tenant,
+                                target_id,
+                                created,
+                                record.version,
+                                cmd.set_fields,
+                                ctx.config.echo_ttl_s,
+                            )
+                        store.q_link(pipe, cmd.tenant, cmd.platform_incident_id, target_id, created)
+                        store.q_remember_state(
+                            pipe,
                             cmd.tenant,
                             target_id,
                             created,
-                            record.version,
                             cmd.set_fields,
-                            ctx.config.echo_ttl_s,
+                            record.version,
+                            cmd.source_ts,
                         )
-                    await store.link(cmd.tenant, cmd.platform_incident_id, target_id, created)
-                    await store.remember_state(
-                        cmd.tenant,
-                        target_id,
-                        created,
-                        cmd.set_fields,
-                        record.version,
-                        cmd.source_ts,
-                    )
-                    await self._wrote(cmd, created)
+                        self._q_wrote(pipe, cmd, created)
+                        await pipe.execute()
 
                 # Written: what follows is retried on its own (Redis away) rather than
                 # redoing the write with the whole attempt (as after an update).
@@ -141,21 +147,30 @@ class Delivery:
             return False
         # Superseded already (a burst of edits, a stale retry): skip without asking the guard
         # for a request slot. The check that counts comes after the pending mark below.
-        if not (await self._current(cmd, external_id, cleanup=False)).set_fields:
+        async with store.pipeline() as pipe:
+            names = self._q_current(pipe, cmd)
+            standing = await pipe.execute()
+        if not self._current(cmd, names, standing).set_fields:
             self._skip(cmd)
             return False
         async with self.guard.request(cmd.tenant, target_id):
             # Pending first, then the check: the arbiter stores a new winner first, then looks
             # for pending writes; so either this check sees the winner or the arbiter sees
-            # this write.
-            await store.expect_echo(
-                cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
-            )
+            # this write. In that order, in one round trip, with the record's known state.
+            async with store.pipeline() as pipe:
+                store.q_expect_echo(
+                    pipe, cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
+                )
+                names = self._q_current(pipe, cmd)
+                store.q_known_state(pipe, cmd.tenant, target_id, external_id)
+                answers = await pipe.execute()
+            before = parse_known(answers[-1])
+            current = self._current(cmd, names, answers[-3:-1] if names else answers[-2:-1])
+            await self._drop_stale(cmd, current, external_id)
+            cmd = current
+            if not cmd.set_fields:
+                return False
             try:
-                cmd = await self._current(cmd, external_id)
-                if not cmd.set_fields:
-                    return False
-                before = await store.known_state(cmd.tenant, target_id, external_id)
                 version = await connector.update(external_id, cmd.set_fields)
             except ToolError as exc:
                 if not exc.retryable:  # never written: no echo to wait for
@@ -164,25 +179,29 @@ class Delivery:
         sent = cmd
 
         async def after_update() -> None:
-            if version is not None:
-                await store.add_our_write(
+            async with store.pipeline() as pipe:
+                if version is not None:
+                    store.q_add_our_write(
+                        pipe,
+                        sent.tenant,
+                        target_id,
+                        external_id,
+                        version,
+                        sent.set_fields,
+                        ctx.config.echo_ttl_s,
+                    )
+                store.q_remember_state(
+                    pipe,
                     sent.tenant,
                     target_id,
                     external_id,
-                    version,
                     sent.set_fields,
-                    ctx.config.echo_ttl_s,
+                    version,
+                    sent.source_ts,
+                    replaced=before.fields,
                 )
-            await store.remember_state(
-                sent.tenant,
-                target_id,
-                external_id,
-                sent.set_fields,
-                version,
-                sent.source_ts,
-                replaced=before.fields,
-            )
-            await self._wrote(sent, external_id)
+                self._q_wrote(pipe, sent, external_id)
+                await pipe.execute()
 
         # Written: what follows is retried on its own (Redis away) rather than redoing the
         # write with the whole attempt.
@@ -218,10 +237,10 @@ class Delivery:
         fields = {f: v for f, v in cmd.set_fields.items() if f != "comment"}
         return cmd.model_copy(update={"set_fields": fields})
 
-    async def _wrote(self, cmd: DeliveryCommand, external_id: str) -> None:
+    def _q_wrote(self, pipe: Pipeline, cmd: DeliveryCommand, external_id: str) -> None:
         if "comment" in cmd.set_fields:
-            await notes.remember(
-                self.ctx.store.redis,
+            notes.q_remember(
+                pipe,
                 cmd.tenant,
                 cmd.target_integration_id,
                 external_id,
@@ -237,27 +256,32 @@ class Delivery:
         )
 
     async def _not_written(self, cmd: DeliveryCommand, external_id: str, names: set[str]) -> None:
-        store, target = self.ctx.store, cmd.target_integration_id
-        for name in names:
-            await store.consume_echo(cmd.tenant, target, external_id, name, cmd.set_fields[name])
-        await store.settle_pending(cmd.tenant, target, external_id, names)
+        store = self.ctx.store
+        fields = {name: cmd.set_fields[name] for name in names}
+        async with store.pipeline() as pipe:
+            store.q_not_written(pipe, cmd.tenant, cmd.target_integration_id, external_id, fields)
+            await pipe.execute()
 
-    async def _current(
-        self, cmd: DeliveryCommand, external_id: str, cleanup: bool = True
+    def _q_current(self, pipe: Pipeline, cmd: DeliveryCommand) -> list[str]:
+        """Queues the reads `_current` needs: the standing change of each arbitrated field
+        (none queued without such fields), then the parked ones."""
+        names = [f for f in cmd.set_fields if f not in NOT_ARBITRATED]
+        self.ctx.store.q_field_writes(pipe, cmd.tenant, cmd.platform_incident_id, names)
+        self.ctx.store.q_parked(pipe, cmd.tenant, cmd.platform_incident_id)
+        return names
+
+    def _current(
+        self, cmd: DeliveryCommand, names: list[str], answers: list[Any]
     ) -> DeliveryCommand:
         """Drop the fields whose value is no longer the winner, or that are parked.
 
         Between the arbiter's decision and this write, a newer change of the same field may
         have won (from any side): writing this older value now would overwrite it on the
-        target. The arbiter's memory says which change of each field stands. `cleanup`: the
-        fields' echo marks were set, and are taken back for the fields dropped.
+        target. The arbiter's memory says which change of each field stands. `answers`: those
+        of the reads `_q_current` queued.
         """
-        names = [f for f in cmd.set_fields if f not in NOT_ARBITRATED]
-        store, pid = self.ctx.store, cmd.platform_incident_id
-        # Both reads at once (two pooled connections): one round trip of latency.
-        standing, parked = await asyncio.gather(
-            store.field_writes(cmd.tenant, pid, names), store.parked(cmd.tenant, pid)
-        )
+        standing = parse_field_writes(names, answers[0]) if names else {}
+        parked = parse_hash(answers[-1])
         stale = {f for f, w in standing.items() if w.ts > cmd.source_ts}
         if cmd.source_integration_id != cmd.target_integration_id:
             # Parked for review since this was planned: nothing propagates for it now (a
@@ -265,11 +289,17 @@ class Delivery:
             stale |= {f for f in names if f in parked}
         if not stale:
             return cmd
-        if cleanup:
+        fields = {f: v for f, v in cmd.set_fields.items() if f not in stale}
+        return cmd.model_copy(update={"set_fields": fields})
+
+    async def _drop_stale(
+        self, cmd: DeliveryCommand, current: DeliveryCommand, external_id: str
+    ) -> None:
+        """The fields `_current` dropped had their echo marks set: take them back."""
+        stale = set(cmd.set_fields) - set(current.set_fields)
+        if stale:
             log.info(
                 "superseded fields not written",
                 extra={"command_id": cmd.command_id, "fields": sorted(stale)},
             )
             await self._not_written(cmd, external_id, stale)
-        fields = {f: v for f, v in cmd.set_fields.items() if f not in stale}
-        return cmd.model_copy(update={"set_fields": fields})

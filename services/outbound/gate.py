@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from outbound.comments import Comments
 from outbound.context import Context
+from outbound.gateread import GateRead, GateReader
+from outbound.state import links_key, parse_hash
 from syncmodel.comments import COMMENT, comment_changes, forced_changes
 from syncmodel.config import IntegrationConfig
 from syncmodel.echo import clobbered_fields, fresh_changes, real_changes
@@ -34,48 +39,63 @@ log = logging.getLogger(__name__)
 class GateResult:
     linked: LinkedEvent | None
     reason: str  # "passed" or why it was dropped
-    # What the gate learnt from a change it passed (the record's new known values), to be
-    # remembered only once the change is durable downstream: remembered first, a crash
-    # before the publish would make the redelivered change look like a no-op, and lose it.
-    commit: Callable[[], Awaitable[None]] | None = None
+    # What the gate learnt (the record's values as the event shows them), queued on a
+    # pipeline: `Gate.finish` sends it with the delivery's dedupe mark. For a change it
+    # passed, only once the change is durable downstream: remembered first, a crash before
+    # the publish would make the redelivered change look like a no-op, and lose it.
+    writes: Callable[[Pipeline], None] | None = None
+    redis: Redis | None = None
+
+    @property
+    def commit(self) -> Callable[[], Awaitable[None]] | None:
+        """The writes on their own."""
+        writes, redis = self.writes, self.redis
+        if writes is None or redis is None:
+            return None
+
+        async def commit() -> None:
+            async with redis.pipeline(transaction=False) as pipe:
+                writes(pipe)
+                await pipe.execute()
+
+        return commit
 
 
 class Gate:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.comments = Comments(ctx)
+        self.reader = GateReader(ctx.store.redis)
 
     async def process(self, event: ChangeEvent) -> GateResult:
         ctx, store = self.ctx, self.ctx.store
         side = ctx.config.side(event.integration_id)
         if side is None:
             return GateResult(None, "unknown_integration")
-        if await store.seen(event.tenant, f"delivery:{side.id}", event.delivery_id):
-            return GateResult(None, "duplicate")
         is_platform = side.id == ctx.config.platform.id
-        if not is_platform and not side.direction.accepts_inbound:
-            return GateResult(None, "direction")
         # An operator's sync, or the reconciler pushing a value onto a side that lags behind
         # (`syncmodel.drift`): re-read and pass on even what is already known.
         forced = event.origin is Origin.MANUAL or (
             event.origin is Origin.RECONCILER and event.kind is ChangeKind.REFRESH
         )
-        if event.kind is ChangeKind.DELETED:
-            return await self._deleted(event, is_platform)
-        if event.kind is ChangeKind.REFRESH:
+        inbound = is_platform or side.direction.accepts_inbound
+        if not inbound or event.kind in (ChangeKind.DELETED, ChangeKind.REFRESH):
+            if await store.seen(event.tenant, f"delivery:{side.id}", event.delivery_id):
+                return GateResult(None, "duplicate")
+            if not inbound:
+                return GateResult(None, "direction")
+            if event.kind is ChangeKind.DELETED:
+                return await self._deleted(event, is_platform)
             event = await self._refresh(event)
-        known_state = await store.known_state(event.tenant, side.id, event.external_id)
-        known, versions = known_state.fields, known_state.versions
-        # Consume the fingerprints of our own writes this event carries back, whichever
-        # guard drops it: a leftover one would swallow a person's later edit to that value.
-        # A tool that names the actor tells echoes apart exactly; fingerprints are for the
-        # sides that do not (a person may well type a value we wrote a moment ago).
-        names_actor = side.actor is not None and event.actor is not None
-        echoed = set() if forced or names_actor else await self._echoed_fields(event)
+        read = await self._read(event, side, is_platform, forced)
+        if read.duplicate:
+            return GateResult(None, "duplicate")
+        known, versions = read.known.fields, read.known.versions
+        echoed = read.echoed
         if event.comment is not None:
-            return await self._comment(event, side, is_platform, known, echoed)
+            return await self._comment(event, side, is_platform, read)
         if not forced and event.version is not None:
-            ours = await store.our_write(event.tenant, side.id, event.external_id, event.version)
+            ours = read.ours
             if ours:
                 # The snapshot our own write produced: what we wrote is its echo. Its other
                 # fields may show a person's earlier edit, dated here only by our write: that
@@ -84,11 +104,11 @@ class Gate:
                 own = fresh_changes(
                     {f: c for f, c in event.changes.items() if f in ours}, event.version, versions
                 )
-                await self._remember(event, own, ours=own)
-                await store.settle_pending(event.tenant, side.id, event.external_id, own)
+                seen_own = self._remembering(event, own, ours=own, settle=own)
                 others = {f: c for f, c in event.changes.items() if f not in ours}
                 if event.origin is not Origin.RECONCILER or not others:
-                    return GateResult(None, "echo_version")
+                    return self._dropped("echo_version", seen_own)
+                await self._write(seen_own)
                 # Read by the reconciler because an edit's own webhook was lost: the other
                 # fields are the only word of that edit there will be (dated by our write).
                 event = event.model_copy(update={"changes": others})
@@ -99,9 +119,9 @@ class Gate:
             event.version,
             versions,
             event.source_ts,
-            known_state.written_ts,
+            read.known.written_ts,
             known,
-            known_state.replaced,
+            read.known.replaced,
         )
         if clobbered and (side.actor is None or event.actor != side.actor):
             fresh = {**fresh, **{f: event.changes[f] for f in clobbered}}
@@ -111,13 +131,10 @@ class Gate:
             return GateResult(None, "stale")
         if side.actor is not None and event.actor == side.actor and not forced:
             # Our own write coming back. Still the record's true state: remember it.
-            await self._remember(event, fresh, ours=fresh)
-            await store.settle_pending(event.tenant, side.id, event.external_id, fresh)
-            return GateResult(None, "echo_actor")
-        pid = event.external_id if is_platform else await self._platform_incident(event)
+            return self._dropped("echo_actor", self._remembering(event, fresh, fresh, fresh))
+        pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
-            await self._remember(event, fresh)
-            return GateResult(None, "unlinked")
+            return self._dropped("unlinked", self._remembering(event, fresh))
 
         changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
         changes = {k: c for k, c in changes.items() if k not in echoed}
@@ -125,37 +142,71 @@ class Gate:
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
 
-        async def remember() -> None:
-            await self._remember(event, fresh, ours=echoed)
-            await store.settle_pending(event.tenant, side.id, event.external_id, echoed)
-
+        remember = self._remembering(event, fresh, ours=echoed, settle=echoed)
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
-            await remember()
-            return GateResult(None, "echo_or_noop")
+            return self._dropped("echo_or_noop", remember)
         state = {**known, **{k: c.new for k, c in fresh.items()}}
         if event.origin is Origin.MANUAL and is_platform:
             # An operator's sync of the incident: recreate what was deleted (the reconciler's
             # forced refreshes do not: its `recreate` policy decides that on its own).
             await links.reattach(store.redis, event.tenant, pid)
+            read = replace(read, detached=())
+        incident_links, detached = await self._links(event.tenant, pid, read)
         linked = LinkedEvent(
             event=event.model_copy(update={"changes": changes}),
             platform_incident_id=pid,
             is_platform=is_platform,
             state=state,
-            links=await store.links_of(event.tenant, pid),
-            detached=await links.detached(store.redis, event.tenant, pid),
+            links=incident_links,
+            detached=detached,
             clobbered=tuple(sorted(f for f in clobbered if f in changes)),
         )
-        return GateResult(linked, "passed", commit=remember)
+        return GateResult(linked, "passed", writes=remember, redis=store.redis)
 
-    async def _comment(
+    async def _read(
         self,
         event: ChangeEvent,
         side: IntegrationConfig,
         is_platform: bool,
-        known: Mapping[str, str | None],
-        echoed: Collection[str],
+        forced: bool,
+    ) -> GateRead:
+        # Consume the fingerprints of our own writes this event carries back, whichever
+        # guard drops it: a leftover one would swallow a person's later edit to that value.
+        # A tool that names the actor tells echoes apart exactly; fingerprints are for the
+        # sides that do not (a person may well type a value we wrote a moment ago).
+        names_actor = side.actor is not None and event.actor is not None
+        consume = (
+            {}
+            if forced or names_actor
+            else {name: change.new for name, change in event.changes.items()}
+        )
+        return await self.reader.read(
+            event.tenant,
+            side.id,
+            event.external_id,
+            delivery_id=event.delivery_id,
+            consume=consume,
+            version=event.version,
+            incident_of_record=not is_platform,
+            incident=event.external_id if is_platform else None,
+        )
+
+    async def _links(
+        self, tenant: str, pid: str, read: GateRead
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """The incident's links and detached integrations (read already for the platform's
+        own events)."""
+        if read.links is not None and read.detached is not None:
+            return read.links, read.detached
+        async with self.ctx.store.pipeline() as pipe:
+            pipe.hgetall(links_key(tenant, pid))
+            pipe.hkeys(links.detached_key(tenant, pid))
+            raw_links, raw_detached = await pipe.execute()
+        return parse_hash(raw_links), tuple(sorted(k.decode() for k in raw_detached))
+
+    async def _comment(
+        self, event: ChangeEvent, side: IntegrationConfig, is_platform: bool, read: GateRead
     ) -> GateResult:
         """A comment added, edited or deleted, named by the tool's id. Each entry stands on
         its own: no staleness or no-op between entries; echoes by actor, then by id."""
@@ -164,29 +215,26 @@ class Gate:
         entry = comment_changes(event)
         added = event.comment.action is CommentAction.ADDED
         if side.actor is not None and event.actor == side.actor:
-            if added:
-                await self._remember(event, entry, ours=entry)
-            await store.settle_pending(event.tenant, side.id, event.external_id, {COMMENT})
-            return GateResult(None, "echo_actor")
-        pid = event.external_id if is_platform else await self._platform_incident(event)
+            seen = self._remembering(event, entry if added else {}, ours=entry, settle={COMMENT})
+            return self._dropped("echo_actor", seen)
+        pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
             return GateResult(None, "unlinked")
-        reason = await self.comments.screen(event, pid, echoed)
+        reason = await self.comments.screen(event, pid, read.echoed)
         if reason is not None:
             return GateResult(None, reason)
 
-        async def remember() -> None:  # once published, as for fields
-            if added:
-                await self._remember(event, entry)
+        remember = self._remembering(event, entry if added else {})  # once published
 
+        incident_links, _ = await self._links(event.tenant, pid, read)
         linked = LinkedEvent(
             event=event.model_copy(update={"changes": entry}),
             platform_incident_id=pid,
             is_platform=is_platform,
-            state={**known, **({COMMENT: entry[COMMENT].new} if added else {})},
-            links=await store.links_of(event.tenant, pid),
+            state={**read.known.fields, **({COMMENT: entry[COMMENT].new} if added else {})},
+            links=incident_links,
         )
-        return GateResult(linked, "passed", commit=remember)
+        return GateResult(linked, "passed", writes=remember, redis=store.redis)
 
     async def _deleted(self, event: ChangeEvent, is_platform: bool) -> GateResult:
         """A record deleted in its tool: passed on (the arbiter unlinks it and notes it on the
@@ -208,44 +256,64 @@ class Gate:
         return GateResult(linked, "passed")
 
     async def mark_done(self, event: ChangeEvent) -> None:
-        await self.ctx.store.mark_seen(
+        async with self.ctx.store.pipeline() as pipe:
+            self._q_mark_done(pipe, event)
+            await pipe.execute()
+
+    async def finish(self, event: ChangeEvent, result: GateResult) -> None:
+        """Once the passed change is durable downstream: what the gate learnt, then the
+        delivery's dedupe mark, in one round trip (in this order)."""
+        async with self.ctx.store.pipeline() as pipe:
+            if result.writes is not None:
+                result.writes(pipe)
+            self._q_mark_done(pipe, event)
+            await pipe.execute()
+
+    def _q_mark_done(self, pipe: Pipeline, event: ChangeEvent) -> None:
+        self.ctx.store.q_mark_seen(
+            pipe,
             event.tenant,
             f"delivery:{event.integration_id}",
             event.delivery_id,
             self.ctx.config.dedupe_ttl_s,
         )
 
-    async def _echoed_fields(self, event: ChangeEvent) -> set[str]:
-        return {
-            name
-            for name, change in event.changes.items()
-            if await self.ctx.store.consume_echo(
-                event.tenant, event.integration_id, event.external_id, name, change.new
-            )
-        }
-
-    async def _platform_incident(self, event: ChangeEvent) -> str | None:
-        store = self.ctx.store
-        pid = await store.platform_incident_for(
-            event.tenant, event.integration_id, event.external_id
-        )
+    async def _platform_incident(self, event: ChangeEvent, read: GateRead) -> str | None:
+        pid = read.incident
         if pid is None and event.platform_incident_id:
             # The record names its incident (e.g. ServiceNow u_incident_io_id): adopt the link.
             pid = event.platform_incident_id
-            await store.link(event.tenant, pid, event.integration_id, event.external_id)
+            await self.ctx.store.link(event.tenant, pid, event.integration_id, event.external_id)
         return pid
 
-    async def _remember(
-        self, event: ChangeEvent, fresh: Mapping[str, FieldChange], ours: Collection[str] = ()
-    ) -> None:
-        await self.ctx.store.remember_state(
-            event.tenant,
-            event.integration_id,
-            event.external_id,
-            {k: c.new for k, c in fresh.items()},
-            event.version,
-            ours=ours,
-        )
+    def _remembering(
+        self,
+        event: ChangeEvent,
+        fresh: Mapping[str, FieldChange],
+        ours: Collection[str] = (),
+        settle: Collection[str] = (),
+    ) -> Callable[[Pipeline], None]:
+        """Queues the record's values as this event shows them; `settle`: fields whose write
+        of ours this event is the echo of (no longer pending)."""
+        store = self.ctx.store
+        tenant, side, record = event.tenant, event.integration_id, event.external_id
+        values = {k: c.new for k, c in fresh.items()}
+
+        def writes(pipe: Pipeline) -> None:
+            store.q_remember_state(pipe, tenant, side, record, values, event.version, ours=ours)
+            store.q_settle_pending(pipe, tenant, side, record, settle)
+
+        return writes
+
+    def _dropped(self, reason: str, writes: Callable[[Pipeline], None]) -> GateResult:
+        """Dropped, with what the gate learnt (written by `finish` with the dedupe mark, or
+        by `commit`)."""
+        return GateResult(None, reason, writes=writes, redis=self.ctx.store.redis)
+
+    async def _write(self, writes: Callable[[Pipeline], None]) -> None:
+        async with self.ctx.store.pipeline() as pipe:
+            writes(pipe)
+            await pipe.execute()
 
     async def _refresh(self, event: ChangeEvent) -> ChangeEvent:
         """Re-read the record and present its current values as the change."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from syncmodel import codec
 from syncmodel.config import SyncConfig
@@ -43,8 +44,18 @@ class Hold:
             out.append(cmd.source_integration_id)
         return out
 
-    async def place(self, cmd: DeliveryCommand, config: SyncConfig) -> str | None:
-        """Hold the command if it must wait; returns the integration it waits for."""
+    def q_depths(self, pipe: Pipeline, cmd: DeliveryCommand, config: SyncConfig) -> int:
+        """Queues the reads `place` needs (with the caller's own); returns how many."""
+        sides = self.governing(cmd, config)
+        for side_id in sides:
+            pipe.xlen(_key(cmd.tenant, side_id))
+        return len(sides)
+
+    async def place(
+        self, cmd: DeliveryCommand, config: SyncConfig, depths: list[int] | None = None
+    ) -> str | None:
+        """Hold the command if it must wait; returns the integration it waits for.
+        `depths`: the answers of `q_depths`, when read already."""
         sides = self.governing(cmd, config)
         for side_id in sides:
             side = config.side(side_id)
@@ -53,11 +64,11 @@ class Hold:
                 return side_id
         if cmd.released:
             return None  # on its way out of a hold: the entries behind it are younger
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for side_id in sides:
-                pipe.xlen(_key(cmd.tenant, side_id))
-            lengths = await pipe.execute()
-        for side_id, length in zip(sides, lengths, strict=True):
+        if depths is None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                self.q_depths(pipe, cmd, config)
+                depths = await pipe.execute()
+        for side_id, length in zip(sides, depths, strict=True):
             if length:
                 await self.add(cmd, side_id)
                 return side_id

@@ -15,6 +15,7 @@ Key: `is:{tenant}:notes:{integration}:{external_id}` (set, TTL = the dedupe TTL)
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from syncmodel.echo import fingerprint
 
@@ -30,8 +31,8 @@ async def written(
     return bool(await redis.sismember(_key(tenant, integration_id, external_id), member))
 
 
-async def remember(
-    redis: Redis,
+def q_remember(
+    pipe: Pipeline,
     tenant: str,
     integration_id: str,
     external_id: str,
@@ -39,7 +40,5 @@ async def remember(
     ttl_s: int,
 ) -> None:
     key = _key(tenant, integration_id, external_id)
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.sadd(key, fingerprint("comment", comment))
-        pipe.expire(key, ttl_s)
-        await pipe.execute()
+    pipe.sadd(key, fingerprint("comment", comment))
+    pipe.expire(key, ttl_s)

@@ -5,36 +5,33 @@ write to the platform carrying a tool's change is that integration's inbound suc
 failure. A failure is a write given up on (dead-lettered), not an attempt that will be retried.
 The same numbers are exported as `incident_sync_outbound_total` / `incident_sync_inbound_total`
 {integration, type, outcome}. Best effort: a counter that cannot be written is logged, never
-retried.
+retried (the delivery agent queues it with the command's dedupe mark).
 """
 
 from __future__ import annotations
 
-import logging
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.asyncio.client import Pipeline
 
 from controlstore import keys
 from outbound.metrics import INBOUND_TOTAL, OUTBOUND_TOTAL
 from syncmodel.config import SyncConfig
 from syncmodel.events import DeliveryCommand, utcnow
 
-log = logging.getLogger(__name__)
-
 SUCCESS = frozenset({"written", "created"})
 
 
-async def record_delivery(
-    redis: Redis, cmd: DeliveryCommand, outcome: str, config: SyncConfig, error: str | None
-) -> None:
+def q_record_delivery(
+    pipe: Pipeline, cmd: DeliveryCommand, outcome: str, config: SyncConfig, error: str | None
+) -> bool:
+    """Counts the delivery (exported at once, queued for Redis); False when it counts nothing.
+    The pipeline's failure loses the count (logged by the caller), never the delivery."""
     if outcome not in SUCCESS and outcome != "failed":
-        return  # nothing was written (e.g. skipped), or not yet (retried, deferred, held)
+        return False  # nothing was written (e.g. skipped), or not yet (retried, deferred, held)
     ok = outcome in SUCCESS
     platform_id = config.platform.id
     if cmd.target_integration_id == platform_id:
         if cmd.source_integration_id == platform_id:
-            return
+            return False
         integration = cmd.source_integration_id
         counter = keys.INBOUND_SUCCESS if ok else keys.INBOUND_FAILED
         last = keys.LAST_INBOUND_AT
@@ -49,15 +46,9 @@ async def record_delivery(
     exported.labels(integration, tool, "success" if ok else "failed").inc()
     key = keys.stats(cmd.tenant, integration)
     now = utcnow().isoformat(timespec="seconds")
-    try:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.hincrby(key, counter, 1)
-            if ok:
-                pipe.hset(key, last, now)
-            else:
-                pipe.hset(
-                    key, mapping={keys.LAST_ERROR: (error or "")[:500], keys.LAST_ERROR_AT: now}
-                )
-            await pipe.execute()
-    except (RedisError, OSError) as exc:
-        log.warning("sync counter not written", extra={"key": key, "reason": repr(exc)})
+    pipe.hincrby(key, counter, 1)
+    if ok:
+        pipe.hset(key, last, now)
+    else:
+        pipe.hset(key, mapping={keys.LAST_ERROR: (error or "")[:500], keys.LAST_ERROR_AT: now})
+    return True

@@ -2,11 +2,13 @@
 fault injection, the services as child processes, the real `im`), with the retry ladder's
 delays scaled down: dead-lettering after exactly the ladder's attempts and `dlq-retry`, a
 429's Retry-After honoured for every write to that tool, pause / resume in order, and a burst
-of edits coalesced while a write is pending. The worker's metrics are checked against what
-happened."""
+of edits coalesced while a write is pending, and a slow write holding back its own partition
+only, with nothing behind it committed before it is done (not even across a SIGKILL). The
+worker's metrics are checked against what happened."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -15,10 +17,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
+from syncmodel import topics
 from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration
@@ -31,6 +36,7 @@ ENV = {
     "BREAKER_OPEN_S": "1",
     "HOLD_CHECK_S": "0.2",
     "GAUGES_S": "0.5",
+    "KAFKA_SESSION_TIMEOUT_S": "3",  # a killed worker's partitions move on sooner
 }
 
 
@@ -245,3 +251,105 @@ def test_the_sync_counters_are_exported_as_metrics(env: tuple[Stack, Tools]) -> 
     depths = [k for k in exported if k[0] == "incident_sync_retry_depth"]
     assert {dict(k[1])["topic"] for k in depths} <= {f"sync.retry.{n}" for n in range(1, 5)}
     assert depths, "the retry relay exports its partitions' depth"
+
+
+def outbound_log(stack: Stack) -> list[tuple[int, int, bytes, bytes]]:
+    """Every command on `sync.outbound` so far: (partition, offset, key, value)."""
+
+    async def read() -> list[tuple[int, int, bytes, bytes]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=stack.kafka_bootstrap, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            parts = [
+                TopicPartition(topics.OUTBOUND, p)
+                for p in sorted(consumer.partitions_for_topic(topics.OUTBOUND) or ())
+            ]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            ends = await consumer.end_offsets(parts)
+            out: list[tuple[int, int, bytes, bytes]] = []
+            while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+                for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
+                    out += [(tp.partition, m.offset, m.key or b"", m.value or b"") for m in batch]
+            return out
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def committed(stack: Stack, partition: int) -> int:
+    """The workers' committed offset on a partition of `sync.outbound` (-1: none)."""
+
+    async def read() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+        await admin.start()
+        try:
+            tp = TopicPartition(topics.OUTBOUND, partition)
+            offsets = await admin.list_consumer_group_offsets(
+                "incident-sync-outbound", partitions=[tp]
+            )
+            found = offsets.get(tp)
+            return found.offset if found is not None else -1
+        finally:
+            await admin.close()
+
+    return asyncio.run(read())
+
+
+def test_a_slow_write_holds_back_only_its_partition_and_nothing_behind_it_is_committed(
+    env: tuple[Stack, Tools],
+) -> None:
+    """The delivery handles its partitions at once, each in order (`outbound.lanes`): while
+    one write waits on a slow tool, a write in another partition lands; the command queued
+    behind the slow one in its partition waits, its offset uncommitted, so a worker SIGKILLed
+    then delivers it after the restart."""
+    stack, tools = env
+    records = [linked(tools, f"Lane {n}") for n in range(8)]
+    for iid, sys_id in records:  # one update each: their partitions, as the producer chose
+        tools.edit_incident(iid, name=f"Lane {sys_id}")
+    for _, sys_id in records:
+        wait_for(lambda s=sys_id: tools.snow_record(s)["short_description"] == f"Lane {s}", 30)  # type: ignore[misc]
+    key_of = {sys_id: topics.target_key("default", "prod-snow", sys_id) for _, sys_id in records}
+    partition_of = {k: p for p, _, k, _ in outbound_log(stack)}
+    by_partition: dict[int, list[tuple[str, str]]] = {}
+    for iid, sys_id in records:  # eight records over six partitions: two share one
+        by_partition.setdefault(partition_of[key_of[sys_id]], []).append((iid, sys_id))
+    (slow_id, slow), (behind_id, behind) = next(r for r in by_partition.values() if len(r) > 1)[:2]
+    lane = partition_of[key_of[slow]]
+    beside_id, beside = next(r[0] for p, r in by_partition.items() if p != lane)
+
+    tools.api_faults("servicenow", latency_s=4.0, path_contains=slow)
+    tools.edit_incident(slow_id, name="Lane slow")
+    time.sleep(0.5)  # its write is waiting on the tool now
+    tools.edit_incident(behind_id, name="Lane behind")
+    tools.edit_incident(beside_id, name="Lane beside")
+    wait_for(lambda: tools.snow_record(beside)["short_description"] == "Lane beside", 3.0)
+    # The slow write is still pending, and the command behind it waits in its partition.
+    assert tools.snow_record(slow)["short_description"] != "Lane slow"
+    assert tools.snow_record(behind)["short_description"] != "Lane behind"
+    queued = wait_for(
+        lambda: [
+            o for p, o, k, v in outbound_log(stack) if k == key_of[behind] and b"Lane behind" in v
+        ],
+        3.0,
+        "the command behind the slow write",
+    )
+    slow_at = max(
+        o for p, o, k, v in outbound_log(stack) if k == key_of[slow] and b"Lane slow" in v
+    )
+    time.sleep(1.0)  # a few commit intervals
+    assert committed(stack, lane) <= slow_at < queued[0]
+    assert tools.snow_record(slow)["short_description"] != "Lane slow"
+
+    worker = stack.child("outbound")
+    worker.kill()  # SIGKILL while the slow write waits: nothing is committed behind it
+    worker.start()
+    stack.wait_ready(90)
+    tools.api_faults("servicenow")
+    wait_for(lambda: tools.snow_record(behind)["short_description"] == "Lane behind", 60)
+    wait_for(lambda: tools.snow_record(slow)["short_description"] == "Lane slow", 60)
+    wait_for(lambda: committed(stack, lane) > queued[0], 30, "the partition committed")

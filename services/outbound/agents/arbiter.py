@@ -6,9 +6,10 @@ import logging
 
 import faust
 
-from outbound.app import app, changes_topic, ctx, outbound_topic
+from outbound.app import app, changes_topic, ctx, outbound_topic, register
 from outbound.arbiter import Arbiter
 from outbound.durable import until_done
+from outbound.lanes import Lanes
 from outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
 from runtime import tracing
 from syncmodel import codec, topics
@@ -18,43 +19,50 @@ log = logging.getLogger(__name__)
 arbiter = Arbiter(ctx)
 
 
+async def handle_event(event: faust.EventT[bytes]) -> None:
+    with tracing.stage("arbiter", event.headers) as span:
+        try:
+            linked = codec.decode(LinkedEvent, event.value)
+            result = await until_done(lambda: arbiter.process(linked), "arbiter")
+        except Exception:
+            STAGE_ERRORS.labels("arbiter").inc()
+            log.exception("arbiter failed")
+            return
+        source = ctx.config.side(linked.event.integration_id)
+        tracing.set_attributes(
+            span,
+            integration_id=linked.event.integration_id,
+            integration_type=source.type.value if source else None,
+            direction=tracing.direction(linked.event.integration_id == ctx.config.platform.id),
+            incident_id=linked.platform_incident_id,
+            external_id=linked.event.external_id,
+        )
+        commands = result.commands
+        for cmd in commands:
+            target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
+            key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
+            sent = await outbound_topic.send(
+                key=key, value=codec.encode(cmd), headers=tracing.kafka_headers()
+            )
+            await sent
+            COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
+        log.info(
+            "arbiter",
+            extra={
+                "event_id": linked.event.event_id,
+                "incident": linked.platform_incident_id,
+                "commands": [c.target_integration_id for c in commands],
+                "conflicts": [c.id for c in result.conflicts],
+                "parked": result.parked,
+            },
+        )
+
+
+lanes = register(Lanes("arbiter", handle_event))
+
+
+# One agent; its partitions are handled at once, each in order (`outbound.lanes`): all of an
+# incident's changes share a partition, so its read-decide-write needs no lock.
 @app.agent(changes_topic, concurrency=1)
 async def arbiter_agent(stream: faust.StreamT[bytes]) -> None:
-    async for raw in stream:
-        headers = stream.current_event.headers if stream.current_event else None
-        with tracing.stage("arbiter", headers) as span:
-            try:
-                linked = codec.decode(LinkedEvent, raw)
-                result = await until_done(lambda: arbiter.process(linked), "arbiter")  # noqa: B023
-            except Exception:
-                STAGE_ERRORS.labels("arbiter").inc()
-                log.exception("arbiter failed")
-                continue
-            source = ctx.config.side(linked.event.integration_id)
-            tracing.set_attributes(
-                span,
-                integration_id=linked.event.integration_id,
-                integration_type=source.type.value if source else None,
-                direction=tracing.direction(linked.event.integration_id == ctx.config.platform.id),
-                incident_id=linked.platform_incident_id,
-                external_id=linked.event.external_id,
-            )
-            commands = result.commands
-            for cmd in commands:
-                target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
-                key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
-                sent = await outbound_topic.send(
-                    key=key, value=codec.encode(cmd), headers=tracing.kafka_headers()
-                )
-                await sent
-                COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
-            log.info(
-                "arbiter",
-                extra={
-                    "event_id": linked.event.event_id,
-                    "incident": linked.platform_incident_id,
-                    "commands": [c.target_integration_id for c in commands],
-                    "conflicts": [c.id for c in result.conflicts],
-                    "parked": result.parked,
-                },
-            )
+    await lanes.run(stream)

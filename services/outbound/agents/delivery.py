@@ -9,19 +9,22 @@ crash anywhere before it means the message is processed again, never skipped.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
 from opentelemetry.trace import SpanKind
+from redis.exceptions import RedisError
 
-from outbound.app import app, ctx, outbound_topic
+from outbound.app import app, ctx, outbound_topic, register
 from outbound.delivery import Delivery
 from outbound.durable import until_done
 from outbound.guard import Guard
 from outbound.hold import Hold
 from outbound.ladder import Ladder
+from outbound.lanes import Lanes
 from outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
 from outbound.settings import DeliverySettings
-from outbound.stats import record_delivery
+from outbound.stats import q_record_delivery
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand, utcnow
@@ -54,28 +57,43 @@ def dedupe_key(cmd: DeliveryCommand) -> str:
     return cmd.command_id if cmd.hop == 0 else f"{cmd.command_id}.{cmd.hop}"
 
 
+async def handle_event(event: faust.EventT[bytes]) -> None:
+    try:
+        cmd = codec.decode(DeliveryCommand, event.value)
+    except ValueError:
+        STAGE_ERRORS.labels("delivery").inc()
+        log.exception("undecodable command dropped")
+        return
+    try:
+        await handle(cmd, event.headers)
+    except Exception:
+        STAGE_ERRORS.labels("delivery").inc()
+        log.exception("delivery failed", extra={"command_id": cmd.command_id})
+        await until_done(lambda: ladder.internal_error(cmd), "dead_letter")
+
+
+lanes = register(Lanes("delivery", handle_event))
+
+
+# One agent; its partitions are handled at once, each in order (`outbound.lanes`).
 @app.agent(outbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
-    async for raw in stream:
-        headers = stream.current_event.headers if stream.current_event else None
-        try:
-            cmd = codec.decode(DeliveryCommand, raw)
-        except ValueError:
-            STAGE_ERRORS.labels("delivery").inc()
-            log.exception("undecodable command dropped")
-            continue
-        try:
-            await handle(cmd, headers)
-        except Exception:
-            STAGE_ERRORS.labels("delivery").inc()
-            log.exception("delivery failed", extra={"command_id": cmd.command_id})
-            await until_done(lambda: ladder.internal_error(cmd), "dead_letter")  # noqa: B023
+    await lanes.run(stream)
 
 
 async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
     scope = f"command:{cmd.target_integration_id}"
     key = dedupe_key(cmd)
-    if await until_done(lambda: ctx.store.seen(cmd.tenant, scope, key), "seen"):
+    config = ctx.config
+
+    async def first_read() -> list[Any]:  # the dedupe mark and the holds: one round trip
+        async with ctx.store.pipeline() as pipe:
+            ctx.store.q_seen(pipe, cmd.tenant, scope, key)
+            hold.q_depths(pipe, cmd, config)
+            return list(await pipe.execute())
+
+    seen, *depths = await until_done(first_read, "seen")
+    if seen:
         return
     target = ctx.config.side(cmd.target_integration_id)
     with tracing.stage(
@@ -88,7 +106,7 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
         incident_id=cmd.platform_incident_id,
         external_id=cmd.target_external_id,
     ) as span:
-        held_for = await until_done(lambda: hold.place(cmd, ctx.config), "hold")
+        held_for = await until_done(lambda: hold.place(cmd, config, depths), "hold")
         error = None
         if held_for is not None:
             outcome, external_id = "held", cmd.target_external_id
@@ -100,15 +118,11 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
         tracing.set_attributes(span, external_id=external_id, outcome=outcome)
         if outcome in ("written", "created", "skipped", "failed"):
             DELIVERIES.labels(cmd.target_integration_id, outcome).inc()
-        await record_delivery(ctx.store.redis, cmd, outcome, ctx.config, error)
         if outcome in ("written", "created"):
             PROPAGATION.labels(cmd.target_integration_id).observe(
                 (utcnow() - cmd.received_at).total_seconds()
             )
-        await until_done(
-            lambda: ctx.store.mark_seen(cmd.tenant, scope, key, ctx.config.dedupe_ttl_s),
-            "mark_seen",
-        )
+        await done(cmd, outcome, error, scope, key)
         log.info(
             "delivery",
             extra={
@@ -121,3 +135,18 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
                 "held_for": held_for,
             },
         )
+
+
+async def done(cmd: DeliveryCommand, outcome: str, error: str | None, scope: str, key: str) -> None:
+    """The sync counters and the dedupe mark, in one round trip. The counters are best
+    effort: when Redis fails that trip, the mark alone is retried until it is written."""
+    store, config = ctx.store, ctx.config
+    try:
+        async with store.pipeline() as pipe:
+            q_record_delivery(pipe, cmd, outcome, config, error)
+            store.q_mark_seen(pipe, cmd.tenant, scope, key, config.dedupe_ttl_s)
+            await pipe.execute()
+    except (RedisError, OSError) as exc:
+        log.warning("sync counter not written", extra={"reason": repr(exc)})
+        mark = store.mark_seen
+        await until_done(lambda: mark(cmd.tenant, scope, key, config.dedupe_ttl_s), "mark_seen")

@@ -6,9 +6,10 @@ import logging
 
 import faust
 
-from outbound.app import app, changes_topic, ctx, inbound_topic
+from outbound.app import app, changes_topic, ctx, inbound_topic, register
 from outbound.durable import until_done
 from outbound.gate import Gate
+from outbound.lanes import Lanes
 from outbound.metrics import GATE_EVENTS, STAGE_ERRORS
 from runtime import tracing
 from syncmodel import codec, topics
@@ -18,21 +19,27 @@ log = logging.getLogger(__name__)
 gate = Gate(ctx)
 
 
+async def handle_event(message: faust.EventT[bytes]) -> None:
+    try:
+        event = codec.decode(ChangeEvent, message.value)
+    except ValueError:
+        STAGE_ERRORS.labels("gate").inc()
+        log.exception("undecodable event on %s dropped", topics.INBOUND)
+        return
+    try:
+        await handle(event, message.headers)
+    except Exception:
+        STAGE_ERRORS.labels("gate").inc()
+        log.exception("gate failed", extra={"event_id": event.event_id})
+
+
+lanes = register(Lanes("gate", handle_event))
+
+
+# One agent; its partitions are handled at once, each in order (`outbound.lanes`).
 @app.agent(inbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def gate_agent(stream: faust.StreamT[bytes]) -> None:
-    async for raw in stream:
-        headers = stream.current_event.headers if stream.current_event else None
-        try:
-            event = codec.decode(ChangeEvent, raw)
-        except ValueError:
-            STAGE_ERRORS.labels("gate").inc()
-            log.exception("undecodable event on %s dropped", topics.INBOUND)
-            continue
-        try:
-            await handle(event, headers)
-        except Exception:
-            STAGE_ERRORS.labels("gate").inc()
-            log.exception("gate failed", extra={"event_id": event.event_id})
+    await lanes.run(stream)
 
 
 async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
@@ -55,9 +62,8 @@ async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
                 key=key, value=codec.encode(result.linked), headers=tracing.kafka_headers()
             )
             await sent  # durable before the delivery is marked done
-        if result.commit is not None:
-            await until_done(result.commit, "gate.commit")
-        await until_done(lambda: gate.mark_done(event), "gate.mark_done")
+        # What the gate learnt, then the dedupe mark: one round trip, once published.
+        await until_done(lambda: gate.finish(event, result), "gate.finish")
         log.info(
             "gate",
             extra={
