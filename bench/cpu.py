@@ -18,7 +18,8 @@ from devstack.stack import Stack
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_of(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads) so far; None without /proc."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -42,10 +43,10 @@ def snapshot(stack: Stack) -> dict[str, float]:
     out: dict[str, float] = {}
     for child in stack.children:
         if child.proc is not None:
-            used = _cpu_of(child.proc.pid)
+            used = cpu_seconds(child.proc.pid)
             if used is not None:
                 out[child.name] = used
-    own = _cpu_of(os.getpid())
+    own = cpu_seconds(os.getpid())
     if own is not None:
         out["load generator"] = own
     machine = _machine()

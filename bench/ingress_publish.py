@@ -7,11 +7,14 @@ same load generator (wrk if installed, else a small aiohttp client in a child pr
   (a) a bare aiohttp handler answering 202 to a 2 KB JSON POST, and
   (b) `python -m ingress` with a valid Svix signature on a realistic 2 KB incident.io
       `public_incident.incident_updated_v2` body: verify + parse + durable publish (acks=all),
-      once per producer-pool size.
+      once per producer-pool size;
+  (c) with `--breakdown`, the same ingress cut short after each stage (bench/ingress_stages.py:
+      framing only, + verify, + parse and encode without publishing), to show where the time
+      goes.
 Both servers run in their own process with the same event loop (uvloop when installed) and
-no access log. It prints req/s and p50/p99 latency for each, and the ratio (b)/(a); it never
-fails because of the ratio. The events on `sync.inbound` are counted to check that every 202
-was a stored event.
+no access log. It prints req/s, p50/p99 latency, the ratio to (a) and the server's CPU time
+per request (Linux /proc) for each; it never fails because of the ratio. The events on
+`sync.inbound` are counted to check that every 202 was a stored event.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ import httpx
 import orjson
 
 from bench.bare_server import serve_bare
+from bench.cpu import cpu_seconds
+from bench.ingress_stages import STAGES
 from bench.loadgen import Result, pyload, run_pyload, run_wrk, wrk_script
 from bench.payloads import (
     VARIANTS,
@@ -78,6 +83,10 @@ async def count_inbound(bootstrap: str) -> int:
         await consumer.stop()
 
 
+def _pid(child: processes.Child) -> int | None:
+    return child.proc.pid if child.proc is not None else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
@@ -85,6 +94,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--pools", default="1,2,4", help="producer pool sizes to measure")
     parser.add_argument("--loadgen-python", action="store_true", help="ignore wrk")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also run the ingress cut short after each stage (framing, verify, parse)",
+    )
     parser.add_argument(
         "--pin",
         action="store_true",
@@ -131,10 +145,18 @@ def run(args: argparse.Namespace) -> int:
     requests_file = workdir / "requests.json"
     write_requests_file(requests, requests_file)
 
-    def measure(name: str, url: str) -> Result:
+    cpu_us: dict[str, float] = {}  # the server's CPU time per answered request
+
+    def measure(name: str, url: str, server_pid: int | None = None) -> Result:
+        before = cpu_seconds(server_pid) if server_pid else None
         if use_wrk:
-            return run_wrk(name, url, script, args)
-        return run_pyload(name, url, requests_file, args)
+            result = run_wrk(name, url, script, args)
+        else:
+            result = run_pyload(name, url, requests_file, args)
+        after = cpu_seconds(server_pid) if server_pid else None
+        if before is not None and after is not None and result.requests:
+            cpu_us[name] = (after - before) / result.requests * 1e6
+        return result
 
     generator = (
         f"wrk -t{args.threads} -c{args.connections}"
@@ -159,11 +181,14 @@ def run(args: argparse.Namespace) -> int:
         url = f"http://127.0.0.1:{bare_port}"
         wait_accepting(url, requests[0])
         measure("warmup", url)  # not reported
-        results.append(measure("(a) bare aiohttp 202", url))
+        results.append(measure("(a) bare aiohttp 202", url, _pid(bare)))
     finally:
         bare.stop()
 
-    for pool in pools:
+    variants: list[tuple[str, str, int]] = [(f"(b) POST /webhook, pool={p}", "", p) for p in pools]
+    if args.breakdown:
+        variants += [(f"(c) cut after {stage}", stage, 1) for stage in STAGES]
+    for name, stage, pool in variants:
         broker = processes.broker().start()  # fresh per run: it keeps everything in memory
         pin(args, broker, LOAD_CPUS)
         bootstrap = f"127.0.0.1:{broker.port}"
@@ -179,17 +204,20 @@ def run(args: argparse.Namespace) -> int:
             "REDIS_URL": "redis://127.0.0.1:9/0",  # /ready is not exercised here
             "LOG_LEVEL": "WARNING",
         }
-        ingress = processes.python_module("ingress", "ingress", port=port, env=env)
-        name = f"(b) POST /webhook, pool={pool}"
+        if stage:
+            env["BENCH_STAGE"] = stage
+        module = "bench.ingress_stages" if stage else "ingress"
+        ingress = processes.python_module("ingress", module, port=port, env=env)
         try:
             ingress.start(ready_timeout_s=30)
             pin(args, ingress, SERVER_CPUS)
             url = f"http://127.0.0.1:{port}"
             wait_accepting(url, requests[0])
-            result = measure(name, url)
+            result = measure(name, url, _pid(ingress))
             results.append(result)
             ingress.stop(grace_s=15)
-            stored[name] = (asyncio.run(count_inbound(bootstrap)), result.requests - result.bad)
+            if not stage:  # a cut-short ingress publishes nothing
+                stored[name] = (asyncio.run(count_inbound(bootstrap)), result.requests - result.bad)
         except Exception:
             print(ingress.log_tail(), file=sys.stderr)
             raise
@@ -199,10 +227,17 @@ def run(args: argparse.Namespace) -> int:
 
     base = results[0].rps
     print()
-    print(f"{'variant':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bad':>6} {'vs (a)':>7}")
+    print(
+        f"{'variant':32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bad':>6} {'vs (a)':>7}"
+        f" {'CPU us/req':>10}"
+    )
     for r in results:
         ratio = r.rps / base if base else 0.0
-        print(f"{r.name:32} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.bad:6d} {ratio:6.2f}x")
+        cpu = f"{cpu_us[r.name]:10.0f}" if r.name in cpu_us else f"{'-':>10}"
+        print(
+            f"{r.name:32} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} {r.bad:6d} {ratio:6.2f}x"
+            f" {cpu}"
+        )
     for name, (on_topic, answered) in stored.items():
         # on_topic also holds the warm-up deliveries
         verdict = "ok" if on_topic >= answered else "MISSING EVENTS"
