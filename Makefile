@@ -24,3 +24,4 @@ test: lint
 bench: bootstrap
 	$(BIN)/python -m bench.ingress_publish
 	$(BIN)/python -m bench.reconcile
+	$(BIN)/python -m bench.propagation
