@@ -8,6 +8,11 @@
   recognised at the gate);
 - `of:{comment id}` -> `{source side}:{source comment id}` for a copy we wrote on that side,
   so its echo (or a later change to it) is recognised by id.
+While a copy is being written (between the request and mapping its id): `want:{target side}:
+{comment id}` on the source's hash -> when the write was sent, and `wanted:{digest of the
+text}` on the target's -> `{source side}:{source comment id}`. Should the worker die or the
+request time out in between, the tool's echo of the copy is adopted as the copy (the gate maps
+it), and the retry finds it mapped instead of writing a second one.
 Side ids never contain ':', so the first ':' of an `of:` value splits it. No TTL: the map
 lives as long as the incident's links.
 """
@@ -63,9 +68,49 @@ class CommentMap:
             entries[f"text:{target}:{source_id}"] = fingerprint(COMMENT, text)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(_key(tenant, pid, source), mapping=entries)  # type: ignore[arg-type]
+            pipe.hdel(_key(tenant, pid, source), f"want:{target}:{source_id}")
             if target_id:
                 pipe.hset(_key(tenant, pid, target), f"of:{target_id}", f"{source}:{source_id}")
+            if text is not None:
+                pipe.hdel(_key(tenant, pid, target), f"wanted:{fingerprint(COMMENT, text)}")
             await pipe.execute()
+
+    # -- a copy on its way -------------------------------------------------------------------
+    async def intend(
+        self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str, at: float
+    ) -> None:
+        """A copy of the source comment is about to be written on `target` (at unix time `at`)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(_key(tenant, pid, source), f"want:{target}:{source_id}", repr(at))
+            wanted = f"wanted:{fingerprint(COMMENT, text)}"
+            pipe.hset(_key(tenant, pid, target), wanted, f"{source}:{source_id}")
+            await pipe.execute()
+
+    async def intended_at(
+        self, tenant: str, pid: str, source: str, source_id: str, target: str
+    ) -> float | None:
+        """When a write of this copy was sent whose outcome is unknown (None: there is none)."""
+        value = await self.redis.hget(_key(tenant, pid, source), f"want:{target}:{source_id}")
+        return float(_s(value)) if value is not None else None
+
+    async def drop_intent(
+        self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str
+    ) -> None:
+        """The tool refused the write: nothing was written."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(_key(tenant, pid, source), f"want:{target}:{source_id}")
+            pipe.hdel(_key(tenant, pid, target), f"wanted:{fingerprint(COMMENT, text)}")
+            await pipe.execute()
+
+    async def adopt(self, tenant: str, pid: str, side: str, comment_id: str, text: str) -> bool:
+        """The echo of a copy we wrote but never mapped: map it now. True if it was one."""
+        wanted = f"wanted:{fingerprint(COMMENT, text)}"
+        value = await self.redis.hget(_key(tenant, pid, side), wanted)
+        if value is None:
+            return False
+        source, source_id = _s(value).split(":", 1)
+        await self.record_copy(tenant, pid, source, source_id, side, comment_id, text)
+        return True
 
     async def holds_text(
         self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str

@@ -8,8 +8,12 @@ was already copied comes again.
 Delivery (`prepare`), per command carrying a CommentChange (its id is the SOURCE's):
 - added: skipped when a copy is mapped already. Where the target's tool keeps comment ids,
   it is written on its own, before the command's fields (a retry then finds it mapped and
-  writes only the fields), and the new id is mapped. Elsewhere it joins the field write (one
-  request: a ServiceNow work note goes in the same PATCH) and is mapped after it.
+  writes only the fields), and the new id is mapped. Its intent is recorded first: if the
+  write's outcome is lost (the worker dies, the request times out), the gate adopts the
+  tool's echo of it as the copy, and a retry within `UNCONFIRMED_WAIT_S` is deferred to give
+  that echo the time to arrive; after it, the comment is written again. Elsewhere it joins
+  the field write (one request: a ServiceNow work note goes in the same PATCH) and is mapped
+  after it.
 - edited / deleted: applied to the mapped copy where the tool edits or deletes comments;
   skipped where it cannot, or where no copy was made.
 """
@@ -17,17 +21,24 @@ Delivery (`prepare`), per command carrying a CommentChange (its id is the SOURCE
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
-from connectors.base import Connector, RecordNotFound
+from connectors.base import Connector, RecordNotFound, ToolError
 from outbound.commentmap import CommentMap
 from outbound.context import Context
+from outbound.guard import Deferred
 from syncmodel.comments import COMMENT
 from syncmodel.events import ChangeEvent, CommentAction, DeliveryCommand
 
 log = logging.getLogger(__name__)
+
+# How long a retry waits for the echo of a copy whose write went out but was never confirmed
+# (the worker died, the request timed out) before writing it again. Echo webhooks come back
+# within a second; a restarted worker's gate needs a little longer to reach them.
+UNCONFIRMED_WAIT_S = 20.0
 
 
 @dataclass
@@ -57,6 +68,9 @@ class Comments:
         change = event.comment
         assert change is not None
         side, tenant = event.integration_id, event.tenant
+        if COMMENT in echoed and change.action is CommentAction.ADDED and change.body:
+            # Our copy, whose id may not be mapped yet (its write died before): map it.
+            await self.map.adopt(tenant, pid, side, change.comment_id, change.body)
         ours = COMMENT in echoed or (
             await self.map.origin_of(tenant, pid, side, change.comment_id) is not None
         )
@@ -101,10 +115,21 @@ class Comments:
                     await self.map.record_copy(tenant, pid, source, source_id, target, None)
 
                 return PreparedComment(rest.model_copy(update={"set_fields": fields}), after=mapped)
+            sent_at = await self.map.intended_at(tenant, pid, source, source_id, target)
+            if sent_at is not None and time.time() < sent_at + UNCONFIRMED_WAIT_S:
+                # An earlier attempt sent it and then died or timed out: it may be there.
+                # If it is, its echo reaches the gate, which maps it; then this finds it.
+                raise Deferred(sent_at + UNCONFIRMED_WAIT_S, "comment_unconfirmed")
             store, ttl = self.ctx.store, self.ctx.config.echo_ttl_s
             await store.expect_echo(tenant, target, external_id, {COMMENT: body}, ttl)
-            async with guard():
-                target_id = await connector.add_comment(external_id, body)
+            await self.map.intend(tenant, pid, source, source_id, target, body, time.time())
+            try:
+                async with guard():
+                    target_id = await connector.add_comment(external_id, body)
+            except ToolError as exc:
+                if exc.status is not None:  # the tool answered: it wrote nothing
+                    await self.map.drop_intent(tenant, pid, source, source_id, target, body)
+                raise
             await self.map.record_copy(tenant, pid, source, source_id, target, target_id, body)
             await store.remember_state(tenant, target, external_id, {COMMENT: body})
             return PreparedComment(rest, written=True)

@@ -47,7 +47,7 @@ class Deferred(Exception):  # an outcome, not an error
     def __init__(self, until: float, reason: str) -> None:
         super().__init__(f"deferred until {until:.3f}: {reason}")
         self.until = until
-        self.reason = reason  # blocked, circuit_open, rate_limited, concurrency
+        self.reason = reason  # blocked, circuit_open, rate_limited, concurrency, ...
 
 
 def transient(exc: BaseException) -> bool:

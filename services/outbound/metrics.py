@@ -60,7 +60,8 @@ RETRIES = Counter(
 DEFERRED = Counter(
     "incident_sync_delivery_deferred_total",
     "Commands held back without spending an attempt, by reason (blocked: the tool's "
-    "Retry-After; circuit_open; rate_limited; concurrency; paused).",
+    "Retry-After; circuit_open; rate_limited; concurrency; paused; comment_unconfirmed: a "
+    "comment write whose outcome was lost waits for its echo).",
     ["integration", "reason"],
 )
 DLQ_DEPTH = Gauge(
