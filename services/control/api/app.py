@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
-from control.api import admin, dlq, sync
+from control.api import admin, dlq, ownership, sync, syncstatus
 from control.api import conflicts as conf
 from control.api import integrations as integ
 from control.api import reconcile as rec
@@ -99,16 +99,16 @@ def route_table() -> list[Route]:
           response=IntegrationView),
         r("POST", f"{I}/resume", "integration.resume", integ.resume_integration,
           "Resume a paused integration", "integrations", response=IntegrationView),
-        r("POST", f"{I}/test", "integration.test", integ.test_integration,
+        r("POST", f"{I}/test", "integration.test", syncstatus.test_integration,
           "Live connection test through the tool's connector", "integrations",
           response=ConnectionTest),
-        r("GET", f"{I}/ownership", "integration.read", integ.get_ownership,
+        r("GET", f"{I}/ownership", "integration.read", ownership.get_ownership,
           "Field ownership rules (the tool type's defaults when none are set)", "ownership",
           response=OwnershipView),
-        r("PUT", f"{I}/ownership/{{field}}", "integration.update", integ.set_ownership,
+        r("PUT", f"{I}/ownership/{{field}}", "integration.update", ownership.set_ownership,
           "Set the owner and priority of one field", "ownership", body=OwnershipRule,
           response=OwnershipView),
-        r("DELETE", f"{I}/ownership/{{field}}", "integration.update", integ.delete_ownership,
+        r("DELETE", f"{I}/ownership/{{field}}", "integration.update", ownership.delete_ownership,
           "Remove one field's rule (the field becomes shared)", "ownership",
           response=OwnershipView),
         r("POST", f"{I}/sync", "integration.sync", sync.sync_integration,
@@ -123,10 +123,10 @@ def route_table() -> list[Route]:
           "Refresh one linked record: re-read it and push it", "sync",
           query=SyncQuery, response=SyncRequested, status=202,
           extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
-        r("GET", f"{I}/status", "status.read", integ.integration_status,
+        r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),
-        r("GET", f"{T}/status", "status.list", integ.tenant_status,
+        r("GET", f"{T}/status", "status.list", syncstatus.tenant_status,
           "Sync status of every integration of the tenant the caller may see", "status",
           response=SyncStatusList),
         # the dead-letter queue of an integration

@@ -1,40 +1,27 @@
-"""Integrations and the platform connection: CRUD, pause/resume, field ownership, connection
-test and sync status. Every write goes through `ControlStore.write` (atomic, audited)."""
+"""Integrations and the platform connection: CRUD and pause/resume (field ownership is in
+ownership.py, the connection test and sync status in syncstatus.py). Every write goes through
+`ControlStore.write` (atomic, audited)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from connectors.base import ToolError
-from connectors.registry import make_connector
 from control.api.errors import ApiError, invalid, json_response, not_found
 from control.api.models import (
     KEEP_IF_ABSENT,
-    ConnectionTest,
     Deleted,
     IntegrationList,
     IntegrationView,
-    OwnershipEntry,
-    OwnershipRule,
-    OwnershipView,
-    SyncStatus,
-    SyncStatusList,
     canonical_field,
 )
 from control.api.routing import Call
-from controlstore import keys
-from controlstore.records import Kind, StoredSide, open_secrets, seal, to_config
+from controlstore.records import Kind, StoredSide, open_secrets, seal
 from controlstore.store import Actor
 from syncmodel.config import SECRET_FIELDS, IntegrationConfig
-from syncmodel.fields import ToolType
-from syncmodel.ownership import FieldOwnership, default_ownership
 
 
 def actor(call: Call) -> Actor:
@@ -54,6 +41,14 @@ def view(stored: StoredSide) -> dict[str, Any]:
         "updated_by": stored.meta.updated_by,
     }
     return IntegrationView.model_validate(data).model_dump(mode="json")
+
+
+async def existing(call: Call) -> StoredSide:
+    """The integration the route names; 404 when there is none."""
+    stored = await call.services.store.integration(call.tenant, call.name)
+    if stored is None:
+        raise not_found(f"integration {call.tenant}/{call.name}")
+    return stored
 
 
 def _normalize_ownership(data: dict[str, Any]) -> None:
@@ -89,7 +84,7 @@ def _split(body: BaseModel) -> tuple[dict[str, Any], dict[str, SecretStr | None]
     return data, secrets
 
 
-async def _write(
+async def write_side(
     call: Call,
     kind: Kind,
     name: str,
@@ -160,7 +155,7 @@ async def create_integration(call: Call) -> web.StreamResponse:
     if not call.allowed("integration.create", tenant=call.tenant, integration=name):
         raise ApiError(403, "forbidden", f"not allowed to create {call.tenant}/{name}")
     paused = fields.pop("paused", None)
-    _, after = await _write(
+    _, after = await write_side(
         call,
         "integration",
         name,
@@ -175,16 +170,14 @@ async def create_integration(call: Call) -> web.StreamResponse:
 
 
 async def get_integration(call: Call) -> web.StreamResponse:
-    stored = await call.services.store.integration(call.tenant, call.name)
-    if stored is None:
-        raise not_found(f"integration {call.tenant}/{call.name}")
+    stored = await existing(call)
     return json_response(view(stored))
 
 
 async def put_integration(call: Call) -> web.StreamResponse:
     fields, secrets = _split(call.body)
     paused = fields.pop("paused", None)
-    before, after = await _write(
+    before, after = await write_side(
         call,
         "integration",
         call.name,
@@ -199,7 +192,7 @@ async def put_integration(call: Call) -> web.StreamResponse:
 
 async def patch_integration(call: Call) -> web.StreamResponse:
     fields, secrets = _split(call.body)
-    _, after = await _write(
+    _, after = await write_side(
         call,
         "integration",
         call.name,
@@ -228,7 +221,7 @@ async def delete_integration(call: Call) -> web.StreamResponse:
 
 async def _set_paused(call: Call, paused: bool) -> web.StreamResponse:
     action = "integration.pause" if paused else "integration.resume"
-    _, after = await _write(
+    _, after = await write_side(
         call,
         "integration",
         call.name,
@@ -250,144 +243,6 @@ async def resume_integration(call: Call) -> web.StreamResponse:
     return await _set_paused(call, False)
 
 
-# -- field ownership ---------------------------------------------------------------------------
-def _rules(stored: StoredSide) -> tuple[dict[str, FieldOwnership], bool]:
-    configured = stored.config.get("ownership")
-    if configured is None:
-        return default_ownership(ToolType(stored.config["type"])), True
-    return {k: FieldOwnership.model_validate(v) for k, v in configured.items()}, False
-
-
-def _ownership_view(stored: StoredSide) -> dict[str, Any]:
-    rules, defaults = _rules(stored)
-    entries = [
-        OwnershipEntry(
-            field=f,
-            owner=r.owner.value,
-            priority=r.priority,
-            source="default" if defaults else "configured",
-        )
-        for f, r in sorted(rules.items())
-    ]
-    return OwnershipView(
-        integration=stored.name, uses_type_defaults=defaults, rules=entries
-    ).model_dump()
-
-
-async def get_ownership(call: Call) -> web.StreamResponse:
-    stored = await call.services.store.integration(call.tenant, call.name)
-    if stored is None:
-        raise not_found(f"integration {call.tenant}/{call.name}")
-    return json_response(_ownership_view(stored))
-
-
-async def _change_rule(call: Call, rule: OwnershipRule | None) -> web.StreamResponse:
-    field = canonical_field(call.params["field"])
-    if field is None:
-        raise ApiError(422, "invalid", f"unknown field {call.params['field']!r}")
-    stored = await call.services.store.integration(call.tenant, call.name)
-    if stored is None:
-        raise not_found(f"integration {call.tenant}/{call.name}")
-    rules, _ = _rules(stored)
-    if rule is None:
-        if field not in rules:
-            raise not_found(f"an ownership rule for {field} on {call.tenant}/{call.name}")
-        rules.pop(field)
-    else:
-        rules[field] = FieldOwnership(owner=rule.owner, priority=rule.priority)
-    ownership = {k: v.model_dump(mode="json") for k, v in rules.items()}
-    _, after = await _write(
-        call,
-        "integration",
-        call.name,
-        "integration.update",
-        {"ownership": ownership},
-        {},
-        replace=False,
-        must_exist=True,
-    )
-    return json_response(_ownership_view(after))
-
-
-async def set_ownership(call: Call) -> web.StreamResponse:
-    return await _change_rule(call, call.body)
-
-
-async def delete_ownership(call: Call) -> web.StreamResponse:
-    return await _change_rule(call, None)
-
-
-# -- connection test and status ----------------------------------------------------------------
-async def test_integration(call: Call) -> web.StreamResponse:
-    stored = await call.services.store.integration(call.tenant, call.name)
-    if stored is None:
-        raise not_found(f"integration {call.tenant}/{call.name}")
-    started = time.perf_counter()
-    error: str | None = None
-    try:
-        connector = make_connector(to_config(stored, call.services.keyring))
-    except ValueError as exc:
-        error = str(exc)
-    else:
-        try:
-            await asyncio.wait_for(
-                connector.test_connection(), call.services.settings.test_timeout_s
-            )
-        except ToolError as exc:
-            error = str(exc)
-        except TimeoutError:
-            error = f"no answer within {call.services.settings.test_timeout_s}s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: cannot reach {stored.config.get('base_url')}"
-        finally:
-            await connector.aclose()
-    result = ConnectionTest(
-        name=stored.name,
-        ok=error is None,
-        latency_ms=round((time.perf_counter() - started) * 1000, 1),
-        error=error,
-    )
-    return json_response(result.model_dump())
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _status(stored: StoredSide, raw: Mapping[bytes | str, bytes | str]) -> SyncStatus:
-    stats = {_text(k): _text(v) for k, v in raw.items()}
-    return SyncStatus(
-        name=stored.name,
-        tenant=stored.tenant,
-        type=str(stored.config["type"]),
-        direction=str(stored.config.get("direction", "bidirectional")),
-        paused=bool(stored.config.get("paused", False)),
-        counters={f: int(stats.get(f, 0)) for f in keys.STAT_FIELDS},
-        last_inbound_at=stats.get(keys.LAST_INBOUND_AT),
-        last_outbound_at=stats.get(keys.LAST_OUTBOUND_AT),
-        last_error=stats.get(keys.LAST_ERROR),
-        last_error_at=stats.get(keys.LAST_ERROR_AT),
-    )
-
-
-async def integration_status(call: Call) -> web.StreamResponse:
-    stored = await call.services.store.integration(call.tenant, call.name)
-    if stored is None:
-        raise not_found(f"integration {call.tenant}/{call.name}")
-    raw = await call.services.redis.hgetall(keys.stats(call.tenant, call.name))
-    return json_response(_status(stored, raw).model_dump())
-
-
-async def tenant_status(call: Call) -> web.StreamResponse:
-    items = []
-    for stored in await call.services.store.integrations(call.tenant):
-        if not call.allowed("status.read", tenant=call.tenant, integration=stored.name):
-            continue
-        raw = await call.services.redis.hgetall(keys.stats(call.tenant, stored.name))
-        items.append(_status(stored, raw))
-    return json_response(SyncStatusList(items=items).model_dump())
-
-
 # -- the platform connection -------------------------------------------------------------------
 async def get_platform(call: Call) -> web.StreamResponse:
     stored = await call.services.store.platform(call.tenant)
@@ -400,7 +255,7 @@ async def put_platform(call: Call) -> web.StreamResponse:
     fields, secrets = _split(call.body)
     fields.pop("paused", None)
     name = call.body.name
-    before, after = await _write(
+    before, after = await write_side(
         call, "platform", name, "platform.write", fields, secrets, replace=True
     )
     return json_response(view(after), status=201 if before is None else 200)
