@@ -3,6 +3,7 @@ out of PromQL. Helm and the CRD validators come from scripts/tools.sh (into .too
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -21,6 +22,12 @@ TOOLS = Path(os.environ.get("TOOLS_DIR", ROOT / ".tools"))
 HELM = TOOLS / "bin" / "helm"
 NODE_MODULES = TOOLS / "node" / "node_modules"
 RELEASE = "sync"
+# Every optional part of the chart switched on.
+ALL_ON = (
+    "reconciler.enabled=true",
+    "otel.endpoint=http://collector:4318",
+    "control.ingress.enabled=true",
+)
 NAMESPACE = "incident-sync"
 
 Doc = dict[str, Any]
@@ -148,3 +155,21 @@ def dashboard_exprs(board: Doc) -> dict[str, str]:
             query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
             out[f"${var['name']}"] = grafana_to_promql(query)
     return out
+
+
+FAUST_APP_ID = "incident-sync-outbound"
+
+
+def faust_app_id() -> str:
+    """The worker's faust App id (its consumer group), read from services/outbound/app.py."""
+    tree = ast.parse((ROOT / "services" / "outbound" / "app.py").read_text())
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "App"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            return str(node.args[0].value)
+    raise AssertionError("faust.App(...) not found in services/outbound/app.py")

@@ -4,14 +4,12 @@ Strimzi), and check the wiring the services depend on."""
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -20,47 +18,24 @@ import yaml
 from runtime.settings import Settings
 from syncmodel import topics
 from tests.deploy.chart import (
+    ALL_ON,
     CHART,
     NODE_MODULES,
     RELEASE,
     ROOT,
     Doc,
     RenderError,
-    alert_exprs,
     component,
     container,
-    dashboard,
-    dashboard_exprs,
+    faust_app_id,
     helm,
     named,
     of_kind,
     render,
-    selectors,
 )
 
 CORE_GROUPS = ("v1", "apps/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1")
 CUSTOM = ("keda.sh/v1alpha1", "monitoring.coreos.com/v1", "kafka.strimzi.io/v1beta2")
-ALL_ON = (
-    "reconciler.enabled=true",
-    "otel.endpoint=http://collector:4318",
-    "control.ingress.enabled=true",
-)
-FAUST_APP_ID = "incident-sync-outbound"
-
-
-def faust_app_id() -> str:
-    """The worker's faust App id (its consumer group), read from services/outbound/app.py."""
-    tree = ast.parse((ROOT / "services" / "outbound" / "app.py").read_text())
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "App"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            return str(node.args[0].value)
-    raise AssertionError("faust.App(...) not found in services/outbound/app.py")
 
 
 # -- helm lint / template ----------------------------------------------------------------------
@@ -343,151 +318,3 @@ def test_a_packaged_chart_carries_the_files_not_links(tmp_path: Path) -> None:
         data = tar.extractfile(member)
         assert data is not None
         assert data.read() == (ROOT / "deploy" / "policy" / "control.rego").read_bytes()
-
-
-# -- scaling, disruption, traffic --------------------------------------------------------------
-def test_keda_scales_the_workers_on_their_consumer_group_lag() -> None:
-    docs = render()
-    (scaled,) = of_kind(docs, "ScaledObject")
-    outbound = component(docs, "Deployment", "outbound")
-    assert scaled["spec"]["scaleTargetRef"]["name"] == outbound["metadata"]["name"]
-    assert "replicas" not in outbound["spec"]  # KEDA owns the count
-    triggers = scaled["spec"]["triggers"]
-    assert {t["type"] for t in triggers} == {"kafka"}
-    assert {t["metadata"]["consumerGroup"] for t in triggers} == {faust_app_id()}
-    assert faust_app_id() == FAUST_APP_ID
-    assert [t["metadata"]["topic"] for t in triggers] == [
-        topics.INBOUND,
-        topics.CHANGES,
-        topics.OUTBOUND,
-    ]
-    assert scaled["spec"]["maxReplicaCount"] <= 6
-
-
-def test_more_workers_than_partitions_is_refused() -> None:
-    with pytest.raises(RenderError, match=r"maxReplicas \(12\) exceeds the partitions"):
-        render("outbound.keda.maxReplicas=12")
-    render("outbound.keda.maxReplicas=12", "kafkaTopics.defaults.partitions=12")
-    # Without KEDA the deployment has a fixed count.
-    docs = render("outbound.keda.enabled=false")
-    assert component(docs, "Deployment", "outbound")["spec"]["replicas"] == 2
-
-
-def test_hpa_pdbs_services_and_ingress_select_the_right_pods() -> None:
-    docs = render(*ALL_ON)
-    deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
-    (hpa,) = of_kind(docs, "HorizontalPodAutoscaler")
-    target = deployments[hpa["spec"]["scaleTargetRef"]["name"]]
-    assert target["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == (
-        "ingress"
-    )
-    assert "replicas" not in target["spec"]
-
-    def pods(selector: dict[str, str]) -> set[str]:
-        return {
-            name
-            for name, d in deployments.items()
-            if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
-        }
-
-    for pdb in of_kind(docs, "PodDisruptionBudget"):
-        assert len(pods(pdb["spec"]["selector"]["matchLabels"])) == 1, pdb["metadata"]["name"]
-    services = of_kind(docs, "Service")
-    assert {next(iter(pods(s["spec"]["selector"]))) for s in services} == set(deployments)
-    # The ServiceMonitor scrapes every component's Service.
-    (monitor,) = of_kind(docs, "ServiceMonitor")
-    wanted = monitor["spec"]["selector"]["matchLabels"]
-    assert all(wanted.items() <= s["metadata"]["labels"].items() for s in services)
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    # The Ingress routes the webhook and sync paths to the ingress Service.
-    ingresses = {i["metadata"]["name"]: i for i in of_kind(docs, "Ingress")}
-    public = ingresses[f"{RELEASE}-incident-sync"]
-    paths = public["spec"]["rules"][0]["http"]["paths"]
-    assert [p["path"] for p in paths] == ["/webhook", "/webhooks", "/sync"]
-    service_names = {s["metadata"]["name"] for s in services}
-    for p in paths:
-        assert p["backend"]["service"]["name"] == f"{RELEASE}-incident-sync-ingress"
-        assert p["backend"]["service"]["name"] in service_names
-
-
-def test_network_policies_admit_only_the_expected_callers() -> None:
-    docs = render(*ALL_ON)
-    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(docs, "NetworkPolicy")}
-    ingress = policies[f"{RELEASE}-incident-sync-ingress"]
-    sources = [rule.get("from") for rule in ingress["ingress"]]
-    assert all(sources), "every ingress rule names its sources"
-    flat = json.dumps(sources)
-    assert "ingress-nginx" in flat and "monitoring" in flat
-    outbound = policies[f"{RELEASE}-incident-sync-outbound"]
-    assert len(outbound["ingress"]) == 1  # only Prometheus
-    egress = policies[f"{RELEASE}-incident-sync-egress"]
-    ports = {(p["port"], p["protocol"]) for rule in egress["egress"] for p in rule["ports"]}
-    assert {(53, "UDP"), (9092, "TCP"), (6379, "TCP"), (443, "TCP"), (4318, "TCP")} <= ports
-    for name in ("ingress", "outbound", "control", "reconciler"):
-        assert f"{RELEASE}-incident-sync-{name}" in policies
-    assert not of_kind(render("networkPolicy.enabled=false"), "NetworkPolicy")
-
-
-# -- alerts and the dashboard ------------------------------------------------------------------
-REQUIRED_ALERTS = {
-    "IncidentSyncDLQGrowing",
-    "IncidentSyncConsumerLagHigh",
-    "IncidentSyncErrorRatioHigh",
-    "IncidentSyncPropagationSlow",
-    "IncidentSyncCircuitOpen",
-    "IncidentSyncReconcileFailing",
-}
-
-
-def test_alert_rules_parse_and_cover_the_required_alerts() -> None:
-    docs = render(*ALL_ON)
-    exprs = alert_exprs(docs)
-    assert set(exprs) >= REQUIRED_ALERTS
-    for name, expr in exprs.items():
-        names = [n for n, _ in selectors(expr)]
-        assert names, name
-        assert all(n.startswith("incident_sync_") or n == "up" for n in names), name
-    for rule in of_kind(docs, "PrometheusRule"):
-        for group in rule["spec"]["groups"]:
-            for r in group["rules"]:
-                assert r["labels"]["severity"] in ("warning", "critical")
-                assert r["annotations"]["summary"]
-    # The thresholds come from the values.
-    slow = alert_exprs(render("metrics.prometheusRule.propagationP99TargetSeconds=2"))
-    assert slow["IncidentSyncPropagationSlow"].rstrip().endswith("> 2")
-
-
-def test_a_promql_typo_does_not_parse() -> None:
-    with pytest.raises(ValueError):
-        list(selectors("sum by (integration (rate(incident_sync_deliveries_total[5m]))"))
-
-
-def test_dashboard_is_a_grafana_dashboard_of_parseable_queries() -> None:
-    board = dashboard()
-    assert board["uid"] and board["title"]
-    ids = [p["id"] for p in board["panels"]]
-    assert len(ids) == len(set(ids))
-    exprs = dashboard_exprs(board)
-    assert len(exprs) > 20
-    for where, expr in exprs.items():
-        assert [n for n, _ in selectors(expr)], where
-    for panel in board["panels"]:
-        if panel["type"] != "row":
-            assert panel["datasource"]["uid"] == "${datasource}"
-    docs = render()
-    cm = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-dashboard")
-    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert json.loads(cm["data"]["incident-sync.json"]) == board
-
-
-def referenced_metrics(docs: list[Doc] | None = None) -> dict[str, set[str]]:
-    """Metric family -> where it is used (alerts and dashboard)."""
-    out: dict[str, set[str]] = {}
-    exprs: dict[str, Any] = {
-        **{f"alert {k}": v for k, v in alert_exprs(docs or render(*ALL_ON)).items()},
-        **{f"dashboard {k}": v for k, v in dashboard_exprs(dashboard()).items()},
-    }
-    for where, expr in exprs.items():
-        for name, _ in selectors(expr):
-            out.setdefault(name, set()).add(where)
-    return out

@@ -32,6 +32,7 @@ from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
 from tests import leakcheck
 from tests.deploy.chart import (
+    ALL_ON,
     alert_exprs,
     dashboard,
     dashboard_exprs,
@@ -39,7 +40,6 @@ from tests.deploy.chart import (
     render,
     selectors,
 )
-from tests.deploy.test_chart import ALL_ON
 
 pytestmark = pytest.mark.integration
 
