@@ -91,8 +91,7 @@ class JiraConnector(Connector):
                 method="POST",
                 path=self.config.options.get("connect_path", f"/webhooks/{self.config.id}"),
                 client_key=self.config.options.get("connect_client_key"),
-                now=now,
-            )
+            )  # a JWT's exp / iat are checked against the clock (`now` is for signed times)
         elif mode in ("hmac", "any"):
             signature.verify_hub(headers, body, secret.get_secret_value())
         else:

@@ -224,3 +224,39 @@ def test_a_mangled_delivery_parses_or_is_refused_with_a_reason(
 def test_any_bytes_parse_or_are_refused_with_a_reason(body: bytes) -> None:
     for _, config, headers, _ in {s[0]: s for s in SEEDS}.values():  # one seed per tool
         check(_connector(config), headers, body)
+
+
+SIGNATURE_HEADERS = (
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "svix-signature",
+    "X-Hub-Signature",
+    "Authorization",
+    "X-PagerDuty-Signature",
+    "X-ServiceNow-Signature",
+    "X-Incident-Sync-Token",
+)
+header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+forged = st.dictionaries(
+    st.sampled_from(SIGNATURE_HEADERS),
+    header_values | header_values.map(lambda v: "JWT " + v) | st.just("v1,") | st.just("sha256="),
+    max_size=4,
+)
+
+
+@given(headers=forged, body=st.binary(max_size=32))
+@settings(max_examples=300, deadline=None)
+def test_forged_signature_headers_are_refused_never_crash(
+    headers: dict[str, str], body: bytes
+) -> None:
+    for _, config, _, _ in {s[0]: s for s in SEEDS}.values():  # one seed per tool
+        connector = _connector(config)
+        try:
+            connector.verify(httpx.Headers(headers), body)
+        except WebhookRejected as exc:
+            assert exc.status == 401 and exc.reason.strip()
+        except (ValueError, TypeError, UnicodeError):
+            pass  # odd headers: the ingress answers 401 "the signature could not be checked"
+        else:
+            raise AssertionError(f"{config.type}: a forged delivery verified: {headers}")

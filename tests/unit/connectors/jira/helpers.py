@@ -15,7 +15,7 @@ SAMPLES = REPO.parent / "shared" / "protocols" / "jira" / "samples"
 needs_samples = pytest.mark.skipif(
     not SAMPLES.is_dir(), reason=f"vendor samples not found at {SAMPLES} (../shared beside repo)"
 )
-SECRET = "jira-webhook-secret"
+SECRET = "jira-webhook-shared-secret-of-the-tests"  # >= 32 bytes, as HS256 wants
 API_EMAIL, API_TOKEN = "incident-sync@example.com", "sandbox-token"
 
 
