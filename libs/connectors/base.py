@@ -168,6 +168,8 @@ class Connector(abc.ABC):
     # `keeps_comment_ids`: `add_comment` returns the new comment's id (delivery maps it).
     keeps_comment_ids: ClassVar[bool] = False
     supports_comment_edits: ClassVar[bool] = False
+    # Whether the tool sends us webhooks (so our own writes come back as echoes).
+    sends_webhooks: ClassVar[bool] = True
 
     async def add_comment(self, external_id: str, body: str) -> str | None:
         """Append a comment; returns the tool's id of the new comment when it has one."""

@@ -11,9 +11,9 @@ Delivery (`prepare`), per command carrying a CommentChange (its id is the SOURCE
   writes only the fields), and the new id is mapped. Its intent is recorded first: if the
   write's outcome is lost (the worker dies, the request times out), the gate adopts the
   tool's echo of it as the copy, and a retry within `UNCONFIRMED_WAIT_S` is deferred to give
-  that echo the time to arrive; after it, the comment is written again. Elsewhere it joins
-  the field write (one request: a ServiceNow work note goes in the same PATCH) and is mapped
-  after it.
+  that echo the time to arrive; after it, the comment is written again (at once where no
+  echo can come: Slack, an outbound-only integration). Elsewhere it joins the field write
+  (one request: a ServiceNow work note goes in the same PATCH) and is mapped after it.
 - edited / deleted: applied to the mapped copy where the tool edits or deletes comments;
   skipped where it cannot, or where no copy was made.
 """
@@ -115,19 +115,22 @@ class Comments:
                     await self.map.record_copy(tenant, pid, source, source_id, target, None)
 
                 return PreparedComment(rest.model_copy(update={"set_fields": fields}), after=mapped)
-            sent_at = await self.map.intended_at(tenant, pid, source, source_id, target)
-            if sent_at is not None and time.time() < sent_at + UNCONFIRMED_WAIT_S:
-                # An earlier attempt sent it and then died or timed out: it may be there.
-                # If it is, its echo reaches the gate, which maps it; then this finds it.
-                raise Deferred(sent_at + UNCONFIRMED_WAIT_S, "comment_unconfirmed")
+            echoes = self._echoes(connector, target)
+            if echoes:
+                sent_at = await self.map.intended_at(tenant, pid, source, source_id, target)
+                if sent_at is not None and time.time() < sent_at + UNCONFIRMED_WAIT_S:
+                    # An earlier attempt sent it and then died or timed out: it may be there.
+                    # If it is, its echo reaches the gate, which maps it; then this finds it.
+                    raise Deferred(sent_at + UNCONFIRMED_WAIT_S, "comment_unconfirmed")
             store, ttl = self.ctx.store, self.ctx.config.echo_ttl_s
             await store.expect_echo(tenant, target, external_id, {COMMENT: body}, ttl)
-            await self.map.intend(tenant, pid, source, source_id, target, body, time.time())
+            if echoes:
+                await self.map.intend(tenant, pid, source, source_id, target, body, time.time())
             try:
                 async with guard():
                     target_id = await connector.add_comment(external_id, body)
             except ToolError as exc:
-                if exc.status is not None:  # the tool answered: it wrote nothing
+                if echoes and exc.status is not None:  # the tool answered: it wrote nothing
                     await self.map.drop_intent(tenant, pid, source, source_id, target, body)
                 raise
             await self.map.record_copy(tenant, pid, source, source_id, target, target_id, body)
@@ -157,6 +160,15 @@ class Comments:
         if change.action is CommentAction.DELETED:
             await self.map.forget_copy(tenant, pid, source, source_id, target)
         return PreparedComment(rest, written=True)
+
+    def _echoes(self, connector: Connector, target: str) -> bool:
+        """Whether our write to `target` comes back to us as a webhook (Slack sends none; an
+        outbound-only integration's are ignored): only then is an unconfirmed copy waited for."""
+        side = self.ctx.config.side(target)
+        inbound = side is not None and (
+            side.id == self.ctx.config.platform.id or side.direction.accepts_inbound
+        )
+        return connector.sends_webhooks and inbound
 
     @staticmethod
     def _skipped(cmd: DeliveryCommand, why: str) -> None:

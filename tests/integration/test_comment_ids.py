@@ -390,3 +390,24 @@ async def test_an_unconfirmed_copy_with_no_echo_is_written_after_the_wait(
     assert (await delivery.process(other)).outcome == "written"
     bodies = [c["body"] for c in await jira_comments(sandboxes, issue)]
     assert bodies == ["DNS flushed", "Paged DBA"]
+
+
+async def test_where_no_echo_can_come_a_retry_does_not_wait_for_one(
+    ctx: Context, sandboxes: Sandboxes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    delivery = Delivery(ctx)
+    slack = ctx.connector("ops-slack")  # Slack sends no webhooks: our replies never echo
+    thread = (await slack.create(PID, {"title": "Orders delayed"})).external_id
+    await ctx.store.link("default", PID, "ops-slack", thread)
+    note = command("ops-slack", thread, comment(CommentAction.ADDED, "PNOTE10", "Cache warmed"))
+
+    async def times_out(*args: object) -> str:
+        raise ToolError("timed out", retryable=True)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(slack, "add_comment", times_out)
+        assert (await delivery.process(note)).outcome == "failed"
+    assert (await delivery.process(note)).outcome == "written"
+    async with httpx.AsyncClient() as http:
+        got = (await http.get(f"{sandboxes.slack}/_sandbox/messages")).json()
+    assert [r for m in got["messages"] for r in m["replies"]] == ["Cache warmed"]

@@ -30,6 +30,7 @@ class SlackConnector(Connector):
     tool = ToolType.SLACK
     keeps_comment_ids = True
     supports_comment_edits = True
+    sends_webhooks = False
 
     _client: SlackClient | None = None
 
