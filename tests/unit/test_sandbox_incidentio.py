@@ -10,7 +10,6 @@ import hmac
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,11 +19,8 @@ from aiohttp import web
 from sandbox.incidentio.app import build_app
 from sandbox.incidentio.state import IncidentioConfig
 from sandbox.incidentio.webhooks import svix_signature
+from tests.vendorfiles import vendor_file
 
-# The vendors' samples live in ../shared beside the repository.
-SAMPLES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "protocols" / "incidentio" / "samples"
-)
 KEY = "test-key"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -47,7 +43,7 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
 def sample(name: str) -> Any:
-    return json.loads((SAMPLES / name).read_text())
+    return json.loads(vendor_file("incidentio", "samples", name).read_text())
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,6 @@ import hmac
 import json
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,11 +18,8 @@ from aiohttp import web
 
 from sandbox.servicenow.app import build_app
 from sandbox.servicenow.state import ServiceNowConfig
+from tests.vendorfiles import vendor_file
 
-# The vendors' samples live in ../shared beside the repository.
-SAMPLES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "protocols" / "servicenow" / "samples"
-)
 SECRET = "sn-secret"
 USERS = {"incident-sync": "secret", "john.smith": "pw"}
 AUTH = httpx.BasicAuth("incident-sync", "secret")
@@ -95,7 +91,8 @@ async def test_auth_required(sn):
 async def test_insert_has_the_sample_shape(sn):
     client, _ = sn
     record = await insert(client, impact="1", urgency="2", caller_id="abc", work_notes="first")
-    sample = json.loads((SAMPLES / "rest_table_get_incident_by_sys_id_response.json").read_text())
+    path = vendor_file("servicenow", "samples", "rest_table_get_incident_by_sys_id_response.json")
+    sample = json.loads(path.read_text())
     assert set(record) == set(sample["result"]) | {"u_incident_io_id"}
     assert all(isinstance(v, (str, dict)) for v in record.values())
     assert re.fullmatch(r"[0-9a-f]{32}", record["sys_id"])

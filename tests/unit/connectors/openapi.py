@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import orjson
 
-SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "protocols" / "specs"
+from tests.vendorfiles import vendor_file
 
 
 @dataclass(frozen=True)
@@ -108,5 +108,9 @@ class Spec:
 
 
 @functools.cache
+def _spec(path: Path) -> Spec:
+    return Spec(path)
+
+
 def spec(name: str) -> Spec:
-    return Spec(SPECS / name)
+    return _spec(vendor_file("specs", name))  # skips the test without ../shared
