@@ -74,6 +74,9 @@ def _posix(value: object) -> datetime | None:
         seconds = float(value) if isinstance(value, str | int | float) else None
     except ValueError:
         return None
-    if seconds is None or seconds <= 0:
+    if seconds is None or not seconds > 0:  # NaN is not > 0
         return None
-    return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, UTC)
+    try:
+        return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond the platform's time range
+        return None

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from connectors.jsonshape import as_list
 from syncmodel.fields import Field, Status
 
 # Plain `str` values and keys (not the StrEnum members): orjson refuses str-subclass dict keys.
@@ -54,7 +55,7 @@ def _text(value: object) -> str | None:
 
 def lead_email(incident: Mapping[str, Any]) -> tuple[bool, str | None]:
     """(whether the incident has a lead role, the lead's e-mail address or None)."""
-    for assignment in incident.get("incident_role_assignments") or []:
+    for assignment in as_list(incident.get("incident_role_assignments")):
         if not isinstance(assignment, dict):
             continue
         role = assignment.get("role")
@@ -68,13 +69,13 @@ def lead_email(incident: Mapping[str, Any]) -> tuple[bool, str | None]:
 def custom_value(incident: Mapping[str, Any], field_name: str) -> tuple[bool, str | None]:
     """(whether the incident has the named custom field, its text or selected option value)."""
     wanted = field_name.casefold()
-    for entry in incident.get("custom_field_entries") or []:
+    for entry in as_list(incident.get("custom_field_entries")):
         if not isinstance(entry, dict):
             continue
         field = entry.get("custom_field")
         if not isinstance(field, dict) or str(field.get("name", "")).casefold() != wanted:
             continue
-        for value in entry.get("values") or []:
+        for value in as_list(entry.get("values")):
             if not isinstance(value, dict):
                 continue
             option = value.get("value_option")
@@ -91,12 +92,12 @@ def custom_values(incident: Mapping[str, Any], skip: Collection[str]) -> dict[st
     links; several joined by ", "; None when empty), for every custom field not in `skip`."""
     skipped = {name.casefold() for name in skip}
     out: dict[str, str | None] = {}
-    for entry in incident.get("custom_field_entries") or []:
+    for entry in as_list(incident.get("custom_field_entries")):
         field = entry.get("custom_field") if isinstance(entry, dict) else None
         name = field.get("name") if isinstance(field, dict) else None
         if not isinstance(name, str) or not name or name.casefold() in skipped:
             continue
-        values = [v for v in map(_entry_value, entry.get("values") or []) if v is not None]
+        values = [v for v in map(_entry_value, as_list(entry.get("values"))) if v is not None]
         out[CUSTOM_PREFIX + name] = ", ".join(values) if values else None
     return out
 

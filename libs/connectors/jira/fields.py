@@ -205,7 +205,10 @@ def parse_time(value: object) -> datetime | None:
 
 def from_epoch_ms(value: object) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value / 1000, UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000, UTC)
+        except (OverflowError, OSError, ValueError):  # beyond the platform's time range
+            return None
     return None
 
 

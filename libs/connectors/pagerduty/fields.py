@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from connectors.jsonshape import as_list
 from syncmodel.fields import Field, Status
 
 TITLE: Final = Field.TITLE.value
@@ -102,10 +103,10 @@ class PagerDutyFieldMap:
 def assignee_ids(incident: Mapping[str, Any]) -> list[str]:
     """User ids: REST `assignments[].assignee` or webhook `assignees[]`."""
     ids = []
-    for item in incident.get("assignments") or []:
+    for item in as_list(incident.get("assignments")):
         if isinstance(item, Mapping) and isinstance(item.get("assignee"), Mapping):
             ids.append(item["assignee"].get("id"))
-    for ref in incident.get("assignees") or []:
+    for ref in as_list(incident.get("assignees")):
         if isinstance(ref, Mapping):
             ids.append(ref.get("id"))
     return [i for i in ids if isinstance(i, str) and i]

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from connectors.base import Connector, WebhookRejected
+from connectors.datadog import webhook as datadog_webhook
+from connectors.jira import fields as jira_fields
 from connectors.registry import make_connector
 from syncmodel import codec
 from syncmodel.config import IntegrationConfig
@@ -260,3 +262,12 @@ def test_forged_signature_headers_are_refused_never_crash(
             pass  # odd headers: the ingress answers 401 "the signature could not be checked"
         else:
             raise AssertionError(f"{config.type}: a forged delivery verified: {headers}")
+
+
+def test_times_beyond_the_platforms_range_read_as_absent() -> None:
+    """Found by this fuzz: an epoch far in the future raised OverflowError / OSError."""
+    assert jira_fields.from_epoch_ms(1e300) is None
+    assert jira_fields.from_epoch_ms(2**62) is None
+    assert datadog_webhook._posix("1e300") is None
+    assert datadog_webhook._posix("nan") is None
+    assert jira_fields.from_epoch_ms(1_700_000_000_000) is not None

@@ -159,6 +159,18 @@ def test_absent_severity_and_empty_update_are_omitted() -> None:
     assert set(event.changes) == {"title"}
 
 
+def test_lists_of_another_shape_read_as_empty() -> None:
+    """Found by the fuzz (test_webhook_fuzz.py): a custom field entry whose `values` was a
+    number failed with a TypeError, which the ingress answers 500."""
+    entry = {"custom_field": {"name": "Priority"}, "values": 1}
+    odd = {"name": "n", "custom_field_entries": [entry], "incident_role_assignments": 7}
+    (event,) = parse(envelope({"id": "01X", **odd}))
+    assert event.changes["title"].new == "n"
+    assert event.changes["priority"].new is None  # the field is there, with no value
+    (event,) = parse(envelope({"id": "01X", "name": "n", "custom_field_entries": 3}))
+    assert set(event.changes) == {"title"}
+
+
 def test_delivery_id_falls_back_to_body_digest() -> None:
     body = envelope({"id": "01X", "name": "n"})
     first = IncidentIoConnector(config()).parse(headers(), body)[0]
