@@ -87,7 +87,7 @@ def verify_connect_jwt(
         raise WebhookRejected(401, "missing Authorization: JWT token")
     token = auth[len(JWT_SCHEME) :].strip()
     try:
-        claims: dict[str, Any] = _JWT.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
@@ -103,9 +103,6 @@ def verify_connect_jwt(
     ):
         raise WebhookRejected(401, "the JWT's qsh does not match this request")
     return claims
-
-
-_JWT = jwt.PyJWT()
 
 
 def _jwt_reason(exc: jwt.InvalidTokenError) -> str:
