@@ -1,0 +1,81 @@
+"""The comment tests' stack: a real redis-server, the Jira, Slack and ServiceNow sandboxes over
+HTTP, and a worker context on them (the gate, the arbiter and delivery are driven directly).
+
+Jira is configured without its `actor`, so nothing but the comment ids (and the fingerprint
+of a write whose echo outran the map) can tell our copies from a person's."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestServer
+from redis.asyncio import Redis
+
+from outbound.context import Context, mappings_of
+from outbound.state import StateStore
+from runtime.settings import Settings
+from sandbox.jira.app import build_app as build_jira
+from sandbox.servicenow.app import build_app as build_snow
+from sandbox.servicenow.state import ServiceNowConfig
+from sandbox.slack.app import build_app as build_slack
+from syncmodel.config import IntegrationConfig, SyncConfig
+from tests.integration.comments.helpers import Sandboxes
+
+
+@pytest.fixture
+async def sandboxes() -> AsyncIterator[Sandboxes]:
+    servers = [
+        TestServer(app)
+        for app in (
+            build_jira(),
+            build_slack(),
+            build_snow(ServiceNowConfig(users={"incident-sync": "pw"})),
+        )
+    ]
+    for server in servers:
+        await server.start_server()
+    yield Sandboxes(*(str(s.make_url("")).rstrip("/") for s in servers))
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def ctx(redis_port: int, sandboxes: Sandboxes) -> AsyncIterator[Context]:
+    redis = Redis(port=redis_port)
+    await redis.flushdb()
+    config = SyncConfig(
+        platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://unused"),
+        integrations=(
+            IntegrationConfig(
+                id="prod-jira",
+                type="jira",
+                base_url=sandboxes.jira,
+                username="incident-sync@example.com",
+                api_key="sandbox-token",
+                ownership={},
+                options={"project_key": "OPS"},
+            ),
+            IntegrationConfig(
+                id="ops-slack",
+                type="slack",
+                base_url=sandboxes.slack + "/api",
+                api_key="xoxb-sandbox-token",
+                options={"channel": "C0SANDBOX01"},
+            ),
+            IntegrationConfig(
+                id="prod-snow",
+                type="servicenow",
+                base_url=sandboxes.snow,
+                username="incident-sync",
+                password="pw",
+                actor="incident-sync",
+                ownership={},
+            ),
+        ),
+    )
+    context = Context(
+        settings=Settings(), config=config, store=StateStore(redis), mappings=mappings_of(config)
+    )
+    yield context
+    await context.aclose()
