@@ -37,5 +37,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, alias="HTTP_PORT")
     max_body_bytes: int = Field(1_048_576, alias="MAX_BODY_BYTES")
     producer_pool: int = Field(1, alias="KAFKA_PRODUCER_POOL")
-    # Bearer token the manual-sync routes require; unset = open (a warning is logged).
+    # Bearer token the manual-sync routes require. Unset (or empty): they refuse every call,
+    # unless `sync_api_open` (development only) opens them to any caller.
     sync_api_token: SecretStr | None = Field(None, alias="SYNC_API_TOKEN")
+    sync_api_open: bool = Field(False, alias="SYNC_API_OPEN")

@@ -8,14 +8,11 @@ Retry-After when the broker does not answer in time). A refused request publishe
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-import orjson
 from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -29,14 +26,13 @@ from ingress.publisher import Publisher, PublishUnavailable, Record
 from ingress.sides import Side, Sides
 from runtime import tracing
 from syncmodel import codec, topics
-from syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
+from syncmodel.events import ChangeEvent
 
 log = logging.getLogger("ingress")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 RETRY_AFTER_S: Final = 5
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def _is_json(content_type: str) -> bool:
@@ -230,95 +226,6 @@ def servicenow_handler(sides: Sides, publisher: Publisher, max_body: int) -> Han
         if side is None:
             raise ApiError(404, "not_found", sides.servicenow_missing)
         return await handle_webhook(request, side, publisher, max_body)
-
-    return handler
-
-
-# -- manual sync -----------------------------------------------------------------------------
-async def _manual_body(request: web.Request) -> tuple[str, ...]:
-    """The optional `{"updated_fields": [...], "old_values": {...}}` of a manual sync."""
-    if not request.body_exists:
-        return ()
-    body = await request.read()
-    if not body.strip():
-        return ()
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_request", "body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(422, "invalid", "body must be a JSON object")
-    fields = data.get("updated_fields", [])
-    if fields is None:
-        fields = []
-    if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
-        raise ApiError(422, "invalid", "updated_fields must be a list of field names")
-    old_values = data.get("old_values", {})
-    if old_values is not None and not isinstance(old_values, dict):
-        raise ApiError(422, "invalid", "old_values must be an object")
-    return tuple(dict.fromkeys(fields))
-
-
-def _authorize(request: web.Request, token: str | None) -> None:
-    if token is None:
-        return
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required")
-
-
-def manual_sync_handler(
-    resolve: Callable[[], tuple[Side | None, str]], publisher: Publisher, token: str | None = None
-) -> Handler:
-    """`resolve` names the side (or why there is none) per request: the config may reload."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        _authorize(request, token)
-        side, missing_reason = resolve()
-        if side is None:
-            raise ApiError(404, "not_found", missing_reason)
-        record_id = request.match_info["record_id"]
-        if not _ID.match(record_id):
-            raise ApiError(400, "bad_request", "the record id is not a valid id")
-        only_fields = await _manual_body(request)
-        event = ChangeEvent(
-            delivery_id=new_id(),
-            tenant=side.config.tenant,
-            integration_id=side.id,
-            external_id=record_id,
-            platform_incident_id=record_id if side.is_platform else None,
-            kind=ChangeKind.REFRESH,
-            only_fields=only_fields,
-            origin=Origin.MANUAL,
-        )
-        try:
-            await publish_events(publisher, side, [event])
-        except ApiError:
-            metrics.MANUAL_SYNCS.labels(side.id, "unavailable").inc()
-            raise
-        metrics.MANUAL_SYNCS.labels(side.id, "accepted").inc()
-        log.info(
-            "manual sync requested",
-            extra={"integration": side.id, "external_id": record_id, "event_id": event.event_id},
-        )
-        return json_response({"status": "accepted", "event_id": event.event_id}, status=202)
-
-    return handler
-
-
-def manual_sync_by_id_handler(
-    sides: Sides, publisher: Publisher, token: str | None = None
-) -> Handler:
-    """`POST /sync/{integration_id}/{record_id}`: the manual sync of one record of any
-    integration (the platform has `/sync/incident/{id}`)."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        _authorize(request, token)  # before telling which integrations exist
-        integration_id = request.match_info["integration_id"]
-        side = sides.get(integration_id)
-        if side is None or side.is_platform:
-            raise ApiError(404, "not_found", f"no integration {integration_id!r} is configured")
-        return await manual_sync_handler(lambda: (side, ""), publisher, token)(request)
 
     return handler
 

@@ -169,9 +169,17 @@ SNOW = side("prod-snow")
 
 
 async def make_client(
-    config: SyncConfig, producer: FakeProducer, redis: FakeRedis | None = None
+    config: SyncConfig, producer: FakeProducer, redis: FakeRedis | None = None, **env: Any
 ) -> TestClient[web.Request, web.Application]:
-    settings = Settings(MAX_BODY_BYTES=MAX_BODY, KAFKA_IDEMPOTENCE=False)
+    """`env`: settings by their variable names; the /sync routes are open (as in development)
+    unless it says otherwise."""
+    values: dict[str, Any] = {
+        "MAX_BODY_BYTES": MAX_BODY,
+        "KAFKA_IDEMPOTENCE": False,
+        "SYNC_API_OPEN": True,
+        **env,
+    }
+    settings = Settings(**values)
     app = build_app(
         settings,
         config,
