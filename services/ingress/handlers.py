@@ -25,7 +25,7 @@ from ingress.errors import ApiError, json_response
 from ingress.publisher import Publisher, PublishUnavailable, Record
 from ingress.sides import Side, Sides
 from runtime import tracing
-from syncmodel import codec, topics
+from syncmodel import codec, ids, topics
 from syncmodel.events import ChangeEvent
 
 log = logging.getLogger("ingress")
@@ -174,6 +174,7 @@ async def _webhook(
 
     if not events:
         return json_response({"status": "ignored", "reason": "this event type is not synced"})
+    _check_ids(events)
     tracing.set_attributes(
         trace.get_current_span(),
         external_id=events[0].external_id,
@@ -181,6 +182,20 @@ async def _webhook(
     )
     await publish_events(publisher, side, events)
     return json_response({"status": "accepted", "events": len(events)}, status=202)
+
+
+def _check_ids(events: Sequence[ChangeEvent]) -> None:
+    """The id rule (`syncmodel.ids`) once more over what any parser made: the parsers refuse
+    naming the tool's own field; this names ours, should one of them let an id through."""
+    for event in events:
+        found = (
+            ("external_id", event.external_id),
+            ("platform_incident_id", event.platform_incident_id),
+            ("comment_id", event.comment.comment_id if event.comment is not None else None),
+        )
+        for where, value in found:
+            if value is not None and (problem := ids.problem(value)) is not None:
+                raise ApiError(422, "invalid", f"{where}: {problem}", outcome="invalid")
 
 
 def _too_large(max_body: int) -> ApiError:

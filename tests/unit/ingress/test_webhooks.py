@@ -169,3 +169,15 @@ async def test_broker_not_acknowledging_is_503_with_retry_after(client, producer
     resp = await post(client, "/webhook", {"type": "update", "ids": ["a"]})
     assert resp.status == 202
     assert len(producer.sent) == 1
+
+
+async def test_an_id_outside_the_id_rule_is_refused_whatever_parser_made_it(
+    client, producer
+) -> None:
+    """The parsers refuse such ids naming the tool's field; the ingress checks what any
+    parser returns once more (this test connector checks nothing)."""
+    for bad in ("a/b", "x" * 129, "a\nb", "../etc", ""):
+        resp = await post(client, "/webhook", {"type": "update", "ids": ["ok", bad]})
+        assert resp.status == 422, bad
+        assert (await resp.json())["reason"].startswith("external_id: ")
+    assert producer.sent == []
