@@ -73,4 +73,4 @@ def header_id(headers: Mapping[str, str], name: str) -> str | None:
 def claimed_id(value: object) -> str | None:
     """An id a record claims (its platform incident, in a field people can edit): kept when
     it follows the id rule, ignored otherwise."""
-    return value if ids.is_valid(value) else None
+    return value if isinstance(value, str) and ids.is_valid(value) else None

@@ -1,8 +1,10 @@
 """Request handlers: webhooks, manual syncs, health, readiness and metrics.
 
 A webhook goes through, in this order: content type (415), body size (413), signature on the
-raw bytes (401), parse (400/422), then the durable publish (202 only once acknowledged; 503 +
-Retry-After when the broker does not answer in time). A refused request publishes nothing.
+raw bytes (401), parse (400/422; ids by `syncmodel.ids`, 422), the size of each change against
+what every later stage may carry (413, `syncmodel.sizes`), then the durable publish (202 only
+once acknowledged; 503 + Retry-After when the broker does not answer in time). A refused
+request publishes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ingress.errors import ApiError, json_response
 from ingress.publisher import Publisher, PublishUnavailable, Record
 from ingress.sides import Side, Sides
 from runtime import tracing
-from syncmodel import codec, ids, topics
+from syncmodel import codec, ids, sizes, topics
 from syncmodel.events import ChangeEvent
 
 log = logging.getLogger("ingress")
@@ -59,8 +61,22 @@ def _records(events: Sequence[ChangeEvent], side: Side) -> list[Record]:
 
 
 async def publish_events(publisher: Publisher, side: Side, events: Sequence[ChangeEvent]) -> None:
-    """Publish and record metrics; ApiError(503) when the broker does not acknowledge."""
+    """Publish and record metrics; ApiError(413) when a change could outgrow the message
+    limit at a later stage (`syncmodel.sizes`), ApiError(503) when the broker does not
+    acknowledge."""
     records = _records(events, side)
+    max_message = publisher.settings.kafka_max_message_bytes
+    limit = sizes.event_limit(max_message)
+    for _, value, _ in records:
+        if len(value) > limit:
+            raise ApiError(
+                413,
+                "too_large",
+                f"the change would be {len(value)} bytes on {topics.INBOUND}; at most {limit}"
+                f" are accepted: a later stage's message carries up to {sizes.GROWTH} times"
+                f" the change, and none may exceed KAFKA_MAX_MESSAGE_BYTES ({max_message})",
+                outcome="too_large",
+            )
     started = time.perf_counter()
     try:
         await publisher.publish(records)

@@ -179,7 +179,8 @@ def test_structured_values_of_another_shape_are_ignored_not_cleared() -> None:
     """A lead whose assignee (or address) is of another shape: the assignee is not known,
     and stays as it is; a lead without an assignee does clear it."""
     role = (INC, "incident_role_assignments")
-    for assignee in ([1], "lead@example.com", {"email": ["x"]}):
+    assignees: list[object] = [[1], "lead@example.com", {"email": ["x"]}]
+    for assignee in assignees:
         lead = [{"role": {"role_type": "lead"}, "assignee": assignee}]
         (event,) = _parse("incidentio", _with("incidentio", role, lead))
         assert "assignee" not in event.changes and event.changes["title"].new == "Checkout down"

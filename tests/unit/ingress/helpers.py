@@ -31,7 +31,8 @@ def sign(body: bytes) -> str:
 
 
 class HmacConnector(Connector):
-    """`x-signature: hex(hmac(body))`; body `{"type": "update"|"noise"|"boom", "ids": [...]}`."""
+    """`x-signature: hex(hmac(body))`; body `{"type": "update"|"noise"|"boom", "ids": [...]}`
+    (and an optional "title" for every event)."""
 
     tool = ToolType.INCIDENTIO
 
@@ -59,7 +60,7 @@ class HmacConnector(Connector):
                 integration_id=self.config.id,
                 external_id=i,
                 kind=ChangeKind.UPDATED,
-                changes={"title": FieldChange(new=f"title {i}")},
+                changes={"title": FieldChange(new=data.get("title", f"title {i}"))},
             )
             for i in data["ids"]
         ]

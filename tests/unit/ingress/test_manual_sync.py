@@ -69,7 +69,8 @@ async def test_who_may_call_the_sync_routes(
     env: dict[str, object], headers: dict[str, str], status: int
 ) -> None:
     producer = FakeProducer()
-    client = await make_client(SyncConfig(platform=PLATFORM, integrations=(SNOW,)), producer, **env)
+    config = SyncConfig(platform=PLATFORM, integrations=(SNOW,))
+    client = await make_client(config, producer, None, **env)
     try:
         for path in ("/sync/incident/01HINC", "/sync/servicenow/0a1b", "/sync/prod-snow/0a1b"):
             resp = await client.post(path, headers=headers)
