@@ -159,6 +159,8 @@ class Stack:
             # conflict resolutions are published to the pipeline
             "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "KAFKA_IDEMPOTENCE": "false",
+            # the message limit every producer of the pipeline shares
+            **{k: v for k, v in self.extra_env.items() if k == "KAFKA_MAX_MESSAGE_BYTES"},
         }
 
     # -- configuration -----------------------------------------------------------------------
@@ -214,7 +216,7 @@ class Stack:
                     "api_key": JIRA_TOKEN,
                     "actor": account_id(JIRA_USER),
                     "webhook_secret": self.jira_secret,
-                    "options": {"project_key": "OPS", "webhook_auth": "hmac"},
+                    "options": {"project_key": "OPS"},  # X-Hub-Signature, the default
                 }
             )
         if "pagerduty" in self.tools:

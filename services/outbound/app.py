@@ -83,6 +83,10 @@ app = faust.App(
     broker_commit_interval=0.5,
     producer_acks=-1,
     producer_linger=0.0,
+    # One message limit for every stage (`syncmodel.sizes`, KAFKA_MAX_MESSAGE_BYTES): faust's
+    # own defaults are 1,000,000 bytes to produce and 1 MiB to fetch.
+    producer_max_request_size=settings.kafka_max_message_bytes,
+    consumer_max_fetch_size=settings.kafka_max_message_bytes,
     stream_wait_empty=False,
     web_enabled=True,
     web_host=settings.http_host,

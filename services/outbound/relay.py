@@ -28,7 +28,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from outbound.ladder import NOT_BEFORE
 from outbound.metrics import RETRY_DEPTH
 from outbound.settings import DeliverySettings
-from runtime.kafka import make_producer
+from runtime.kafka import fetch_options, make_producer
 from runtime.settings import Settings
 from syncmodel import topics
 
@@ -100,6 +100,7 @@ class RetryRelay:
             heartbeat_interval_ms=1000,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             max_poll_interval_ms=300_000,
+            **fetch_options(self.settings),  # a record up to KAFKA_MAX_MESSAGE_BYTES
         )
         consumer.subscribe(list(self.delayed), listener=_Forget(self))
         producer = make_producer(self.settings)

@@ -79,6 +79,7 @@ async def env(children: tuple[processes.Child, processes.Child]) -> AsyncIterato
         KAFKA_BOOTSTRAP=f"127.0.0.1:{broker.port}",
         KAFKA_IDEMPOTENCE=False,
         REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
+        SYNC_API_OPEN=True,  # the manual-sync routes without a token, as in development
     )
     app = build_app(
         settings,

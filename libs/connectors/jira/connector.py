@@ -10,9 +10,12 @@ Options (`IntegrationConfig.options`):
 - `close_transition` / `reopen_transition`: preferred transition names; `close_resolution`
   (default "Done"): the resolution sent when a transition screen requires one;
 - `severity_field` (e.g. customfield_10050): a select custom field holding the severity;
-- `webhook_auth`: `hmac` (X-Hub-Signature), `connect-jwt`, or `any` (default: whichever the
-  delivery carries); `connect_client_key` (the JWT `iss` to require) and `connect_path`
-  (default `/webhooks/<id>`: the path the qsh claim must name).
+- `webhook_auth`: `hmac` (default: X-Hub-Signature, which signs the body), `connect-jwt`
+  (a Connect app's JWT), or `any` (whichever the delivery carries). A Connect JWT's qsh
+  covers the method, path and query but not the body, so a captured token can carry another
+  body until it expires: JWTs are accepted only when this option asks for them.
+  `connect_client_key` (the JWT `iss` to require) and `connect_path` (default
+  `/webhooks/<id>`: the path the qsh claim must name).
 Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
 `actor` is the integration account's accountId: its own changes come back as echoes.
 """
@@ -49,6 +52,8 @@ from connectors.jira.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import Status, ToolType
 
+# The body-signing scheme unless an integration opts into Connect JWTs (see `webhook_auth`).
+DEFAULT_WEBHOOK_AUTH: Final = "hmac"
 PROPERTY_KEY: Final = "incident-sync"
 READ_FIELDS: Final = (
     "summary",
@@ -82,7 +87,7 @@ class JiraConnector(Connector):
         secret = self.config.webhook_secret
         if secret is None:
             raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
-        mode = self.config.options.get("webhook_auth", "any")
+        mode = self.config.options.get("webhook_auth", DEFAULT_WEBHOOK_AUTH)
         uses_jwt = (headers.get("Authorization") or "").startswith(signature.JWT_SCHEME)
         if mode == "connect-jwt" or (mode == "any" and uses_jwt):
             signature.verify_connect_jwt(

@@ -21,6 +21,7 @@ from control import metrics
 from control.api.errors import ApiError, invalid
 from control.api.models import NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
+from syncmodel import ids
 from syncstate.dlq import ENTRY_PATTERN
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "field": r"^[a-z][a-z_]{0,39}$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
-    "record_id": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",  # a tool's record id, as the ingress
+    "record_id": ids.PATTERN,  # a tool's record id: the rule of the ingress and the parsers
     "run_id": r"^rec-[0-9a-f]{12}$",
     "entry_id": ENTRY_PATTERN,
 }
@@ -171,7 +172,8 @@ def dispatch(
             params = dict(request.match_info)
             for key, value in params.items():
                 pattern = _COMPILED.get(key)
-                if pattern is not None and not pattern.match(value):
+                # fullmatch: a `$` alone would let a trailing newline through.
+                if pattern is not None and not pattern.fullmatch(value):
                     raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
             resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
             if route.resource is not None:
