@@ -195,3 +195,18 @@ async def test_pagerduty_rules(pd: tuple[httpx.AsyncClient, Harness]) -> None:
     bad = {"incident": {"type": "incident_reference", "priority": "P9"}}
     r = await client.put(f"/incidents/{incident['id']}", json=bad, headers=PD_HEADERS)
     assert r.status_code == 400 and "Priority" in r.json()["error"]["errors"][0]
+    # A create may name assignees or an escalation policy, not both (the spec: "Cannot be
+    # specified if an escalation policy is given"); an update may.
+    both = {
+        "escalation_policy": {"id": "PESCDBA", "type": "escalation_policy_reference"},
+        "assignments": [{"assignee": {"id": incident["assignments"][0]["assignee"]["id"]}}],
+    }
+    paired = {"incident": {**body["incident"], "incident_key": "k-2", **both}}
+    r = await client.post("/incidents", json=paired, headers=PD_HEADERS)
+    assert r.status_code == 400
+    assert (
+        r.json()["error"]["code"] == 2001 and "escalation policy" in r.json()["error"]["errors"][0]
+    )
+    update = {"incident": {"type": "incident_reference", **both}}
+    r = await client.put(f"/incidents/{incident['id']}", json=update, headers=PD_HEADERS)
+    assert r.status_code == 200
