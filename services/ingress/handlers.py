@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from connectors.base import WebhookRejected
 from ingress import metrics
 from ingress.errors import ApiError, json_response
+from ingress.lookup import ensure_exists
 from ingress.publisher import Publisher, PublishUnavailable, Record
 from ingress.sides import Side, Sides
 from runtime import tracing
@@ -281,6 +282,7 @@ def manual_sync_handler(
         if not _ID.match(record_id):
             raise ApiError(400, "bad_request", "the record id is not a valid id")
         only_fields = await _manual_body(request)
+        await ensure_exists(side, record_id)  # 404 for a record its tool does not have
         event = ChangeEvent(
             delivery_id=new_id(),
             tenant=side.config.tenant,

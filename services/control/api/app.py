@@ -119,8 +119,11 @@ def route_table() -> list[Route]:
           extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
         r("POST", f"{I}/sync/{{record_id}}", "integration.sync", sync.sync_record,
           "Refresh one linked record: re-read it and push it", "sync",
+          description="404 when the record is not linked, or its tool no longer has it "
+          "(asked first); "
+          "503 when the tool cannot be asked now, 502 when it refuses the read.",
           query=SyncQuery, response=SyncRequested, status=202,
-          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 502, 503)),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),
