@@ -8,8 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+from redis import Redis
 
+from controlstore import keys
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration
@@ -92,3 +95,25 @@ def test_a_mapping_file_removed_later_fails_the_connection_test(
     result = tested.json()
     assert result["ok"] is False
     assert "no mapping file 'soon-gone.json'" in result["error"]
+
+
+def test_a_record_stored_with_a_path_is_shown_and_must_be_corrected(
+    control: ControlService, admin: httpx.Client
+) -> None:
+    """A record written before the rule (a path in `mapping_file`) still reads, and a write
+    that keeps the path is refused until it names a file."""
+    created = admin.post(f"{T}/integrations", json=body("snow-old"))
+    assert created.status_code == 201, created.text
+    redis = Redis.from_url(control.redis_url)
+    key = keys.integrations("maps")
+    stored = orjson.loads(redis.hget(key, "snow-old") or b"{}")
+    stored["config"]["mapping_file"] = "/etc/incident-sync/config/field-mappings.json"
+    redis.hset(key, "snow-old", orjson.dumps(stored))
+    redis.close()
+    shown = admin.get(f"{T}/integrations/snow-old")
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["mapping_file"] == "/etc/incident-sync/config/field-mappings.json"
+    assert admin.get(f"{T}/integrations").status_code == 200
+    refused(admin.patch(f"{T}/integrations/snow-old", json={"direction": "outbound"}))
+    fixed = admin.patch(f"{T}/integrations/snow-old", json={"mapping_file": "field-mappings.json"})
+    assert fixed.status_code == 200, fixed.text
