@@ -137,6 +137,7 @@ class Stack:
             "KAFKA_SESSION_TIMEOUT_S": "6",
             "REDIS_URL": self.redis_url,
             "INCIDENT_SYNC_CONFIG": str(self.config_path),
+            "MAPPINGS_DIR": str(self.workdir),  # the generated field-mappings.json
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.ports[name]),
             "OUTBOUND_DATADIR": str(self.workdir / f"{name}-data"),
@@ -156,6 +157,7 @@ class Stack:
             "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
             "CONTROL_BOOTSTRAP_TOKEN": self.admin_token,
             "CONTROL_SEED_FILE": str(self.config_path),
+            "MAPPINGS_DIR": str(self.workdir),
             # conflict resolutions are published to the pipeline
             "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "KAFKA_IDEMPOTENCE": "false",

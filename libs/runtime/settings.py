@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from syncmodel import sizes
+
+
+def default_mappings_dir() -> str:
+    """config/ of this checkout; the image sets MAPPINGS_DIR (/app/config), the chart its
+    mount (/etc/incident-sync/config)."""
+    return str(Path(__file__).resolve().parents[2] / "config")
 
 
 class Settings(BaseSettings):
@@ -32,6 +39,8 @@ class Settings(BaseSettings):
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
     config_path: str = Field("config/sync.json", alias="INCIDENT_SYNC_CONFIG")
+    # The directory a side's `mapping_file` names a file in (a name, never a path).
+    mappings_dir: str = Field(default_factory=default_mappings_dir, alias="MAPPINGS_DIR")
     # Where the sides come from: "file" (INCIDENT_SYNC_CONFIG) or "control" (the control
     # store in Redis, written through the control API; changes are picked up while running).
     config_source: Literal["file", "control"] = Field("file", alias="CONFIG_SOURCE")

@@ -19,6 +19,7 @@ from aiohttp import web
 from ingress import metrics
 from ingress.errors import ApiError, json_response
 from ingress.handlers import Handler, publish_events
+from ingress.lookup import ensure_exists
 from ingress.publisher import Publisher
 from ingress.sides import Side, Sides
 from runtime.settings import Settings
@@ -104,6 +105,7 @@ def manual_sync_handler(
         if (problem := ids.problem(record_id)) is not None:
             raise ApiError(400, "bad_request", f"record id: {problem}")
         only_fields = await _manual_body(request)
+        await ensure_exists(side, record_id)  # 404 for a record its tool does not have
         event = ChangeEvent(
             delivery_id=new_id(),
             tenant=side.config.tenant,

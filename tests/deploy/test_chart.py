@@ -324,6 +324,7 @@ def test_policy_and_field_mappings_are_the_repository_files() -> None:
     assert env["CONTROL_POLICY_FILE"] == mounts["policy"] + "/control.rego"
     config = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
     assert Path(config["INCIDENT_SYNC_CONFIG"]).parent == Path(mounts["files"])
+    assert Path(config["MAPPINGS_DIR"]) == Path(mounts["files"])  # a mapping_file's directory
 
 
 def test_a_packaged_chart_carries_the_files_not_links(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ Options (`IntegrationConfig.options`):
 - `close_transition` / `reopen_transition`: preferred transition names; `close_resolution`
   (default "Done"): the resolution sent when a transition screen requires one;
 - `severity_field` (e.g. customfield_10050): a select custom field holding the severity;
+- `comment_visibility`: `internal` (default: the comments we copy are Jira Service
+  Management internal notes, seen by agents only) or `public` (shown on the portal and mailed
+  to the customer); set through the comment's `sd.public.comment` property;
 - `webhook_auth`: `hmac` (default: X-Hub-Signature, which signs the body), `connect-jwt`
   (a Connect app's JWT), or `any` (whichever the delivery carries). A Connect JWT's qsh
   covers the method, path and query but not the body, so a captured token can carry another
@@ -81,6 +84,17 @@ class JiraConnector(Connector):
             return JiraFieldMap.from_options(self.config.options)
         except ValueError as exc:
             raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+
+    @cached_property
+    def comments_internal(self) -> bool:
+        """Whether the comments we write are internal (the default) or public."""
+        value = self.config.options.get("comment_visibility", "internal")
+        if value not in ("internal", "public"):
+            raise ToolError(
+                f"{self.config.id}: bad option: comment_visibility must be internal or public",
+                retryable=False,
+            )
+        return value == "internal"
 
     # -- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
@@ -212,6 +226,7 @@ class JiraConnector(Connector):
             raise ToolError(
                 f"{self.config.id}: the project_key option is required", retryable=False
             )
+        internal = self.comments_internal  # a bad option refuses before anything is made
         native = await self._native(fields)
         native.setdefault("summary", f"Incident {platform_incident_id}")
         native["project"] = {"key": project}
@@ -226,7 +241,7 @@ class JiraConnector(Connector):
         if (status := fields.get(STATUS)) == Status.CLOSED:
             await self._transition(issue_id, status)
         if comment := fields.get(COMMENT):
-            await self.client.add_comment(issue_id, text_to_adf(comment))
+            await self.client.add_comment(issue_id, text_to_adf(comment), internal=internal)
         key = created.get("key")
         return RecordState(
             external_id=issue_id,
@@ -246,17 +261,23 @@ class JiraConnector(Connector):
         if (status := fields.get(STATUS)) is not None:
             await self._transition(external_id, status)
         if comment := fields.get(COMMENT):
-            await self.client.add_comment(external_id, text_to_adf(comment))
+            await self.client.add_comment(
+                external_id, text_to_adf(comment), internal=self.comments_internal
+            )
         return None
 
     # -- comments --------------------------------------------------------------------------
     async def add_comment(self, external_id: str, body: str) -> str | None:
-        created = await self.client.add_comment(external_id, text_to_adf(body))
+        created = await self.client.add_comment(
+            external_id, text_to_adf(body), internal=self.comments_internal
+        )
         comment_id = created.get("id")
         return str(comment_id) if comment_id is not None else None
 
     async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
-        await self.client.update_comment(external_id, comment_id, text_to_adf(body))
+        await self.client.update_comment(
+            external_id, comment_id, text_to_adf(body), internal=self.comments_internal
+        )
 
     async def delete_comment(self, external_id: str, comment_id: str) -> None:
         await self.client.delete_comment(external_id, comment_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -50,7 +49,6 @@ from controlstore.crypto import Keyring
 from controlstore.records import seal
 from controlstore.store import Actor, ControlStore
 from syncmodel.config import IntegrationConfig, load_config
-from syncmodel.mapping import read_mapping_config
 from syncstate.conflicts import ConflictRecord
 from syncstate.dlq import DlqEntry
 from syncstate.reconcile import ReconcileRun
@@ -121,8 +119,11 @@ def route_table() -> list[Route]:
           extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
         r("POST", f"{I}/sync/{{record_id}}", "integration.sync", sync.sync_record,
           "Refresh one linked record: re-read it and push it", "sync",
+          description="404 when the record is not linked, or its tool no longer has it "
+          "(asked first); "
+          "503 when the tool cannot be asked now, 502 when it refuses the read.",
           query=SyncQuery, response=SyncRequested, status=202,
-          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 502, 503)),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),
@@ -204,9 +205,10 @@ def route_table() -> list[Route]:
     ]  # fmt: skip
 
 
-async def seed(store: ControlStore, path: str) -> int:
-    """Import a sides file into the store for each tenant that has no platform yet."""
-    config = load_config(path)
+async def seed(store: ControlStore, path: str, mappings_dir: str) -> int:
+    """Import a sides file into the store for each tenant that has no platform yet; each
+    `mapping_file` names a file in `mappings_dir`."""
+    config = load_config(path, mappings_dir=mappings_dir)
     who = Actor("seed", "seed", "")
     imported = 0
     for kind, side in [("platform", config.platform)] + [
@@ -234,11 +236,10 @@ async def seed(store: ControlStore, path: str) -> int:
 
 
 def _inline_mapping(side: IntegrationConfig) -> IntegrationConfig:
-    """The store is read by pods that may not have the mapping file: carry its content."""
-    if side.mapping_file and side.field_map is None and Path(side.mapping_file).exists():
-        return side.model_copy(
-            update={"field_map": read_mapping_config(side.mapping_file), "mapping_file": None}
-        )
+    """The store is read by pods that may not have the mapping file: carry its content (read
+    by `load_config`) instead of its name."""
+    if side.mapping_file and side.field_map is not None:
+        return side.model_copy(update={"mapping_file": None})
     return side
 
 
@@ -266,7 +267,7 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
 
     async def startup(app: web.Application) -> None:
         if settings.seed_file:
-            await seed(services.store, settings.seed_file)
+            await seed(services.store, settings.seed_file, settings.mappings_dir)
 
     async def cleanup(app: web.Application) -> None:
         await services.aclose()

@@ -220,6 +220,7 @@ _DESCRIPTIONS: Final = {
     409: "conflicts with the current state",
     415: "the body is not JSON",
     422: "the request does not validate",
+    502: "the tool refused the request",
 }
 
 

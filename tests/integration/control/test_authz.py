@@ -189,8 +189,9 @@ CASES = [
     Case("POST", f"{A}/integrations/snow-a/sync", MANAGERS, f"{I}/sync", ok=(202,),
          before=_linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync?dry_run=true", TENANT_MANAGERS, f"{I}/sync"),
+    # allowed: the tool is asked whether sys1 exists, and snow-a's (no credentials) refuses
     Case("POST", f"{A}/integrations/snow-a/sync/sys1", MANAGERS, f"{I}/sync/{{record_id}}",
-         ok=(202,), before=_linked_record),
+         ok=(502,), before=_linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync/sys1", TENANT_MANAGERS,
          f"{I}/sync/{{record_id}}", ok=(404,)),  # allowed, but nothing of snow-b is linked
     Case("GET", f"{A}/integrations/snow-a/status", STATUS, f"{I}/status"),
