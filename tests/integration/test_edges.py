@@ -193,15 +193,17 @@ def other_ingresses(stack: tuple[Stack, Tools]) -> Iterator[dict[str, tuple[str,
 
 
 def test_sync_routes_are_closed_without_a_token_and_open_only_when_asked(
-    other_ingresses: dict[str, tuple[str, str]],
+    stack: tuple[Stack, Tools], other_ingresses: dict[str, tuple[str, str]]
 ) -> None:
+    _, tools = stack
+    incident = tools.declare("Sync routes", "open only when asked")["id"]
     closed, _ = other_ingresses["closed"]
-    for path in ("/sync/incident/01HX", "/sync/prod-jira/10001"):
+    for path in (f"/sync/incident/{incident}", "/sync/prod-jira/10001"):
         resp = httpx.post(closed + path)
         assert resp.status_code == 403
         assert resp.json()["error"] == "forbidden" and "SYNC_API_TOKEN" in resp.json()["reason"]
     opened, _ = other_ingresses["open"]
-    resp = httpx.post(opened + "/sync/incident/01HX")
+    resp = httpx.post(opened + f"/sync/incident/{incident}")  # a record the platform has
     assert resp.status_code == 202 and resp.json()["status"] == "accepted"
 
 
