@@ -84,3 +84,17 @@ CONSUMER_LAG = Gauge(
     "The workers' consumer-group lag (end offset - committed offset) on the topics they read.",
     ["topic", "partition"],
 )
+
+# -- the quarantine: messages a stage could not process (`syncstate.quarantine`) ---------------
+QUARANTINED = Counter(
+    "incident_sync_quarantined",
+    "Messages a stage could not process (undecodable, a bug, too large to produce), put in "
+    "the quarantine with their stage, error and original bytes.",
+    ["stage", "integration"],
+)
+QUARANTINE_DEPTH = Gauge(
+    "incident_sync_quarantine_depth",
+    "Messages in the quarantine awaiting retry or discard, by stage and integration "
+    "('-': no integration could be told). Every worker exports it: queries take max.",
+    ["stage", "integration"],
+)
