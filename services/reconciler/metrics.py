@@ -47,3 +47,9 @@ LEASES = Gauge(
     "Sides this reconciler instance works (holds the lease of): 1 held, 0 not.",
     ["integration"],
 )
+QUARANTINED = Counter(
+    "incident_sync_quarantined",
+    "Messages a stage could not process, put in the quarantine; here the corrective changes "
+    "and polled snapshots the broker refused (too large).",
+    ["stage", "integration"],
+)
