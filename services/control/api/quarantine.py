@@ -74,16 +74,18 @@ def _index(services: Services) -> QuarantineIndex:
     return QuarantineIndex(services.redis)
 
 
+def _whose(entry: QuarantinedMessage | None) -> dict[str, Any]:
+    # No `integration` at all for the tenant's entries (the policy reads a null as a value).
+    return {"integration": entry.integration_id} if entry and entry.integration_id else {}
+
+
 async def quarantine_resource(services: Services, params: Mapping[str, str]) -> dict[str, Any]:
     """What the policy knows of an entry: whose it is (none: the tenant's)."""
-    entry = await _index(services).get(params["tenant"], params["quarantine_id"])
-    return {"integration": entry.integration_id} if entry is not None else {}
+    return _whose(await _index(services).get(params["tenant"], params["quarantine_id"]))
 
 
 def _visible(call: Call, action: str, entry: QuarantinedMessage) -> bool:
-    return call.allowed(
-        action, tenant=call.tenant, integration=entry.integration_id, quarantine_entry=entry.id
-    )
+    return call.allowed(action, tenant=call.tenant, quarantine_entry=entry.id, **_whose(entry))
 
 
 async def _publish(call: Call, entry: QuarantineEntry) -> None:
