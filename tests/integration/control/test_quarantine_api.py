@@ -64,10 +64,13 @@ def save(control: ControlService, *entries: QuarantineEntry) -> None:
     asyncio.run(run())
 
 
-def published(control: ControlService, topic: str, entry_id: str) -> list[tuple[bytes, ...]]:
+Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+def published(control: ControlService, topic: str, entry_id: str) -> list[Record]:
     """(key, value, headers) of the records on `topic` a retry of `entry_id` made."""
 
-    async def read() -> list[tuple[bytes, ...]]:
+    async def read() -> list[Record]:
         assert control.kafka_bootstrap is not None
         consumer = AIOKafkaConsumer(
             bootstrap_servers=control.kafka_bootstrap, auto_offset_reset="earliest"
@@ -77,13 +80,13 @@ def published(control: ControlService, topic: str, entry_id: str) -> list[tuple[
             tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
             consumer.assign(tps)
             ends = await consumer.end_offsets(tps)
-            out = []
+            out: list[Record] = []
             while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
                 for records in (await consumer.getmany(timeout_ms=200)).values():
                     for r in records:
                         headers = dict(r.headers)
                         if headers.get(RETRY_HEADER) == entry_id.encode():
-                            out.append((r.key, r.value, tuple(r.headers)))
+                            out.append((r.key, r.value, list(r.headers)))
             return out
         finally:
             await consumer.stop()
@@ -133,7 +136,7 @@ def test_a_retry_puts_the_original_record_on_the_stages_topic_and_is_audited(
     ((key, value, headers),) = published(control, topics.CHANGES, failed.id)
     original_key, original_value, original_headers = failed.original()
     assert (key, value) == (original_key, original_value)
-    assert list(headers) == [*original_headers, (RETRY_HEADER, failed.id.encode())]
+    assert headers == [*original_headers, (RETRY_HEADER, failed.id.encode())]
     assert admin.get(f"{Q}/{failed.id}").status_code == 404
     audit = admin.get(f"/api/v1/tenants/{TENANT}/audit").json()["items"]
     assert any(
