@@ -1,9 +1,9 @@
-"""The chart's alert rules, evaluated by Prometheus itself: `promtool test rules` (Debian's
-`prometheus` package; scripts/bootstrap.sh installs it) on the rendered PrometheusRule, with
-input series as two replicas export them. A value every worker exports about shared state
-(the DLQ and quarantine depths, the group's lag) must count once, not once per replica; a
-value only one replica has (a circuit, a retry partition's depth, the reconcile time of the
-lease holder) must still be seen."""
+"""The chart's alert rules (and the dashboard's panels of shared values), evaluated by
+Prometheus itself: `promtool test rules` (Debian's `prometheus` package; scripts/bootstrap.sh
+installs it) on the rendered PrometheusRule, with input series as two replicas export them.
+A value every worker exports about shared state (the DLQ and quarantine depths, the group's
+lag) must count once, not once per replica; a value only one replica has (a circuit, a retry
+partition's depth, the reconcile time of the lease holder) must still be seen."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.chart import ALL_ON, NAMESPACE, RELEASE, of_kind, render
+from tests.deploy.chart import ALL_ON, NAMESPACE, RELEASE, dashboard, of_kind, render
 
 PROMTOOL = shutil.which("promtool")
 SERVICE = f"{RELEASE}-incident-sync"
@@ -209,4 +209,64 @@ def test_the_alert_fires_as_expected_on_series_from_two_replicas(
     case: Case, tmp_path: Path
 ) -> None:
     done = promtool_test(tmp_path, case)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Dashboard panels of a value every worker exports about shared state: shown once.
+PANELS = [
+    ("DLQ depth", "A",
+     [series(DLQ, "outbound-a", "3x10", **SNOW), series(DLQ, "outbound-b", "3x10", **SNOW)],
+     [('{integration="prod-snow"}', 3)]),
+    ("Quarantine", "A",
+     [series(QUARANTINE, pod, "2x10", stage="gate", **SNOW) for pod in ("outbound-a", "outbound-b")]
+     + [series(QUARANTINE, pod, "1x10", stage="arbiter", integration="-")
+        for pod in ("outbound-a", "outbound-b")],
+     [('{integration="prod-snow", stage="gate"}', 2), ('{integration="-", stage="arbiter"}', 1)]),
+    ("Consumer lag", "A",
+     [series("incident_sync_consumer_lag", pod, "800x10", topic="sync.inbound", partition=p)
+      for pod in ("outbound-a", "outbound-b") for p in ("0", "1")],
+     [('{topic="sync.inbound"}', 1600)]),
+]  # fmt: skip
+
+
+def panel_expr(title: str, ref: str) -> str:
+    """The panel's query as Grafana sends it: every namespace variable set, every integration."""
+    (panel,) = [p for p in dashboard()["panels"] if p["title"] == title]
+    (target,) = [t for t in panel["targets"] if t["refId"] == ref]
+    expr: str = target["expr"]
+    return (
+        expr.replace("$namespace", NAMESPACE)
+        .replace("$integration", ".*")
+        .replace("$__rate_interval", "5m")
+    )
+
+
+@pytest.mark.parametrize(("title", "ref", "given", "shown"), PANELS, ids=[p[0] for p in PANELS])
+def test_the_dashboard_shows_a_shared_value_once(
+    title: str, ref: str, given: list[dict[str, str]], shown: list[tuple[str, float]],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    test = {
+        "rule_files": [],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": given,
+                "promql_expr_test": [
+                    {
+                        "expr": panel_expr(title, ref),
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": labels, "value": v} for labels, v in shown],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "test.yaml"
+    path.write_text(yaml.safe_dump(test, sort_keys=False))
+    assert PROMTOOL is not None
+    done = subprocess.run(  # noqa: S603 - Debian's promtool, our own files
+        [PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
