@@ -107,12 +107,14 @@ def _text(raw: bytes | None) -> str | None:
 
 def entry_id(stage: Stage, message: Message) -> str:
     """Stable per message: a record read again (a redelivery) takes its old place; one that
-    was never read (the reconciler's) is named by its bytes."""
+    was never read (the reconciler's) is named by its delivery id (a record polled again is
+    the same snapshot), else by its bytes."""
     if message.offset is not None:
         where = f"{message.topic}/{message.partition}/{message.offset}/{message.timestamp_ms}"
         seed = where.encode()
     else:
-        seed = b"\0".join((stage.value.encode(), message.key or b"", message.value))
+        delivery = next((v for k, v in message.headers if k == "delivery-id"), message.value)
+        seed = b"\0".join((stage.value.encode(), message.key or b"", delivery))
     return "qr-" + hashlib.blake2b(seed, digest_size=8).hexdigest()
 
 
