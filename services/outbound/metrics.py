@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Defined once for every service that exports it.
+from runtime.metrics import QUARANTINED as QUARANTINED
+
 GATE_EVENTS = Counter(
     "incident_sync_gate_events_total",
     "Observed changes by the gate's decision (passed, or why dropped).",
@@ -86,12 +89,6 @@ CONSUMER_LAG = Gauge(
 )
 
 # -- the quarantine: messages a stage could not process (`syncstate.quarantine`) ---------------
-QUARANTINED = Counter(
-    "incident_sync_quarantined",
-    "Messages a stage could not process (undecodable, a bug, too large to produce), put in "
-    "the quarantine with their stage, error and original bytes.",
-    ["stage", "integration"],
-)
 QUARANTINE_DEPTH = Gauge(
     "incident_sync_quarantine_depth",
     "Messages in the quarantine awaiting retry or discard, by stage and integration "

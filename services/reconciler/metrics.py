@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Defined once for every service that exports it.
+from runtime.metrics import QUARANTINED as QUARANTINED
+
 DISCREPANCIES = Counter(
     "incident_sync_drift_discrepancies_total",
     "Differences found between a linked record and its platform incident, by type "
@@ -46,10 +49,4 @@ LEASES = Gauge(
     "incident_sync_reconciler_leases_held",
     "Sides this reconciler instance works (holds the lease of): 1 held, 0 not.",
     ["integration"],
-)
-QUARANTINED = Counter(
-    "incident_sync_quarantined",
-    "Messages a stage could not process, put in the quarantine; here the corrective changes "
-    "and polled snapshots the broker refused (too large).",
-    ["stage", "integration"],
 )

@@ -99,7 +99,7 @@ async def _publish(call: Call, entry: QuarantineEntry) -> None:
                 409,
                 "conflict",
                 f"{entry.id} is still too large for {entry.retry_topic} ({entry.size} bytes); "
-                "raise the topic's and the producers' limits first",
+                "raise KAFKA_MAX_MESSAGE_BYTES (the chart's kafka.maxMessageBytes) first",
             ) from None
         raise ApiError(
             503, "unavailable", f"the retry could not be queued: {type(exc).__name__}"
