@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from outbound.context import Context
 from outbound.lanes import Lanes
+from outbound.quarantine import Quarantine
 from runtime.logs import logging_config, setup_logging
 from runtime.settings import Settings
 from runtime.tracing import setup_tracing
@@ -119,6 +120,21 @@ inbound_topic = app.topic(topics.INBOUND, internal=False)
 changes_topic = app.topic(topics.CHANGES, internal=False)
 outbound_topic = app.topic(topics.OUTBOUND, internal=False)
 dlq_topic = app.topic(topics.DLQ, internal=False)
+quarantine_topic = app.topic(topics.QUARANTINE, internal=False)
+_by_name = {t.get_topic_name(): t for t in (changes_topic, outbound_topic, quarantine_topic)}
+
+
+async def produce(
+    topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    """One record, durable (acks=all) when this returns; callers wrap it in `until_done`."""
+    channel = _by_name.get(topic) or app.topic(topic, internal=False)
+    sent = await channel.send(key=key, value=value, headers=headers)
+    await sent
+
+
+# Where every stage puts what it cannot process (`outbound.quarantine`).
+quarantine = Quarantine(ctx, produce)
 
 
 @app.timer(interval=settings.config_reload_s)  # type: ignore[untyped-decorator]

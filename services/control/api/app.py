@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from control.api import admin, dlq, ownership, sync, syncstatus
 from control.api import conflicts as conf
 from control.api import integrations as integ
+from control.api import quarantine as qr
 from control.api import reconcile as rec
 from control.api.context import Services
 from control.api.errors import error_middleware
@@ -51,6 +52,7 @@ from controlstore.store import Actor, ControlStore
 from syncmodel.config import IntegrationConfig, load_config
 from syncstate.conflicts import ConflictRecord
 from syncstate.dlq import DlqEntry
+from syncstate.quarantine import QuarantinedMessage, QuarantineEntry
 from syncstate.reconcile import ReconcileRun
 
 log = logging.getLogger("control")
@@ -145,6 +147,29 @@ def route_table() -> list[Route]:
           response=dlq.DlqRetried, status=202, errors=(400, 401, 403, 404, 503)),
         r("DELETE", f"{I}/dlq/{{entry_id}}", "dlq.discard", dlq.discard_entry,
           "Discard one entry (its write is given up)", "dlq", response=DlqEntry),
+        # the quarantine: messages a stage could not process
+        r("GET", f"{T}/quarantine", "quarantine.list", qr.list_quarantine,
+          "The tenant's quarantine, newest first (the entries the caller may read)",
+          "quarantine",
+          description="Messages a stage (gate, arbiter, delivery, relay, reconciler) could "
+          "not process: undecodable, a bug, a request the connector cannot build, a record "
+          "too large to produce. Each with its stage, the error and where it was read; "
+          "without its bytes (see one entry).",
+          query=qr.QuarantineQuery, response=qr.QuarantineList),
+        r("POST", f"{T}/quarantine/retry", "quarantine.retry", qr.retry_all,
+          "Retry every entry matching a filter (or list them: dry_run)", "quarantine",
+          body=qr.QuarantineRetryAll, response=qr.QuarantineRetried, status=202,
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
+        r("GET", f"{T}/quarantine/{{quarantine_id}}", "quarantine.read", qr.get_entry,
+          "One entry, with the original bytes (base64)", "quarantine",
+          response=QuarantineEntry, resource=qr.quarantine_resource),
+        r("POST", f"{T}/quarantine/{{quarantine_id}}/retry", "quarantine.retry",
+          qr.retry_entry, "Retry one entry: its original bytes go back to the stage's input "
+          "topic", "quarantine", response=qr.QuarantineRetried, status=202,
+          resource=qr.quarantine_resource, errors=(400, 401, 403, 404, 409, 503)),
+        r("DELETE", f"{T}/quarantine/{{quarantine_id}}", "quarantine.discard",
+          qr.discard_entry, "Discard one entry (its message is given up)", "quarantine",
+          response=QuarantinedMessage, resource=qr.quarantine_resource),
         # conflicts
         r("GET", f"{T}/conflicts", "conflict.list", conf.list_conflicts,
           "List conflicts (those the caller may read), newest first", "conflicts",

@@ -23,6 +23,7 @@ from control.api.models import NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
 from syncmodel import ids
 from syncstate.dlq import ENTRY_PATTERN
+from syncstate.quarantine import ENTRY_PATTERN as QUARANTINE_PATTERN
 
 if TYPE_CHECKING:
     from control.api.context import Services
@@ -41,6 +42,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "record_id": ids.PATTERN,  # a tool's record id: the rule of the ingress and the parsers
     "run_id": r"^rec-[0-9a-f]{12}$",
     "entry_id": ENTRY_PATTERN,
+    "quarantine_id": QUARANTINE_PATTERN,
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 # How a path parameter is named in the policy's input.resource.
@@ -53,6 +55,7 @@ _RESOURCE_KEYS: Final = {
     "record_id": "record",
     "run_id": "run",
     "entry_id": "dlq_entry",
+    "quarantine_id": "quarantine_entry",
 }
 
 
