@@ -5,7 +5,8 @@ Each `sync.retry.<n>` partition is read in order. When the record at its head is
 (`not-before` header, else the command's `not_before`), the partition is paused and nothing
 sleeps: the poll loop keeps polling the other partitions with a timeout no longer than the
 time until the earliest head is due. A due record goes back to `sync.outbound` under its own
-key (acks=all), and only then is its offset committed. A crash in between publishes it twice:
+key (acks=all; a change the gate put off, to `sync.inbound`), and only then is its offset
+committed. A crash in between publishes it twice:
 the copies carry the same hop, and delivery's dedupe keeps one. A record whose due time cannot
 be read is due now (the delivery quarantines what it cannot decode); one `sync.outbound`
 refuses (too large) goes to the quarantine, and the relay goes on with the next. While the
@@ -31,6 +32,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from outbound.durable import infrastructure
 from outbound.ladder import NOT_BEFORE
 from outbound.metrics import RETRY_DEPTH
+from outbound.reread import RETRY_TO
 from outbound.settings import DeliverySettings
 from runtime.kafka import fetch_options, make_producer
 from runtime.settings import Settings
@@ -58,6 +60,15 @@ def due_at(record: ConsumerRecord[bytes, bytes]) -> float:
         return datetime.fromisoformat(raw).timestamp() if isinstance(raw, str) else 0.0
     except (ValueError, OverflowError, OSError):  # orjson's JSONDecodeError is a ValueError
         return 0.0
+
+
+def destination(record: ConsumerRecord[bytes, bytes]) -> str:
+    """Where a due record goes: `sync.outbound` (a delivery command), or `sync.inbound` for
+    a change whose re-read the gate put off (`retry-to` header, `outbound.reread`)."""
+    for name, value in record.headers or ():
+        if name == RETRY_TO and value == topics.INBOUND.encode():
+            return topics.INBOUND
+    return topics.OUTBOUND
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -209,7 +220,7 @@ class RetryRelay:
             try:
                 sent.append(
                     await self._producer.send(
-                        topics.OUTBOUND,
+                        destination(record),
                         key=record.key,
                         value=record.value,
                         headers=list(record.headers or ()),

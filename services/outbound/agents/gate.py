@@ -2,7 +2,8 @@
 
 A message the gate cannot process (undecodable, a bug, a refresh the connector cannot make,
 a change too large to produce) goes to the quarantine before it is acknowledged; Redis or the
-broker being away is waited out (`outbound.durable`)."""
+broker being away is waited out (`outbound.durable`); a refresh whose read the tool could not
+answer now waits on the retry ladder and comes back (`outbound.reread`)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import logging
 
 import faust
 
+from connectors.base import ToolError
+from outbound import reread
 from outbound.app import app, ctx, inbound_topic, produce, quarantine, register
 from outbound.durable import until_done
 from outbound.gate import Gate
 from outbound.lanes import Lanes
 from outbound.metrics import GATE_EVENTS, STAGE_ERRORS
 from outbound.quarantine import of_event
+from outbound.settings import DeliverySettings
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import ChangeEvent
@@ -23,16 +27,48 @@ from syncstate.quarantine import Stage
 
 log = logging.getLogger(__name__)
 gate = Gate(ctx)
+policy = DeliverySettings().policy()  # the delivery's ladder: its delays and delayed topics
 
 
 async def handle_event(message: faust.EventT[bytes]) -> None:
     try:
         event = codec.decode(ChangeEvent, message.value)
         await handle(event, message.headers)
+    except ToolError as exc:
+        if not await read_later(message, event, exc):
+            STAGE_ERRORS.labels("gate").inc()
+            log.error("the record could not be read; the event goes to the quarantine")
+            await quarantine.put(Stage.GATE, of_event(message), exc)
     except Exception as exc:
         STAGE_ERRORS.labels("gate").inc()
         log.exception("gate failed; the message goes to the quarantine")
         await quarantine.put(Stage.GATE, of_event(message), exc)
+
+
+async def read_later(message: faust.EventT[bytes], event: ChangeEvent, exc: ToolError) -> bool:
+    """Put a refresh the tool could not answer now on the retry ladder (False: not worth
+    trying again)."""
+    original = of_event(message)
+    plan = reread.later(original, exc, policy)
+    if plan is None:
+        return False
+    topic, headers, wait_s = plan
+    await until_done(
+        lambda: produce(topic, original.key, original.value, headers), "gate.read_later"
+    )
+    GATE_EVENTS.labels(event.integration_id, "read_later").inc()
+    log.warning(
+        "the record could not be read now; the event waits and comes back",
+        extra={
+            "event_id": event.event_id,
+            "integration": event.integration_id,
+            "external_id": event.external_id,
+            "attempt": reread.attempt(original.headers),
+            "retry_in_s": round(wait_s, 3),
+            "error": str(exc),
+        },
+    )
+    return True
 
 
 lanes = register(Lanes("gate", handle_event))
