@@ -21,7 +21,7 @@ from outbound.gateread import GateRead, GateReader
 from outbound.state import links_key, parse_hash
 from syncmodel.comments import COMMENT, comment_changes, forced_changes
 from syncmodel.config import IntegrationConfig
-from syncmodel.echo import clobbered_fields, fresh_changes, real_changes
+from syncmodel.echo import clobbered_fields, fresh_changes, normalize, real_changes
 from syncmodel.events import (
     ChangeEvent,
     ChangeKind,
@@ -104,7 +104,7 @@ class Gate:
                 own = fresh_changes(
                     {f: c for f, c in event.changes.items() if f in ours}, event.version, versions
                 )
-                seen_own = self._remembering(event, own, ours=own, settle=own)
+                seen_own = self._remembering(event, own, known, ours=own, settle=own)
                 others = {f: c for f, c in event.changes.items() if f not in ours}
                 if event.origin is not Origin.RECONCILER or not others:
                     return self._dropped("echo_version", seen_own)
@@ -131,10 +131,11 @@ class Gate:
             return GateResult(None, "stale")
         if side.actor is not None and event.actor == side.actor and not forced:
             # Our own write coming back. Still the record's true state: remember it.
-            return self._dropped("echo_actor", self._remembering(event, fresh, fresh, fresh))
+            seen = self._remembering(event, fresh, known, ours=fresh, settle=fresh)
+            return self._dropped("echo_actor", seen)
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
-            return self._dropped("unlinked", self._remembering(event, fresh))
+            return self._dropped("unlinked", self._remembering(event, fresh, known))
 
         changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
         changes = {k: c for k, c in changes.items() if k not in echoed}
@@ -142,7 +143,7 @@ class Gate:
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
 
-        remember = self._remembering(event, fresh, ours=echoed, settle=echoed)
+        remember = self._remembering(event, fresh, known, ours=echoed, settle=echoed)
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return self._dropped("echo_or_noop", remember)
@@ -215,7 +216,9 @@ class Gate:
         entry = comment_changes(event)
         added = event.comment.action is CommentAction.ADDED
         if side.actor is not None and event.actor == side.actor:
-            seen = self._remembering(event, entry if added else {}, ours=entry, settle={COMMENT})
+            entries = entry if added else {}
+            known = read.known.fields
+            seen = self._remembering(event, entries, known, ours=entry, settle={COMMENT})
             return self._dropped("echo_actor", seen)
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
@@ -224,7 +227,8 @@ class Gate:
         if reason is not None:
             return GateResult(None, reason)
 
-        remember = self._remembering(event, entry if added else {})  # once published
+        # once published
+        remember = self._remembering(event, entry if added else {}, read.known.fields)
 
         incident_links, _ = await self._links(event.tenant, pid, read)
         linked = LinkedEvent(
@@ -290,17 +294,23 @@ class Gate:
         self,
         event: ChangeEvent,
         fresh: Mapping[str, FieldChange],
+        known: Mapping[str, str | None],
         ours: Collection[str] = (),
         settle: Collection[str] = (),
     ) -> Callable[[Pipeline], None]:
-        """Queues the record's values as this event shows them; `settle`: fields whose write
-        of ours this event is the echo of (no longer pending)."""
+        """Queues the record's values as this event shows them (`known`: as they were known
+        before); `settle`: fields whose write of ours this event is the echo of (no longer
+        pending)."""
         store = self.ctx.store
         tenant, side, record = event.tenant, event.integration_id, event.external_id
         values = {k: c.new for k, c in fresh.items()}
+        # A value other than the one known is no longer the tool's form of ours.
+        changed = [k for k, v in values.items() if normalize(v) != normalize(known.get(k))]
 
         def writes(pipe: Pipeline) -> None:
-            store.q_remember_state(pipe, tenant, side, record, values, event.version, ours=ours)
+            store.q_remember_state(
+                pipe, tenant, side, record, values, event.version, ours=ours, changed=changed
+            )
             store.q_settle_pending(pipe, tenant, side, record, settle)
 
         return writes

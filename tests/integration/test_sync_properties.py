@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from connectors.base import Connector, RecordState
+from connectors.base import Connector, RecordState, Written
 from outbound.arbiter import Arbiter
 from outbound.context import Context
 from outbound.delivery import Delivery
@@ -148,10 +148,10 @@ class SimSide(Connector):
         )
         return RecordState(external_id, dict(fields), version=f"{self.versions[external_id]:010d}")
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         self.sync_writes += 1
         self.write(external_id, fields, SYNC_ACTOR)
-        return f"{self.versions[external_id]:010d}"
+        return Written(f"{self.versions[external_id]:010d}")
 
     def _make_client(self) -> httpx.AsyncClient:
         raise AssertionError("no HTTP here")

@@ -82,9 +82,9 @@ async def test_create_is_keyed_and_found_again(pd: Harness, connector: PagerDuty
 
 async def test_status_resolve_and_reopen(pd: Harness, connector: PagerDutyConnector) -> None:
     record = await connector.create("01HSTATUS", {"title": "t"})
-    assert await connector.update(record.external_id, {"status": "closed"}) is not None
+    assert (await connector.update(record.external_id, {"status": "closed"})).version is not None
     assert (await connector.fetch(record.external_id)).fields["status"] == "closed"
-    assert await connector.update(record.external_id, {"status": "closed"}) is None  # no-op
+    assert (await connector.update(record.external_id, {"status": "closed"})).version is None
     await connector.update(record.external_id, {"status": "open"})
     view = await ui(pd, "GET", f"/_sandbox/incidents/{record.external_id}")
     assert view["status"] == "triggered"
