@@ -138,7 +138,15 @@ class Gate:
             return self._dropped("unlinked", self._remembering(event, fresh, known))
 
         changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
-        changes = {k: c for k, c in changes.items() if k not in echoed}
+        # The record's own form of a value we wrote there (cut, rewritten, a default) is that
+        # value, not news: a forced re-read must not carry it back over the original.
+        stored = read.known.sent
+        changes = {
+            k: c
+            for k, c in changes.items()
+            if k not in echoed
+            and not (k in stored and normalize(c.new) == normalize(known.get(k)))
+        }
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
