@@ -291,9 +291,10 @@ def heal_events(
       them (old = what the pipeline knew), dated by the record's own update time; the gate
       takes them as news and the arbiter sends them everywhere they go.
     - push: a refresh of the authoritative record limited to those fields and delivered to
-      the other side of this link only; the gate re-reads the record. It is dated by the
-      time of the value it carries (the arbiter's standing write, else the record's update
-      time), so a newer change made meanwhile still wins.
+      the other side of this link only; the gate re-reads the record, and pushes a field
+      only if it still holds the value compared (else a newer change is on its way, with its
+      own time). It is dated by the time of that value (the arbiter's standing write, else
+      the record's update time), so a newer change made meanwhile still wins.
     """
     records = {"platform": link.platform, "external": link.external}
     takes: dict[str, dict[str, FieldChange]] = {"platform": {}, "external": {}}
@@ -349,6 +350,9 @@ def heal_events(
                     integration_id=integration,
                     external_id=record_id,
                     kind=ChangeKind.REFRESH,
+                    # The values the push was decided on: the gate pushes a field only if the
+                    # record still shows it (a newer change travels with its own time).
+                    changes={f: FieldChange(new=record.fields.get(f)) for f in pushes[side]},
                     only_fields=tuple(sorted(pushes[side])),
                     platform_incident_id=link.platform_incident_id,
                     source_ts=max(dated) if dated else (record.updated_at or now),

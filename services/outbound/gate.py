@@ -144,8 +144,7 @@ class Gate:
         changes = {
             k: c
             for k, c in changes.items()
-            if k not in echoed
-            and not (k in stored and normalize(c.new) == normalize(known.get(k)))
+            if k not in echoed and not (k in stored and normalize(c.new) == normalize(known.get(k)))
         }
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
@@ -341,6 +340,15 @@ class Gate:
             mapping = self.ctx.mappings[event.integration_id]
             wanted = {mapping.canonical_of(n) or n for n in event.only_fields}
             fields = {k: v for k, v in fields.items() if k in wanted}
+        if event.origin is Origin.RECONCILER and event.changes:
+            # A push of the values a reconcile compared: a field that changed since is on its
+            # way with its own change (and time); pushing it now would date it by the old one.
+            decided = event.changes
+            fields = {
+                k: v
+                for k, v in fields.items()
+                if k in decided and normalize(v) == normalize(decided[k].new)
+            }
         return event.model_copy(
             update={
                 "kind": ChangeKind.UPDATED,

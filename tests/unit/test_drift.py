@@ -170,6 +170,8 @@ def test_a_push_refreshes_the_authority_for_this_link_only() -> None:
     assert (event.integration_id, event.external_id) == ("incidentio", "P1")
     assert event.deliver_to == ("prod-snow",)
     assert event.source_ts == earlier  # dated by the value it carries: newer changes win
+    # ... and names that value: the gate pushes it only if the record still shows it.
+    assert {f: c.new for f, c in event.changes.items()} == {"title": "P"}
 
 
 def test_reported_only_discrepancies_send_nothing() -> None:
