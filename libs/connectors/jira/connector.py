@@ -15,11 +15,7 @@ Options (`IntegrationConfig.options`):
   (default `/webhooks/<id>`: the path the qsh claim must name).
 Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
 `actor` is the integration account's accountId: its own changes come back as echoes.
-
-Limits (Jira Cloud): a summary holds 255 characters (longer is refused: "Summary must be
-less than 255 characters."); a description or a comment 32,767 (`CONTENT_LIMIT_EXCEEDED`,
-"The entered text is too long"). Jira does not say whether it counts the text or its stored
-form, so the ADF document sent is what is measured (never shorter than its text).
+Values are cut to Jira's limits (`connectors.jira.limits`) before they are sent.
 """
 
 from __future__ import annotations
@@ -28,11 +24,10 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import cached_property, partial
+from functools import cached_property
 from typing import Any, Final
 
 import httpx
-import orjson
 
 from connectors.base import (
     Connector,
@@ -58,10 +53,10 @@ from connectors.jira.fields import (
     parse_time,
     version_of,
 )
+from connectors.jira.limits import SUMMARY_MAX, fit_text
 from connectors.jira.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import Status, ToolType
-from syncmodel.limits import cut
 
 PROPERTY_KEY: Final = "incident-sync"
 READ_FIELDS: Final = (
@@ -75,15 +70,6 @@ READ_FIELDS: Final = (
     "comment",
 )
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
-SUMMARY_MAX: Final = 255
-TEXT_MAX: Final = 32_767  # a description or a comment (the ADF document sent)
-
-
-def _adf_length(text: str) -> int:
-    return len(orjson.dumps(text_to_adf(text)).decode())
-
-
-_fit_text = partial(cut, limit=TEXT_MAX, measure=_adf_length)
 
 
 class JiraConnector(Connector):
@@ -287,17 +273,17 @@ class JiraConnector(Connector):
         fitted = await super().fit(fields)
         for name in (DESCRIPTION, COMMENT):
             if fitted.get(name):
-                fitted[name] = _fit_text(fitted[name])
+                fitted[name] = fit_text(fitted[name])
         return fitted
 
     # -- comments --------------------------------------------------------------------------
     async def add_comment(self, external_id: str, body: str) -> str | None:
-        created = await self.client.add_comment(external_id, text_to_adf(_fit_text(body) or ""))
+        created = await self.client.add_comment(external_id, text_to_adf(fit_text(body) or ""))
         comment_id = created.get("id")
         return str(comment_id) if comment_id is not None else None
 
     async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
-        adf = text_to_adf(_fit_text(body) or "")
+        adf = text_to_adf(fit_text(body) or "")
         await self.client.update_comment(external_id, comment_id, adf)
 
     async def delete_comment(self, external_id: str, comment_id: str) -> None:
