@@ -4,8 +4,8 @@ Before writing it cuts the values to the tool's limits and records their fingerp
 echo is recognised; a create first looks for a record already carrying the correlation, so a
 retried create never makes a second one; after writing it stores the link and the target's
 new known state: what the tool answered it stored (its own form of a value, or a default it
-filled in) beside what was sent, so that form counts as ours (`outbound.recordstate`). Every request
-to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
+filled in) beside what was sent, so that form counts as ours (`outbound.recordstate`). Every
+request to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
 rate and concurrency limits). What happens after a failure (the retry ladder, the DLQ) is the
 caller's business (`outbound.ladder`).
 """

@@ -18,6 +18,7 @@ from redis.asyncio.client import Pipeline
 from outbound.comments import Comments
 from outbound.context import Context
 from outbound.gateread import GateRead, GateReader
+from outbound.recordstate import shows_ours
 from outbound.state import links_key, parse_hash
 from syncmodel.comments import COMMENT, comment_changes, forced_changes
 from syncmodel.config import IntegrationConfig
@@ -140,11 +141,10 @@ class Gate:
         changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
         # The record's own form of a value we wrote there (cut, rewritten, a default) is that
         # value, not news: a forced re-read must not carry it back over the original.
-        stored = read.known.sent
         changes = {
             k: c
             for k, c in changes.items()
-            if k not in echoed and not (k in stored and normalize(c.new) == normalize(known.get(k)))
+            if k not in echoed and not shows_ours(read.known, k, c.new)
         }
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
@@ -182,8 +182,13 @@ class Gate:
         # Consume the fingerprints of our own writes this event carries back, whichever
         # guard drops it: a leftover one would swallow a person's later edit to that value.
         # A tool that names the actor tells echoes apart exactly; fingerprints are for the
-        # sides that do not (a person may well type a value we wrote a moment ago).
-        names_actor = side.actor is not None and event.actor is not None
+        # sides that do not (a person may well type a value we wrote a moment ago). What the
+        # reconciler read of such a tool names no actor, but the echoes of our writes there
+        # came (or come) by actor: their fingerprints, never consumed, must not swallow a
+        # person's value the reconciler found.
+        names_actor = side.actor is not None and (
+            event.actor is not None or event.origin is Origin.RECONCILER
+        )
         consume = (
             {}
             if forced or names_actor
@@ -223,8 +228,7 @@ class Gate:
         entry = comment_changes(event)
         added = event.comment.action is CommentAction.ADDED
         if side.actor is not None and event.actor == side.actor:
-            entries = entry if added else {}
-            known = read.known.fields
+            entries, known = (entry if added else {}), read.known.fields
             seen = self._remembering(event, entries, known, ours=entry, settle={COMMENT})
             return self._dropped("echo_actor", seen)
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
@@ -234,8 +238,9 @@ class Gate:
         if reason is not None:
             return GateResult(None, reason)
 
-        # once published
-        remember = self._remembering(event, entry if added else {}, read.known.fields)
+        remember = self._remembering(  # once published
+            event, entry if added else {}, read.known.fields
+        )
 
         incident_links, _ = await self._links(event.tenant, pid, read)
         linked = LinkedEvent(

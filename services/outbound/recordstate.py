@@ -76,6 +76,12 @@ def shows(known: KnownState, field: str, value: str | None) -> bool:
     return field in known.sent and normalize(known.sent[field]) == normalize(value)
 
 
+def shows_ours(known: KnownState, field: str, value: str | None) -> bool:
+    """Whether `value` is the record's known value of `field` and that is the tool's stored
+    form of a value we wrote (another form of it, or a default for our empty value)."""
+    return field in known.sent and normalize(value) == normalize(known.fields.get(field))
+
+
 def sent_marks(
     sent: Mapping[str, str | None], stored: Mapping[str, str | None]
 ) -> dict[str, str | None]:

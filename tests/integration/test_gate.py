@@ -265,3 +265,18 @@ async def test_forced_re_reads_push_neither_a_moved_value_nor_our_own_stored_for
     result = await gate.process(push(Origin.MANUAL))
     assert result.linked is not None and set(result.linked.event.changes) == {"title"}
     await gate.ctx.aclose()
+
+
+async def test_a_reconcilers_take_of_a_value_we_wrote_before_is_news_where_the_tool_names_actors(
+    gate: Gate,
+) -> None:
+    store = gate.ctx.store
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    # We wrote B (its fingerprint recorded); the echo came back by actor, consuming nothing.
+    await store.expect_echo("default", "prod-snow", "sys1", {"title": "B"}, 60)
+    assert await decide(gate, snow("B", delivery="echo", actor="incident-sync")) == "echo_actor"
+    assert await decide(gate, snow("C", delivery="d2", version=3)) == "passed"
+    # A person sets B again; the webhook is lost, the reconciler takes it in (no actor).
+    take = snow("B", delivery="reconcile:rec-1:take", version=4, actor=None)
+    take = take.model_copy(update={"origin": Origin.RECONCILER})
+    assert await decide(gate, take) == "passed"
