@@ -19,9 +19,10 @@ from typing import ClassVar
 
 import httpx
 
+from syncmodel import limits
 from syncmodel.config import IntegrationConfig
 from syncmodel.events import ChangeEvent
-from syncmodel.fields import ToolType
+from syncmodel.fields import Field, ToolType
 from syncmodel.mapping import FieldMapping
 
 
@@ -69,8 +70,36 @@ class RecordState:
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Written:
+    """A tool's answer to an update.
+
+    `version`: the record's version after the write, when the tool reports it (as in
+    RecordState.version), so an older snapshot arriving later is recognised as stale.
+    `stored`: the canonical values the tool stored for the fields written, as its answer shows
+    them (a tool may cut, normalise or fill in a value); a field it does not show is taken as
+    stored as sent. Comments are never in it (an entry is appended, not a value stored).
+    """
+
+    version: str | None = None
+    stored: dict[str, str | None] = field(default_factory=dict)
+
+
+def stored_values(
+    sent: Mapping[str, str | None], answer: Mapping[str, str | None]
+) -> dict[str, str | None]:
+    """The values a tool's answer (canonical fields of the record after the write) shows for
+    the fields sent: what `Written.stored` and a create's `RecordState.fields` hold."""
+    return {k: answer[k] for k in sent if k in answer and k != Field.COMMENT}
+
+
 class Connector(abc.ABC):
     tool: ClassVar[ToolType]
+    # The tool's documented maximum length, in characters, per canonical field it stores;
+    # longer values are cut visibly before they are sent (`syncmodel.limits`). A tool whose
+    # limits depend on the instance overrides `field_limits`, one whose limits are not plain
+    # lengths overrides `fit`.
+    LIMITS: ClassVar[Mapping[str, int]] = {}
 
     def __init__(
         self,
@@ -122,12 +151,26 @@ class Connector(abc.ABC):
         """Create a record carrying the correlation to the platform incident."""
 
     @abc.abstractmethod
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
-        """Set canonical fields (whole values; `comment` appends an entry).
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """Set canonical fields (whole values, cut to fit; `comment` appends an entry).
 
-        Returns the record's version after the write (as in RecordState.version) when the
-        tool reports it, so an older snapshot arriving later is recognised as stale.
+        Returns the tool's answer: the record's version after the write and the values it
+        stored, where the tool reports them (`Written`).
         """
+
+    # -- limits ------------------------------------------------------------------------------
+    async def field_limits(self) -> Mapping[str, int]:
+        """Maximum characters per canonical field (`LIMITS` unless the instance says)."""
+        return self.LIMITS
+
+    async def fit(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        """`fields` as they are sent: each value cut to the tool's limit (idempotent).
+
+        The delivery fits a command before it records what it writes, so the echo of a cut
+        value is known as ours; `create` and `update` fit again (a no-op then), so every
+        caller writes within the limits.
+        """
+        return limits.fit(fields, await self.field_limits())
 
     # -- batch reads (the reconciler) ------------------------------------------------------
     # How many records a batched read asks for at once, and how many single reads the
@@ -172,7 +215,8 @@ class Connector(abc.ABC):
     sends_webhooks: ClassVar[bool] = True
 
     async def add_comment(self, external_id: str, body: str) -> str | None:
-        """Append a comment; returns the tool's id of the new comment when it has one."""
+        """Append a comment (cut to fit); returns the tool's id of the new comment when it
+        has one."""
         await self.update(external_id, {"comment": body})
         return None
 

@@ -18,10 +18,16 @@ Which fields are compared, and which way a difference heals (`flows`):
   its own value there.
 A field present on only one of the two records (a tool that does not read it back) cannot be
 compared. A field parked for manual review is reported, never healed.
+
+Values are compared as each side stores them: normalised (`echo.normalize`: an empty value is
+no value), and a record still showing the tool's stored form of a value we wrote (cut to a
+limit, rewritten by the tool, or its own default where we sent nothing: `Side.sent`) shows
+that value. A heal that did not remove its discrepancy is judged by `syncmodel.healing`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +69,7 @@ class Heal(StrEnum):
     UNLINK = "unlink"  # a record is gone: forget the link
     RECREATE = "recreate"  # the tool's record is gone: make a new one
     NONE = "none"  # reported only (parked for review, or as configured)
+    UNHEALABLE = "unhealable"  # healed before to no effect: reported, not sent again
 
 
 class MissingPolicy(StrEnum):
@@ -84,6 +91,7 @@ class Discrepancy(BaseModel):
     platform_value: str | None = None
     external_value: str | None = None
     heal: Heal = Heal.NONE
+    reason: str | None = None  # why it is not healed (unhealable)
 
 
 @dataclass(frozen=True)
@@ -95,13 +103,30 @@ class Side:
     version: str | None = None
     updated_at: datetime | None = None
     reference: str | None = None
+    # field -> the value we wrote, where the known value is the tool's stored form of it
+    sent: Mapping[str, str | None] = dataclasses.field(default_factory=dict)
 
     def has_news(self, field: str) -> bool:
         return field in self.known and not _same(self.known[field], self.fields.get(field))
 
+    def shows_ours(self, field: str, value: str | None) -> bool:
+        """Whether the record still shows the tool's stored form of our write of `value`."""
+        return (
+            field in self.sent
+            and not self.has_news(field)
+            and field in self.known
+            and _same(self.sent[field], value)
+        )
+
 
 def _same(a: str | None, b: str | None) -> bool:
     return normalize(a) == normalize(b)
+
+
+def agree(platform: Side, external: Side, field: str) -> bool:
+    """Whether both records hold the same value of `field`, as each side stores it."""
+    p, e = platform.fields.get(field), external.fields.get(field)
+    return _same(p, e) or external.shows_ours(field, p) or platform.shows_ours(field, e)
 
 
 def flows(integration: IntegrationConfig, mapping: FieldMapping) -> dict[str, Flow]:
@@ -181,7 +206,7 @@ def compare(
         if field not in platform.fields or field not in external.fields:
             continue
         p, e = platform.fields[field], external.fields[field]
-        if _same(p, e):
+        if agree(platform, external, field):
             continue
         if field in parked:
             heal: Heal | None = Heal.NONE
@@ -266,9 +291,10 @@ def heal_events(
       them (old = what the pipeline knew), dated by the record's own update time; the gate
       takes them as news and the arbiter sends them everywhere they go.
     - push: a refresh of the authoritative record limited to those fields and delivered to
-      the other side of this link only; the gate re-reads the record. It is dated by the
-      time of the value it carries (the arbiter's standing write, else the record's update
-      time), so a newer change made meanwhile still wins.
+      the other side of this link only; the gate re-reads the record, and pushes a field
+      only if it still holds the value compared (else a newer change is on its way, with its
+      own time). It is dated by the time of that value (the arbiter's standing write, else
+      the record's update time), so a newer change made meanwhile still wins.
     """
     records = {"platform": link.platform, "external": link.external}
     takes: dict[str, dict[str, FieldChange]] = {"platform": {}, "external": {}}
@@ -324,6 +350,9 @@ def heal_events(
                     integration_id=integration,
                     external_id=record_id,
                     kind=ChangeKind.REFRESH,
+                    # The values the push was decided on: the gate pushes a field only if the
+                    # record still shows it (a newer change travels with its own time).
+                    changes={f: FieldChange(new=record.fields.get(f)) for f in pushes[side]},
                     only_fields=tuple(sorted(pushes[side])),
                     platform_incident_id=link.platform_incident_id,
                     source_ts=max(dated) if dated else (record.updated_at or now),

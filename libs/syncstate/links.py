@@ -1,20 +1,22 @@
 """Links between platform incidents and tool records, and the pipeline's known state, as the
 control plane, the unlinking of deleted records and the reconciler see them.
 
-The outbound worker writes these keys (`services/outbound/state.py` defines the layout):
-`is:{t}:links:{incident}` (hash integration -> external id), `is:{t}:link:{integration}:
-{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the record's last known values;
-bookkeeping fields start with NUL), `is:{t}:fw:{incident}` (the arbiter's standing change per
-field), `is:{t}:parked:{incident}` (fields awaiting manual review). A record deleted in its
-tool is unlinked and its integration marked detached for the incident,
-`is:{t}:detached:{incident}` (hash integration -> the deleted record's id), so no new record is
-made there until an operator asks for a manual sync of the incident. Bulk reads are
-pipelined, so comparing thousands of links costs a handful of round trips.
+The outbound worker writes these keys (`services/outbound/state.py` and `recordstate.py`
+define the layout): `is:{t}:links:{incident}` (hash integration -> external id),
+`is:{t}:link:{integration}:{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the
+record's last known values; bookkeeping fields start with NUL, and `\\0s:<field>` holds the
+value we sent where the tool stored another form of it), `is:{t}:fw:{incident}` (the
+arbiter's standing change per field), `is:{t}:parked:{incident}` (fields awaiting manual
+review). A record deleted in its tool is unlinked and its integration marked detached for
+the incident, `is:{t}:detached:{incident}` (hash integration -> the deleted record's id), so
+no new record is made there until an operator asks for a manual sync of the incident. Bulk
+reads are pipelined, so comparing thousands of links costs a handful of round trips.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,16 @@ from syncmodel.conflicts import FieldWrite
 
 SCAN_COUNT = 1_000
 CHUNK = 500  # keys per pipelined batch
+_SENT = "\x00s:"  # a field's sent mark in the state hash (`outbound/recordstate.py`)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the pipeline last knew of one record: canonical field -> value, and where that
+    value is the tool's stored form of a value we wrote, that value (field -> value sent)."""
+
+    fields: dict[str, str | None]
+    sent: dict[str, str | None]
 
 
 def _s(value: bytes | str) -> str:
@@ -105,15 +117,20 @@ class LinkView:
         """Every link of the integration: external id -> platform incident id."""
         return await linked_records(self.redis, tenant, integration)
 
-    async def known(
-        self, tenant: str, side: str, record_ids: Sequence[str]
-    ) -> dict[str, dict[str, str | None]]:
-        """What the pipeline last knew of each record: canonical field -> value."""
+    async def known(self, tenant: str, side: str, record_ids: Sequence[str]) -> dict[str, Known]:
+        """What the pipeline last knew of each record: its values and our writes' sent marks."""
         rows = await self._each("hgetall", [f"is:{tenant}:state:{side}:{r}" for r in record_ids])
-        return {
-            record: {_s(k): _s(v) for k, v in raw.items() if not _s(k).startswith("\x00")}
-            for record, raw in zip(record_ids, rows, strict=True)
-        }
+        out: dict[str, Known] = {}
+        for record, raw in zip(record_ids, rows, strict=True):
+            known = Known({}, {})
+            for key, value in raw.items():
+                name = _s(key)
+                if name.startswith(_SENT):
+                    known.sent[name[len(_SENT) :]] = _s(value)
+                elif not name.startswith("\x00"):
+                    known.fields[name] = _s(value)
+            out[record] = known
+        return out
 
     async def standing(
         self, tenant: str, incidents: Sequence[str]

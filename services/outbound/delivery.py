@@ -1,9 +1,11 @@
 """Delivery: performs one attempt of one write to one side through its connector.
 
-Before writing it records the fingerprints of the values so the echo is recognised; a create
-first looks for a record already carrying the correlation, so a retried create never makes a
-second one; after writing it stores the link and the target's new known state. Every request
-to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
+Before writing it cuts the values to the tool's limits and records their fingerprints so the
+echo is recognised; a create first looks for a record already carrying the correlation, so a
+retried create never makes a second one; after writing it stores the link and the target's
+new known state: what the tool answered it stored (its own form of a value, or a default it
+filled in) beside what was sent, so that form counts as ours (`outbound.recordstate`). Every
+request to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
 rate and concurrency limits). What happens after a failure (the retry ladder, the DLQ) is the
 caller's business (`outbound.ladder`).
 """
@@ -24,10 +26,11 @@ from outbound.comments import Comments
 from outbound.context import Context
 from outbound.durable import until_done
 from outbound.guard import Deferred
+from outbound.recordstate import sent_marks, shows
 from outbound.state import parse_field_writes, parse_hash, parse_known
 from syncmodel.conflicts import NOT_ARBITRATED
-from syncmodel.echo import normalize
 from syncmodel.events import DeliveryCommand
+from syncmodel.fields import Field
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,12 @@ class Delivery:
                 async with guard(cmd.tenant, target_id):
                     record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
                 created = record.external_id
+                # What the new record holds: what was sent, in the form the tool stored it,
+                # and what it filled in itself where the create sent nothing (an empty value).
+                stored = {
+                    **cmd.set_fields,
+                    **{k: v for k, v in record.fields.items() if k != Field.COMMENT},
+                }
 
                 async def after_create() -> None:  # one transaction: link and bookkeeping
                     async with store.redis.pipeline(transaction=True) as pipe:
@@ -104,7 +113,7 @@ class Delivery:
                                 target_id,
                                 created,
                                 record.version,
-                                cmd.set_fields,
+                                stored,
                                 ctx.config.echo_ttl_s,
                             )
                         store.q_link(pipe, cmd.tenant, cmd.platform_incident_id, target_id, created)
@@ -113,9 +122,10 @@ class Delivery:
                             cmd.tenant,
                             target_id,
                             created,
-                            cmd.set_fields,
+                            stored,
                             record.version,
                             cmd.source_ts,
+                            sent=sent_marks(cmd.set_fields, stored),
                         )
                         self._q_wrote(pipe, cmd, created)
                         await pipe.execute()
@@ -154,6 +164,10 @@ class Delivery:
             self._skip(cmd)
             return False
         async with self.guard.request(cmd.tenant, target_id):
+            # Cut to the tool's limits first: what is fingerprinted and remembered is what is
+            # sent, so the echo of a cut value is ours (never taken back over the original).
+            whole = cmd.set_fields
+            cmd = cmd.model_copy(update={"set_fields": await connector.fit(whole)})
             # Pending first, then the check: the arbiter stores a new winner first, then looks
             # for pending writes; so either this check sees the winner or the arbiter sees
             # this write. In that order, in one round trip, with the record's known state.
@@ -171,12 +185,14 @@ class Delivery:
             if not cmd.set_fields:
                 return False
             try:
-                version = await connector.update(external_id, cmd.set_fields)
+                written = await connector.update(external_id, cmd.set_fields)
             except ToolError as exc:
                 if not exc.retryable:  # never written: no echo to wait for
                     await self._not_written(cmd, external_id, set(cmd.set_fields))
                 raise
-        sent = cmd
+        sent, version = cmd, written.version
+        stored = {**sent.set_fields, **written.stored}
+        marks = sent_marks({f: whole.get(f) for f in stored}, stored)
 
         async def after_update() -> None:
             async with store.pipeline() as pipe:
@@ -187,7 +203,7 @@ class Delivery:
                         target_id,
                         external_id,
                         version,
-                        sent.set_fields,
+                        stored,
                         ctx.config.echo_ttl_s,
                     )
                 store.q_remember_state(
@@ -195,10 +211,11 @@ class Delivery:
                     sent.tenant,
                     target_id,
                     external_id,
-                    sent.set_fields,
+                    stored,
                     version,
                     sent.source_ts,
                     replaced=before.fields,
+                    sent=marks,
                 )
                 self._q_wrote(pipe, sent, external_id)
                 await pipe.execute()
@@ -211,14 +228,8 @@ class Delivery:
     async def _not_yet_shown(self, cmd: DeliveryCommand, external_id: str) -> DeliveryCommand:
         """A create planned again (a redelivered "created", or a change made while the first
         create was in flight) found its record: write only what it does not show yet."""
-        known = (
-            await self.ctx.store.known_state(cmd.tenant, cmd.target_integration_id, external_id)
-        ).fields
-        fields = {
-            f: v
-            for f, v in cmd.set_fields.items()
-            if f not in known or normalize(known[f]) != normalize(v)
-        }
+        known = await self.ctx.store.known_state(cmd.tenant, cmd.target_integration_id, external_id)
+        fields = {f: v for f, v in cmd.set_fields.items() if not shows(known, f, v)}
         return cmd.model_copy(update={"set_fields": fields})
 
     async def _without_written_comment(

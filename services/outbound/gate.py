@@ -19,10 +19,11 @@ from connectors.base import RecordNotFound
 from outbound.comments import Comments
 from outbound.context import Context
 from outbound.gateread import GateRead, GateReader
+from outbound.recordstate import shows_ours
 from outbound.state import links_key, parse_hash
 from syncmodel.comments import COMMENT, comment_changes, forced_changes
 from syncmodel.config import IntegrationConfig
-from syncmodel.echo import clobbered_fields, fresh_changes, real_changes
+from syncmodel.echo import clobbered_fields, fresh_changes, normalize, real_changes
 from syncmodel.events import (
     ChangeEvent,
     ChangeKind,
@@ -117,7 +118,7 @@ class Gate:
                 own = fresh_changes(
                     {f: c for f, c in event.changes.items() if f in ours}, event.version, versions
                 )
-                seen_own = self._remembering(event, own, ours=own, settle=own)
+                seen_own = self._remembering(event, own, known, ours=own, settle=own)
                 others = {f: c for f, c in event.changes.items() if f not in ours}
                 if event.origin is not Origin.RECONCILER or not others:
                     return self._dropped("echo_version", seen_own)
@@ -144,18 +145,25 @@ class Gate:
             return GateResult(None, "stale")
         if side.actor is not None and event.actor == side.actor and not forced:
             # Our own write coming back. Still the record's true state: remember it.
-            return self._dropped("echo_actor", self._remembering(event, fresh, fresh, fresh))
+            seen = self._remembering(event, fresh, known, ours=fresh, settle=fresh)
+            return self._dropped("echo_actor", seen)
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
-            return self._dropped("unlinked", self._remembering(event, fresh))
+            return self._dropped("unlinked", self._remembering(event, fresh, known))
 
         changes = forced_changes(fresh, known) if forced else real_changes(fresh, known)
-        changes = {k: c for k, c in changes.items() if k not in echoed}
+        # The record's own form of a value we wrote there (cut, rewritten, a default) is that
+        # value, not news: a forced re-read must not carry it back over the original.
+        changes = {
+            k: c
+            for k, c in changes.items()
+            if k not in echoed and not shows_ours(read.known, k, c.new)
+        }
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in clobbered if f not in echoed})
 
-        remember = self._remembering(event, fresh, ours=echoed, settle=echoed)
+        remember = self._remembering(event, fresh, known, ours=echoed, settle=echoed)
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return self._dropped("echo_or_noop", remember)
@@ -187,8 +195,13 @@ class Gate:
         # Consume the fingerprints of our own writes this event carries back, whichever
         # guard drops it: a leftover one would swallow a person's later edit to that value.
         # A tool that names the actor tells echoes apart exactly; fingerprints are for the
-        # sides that do not (a person may well type a value we wrote a moment ago).
-        names_actor = side.actor is not None and event.actor is not None
+        # sides that do not (a person may well type a value we wrote a moment ago). What the
+        # reconciler read of such a tool names no actor, but the echoes of our writes there
+        # came (or come) by actor: their fingerprints, never consumed, must not swallow a
+        # person's value the reconciler found.
+        names_actor = side.actor is not None and (
+            event.actor is not None or event.origin is Origin.RECONCILER
+        )
         consume = (
             {}
             if forced or names_actor
@@ -228,7 +241,8 @@ class Gate:
         entry = comment_changes(event)
         added = event.comment.action is CommentAction.ADDED
         if side.actor is not None and event.actor == side.actor:
-            seen = self._remembering(event, entry if added else {}, ours=entry, settle={COMMENT})
+            entries, known = (entry if added else {}), read.known.fields
+            seen = self._remembering(event, entries, known, ours=entry, settle={COMMENT})
             return self._dropped("echo_actor", seen)
         pid = event.external_id if is_platform else await self._platform_incident(event, read)
         if pid is None:
@@ -237,7 +251,9 @@ class Gate:
         if reason is not None:
             return GateResult(None, reason)
 
-        remember = self._remembering(event, entry if added else {})  # once published
+        remember = self._remembering(  # once published
+            event, entry if added else {}, read.known.fields
+        )
 
         incident_links, _ = await self._links(event.tenant, pid, read)
         linked = LinkedEvent(
@@ -303,17 +319,23 @@ class Gate:
         self,
         event: ChangeEvent,
         fresh: Mapping[str, FieldChange],
+        known: Mapping[str, str | None],
         ours: Collection[str] = (),
         settle: Collection[str] = (),
     ) -> Callable[[Pipeline], None]:
-        """Queues the record's values as this event shows them; `settle`: fields whose write
-        of ours this event is the echo of (no longer pending)."""
+        """Queues the record's values as this event shows them (`known`: as they were known
+        before); `settle`: fields whose write of ours this event is the echo of (no longer
+        pending)."""
         store = self.ctx.store
         tenant, side, record = event.tenant, event.integration_id, event.external_id
         values = {k: c.new for k, c in fresh.items()}
+        # A value other than the one known is no longer the tool's form of ours.
+        changed = [k for k, v in values.items() if normalize(v) != normalize(known.get(k))]
 
         def writes(pipe: Pipeline) -> None:
-            store.q_remember_state(pipe, tenant, side, record, values, event.version, ours=ours)
+            store.q_remember_state(
+                pipe, tenant, side, record, values, event.version, ours=ours, changed=changed
+            )
             store.q_settle_pending(pipe, tenant, side, record, settle)
 
         return writes
@@ -336,6 +358,15 @@ class Gate:
             mapping = self.ctx.mappings[event.integration_id]
             wanted = {mapping.canonical_of(n) or n for n in event.only_fields}
             fields = {k: v for k, v in fields.items() if k in wanted}
+        if event.origin is Origin.RECONCILER and event.changes:
+            # A push of the values a reconcile compared: a field that changed since is on its
+            # way with its own change (and time); pushing it now would date it by the old one.
+            decided = event.changes
+            fields = {
+                k: v
+                for k, v in fields.items()
+                if k in decided and normalize(v) == normalize(decided[k].new)
+            }
         return event.model_copy(
             update={
                 "kind": ChangeKind.UPDATED,

@@ -11,7 +11,6 @@ function for the answer.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,28 +18,15 @@ import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from outbound.recordstate import KnownState, parse_hash, parse_known, state_write
 from syncmodel.conflicts import FieldWrite
 from syncmodel.echo import fingerprint
+
+__all__ = ["KnownState", "StateStore", "parse_hash", "parse_known"]
 
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-_VERSION = "\x00v:"  # "\x00v:<field>" holds the version of a field's value; no field has \x00
-_PREV = "\x00p:"  # "\x00p:<field>": the value our write replaced (what a person last set)
-_TS = "\x00t:"  # "\x00t:<field>": source time of the change our write put there ("" = not ours)
-
-
-@dataclass(frozen=True)
-class KnownState:
-    """What we last knew of one record: values, the tool's version of each, and for values
-    our own write put there, the source time of the change we wrote."""
-
-    fields: dict[str, str | None]
-    versions: dict[str, str]
-    written_ts: dict[str, datetime]
-    replaced: dict[str, str | None] = field(default_factory=dict)  # what our write replaced
 
 
 def _p(tenant: str) -> str:
@@ -85,29 +71,6 @@ def _parked_key(tenant: str, platform_incident_id: str) -> str:
     return f"{_p(tenant)}parked:{platform_incident_id}"
 
 
-def parse_hash(raw: Mapping[Any, Any] | Sequence[Any]) -> dict[str, str]:
-    """A hash as HGETALL answers it (a mapping, or the flat list a Lua script returns)."""
-    if isinstance(raw, Mapping):
-        return {_s(k): _s(v) for k, v in raw.items()}
-    return {_s(raw[i]): _s(raw[i + 1]) for i in range(0, len(raw), 2)}
-
-
-def parse_known(raw: Mapping[Any, Any] | Sequence[Any]) -> KnownState:
-    """A record's state hash (HGETALL) as values, versions and our writes' marks."""
-    known = KnownState({}, {}, {})
-    for name, value in parse_hash(raw).items():
-        if name.startswith(_VERSION):
-            known.versions[name[len(_VERSION) :]] = value
-        elif name.startswith(_PREV):
-            known.replaced[name[len(_PREV) :]] = value
-        elif name.startswith(_TS):
-            if value:
-                known.written_ts[name[len(_TS) :]] = datetime.fromisoformat(value)
-        else:
-            known.fields[name] = value
-    return known
-
-
 def parse_ours(value: bytes | str | None) -> set[str]:
     """The fields one of our writes set (the `ours:` entry of a version)."""
     return set(_s(value).split("\x00")) if value else set()
@@ -120,25 +83,6 @@ def parse_field_writes(fields: Sequence[str], raw: Sequence[Any]) -> dict[str, F
             data = orjson.loads(value)
             out[name] = FieldWrite(data["side"], data["value"], datetime.fromisoformat(data["ts"]))
     return out
-
-
-def _state_mapping(
-    fields: Mapping[str, str | None],
-    version: str | None,
-    written_ts: datetime | None,
-    ours: Collection[str],
-    replaced: Mapping[str, str | None] | None,
-) -> dict[str, str]:
-    mapping: dict[str, str] = {k: v if v is not None else "" for k, v in fields.items()}
-    if version is not None:
-        mapping.update({_VERSION + k: version for k in fields})
-    if written_ts is not None:
-        mapping.update({_TS + k: written_ts.isoformat() for k in fields})
-        if replaced is not None:
-            mapping.update({_PREV + k: replaced.get(k) or "" for k in fields})
-    else:
-        mapping.update({_TS + k: "" for k in fields if k not in ours})
-    return mapping
 
 
 class StateStore:
@@ -213,16 +157,13 @@ class StateStore:
         ours: Collection[str] = (),
         replaced: Mapping[str, str | None] | None = None,
     ) -> None:
-        """Remember values seen on (or written to) a record.
-
-        `written_ts`: these values are our own write of a change made at that (source) time.
-        Otherwise they were observed, which clears the mark, except for the fields in `ours`
-        (the echo of our write: the value is still the one we put there).
-        """
-        mapping = _state_mapping(fields, version, written_ts, ours, replaced)
-        if mapping:
-            key = state_key(tenant, integration_id, external_id)
-            await self.redis.hset(key, mapping=mapping)  # type: ignore[arg-type]
+        """Remember values seen on (or written to) a record (see `q_remember_state`)."""
+        async with self.pipeline() as pipe:
+            self.q_remember_state(
+                pipe, tenant, integration_id, external_id, fields, version, written_ts, ours,
+                replaced,
+            )  # fmt: skip
+            await pipe.execute()
 
     def q_remember_state(
         self,
@@ -235,12 +176,24 @@ class StateStore:
         written_ts: datetime | None = None,
         ours: Collection[str] = (),
         replaced: Mapping[str, str | None] | None = None,
+        *,
+        sent: Mapping[str, str | None] | None = None,
+        changed: Collection[str] = (),
     ) -> None:
-        """`remember_state`, queued."""
-        mapping = _state_mapping(fields, version, written_ts, ours, replaced)
-        if mapping:
-            key = state_key(tenant, integration_id, external_id)
-            pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
+        """Remember values seen on (or written to) a record, queued.
+
+        `written_ts`: these values are what our own write of a change made at that (source)
+        time stored; `sent`: the fields where that is another form of the value sent -> the
+        value sent (`outbound.recordstate`). Otherwise they were observed, which clears the
+        mark, except for the fields in `ours` (the echo of our write: the value is still the
+        one we put there); `changed`: observed fields whose value differs from the known one.
+        """
+        write = state_write(fields, version, written_ts, ours, replaced, sent, changed)
+        key = state_key(tenant, integration_id, external_id)
+        if write.mapping:
+            pipe.hset(key, mapping=write.mapping)  # type: ignore[arg-type]
+        if write.cleared:
+            pipe.hdel(key, *write.cleared)
 
     # -- echo fingerprints ---------------------------------------------------------------------
     async def expect_echo(

@@ -1,5 +1,7 @@
 """One reconcile run of one integration: read both sides of every link in batches, compare
-(`syncmodel.drift`), and with auto-heal send the corrective changes through the pipeline.
+(`syncmodel.drift`), and with auto-heal send the corrective changes through the pipeline; a
+discrepancy an earlier heal did not remove is reported as unhealable instead of healed again
+(`syncmodel.healing`, the attempts kept in `reconciler.attempts`).
 
 Reads: the links and what the pipeline knew of each record come from Redis in pipelined
 batches; the records themselves through the connectors' `fetch_many` (ServiceNow `sys_idIN`,
@@ -18,13 +20,14 @@ from opentelemetry.trace import SpanKind
 
 from connectors.base import RecordState
 from reconciler import metrics
+from reconciler.attempts import Attempts
 from reconciler.publisher import Publisher
 from reconciler.sides import REQUESTS, Sides
 from runtime import tracing
-from syncmodel import drift
+from syncmodel import drift, healing
 from syncmodel.config import IntegrationConfig
 from syncmodel.events import ChangeEvent, utcnow
-from syncstate.links import LinkView
+from syncstate.links import Known, LinkView
 from syncstate.reconcile import LISTED_DISCREPANCIES, ReconcileRun, RunMode, RunStatus
 
 log = logging.getLogger("reconciler.engine")
@@ -48,11 +51,19 @@ class Outcome:
     events: list[ChangeEvent]
     unlinks: list[drift.Discrepancy]
     notes: list[str] = field(default_factory=list)
+    judgement: healing.Judgement | None = None
 
     @property
     def healed(self) -> list[drift.Discrepancy]:
         """What an auto-heal sends a corrective change for (or unlinks)."""
-        return [d for d in self.discrepancies if d.heal is not drift.Heal.NONE]
+        idle = (drift.Heal.NONE, drift.Heal.UNHEALABLE)
+        return [d for d in self.discrepancies if d.heal not in idle]
+
+    @property
+    def counted(self) -> list[drift.Discrepancy]:
+        """The discrepancies to count: an unhealable one only when first judged so."""
+        newly = self.judgement.newly_unhealable if self.judgement else []
+        return [d for d in self.discrepancies if d.heal is not drift.Heal.UNHEALABLE] + newly
 
 
 class Engine:
@@ -61,6 +72,7 @@ class Engine:
         self.view = view
         self.publisher = publisher
         self.instance = instance
+        self.attempts = Attempts(view.redis)
 
     async def run(self, run: ReconcileRun) -> ReconcileRun:
         """Carry out a requested run; the returned record says how it went."""
@@ -75,7 +87,7 @@ class Engine:
             }
         )
         integration_id = run.integration
-        healing = run.mode is RunMode.AUTO_HEAL
+        heals = run.mode is RunMode.AUTO_HEAL
         side = self.sides.config.side(integration_id)
         try:
             with tracing.stage(
@@ -86,15 +98,17 @@ class Engine:
             ) as span:
                 span.set_attribute("sync.reconcile_mode", run.mode.value)
                 outcome = await self.compare(run)
-                if healing:
+                if heals:
                     await self.heal(run, outcome)
         except Exception as exc:
             log.exception("reconcile failed", extra={"run": run.id, "integration": integration_id})
             metrics.RUNS.labels(integration_id, "failed").inc()
             return self._finish(run, clock, requests, status=RunStatus.FAILED, error=repr(exc))
-        for d in outcome.discrepancies:
+        for d in outcome.counted:
             metrics.DISCREPANCIES.labels(integration_id, d.type.value, d.field or "").inc()
-        healed = outcome.healed if healing else []
+        for d in outcome.judgement.newly_unhealable if outcome.judgement else []:
+            metrics.UNHEALABLE.labels(integration_id, d.field or "").inc()
+        healed = outcome.healed if heals else []
         for d in healed:
             metrics.HEALED.labels(integration_id, d.type.value, d.field or "").inc()
         metrics.RUNS.labels(integration_id, "success").inc()
@@ -163,6 +177,7 @@ class Engine:
         flows = drift.flows(integration, self.sides.mapping(integration.id))
         now = utcnow()
         outcome = Outcome(links=len(links), discrepancies=[], events=[], unlinks=[])
+        healable: dict[str, drift.LinkSides] = {}
         for external_id in record_ids:
             pid = links[external_id]
             tool, platform = tool_records.get(external_id), platform_records.get(pid)
@@ -178,8 +193,8 @@ class Engine:
                 if gone.heal is not drift.Heal.NONE:
                     outcome.unlinks.append(gone)
                 continue
-            platform_side = _side(platform, known_platform.get(pid, {}))
-            tool_side = _side(tool, known_tool.get(external_id, {}))
+            platform_side = _side(platform, known_platform.get(pid))
+            tool_side = _side(tool, known_tool.get(external_id))
             found = drift.compare(
                 pid,
                 external_id,
@@ -192,14 +207,24 @@ class Engine:
             if not found:
                 continue
             outcome.discrepancies += found
-            if run.mode is not RunMode.AUTO_HEAL:
-                continue
-            link = drift.LinkSides(
+            healable[external_id] = drift.LinkSides(
                 tenant, platform_id, integration.id, pid, external_id, platform_side, tool_side
             )
-            outcome.events += drift.heal_events(
-                link, found, run_id=run.id, now=now, standing=standing.get(pid)
-            )
+        outcome.judgement = healing.judge(
+            outcome.discrepancies,
+            await self.attempts.read(tenant, integration.id),
+            run_id=run.id,
+            now=now,
+            healing=run.mode is RunMode.AUTO_HEAL,
+        )
+        outcome.discrepancies = outcome.judgement.discrepancies
+        if run.mode is RunMode.AUTO_HEAL:
+            for external_id, link in healable.items():
+                mine = [d for d in outcome.discrepancies if d.external_id == external_id]
+                pid = link.platform_incident_id
+                outcome.events += drift.heal_events(
+                    link, mine, run_id=run.id, now=now, standing=standing.get(pid)
+                )
         limit = max(MISSING_FLOOR, int(len(links) * MISSING_SHARE))
         if len(outcome.unlinks) > limit:
             outcome.notes.append(
@@ -234,13 +259,17 @@ class Engine:
                     )
                 )
         await self.publisher.publish(outcome.events)
+        if outcome.judgement is not None:  # remembered once sent: the next run judges them
+            judged = outcome.judgement
+            await self.attempts.write(run.tenant, run.integration, judged.attempts, judged.forget)
 
 
-def _side(record: RecordState, known: dict[str, str | None]) -> drift.Side:
+def _side(record: RecordState, known: Known | None) -> drift.Side:
     return drift.Side(
         fields=record.fields,
-        known=known,
+        known=known.fields if known is not None else {},
         version=record.version,
         updated_at=record.updated_at,
         reference=record.reference,
+        sent=known.sent if known is not None else {},
     )

@@ -19,6 +19,12 @@ HEALED = Counter(
     "Discrepancies an auto-heal run sent a corrective change for (or unlinked).",
     ["integration", "type", "field"],
 )
+UNHEALABLE = Counter(
+    "incident_sync_drift_unhealable_total",
+    "Discrepancies an auto-heal did not remove (found again on the same values after a heal), "
+    "counted once when judged so; not healed again until a side's value changes.",
+    ["integration", "field"],
+)
 RUNS = Counter(
     "incident_sync_reconcile_runs_total",
     "Reconcile runs by outcome (success, failed).",

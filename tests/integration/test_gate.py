@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
+from connectors.base import Connector, RecordState, Written
 from outbound.context import Context
 from outbound.gate import Gate
 from outbound.state import StateStore
 from runtime.settings import Settings
 from syncmodel.config import IntegrationConfig, SyncConfig
 from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
+from syncmodel.fields import ToolType
 
 pytestmark = pytest.mark.integration
+T_WRITE = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-async def make_gate(redis_port: int, direction: str = "bidirectional") -> Gate:
+async def make_gate(
+    redis_port: int,
+    direction: str = "bidirectional",
+    connectors: dict[str, Connector] | None = None,
+) -> Gate:
     redis = Redis(port=redis_port)
     await redis.flushdb()
     config = SyncConfig(
@@ -37,6 +46,7 @@ async def make_gate(redis_port: int, direction: str = "bidirectional") -> Gate:
         config=config,
         store=StateStore(redis),
         mappings={s.id: s.mapping() for s in (config.platform, *config.integrations)},
+        preset_connectors=connectors or {},
     )
     return Gate(ctx)
 
@@ -181,3 +191,92 @@ async def test_a_change_is_remembered_only_once_it_is_durable_downstream(gate: G
     await again.commit()
     await gate.mark_done(snow("A"))
     assert await decide(gate, snow("A", delivery="d-other")) != "passed"  # known now
+
+
+class Record(Connector):
+    """A ServiceNow record as the gate re-reads it (no HTTP: only `fetch` is used)."""
+
+    tool = ToolType.SERVICENOW
+
+    def __init__(self, fields: dict[str, str | None]) -> None:
+        super().__init__(IntegrationConfig(id="prod-snow", type="servicenow", base_url="http://sn"))
+        self.fields = fields
+
+    async def fetch(self, external_id: str) -> RecordState:
+        return RecordState(external_id, dict(self.fields), version=f"{9:010d}")
+
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        raise NotImplementedError
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        raise NotImplementedError
+
+    async def test_connection(self) -> None:
+        raise NotImplementedError
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        raise NotImplementedError
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        raise NotImplementedError
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        raise NotImplementedError
+
+    def _make_client(self) -> httpx.AsyncClient:
+        raise NotImplementedError
+
+
+def push(origin: Origin, decided: dict[str, str] | None = None) -> ChangeEvent:
+    """A forced re-read of the ticket (a reconciler's push, or an operator's manual sync)."""
+    return ChangeEvent(
+        delivery_id=f"push-{origin.value}-{sorted((decided or {}).items())}",
+        integration_id="prod-snow",
+        external_id="sys1",
+        kind=ChangeKind.REFRESH,
+        changes={f: FieldChange(new=v) for f, v in (decided or {}).items()},
+        only_fields=tuple(sorted(decided or {"title": "", "description": ""})),
+        origin=origin,
+    )
+
+
+async def test_forced_re_reads_push_neither_a_moved_value_nor_our_own_stored_form(
+    redis_port: int,
+) -> None:
+    cut = "x" * 150 + "… [truncated]"
+    ticket = Record({"title": "Moved on", "description": cut})
+    gate = await make_gate(redis_port, connectors={"prod-snow": ticket})
+    store = gate.ctx.store
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    # Our write of a long description was stored cut: the record shows our value.
+    async with store.pipeline() as pipe:
+        store.q_remember_state(pipe, "default", "prod-snow", "sys1", {"description": cut},
+                               f"{8:010d}", T_WRITE, sent={"description": "x" * 400})  # fmt: skip
+        await pipe.execute()
+    # A reconcile decided to push the title "Was" onto the platform; it changed since (its
+    # own change travels with its own time): nothing is pushed, nothing dated by "Was".
+    assert await decide(gate, push(Origin.RECONCILER, {"title": "Was"})) == "echo_or_noop"
+    # Still the value compared: pushed.
+    result = await gate.process(push(Origin.RECONCILER, {"title": "Moved on"}))
+    assert result.linked is not None and set(result.linked.event.changes) == {"title"}
+    # An operator's sync re-reads everything: the cut description is not carried back.
+    result = await gate.process(push(Origin.MANUAL))
+    assert result.linked is not None and set(result.linked.event.changes) == {"title"}
+    await gate.ctx.aclose()
+
+
+async def test_a_reconcilers_take_of_a_value_we_wrote_before_is_news_where_the_tool_names_actors(
+    gate: Gate,
+) -> None:
+    store = gate.ctx.store
+    await store.link("default", "INC1", "prod-snow", "sys1")
+    # We wrote B (its fingerprint recorded); the echo came back by actor, consuming nothing.
+    await store.expect_echo("default", "prod-snow", "sys1", {"title": "B"}, 60)
+    assert await decide(gate, snow("B", delivery="echo", actor="incident-sync")) == "echo_actor"
+    assert await decide(gate, snow("C", delivery="d2", version=3)) == "passed"
+    # A person sets B again; the webhook is lost, the reconciler takes it in (no actor).
+    take = snow("B", delivery="reconcile:rec-1:take", version=4, actor=None)
+    take = take.model_copy(update={"origin": Origin.RECONCILER})
+    assert await decide(gate, take) == "passed"

@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from connectors.base import Connector, RecordState
+from connectors.base import Connector, RecordState, Written
 from outbound.arbiter import Arbiter
 from outbound.context import Context
 from outbound.delivery import Delivery
@@ -81,6 +81,7 @@ class SimSide(Connector):
     queue: list[ChangeEvent] = field(default_factory=list)
     records: dict[str, dict[str, str | None]] = field(default_factory=dict)
     versions: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, datetime] = field(default_factory=dict)
     sync_writes: int = 0
     tool = ToolType.SERVICENOW
 
@@ -100,7 +101,7 @@ class SimSide(Connector):
         old = dict(record)
         record.update(fields)
         self.versions[external_id] = self.versions.get(external_id, 0) + 1
-        ts = self.clock.tick()
+        ts = self.updated[external_id] = self.clock.tick()
         if self.is_platform:  # a full snapshot, no old values, no actor
             changes = {k: FieldChange(new=v) for k, v in record.items() if k in FIELDS}
         else:  # the changed fields with their old values
@@ -131,7 +132,12 @@ class SimSide(Connector):
         return None
 
     async def fetch(self, external_id: str) -> RecordState:
-        return RecordState(external_id, dict(self.records[external_id]))
+        return RecordState(
+            external_id,
+            dict(self.records[external_id]),
+            version=f"{self.versions[external_id]:010d}",
+            updated_at=self.updated[external_id],
+        )
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         return next(
@@ -148,10 +154,10 @@ class SimSide(Connector):
         )
         return RecordState(external_id, dict(fields), version=f"{self.versions[external_id]:010d}")
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         self.sync_writes += 1
         self.write(external_id, fields, SYNC_ACTOR)
-        return f"{self.versions[external_id]:010d}"
+        return Written(f"{self.versions[external_id]:010d}")
 
     def _make_client(self) -> httpx.AsyncClient:
         raise AssertionError("no HTTP here")
@@ -219,7 +225,9 @@ class World:
         assert all(own.get(f) == v for f, v in cmd.set_fields.items()), "\n".join(self.trace)
 
 
-async def make_world(redis: Redis, strategy: ConflictStrategy) -> World:
+async def make_world(
+    redis: Redis, strategy: ConflictStrategy, tool_a: type[SimSide] = SimSide
+) -> World:
     await redis.flushdb()
     clock = Clock()
     tools = [
@@ -241,7 +249,7 @@ async def make_world(redis: Redis, strategy: ConflictStrategy) -> World:
     queue: list[ChangeEvent] = []
     sides = {
         "platform": SimSide(side_id="platform", is_platform=True, clock=clock, queue=queue),
-        "tool-a": SimSide(side_id="tool-a", clock=clock, queue=queue),
+        "tool-a": tool_a(side_id="tool-a", clock=clock, queue=queue),
         "tool-b": SimSide(side_id="tool-b", clock=clock, queue=queue),
     }
     ctx = Context(

@@ -170,6 +170,8 @@ def test_a_push_refreshes_the_authority_for_this_link_only() -> None:
     assert (event.integration_id, event.external_id) == ("incidentio", "P1")
     assert event.deliver_to == ("prod-snow",)
     assert event.source_ts == earlier  # dated by the value it carries: newer changes win
+    # ... and names that value: the gate pushes it only if the record still shows it.
+    assert {f: c.new for f, c in event.changes.items()} == {"title": "P"}
 
 
 def test_reported_only_discrepancies_send_nothing() -> None:
@@ -205,3 +207,24 @@ def test_deliver_to_keeps_the_writes_to_the_healed_link() -> None:
     )
     targets = {c.target_integration_id for c in plan_deliveries(everyone, config, mappings)}
     assert targets == {"prod-snow", "prod-jira"}
+
+
+def test_the_tools_stored_form_of_our_write_is_no_drift() -> None:
+    """What the tool stored for our write (cut, normalised, or its default for our empty
+    value) is our value as long as the record still shows it."""
+    cases = [
+        # (platform value, what we sent, what the tool stored)
+        ("t" * 300, "t" * 300, "t" * 242 + "… [truncated]"),  # cut to the tool's limit
+        ("Disk  full", "Disk  full", "Disk full"),  # a business rule collapsed the spaces
+        (None, None, "P3"),  # the tool's default where we sent nothing
+    ]
+    for p, sent, stored in cases:
+        platform = side({"title": p}, {"title": p})
+        external = Side(fields={"title": stored}, known={"title": stored}, sent={"title": sent})
+        assert compare("P1", "R1", platform, external, SHARED) == [], (p, stored)
+        # The platform moved on: a real difference again, healed by the platform's news.
+        moved = side({"title": "new"}, {"title": p})
+        assert heal_of(moved, external) is Heal.TAKE_PLATFORM
+        # A person changed the tool's value: news from the tool.
+        edited = Side(fields={"title": "edited"}, known={"title": stored}, sent={"title": sent})
+        assert heal_of(platform, edited) is Heal.TAKE_EXTERNAL

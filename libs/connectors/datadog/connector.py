@@ -13,6 +13,8 @@ Options (`IntegrationConfig.options`):
   `webhook_secret` on the notification webhook (see docs/datadog-setup.md).
 `api_key` is the DD-API-KEY, `password` the DD-APPLICATION-KEY; `base_url` the site's API
 host (https://api.datadoghq.eu, ...).
+Limits: the incidents API reference gives no maximum for a title or a textbox field, so
+nothing is cut here (`LIMITS` is empty).
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
 from connectors.datadog import webhook
 from connectors.datadog.client import DatadogClient
 from connectors.datadog.fields import (
@@ -121,7 +130,7 @@ class DatadogConnector(Connector):
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        attributes = self._attributes(fields)
+        attributes = self._attributes(await self.fit(fields))
         attributes.setdefault("title", f"Incident {platform_incident_id}")
         attributes["customer_impacted"] = False
         native = attributes.setdefault("fields", {})
@@ -134,11 +143,14 @@ class DatadogConnector(Connector):
             await self.client.update_incident(created["id"], {"fields": {ref_field: ref}})
         )
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One PATCH; its answer is the incident as stored."""
+        fields = await self.fit(fields)
         attributes = self._attributes(fields)
         if not attributes:
-            return None
-        return self._record(await self.client.update_incident(external_id, attributes)).version
+            return Written()
+        record = self._record(await self.client.update_incident(external_id, attributes))
+        return Written(record.version, stored_values(fields, record.fields))
 
     def _attributes(self, fields: Mapping[str, str | None]) -> dict[str, object]:
         attributes: dict[str, object] = {}

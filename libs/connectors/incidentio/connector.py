@@ -12,6 +12,8 @@ Options (`IntegrationConfig.options`):
   leaves incident.io's default) for the rare incident created from another tool.
 Edits never notify the incident's Slack channel (`notify_incident_channel: false`): a sync
 echo must not page people.
+Limits: the API reference gives no maximum for an incident's name, summary or a text custom
+field, so nothing is cut here (`LIMITS` is empty).
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Connector, RecordNotFound, RecordState, ToolError, WebhookRejected
+from connectors.base import (
+    Connector,
+    RecordNotFound,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
 from connectors.incidentio import signature
 from connectors.incidentio.client import MAX_PAGE_SIZE, IncidentIoClient
 from connectors.incidentio.edit import edit_body
@@ -155,7 +165,7 @@ class IncidentIoConnector(Connector):
     ) -> RecordState:
         body = await edit_body(
             self.client,
-            fields,
+            await self.fit(fields),
             comment_field=self._comment_field,
             priority_field=self._priority_field,
         )
@@ -169,8 +179,10 @@ class IncidentIoConnector(Connector):
         )
         return self._record(incident)
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
-        """One `actions/edit` call; returns the incident's `updated_at` after it."""
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One `actions/edit` call; its answer is the incident after it: `updated_at` and
+        the values stored."""
+        fields = await self.fit(fields)
         body = await edit_body(
             self.client,
             fields,
@@ -178,10 +190,9 @@ class IncidentIoConnector(Connector):
             priority_field=self._priority_field,
         )
         if not body:
-            return None
-        incident = await self.client.edit_incident(external_id, body, notify=False)
-        updated_at = incident.get("updated_at")
-        return updated_at if isinstance(updated_at, str) else None
+            return Written()
+        record = self._record(await self.client.edit_incident(external_id, body, notify=False))
+        return Written(record.version, stored_values(fields, record.fields))
 
     def _record(self, incident: Mapping[str, Any]) -> RecordState:
         fields = canonical_fields(

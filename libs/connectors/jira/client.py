@@ -101,11 +101,18 @@ class JiraClient:
             body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
         return await self._json("POST", "/issue", json=body)
 
-    async def edit_issue(self, key: str, fields: Mapping[str, object]) -> None:
-        """PUT /issue/{key} (204). Status is not a field here: use `transition`."""
-        await self._send(
-            "PUT", f"/issue/{_id(key)}", params={"notifyUsers": "false"}, json={"fields": fields}
+    async def edit_issue(self, key: str, fields: Mapping[str, object]) -> dict[str, Any] | None:
+        """PUT /issue/{key}?returnIssue=true: the issue as stored after the edit (200), or
+        None where the answer is a bare 204. Status is not a field here: use `transition`."""
+        response = await self._send(
+            "PUT",
+            f"/issue/{_id(key)}",
+            params={"notifyUsers": "false", "returnIssue": "true"},
+            json={"fields": fields},
         )
+        if response.status_code == 204 or not response.content:
+            return None
+        return json_object(response)
 
     async def transitions(self, key: str) -> list[dict[str, Any]]:
         data = await self._json(

@@ -21,6 +21,7 @@ Options (`IntegrationConfig.options`):
   `/webhooks/<id>`: the path the qsh claim must name).
 Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
 `actor` is the integration account's accountId: its own changes come back as echoes.
+Values are cut to Jira's limits (`connectors.jira.limits`) before they are sent.
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ from typing import Any, Final
 
 import httpx
 
-from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
 from connectors.jira import signature
 from connectors.jira.adf import text_to_adf
 from connectors.jira.client import JiraClient
@@ -51,6 +59,7 @@ from connectors.jira.fields import (
     parse_time,
     version_of,
 )
+from connectors.jira.limits import SUMMARY_MAX, fit_text
 from connectors.jira.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import Status, ToolType
@@ -75,6 +84,7 @@ class JiraConnector(Connector):
     tool = ToolType.JIRA
     keeps_comment_ids = True
     supports_comment_edits = True
+    LIMITS = {TITLE: SUMMARY_MAX}
 
     _client: JiraClient | None = None
 
@@ -148,9 +158,9 @@ class JiraConnector(Connector):
     def _make_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self.config.timeout_s)
 
-    def _read_fields(self) -> tuple[str, ...]:
+    def _read_fields(self, *, comments: bool = True) -> tuple[str, ...]:
         extra = (self.fields.severity_field,) if self.fields.severity_field else ()
-        return READ_FIELDS + extra
+        return tuple(f for f in READ_FIELDS if comments or f != "comment") + extra
 
     async def test_connection(self) -> None:
         await self.client.myself()
@@ -227,6 +237,7 @@ class JiraConnector(Connector):
                 f"{self.config.id}: the project_key option is required", retryable=False
             )
         internal = self.comments_internal  # a bad option refuses before anything is made
+        fields = await self.fit(fields)
         native = await self._native(fields)
         native.setdefault("summary", f"Incident {platform_incident_id}")
         native["project"] = {"key": project}
@@ -242,41 +253,63 @@ class JiraConnector(Connector):
             await self._transition(issue_id, status)
         if comment := fields.get(COMMENT):
             await self.client.add_comment(issue_id, text_to_adf(comment), internal=internal)
+        # The create answers only the issue's id and key: what Jira stored (its default
+        # priority where none was sent, say) is read back, so it is known as ours.
+        issue = await self.client.get_issue(issue_id, self._read_fields(comments=False))
+        stored = self._record({**issue, "id": issue_id}).fields
         key = created.get("key")
         return RecordState(
             external_id=issue_id,
-            fields=dict(fields),
+            fields={**fields, **{k: v for k, v in stored.items() if k != COMMENT}},
             reference=key if isinstance(key, str) else None,
             platform_incident_id=platform_incident_id,
         )
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         """An edit for the plain fields, a transition for the status, a comment for `comment`.
 
-        Returns None: Jira's edit and transition answer 204 without the new `updated`.
+        The edit asks for the issue back (`returnIssue`): the values Jira stored. No version:
+        the transition and the comment that may follow move `updated` again.
         """
+        fields = await self.fit(fields)
         native = await self._native(fields)
+        stored: dict[str, str | None] = {}
         if native:
-            await self.client.edit_issue(external_id, native)
+            issue = await self.client.edit_issue(external_id, native)
+            if issue is not None:
+                shown = self._record(issue).fields
+                stored = stored_values({k: v for k, v in fields.items() if k != STATUS}, shown)
+        if PRIORITY in fields and fields[PRIORITY] is None:
+            # An issue always has a priority: asked for none, it keeps the one it has.
+            issue = await self.client.get_issue(external_id, ("priority",))
+            stored.update(stored_values({PRIORITY: None}, self._record(issue).fields))
         if (status := fields.get(STATUS)) is not None:
             await self._transition(external_id, status)
         if comment := fields.get(COMMENT):
             await self.client.add_comment(
                 external_id, text_to_adf(comment), internal=self.comments_internal
             )
-        return None
+        return Written(stored=stored)
+
+    async def fit(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        fitted = await super().fit(fields)
+        for name in (DESCRIPTION, COMMENT):
+            if fitted.get(name):
+                fitted[name] = fit_text(fitted[name])
+        return fitted
 
     # -- comments --------------------------------------------------------------------------
     async def add_comment(self, external_id: str, body: str) -> str | None:
         created = await self.client.add_comment(
-            external_id, text_to_adf(body), internal=self.comments_internal
+            external_id, text_to_adf(fit_text(body) or ""), internal=self.comments_internal
         )
         comment_id = created.get("id")
         return str(comment_id) if comment_id is not None else None
 
     async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
+        adf = text_to_adf(fit_text(body) or "")
         await self.client.update_comment(
-            external_id, comment_id, text_to_adf(body), internal=self.comments_internal
+            external_id, comment_id, adf, internal=self.comments_internal
         )
 
     async def delete_comment(self, external_id: str, comment_id: str) -> None:

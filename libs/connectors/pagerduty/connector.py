@@ -11,6 +11,10 @@ Options (`IntegrationConfig.options`):
 `api_key` is a REST API token; `username` is the e-mail address sent as `From` (the user the
 service acts as); `actor` is that user's id, so its own changes come back as echoes;
 `webhook_secret` may hold several secrets separated by spaces while one is rotated.
+
+Limits: a title holds 1,024 characters. The REST reference documents no maximum for it;
+1,024 is the documented bound of an event's `summary`, which becomes the incident's title, so
+titles are kept within it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from typing import Any
 
 import httpx
 
-from connectors.base import Connector, RecordNotFound, RecordState, ToolError, WebhookRejected
+from connectors.base import (
+    Connector,
+    RecordNotFound,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
 from connectors.pagerduty import signature
 from connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
 from connectors.pagerduty.fields import (
@@ -42,10 +54,13 @@ from connectors.pagerduty.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import Status, ToolType
 
+TITLE_MAX = 1024
+
 
 class PagerDutyConnector(Connector):
     tool = ToolType.PAGERDUTY
     keeps_comment_ids = True  # notes have ids; they can be added, never edited or deleted
+    LIMITS = {TITLE: TITLE_MAX}
 
     _client: PagerDutyClient | None = None
 
@@ -164,6 +179,7 @@ class PagerDutyConnector(Connector):
         service = self.config.options.get("service_id")
         if not service:
             raise ToolError(f"{self.config.id}: the service_id option is required", retryable=False)
+        fields = await self.fit(fields)
         body: dict[str, object] = {
             "title": fields.get(TITLE) or f"Incident {platform_incident_id}",
             "service": {"id": service, "type": "service_reference"},
@@ -188,15 +204,25 @@ class PagerDutyConnector(Connector):
         if not incident_id:
             raise ToolError("PagerDuty created an incident without an id", retryable=False)
         if policy is not None and assigned is not None:
-            await self.client.update_incident(incident_id, {"assignments": assigned})
+            # What the reassignment stored is the incident as created from here on.
+            incident = {
+                **incident,
+                **await self.client.update_incident(incident_id, {"assignments": assigned}),
+            }
         if fields.get(STATUS) == Status.CLOSED:
             await self.client.update_incident(incident_id, self._status_change("resolved"))
         if comment := fields.get(COMMENT):
             await self.client.add_note(incident_id, comment)
-        return self._record(incident, dict(fields))
+        # As created: what PagerDuty filled in itself (the escalation policy's on-call user
+        # as the assignee, when none was sent) is part of what this write stored.
+        stored = (await self._read(incident, comments=False)).fields
+        stored.pop(STATUS, None)  # resolved afterwards when asked: as sent
+        return self._record(incident, {**fields, **stored})
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
-        """One PUT for the incident's fields, a note for `comment`; returns `updated_at`."""
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One PUT for the incident's fields, a note for `comment`; returns `updated_at` and
+        the values the PUT's answer shows."""
+        fields = await self.fit(fields)
         changes: dict[str, object] = {}
         if (title := fields.get(TITLE)) is not None:
             changes["title"] = title
@@ -212,13 +238,18 @@ class PagerDutyConnector(Connector):
             native = await self._status_target(external_id, status)
             if native is not None:
                 changes.update(self._status_change(native))
-        version = None
+        version, answer = None, None
         if changes:
-            incident = await self.client.update_incident(external_id, changes)
-            version = version_of(parse_time(incident.get("updated_at")))
+            answer = await self.client.update_incident(external_id, changes)
+            version = version_of(parse_time(answer.get("updated_at")))
+        elif ASSIGNEE in fields:  # unassigning is not written: it keeps its assignee
+            answer = await self.client.get_incident(external_id)
+        stored = {}
+        if answer is not None:
+            stored = stored_values(fields, (await self._read(answer, comments=False)).fields)
         if comment := fields.get(COMMENT):
             await self.client.add_note(external_id, comment)
-        return version
+        return Written(version, stored)
 
     async def add_comment(self, external_id: str, body: str) -> str | None:
         """A note (PagerDuty notes can be added, never edited or deleted)."""

@@ -5,12 +5,19 @@ Options (`IntegrationConfig.options`):
   incident id (see docs/servicenow-setup.md); creates set it, `find_linked` searches it.
 - `urgency`, `impact`, `category`, `assignment_group`: defaults for incidents created here.
 - `close_code`, `close_notes`: sent along when a write moves the state to Resolved/Closed
-  (instances usually make a close code mandatory there); unset sends neither.
+  (instances usually make a close code mandatory there); unset sends neither;
+- `column_lengths` ("short_description=160,description=4000"): the maximum length of the
+  columns written. Unset, the connector reads them from the instance's dictionary
+  (`sys_dictionary` `max_length` of the incident's columns and those it inherits from task),
+  once per connector; an integration user not allowed to read the dictionary gets the stock
+  lengths (`STOCK_LENGTHS`). Values are cut to these lengths, visibly, before they are sent
+  (journal fields are not cut: their entries are stored whole).
 Auth is OAuth 2.0 (password grant) when `oauth_client_id` is set, basic auth otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -18,7 +25,14 @@ from typing import Final
 
 import httpx
 
-from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
 from connectors.servicenow import signature
 from connectors.servicenow.auth import ServiceNowOAuth
 from connectors.servicenow.client import ServiceNowClient
@@ -35,12 +49,18 @@ _QUERY_SAFE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 GLIDE_TIME: Final = "%Y-%m-%d %H:%M:%S"  # database date-times: UTC, no zone suffix
 # Journal rows read per batch: enough for the latest entry of every record of a batch.
 JOURNAL_PAGE: Final = 10_000
+# The incident's columns as a stock instance defines them (on task): what a connector that
+# may not read the dictionary assumes.
+STOCK_LENGTHS: Final[Mapping[str, int]] = {"short_description": 160, "description": 4000}
+DICTIONARY_TABLES: Final = ("incident", "task")  # nearest first: incident overrides task
+log = logging.getLogger(__name__)
 
 
 class ServiceNowConnector(Connector):
     tool = ToolType.SERVICENOW
 
     _client: ServiceNowClient | None = None
+    _limits: dict[str, int] | None = None
 
     @property
     def correlation_field(self) -> str:
@@ -179,7 +199,7 @@ class ServiceNowConnector(Connector):
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        values = self._native(fields)
+        values = self._native(await self.fit(fields))
         values[self.correlation_field] = platform_incident_id
         for option in CREATE_DEFAULTS:
             if default := self.config.options.get(option):
@@ -189,13 +209,66 @@ class ServiceNowConnector(Connector):
             record.pop(journal, None)  # written, but read back as "": not a known value
         return self._record(record, fallback_id="")
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
-        """One PATCH; returns the record's version (padded sys_mod_count) after it."""
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One PATCH; its answer is the record as stored: the version (padded
+        sys_mod_count) and the values (a business rule may have rewritten them)."""
+        fields = await self.fit(fields)
         values = self._native(fields)
         if not values:
-            return None
+            return Written()
         record = await self.client.update_incident(external_id, values)
-        return _version(record)
+        shown = self.mapping.to_canonical({k: v for k, v in record.items() if k in values})
+        stored = stored_values(fields, {str(k): v for k, v in shown.items()})
+        return Written(_version(record), stored)
+
+    # -- limits ----------------------------------------------------------------------------
+    async def field_limits(self) -> Mapping[str, int]:
+        """Canonical field -> the maximum length of the column it is written to."""
+        if self._limits is None:
+            lengths = await self._column_lengths()
+            self._limits = {
+                canonical: lengths[native]
+                for canonical in self.mapping.outbound_fields()
+                for native in self.mapping.to_native({canonical: ""})
+                if native in lengths and native not in JOURNAL_FIELDS
+            }
+        return self._limits
+
+    async def _column_lengths(self) -> dict[str, int]:
+        """From the `column_lengths` option, else the dictionary, else the stock lengths."""
+        if option := self.config.options.get("column_lengths"):
+            out: dict[str, int] = {}
+            for item in option.split(","):
+                name, _, length = item.partition("=")
+                if not _FIELD_NAME.match(name.strip()) or not length.strip().isdigit():
+                    raise ToolError(
+                        f"{self.config.id}: column_lengths: expected column=length, got {item!r}",
+                        retryable=False,
+                    )
+                out[name.strip()] = int(length)
+            return out
+        columns = sorted(
+            n for c in self.mapping.outbound_fields() for n in self.mapping.to_native({c: ""})
+        )
+        query = f"nameIN{','.join(DICTIONARY_TABLES)}^elementIN{','.join(columns)}"
+        try:
+            rows = await self.client.query(
+                "sys_dictionary", query, limit=100, fields=["name", "element", "max_length"]
+            )
+        except ToolError as exc:
+            if exc.retryable:
+                raise
+            log.warning(
+                "cannot read the dictionary: assuming the stock column lengths",
+                extra={"integration": self.config.id, "error": str(exc)},
+            )
+            return dict(STOCK_LENGTHS)
+        lengths: dict[str, int] = {}
+        for table in reversed(DICTIONARY_TABLES):  # task first, then incident overrides
+            for row in rows:
+                if row.get("name") == table and row.get("max_length", "").isdigit():
+                    lengths[row.get("element", "")] = int(row["max_length"])
+        return lengths or dict(STOCK_LENGTHS)
 
     # -- helpers ---------------------------------------------------------------------------
     def _native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:

@@ -17,11 +17,12 @@ from datetime import datetime
 
 import httpx
 
-from connectors.base import Connector, RecordState, ToolError, WebhookRejected
+from connectors.base import Connector, RecordState, ToolError, WebhookRejected, Written
 from connectors.slack.client import SlackClient
-from connectors.slack.message import render, state_of
+from connectors.slack.message import MESSAGE_TEXT_MAX, render, state_of
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import Field, ToolType
+from syncmodel.limits import cut
 
 OUTBOUND_ONLY = "Slack is an outbound-only notifier: incident-sync accepts no Slack deliveries"
 
@@ -106,9 +107,9 @@ class SlackConnector(Connector):
             external_id=external_id, fields=dict(fields), platform_incident_id=platform_incident_id
         )
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> str | None:
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         """Re-render the message with the merged values (one read, one update), then the
-        comment as a thread reply."""
+        comment as a thread reply. The metadata keeps the values whole: stored as sent."""
         channel, ts = self._split(external_id)
         changes = {k: v for k, v in fields.items() if k != Field.COMMENT}
         if changes:
@@ -118,16 +119,17 @@ class SlackConnector(Connector):
                 await self.client.update(channel, ts, render(pid or "?", merged))
         if comment := fields.get(Field.COMMENT):
             await self.add_comment(external_id, comment)
-        return None
+        return Written()
 
     async def add_comment(self, external_id: str, body: str) -> str | None:
         channel, ts = self._split(external_id)
-        reply = await self.client.post(channel, {"text": body}, thread_ts=ts)
+        text = cut(body, MESSAGE_TEXT_MAX)
+        reply = await self.client.post(channel, {"text": text}, thread_ts=ts)
         return str(reply["ts"])
 
     async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
         channel, _ = self._split(external_id)
-        await self.client.update(channel, comment_id, {"text": body})
+        await self.client.update(channel, comment_id, {"text": cut(body, MESSAGE_TEXT_MAX)})
 
     async def delete_comment(self, external_id: str, comment_id: str) -> None:
         channel, _ = self._split(external_id)

@@ -140,6 +140,9 @@ async def edit_issue(request: web.Request) -> web.Response:
         webhooks.issue_event(
             request, state, "jira:issue_updated", issue, request[USER_KEY], items=items
         )
+    if request.query.get("returnIssue") == "true":  # the issue as stored, as a GET shows it
+        edited = set(fields) | {"updated"}
+        return web.json_response(_renderer(request, state).issue(issue, edited))
     return web.Response(status=204)
 
 

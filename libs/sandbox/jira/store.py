@@ -39,6 +39,10 @@ TRANSITIONS: tuple[tuple[str, str, tuple[str, ...], str, bool], ...] = (
     ("41", "Reopen", ("10001",), "10000", False),
 )
 ISSUE_TYPES: tuple[tuple[str, str], ...] = (("10001", "Incident"), ("10002", "Task"))
+# Jira Cloud's limits: a summary of 255 characters; a description or a comment of 32,767,
+# measured here on the stored (wiki) text. Beyond them the write is refused.
+SUMMARY_MAX = 255
+TEXT_MAX = 32_767
 
 
 def account_id(email: str) -> str:
@@ -189,9 +193,7 @@ class JiraStore:
         issue.updated = max(utcnow(), issue.updated + timedelta(milliseconds=1))
 
     def create(self, fields: JSON, reporter: str) -> Issue:
-        summary = fields.get("summary")
-        if not isinstance(summary, str) or not summary.strip():
-            raise JiraError(errors={"summary": "You must specify a summary of the issue."})
+        summary = _summary(fields.get("summary"))
         project = fields.get("project")
         if not isinstance(project, dict) or (
             project.get("key") != self.project_key and project.get("id") != self.project_id
@@ -245,9 +247,7 @@ class JiraStore:
                 )
         items: list[JSON] = []
         if "summary" in fields:
-            summary = fields["summary"]
-            if not isinstance(summary, str) or not summary.strip():
-                raise JiraError(errors={"summary": "You must specify a summary of the issue."})
+            summary = _summary(fields["summary"])
             if summary != issue.summary:
                 items.append(_item("summary", None, issue.summary, None, summary))
                 issue.summary = summary
@@ -394,6 +394,14 @@ def _item(
     }
 
 
+def _summary(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise JiraError(errors={"summary": "You must specify a summary of the issue."})
+    if len(value) > SUMMARY_MAX:
+        raise JiraError(errors={"summary": "Summary must be less than 255 characters."})
+    return value
+
+
 def _check_doc(name: str, value: object, *, required: bool = False) -> None:
     if value is None and not required:
         return
@@ -404,6 +412,13 @@ def _check_doc(name: str, value: object, *, required: bool = False) -> None:
                 "(see the Atlassian Document Format)"
             }
         )
+    if len(to_wiki(value) or "") > TEXT_MAX:
+        if name == "description":  # what REST v3 answers for an issue field
+            raise JiraError("CONTENT_LIMIT_EXCEEDED")
+        raise JiraError(
+            errors={name: "The entered text is too long. It exceeds the allowed limit of 32,767 "
+                    "characters."}
+        )  # fmt: skip
 
 
 def _labels(value: object) -> list[str]:

@@ -10,7 +10,7 @@ from sandbox.faults import with_api_faults
 from sandbox.servicenow import api, control
 from sandbox.servicenow.auth import Auth
 from sandbox.servicenow.state import STATE, ServiceNowConfig, State
-from sandbox.servicenow.store import TableStore
+from sandbox.servicenow.store import Customizations, TableStore
 from sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
 
 
@@ -23,7 +23,8 @@ def build_app(config: ServiceNowConfig | None = None) -> web.Application:
         token_ttl_s=config.token_ttl_s,
         rate_limit_per_hour=config.rate_limit_per_hour,
     )
-    state = State(config, TableStore(config.require_close_fields), sender, auth)
+    custom = Customizations(dict(config.max_lengths), set(config.collapse_spaces))
+    state = State(config, TableStore(config.require_close_fields, custom), sender, auth)
     # ServiceNow's REST API takes request bodies up to glide.rest.max_content_length (10 MB by
     # default), not aiohttp's 1 MiB.
     app = web.Application(

@@ -116,6 +116,32 @@ async def stats(request: web.Request) -> web.Response:
     )
 
 
+@routes.post("/_sandbox/customizations")
+async def customizations(request: web.Request) -> web.Response:
+    """An administrator's changes: `{"max_lengths": {"incident.short_description": 80},
+    "collapse_spaces": ["short_description"]}` (each given key replaces that setting)."""
+    store = request.app[STATE].store
+    body = await _body(request)
+    if body is None:
+        return _bad("body must be a JSON object")
+    lengths, collapse = body.get("max_lengths"), body.get("collapse_spaces")
+    if lengths is not None:
+        if not isinstance(lengths, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in lengths.items()
+        ):
+            return _bad("max_lengths must map table.column to a positive length")
+        store.custom.lengths = dict(lengths)
+        store.refresh_dictionary()
+    if collapse is not None:
+        if not isinstance(collapse, list) or not all(isinstance(c, str) for c in collapse):
+            return _bad("collapse_spaces must be a list of column names")
+        store.custom.collapse_spaces = set(collapse)
+    custom = store.custom
+    return web.json_response(
+        {"max_lengths": custom.lengths, "collapse_spaces": sorted(custom.collapse_spaces)}
+    )
+
+
 @routes.post("/_sandbox/faults")
 async def faults(request: web.Request) -> web.Response:
     return await set_faults_from(request, request.app[STATE].sender)

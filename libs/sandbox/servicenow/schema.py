@@ -1,8 +1,16 @@
-"""Tables, columns, defaults, references and choice lists as a stock instance has them."""
+"""Tables, columns, defaults, references, choice lists and column lengths as a stock instance
+has them.
+
+Column lengths are the dictionary's `max_length` (`sys_dictionary`, readable through the Table
+API like any table). On the platform a string column of at most 255 characters is a
+fixed-size database column: a longer value is cut to the length when stored, silently. Longer
+columns are large text columns, and their `max_length` is not enforced (ServiceNow KB0685779:
+"Fields in ServiceNow accept string inputs greater than the sys_dictionary max_length value").
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 JOURNAL_FIELDS: Final = ("work_notes", "comments")
@@ -78,6 +86,17 @@ _CHANGE_BLANK = _words(
 )
 
 
+# Lengths a stock instance's dictionary gives the columns (where it defines them: the task
+# columns on task). The custom correlation column is the one docs/servicenow-setup.md makes.
+VARCHAR_MAX: Final = 255  # longest column that is cut to its length when stored
+TASK_LENGTHS: Final = {
+    "short_description": 160, "description": 4000, "number": 40, "close_notes": 4000,
+    "work_notes": 4000, "comments": 4000, "correlation_id": 100, "correlation_display": 100,
+}  # fmt: skip
+INCIDENT_LENGTHS: Final = {"close_code": 40, "category": 40, "subcategory": 40,
+                           "u_incident_io_id": 100}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -87,6 +106,8 @@ class Table:
     references: dict[str, str]  # field -> referenced table
     journal: bool = True
     read_only: bool = False
+    # column -> (the table whose dictionary entry defines it, its max_length)
+    lengths: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     @property
     def columns(self) -> frozenset[str]:
@@ -103,16 +124,26 @@ TABLES: Final[dict[str, Table]] = {
         {**_TASK_REFERENCES, "caller_id": "sys_user", "resolved_by": "sys_user",
          "problem_id": "problem", "parent_incident": "incident", "rfc": "change_request",
          "caused_by": "change_request"},
+        lengths={**{c: ("task", n) for c, n in TASK_LENGTHS.items()},
+                 **{c: ("incident", n) for c, n in INCIDENT_LENGTHS.items()}},
     ),
     "change_request": Table(
         "change_request", "CHG", 30001,
         {**dict.fromkeys(_CHANGE_BLANK, ""), **_CHANGE_DEFAULTS},
         {**_TASK_REFERENCES, "requested_by": "sys_user"},
+        lengths={c: ("task", n) for c, n in TASK_LENGTHS.items() if c in _CHANGE_BLANK},
     ),
     "sys_journal_field": Table(
         "sys_journal_field", "", 0,
         dict.fromkeys(_words("sys_id element element_id name value sys_created_on sys_created_by "
                              "sys_mod_count sys_updated_on sys_updated_by"), ""),
+        {}, journal=False, read_only=True,
+    ),
+    "sys_dictionary": Table(
+        "sys_dictionary", "", 0,
+        dict.fromkeys(_words("sys_id name element column_label internal_type max_length "
+                             "sys_created_on sys_created_by sys_mod_count sys_updated_on "
+                             "sys_updated_by"), ""),
         {}, journal=False, read_only=True,
     ),
 }  # fmt: skip

@@ -31,6 +31,10 @@ class ServiceNowConfig:
     webhook_backoff_s: tuple[float, ...] = DEFAULT_BACKOFF_S
     rate_limit_per_hour: int | None = None  # None = no rate-limit rule matches
     require_close_fields: bool = False  # the "close code/notes mandatory" data policy
+    # The administrators' changes: "table.column" -> max_length, columns whose runs of spaces
+    # a business rule collapses (`store.Customizations`).
+    max_lengths: dict[str, int] = field(default_factory=dict)
+    collapse_spaces: tuple[str, ...] = ()
     human_user: str = "john.smith"  # the default actor of /_sandbox edits
 
 

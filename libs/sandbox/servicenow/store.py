@@ -3,6 +3,8 @@ state lifecycle, sys_* bookkeeping and what changed (for the business-rule webho
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from sandbox.servicenow.schema import (
     RESOLVED,
     SYSTEM_FIELDS,
     TABLES,
+    VARCHAR_MAX,
     Table,
 )
 
@@ -61,13 +64,28 @@ def to_text(value: Any) -> str:
     return str(value)
 
 
+@dataclass
+class Customizations:
+    """What an instance's administrators changed: column lengths in the dictionary
+    (`"incident.short_description"` -> max_length) and a before business rule on incident that
+    collapses runs of spaces in the listed columns (and trims them), as customers add to keep
+    their data tidy. A stock instance has neither."""
+
+    lengths: dict[str, int] = field(default_factory=dict)
+    collapse_spaces: set[str] = field(default_factory=set)
+
+
 class TableStore:
-    def __init__(self, require_close_fields: bool = False) -> None:
+    def __init__(
+        self, require_close_fields: bool = False, custom: Customizations | None = None
+    ) -> None:
         self.require_close_fields = require_close_fields
+        self.custom = custom or Customizations()
         self.rows: dict[str, dict[str, Row]] = {name: {} for name in TABLES}
         self.numbers = {name: t.first_number for name, t in TABLES.items()}
         self.api_writes: Counter[str] = Counter()
         self.api_write_log: list[dict[str, Any]] = []
+        self.refresh_dictionary()
 
     def reset(self) -> None:
         for rows in self.rows.values():
@@ -75,6 +93,32 @@ class TableStore:
         self.numbers = {name: t.first_number for name, t in TABLES.items()}
         self.api_writes.clear()
         self.api_write_log.clear()
+        self.refresh_dictionary()
+
+    # -- the dictionary ----------------------------------------------------------------------
+    def max_length(self, table: Table, column: str) -> int | None:
+        defined = table.lengths.get(column)
+        if defined is None:
+            return None
+        owner, length = defined
+        return self.custom.lengths.get(f"{owner}.{column}", length)
+
+    def refresh_dictionary(self) -> None:
+        """`sys_dictionary` rows for every column with a length (one per defining table)."""
+        rows = self.rows["sys_dictionary"]
+        rows.clear()
+        for table in TABLES.values():
+            for column, (owner, _) in table.lengths.items():
+                key = hashlib.sha256(f"{owner}.{column}".encode()).hexdigest()[:32]
+                rows[key] = {
+                    **TABLES["sys_dictionary"].blank(),
+                    "sys_id": key,
+                    "name": owner,
+                    "element": column,
+                    "column_label": column.replace("_", " ").capitalize(),
+                    "internal_type": "journal_input" if column in JOURNAL_FIELDS else "string",
+                    "max_length": str(self.max_length(table, column)),
+                }
 
     def record_api_write(
         self, table: str, key: str, op: str, body: Mapping[str, Any] | None = None
@@ -185,6 +229,11 @@ class TableStore:
                 if value.strip():
                     notes[name] = value
                 continue
+            if table.name == "incident" and name in self.custom.collapse_spaces:
+                value = re.sub(r" {2,}", " ", value).strip()  # the customer's business rule
+            length = self.max_length(table, name)
+            if length is not None and length <= VARCHAR_MAX:
+                value = value[:length]  # a fixed-size column keeps what fits, silently
             new[name] = value
         if table.name == "incident":
             self._incident_rules(current, new, body, actor, stamp)

@@ -16,6 +16,25 @@ from sandbox.faults import ApiFaults, fault_middleware, set_api_faults_from
 
 JSON = dict[str, Any]
 CHANNELS = {"C0SANDBOX01": "incidents", "C0SANDBOX02": "general"}
+# Slack's limits: a section's (or a context element's) text of 3,000 characters, beyond which
+# the message is refused (`invalid_blocks`); a message's `text` is truncated after 40,000.
+BLOCK_TEXT_MAX = 3_000
+TEXT_MAX = 40_000
+
+
+def _blocks_valid(blocks: object) -> bool:
+    if blocks is None:
+        return True
+    if not isinstance(blocks, list):
+        return False
+    for block in blocks:
+        if not isinstance(block, dict):
+            return False
+        texts = [block.get("text"), *(block.get("elements") or [])]
+        for text in texts:
+            if isinstance(text, dict) and len(str(text.get("text", ""))) > BLOCK_TEXT_MAX:
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -149,13 +168,14 @@ async def post_message(request: web.Request) -> web.Response:
         return fail("channel_not_found")
     if not args.get("text") and not args.get("blocks"):
         return fail("no_text")
+    if not _blocks_valid(args.get("blocks")):
+        return fail("invalid_blocks")
     try:
         metadata = _metadata(args)
     except (ValueError, json.JSONDecodeError):
         return fail("invalid_metadata_format")
-    message = Message(
-        state.next_ts(), channel, str(args.get("text", "")), args.get("blocks"), metadata
-    )
+    text = str(args.get("text", ""))[:TEXT_MAX]
+    message = Message(state.next_ts(), channel, text, args.get("blocks"), metadata)
     thread_ts = args.get("thread_ts")
     if thread_ts:
         parent = state.messages.get((channel, str(thread_ts)))
@@ -200,8 +220,10 @@ async def update_message(request: web.Request) -> web.Response:
     if found is None:
         return fail("message_not_found")
     message, parent = found
+    if not _blocks_valid(args.get("blocks")):
+        return fail("invalid_blocks")
     if "text" in args:
-        message.text = str(args["text"])
+        message.text = str(args["text"])[:TEXT_MAX]
     if "blocks" in args:
         message.blocks = args["blocks"]
     if "metadata" in args:

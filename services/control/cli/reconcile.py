@@ -71,8 +71,13 @@ def show_run(run: dict[str, Any]) -> None:
             ("requests", requests or "-"),
             ("worker", run.get("worker") or "-"),
             *(("note", note) for note in run.get("notes") or []),
+            *(
+                ("unhealable", f"{d.get('reference') or d['external_id']} {d.get('field')}: "
+                 f"{d['reason']}")
+                for d in run["discrepancies"] if d.get("reason")
+            ),
         ],
-    )
+    )  # fmt: skip
     if run["discrepancies"]:
         table(
             None,

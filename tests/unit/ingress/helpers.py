@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
-from connectors.base import Connector, RecordState, WebhookRejected
+from connectors.base import Connector, RecordState, WebhookRejected, Written
 from ingress.app import build_app
 from runtime.settings import Settings
 from syncmodel import topics
@@ -79,8 +79,8 @@ class HmacConnector(Connector):
     ) -> RecordState:
         return RecordState("x")
 
-    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> None:
-        return None
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        return Written()
 
     def _make_client(self) -> Any:
         raise NotImplementedError

@@ -85,8 +85,8 @@ async def test_create_find_update_fetch(dd: Harness, connector: DatadogConnector
     assert record.reference == "IR-1" and record.platform_incident_id == "01HDD"
     assert await connector.find_linked("01HDD") == record.external_id
     assert await connector.find_linked("01HNOPE") is None
-    version = await connector.update(record.external_id, {"status": "closed", "severity": None})
-    assert version is not None
+    written = await connector.update(record.external_id, {"status": "closed", "severity": None})
+    assert written.version is not None
     fetched = await connector.fetch(record.external_id)
     assert fetched.fields == {
         "title": "Latency",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from connectors.base import RecordNotFound, ToolError
+from connectors.base import RecordNotFound, ToolError, Written
 from connectors.incidentio.connector import IncidentIoConnector
 from tests.unit.connectors.incidentio.helpers import (
     INCIDENT_ID,
@@ -83,7 +83,7 @@ async def test_update_is_one_edit_call(stub: Stub, connector: IncidentIoConnecto
         "comment": "Restarted the primary",
         "escalation_policy": "ignored: not a field incident.io takes",
     }
-    assert await connector.update("01A", fields) == "2024-05-06T07:08:09.123456Z"
+    assert (await connector.update("01A", fields)).version == "2024-05-06T07:08:09.123456Z"
     (edit,) = stub.calls("POST", "/v2/incidents/01A/actions/edit")
     assert edit.json() == {
         "incident": {
@@ -108,7 +108,7 @@ async def test_update_is_one_edit_call(stub: Stub, connector: IncidentIoConnecto
 async def test_update_with_nothing_to_write_sends_nothing(
     stub: Stub, connector: IncidentIoConnector
 ) -> None:
-    assert await connector.update("01A", {"escalation_policy": "DBA"}) is None
+    assert await connector.update("01A", {"escalation_policy": "DBA"}) == Written()
     assert stub.seen == []
 
 

@@ -88,6 +88,7 @@ async def test_a_create_with_an_assignee_and_a_policy_gets_both(
     set at creation, the assignee by a reassignment right after."""
     fields = {"title": "Replica lag", "assignee": "alice@example.com"}
     record = await connector.create("01HBOTH", {**fields, "escalation_policy": "Database Team"})
+    assert record.fields["assignee"] == "alice@example.com"  # stored: ours, not the on-call's
     fetched = await connector.fetch(record.external_id)
     assert fetched.fields["assignee"] == "alice@example.com"
     assert fetched.fields["escalation_policy"] == "Database Team"
@@ -106,9 +107,9 @@ async def test_a_create_with_an_assignee_and_a_policy_gets_both(
 
 async def test_status_resolve_and_reopen(pd: Harness, connector: PagerDutyConnector) -> None:
     record = await connector.create("01HSTATUS", {"title": "t"})
-    assert await connector.update(record.external_id, {"status": "closed"}) is not None
+    assert (await connector.update(record.external_id, {"status": "closed"})).version is not None
     assert (await connector.fetch(record.external_id)).fields["status"] == "closed"
-    assert await connector.update(record.external_id, {"status": "closed"}) is None  # no-op
+    assert (await connector.update(record.external_id, {"status": "closed"})).version is None
     await connector.update(record.external_id, {"status": "open"})
     view = await ui(pd, "GET", f"/_sandbox/incidents/{record.external_id}")
     assert view["status"] == "triggered"

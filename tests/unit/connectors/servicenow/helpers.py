@@ -39,7 +39,12 @@ def sample(name: str) -> dict[str, Any]:
     return data
 
 
+# Given, so the stub needs no dictionary answer (the sandbox tests read the dictionary).
+LENGTHS = "short_description=160,description=4000"
+
+
 def config(base_url: str = "https://acme.service-now.com", **extra: Any) -> IntegrationConfig:
+    extra["options"] = {"column_lengths": LENGTHS, **extra.get("options", {})}
     raw: dict[str, Any] = {
         "id": "prod-snow",
         "type": "servicenow",

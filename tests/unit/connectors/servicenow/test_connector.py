@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from connectors.base import RecordNotFound, ToolError
+from connectors.base import RecordNotFound, ToolError, Written
 from connectors.servicenow.connector import ServiceNowConnector
 from syncmodel.mapping import FieldMapping, MappingConfig
 from tests.unit.connectors.servicenow.helpers import (
@@ -111,16 +111,16 @@ async def test_create_sets_correlation_and_defaults(
 @needs_samples
 async def test_update_patches_mapped_fields(stub: Stub, connector: ServiceNowConnector) -> None:
     stub.on("PATCH", INCIDENT, (200, sample("rest_table_patch_incident_response.json")))
-    version = await connector.update(
+    written = await connector.update(
         SYS_ID, {"title": "New title", "description": None, "comment": "", "severity": "major"}
     )
-    assert version == "0000000007"  # the PATCH response's sys_mod_count
+    assert written.version == "0000000007"  # the PATCH response's sys_mod_count
     (call,) = stub.calls("PATCH", INCIDENT)
     # description None clears; an empty comment appends nothing; severity is not forward-mapped.
     assert call.json() == {"short_description": "New title", "description": ""}
     await connector.update(SYS_ID, {"comment": "Escalated to DBA"})
     assert stub.calls("PATCH", INCIDENT)[1].json() == {"work_notes": "Escalated to DBA"}
-    assert await connector.update(SYS_ID, {"priority": "1"}) is None
+    assert await connector.update(SYS_ID, {"priority": "1"}) == Written()
     assert len(stub.calls("PATCH", INCIDENT)) == 2  # nothing mapped: no call
 
 
