@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Final
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from syncmodel.fields import Field as F
+from syncmodel.loaderrors import ConfigError, describe
 
 # The stream of updates / work notes travels as the field `comment` holding the latest entry:
 # writing it appends one (ServiceNow work_notes, an incident.io update).
@@ -38,11 +39,30 @@ GATED_BY_FEATURE: Final[Mapping[str, str]] = {
 
 
 class Features(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """The seed guide's flags. `reverse_sync`: the tool's changes are taken in at all (off:
+    nothing comes in from it); `sync_status`: its state (`incident_state`) sets the incident's
+    status; `sync_severity`: its priority sets the incident's severity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reverse_sync: bool = True
     sync_status: bool = False
     sync_severity: bool = False
+
+
+class FeatureFlags(BaseModel):
+    """The same flags given in the sides file (or through the control API): each one given
+    replaces the mapping file's; one left out (null) keeps it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reverse_sync: bool | None = None
+    sync_status: bool | None = None
+    sync_severity: bool | None = None
+
+    def over(self, features: Features) -> Features:
+        given = {k: v for k, v in self.model_dump().items() if v is not None}
+        return features.model_copy(update=given) if given else features
 
 
 def _default_reverse_values() -> dict[str, dict[str, str]]:
@@ -63,7 +83,7 @@ class MappingConfig(BaseModel):
     """The file's content. Missing sections keep the defaults; present ones replace them
     (value maps are merged key by key, so a file can override one code)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     features: Features = Features()
     field_mappings: dict[str, str] = Field(
@@ -103,7 +123,7 @@ class MappingConfig(BaseModel):
         return data
 
 
-class MappingError(ValueError):
+class MappingError(ConfigError):
     pass
 
 
@@ -119,7 +139,10 @@ def read_mapping_config(path: str | Path) -> MappingConfig:
     raw = orjson.loads(Path(path).read_bytes())
     if not isinstance(raw, dict):
         raise MappingError(f"{path}: expected a JSON object")
-    return MappingConfig.model_validate(raw)
+    try:
+        return MappingConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise MappingError(f"{path}: {describe(exc)}") from None
 
 
 def _canonical(platform_field: str) -> str:
