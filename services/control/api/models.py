@@ -142,13 +142,28 @@ class OwnershipView(BaseModel):
 
 
 # -- status ------------------------------------------------------------------------------------
+class SyncCounters(BaseModel):
+    """The pipeline's durable counters for one integration (Redis, the same on every replica).
+    Totals since the integration's first event."""
+
+    outbound_success: int = Field(0, description="writes to the tool that succeeded")
+    outbound_failed: int = Field(0, description="writes to the tool given up on (DLQ)")
+    inbound_success: int = Field(0, description="the tool's changes written to the platform")
+    inbound_failed: int = Field(0, description="the tool's changes the platform refused (DLQ)")
+    conflicts_detected: int = Field(0, description="two sides changed a field in the window")
+    conflicts_resolved: int = Field(
+        0, description="conflicts settled, by the strategy at once or by an operator"
+    )
+    drift_discrepancies: int = Field(0, description="differences found by reconcile runs")
+
+
 class SyncStatus(BaseModel):
     name: str
     tenant: str
     type: str
     direction: str
     paused: bool
-    counters: dict[str, int]
+    counters: SyncCounters
     last_inbound_at: str | None = None
     last_outbound_at: str | None = None
     last_error: str | None = None

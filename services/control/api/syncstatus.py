@@ -14,7 +14,7 @@ from connectors.base import ToolError
 from connectors.registry import make_connector
 from control.api.errors import json_response
 from control.api.integrations import existing
-from control.api.models import ConnectionTest, SyncStatus, SyncStatusList
+from control.api.models import ConnectionTest, SyncCounters, SyncStatus, SyncStatusList
 from control.api.routing import Call
 from controlstore import keys
 from controlstore.records import StoredSide, to_config
@@ -62,7 +62,7 @@ def _status(stored: StoredSide, raw: Mapping[bytes | str, bytes | str]) -> SyncS
         type=str(stored.config["type"]),
         direction=str(stored.config.get("direction", "bidirectional")),
         paused=bool(stored.config.get("paused", False)),
-        counters={f: int(stats.get(f, 0)) for f in keys.STAT_FIELDS},
+        counters=SyncCounters.model_validate({f: int(stats.get(f, 0)) for f in keys.STAT_FIELDS}),
         last_inbound_at=stats.get(keys.LAST_INBOUND_AT),
         last_outbound_at=stats.get(keys.LAST_OUTBOUND_AT),
         last_error=stats.get(keys.LAST_ERROR),
