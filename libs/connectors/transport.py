@@ -54,6 +54,8 @@ async def send(
             timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             follow_redirects=False,  # whatever the client was made with
         )
+    except httpx.InvalidURL as exc:  # not an HTTP error: a URL httpx will not send to
+        raise ToolError(f"{method}: not a usable URL (check base_url)", retryable=False) from exc
     except httpx.TimeoutException as exc:
         raise ToolError(f"{method} {url}: timed out ({exc!r})", retryable=True) from exc
     except httpx.TransportError as exc:

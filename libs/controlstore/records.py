@@ -96,7 +96,8 @@ def destination_change(before: StoredSide, after: StoredSide) -> dict[str, str] 
 
 
 def public_config(config: IntegrationConfig) -> dict[str, Any]:
-    return config.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+    # by alias: the keys a sides file uses (a trigger's `in`), which the config reads back
+    return config.model_dump(mode="json", exclude=set(SECRET_FIELDS), by_alias=True)
 
 
 def seal(

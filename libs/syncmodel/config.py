@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from syncmodel.destination import BASE_URL_PATTERN
-from syncmodel.fields import ConflictStrategy, Direction, ReopenPolicy, ToolType
+from syncmodel.fields import CanonicalName, ConflictStrategy, Direction, ReopenPolicy, ToolType
 from syncmodel.loaderrors import ConfigError, describe
 from syncmodel.mapping import FeatureFlags, FieldMapping, MappingConfig, load_mapping
 from syncmodel.ownership import FieldOwnership, default_ownership
@@ -81,17 +81,17 @@ class IntegrationConfig(BaseModel):
     features: FeatureFlags | None = None
     # Paused by an operator: its changes wait (held in order) and are delivered on resume.
     paused: bool = False
-    timeout_s: float = 10.0
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
     # Field ownership by canonical field; None = the tool type's defaults, {} = no rules.
-    ownership: dict[str, FieldOwnership] | None = None
+    ownership: dict[CanonicalName, FieldOwnership] | None = None
     conflict_strategy: ConflictStrategy = ConflictStrategy.LAST_WRITE_WINS
     # Two sides changing one field within this many seconds (by their own clocks) conflict.
-    conflict_window_s: float = Field(default=5.0, ge=0)
+    conflict_window_s: float = Field(default=5.0, ge=0, le=86_400)
     # Requests per minute to the tool, shared by every worker; None = no limit of ours.
-    rate_limit_per_minute: int | None = Field(default=None, gt=0)
+    rate_limit_per_minute: int | None = Field(default=None, gt=0, le=1_000_000)
     # Requests in flight to the tool from all workers together; None = the worker's default
     # (DELIVERY_CONCURRENCY).
-    max_concurrency: int | None = Field(default=None, gt=0)
+    max_concurrency: int | None = Field(default=None, gt=0, le=10_000)
     # Only platform incidents matching it get a record in this tool; None = all of them.
     trigger: Trigger | None = None
     # What a reopen (closed -> open) does to the other side: reopen it, or only note it.
@@ -153,7 +153,7 @@ class IntegrationConfig(BaseModel):
     def ownership_rules(self) -> dict[str, FieldOwnership]:
         if self.ownership is None:
             return default_ownership(self.type)
-        return dict(self.ownership)
+        return {str(k): v for k, v in self.ownership.items()}
 
 
 class SyncConfig(BaseModel):

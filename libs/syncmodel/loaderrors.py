@@ -19,6 +19,8 @@ def key_path(loc: tuple[int | str, ...]) -> str:
     """`("integrations", 0, "features")` -> `integrations[0].features`."""
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for "the key itself is wrong"
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -30,6 +30,21 @@ PLATFORM_FIELDS: Final[Mapping[str, str]] = {
     "incident.most_recent_update_message": COMMENT,
     "incident.update_message": COMMENT,
 }
+
+# The names the file may use (checked at load, and shown in the control API's schema).
+PlatformField = Literal[
+    "incident.name",
+    "incident.summary",
+    "incident.status",
+    "incident.severity",
+    "incident.most_recent_update_message",
+    "incident.update_message",
+]
+assert set(get_args(PlatformField)) == set(PLATFORM_FIELDS)
+# The canonical fields a value map (`reverse_mappings`) can be for.
+MappedField = Literal["title", "description", "status", "severity", "comment"]
+assert set(get_args(MappedField)) == set(PLATFORM_FIELDS.values())
+NativeField = Annotated[str, Field(min_length=1, max_length=100)]
 
 # Reverse-mapped canonical fields that a feature flag must switch on.
 GATED_BY_FEATURE: Final[Mapping[str, str]] = {
@@ -65,7 +80,25 @@ class FeatureFlags(BaseModel):
         return features.model_copy(update=given) if given else features
 
 
-def _default_reverse_values() -> dict[str, dict[str, str]]:
+def _default_forward() -> dict[PlatformField, str]:
+    return {
+        "incident.name": "short_description",
+        "incident.summary": "description",
+        "incident.most_recent_update_message": "work_notes",
+    }
+
+
+def _default_reverse() -> dict[str, PlatformField]:
+    return {
+        "short_description": "incident.name",
+        "description": "incident.summary",
+        "work_notes": "incident.update_message",
+        "incident_state": "incident.status",
+        "priority": "incident.severity",
+    }
+
+
+def _default_reverse_values() -> dict[MappedField, dict[str, str]]:
     return {
         "status": {
             "1": "open",
@@ -86,39 +119,28 @@ class MappingConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     features: Features = Features()
-    field_mappings: dict[str, str] = Field(
-        default_factory=lambda: {
-            "incident.name": "short_description",
-            "incident.summary": "description",
-            "incident.most_recent_update_message": "work_notes",
-        }
+    field_mappings: dict[PlatformField, NativeField] = Field(default_factory=_default_forward)
+    reverse_field_mappings: dict[NativeField, PlatformField] = Field(
+        default_factory=_default_reverse
     )
-    reverse_field_mappings: dict[str, str] = Field(
-        default_factory=lambda: {
-            "short_description": "incident.name",
-            "description": "incident.summary",
-            "work_notes": "incident.update_message",
-            "incident_state": "incident.status",
-            "priority": "incident.severity",
-        }
+    reverse_mappings: dict[MappedField, dict[str, str]] = Field(
+        default_factory=_default_reverse_values
     )
-    reverse_mappings: dict[str, dict[str, str]] = Field(default_factory=_default_reverse_values)
 
     @model_validator(mode="before")
     @classmethod
     def _merge_reverse_values(cls, data: object) -> object:
         """Value maps given are merged code by code over the defaults (idempotent)."""
         if isinstance(data, dict) and data.get("reverse_mappings") is not None:
-            merged = _default_reverse_values()
+            merged = {str(k): v for k, v in _default_reverse_values().items()}
             given = data["reverse_mappings"]
             if isinstance(given, dict):
                 for name, values in given.items():
-                    if isinstance(values, dict):
-                        merged.setdefault(str(name), {}).update(
-                            {str(k): str(v) for k, v in values.items()}
-                        )
-                    else:
-                        return data  # let validation report it
+                    if not isinstance(values, dict) or not all(
+                        isinstance(v, str) for v in values.values()
+                    ):
+                        return data  # not a value map: validation reports it
+                    merged.setdefault(str(name), {}).update(values)
                 return {**data, "reverse_mappings": merged}
         return data
 
@@ -166,6 +188,7 @@ class FieldMapping:
             self._reverse[native] = _canonical(platform_field)
         # Forward values are the inverse of the reverse value maps: the lowest code that
         # maps to a canonical value represents it ("closed" -> "6").
+        self._value_maps = {str(k): v for k, v in config.reverse_mappings.items()}
         self._forward_values: dict[str, dict[str, str]] = {}
         for canonical, codes in config.reverse_mappings.items():
             inverse: dict[str, str] = {}
@@ -208,7 +231,7 @@ class FieldMapping:
             canonical = self._reverse.get(field)
             if canonical is None or not self._feature_on(canonical):
                 continue
-            values = self.config.reverse_mappings.get(canonical)
+            values = self._value_maps.get(canonical)
             if values is not None and value is not None:
                 mapped = values.get(value)
                 if mapped is None:

@@ -35,11 +35,11 @@ async def whoami(call: Call) -> web.StreamResponse:
 # -- tokens ------------------------------------------------------------------------------------
 def _check_scope(tenants: list[str], integrations: list[str]) -> None:
     for t in tenants:
-        if t != "*" and not _NAME.match(t):
+        if t != "*" and not _NAME.fullmatch(t):
             raise ApiError(422, "invalid", f"scope.tenants: {t!r} is not a tenant name or *")
     for entry in integrations:
         tenant, _, name = entry.partition("/")
-        if not (_NAME.match(tenant) and _NAME.match(name)):
+        if not (_NAME.fullmatch(tenant) and _NAME.fullmatch(name)):
             raise ApiError(422, "invalid", f"scope.integrations: {entry!r} is not tenant/name")
 
 

@@ -5,7 +5,7 @@ ownership.py, the connection test and sync status in syncstatus.py). Every write
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -42,7 +42,7 @@ def view(stored: StoredSide) -> dict[str, Any]:
         "created_by": stored.meta.created_by,
         "updated_by": stored.meta.updated_by,
     }
-    return IntegrationView.model_validate(data).model_dump(mode="json")
+    return IntegrationView.model_validate(data).model_dump(mode="json", by_alias=True)
 
 
 async def existing(call: Call) -> StoredSide:
@@ -66,16 +66,31 @@ def _normalize_ownership(data: dict[str, Any]) -> None:
     data["ownership"] = normalized
 
 
+# What is valid for one tool type and not another (`IntegrationConfig`'s per-type rules).
+_PER_TYPE: Final = frozenset({"options", "features"})
+
+
 def _config(
-    tenant: str, name: str, fields: Mapping[str, Any], secrets: Mapping[str, str]
+    tenant: str,
+    name: str,
+    fields: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    *,
+    type_given: bool = True,
 ) -> IntegrationConfig:
+    """The side as the request makes it. A request that leaves `type` out (a PATCH) and gives
+    what the stored type does not take conflicts with the current state: 409, not 422."""
     data = {**fields, **secrets}
     data.update(id=name, tenant=tenant)
     _normalize_ownership(data)
     try:
         return IntegrationConfig.model_validate(data)
     except ValidationError as exc:
-        raise invalid(exc) from None
+        error = invalid(exc)
+        locs = [e["loc"][0] if e["loc"] else "" for e in exc.errors(include_input=False)]
+        if not type_given and locs and all(loc in _PER_TYPE for loc in locs):
+            error = ApiError(409, "conflict", f"{data.get('type')} integration: {error.reason}")
+        raise error from None
 
 
 def _split(body: BaseModel) -> tuple[dict[str, Any], dict[str, SecretStr | None]]:
@@ -160,6 +175,8 @@ async def write_side(
         elif before is not None:
             base = {k: v for k, v in before.config.items() if k in KEEP_IF_ABSENT}
         merged = {**base, **fields}
+        if not replace:  # a PATCH: null is back to the field's default
+            merged = {k: v for k, v in merged.items() if not (k in fields and v is None)}
         if paused is not None:
             merged["paused"] = paused
         kept = [f for f in (before.secrets if before is not None else {}) if f not in given]
@@ -179,7 +196,8 @@ async def write_side(
             )
         plain = {f: v for f, v in opened.items() if f not in given}
         plain.update({f: v.get_secret_value() for f, v in given.items() if v is not None})
-        stored = seal(_config(tenant, name, merged, plain), keyring, kind=kind)
+        config = _config(tenant, name, merged, plain, type_given="type" in fields)
+        stored = seal(config, keyring, kind=kind)
         if before is not None:
             same = {
                 f: sealed
@@ -213,7 +231,8 @@ async def list_integrations(call: Call) -> web.StreamResponse:
         for s in await call.services.store.integrations(call.tenant)
         if call.allowed("integration.read", tenant=call.tenant, integration=s.name)
     ]
-    return json_response(IntegrationList.model_validate({"items": items}).model_dump(mode="json"))
+    listed = IntegrationList.model_validate({"items": items})
+    return json_response(listed.model_dump(mode="json", by_alias=True))
 
 
 async def create_integration(call: Call) -> web.StreamResponse:

@@ -5,6 +5,7 @@ table and the models' JSON schemas."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -12,14 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
+import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from control import metrics
 from control.api.errors import ApiError, invalid
-from control.api.models import NAME_PATTERN, ErrorBody
+from control.api.models import CANONICAL_FIELDS, FIELD_ALIASES, NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
 from syncstate.dlq import ENTRY_PATTERN
 
@@ -30,11 +31,16 @@ log = logging.getLogger("control.access")
 
 API: Final = "/api/v1"
 
-# Path parameters and their shapes (also the OpenAPI patterns).
+# The names a field's ownership rule is addressed by: canonical, or as the tools call them.
+FIELD_NAMES: Final = tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
+# Path parameters and their shapes (also the OpenAPI patterns). The router matches only these
+# shapes (but a field's name, which no route competes for: a wrong one is a 400 naming it), so
+# `/dlq/retry` is never taken for an entry id `retry` (nor `DELETE` listed in its `Allow`);
+# anything else is a 404.
 PARAMS: Final[Mapping[str, str]] = {
     "tenant": NAME_PATTERN,
     "name": NAME_PATTERN,
-    "field": r"^[a-z][a-z_]{0,39}$",
+    "field": rf"^({'|'.join(FIELD_NAMES)})$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
     "record_id": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",  # a tool's record id, as the ingress
@@ -42,6 +48,26 @@ PARAMS: Final[Mapping[str, str]] = {
     "entry_id": ENTRY_PATTERN,
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
+
+
+def _param_schema(name: str) -> dict[str, Any]:
+    if name == "field":
+        return {"type": "string", "enum": list(FIELD_NAMES)}
+    return {"type": "string", "pattern": PARAMS.get(name, r"^.+$")}
+
+
+def router_path(path: str) -> str:
+    """`path` with each parameter's shape for aiohttp's router (`{name:regex}`)."""
+
+    def shaped(m: re.Match[str]) -> str:
+        pattern = PARAMS.get(m[1])
+        if pattern is None or m[1] == "field":
+            return m[0]
+        return f"{{{m[1]}:{pattern.lstrip('^').rstrip('$')}}}"
+
+    return re.sub(r"{(\w+)}", shaped, path)
+
+
 # How a path parameter is named in the policy's input.resource.
 _RESOURCE_KEYS: Final = {
     "tenant": "tenant",
@@ -141,15 +167,31 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     ):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        # pydantic's own parser: big integers are numbers (to be refused by their bounds),
+        # not a parse error as in orjson; NaN and Infinity are not JSON.
+        data = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError:
         raise ApiError(400, "bad_request", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object")
     try:
-        return model.model_validate(data)
+        # Strict: a JSON value of another type than the document says is refused, not
+        # coerced (`false` is no number, `"5"` no integer). A number with no fraction is an
+        # integer, as JSON Schema has it (`5.0`).
+        return model.model_validate_json(json.dumps(_integral(data)), strict=True)
     except ValidationError as exc:
         raise invalid(exc) from None
+
+
+def _integral(value: Any) -> Any:
+    """`value` with every float that has no fractional part as an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
 
 
 def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
@@ -171,7 +213,7 @@ def dispatch(
             params = dict(request.match_info)
             for key, value in params.items():
                 pattern = _COMPILED.get(key)
-                if pattern is not None and not pattern.match(value):
+                if pattern is not None and not pattern.fullmatch(value):
                     raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
             resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
             if route.resource is not None:
@@ -226,10 +268,13 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
     for r in routes:
         if r.body is not None:
             wanted.append((r.body, "validation"))
+        if r.query is not None:
+            wanted.append((r.query, "validation"))  # its parameters' $refs resolve here too
         if r.response is not None:
             wanted.append((r.response, "serialization"))
     unique = list(dict.fromkeys(wanted))
     refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = top.get("$defs", {})
     error_ref = refs[(ErrorBody, "serialization")]
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
@@ -239,12 +284,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
             "tags": [r.tag],
             "x-action": r.action,
             "parameters": [
-                {
-                    "name": p,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": PARAMS.get(p, r"^.+$")},
-                }
+                {"name": p, "in": "path", "required": True, "schema": _param_schema(p)}
                 for p in r.params
             ],
             "responses": {},
@@ -252,7 +292,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
         if r.description:
             op["description"] = r.description
         if r.query is not None:
-            schema = r.query.model_json_schema()
+            schema = schemas[refs[(r.query, "validation")]["$ref"].rsplit("/", 1)[-1]]
             for name, prop in schema.get("properties", {}).items():
                 op["parameters"].append(
                     {
@@ -294,7 +334,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
-            "schemas": top.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -26,8 +26,10 @@ async def test_integration(call: Call) -> web.StreamResponse:
     error: str | None = None
     try:
         connector = make_connector(to_config(stored, call.services.keyring))
-    except ValueError as exc:
+    except ValueError as exc:  # secrets that do not open, a mapping that does not load
         error = str(exc)
+    except OSError as exc:  # a mapping file that cannot be read: say which, not a 500
+        error = f"the mapping file cannot be read: {exc.strerror or type(exc).__name__}"
     else:
         try:
             await asyncio.wait_for(
