@@ -34,6 +34,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     CONTROL_POLICY_FILE=/app/deploy/policy/control.rego \
     INCIDENT_SYNC_CONFIG=/app/config/sync.json \
+    MAPPINGS_DIR=/app/config \
     OUTBOUND_DATADIR=/tmp/incident-sync-outbound
 RUN groupadd --system --gid 10001 incident-sync \
     && useradd --system --uid 10001 --gid incident-sync --no-create-home \

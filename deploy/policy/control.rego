@@ -4,7 +4,8 @@
 # input.subject   {authenticated, id, name, role, scope: {tenants: [..], integrations: ["tenant/name"]}}
 # input.action    e.g. "integration.update" (see the route table: `im` docs or /api/v1/openapi.json,
 #                 each operation's x-action)
-# input.resource  {tenant, integration, field, token, run, dlq_entry, incident: {id, commander, assignees}}
+# input.resource  {tenant, integration, field, token, run, dlq_entry, quarantine_entry,
+#                 incident: {id, commander, assignees}}
 # input.request   {method, path}
 #
 # Roles: platform.administrator (everything), integration.manager (integrations in its scope),
@@ -57,6 +58,7 @@ manager_actions := {
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
 	"status.read", "conflict.read", "conflict.resolve", "integration.sync",
 	"dlq.read", "dlq.retry", "dlq.discard",
+	"quarantine.list", "quarantine.read", "quarantine.retry", "quarantine.discard",
 }
 
 allow if {
@@ -86,6 +88,18 @@ allow if {
 	authenticated
 	input.subject.role == "integration.manager"
 	input.action == "integration.create"
+	not input.resource.integration
+	some_integration_of_tenant_in_scope
+}
+
+# The tenant's quarantine, listed or retried by a filter, for a token scoped to some of the
+# tenant's integrations: allowed, and the service decides each entry with its own
+# integration (an entry of no integration in particular is the tenant's: not theirs).
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action in {"quarantine.list", "quarantine.retry"}
+	not input.resource.quarantine_entry
 	not input.resource.integration
 	some_integration_of_tenant_in_scope
 }

@@ -5,7 +5,9 @@ version, the platform and the integrations hash), opens their secrets, and after
 `poll()` answers a new `SyncConfig` only when the tenant's version has moved. Services poll
 every `CONFIG_RELOAD_S` and swap the config between events. A side that cannot be used (a
 tool type without a connector yet, a secret sealed with a key not in the keyring) is left
-out with an error in the log; a broken platform record keeps the previous config.
+out with an error in the log, and so is one whose `mapping_file` is not a mapping file in
+this service's mappings directory (`MAPPINGS_DIR`); a broken platform record keeps the previous
+config.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import redis.asyncio as aioredis
 from controlstore import keys
 from controlstore.crypto import Keyring, KeyringError
 from controlstore.records import StoredSide, to_config
-from runtime.settings import Settings
-from syncmodel.config import SyncConfig, load_config
+from runtime.settings import Settings, default_mappings_dir
+from syncmodel.config import SyncConfig, load_config, resolve_mapping
 from syncmodel.fields import ToolType
+from syncmodel.mapping import MappingError
 
 log = logging.getLogger("controlstore")
 
@@ -48,11 +51,12 @@ class ConfigSource(abc.ABC):
 class FileSource(ConfigSource):
     """The JSON file: read once (restart to change it)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, mappings_dir: str | None = None) -> None:
         self.path = path
+        self.mappings_dir = mappings_dir or default_mappings_dir()
 
     def load(self) -> SyncConfig:
-        return load_config(self.path)
+        return load_config(self.path, mappings_dir=self.mappings_dir)
 
     async def poll(self) -> SyncConfig | None:
         return None
@@ -64,18 +68,31 @@ def build_config(
     integrations_raw: Mapping[bytes, bytes],
     keyring: Keyring,
     tool_types: Collection[ToolType] | None = None,
+    mappings_dir: str | None = None,
 ) -> SyncConfig:
+    directory = mappings_dir or default_mappings_dir()
     if not platform_raw:
         raise ConfigUnavailable(f"no platform connection is configured for tenant {tenant!r}")
     try:
-        platform = to_config(StoredSide.decode(platform_raw), keyring)
-    except (KeyringError, ValueError) as exc:
+        platform = resolve_mapping(to_config(StoredSide.decode(platform_raw), keyring), directory)
+    except (KeyringError, ValueError) as exc:  # MappingError is a ValueError
         raise ConfigUnavailable(f"the platform connection cannot be used: {exc}") from None
     integrations = []
     for raw in integrations_raw.values():
         stored = StoredSide.decode(raw)
         try:
-            config = to_config(stored, keyring)
+            config = resolve_mapping(to_config(stored, keyring), directory)
+        except MappingError as exc:
+            log.error(
+                "integration left out: its mapping file cannot be used",
+                extra={
+                    "tenant": tenant,
+                    "integration": stored.name,
+                    "reason": str(exc),
+                    "mappings_dir": directory,
+                },
+            )
+            continue
         except (KeyringError, ValueError) as exc:
             log.error(
                 "integration left out: cannot open it",
@@ -102,7 +119,9 @@ class ControlSource(ConfigSource):
         *,
         tool_types: Collection[ToolType] | None = None,
         wait_log_every_s: float = 5.0,
+        mappings_dir: str | None = None,
     ) -> None:
+        self.mappings_dir = mappings_dir
         self.redis_url = redis_url
         self.tenant = tenant
         self.keyring = keyring
@@ -118,7 +137,9 @@ class ControlSource(ConfigSource):
     def _build(
         self, version: bytes | None, platform: bytes | None, integ: dict[bytes, bytes]
     ) -> SyncConfig:
-        config = build_config(self.tenant, platform, integ, self.keyring, self.tool_types)
+        config = build_config(
+            self.tenant, platform, integ, self.keyring, self.tool_types, self.mappings_dir
+        )
         self.version = int(version or 0)
         log.info(
             "config loaded from the control store",
@@ -180,8 +201,14 @@ def config_source(
 ) -> ConfigSource:
     """The source `CONFIG_SOURCE` names."""
     if settings.config_source == "file":
-        return FileSource(settings.config_path)
+        return FileSource(settings.config_path, settings.mappings_dir)
     if settings.control_encryption_keys is None:
         raise ConfigUnavailable("CONFIG_SOURCE=control needs CONTROL_ENCRYPTION_KEYS")
     keyring = Keyring.from_text(settings.control_encryption_keys.get_secret_value())
-    return ControlSource(settings.redis_url, settings.sync_tenant, keyring, tool_types=tool_types)
+    return ControlSource(
+        settings.redis_url,
+        settings.sync_tenant,
+        keyring,
+        tool_types=tool_types,
+        mappings_dir=settings.mappings_dir,
+    )

@@ -139,6 +139,7 @@ class Stack:
             "KAFKA_SESSION_TIMEOUT_S": "6",
             "REDIS_URL": self.redis_url,
             "INCIDENT_SYNC_CONFIG": str(self.config_path),
+            "MAPPINGS_DIR": str(self.workdir),  # the generated field-mappings.json
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.ports[name]),
             "OUTBOUND_DATADIR": str(self.workdir / f"{name}-data"),
@@ -158,9 +159,12 @@ class Stack:
             "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
             "CONTROL_BOOTSTRAP_TOKEN": self.admin_token,
             "CONTROL_SEED_FILE": str(self.config_path),
+            "MAPPINGS_DIR": str(self.workdir),
             # conflict resolutions are published to the pipeline
             "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "KAFKA_IDEMPOTENCE": "false",
+            # the message limit every producer of the pipeline shares
+            **{k: v for k, v in self.extra_env.items() if k == "KAFKA_MAX_MESSAGE_BYTES"},
         }
 
     # -- configuration -----------------------------------------------------------------------
@@ -217,7 +221,7 @@ class Stack:
                     "api_key": JIRA_TOKEN,
                     "actor": account_id(JIRA_USER),
                     "webhook_secret": self.jira_secret,
-                    "options": {"project_key": "OPS", "webhook_auth": "hmac"},
+                    "options": {"project_key": "OPS"},  # X-Hub-Signature, the default
                 }
             )
         if "pagerduty" in self.tools:

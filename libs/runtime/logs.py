@@ -1,7 +1,9 @@
 """One JSON object per log line, so log pipelines need no parsing rules.
 
 A line written while an OpenTelemetry span is current carries its `trace_id` and `span_id`
-(hex, as trace backends show them), so logs and traces join on them.
+(hex, as trace backends show them), so logs and traces join on them. Every aiohttp service
+(ingress, control, reconciler, the worker's web server) logs a request aiohttp could not parse
+as a warning, not an error (`ClientErrorFilter`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 from opentelemetry import trace
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
@@ -34,6 +37,31 @@ class JsonFormatter(logging.Formatter):
 
 
 NOISY = ("aiokafka", "kafka", "faust", "mode", "httpx")
+# aiohttp's server logs here, with a traceback at ERROR, a request it could not even parse.
+AIOHTTP_SERVER = "aiohttp.server"
+
+
+class ClientErrorFilter(logging.Filter):
+    """A request aiohttp refused while parsing it (a malformed request line or header, a line
+    too long: `HttpProcessingError` with a 4xx code) is the client's mistake, answered 400:
+    a warning without a traceback, naming the error. Genuine server errors stay as they are."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError) or not 400 <= exc.code < 500:
+            return True
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+        # aiohttp's own words only, up to where it starts quoting the client's bytes back.
+        detail = (exc.message or "").strip().split(":", 1)[0].splitlines()[:1]
+        record.error = f"{type(exc).__name__} ({exc.code})" + (f": {detail[0]}" if detail else "")
+        return logging.getLogger(record.name).isEnabledFor(logging.WARNING)
+
+
+def _filter_client_errors() -> None:
+    server = logging.getLogger(AIOHTTP_SERVER)
+    if not any(isinstance(f, ClientErrorFilter) for f in server.filters):
+        server.addFilter(ClientErrorFilter())
 
 
 def logging_config(level: str = "INFO") -> dict[str, object]:
@@ -44,9 +72,13 @@ def logging_config(level: str = "INFO") -> dict[str, object]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": f"{__name__}.JsonFormatter"}},
+        "filters": {"client_errors": {"()": f"{__name__}.ClientErrorFilter"}},
         "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "json"}},
         "root": {"level": level.upper(), "handlers": ["default"]},
-        "loggers": {name: {"level": logging.getLevelName(floor)} for name in NOISY},
+        "loggers": {
+            **{name: {"level": logging.getLevelName(floor)} for name in NOISY},
+            AIOHTTP_SERVER: {"filters": ["client_errors"]},
+        },
     }
 
 
@@ -58,3 +90,4 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
+    _filter_client_errors()

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from syncmodel import sizes
+
+
+def default_mappings_dir() -> str:
+    """config/ of this checkout; the image sets MAPPINGS_DIR (/app/config), the chart its
+    mount (/etc/incident-sync/config)."""
+    return str(Path(__file__).resolve().parents[2] / "config")
 
 
 class Settings(BaseSettings):
@@ -20,8 +29,18 @@ class Settings(BaseSettings):
     # How long a fetch may wait for data. Low, because a broker that does not answer a
     # fetch early when data arrives (the embedded test broker) adds up to this to every hop.
     kafka_fetch_max_wait_ms: int = Field(50, ge=1, alias="KAFKA_FETCH_MAX_WAIT_MS")
+    # The largest record any stage produces or fetches (`syncmodel.sizes`): producers'
+    # max_request_size, consumers' fetch sizes, the topics' max.message.bytes (the chart sets
+    # both from one value). The ingress refuses (413) a change that could outgrow it.
+    kafka_max_message_bytes: int = Field(
+        sizes.DEFAULT_MAX_MESSAGE_BYTES,
+        ge=sizes.MIN_MAX_MESSAGE_BYTES,
+        alias="KAFKA_MAX_MESSAGE_BYTES",
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", alias="REDIS_URL")
     config_path: str = Field("config/sync.json", alias="INCIDENT_SYNC_CONFIG")
+    # The directory a side's `mapping_file` names a file in (a name, never a path).
+    mappings_dir: str = Field(default_factory=default_mappings_dir, alias="MAPPINGS_DIR")
     # Where the sides come from: "file" (INCIDENT_SYNC_CONFIG) or "control" (the control
     # store in Redis, written through the control API; changes are picked up while running).
     config_source: Literal["file", "control"] = Field("file", alias="CONFIG_SOURCE")
@@ -35,7 +54,10 @@ class Settings(BaseSettings):
     # Ingress
     http_host: str = Field("0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - a pod listens on all
     http_port: int = Field(8080, alias="HTTP_PORT")
+    # The raw webhook body; what it may make of it is bounded by kafka_max_message_bytes.
     max_body_bytes: int = Field(1_048_576, alias="MAX_BODY_BYTES")
     producer_pool: int = Field(1, alias="KAFKA_PRODUCER_POOL")
-    # Bearer token the manual-sync routes require; unset = open (a warning is logged).
+    # Bearer token the manual-sync routes require. Unset (or empty): they refuse every call,
+    # unless `sync_api_open` (development only) opens them to any caller.
     sync_api_token: SecretStr | None = Field(None, alias="SYNC_API_TOKEN")
+    sync_api_open: bool = Field(False, alias="SYNC_API_OPEN")

@@ -28,7 +28,14 @@ from pydantic import (
 from syncmodel.destination import BASE_URL_PATTERN
 from syncmodel.fields import CanonicalName, ConflictStrategy, Direction, ReopenPolicy, ToolType
 from syncmodel.loaderrors import ConfigError, describe
-from syncmodel.mapping import FeatureFlags, FieldMapping, MappingConfig, load_mapping
+from syncmodel.mapping import (
+    MAPPING_FILE_NAME,
+    FeatureFlags,
+    FieldMapping,
+    MappingConfig,
+    MappingError,
+    read_named_mapping,
+)
 from syncmodel.ownership import FieldOwnership, default_ownership
 from syncmodel.toolfields import tool_mapping
 from syncmodel.tooloptions import TOOL_OPTIONS, unknown_options
@@ -73,7 +80,14 @@ class IntegrationConfig(BaseModel):
     direction: Direction = Direction.BIDIRECTIONAL
     # The tool account this service writes as: changes made by it are our own echoes.
     actor: str | None = None
-    mapping_file: str | None = None
+    # A file name inside the mappings directory (MAPPINGS_DIR), never a path; its content is
+    # read where the config is loaded (`resolve_mapping`).
+    mapping_file: str | None = Field(
+        default=None,
+        pattern=MAPPING_FILE_NAME,
+        max_length=255,
+        description="a mapping file's name in the service's mappings directory (not a path)",
+    )
     # The field map inline (the mapping file's format); wins over `mapping_file`.
     field_map: MappingConfig | None = None
     # The seed guide's feature flags (reverse_sync, sync_status, sync_severity): each one given
@@ -139,12 +153,16 @@ class IntegrationConfig(BaseModel):
         return options
 
     def mapping(self) -> FieldMapping:
+        """The side's field map. Reads no file: a `mapping_file` must have been read into
+        `field_map` where the config was loaded (`resolve_mapping`)."""
         if self.field_map is not None:
             mapping = FieldMapping(self.field_map)
-        elif self.mapping_file is None and (fixed := tool_mapping(self.type)) is not None:
+        elif self.mapping_file is not None:
+            raise MappingError(f"{self.id}: mapping file {self.mapping_file!r} was not read")
+        elif (fixed := tool_mapping(self.type)) is not None:
             return fixed  # Jira, PagerDuty, Datadog, Slack map their values in code
         else:
-            mapping = load_mapping(self.mapping_file)
+            mapping = FieldMapping(MappingConfig())
         if self.features is None:
             return mapping
         features = self.features.over(mapping.features)
@@ -236,18 +254,35 @@ GUIDE_KEYS: Final[Mapping[str, str]] = {
 }
 
 
-def load_config(path: str | Path) -> SyncConfig:
-    """Read the config file; a relative `mapping_file` is taken relative to it. Raises
+def resolve_mapping(side: IntegrationConfig, mappings_dir: str | Path) -> IntegrationConfig:
+    """The side with its `mapping_file` (a name inside `mappings_dir`) read into `field_map`;
+    an inline `field_map` wins and the file is not read. MappingError when the file is
+    missing or is not a mapping file."""
+    if side.mapping_file is None or side.field_map is not None:
+        return side
+    field_map = read_named_mapping(mappings_dir, side.mapping_file)
+    return side.model_copy(update={"field_map": field_map})
+
+
+def load_config(path: str | Path, *, mappings_dir: str | Path) -> SyncConfig:
+    """Read the config file; each `mapping_file` names a file inside `mappings_dir`. Raises
     ConfigError naming every key at fault (unknown keys included), never quoting a value."""
     path = Path(path)
     raw = _expand(orjson.loads(path.read_bytes()))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a JSON object")
-    for side in [raw.get("platform") or {}, *(raw.get("integrations") or [])]:
-        mapping_file = side.get("mapping_file") if isinstance(side, dict) else None
-        if isinstance(mapping_file, str) and mapping_file and not Path(mapping_file).is_absolute():
-            side["mapping_file"] = str(path.parent / mapping_file)
     try:
-        return SyncConfig.model_validate(raw)
+        config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {describe(exc, GUIDE_KEYS)}") from None
+    try:
+        return config.model_copy(
+            update={
+                "platform": resolve_mapping(config.platform, mappings_dir),
+                "integrations": tuple(
+                    resolve_mapping(i, mappings_dir) for i in config.integrations
+                ),
+            }
+        )
+    except MappingError as exc:
+        raise MappingError(f"{path}: {exc} (mappings directory {mappings_dir})") from None

@@ -7,6 +7,7 @@ Forward = platform -> external tool; reverse = external tool -> platform.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
@@ -165,6 +166,65 @@ def read_mapping_config(path: str | Path) -> MappingConfig:
         return MappingConfig.model_validate(raw)
     except ValidationError as exc:
         raise MappingError(f"{path}: {describe(exc)}") from None
+
+
+# A mapping file is named, never located: a bare file name (letters, digits, `_`, `-`, dots
+# only between them), so no separator, no `..`, no hidden file, no absolute path. The name is
+# the whole check: the directory's own entries may be symlinks (a Kubernetes ConfigMap mounts
+# each file as one into `..data/`), so resolving and comparing real paths would refuse them.
+MAPPING_FILE_NAME: Final = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+_MAPPING_FILE_NAME = re.compile(MAPPING_FILE_NAME)
+
+
+def read_named_mapping(directory: str | Path, name: str) -> MappingConfig:
+    """The mapping file `name` inside `directory` (the configured mappings directory).
+
+    MappingError, with a reason that names neither the directory nor the file's content,
+    unless `name` is a bare file name (`MAPPING_FILE_NAME`) of a readable JSON object made of
+    the mapping's own sections whose platform fields are known.
+    """
+    if not _MAPPING_FILE_NAME.match(name):
+        raise MappingError(f"{name!r} is not a file name (no directories, no '..')")
+    try:
+        raw = orjson.loads((Path(directory) / name).read_bytes())
+    except FileNotFoundError:
+        raise MappingError(f"no mapping file {name!r} in the mappings directory") from None
+    except OSError as exc:
+        raise MappingError(f"mapping file {name!r} cannot be read: {exc.strerror}") from None
+    except orjson.JSONDecodeError:
+        raise MappingError(f"mapping file {name!r} is not JSON") from None
+    if not isinstance(raw, dict):
+        raise MappingError(f"mapping file {name!r}: expected a JSON object")
+    unknown = sorted(set(raw) - set(MappingConfig.model_fields))
+    if unknown:
+        raise MappingError(f"mapping file {name!r}: unknown sections {unknown}")
+    try:
+        config = MappingConfig.model_validate(raw)
+        FieldMapping(config)  # platform field names are checked when the map is built
+    except ValidationError as exc:
+        raise MappingError(
+            f"mapping file {name!r} is not a mapping file: {describe(exc)}"
+        ) from None
+    except MappingError as exc:
+        raise MappingError(f"mapping file {name!r}: {exc}") from None
+    return config
+
+
+def mapping_file_names(directory: str | Path) -> list[str]:
+    """The names in `directory` that `read_named_mapping` reads: what a `mapping_file` may be
+    now (the control API's document lists them)."""
+    try:
+        entries = sorted(p.name for p in Path(directory).iterdir())
+    except OSError:
+        return []
+    names = []
+    for name in entries:
+        try:
+            read_named_mapping(directory, name)
+        except MappingError:
+            continue
+        names.append(name)
+    return names
 
 
 def _canonical(platform_field: str) -> str:

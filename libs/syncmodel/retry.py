@@ -24,7 +24,8 @@ MAX_TOPICS = 4  # sync.retry.1 .. sync.retry.4
 class DeadReason(StrEnum):
     REJECTED = "rejected"  # the tool refused the write (validation): retrying cannot help
     EXHAUSTED = "exhausted"  # every attempt of the ladder failed
-    INTERNAL = "internal"  # our own error (see the worker's logs)
+    # Our own error: entries made before such messages went to the quarantine instead.
+    INTERNAL = "internal"
 
 
 @dataclass(frozen=True)

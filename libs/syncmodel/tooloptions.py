@@ -32,6 +32,7 @@ TOOL_OPTIONS: Final[Mapping[ToolType, frozenset[str]]] = {
             "close_resolution",
             "close_transition",
             "closed_statuses",
+            "comment_visibility",
             "connect_client_key",
             "connect_path",
             "correlation_label_prefix",

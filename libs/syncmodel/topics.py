@@ -8,6 +8,9 @@ INBOUND: Final = "sync.inbound"  # ingress -> gate: raw normalized observations
 CHANGES: Final = "sync.changes"  # gate -> arbiter: deduped, echo-free, linked changes
 OUTBOUND: Final = "sync.outbound"  # arbiter -> delivery: one write to one side
 DLQ: Final = "sync.dlq"  # commands that could not be delivered
+# Messages a stage could not process (undecodable, a bug, too large to produce): the original
+# bytes with the stage and the error, until an operator retries or discards them.
+QUARANTINE: Final = "sync.quarantine"
 # The retry ladder's delayed topics: a command whose attempt n failed waits on
 # `sync.retry.<n>` until its `not_before`, then goes back to sync.outbound. One topic per
 # delay of the ladder (`syncmodel.retry.RetryPolicy`); the chart declares the default four.
@@ -22,7 +25,7 @@ def retry_topic(n: int) -> str:
 
 RETRY: Final = tuple(retry_topic(n) for n in range(1, 5))
 
-ALL: Final = (INBOUND, CHANGES, OUTBOUND, DLQ, *RETRY)
+ALL: Final = (INBOUND, CHANGES, OUTBOUND, DLQ, QUARANTINE, *RETRY)
 
 
 def record_key(tenant: str, integration_id: str, external_id: str) -> bytes:

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from runtime.settings import default_mappings_dir
+
 
 def default_policy_file() -> str:
     """deploy/policy/control.rego of this checkout (a deployment mounts its own file)."""
@@ -27,5 +29,8 @@ class ControlSettings(BaseSettings):
     policy_file: str = Field(default_factory=default_policy_file, alias="CONTROL_POLICY_FILE")
     # A sides file (the INCIDENT_SYNC_CONFIG format) imported once into an empty store.
     seed_file: str | None = Field(None, alias="CONTROL_SEED_FILE")
+    # Where an integration's `mapping_file` is looked up (by name) when it is written, tested
+    # or seeded: the same directory the pipeline's services read (MAPPINGS_DIR).
+    mappings_dir: str = Field(default_factory=default_mappings_dir, alias="MAPPINGS_DIR")
     # How long a connection test may take.
     test_timeout_s: float = Field(10.0, gt=0, alias="CONTROL_TEST_TIMEOUT_S")

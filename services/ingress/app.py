@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from connectors.base import Connector
 from controlstore.source import ConfigSource
-from ingress import handlers
+from ingress import handlers, manual
 from ingress.errors import error_middleware
 from ingress.publisher import Publisher
 from ingress.sides import ConnectorFactory, Sides, default_factory
@@ -86,22 +86,22 @@ def build_app(
     app.router.add_post(
         "/webhooks/{integration_id}", handlers.side_by_id_handler(sides, publisher, max_body)
     )
-    token = settings.sync_api_token.get_secret_value() if settings.sync_api_token else None
-    if token is None:
-        log.warning("SYNC_API_TOKEN is not set: the /sync routes accept any caller")
+    guard = manual.SyncGuard.from_settings(settings)
+    if (warning := guard.warning()) is not None:
+        log.warning(warning)
     app.router.add_post(
         "/sync/incident/{record_id}",
-        handlers.manual_sync_handler(lambda: (sides.platform, ""), publisher, token),
+        manual.manual_sync_handler(lambda: (sides.platform, ""), publisher, guard),
     )
     app.router.add_post(
         "/sync/servicenow/{record_id}",
-        handlers.manual_sync_handler(
-            lambda: (sides.servicenow, sides.servicenow_missing), publisher, token
+        manual.manual_sync_handler(
+            lambda: (sides.servicenow, sides.servicenow_missing), publisher, guard
         ),
     )
     app.router.add_post(  # any integration by id (Jira, PagerDuty, ...): re-read one record
         "/sync/{integration_id}/{record_id}",
-        handlers.manual_sync_by_id_handler(sides, publisher, token),
+        manual.manual_sync_by_id_handler(sides, publisher, guard),
     )
     app.router.add_get("/health", handlers.health)
     app.router.add_get(

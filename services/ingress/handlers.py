@@ -1,21 +1,20 @@
 """Request handlers: webhooks, manual syncs, health, readiness and metrics.
 
 A webhook goes through, in this order: content type (415), body size (413), signature on the
-raw bytes (401), parse (400/422), then the durable publish (202 only once acknowledged; 503 +
-Retry-After when the broker does not answer in time). A refused request publishes nothing.
+raw bytes (401), parse (400/422; ids by `syncmodel.ids`, 422), the size of each change against
+what every later stage may carry (413, `syncmodel.sizes`), then the durable publish (202 only
+once acknowledged; 503 + Retry-After when the broker does not answer in time). A refused
+request publishes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
-import orjson
 from aiohttp import web
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -28,15 +27,14 @@ from ingress.errors import ApiError, json_response
 from ingress.publisher import Publisher, PublishUnavailable, Record
 from ingress.sides import Side, Sides
 from runtime import tracing
-from syncmodel import codec, topics
-from syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
+from syncmodel import codec, ids, sizes, topics
+from syncmodel.events import ChangeEvent
 
 log = logging.getLogger("ingress")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 RETRY_AFTER_S: Final = 5
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def _is_json(content_type: str) -> bool:
@@ -63,8 +61,22 @@ def _records(events: Sequence[ChangeEvent], side: Side) -> list[Record]:
 
 
 async def publish_events(publisher: Publisher, side: Side, events: Sequence[ChangeEvent]) -> None:
-    """Publish and record metrics; ApiError(503) when the broker does not acknowledge."""
+    """Publish and record metrics; ApiError(413) when a change could outgrow the message
+    limit at a later stage (`syncmodel.sizes`), ApiError(503) when the broker does not
+    acknowledge."""
     records = _records(events, side)
+    max_message = publisher.settings.kafka_max_message_bytes
+    limit = sizes.event_limit(max_message)
+    for _, value, _ in records:
+        if len(value) > limit:
+            raise ApiError(
+                413,
+                "too_large",
+                f"the change would be {len(value)} bytes on {topics.INBOUND}; at most {limit}"
+                f" are accepted: a later stage's message carries up to {sizes.GROWTH} times"
+                f" the change, and none may exceed KAFKA_MAX_MESSAGE_BYTES ({max_message})",
+                outcome="too_large",
+            )
     started = time.perf_counter()
     try:
         await publisher.publish(records)
@@ -178,6 +190,7 @@ async def _webhook(
 
     if not events:
         return json_response({"status": "ignored", "reason": "this event type is not synced"})
+    _check_ids(events)
     tracing.set_attributes(
         trace.get_current_span(),
         external_id=events[0].external_id,
@@ -185,6 +198,20 @@ async def _webhook(
     )
     await publish_events(publisher, side, events)
     return json_response({"status": "accepted", "events": len(events)}, status=202)
+
+
+def _check_ids(events: Sequence[ChangeEvent]) -> None:
+    """The id rule (`syncmodel.ids`) once more over what any parser made: the parsers refuse
+    naming the tool's own field; this names ours, should one of them let an id through."""
+    for event in events:
+        found = (
+            ("external_id", event.external_id),
+            ("platform_incident_id", event.platform_incident_id),
+            ("comment_id", event.comment.comment_id if event.comment is not None else None),
+        )
+        for where, value in found:
+            if value is not None and (problem := ids.problem(value)) is not None:
+                raise ApiError(422, "invalid", f"{where}: {problem}", outcome="invalid")
 
 
 def _too_large(max_body: int) -> ApiError:
@@ -230,95 +257,6 @@ def servicenow_handler(sides: Sides, publisher: Publisher, max_body: int) -> Han
         if side is None:
             raise ApiError(404, "not_found", sides.servicenow_missing)
         return await handle_webhook(request, side, publisher, max_body)
-
-    return handler
-
-
-# -- manual sync -----------------------------------------------------------------------------
-async def _manual_body(request: web.Request) -> tuple[str, ...]:
-    """The optional `{"updated_fields": [...], "old_values": {...}}` of a manual sync."""
-    if not request.body_exists:
-        return ()
-    body = await request.read()
-    if not body.strip():
-        return ()
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_request", "body is not JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(422, "invalid", "body must be a JSON object")
-    fields = data.get("updated_fields", [])
-    if fields is None:
-        fields = []
-    if not isinstance(fields, list) or not all(isinstance(f, str) and f for f in fields):
-        raise ApiError(422, "invalid", "updated_fields must be a list of field names")
-    old_values = data.get("old_values", {})
-    if old_values is not None and not isinstance(old_values, dict):
-        raise ApiError(422, "invalid", "old_values must be an object")
-    return tuple(dict.fromkeys(fields))
-
-
-def _authorize(request: web.Request, token: str | None) -> None:
-    if token is None:
-        return
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <token>' is required")
-
-
-def manual_sync_handler(
-    resolve: Callable[[], tuple[Side | None, str]], publisher: Publisher, token: str | None = None
-) -> Handler:
-    """`resolve` names the side (or why there is none) per request: the config may reload."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        _authorize(request, token)
-        side, missing_reason = resolve()
-        if side is None:
-            raise ApiError(404, "not_found", missing_reason)
-        record_id = request.match_info["record_id"]
-        if not _ID.match(record_id):
-            raise ApiError(400, "bad_request", "the record id is not a valid id")
-        only_fields = await _manual_body(request)
-        event = ChangeEvent(
-            delivery_id=new_id(),
-            tenant=side.config.tenant,
-            integration_id=side.id,
-            external_id=record_id,
-            platform_incident_id=record_id if side.is_platform else None,
-            kind=ChangeKind.REFRESH,
-            only_fields=only_fields,
-            origin=Origin.MANUAL,
-        )
-        try:
-            await publish_events(publisher, side, [event])
-        except ApiError:
-            metrics.MANUAL_SYNCS.labels(side.id, "unavailable").inc()
-            raise
-        metrics.MANUAL_SYNCS.labels(side.id, "accepted").inc()
-        log.info(
-            "manual sync requested",
-            extra={"integration": side.id, "external_id": record_id, "event_id": event.event_id},
-        )
-        return json_response({"status": "accepted", "event_id": event.event_id}, status=202)
-
-    return handler
-
-
-def manual_sync_by_id_handler(
-    sides: Sides, publisher: Publisher, token: str | None = None
-) -> Handler:
-    """`POST /sync/{integration_id}/{record_id}`: the manual sync of one record of any
-    integration (the platform has `/sync/incident/{id}`)."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        _authorize(request, token)  # before telling which integrations exist
-        integration_id = request.match_info["integration_id"]
-        side = sides.get(integration_id)
-        if side is None or side.is_platform:
-            raise ApiError(404, "not_found", f"no integration {integration_id!r} is configured")
-        return await manual_sync_handler(lambda: (side, ""), publisher, token)(request)
 
     return handler
 

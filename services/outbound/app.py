@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from outbound.context import Context
 from outbound.lanes import Lanes
+from outbound.quarantine import Quarantine
 from runtime.logs import logging_config, setup_logging
 from runtime.settings import Settings
 from runtime.tracing import setup_tracing
@@ -83,6 +84,10 @@ app = faust.App(
     broker_commit_interval=0.5,
     producer_acks=-1,
     producer_linger=0.0,
+    # One message limit for every stage (`syncmodel.sizes`, KAFKA_MAX_MESSAGE_BYTES): faust's
+    # own defaults are 1,000,000 bytes to produce and 1 MiB to fetch.
+    producer_max_request_size=settings.kafka_max_message_bytes,
+    consumer_max_fetch_size=settings.kafka_max_message_bytes,
     stream_wait_empty=False,
     web_enabled=True,
     web_host=settings.http_host,
@@ -115,6 +120,21 @@ inbound_topic = app.topic(topics.INBOUND, internal=False)
 changes_topic = app.topic(topics.CHANGES, internal=False)
 outbound_topic = app.topic(topics.OUTBOUND, internal=False)
 dlq_topic = app.topic(topics.DLQ, internal=False)
+quarantine_topic = app.topic(topics.QUARANTINE, internal=False)
+_by_name = {t.get_topic_name(): t for t in (changes_topic, outbound_topic, quarantine_topic)}
+
+
+async def produce(
+    topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    """One record, durable (acks=all) when this returns; callers wrap it in `until_done`."""
+    channel = _by_name.get(topic) or app.topic(topic, internal=False)
+    sent = await channel.send(key=key, value=value, headers=headers)
+    await sent
+
+
+# Where every stage puts what it cannot process (`outbound.quarantine`).
+quarantine = Quarantine(ctx, produce)
 
 
 @app.timer(interval=settings.config_reload_s)  # type: ignore[untyped-decorator]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from connectors.base import RecordNotFound
 from outbound.comments import Comments
 from outbound.context import Context
 from outbound.gateread import GateRead, GateReader
@@ -86,7 +87,19 @@ class Gate:
                 return GateResult(None, "direction")
             if event.kind is ChangeKind.DELETED:
                 return await self._deleted(event, is_platform)
-            event = await self._refresh(event)
+            try:
+                event = await self._refresh(event)
+            except RecordNotFound:
+                # A record gone (or never there) is an answer, not a bug: nothing to pass on.
+                log.warning(
+                    "refresh of a record its tool does not have: dropped",
+                    extra={
+                        "integration": side.id,
+                        "external_id": event.external_id,
+                        "origin": event.origin.value,
+                    },
+                )
+                return GateResult(None, "record_not_found")
         read = await self._read(event, side, is_platform, forced)
         if read.duplicate:
             return GateResult(None, "duplicate")

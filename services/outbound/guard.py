@@ -30,6 +30,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import Context as Circuit
+from purgatory.domain.model import OpenedState
 from redis.asyncio import Redis
 
 from connectors.base import ToolError
@@ -139,6 +140,11 @@ class Guard:
                     if exc.retry_after_s is not None:
                         await self.block(tenant, integration_id, exc.retry_after_s)
                     raise
+        except OpenedState:
+            # Only entering raises it: another request opened the breaker while this one
+            # waited for its lease. Deferred like any request that finds it open, not failed.
+            reopen = self._reopens_at(breaker.context) or time.time()
+            raise Deferred(reopen + random.uniform(0, 0.2), "circuit_open") from None
         finally:
             await self._release(tenant, integration_id, lease)
 

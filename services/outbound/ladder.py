@@ -22,7 +22,7 @@ from outbound.metrics import DEFERRED, RETRIES
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand
-from syncmodel.retry import Dead, DeadReason, Retry, RetryPolicy
+from syncmodel.retry import Dead, Retry, RetryPolicy
 from syncstate.dlq import DlqEntry, DlqIndex, owner
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,3 @@ class Ladder:
             },
         )
         return entry
-
-    async def internal_error(self, cmd: DeliveryCommand) -> None:
-        await self.dead(cmd, Dead(DeadReason.INTERNAL), "internal error (see the worker's logs)")

@@ -26,7 +26,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Any], Awaitable[None]]  # a faust Event; must not raise on bad input
+Handler = Callable[[Any], Awaitable[None]]  # a faust Event; raises only if it cannot keep it
 
 
 class Lanes:
@@ -68,9 +68,19 @@ class Lanes:
             event = await queue.get()
             try:
                 await self.handle(event)
-            except Exception:  # the handler logs its own; a bug must not stop the partition
-                log.exception("%s: unhandled error", self.stage)
-            event.ack()
+            except Exception:
+                # The handler quarantines what it cannot process, so this is a failure of the
+                # quarantine itself. Not acked: faust commits no further on this partition,
+                # and the message is redelivered to whoever holds it after a restart or a
+                # rebalance (the lag alert shows the stall). Later events go on meanwhile.
+                log.critical(
+                    "%s: a message was neither handled nor quarantined; it is not acknowledged",
+                    self.stage,
+                    exc_info=True,
+                    extra={"stage": self.stage, "offset": getattr(event.message, "offset", None)},
+                )
+            else:
+                event.ack()
             self._taken -= 1
             self._slots.release()
             if not self._taken:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Defined once for every service that exports it.
+from runtime.metrics import QUARANTINED as QUARANTINED
+
 GATE_EVENTS = Counter(
     "incident_sync_gate_events_total",
     "Observed changes by the gate's decision (passed, or why dropped).",
@@ -83,4 +86,12 @@ CONSUMER_LAG = Gauge(
     "incident_sync_consumer_lag",
     "The workers' consumer-group lag (end offset - committed offset) on the topics they read.",
     ["topic", "partition"],
+)
+
+# -- the quarantine: messages a stage could not process (`syncstate.quarantine`) ---------------
+QUARANTINE_DEPTH = Gauge(
+    "incident_sync_quarantine_depth",
+    "Messages in the quarantine awaiting retry or discard, by stage and integration "
+    "('-': no integration could be told). Every worker exports it: queries take max.",
+    ["stage", "integration"],
 )

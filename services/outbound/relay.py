@@ -6,7 +6,10 @@ Each `sync.retry.<n>` partition is read in order. When the record at its head is
 sleeps: the poll loop keeps polling the other partitions with a timeout no longer than the
 time until the earliest head is due. A due record goes back to `sync.outbound` under its own
 key (acks=all), and only then is its offset committed. A crash in between publishes it twice:
-the copies carry the same hop, and delivery's dedupe keeps one.
+the copies carry the same hop, and delivery's dedupe keeps one. A record whose due time cannot
+be read is due now (the delivery quarantines what it cannot decode); one `sync.outbound`
+refuses (too large) goes to the quarantine, and the relay goes on with the next. While the
+broker is away nothing leaves the buffer: the records are sent again once it is back.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -25,28 +28,36 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from outbound.durable import infrastructure
 from outbound.ladder import NOT_BEFORE
 from outbound.metrics import RETRY_DEPTH
 from outbound.settings import DeliverySettings
-from runtime.kafka import make_producer
+from runtime.kafka import fetch_options, make_producer
 from runtime.settings import Settings
 from syncmodel import topics
 
 log = logging.getLogger(__name__)
 
 MAX_POLL_S = 0.5  # poll at least this often (stop requests, newly due heads)
+# A record the relay cannot send for a reason of its own, and why -> durable in the quarantine.
+Quarantine = Callable[[ConsumerRecord[bytes, bytes], BaseException], Awaitable[object]]
 
 
 def due_at(record: ConsumerRecord[bytes, bytes]) -> float:
-    """When a delayed record may go (unix time); 0 = now."""
+    """When a delayed record may go (unix time); 0 = now, also when neither the header nor
+    the command says so in a form that reads."""
     for name, value in record.headers or ():
         if name == NOT_BEFORE:
-            return int(value) / 1000
+            try:
+                return int(value) / 1000
+            except (ValueError, OverflowError):
+                break  # then the command's own not_before
     try:
-        raw = orjson.loads(record.value or b"{}").get("not_before")
-    except orjson.JSONDecodeError:
+        data = orjson.loads(record.value or b"{}")
+        raw = data.get("not_before") if isinstance(data, dict) else None
+        return datetime.fromisoformat(raw).timestamp() if isinstance(raw, str) else 0.0
+    except (ValueError, OverflowError, OSError):  # orjson's JSONDecodeError is a ValueError
         return 0.0
-    return datetime.fromisoformat(raw).timestamp() if raw else 0.0
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -70,11 +81,13 @@ class RetryRelay:
         delivery: DeliverySettings,
         delayed: tuple[str, ...],
         clock: Callable[[], float] = time.time,
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.settings = settings
         self.delivery = delivery
         self.delayed = delayed
         self.clock = clock
+        self.quarantine = quarantine
         self.buffers: dict[TopicPartition, deque[ConsumerRecord[bytes, bytes]]] = {}
         self.committed: dict[TopicPartition, int] = {}
         self.relayed = 0
@@ -100,6 +113,7 @@ class RetryRelay:
             heartbeat_interval_ms=1000,
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             max_poll_interval_ms=300_000,
+            **fetch_options(self.settings),  # a record up to KAFKA_MAX_MESSAGE_BYTES
         )
         consumer.subscribe(list(self.delayed), listener=_Forget(self))
         producer = make_producer(self.settings)
@@ -158,10 +172,41 @@ class RetryRelay:
             return  # closed meanwhile
         now = self.clock()
         for tp, buf in list(self.buffers.items()):
-            sent = []
-            last = None
-            while buf and due_at(buf[0]) <= now:
-                record = buf.popleft()
+            due = []
+            for record in buf:
+                if due_at(record) > now:
+                    break
+                due.append(record)
+            if due:
+                done, outage = await self._relay(due)
+                for _ in range(done):
+                    buf.popleft()
+                if done:
+                    try:
+                        await consumer.commit({tp: due[done - 1].offset + 1})
+                        self.committed[tp] = due[done - 1].offset + 1
+                    except CommitFailedError:
+                        log.warning(
+                            "retry relay: commit refused (rebalance)", extra={"tp": str(tp)}
+                        )
+                    self.relayed += done
+                if outage is not None:
+                    raise outage  # the rest stays buffered: sent again once it is back
+            if tp not in self.assigned:
+                continue
+            if buf and tp not in consumer.paused():
+                consumer.pause(tp)  # its head is not due: fetch nothing more from it
+            elif not buf and tp in consumer.paused():
+                consumer.resume(tp)
+
+    async def _relay(
+        self, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> tuple[int, BaseException | None]:
+        """Send due records in order to `sync.outbound`; how many from the first are done
+        (on sync.outbound, or quarantined), and the outage that stopped the rest."""
+        sent: list[asyncio.Future[Any] | BaseException] = []
+        for record in records:
+            try:
                 sent.append(
                     await self._producer.send(
                         topics.OUTBOUND,
@@ -170,22 +215,26 @@ class RetryRelay:
                         headers=list(record.headers or ()),
                     )
                 )
-                last = record.offset
-            if sent:
-                await asyncio.gather(*sent)  # durable on sync.outbound before the commit
-                assert last is not None
+            except Exception as exc:  # noqa: BLE001 - sorted by infrastructure() below
+                sent.append(exc)
+                if infrastructure(exc):
+                    break
+        done = 0
+        for record, outcome in zip(records, sent, strict=False):
+            error: BaseException | None = None
+            if isinstance(outcome, BaseException):
+                error = outcome
+            else:
                 try:
-                    await consumer.commit({tp: last + 1})
-                    self.committed[tp] = last + 1
-                except CommitFailedError:
-                    log.warning("retry relay: commit refused (rebalance)", extra={"tp": str(tp)})
-                self.relayed += len(sent)
-            if tp not in self.assigned:
-                continue
-            if buf and tp not in consumer.paused():
-                consumer.pause(tp)  # its head is not due: fetch nothing more from it
-            elif not buf and tp in consumer.paused():
-                consumer.resume(tp)
+                    await outcome  # acks=all: durable on sync.outbound
+                except Exception as exc:  # noqa: BLE001 - sorted by infrastructure() below
+                    error = exc
+            if error is not None:
+                if infrastructure(error) or self.quarantine is None:
+                    return done, error
+                await self.quarantine(record, error)
+            done += 1
+        return done, None
 
     async def depth(self) -> None:
         """incident_sync_retry_depth for this worker's partitions."""

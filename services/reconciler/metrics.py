@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Defined once for every service that exports it.
+from runtime.metrics import QUARANTINED as QUARANTINED
+
 DISCREPANCIES = Counter(
     "incident_sync_drift_discrepancies_total",
     "Differences found between a linked record and its platform incident, by type "

@@ -45,7 +45,7 @@ class Reconciler:
         self.redis = redis
         self.tenant = settings.sync_tenant
         self.store = ReconcileStore(redis)
-        self.publisher = Publisher(settings)
+        self.publisher = Publisher(settings, redis)
         self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance)
         self.poller = Poller(
             sides,

@@ -177,6 +177,24 @@ def test_a_kafka_topic_for_every_topic_with_its_settings() -> None:
     assert env["KAFKA_REPLICATION_FACTOR"] == "3"
 
 
+def test_one_message_limit_for_the_topics_and_the_services() -> None:
+    """KAFKA_MAX_MESSAGE_BYTES (producers, consumers, the ingress's 413) and every topic's
+    max.message.bytes come from one value; a topic's own config cannot set another."""
+    default = render()
+    env = named(default, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
+    assert env["KAFKA_MAX_MESSAGE_BYTES"] == str(Settings().kafka_max_message_bytes)
+    for sets in [
+        (),
+        ("kafka.maxMessageBytes=4194304", r"kafkaTopics.topics.dlq.config.max\.message\.bytes=7"),
+    ]:
+        docs = render(*sets)
+        env = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
+        limits = {t["spec"]["config"]["max.message.bytes"] for t in of_kind(docs, "KafkaTopic")}
+        assert limits == {env["KAFKA_MAX_MESSAGE_BYTES"]}, sets
+        assert Settings(KAFKA_MAX_MESSAGE_BYTES=env["KAFKA_MAX_MESSAGE_BYTES"])
+    assert env["KAFKA_MAX_MESSAGE_BYTES"] == "4194304"
+
+
 # -- workloads ---------------------------------------------------------------------------------
 COMMANDS = {
     "ingress": ["python", "-m", "ingress"],
@@ -306,6 +324,7 @@ def test_policy_and_field_mappings_are_the_repository_files() -> None:
     assert env["CONTROL_POLICY_FILE"] == mounts["policy"] + "/control.rego"
     config = named(docs, "ConfigMap", f"{RELEASE}-incident-sync-env")["data"]
     assert Path(config["INCIDENT_SYNC_CONFIG"]).parent == Path(mounts["files"])
+    assert Path(config["MAPPINGS_DIR"]) == Path(mounts["files"])  # a mapping_file's directory
 
 
 def test_a_packaged_chart_carries_the_files_not_links(tmp_path: Path) -> None:

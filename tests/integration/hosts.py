@@ -1,14 +1,14 @@
 """A real HTTP server in the test process that records every request it receives: a host
 that must never see a credential (standing in for an attacker's), or a bare tool API.
 
-It answers every request 200 with `{"result": []}` (an empty ServiceNow Table API answer),
-so a client that reaches it goes on as far as it would with the real tool."""
+It answers every request 200, by default with `{"result": []}` (an empty ServiceNow Table API
+answer), so a client that reaches it goes on as far as it would with the real tool."""
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,8 +62,16 @@ class Host:
         return out
 
 
+# What the host answers a request (method, path): a JSON body, with 200.
+Answer = Callable[[str, str], bytes]
+
+
+def _empty(method: str, path: str) -> bytes:
+    return b'{"result": []}'
+
+
 @contextmanager
-def recording_host() -> Iterator[Host]:
+def recording_host(answer: Answer = _empty) -> Iterator[Host]:
     host = Host()
 
     class Handler(BaseHTTPRequestHandler):
@@ -71,7 +79,7 @@ def recording_host() -> Iterator[Host]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             host.record(Request(self.command, self.path, dict(self.headers.items()), body))
-            payload = b'{"result": []}'
+            payload = answer(self.command, self.path)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))

@@ -104,3 +104,37 @@ async def test_the_circuit_opens_on_transient_failures_and_probes_before_closing
     await asyncio.sleep(0.35)
     await call(g)  # the probe succeeds
     assert g.circuit_state("prod-snow") == CLOSED
+
+
+async def test_a_breaker_opened_while_a_request_waited_for_its_lease_defers_it(
+    redis: Redis, redis_port: int
+) -> None:
+    # One lease: the second request passes the breaker's check, then waits for the lease
+    # while the first one's failure opens the breaker. It must be deferred, not fail.
+    g = guard(
+        redis,
+        redis_port,
+        tool(max_concurrency=1),
+        BREAKER_FAILURES=1,
+        BREAKER_OPEN_S=5,
+        DELIVERY_INLINE_WAIT_S=2,
+    )
+    first_inside, fail_now = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        async with g.request("default", "prod-snow"):
+            first_inside.set()
+            await fail_now.wait()
+            raise ToolError("HTTP 503", status=503, retryable=True)
+
+    one = asyncio.create_task(first())
+    await first_inside.wait()
+    two = asyncio.create_task(call(g))
+    await asyncio.sleep(0.1)  # the second is waiting for the lease, past the breaker check
+    fail_now.set()
+    with pytest.raises(ToolError):
+        await one
+    with pytest.raises(Deferred) as deferred:
+        await two
+    assert deferred.value.reason == "circuit_open"
+    assert deferred.value.until >= time.time() + 4

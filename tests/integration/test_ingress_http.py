@@ -27,6 +27,8 @@ from connectors.servicenow import signature as snow_sig
 from devstack import processes
 from ingress.app import build_app
 from runtime.settings import Settings
+from sandbox.servicenow.app import build_app as build_snow
+from sandbox.servicenow.state import ServiceNowConfig
 from syncmodel import codec, topics
 from syncmodel.config import IntegrationConfig, SyncConfig
 from syncmodel.events import ChangeEvent, ChangeKind, Origin
@@ -40,7 +42,8 @@ PUBLISH_TIMEOUT_S = 2.0
 INCIDENTIO = IntegrationConfig(
     id="incidentio",
     type="incidentio",
-    base_url="http://127.0.0.1:9",
+    base_url="http://127.0.0.1:9",  # nothing listens: a manual sync cannot ask it
+    api_key="io-key",
     webhook_secret="whsec_" + base64.b64encode(SVIX_KEY).decode(),
 )
 SNOW = IntegrationConfig(
@@ -59,6 +62,7 @@ class Env:
     redis: processes.Child
     settings: Settings
     client: TestClient[web.Request, web.Application]
+    snow: TestClient[web.Request, web.Application]  # the ServiceNow sandbox (manual syncs)
 
 
 @pytest.fixture(scope="module")
@@ -79,18 +83,23 @@ async def env(children: tuple[processes.Child, processes.Child]) -> AsyncIterato
         KAFKA_BOOTSTRAP=f"127.0.0.1:{broker.port}",
         KAFKA_IDEMPOTENCE=False,
         REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
+        SYNC_API_OPEN=True,  # the manual-sync routes without a token, as in development
     )
+    snow = TestClient(TestServer(build_snow(ServiceNowConfig(users={"sync": "pw"}))))
+    await snow.start_server()
+    snow_side = SNOW.model_copy(update={"base_url": str(snow.make_url("")).rstrip("/")})
     app = build_app(
         settings,
-        SyncConfig(platform=INCIDENTIO, integrations=(SNOW,)),
+        SyncConfig(platform=INCIDENTIO, integrations=(snow_side,)),
         publish_timeout_s=PUBLISH_TIMEOUT_S,
     )
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
-        yield Env(broker, redis, settings, client)
+        yield Env(broker, redis, settings, client, snow)
     finally:
         await client.close()
+        await snow.close()
 
 
 class Inbound:
@@ -201,7 +210,8 @@ async def test_accepted_only_once_the_event_is_on_the_topic(env: Env, inbound: I
 
 
 async def test_servicenow_webhook_and_manual_sync(env: Env, inbound: Inbound) -> None:
-    sys_id = uuid.uuid4().hex
+    made = await env.snow.post("/_sandbox/table/incident", json={"short_description": "slow"})
+    sys_id = (await made.json())["result"]["sys_id"]  # a manual sync names a record its tool has
     body = orjson.dumps(
         {
             "event": "incident.updated",
@@ -237,6 +247,23 @@ async def test_servicenow_webhook_and_manual_sync(env: Env, inbound: Inbound) ->
     assert manual.event_id == event_id and manual.kind is ChangeKind.REFRESH
     assert manual.origin is Origin.MANUAL and manual.only_fields == ("short_description",)
     assert manual_headers["origin"] == b"manual"
+
+
+async def test_a_manual_sync_of_a_record_its_tool_lacks_is_refused(
+    env: Env, inbound: Inbound
+) -> None:
+    """The tool is asked first: a record it does not have is a 404 with the reason, a tool
+    that cannot be asked a 503 with Retry-After; neither publishes anything."""
+    missing = "0" * 32
+    answer = await expect_refused(env, inbound, f"/sync/servicenow/{missing}", b"", {}, 404)
+    assert answer["error"] == "not_found" and missing in answer["reason"]
+    answer = await expect_refused(env, inbound, f"/sync/prod-snow/{missing}", b"", {}, 404)
+    assert "prod-snow has no record" in answer["reason"]
+    before = await inbound.total()
+    resp = await env.client.post("/sync/incident/01HXNOWHERE")  # incident.io: nothing listens
+    assert resp.status == 503 and resp.headers["Retry-After"]
+    assert (await resp.json())["error"] == "unavailable"
+    assert await inbound.total() == before
 
 
 async def expect_refused(

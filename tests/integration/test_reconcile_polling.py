@@ -3,6 +3,8 @@
 - Both sandboxes lose 20 % of their webhooks while people edit incidents on both sides: the
   polling fallback (interval scaled down to a few seconds) brings every lost change in, and
   both sides agree again within one interval of the last edit.
+- A polled record too large to publish goes to the quarantine (stage `reconciler`) and the
+  pass goes on: a lost change of another record in the same pass still arrives.
 - Two reconciler processes: exactly one works the integration at any moment; SIGKILL it and
   the other takes over within the lease time, and runs what is asked of it.
 """
@@ -20,7 +22,7 @@ from devstack.processes import Child
 from devstack.reconciler import reconciler
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
-from tests.integration.conftest import start_stack
+from tests.integration.conftest import im, run_im, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +79,43 @@ def test_polling_restores_what_lost_webhooks_left_behind_within_one_interval(
             tools.drop_webhooks(tool, 0.0)
     assert dropped > 0, "no webhook was lost: the test shows nothing"
     assert took <= POLL_S + 8.0
+
+
+def test_a_polled_record_too_large_to_publish_is_quarantined_and_the_pass_goes_on(
+    env: tuple[Stack, Tools],
+) -> None:
+    stack, tools = env
+    big, small = tools.declare("Big", "summary")["id"], tools.declare("Small", "summary")["id"]
+    small_sys_id = wait_for(lambda: tools.snow_records_for(small), 30, "a ticket")[0]["sys_id"]
+    wait_for(lambda: tools.snow_records_for(big), 30, "a ticket")
+    tools.quiesce()
+    tools.drop_webhooks("incidentio", 1.0)
+    try:
+        # Each edit fits a request; the record, both fields together, is more than the
+        # producer's 1 MB.
+        tools.edit_incident(big, summary="s" * 600_000)
+        tools.edit_incident(big, name="n" * 600_000)
+        tools.edit_incident(small, name="Small, renamed")
+
+        def entry() -> dict[str, Any] | None:
+            items = im(stack, "quarantine", "list", "--stage", "reconciler")["items"]
+            return next((e for e in items if e["key_text"].endswith(f":{big}")), None)
+
+        quarantined = wait_for(entry, POLL_S + 15, "the big record in the quarantine")
+        wait_for(
+            lambda: tools.snow_record(small_sys_id)["short_description"] == "Small, renamed",
+            POLL_S + 15,
+            "the small record's change, polled in the same pass",
+        )
+    finally:
+        tools.drop_webhooks("incidentio", 0.0)
+    assert quarantined["integration_id"] == "incidentio"
+    assert quarantined["retry_topic"] == "sync.inbound" and quarantined["source_topic"] is None
+    assert quarantined["error_type"] == "MessageSizeTooLargeError"
+    # A retry cannot publish it either: refused, and the entry is kept.
+    code, _ = run_im(stack, "quarantine", "retry", quarantined["id"])
+    assert code == 5
+    im(stack, "quarantine", "show", quarantined["id"])
 
 
 def _status(child: Child) -> dict[str, Any]:

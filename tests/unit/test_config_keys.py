@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from syncmodel.config import IntegrationConfig, SyncConfig, load_config
+from syncmodel.config import IntegrationConfig, SyncConfig
+from syncmodel.config import load_config as load_from
 from syncmodel.fields import ToolType
 from syncmodel.loaderrors import ConfigError
 from syncmodel.mapping import MappingError, load_mapping
@@ -33,6 +34,11 @@ def sides(tmp_path: Path, edit: Any = None, mapping: dict[str, Any] | None = Non
     path = tmp_path / "sync.json"
     path.write_bytes(orjson.dumps(config))
     return path
+
+
+def load_config(path: Path) -> SyncConfig:
+    """The sides file, its mapping files beside it (the mappings directory)."""
+    return load_from(path, mappings_dir=path.parent)
 
 
 def refusal(path: Path) -> str:

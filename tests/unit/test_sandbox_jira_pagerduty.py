@@ -119,6 +119,52 @@ async def test_a_jira_comment_sends_issue_updated_and_comment_created(
     assert len({h.headers["X-Atlassian-Webhook-Identifier"] for h in harness.webhooks()}) == 4
 
 
+async def test_jira_keeps_a_comments_visibility_property_and_shows_it(
+    jira: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    """JSM: the `sd.public.comment` property `{"internal": true}` makes an internal note;
+    clients read it back with `expand=properties` or the comment properties routes, and the
+    comment's `jsdPublic` (in answers and webhooks) follows it."""
+    client, harness = jira
+    issue = await jira_issue(client, summary="s")
+    path = f"/rest/api/3/issue/{issue['id']}/comment"
+    doc = {"type": "doc", "version": 1, "content": []}
+    internal = {"key": "sd.public.comment", "value": {"internal": True}}
+    r = await client.post(path, json={"body": doc, "properties": [internal]}, auth=JIRA_AUTH)
+    assert r.status_code == 201 and r.json()["jsdPublic"] is False
+    note = r.json()["id"]
+    r = await client.post(path, json={"body": doc}, auth=JIRA_AUTH)
+    reply = r.json()["id"]
+    assert r.json()["jsdPublic"] is True
+    # an edit without properties keeps them: they belong to the comment
+    r = await client.put(f"{path}/{note}", json={"body": doc}, auth=JIRA_AUTH)
+    assert r.status_code == 200 and r.json()["jsdPublic"] is False
+    r = await client.get(f"{path}/{note}", params={"expand": "properties"}, auth=JIRA_AUTH)
+    assert r.json()["properties"] == [internal]
+    assert "properties" not in (await client.get(f"{path}/{note}", auth=JIRA_AUTH)).json()
+    r = await client.get(f"/rest/api/3/comment/{note}/properties/sd.public.comment", auth=JIRA_AUTH)
+    assert r.status_code == 200 and r.json() == internal
+    r = await client.get(f"/rest/api/3/comment/{note}/properties", auth=JIRA_AUTH)
+    assert [k["key"] for k in r.json()["keys"]] == ["sd.public.comment"]
+    r = await client.get(
+        f"/rest/api/3/comment/{reply}/properties/sd.public.comment", auth=JIRA_AUTH
+    )
+    assert r.status_code == 404 and r.json()["errorMessages"]
+    assert (
+        await client.get("/rest/api/3/comment/99999/properties", auth=JIRA_AUTH)
+    ).status_code == 404
+    for bad in ({"value": 1}, {"key": "k"}, {"key": "k", "value": 1, "x": 2}, "k"):
+        r = await client.post(path, json={"body": doc, "properties": [bad]}, auth=JIRA_AUTH)
+        assert r.status_code == 400 and r.json()["errorMessages"]
+    view = (await client.get(f"/_sandbox/issues/{issue['id']}")).json()
+    assert [c["internal"] for c in view["comments"]] == [True, False]
+    assert harness.app is not None
+    await harness.app[JIRA_STATE].sender.drain()
+    hooks = [orjson.loads(h.body) for h in harness.webhooks()]
+    created = [b["comment"]["jsdPublic"] for b in hooks if b["webhookEvent"] == "comment_created"]
+    assert created == [False, True]
+
+
 async def test_pagerduty_rules(pd: tuple[httpx.AsyncClient, Harness]) -> None:
     client, _ = pd
     body = {
@@ -149,3 +195,18 @@ async def test_pagerduty_rules(pd: tuple[httpx.AsyncClient, Harness]) -> None:
     bad = {"incident": {"type": "incident_reference", "priority": "P9"}}
     r = await client.put(f"/incidents/{incident['id']}", json=bad, headers=PD_HEADERS)
     assert r.status_code == 400 and "Priority" in r.json()["error"]["errors"][0]
+    # A create may name assignees or an escalation policy, not both (the spec: "Cannot be
+    # specified if an escalation policy is given"); an update may.
+    both = {
+        "escalation_policy": {"id": "PESCDBA", "type": "escalation_policy_reference"},
+        "assignments": [{"assignee": {"id": incident["assignments"][0]["assignee"]["id"]}}],
+    }
+    paired = {"incident": {**body["incident"], "incident_key": "k-2", **both}}
+    r = await client.post("/incidents", json=paired, headers=PD_HEADERS)
+    assert r.status_code == 400
+    assert (
+        r.json()["error"]["code"] == 2001 and "escalation policy" in r.json()["error"]["errors"][0]
+    )
+    update = {"incident": {"type": "incident_reference", **both}}
+    r = await client.put(f"/incidents/{incident['id']}", json=update, headers=PD_HEADERS)
+    assert r.status_code == 200

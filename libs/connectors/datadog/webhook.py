@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -21,10 +20,10 @@ from typing import Any, Final
 import orjson
 
 from connectors.base import WebhookRejected
+from connectors.jsonshape import record_id
 from syncmodel.events import ChangeEvent, ChangeKind
 
 DEFAULT_HEADER: Final = "X-Incident-Sync-Token"
-_INCIDENT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
 def verify(headers: Mapping[str, str], secret: str, header: str = DEFAULT_HEADER) -> None:
@@ -46,12 +45,11 @@ def parse_webhook(body: bytes, *, integration_id: str, tenant: str) -> list[Chan
     if incident_id in (None, ""):
         # A monitor alert sent to the same webhook: not an incident, nothing to sync.
         return []
-    if not isinstance(incident_id, str) or not _INCIDENT_ID.match(incident_id):
-        raise WebhookRejected(422, f"incident_id is not an incident id: {incident_id!r}")
+    incident_id = record_id(incident_id, "incident_id")
     event_id = data.get("event_id")
     delivery_id = (
-        f"dd:{event_id}"
-        if isinstance(event_id, str | int) and str(event_id)
+        "dd:" + record_id(event_id, "event_id")
+        if event_id not in (None, "")
         else "sha256:" + hashlib.sha256(body).hexdigest()
     )
     extra: dict[str, Any] = {}

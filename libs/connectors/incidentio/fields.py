@@ -1,7 +1,10 @@
 """incident.io's IncidentV2 read as canonical fields: shared by webhook parsing and `fetch`.
 
 Plain dict lookups on the decoded JSON, no model validation: this runs on the ingress hot
-path for every delivery, and only five values of a large object are needed.
+path for every delivery, and only five values of a large object are needed. Wrong types
+follow `connectors.jsonshape`: a name, summary or update message that is not a string is
+refused (`WrongShape`, 422); a status, severity, role or custom field entry of another shape
+is ignored (absent), never read as cleared.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from connectors.jsonshape import as_list
+from connectors.jsonshape import as_list, present_text, text
 from syncmodel.fields import Field, Status
 
 # Plain `str` values and keys (not the StrEnum members): orjson refuses str-subclass dict keys.
@@ -54,20 +57,30 @@ def _text(value: object) -> str | None:
 
 
 def lead_email(incident: Mapping[str, Any]) -> tuple[bool, str | None]:
-    """(whether the incident has a lead role, the lead's e-mail address or None)."""
+    """(whether the incident's lead is known, the lead's e-mail address or None). A lead
+    role without an assignee (or one without an address) is None; an assignee or address of
+    another shape is not known."""
     for assignment in as_list(incident.get("incident_role_assignments")):
         if not isinstance(assignment, dict):
             continue
         role = assignment.get("role")
         if isinstance(role, dict) and role.get("role_type") == "lead":
             assignee = assignment.get("assignee")
-            email = assignee.get("email") if isinstance(assignee, dict) else None
-            return True, email.strip().lower() if isinstance(email, str) and email else None
+            if assignee is None:
+                return True, None
+            if not isinstance(assignee, dict):
+                return False, None
+            email = assignee.get("email")
+            if email is not None and not isinstance(email, str):
+                return False, None
+            return True, email.strip().lower() if email and email.strip() else None
     return False, None
 
 
 def custom_value(incident: Mapping[str, Any], field_name: str) -> tuple[bool, str | None]:
-    """(whether the incident has the named custom field, its text or selected option value)."""
+    """(whether the incident's value of the named custom field is known, its text or
+    selected option value). An entry with no values is None (cleared); values of which none
+    can be read are not known."""
     wanted = field_name.casefold()
     for entry in as_list(incident.get("custom_field_entries")):
         if not isinstance(entry, dict):
@@ -75,7 +88,10 @@ def custom_value(incident: Mapping[str, Any], field_name: str) -> tuple[bool, st
         field = entry.get("custom_field")
         if not isinstance(field, dict) or str(field.get("name", "")).casefold() != wanted:
             continue
-        for value in as_list(entry.get("values")):
+        values = entry.get("values")
+        if values is None or values == []:
+            return True, None
+        for value in as_list(values):
             if not isinstance(value, dict):
                 continue
             option = value.get("value_option")
@@ -83,7 +99,7 @@ def custom_value(incident: Mapping[str, Any], field_name: str) -> tuple[bool, st
                 return True, option["value"]
             if isinstance(value.get("value_text"), str):
                 return True, value["value_text"]
-        return True, None
+        return False, None
     return False, None
 
 
@@ -97,8 +113,11 @@ def custom_values(incident: Mapping[str, Any], skip: Collection[str]) -> dict[st
         name = field.get("name") if isinstance(field, dict) else None
         if not isinstance(name, str) or not name or name.casefold() in skipped:
             continue
-        values = [v for v in map(_entry_value, as_list(entry.get("values"))) if v is not None]
-        out[CUSTOM_PREFIX + name] = ", ".join(values) if values else None
+        raw = entry.get("values")
+        values = [v for v in map(_entry_value, as_list(raw)) if v is not None]
+        if values or raw is None or raw == []:
+            out[CUSTOM_PREFIX + name] = ", ".join(values) if values else None
+        # else: values none of which can be read: not known, rather than cleared
     return out
 
 
@@ -127,16 +146,19 @@ def canonical_fields(
     With `comment_field` (the field other tools' notes go to), the other custom fields too,
     as `custom.<Field name>`."""
     out: dict[str, str | None] = {}
-    if (name := _text(incident.get("name"))) is not None:
+    if (name := text(incident.get("name"), "incident.name")) is not None:
         out[TITLE] = name
-    if "summary" in incident:
-        out[DESCRIPTION] = _text(incident["summary"])
+    has_summary, summary = present_text(incident, "summary", "incident")
+    if has_summary:
+        out[DESCRIPTION] = summary
     if (status := status_of(incident.get("incident_status"))) is not None:
         out[STATUS] = status
     severity = incident.get("severity")
     if isinstance(severity, dict) and (sev_name := _text(severity.get("name"))):
         out[SEVERITY] = sev_name.lower()
-    if message := _text(incident.get("most_recent_update_message")):
+    if message := text(
+        incident.get("most_recent_update_message"), "incident.most_recent_update_message"
+    ):
         out[COMMENT] = message
     if priority_field:
         has_priority, priority = custom_value(incident, priority_field)

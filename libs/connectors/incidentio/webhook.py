@@ -29,6 +29,7 @@ from connectors.incidentio.fields import (
     status_of,
 )
 from connectors.incidentio.signature import delivery_id as svix_delivery_id
+from connectors.jsonshape import record_id, text
 from syncmodel.events import ChangeEvent, ChangeKind
 
 INCIDENT_EVENTS: Final[Mapping[str, ChangeKind]] = {
@@ -79,10 +80,7 @@ def _envelope(body: bytes) -> tuple[str, dict[str, Any]]:
 
 
 def _incident_id(obj: Mapping[str, Any], where: str) -> str:
-    incident_id = obj.get("id")
-    if not isinstance(incident_id, str) or not incident_id:
-        raise WebhookRejected(422, f"{where}: missing incident id")
-    return incident_id
+    return record_id(obj.get("id"), f"{where}.id")
 
 
 class _Base:
@@ -101,8 +99,11 @@ class _Base:
         self.comment_field = comment_field
         # Svix keeps the message id across retries; without it (an unsigned test call) the
         # body digest still makes identical retries collapse.
-        self.delivery_id = svix_delivery_id(headers) or (
-            "sha256:" + hashlib.sha256(body).hexdigest()
+        given = svix_delivery_id(headers)
+        self.delivery_id = (
+            record_id(given, "webhook-id header")
+            if given
+            else "sha256:" + hashlib.sha256(body).hexdigest()
         )
         self.integration_id = integration_id
         self.tenant = tenant
@@ -144,18 +145,20 @@ class _Base:
         incident = payload.get("incident")
         if not isinstance(incident, dict):
             raise WebhookRejected(422, "incident_status_updated_v2: missing incident")
-        incident_id = _incident_id(incident, "incident_status_updated_v2")
+        incident_id = _incident_id(incident, "incident")
         changes: dict[str, str | None] = {}
         status = status_of(payload.get("new_status")) or status_of(incident.get("incident_status"))
         if status is not None:
             changes[STATUS] = status
-        message = payload.get("message") or incident.get("most_recent_update_message")
-        if isinstance(message, str) and message:
+        message = text(payload.get("message"), "message") or text(
+            incident.get("most_recent_update_message"), "incident.most_recent_update_message"
+        )
+        if message:
             changes[COMMENT] = message
         return self._event(ChangeKind.UPDATED, incident_id, incident, changes)
 
     def refresh(self, payload: Mapping[str, Any]) -> ChangeEvent:
-        incident_id = _incident_id(payload, "private incident")
+        incident_id = _incident_id(payload, "private incident")  # only {"id"}
         return ChangeEvent(
             delivery_id=self.delivery_id,
             tenant=self.tenant,

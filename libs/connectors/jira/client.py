@@ -33,6 +33,14 @@ def error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
+PUBLIC_COMMENT_PROPERTY: Final = "sd.public.comment"
+
+
+def visibility(internal: bool) -> dict[str, object]:
+    """The comment's JSM visibility as the entity property a create or edit body carries."""
+    return {"key": PUBLIC_COMMENT_PROPERTY, "value": {"internal": internal}}
+
+
 def _id(value: str) -> str:
     if not _KEY.match(value):
         raise ToolError(f"Jira: not an issue or comment id: {value!r}", retryable=False)
@@ -136,14 +144,23 @@ class JiraClient:
             token = str(next_token)
 
     # -- comments ----------------------------------------------------------------------------
-    async def add_comment(self, key: str, body: Mapping[str, object]) -> dict[str, Any]:
-        return await self._json("POST", f"/issue/{_id(key)}/comment", json={"body": body})
+    # Jira Service Management shows a comment on the portal and mails it to the customer
+    # unless its `sd.public.comment` entity property says `{"internal": true}` (Atlassian's
+    # documented way to write an internal comment through the platform API; the `jsdPublic`
+    # of a read comment is read-only). Sent on every create and edit, so a copy keeps the
+    # visibility the integration chose.
+    async def add_comment(
+        self, key: str, body: Mapping[str, object], *, internal: bool
+    ) -> dict[str, Any]:
+        payload = {"body": body, "properties": [visibility(internal)]}
+        return await self._json("POST", f"/issue/{_id(key)}/comment", json=payload)
 
     async def update_comment(
-        self, key: str, comment_id: str, body: Mapping[str, object]
+        self, key: str, comment_id: str, body: Mapping[str, object], *, internal: bool
     ) -> dict[str, Any]:
         path = f"/issue/{_id(key)}/comment/{_id(comment_id)}"
-        return await self._json("PUT", path, params={"notifyUsers": "false"}, json={"body": body})
+        payload = {"body": body, "properties": [visibility(internal)]}
+        return await self._json("PUT", path, params={"notifyUsers": "false"}, json=payload)
 
     async def delete_comment(self, key: str, comment_id: str) -> None:
         await self._send("DELETE", f"/issue/{_id(key)}/comment/{_id(comment_id)}")

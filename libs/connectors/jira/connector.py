@@ -10,9 +10,15 @@ Options (`IntegrationConfig.options`):
 - `close_transition` / `reopen_transition`: preferred transition names; `close_resolution`
   (default "Done"): the resolution sent when a transition screen requires one;
 - `severity_field` (e.g. customfield_10050): a select custom field holding the severity;
-- `webhook_auth`: `hmac` (X-Hub-Signature), `connect-jwt`, or `any` (default: whichever the
-  delivery carries); `connect_client_key` (the JWT `iss` to require) and `connect_path`
-  (default `/webhooks/<id>`: the path the qsh claim must name).
+- `comment_visibility`: `internal` (default: the comments we copy are Jira Service
+  Management internal notes, seen by agents only) or `public` (shown on the portal and mailed
+  to the customer); set through the comment's `sd.public.comment` property;
+- `webhook_auth`: `hmac` (default: X-Hub-Signature, which signs the body), `connect-jwt`
+  (a Connect app's JWT), or `any` (whichever the delivery carries). A Connect JWT's qsh
+  covers the method, path and query but not the body, so a captured token can carry another
+  body until it expires: JWTs are accepted only when this option asks for them.
+  `connect_client_key` (the JWT `iss` to require) and `connect_path` (default
+  `/webhooks/<id>`: the path the qsh claim must name).
 Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
 `actor` is the integration account's accountId: its own changes come back as echoes.
 """
@@ -49,6 +55,8 @@ from connectors.jira.webhook import parse_webhook
 from syncmodel.events import ChangeEvent
 from syncmodel.fields import Status, ToolType
 
+# The body-signing scheme unless an integration opts into Connect JWTs (see `webhook_auth`).
+DEFAULT_WEBHOOK_AUTH: Final = "hmac"
 PROPERTY_KEY: Final = "incident-sync"
 READ_FIELDS: Final = (
     "summary",
@@ -77,12 +85,23 @@ class JiraConnector(Connector):
         except ValueError as exc:
             raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
 
+    @cached_property
+    def comments_internal(self) -> bool:
+        """Whether the comments we write are internal (the default) or public."""
+        value = self.config.options.get("comment_visibility", "internal")
+        if value not in ("internal", "public"):
+            raise ToolError(
+                f"{self.config.id}: bad option: comment_visibility must be internal or public",
+                retryable=False,
+            )
+        return value == "internal"
+
     # -- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
         secret = self.config.webhook_secret
         if secret is None:
             raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
-        mode = self.config.options.get("webhook_auth", "any")
+        mode = self.config.options.get("webhook_auth", DEFAULT_WEBHOOK_AUTH)
         uses_jwt = (headers.get("Authorization") or "").startswith(signature.JWT_SCHEME)
         if mode == "connect-jwt" or (mode == "any" and uses_jwt):
             signature.verify_connect_jwt(
@@ -207,6 +226,7 @@ class JiraConnector(Connector):
             raise ToolError(
                 f"{self.config.id}: the project_key option is required", retryable=False
             )
+        internal = self.comments_internal  # a bad option refuses before anything is made
         native = await self._native(fields)
         native.setdefault("summary", f"Incident {platform_incident_id}")
         native["project"] = {"key": project}
@@ -221,7 +241,7 @@ class JiraConnector(Connector):
         if (status := fields.get(STATUS)) == Status.CLOSED:
             await self._transition(issue_id, status)
         if comment := fields.get(COMMENT):
-            await self.client.add_comment(issue_id, text_to_adf(comment))
+            await self.client.add_comment(issue_id, text_to_adf(comment), internal=internal)
         key = created.get("key")
         return RecordState(
             external_id=issue_id,
@@ -241,17 +261,23 @@ class JiraConnector(Connector):
         if (status := fields.get(STATUS)) is not None:
             await self._transition(external_id, status)
         if comment := fields.get(COMMENT):
-            await self.client.add_comment(external_id, text_to_adf(comment))
+            await self.client.add_comment(
+                external_id, text_to_adf(comment), internal=self.comments_internal
+            )
         return None
 
     # -- comments --------------------------------------------------------------------------
     async def add_comment(self, external_id: str, body: str) -> str | None:
-        created = await self.client.add_comment(external_id, text_to_adf(body))
+        created = await self.client.add_comment(
+            external_id, text_to_adf(body), internal=self.comments_internal
+        )
         comment_id = created.get("id")
         return str(comment_id) if comment_id is not None else None
 
     async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
-        await self.client.update_comment(external_id, comment_id, text_to_adf(body))
+        await self.client.update_comment(
+            external_id, comment_id, text_to_adf(body), internal=self.comments_internal
+        )
 
     async def delete_comment(self, external_id: str, comment_id: str) -> None:
         await self.client.delete_comment(external_id, comment_id)

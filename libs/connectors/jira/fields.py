@@ -10,6 +10,9 @@
   hides the address of users whose profile keeps it private: such an assignee is not mapped;
 - severity <- the option value of the custom field named by the `severity_field` option;
 - comment <- the newest comment (REST reads only; webhooks carry comments as comment events).
+Wrong types follow `connectors.jsonshape`: a summary, description or comment body that is not
+text (a string, or an ADF document) is refused (`WrongShape`, 422); a status, priority, user
+or severity option of another shape is ignored (absent), never read as cleared.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from connectors.jira.adf import body_text
+from connectors.jsonshape import WrongShape, claimed_id, text
 from syncmodel.fields import Field, Status
 
 TITLE: Final = Field.TITLE.value
@@ -123,17 +127,16 @@ class JiraFieldMap:
             return None
         for label in labels:
             if isinstance(label, str) and label.startswith(self.label_prefix):
-                return label[len(self.label_prefix) :] or None
+                return claimed_id(label[len(self.label_prefix) :])
         return None
 
     # -- a whole issue ---------------------------------------------------------------------
     def canonical(self, fields: Mapping[str, Any], *, with_comment: bool) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
-        if isinstance(summary := fields.get("summary"), str):
+        if (summary := text(fields.get("summary"), "issue.fields.summary")) is not None:
             out[TITLE] = summary
         if "description" in fields:
-            description = fields["description"]
-            out[DESCRIPTION] = body_text(description) if description is not None else None
+            out[DESCRIPTION] = body_value(fields["description"], "issue.fields.description")
         if (status := self.status_in(fields.get("status"))) is not None:
             out[STATUS] = status
         if (priority := self.priority_in(_name(fields.get("priority")))) is not None:
@@ -145,10 +148,25 @@ class JiraFieldMap:
             elif (email := user_email(assignee)) is not None:
                 out[ASSIGNEE] = email
         if self.severity_field and self.severity_field in fields:
-            out[SEVERITY] = option_value(fields[self.severity_field])
+            severity = fields[self.severity_field]
+            if severity is None:
+                out[SEVERITY] = None
+            elif (option := option_value(severity)) is not None:
+                out[SEVERITY] = option
         if with_comment and (latest := latest_comment(fields.get("comment"))) is not None:
-            out[COMMENT] = body_text(latest.get("body"))
+            out[COMMENT] = body_value(latest.get("body"), "issue.fields.comment.body")
         return out
+
+
+def body_value(body: object, where: str) -> str | None:
+    """A description or comment body as text: a wiki string (webhooks, REST v2) or an ADF
+    document (REST v3); None for null. Anything else is refused: read as text it would be
+    empty, and clear the other side."""
+    if body is None:
+        return None
+    if isinstance(body, str) or (isinstance(body, Mapping) and body.get("type") == "doc"):
+        return body_text(body)
+    raise WrongShape(where, "expected a string or an ADF document")
 
 
 def _name(value: object) -> object:

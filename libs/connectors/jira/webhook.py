@@ -21,7 +21,6 @@ from typing import Any, Final
 import orjson
 
 from connectors.base import WebhookRejected
-from connectors.jira.adf import body_text
 from connectors.jira.fields import (
     ASSIGNEE,
     COMMENT,
@@ -31,11 +30,13 @@ from connectors.jira.fields import (
     STATUS,
     TITLE,
     JiraFieldMap,
+    body_value,
     from_epoch_ms,
     parse_time,
     user_id,
     version_of,
 )
+from connectors.jsonshape import header_id, record_id
 from syncmodel.events import ChangeEvent, ChangeKind, CommentAction, CommentChange, FieldChange
 
 DELIVERY_HEADER: Final = "X-Atlassian-Webhook-Identifier"
@@ -76,13 +77,13 @@ def parse_webhook(
     issue = data.get("issue")
     if not isinstance(issue, dict):
         raise WebhookRejected(422, f"{event}: missing the issue object")
-    issue_id = issue.get("id")
-    if not isinstance(issue_id, str | int) or isinstance(issue_id, bool) or not str(issue_id):
-        raise WebhookRejected(422, f"{event}: missing issue.id")
+    issue_id = record_id(issue.get("id"), "issue.id")
     issue_fields = issue.get("fields")
     if not isinstance(issue_fields, dict):
         raise WebhookRejected(422, f"{event}: missing issue.fields")
-    delivery_id = headers.get(DELIVERY_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest()
+    delivery_id = (
+        header_id(headers, DELIVERY_HEADER) or "sha256:" + hashlib.sha256(body).hexdigest()
+    )
     sent_at = from_epoch_ms(data.get("timestamp"))
     updated = parse_time(issue_fields.get("updated")) or sent_at
     key = issue.get("key")
@@ -90,7 +91,7 @@ def parse_webhook(
         "delivery_id": delivery_id,
         "tenant": tenant,
         "integration_id": integration_id,
-        "external_id": str(issue_id),
+        "external_id": issue_id,
         "reference": key if isinstance(key, str) and key else None,
         "platform_incident_id": fields.platform_incident(issue_fields.get("labels")),
     }
@@ -158,8 +159,8 @@ def _canonical_field(item: Mapping[str, Any], fields: JiraFieldMap) -> str | Non
 
 def _old_value(canonical: str, item: Mapping[str, Any], fields: JiraFieldMap) -> str | None:
     before = item.get("fromString")
-    if before is None:
-        return None
+    if not isinstance(before, str):
+        return None  # none, or of another shape: the old value is not known
     if canonical == PRIORITY:
         return fields.priority_in(before)
     if canonical == STATUS:
@@ -167,8 +168,8 @@ def _old_value(canonical: str, item: Mapping[str, Any], fields: JiraFieldMap) ->
     if canonical == ASSIGNEE:
         return None  # the changelog names users, it does not give their e-mail address
     if canonical == SEVERITY:
-        return str(before).lower()
-    return str(before)
+        return before.lower()
+    return before
 
 
 def _comment_event(
@@ -181,12 +182,15 @@ def _comment_event(
     comment = data.get("comment")
     if not isinstance(comment, dict):
         raise WebhookRejected(422, f"{event}: missing the comment object")
-    comment_id = comment.get("id")
-    if not isinstance(comment_id, str | int) or isinstance(comment_id, bool) or not comment_id:
-        raise WebhookRejected(422, f"{event}: missing comment.id")
+    comment_id = record_id(comment.get("id"), "comment.id")
     action = COMMENT_EVENTS[event]
     author = user_id(comment.get("updateAuthor")) or user_id(comment.get("author"))
-    text = body_text(comment.get("body")) if action is not CommentAction.DELETED else None
+    text = None
+    if action is not CommentAction.DELETED:
+        # A body of another shape would copy as an empty comment (or empty an edited copy).
+        text = body_value(comment.get("body"), "comment.body")
+        if text is None:
+            raise WebhookRejected(422, "comment.body: missing")
     when = parse_time(comment.get("updated")) or sent_at
     changes = {COMMENT: FieldChange(new=text)} if action is CommentAction.ADDED and text else {}
     extra: dict[str, Any] = {"source_ts": when} if when is not None else {}
@@ -194,7 +198,7 @@ def _comment_event(
         **base,
         kind=ChangeKind.UPDATED,
         changes=changes,
-        comment=CommentChange(action=action, comment_id=str(comment_id), body=text, author=author),
+        comment=CommentChange(action=action, comment_id=comment_id, body=text, author=author),
         version=version_of(when),
         actor=author,
         **extra,

@@ -172,14 +172,23 @@ class PagerDutyConnector(Connector):
         }
         if (priority := fields.get(PRIORITY)) is not None:
             body["priority"] = await self._priority(priority)
-        if (policy := fields.get(ESCALATION_POLICY)) is not None:
-            body["escalation_policy"] = await self._policy(policy)
-        if (assignee := fields.get(ASSIGNEE)) is not None:
-            body["assignments"] = [await self._assignment(assignee)]
+        # Every reference is looked up before anything is made (an unknown one refuses it).
+        policy_name, assignee = fields.get(ESCALATION_POLICY), fields.get(ASSIGNEE)
+        policy = await self._policy(policy_name) if policy_name is not None else None
+        assigned = [await self._assignment(assignee)] if assignee is not None else None
+        # PagerDuty refuses `assignments` beside an `escalation_policy` on a create. With both,
+        # the policy is set at creation (it decides who is paged next) and the assignee right
+        # after, by a reassignment: the incident ends with both.
+        if policy is not None:
+            body["escalation_policy"] = policy
+        elif assigned is not None:
+            body["assignments"] = assigned
         incident = await self.client.create_incident(body)
         incident_id = str(incident.get("id") or "")
         if not incident_id:
             raise ToolError("PagerDuty created an incident without an id", retryable=False)
+        if policy is not None and assigned is not None:
+            await self.client.update_incident(incident_id, {"assignments": assigned})
         if fields.get(STATUS) == Status.CLOSED:
             await self.client.update_incident(incident_id, self._status_change("resolved"))
         if comment := fields.get(COMMENT):

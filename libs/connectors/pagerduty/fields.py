@@ -8,6 +8,8 @@
 - assignee <- the first assignee's e-mail address: references carry only ids, so readers
   resolve them through the users API (webhooks ask for a re-read, see webhook.py);
 - comment <- the newest note (REST reads).
+Wrong types follow `connectors.jsonshape`: a title that is not a string is refused
+(`WrongShape`, 422); a status, priority or policy of another shape is ignored (absent).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from connectors.jsonshape import as_list
+from connectors.jsonshape import as_list, claimed_id, text
 from syncmodel.fields import Field, Status
 
 TITLE: Final = Field.TITLE.value
@@ -78,13 +80,13 @@ class PagerDutyFieldMap:
 
     def platform_incident(self, incident_key: object) -> str | None:
         if isinstance(incident_key, str) and incident_key.startswith(self.key_prefix):
-            return incident_key[len(self.key_prefix) :] or None
+            return claimed_id(incident_key[len(self.key_prefix) :])
         return None
 
     def canonical(self, incident: Mapping[str, Any]) -> dict[str, str | None]:
         """Every field readable without another call (not the assignee's address)."""
         out: dict[str, str | None] = {}
-        if isinstance(title := incident.get("title"), str):
+        if (title := text(incident.get("title"), "title")) is not None:
             out[TITLE] = title
         status = incident.get("status")
         if isinstance(status, str) and status in STATUS_IN:

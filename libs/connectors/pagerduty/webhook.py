@@ -22,6 +22,7 @@ from typing import Any, Final
 import orjson
 
 from connectors.base import WebhookRejected
+from connectors.jsonshape import header_id, record_id, text
 from connectors.pagerduty.fields import (
     ASSIGNEE,
     COMMENT,
@@ -71,7 +72,9 @@ def parse_webhook(
     if not isinstance(data, dict):
         raise WebhookRejected(422, f"{event_type}: missing event.data")
     occurred = parse_time(event.get("occurred_at"))
-    delivery_id = headers.get(DELIVERY_HEADER) or f"event:{event.get('id')}"
+    delivery_id = header_id(headers, DELIVERY_HEADER) or "event:" + record_id(
+        event.get("id"), "event.id"
+    )
     agent = event.get("agent")
     actor = agent.get("id") if isinstance(agent, dict) else None
     base: dict[str, Any] = {
@@ -85,7 +88,7 @@ def parse_webhook(
         base["source_ts"] = occurred
     if event_type == ANNOTATED:
         return [_note(base, data)]
-    incident_id = _id(data, event_type)
+    incident_id = _id(data, "event.data.id")
     base.update(
         external_id=incident_id,
         reference=f"#{data['number']}" if isinstance(data.get("number"), int) else None,
@@ -127,23 +130,20 @@ def _event(body: bytes) -> dict[str, Any]:
 
 
 def _id(obj: Mapping[str, Any], where: str) -> str:
-    value = obj.get("id")
-    if not isinstance(value, str) or not value:
-        raise WebhookRejected(422, f"{where}: missing the incident id")
-    return value
+    return record_id(obj.get("id"), where)
 
 
 def _note(base: dict[str, Any], data: Mapping[str, Any]) -> ChangeEvent:
     incident = data.get("incident")
     if not isinstance(incident, dict):
         raise WebhookRejected(422, "incident.annotated: missing data.incident")
-    note_id = _id(data, "incident.annotated note")
-    content = data.get("content")
-    if not isinstance(content, str):
-        raise WebhookRejected(422, "incident.annotated: missing the note content")
+    note_id = _id(data, "event.data.id")
+    content = text(data.get("content"), "event.data.content")
+    if content is None:
+        raise WebhookRejected(422, "event.data.content: missing")
     return ChangeEvent(
         **base,
-        external_id=_id(incident, "incident.annotated"),
+        external_id=_id(incident, "event.data.incident.id"),
         kind=ChangeKind.UPDATED,
         changes={COMMENT: FieldChange(new=content)} if content else {},
         comment=CommentChange(

@@ -19,6 +19,7 @@ from typing import Any, Final
 import orjson
 
 from connectors.base import WebhookRejected
+from connectors.jsonshape import WrongShape, claimed_id, header_id, record_id
 from syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 from syncmodel.mapping import FieldMapping
 
@@ -51,17 +52,20 @@ def parse_webhook(
     kind = EVENTS.get(event) if isinstance(event, str) else None
     if kind is None:
         raise WebhookRejected(422, f"unknown event {event!r}")
-    sys_id = _required_str(data, "sys_id")
+    sys_id = record_id(data.get("sys_id"), "sys_id")
     current = _dict(data, "current")
     mod_count = _mod_count(data.get("sys_mod_count"))
-    delivery_id = headers.get(DELIVERY_HEADER) or f"{sys_id}:{data.get('sys_mod_count')}"
+    delivery_id = header_id(headers, DELIVERY_HEADER) or (
+        f"{sys_id}:{mod_count}" if mod_count is not None else sys_id
+    )
     changes = _changes(kind, data, current, mapping)
     extra: dict[str, Any] = {}
     if (updated_on := data.get("sys_updated_on")) is not None:
         extra["source_ts"] = _timestamp(updated_on)
     actor = data.get("sys_updated_by")
     number = data.get("number")
-    platform_id = _value(current.get(correlation_field))
+    # A field people can edit: a value that is no id is ignored (the link, if any, stands).
+    platform_id = claimed_id(_value(current.get(correlation_field), f"current.{correlation_field}"))
     return [
         ChangeEvent(
             delivery_id=delivery_id,
@@ -101,7 +105,7 @@ def _changes(
         names = [f for f in updated if f in inbound]
     out: dict[str, FieldChange] = {}
     for name in sorted(names):
-        new = _value(current.get(name))
+        new = _value(current.get(name), f"current.{name}")
         # On insert every field is "new": empty ones carry nothing worth syncing.
         if not new and (name in JOURNAL_FIELDS or kind is ChangeKind.CREATED):
             continue
@@ -111,7 +115,8 @@ def _changes(
         (canonical, value), *_ = mapped.items()
         old = None
         if name in old_values:
-            old = mapping.to_canonical({name: _value(old_values[name])}).get(canonical)
+            old_value = _value(old_values[name], f"old_values.{name}")
+            old = mapping.to_canonical({name: old_value}).get(canonical)
         out[str(canonical)] = FieldChange(old=old, new=value)  # plain str key for orjson
     return out
 
@@ -126,13 +131,6 @@ def _object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _required_str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise WebhookRejected(422, f"missing {key}")
-    return value
-
-
 def _dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key)
     if not isinstance(value, dict):
@@ -140,8 +138,9 @@ def _dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _value(value: object) -> str | None:
-    """Every Table API value is a string; tolerate what a hand-edited rule may send."""
+def _value(value: object, where: str) -> str | None:
+    """Every Table API value is a string; tolerate what a hand-edited rule may send (numbers,
+    booleans, a reference as `{link, value}`). Anything else is refused, naming the field."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -149,8 +148,8 @@ def _value(value: object) -> str | None:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, dict) and "value" in value:  # a reference sent as {link, value}
-        return _value(value["value"])
-    raise WebhookRejected(422, f"unexpected field value {value!r}")
+        return _value(value["value"], where)
+    raise WrongShape(where, "expected a string")
 
 
 def _mod_count(value: object) -> int | None:
@@ -160,13 +159,11 @@ def _mod_count(value: object) -> int | None:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    raise WebhookRejected(422, f"sys_mod_count is not a non-negative integer: {value!r}")
+    raise WebhookRejected(422, "sys_mod_count: expected a non-negative integer")
 
 
 def _timestamp(value: object) -> datetime:
     try:
         return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
-        raise WebhookRejected(
-            422, f"sys_updated_on is not 'yyyy-MM-dd HH:mm:ss': {value!r}"
-        ) from None
+        raise WebhookRejected(422, "sys_updated_on: expected 'yyyy-MM-dd HH:mm:ss'") from None

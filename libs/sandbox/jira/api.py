@@ -212,6 +212,10 @@ async def do_transition(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _expand(request: web.Request) -> frozenset[str]:
+    return frozenset(e.strip() for e in request.query.get("expand", "").split(",") if e.strip())
+
+
 @routes.get(API + "/issue/{key}/comment")
 async def list_comments(request: web.Request) -> web.Response:
     state = request.app[STATE]
@@ -219,7 +223,7 @@ async def list_comments(request: web.Request) -> web.Response:
     if issue is None:
         return issue_missing()
     r = _renderer(request, state)
-    comments = [r.comment(issue, c) for c in issue.comments]
+    comments = [r.comment(issue, c, _expand(request)) for c in issue.comments]
     return web.json_response(
         {"startAt": 0, "maxResults": len(comments), "total": len(comments), "comments": comments}
     )
@@ -233,12 +237,28 @@ async def add_comment(request: web.Request) -> web.Response:
         return issue_missing()
     try:
         body = await _body(request)
-        comment = state.store.add_comment(issue, body.get("body"), request[USER_KEY])
+        comment = state.store.add_comment(
+            issue, body.get("body"), request[USER_KEY], body.get("properties")
+        )
     except JiraError as exc:
         return from_exc(exc)
     state.store.record_api_write(issue.id, "comment")
     webhooks.comment_added(request, state, issue, comment, request[USER_KEY])
-    return web.json_response(_renderer(request, state).comment(issue, comment), status=201)
+    rendered = _renderer(request, state).comment(issue, comment, _expand(request))
+    return web.json_response(rendered, status=201)
+
+
+@routes.get(API + "/issue/{key}/comment/{id}")
+async def get_comment(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    if issue is None:
+        return issue_missing()
+    try:
+        comment = state.store.comment(issue, request.match_info["id"])
+    except JiraError as exc:
+        return from_exc(exc)
+    return web.json_response(_renderer(request, state).comment(issue, comment, _expand(request)))
 
 
 @routes.put(API + "/issue/{key}/comment/{id}")
@@ -250,13 +270,17 @@ async def update_comment(request: web.Request) -> web.Response:
     try:
         body = await _body(request)
         comment = state.store.update_comment(
-            issue, request.match_info["id"], body.get("body"), request[USER_KEY]
+            issue,
+            request.match_info["id"],
+            body.get("body"),
+            request[USER_KEY],
+            body.get("properties"),
         )
     except JiraError as exc:
         return from_exc(exc)
     state.store.record_api_write(issue.id, "comment_update")
     webhooks.comment_event(request, state, "comment_updated", issue, comment)
-    return web.json_response(_renderer(request, state).comment(issue, comment))
+    return web.json_response(_renderer(request, state).comment(issue, comment, _expand(request)))
 
 
 @routes.delete(API + "/issue/{key}/comment/{id}")

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from sandbox.faults import ApiFaults, fault_middleware
-from sandbox.jira import api, control
+from sandbox.jira import api, control, properties
 from sandbox.jira.state import STATE, JiraConfig, State, users
 from sandbox.jira.store import JiraStore
 from sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
@@ -21,6 +21,7 @@ def build_app(config: JiraConfig | None = None) -> web.Application:
     app = web.Application(middlewares=[release_after_response, faults, api.authenticate])
     app[STATE] = state
     app.add_routes(api.routes)
+    app.add_routes(properties.routes)
     app.add_routes(control.routes)
 
     async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:

@@ -12,7 +12,14 @@ from sandbox.jira import webhooks
 from sandbox.jira.adf import doc
 from sandbox.jira.render import Renderer
 from sandbox.jira.state import STATE, State
-from sandbox.jira.store import PRIORITIES, STATUSES, Issue, JiraError, account_id
+from sandbox.jira.store import (
+    PRIORITIES,
+    PUBLIC_COMMENT_PROPERTY,
+    STATUSES,
+    Issue,
+    JiraError,
+    account_id,
+)
 from sandbox.webhook_sender import set_faults_from
 
 routes = web.RouteTableDef()
@@ -51,7 +58,12 @@ def view(request: web.Request, state: State, issue: Issue) -> JSON:
         "labels": issue.labels,
         "properties": issue.properties,
         "comments": [
-            {"id": c.id, "body": r.comment(issue, c)["body"], "author": c.author}
+            {
+                "id": c.id,
+                "body": r.comment(issue, c)["body"],
+                "author": c.author,
+                "internal": c.internal,
+            }
             for c in issue.comments
         ],
     }
@@ -164,7 +176,11 @@ async def ui_comment(request: web.Request) -> web.Response:
     if issue is None or body is None:
         return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
     actor = _actor(state, body)
-    comment = state.store.add_comment(issue, doc(str(body.get("body", ""))), actor)
+    # An agent's internal note (`"internal": true`), or else a public reply.
+    internal = [{"key": PUBLIC_COMMENT_PROPERTY, "value": {"internal": True}}]
+    comment = state.store.add_comment(
+        issue, doc(str(body.get("body", ""))), actor, internal if body.get("internal") else None
+    )
     webhooks.comment_added(request, state, issue, comment, actor)
     return web.json_response({"id": comment.id}, status=201)
 

@@ -71,8 +71,9 @@ class Renderer:
             "id": priority_id,
         }
 
-    def comment(self, issue: Issue, comment: Comment) -> JSON:
-        return {
+    def comment(self, issue: Issue, comment: Comment, expand: frozenset[str] = frozenset()) -> JSON:
+        """`expand` may name `properties` (the comment's entity properties)."""
+        out: JSON = {
             "self": self._api(f"/issue/{issue.id}/comment/{comment.id}"),
             "id": comment.id,
             "author": self.user(comment.author),
@@ -80,8 +81,12 @@ class Renderer:
             "updateAuthor": self.user(comment.update_author),
             "created": jira_time(comment.created),
             "updated": jira_time(comment.updated),
-            "jsdPublic": True,
+            # The project is a service desk: an internal comment is not on the portal.
+            "jsdPublic": not comment.internal,
         }
+        if "properties" in expand:
+            out["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
+        return out
 
     def fields(self, issue: Issue, wanted: set[str] | None = None) -> JSON:
         names = dict(ISSUE_TYPES)

@@ -53,6 +53,12 @@ class User:
     account_id: str
 
 
+# The entity property Jira Service Management reads a comment's visibility from: `{"internal":
+# true}` is a note for agents only; without it (or `false`) the comment is public, shown on
+# the portal and mailed to the customer.
+PUBLIC_COMMENT_PROPERTY = "sd.public.comment"
+
+
 @dataclass
 class Comment:
     id: str
@@ -61,6 +67,29 @@ class Comment:
     created: datetime
     updated: datetime
     update_author: str
+    properties: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def internal(self) -> bool:
+        value = self.properties.get(PUBLIC_COMMENT_PROPERTY)
+        return isinstance(value, dict) and value.get("internal") is True
+
+
+def entity_properties(value: object) -> dict[str, Any]:
+    """A create/update body's `properties` (`[{"key", "value"}]`, the EntityProperty shape)."""
+    if value is None:
+        return {}
+    if not isinstance(value, list):
+        raise JiraError("properties: expected an array of entity properties")
+    out: dict[str, Any] = {}
+    for prop in value:
+        if not isinstance(prop, dict) or set(prop) - {"key", "value"}:
+            raise JiraError("properties: an entity property is {key, value}")
+        key = prop.get("key")
+        if not isinstance(key, str) or not 0 < len(key) <= 255 or "value" not in prop:
+            raise JiraError("properties: key (at most 255 characters) and value are required")
+        out[key] = prop["value"]
+    return out
 
 
 @dataclass
@@ -302,11 +331,14 @@ class JiraStore:
             self._touch(issue)
         return items
 
-    def add_comment(self, issue: Issue, body: object, author: str) -> Comment:
+    def add_comment(
+        self, issue: Issue, body: object, author: str, properties: object = None
+    ) -> Comment:
         _check_doc("comment", body, required=True)
         assert isinstance(body, dict)
+        props = entity_properties(properties)
         at = utcnow()
-        comment = Comment(str(self._next_comment), author, body, at, at, author)
+        comment = Comment(str(self._next_comment), author, body, at, at, author, props)
         self._next_comment += 1
         issue.comments.append(comment)
         self._touch(issue)
@@ -318,10 +350,23 @@ class JiraStore:
             raise JiraError("Can not find a comment for the id: " + comment_id, status=404)
         return found
 
-    def update_comment(self, issue: Issue, comment_id: str, body: object, author: str) -> Comment:
+    def find_comment(self, comment_id: str) -> tuple[Issue, Comment]:
+        """The comment with this id on any issue (the `/comment/{id}/properties` routes)."""
+        for issue in self.issues.values():
+            found = next((c for c in issue.comments if c.id == comment_id), None)
+            if found is not None:
+                return issue, found
+        raise JiraError("Can not find a comment for the id: " + comment_id, status=404)
+
+    def update_comment(
+        self, issue: Issue, comment_id: str, body: object, author: str, properties: object = None
+    ) -> Comment:
+        """Properties given are set; those left out keep their values (entity properties
+        belong to the comment, not to one edit of it)."""
         comment = self.comment(issue, comment_id)
         _check_doc("comment", body, required=True)
         assert isinstance(body, dict)
+        comment.properties.update(entity_properties(properties))
         comment.body = body
         comment.update_author = author
         comment.updated = max(utcnow(), comment.updated + timedelta(milliseconds=1))

@@ -163,6 +163,13 @@ class PagerDutyStore:
         urgency = body.get("urgency", "high")
         if urgency not in ("high", "low"):
             raise PdError("Invalid Input Provided", ["Urgency is invalid"])
+        if "escalation_policy" in body and "assignments" in body:
+            # The REST spec: assignments "Cannot be specified if an escalation policy is
+            # given" (an ArgumentError; the vendor's exact wording is not documented).
+            raise PdError(
+                "Invalid Input Provided",
+                ["Assignments cannot be specified if an escalation policy is given."],
+            )
         policy = (
             self.policy(body["escalation_policy"])
             if "escalation_policy" in body

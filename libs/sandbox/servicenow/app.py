@@ -24,7 +24,11 @@ def build_app(config: ServiceNowConfig | None = None) -> web.Application:
         rate_limit_per_hour=config.rate_limit_per_hour,
     )
     state = State(config, TableStore(config.require_close_fields), sender, auth)
-    app = web.Application(middlewares=[release_after_response, api.authenticate])
+    # ServiceNow's REST API takes request bodies up to glide.rest.max_content_length (10 MB by
+    # default), not aiohttp's 1 MiB.
+    app = web.Application(
+        middlewares=[release_after_response, api.authenticate], client_max_size=10 * 1024 * 1024
+    )
     app[STATE] = state
     app.add_routes(api.routes)
     app.add_routes(control.routes)

@@ -23,6 +23,7 @@ from control.api.models import (
 from control.api.routing import Call, openapi
 from controlstore.crypto import KeyringError
 from controlstore.store import audit_entry
+from syncmodel.mapping import mapping_file_names
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -134,9 +135,11 @@ async def system_audit(call: Call) -> web.StreamResponse:
 
 # -- documents and health ----------------------------------------------------------------------
 async def openapi_document(call: Call) -> web.StreamResponse:
-    return json_response(
-        openapi(call.services.routes, title="incident-sync control API", version="1")
+    files = mapping_file_names(call.services.settings.mappings_dir)
+    document = openapi(
+        call.services.routes, title="incident-sync control API", version="1", mapping_files=files
     )
+    return json_response(document)
 
 
 async def health(call: Call) -> web.StreamResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -11,9 +10,10 @@ from redis.asyncio import Redis
 from control.api import admin, dlq, ownership, sync, syncstatus
 from control.api import conflicts as conf
 from control.api import integrations as integ
+from control.api import quarantine as qr
 from control.api import reconcile as rec
 from control.api.context import Services
-from control.api.errors import error_middleware
+from control.api.errors import ALLOWED_METHODS, error_middleware
 from control.api.models import (
     AuditList,
     AuditQuery,
@@ -42,7 +42,7 @@ from control.api.models import (
     TokenList,
     WhoAmI,
 )
-from control.api.routing import API, Route, dispatch, router_path
+from control.api.routing import API, Route, allowed_methods, dispatch
 from control.auth import Tokens
 from control.policy import Policy
 from control.settings import ControlSettings
@@ -50,9 +50,9 @@ from controlstore.crypto import Keyring
 from controlstore.records import seal
 from controlstore.store import Actor, ControlStore
 from syncmodel.config import IntegrationConfig, load_config
-from syncmodel.mapping import read_mapping_config
 from syncstate.conflicts import ConflictRecord
 from syncstate.dlq import DlqEntry
+from syncstate.quarantine import QuarantinedMessage, QuarantineEntry
 from syncstate.reconcile import ReconcileRun
 
 log = logging.getLogger("control")
@@ -122,8 +122,11 @@ def route_table() -> list[Route]:
           extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
         r("POST", f"{I}/sync/{{record_id}}", "integration.sync", sync.sync_record,
           "Refresh one linked record: re-read it and push it", "sync",
+          description="404 when the record is not linked, or its tool no longer has it "
+          "(asked first); "
+          "503 when the tool cannot be asked now, 502 when it refuses the read.",
           query=SyncQuery, response=SyncRequested, status=202,
-          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 502, 503)),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),
@@ -145,6 +148,29 @@ def route_table() -> list[Route]:
           response=dlq.DlqRetried, status=202, errors=(400, 401, 403, 404, 503)),
         r("DELETE", f"{I}/dlq/{{entry_id}}", "dlq.discard", dlq.discard_entry,
           "Discard one entry (its write is given up)", "dlq", response=DlqEntry),
+        # the quarantine: messages a stage could not process
+        r("GET", f"{T}/quarantine", "quarantine.list", qr.list_quarantine,
+          "The tenant's quarantine, newest first (the entries the caller may read)",
+          "quarantine",
+          description="Messages a stage (gate, arbiter, delivery, relay, reconciler) could "
+          "not process: undecodable, a bug, a request the connector cannot build, a record "
+          "too large to produce. Each with its stage, the error and where it was read; "
+          "without its bytes (see one entry).",
+          query=qr.QuarantineQuery, response=qr.QuarantineList),
+        r("POST", f"{T}/quarantine/retry", "quarantine.retry", qr.retry_all,
+          "Retry every entry matching a filter (or list them: dry_run)", "quarantine",
+          body=qr.QuarantineRetryAll, response=qr.QuarantineRetried, status=202,
+          extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 503)),
+        r("GET", f"{T}/quarantine/{{quarantine_id}}", "quarantine.read", qr.get_entry,
+          "One entry, with the original bytes (base64)", "quarantine",
+          response=QuarantineEntry, resource=qr.quarantine_resource),
+        r("POST", f"{T}/quarantine/{{quarantine_id}}/retry", "quarantine.retry",
+          qr.retry_entry, "Retry one entry: its original bytes go back to the stage's input "
+          "topic", "quarantine", response=qr.QuarantineRetried, status=202,
+          resource=qr.quarantine_resource, errors=(400, 401, 403, 404, 409, 503)),
+        r("DELETE", f"{T}/quarantine/{{quarantine_id}}", "quarantine.discard",
+          qr.discard_entry, "Discard one entry (its message is given up)", "quarantine",
+          response=QuarantinedMessage, resource=qr.quarantine_resource),
         # conflicts
         r("GET", f"{T}/conflicts", "conflict.list", conf.list_conflicts,
           "List conflicts (those the caller may read), newest first", "conflicts",
@@ -205,9 +231,10 @@ def route_table() -> list[Route]:
     ]  # fmt: skip
 
 
-async def seed(store: ControlStore, path: str) -> int:
-    """Import a sides file into the store for each tenant that has no platform yet."""
-    config = load_config(path)
+async def seed(store: ControlStore, path: str, mappings_dir: str) -> int:
+    """Import a sides file into the store for each tenant that has no platform yet; each
+    `mapping_file` names a file in `mappings_dir`."""
+    config = load_config(path, mappings_dir=mappings_dir)
     who = Actor("seed", "seed", "")
     imported = 0
     for kind, side in [("platform", config.platform)] + [
@@ -235,11 +262,10 @@ async def seed(store: ControlStore, path: str) -> int:
 
 
 def _inline_mapping(side: IntegrationConfig) -> IntegrationConfig:
-    """The store is read by pods that may not have the mapping file: carry its content."""
-    if side.mapping_file and side.field_map is None and Path(side.mapping_file).exists():
-        return side.model_copy(
-            update={"field_map": read_mapping_config(side.mapping_file), "mapping_file": None}
-        )
+    """The store is read by pods that may not have the mapping file: carry its content (read
+    by `load_config`) instead of its name."""
+    if side.mapping_file and side.field_map is not None:
+        return side.model_copy(update={"mapping_file": None})
     return side
 
 
@@ -263,11 +289,12 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
     services.routes = route_table()
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     for route in services.routes:
-        app.router.add_route(route.method, router_path(route.path), dispatch(route, services))
+        app.router.add_route(route.method, route.path, dispatch(route, services))
+    app[ALLOWED_METHODS] = lambda path: allowed_methods(services.routes, path)
 
     async def startup(app: web.Application) -> None:
         if settings.seed_file:
-            await seed(services.store, settings.seed_file)
+            await seed(services.store, settings.seed_file, settings.mappings_dir)
 
     async def cleanup(app: web.Application) -> None:
         await services.aclose()

@@ -34,7 +34,7 @@ class Services:
     _producer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def publish(
-        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
     ) -> None:
         """Produce one record and wait for the broker's acknowledgement (acks=all). The
         producer starts on first use: the API works without a broker until something must

@@ -24,6 +24,7 @@ from controlstore.records import Kind, StoredSide, open_secrets, seal, slot
 from controlstore.store import Actor, audit_entry
 from syncmodel.config import SECRET_FIELDS, SENT_SECRET_FIELDS, IntegrationConfig
 from syncmodel.destination import origin
+from syncmodel.mapping import MappingError, read_named_mapping
 
 
 def actor(call: Call) -> Actor:
@@ -91,6 +92,20 @@ def _config(
         if not type_given and locs and all(loc in _PER_TYPE for loc in locs):
             error = ApiError(409, "conflict", f"{data.get('type')} integration: {error.reason}")
         raise error from None
+
+
+def _check_mapping_file(call: Call, fields: Mapping[str, Any]) -> None:
+    """A `mapping_file` written must name a mapping file in the mappings directory (its shape,
+    a bare name, is checked with the body); 422 naming the field otherwise. Only a value the
+    request gives is checked: a file removed later does not block other changes (the pipeline
+    leaves such an integration out, with an error in its log)."""
+    name = fields.get("mapping_file")
+    if name is None:
+        return
+    try:
+        read_named_mapping(call.services.settings.mappings_dir, name)
+    except MappingError as exc:
+        raise ApiError(422, "invalid", f"mapping_file: {exc}") from None
 
 
 def _split(body: BaseModel) -> tuple[dict[str, Any], dict[str, SecretStr | None]]:
@@ -161,6 +176,7 @@ async def write_side(
 ) -> tuple[StoredSide | None, StoredSide]:
     tenant = call.tenant
     keyring = call.services.keyring
+    _check_mapping_file(call, fields)
 
     def mutate(before: StoredSide | None) -> StoredSide | None:
         if before is None and must_exist:

@@ -5,11 +5,12 @@ table and the models' JSON schemas."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -22,7 +23,9 @@ from control import metrics
 from control.api.errors import ApiError, invalid
 from control.api.models import CANONICAL_FIELDS, FIELD_ALIASES, NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
+from syncmodel import ids
 from syncstate.dlq import ENTRY_PATTERN
+from syncstate.quarantine import ENTRY_PATTERN as QUARANTINE_PATTERN
 
 if TYPE_CHECKING:
     from control.api.context import Services
@@ -33,19 +36,18 @@ API: Final = "/api/v1"
 
 # The names a field's ownership rule is addressed by: canonical, or as the tools call them.
 FIELD_NAMES: Final = tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
-# Path parameters and their shapes (also the OpenAPI patterns). The router matches only these
-# shapes (but a field's name, which no route competes for: a wrong one is a 400 naming it), so
-# `/dlq/retry` is never taken for an entry id `retry` (nor `DELETE` listed in its `Allow`);
-# anything else is a 404.
+# Path parameters and their shapes (also the OpenAPI patterns); a value of another shape is a
+# 400 naming it.
 PARAMS: Final[Mapping[str, str]] = {
     "tenant": NAME_PATTERN,
     "name": NAME_PATTERN,
     "field": rf"^({'|'.join(FIELD_NAMES)})$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
-    "record_id": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",  # a tool's record id, as the ingress
+    "record_id": ids.PATTERN,  # a tool's record id: the rule of the ingress and the parsers
     "run_id": r"^rec-[0-9a-f]{12}$",
     "entry_id": ENTRY_PATTERN,
+    "quarantine_id": QUARANTINE_PATTERN,
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 
@@ -56,16 +58,22 @@ def _param_schema(name: str) -> dict[str, Any]:
     return {"type": "string", "pattern": PARAMS.get(name, r"^.+$")}
 
 
-def router_path(path: str) -> str:
-    """`path` with each parameter's shape for aiohttp's router (`{name:regex}`)."""
+@functools.cache
+def _template(path: str) -> re.Pattern[str]:
+    """A route's path as a regex, each parameter in its shape."""
+    out, last = "", 0
+    for m in re.finditer(r"{(\w+)}", path):
+        shape = PARAMS.get(m[1], r"^[^/]+$").lstrip("^").rstrip("$")
+        out += re.escape(path[last : m.start()]) + f"(?:{shape})"
+        last = m.end()
+    return re.compile(out + re.escape(path[last:]))
 
-    def shaped(m: re.Match[str]) -> str:
-        pattern = PARAMS.get(m[1])
-        if pattern is None or m[1] == "field":
-            return m[0]
-        return f"{{{m[1]}:{pattern.lstrip('^').rstrip('$')}}}"
 
-    return re.sub(r"{(\w+)}", shaped, path)
+def allowed_methods(routes: Iterable[Route], path: str) -> list[str]:
+    """The methods of the routes whose path matches `path` with every parameter in its shape.
+    aiohttp's own `Allow` lists every route whose template matches, so `/dlq/retry` also
+    offered the DELETE of `/dlq/{entry_id}`; a 405 answers with these instead."""
+    return sorted({r.method for r in routes if _template(r.path).fullmatch(path)})
 
 
 # How a path parameter is named in the policy's input.resource.
@@ -78,6 +86,7 @@ _RESOURCE_KEYS: Final = {
     "record_id": "record",
     "run_id": "run",
     "entry_id": "dlq_entry",
+    "quarantine_id": "quarantine_entry",
 }
 
 
@@ -195,6 +204,9 @@ def _integral(value: Any) -> Any:
 
 
 def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    # Every parameter is one value: `?name=a&name=b` is not a name.
+    if repeated := sorted({k for k in request.query if len(request.query.getall(k)) > 1}):
+        raise ApiError(422, "invalid", f"query.{repeated[0]}: given more than once")
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -213,7 +225,17 @@ def dispatch(
             params = dict(request.match_info)
             for key, value in params.items():
                 pattern = _COMPILED.get(key)
+                # fullmatch: a `$` alone would let a trailing newline through.
                 if pattern is not None and not pattern.fullmatch(value):
+                    # `/dlq/retry` read as the entry `retry`: that path is another route's, whose
+                    # methods do not include this one.
+                    if allowed := allowed_methods(services.routes, request.path):
+                        raise ApiError(
+                            405,
+                            "method_not_allowed",
+                            f"{request.method} is not one of {', '.join(allowed)} here",
+                            headers={"Allow": ",".join(allowed)},
+                        )
                     raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
             resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
             if route.resource is not None:
@@ -260,10 +282,25 @@ _DESCRIPTIONS: Final = {
     409: "conflicts with the current state",
     415: "the body is not JSON",
     422: "the request does not validate",
+    502: "the tool refused the request",
 }
 
 
-def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
+def _mapping_files(schema: dict[str, Any], names: Sequence[str]) -> None:
+    """A request's `mapping_file`: one of the mapping files the service has (or null)."""
+    prop = schema.get("properties", {}).get("mapping_file")
+    if prop is None:
+        return
+    listed: dict[str, Any] = {"type": "string", "enum": list(names)} if names else {}
+    branches = [listed, {"type": "null"}] if listed else [{"type": "null"}]
+    keep = {k: v for k, v in prop.items() if k in ("title", "description", "default")}
+    schema["properties"]["mapping_file"] = {**keep, "anyOf": branches}
+
+
+def openapi(
+    routes: list[Route], *, title: str, version: str, mapping_files: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The document of `routes`; `mapping_files`: the mapping files a request may name now."""
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for r in routes:
         if r.body is not None:
@@ -275,6 +312,11 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
     unique = list(dict.fromkeys(wanted))
     refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = top.get("$defs", {})
+    for r in routes:
+        if r.body is not None:
+            _mapping_files(
+                schemas[refs[(r.body, "validation")]["$ref"].rsplit("/", 1)[-1]], mapping_files
+            )
     error_ref = refs[(ErrorBody, "serialization")]
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:

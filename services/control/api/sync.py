@@ -6,21 +6,28 @@ change of that record, so it is applied in order with the record's webhooks; the
 the record through its connector. The linked records are the pipeline's links in Redis
 (`syncstate.links`). An outbound-only integration's records are never read (its tool is not a
 source): syncing the incident itself (`im sync incident ID`) pushes the platform's values.
+The sync of one record first asks its tool whether it still exists (404 when it does not); a
+sync of every linked record does not (the gate drops a refresh of a record gone, quietly).
 """
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
+from connectors.lookup import Found, look_up
+from connectors.registry import make_connector
 from control.api.errors import ApiError, json_response, not_found
 from control.api.integrations import actor
 from control.api.models import SyncedRecord, SyncRequested
 from control.api.routing import Call
 from control.metrics import MANUAL_SYNCS
-from controlstore.records import StoredSide
+from controlstore.records import StoredSide, to_config
 from controlstore.store import audit_entry
 from syncmodel import codec, topics
+from syncmodel.config import resolve_mapping
 from syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
 from syncmodel.fields import Direction, ToolType
 from syncstate import links
@@ -108,10 +115,35 @@ async def sync_integration(call: Call) -> web.StreamResponse:
     return await _answer(call, await _publish(call, records))
 
 
+async def _ensure_exists(call: Call, stored: StoredSide, record_id: str) -> None:
+    """The linked record must still exist in its tool (one read through its connector): 404
+    when the tool has no such record, 503 when it cannot be asked, 502 when it refuses."""
+    try:
+        config = to_config(stored, call.services.keyring)
+        connector = make_connector(resolve_mapping(config, call.services.settings.mappings_dir))
+    except ValueError as exc:  # a mapping file gone, a tool without a connector
+        raise ApiError(409, "conflict", f"{call.name} cannot be read: {exc}") from None
+    try:
+        lookup = await look_up(connector, record_id)
+    finally:
+        await connector.aclose()
+    if lookup.found is Found.FOUND:
+        return
+    if lookup.found is Found.MISSING:
+        MANUAL_SYNCS.labels(call.name, "not_found").inc()
+        raise ApiError(404, "not_found", lookup.reason)
+    MANUAL_SYNCS.labels(call.name, lookup.found.value).inc()
+    if lookup.found is Found.UNAVAILABLE:
+        wait = math.ceil(lookup.retry_after_s) if lookup.retry_after_s else 5
+        raise ApiError(503, "unavailable", lookup.reason, headers={"Retry-After": str(wait)})
+    raise ApiError(502, "bad_gateway", lookup.reason)
+
+
 async def sync_record(call: Call) -> web.StreamResponse:
-    await _integration(call)
+    stored = await _integration(call)
     record_id = call.params["record_id"]  # its shape is checked with the path
     incident = await links.incident_of(call.services.redis, call.tenant, call.name, record_id)
     if incident is None:
         raise not_found(f"a record {record_id} of {call.tenant}/{call.name} linked to an incident")
+    await _ensure_exists(call, stored, record_id)
     return await _answer(call, await _publish(call, {record_id: incident}))

@@ -18,6 +18,7 @@ from control.api.models import ConnectionTest, SyncCounters, SyncStatus, SyncSta
 from control.api.routing import Call
 from controlstore import keys
 from controlstore.records import StoredSide, to_config
+from syncmodel.config import resolve_mapping
 
 
 async def test_integration(call: Call) -> web.StreamResponse:
@@ -25,8 +26,9 @@ async def test_integration(call: Call) -> web.StreamResponse:
     started = time.perf_counter()
     error: str | None = None
     try:
-        connector = make_connector(to_config(stored, call.services.keyring))
-    except ValueError as exc:  # secrets that do not open, a mapping that does not load
+        config = to_config(stored, call.services.keyring)
+        connector = make_connector(resolve_mapping(config, call.services.settings.mappings_dir))
+    except ValueError as exc:  # secrets that do not open, a mapping file gone since written
         error = str(exc)
     except OSError as exc:  # a mapping file that cannot be read: say which, not a 500
         error = f"the mapping file cannot be read: {exc.strerror or type(exc).__name__}"

@@ -11,6 +11,7 @@ from control.cli.conflict import conflict
 from control.cli.declarative import apply, get
 from control.cli.integration import integration
 from control.cli.manual_sync import sync_records
+from control.cli.quarantine import quarantine
 from control.cli.reconcile import reconcile
 from control.cli.sync import dev, sync
 
@@ -43,6 +44,7 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
       im integration dlq prod-snow
+      im quarantine list                          messages a stage could not process
       im conflict list --status pending
       im integration reconcile prod-snow --dry-run
     """
@@ -52,6 +54,7 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
 integration.add_command(sync_records)  # `im integration sync` (its own module)
 main.add_command(integration)
 main.add_command(conflict)
+main.add_command(quarantine)
 main.add_command(apply)
 main.add_command(get)
 main.add_command(audit)

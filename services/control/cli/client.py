@@ -31,6 +31,11 @@ _BY_STATUS: Final = {400: USAGE, 401: FORBIDDEN, 403: FORBIDDEN, 404: NOT_FOUND,
 DEFAULT_URL: Final = "http://127.0.0.1:8090"
 
 
+def exit_code(status: int) -> int:
+    """The exit code for an HTTP error status (the ingress's as the control API's)."""
+    return _BY_STATUS.get(status, ERROR)
+
+
 def fail(message: str, code: int = ERROR) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

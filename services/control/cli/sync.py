@@ -9,6 +9,8 @@ import click
 import httpx
 import orjson
 
+from control.cli.client import exit_code
+
 
 @click.group()
 def dev() -> None:
@@ -48,7 +50,7 @@ def _post(path: str, body: dict[str, object] | None) -> None:
         sys.exit(2)
     click.echo(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
     if response.status_code >= 400:
-        sys.exit(1)
+        sys.exit(exit_code(response.status_code))  # 3: no such record in its tool
 
 
 @sync.command("incident")
@@ -57,7 +59,7 @@ def sync_incident(incident_id: str) -> None:
     """Re-read INCIDENT_ID in incident.io and push it to every linked tool.
 
     The ingress URL comes from IM_INGRESS_URL (default http://127.0.0.1:8080), the token
-    from SYNC_API_TOKEN.
+    from SYNC_API_TOKEN. Exits 3 when incident.io has no such incident.
     """
     _post(f"/sync/incident/{incident_id}", None)
 

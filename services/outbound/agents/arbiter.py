@@ -1,4 +1,8 @@
-"""sync.changes -> arbiter -> sync.outbound"""
+"""sync.changes -> arbiter -> sync.outbound
+
+A message the arbiter cannot process (undecodable, a bug, a command too large to produce)
+goes to the quarantine before it is acknowledged; Redis or the broker being away is waited
+out (`outbound.durable`)."""
 
 from __future__ import annotations
 
@@ -6,28 +10,34 @@ import logging
 
 import faust
 
-from outbound.app import app, changes_topic, ctx, outbound_topic, register
+from outbound.app import app, changes_topic, ctx, produce, quarantine, register
 from outbound.arbiter import Arbiter
 from outbound.durable import until_done
 from outbound.lanes import Lanes
 from outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
+from outbound.quarantine import of_event
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import LinkedEvent
+from syncstate.quarantine import Stage
 
 log = logging.getLogger(__name__)
 arbiter = Arbiter(ctx)
 
 
 async def handle_event(event: faust.EventT[bytes]) -> None:
+    try:
+        await handle(event)
+    except Exception as exc:
+        STAGE_ERRORS.labels("arbiter").inc()
+        log.exception("arbiter failed; the message goes to the quarantine")
+        await quarantine.put(Stage.ARBITER, of_event(event), exc)
+
+
+async def handle(event: faust.EventT[bytes]) -> None:
     with tracing.stage("arbiter", event.headers) as span:
-        try:
-            linked = codec.decode(LinkedEvent, event.value)
-            result = await until_done(lambda: arbiter.process(linked), "arbiter")
-        except Exception:
-            STAGE_ERRORS.labels("arbiter").inc()
-            log.exception("arbiter failed")
-            return
+        linked = codec.decode(LinkedEvent, event.value)
+        result = await until_done(lambda: arbiter.process(linked), "arbiter")
         source = ctx.config.side(linked.event.integration_id)
         tracing.set_attributes(
             span,
@@ -41,10 +51,14 @@ async def handle_event(event: faust.EventT[bytes]) -> None:
         for cmd in commands:
             target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
             key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
-            sent = await outbound_topic.send(
-                key=key, value=codec.encode(cmd), headers=tracing.kafka_headers()
-            )
-            await sent
+            value, headers = codec.encode(cmd), tracing.kafka_headers()
+
+            async def send(
+                key: bytes = key, value: bytes = value, headers: list[tuple[str, bytes]] = headers
+            ) -> None:
+                await produce(topics.OUTBOUND, key, value, headers)
+
+            await until_done(send, "arbiter.publish")
             COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
         log.info(
             "arbiter",

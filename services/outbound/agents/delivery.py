@@ -3,7 +3,9 @@
 One attempt per message. Whatever comes of it is durable before the message counts as done
 (faust commits past it only then): written to the tool, parked on a delayed topic, held for a
 paused integration, or dead-lettered. The dedupe mark (per command and hop) comes last, so a
-crash anywhere before it means the message is processed again, never skipped.
+crash anywhere before it means the message is processed again, never skipped. A message the
+stage cannot process (undecodable, a bug, a request the connector cannot build, a record too
+large to produce) goes to the quarantine, not the DLQ: the DLQ is for the tools' answers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import faust
 from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
-from outbound.app import app, ctx, outbound_topic, register
+from outbound.app import app, ctx, outbound_topic, quarantine, register
 from outbound.delivery import Delivery
 from outbound.durable import until_done
 from outbound.guard import Guard
@@ -23,12 +25,14 @@ from outbound.hold import Hold
 from outbound.ladder import Ladder
 from outbound.lanes import Lanes
 from outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
+from outbound.quarantine import of_event
 from outbound.settings import DeliverySettings
 from outbound.stats import q_record_delivery
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand, utcnow
 from syncstate.dlq import DlqIndex
+from syncstate.quarantine import Stage
 
 log = logging.getLogger(__name__)
 delivery_settings = DeliverySettings()
@@ -60,16 +64,11 @@ def dedupe_key(cmd: DeliveryCommand) -> str:
 async def handle_event(event: faust.EventT[bytes]) -> None:
     try:
         cmd = codec.decode(DeliveryCommand, event.value)
-    except ValueError:
-        STAGE_ERRORS.labels("delivery").inc()
-        log.exception("undecodable command dropped")
-        return
-    try:
         await handle(cmd, event.headers)
-    except Exception:
+    except Exception as exc:
         STAGE_ERRORS.labels("delivery").inc()
-        log.exception("delivery failed", extra={"command_id": cmd.command_id})
-        await until_done(lambda: ladder.internal_error(cmd), "dead_letter")
+        log.exception("delivery failed; the message goes to the quarantine")
+        await quarantine.put(Stage.DELIVERY, of_event(event), exc)
 
 
 lanes = register(Lanes("delivery", handle_event))

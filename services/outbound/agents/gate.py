@@ -1,4 +1,8 @@
-"""sync.inbound -> gate -> sync.changes"""
+"""sync.inbound -> gate -> sync.changes
+
+A message the gate cannot process (undecodable, a bug, a refresh the connector cannot make,
+a change too large to produce) goes to the quarantine before it is acknowledged; Redis or the
+broker being away is waited out (`outbound.durable`)."""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import logging
 
 import faust
 
-from outbound.app import app, changes_topic, ctx, inbound_topic, register
+from outbound.app import app, ctx, inbound_topic, produce, quarantine, register
 from outbound.durable import until_done
 from outbound.gate import Gate
 from outbound.lanes import Lanes
 from outbound.metrics import GATE_EVENTS, STAGE_ERRORS
+from outbound.quarantine import of_event
 from runtime import tracing
 from syncmodel import codec, topics
 from syncmodel.events import ChangeEvent
+from syncstate.quarantine import Stage
 
 log = logging.getLogger(__name__)
 gate = Gate(ctx)
@@ -22,15 +28,11 @@ gate = Gate(ctx)
 async def handle_event(message: faust.EventT[bytes]) -> None:
     try:
         event = codec.decode(ChangeEvent, message.value)
-    except ValueError:
-        STAGE_ERRORS.labels("gate").inc()
-        log.exception("undecodable event on %s dropped", topics.INBOUND)
-        return
-    try:
         await handle(event, message.headers)
-    except Exception:
+    except Exception as exc:
         STAGE_ERRORS.labels("gate").inc()
-        log.exception("gate failed", extra={"event_id": event.event_id})
+        log.exception("gate failed; the message goes to the quarantine")
+        await quarantine.put(Stage.GATE, of_event(message), exc)
 
 
 lanes = register(Lanes("gate", handle_event))
@@ -58,10 +60,9 @@ async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
             incident = result.linked.platform_incident_id
             tracing.set_attributes(span, incident_id=incident)
             key = topics.incident_key(event.tenant, incident)
-            sent = await changes_topic.send(
-                key=key, value=codec.encode(result.linked), headers=tracing.kafka_headers()
-            )
-            await sent  # durable before the delivery is marked done
+            value, headers = codec.encode(result.linked), tracing.kafka_headers()
+            # Durable before the delivery is marked done.
+            await until_done(lambda: produce(topics.CHANGES, key, value, headers), "gate.publish")
         # What the gate learnt, then the dedupe mark: one round trip, once published.
         await until_done(lambda: gate.finish(event, result), "gate.finish")
         log.info(

@@ -1,26 +1,37 @@
 """The delivery path's background work in the worker: the retry relay (sync.retry.<n> ->
 sync.outbound when due), letting held commands out once their integration is resumed, and
-the gauges (DLQ depth, retry depth, consumer lag, circuit states)."""
+the gauges (DLQ depth, quarantine depth, retry depth, consumer lag, circuit states)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from aiokafka import ConsumerRecord
+
 from outbound.agents.delivery import delivery_settings, guard, hold, policy, publish
-from outbound.app import app, ctx
+from outbound.app import app, ctx, quarantine
 from outbound.ladder import command_key
 from outbound.lag import LagProbe
-from outbound.metrics import CIRCUIT_STATE, DLQ_DEPTH
+from outbound.metrics import CIRCUIT_STATE, DLQ_DEPTH, QUARANTINE_DEPTH
+from outbound.quarantine import of_record
 from outbound.relay import RetryRelay
 from runtime import tracing
 from runtime.kafka import ensure_topics
 from syncmodel import codec, topics
 from syncmodel.events import DeliveryCommand
 from syncstate.dlq import DlqIndex
+from syncstate.quarantine import Stage
 
 log = logging.getLogger(__name__)
-relay = RetryRelay(ctx.settings, delivery_settings, policy.topics)
+
+
+async def _quarantine(record: ConsumerRecord[bytes, bytes], error: BaseException) -> None:
+    # A retry puts it back on the delayed topic it came from: the relay sends it on when due.
+    await quarantine.put(Stage.RELAY, of_record(record), error, retry_topic=record.topic)
+
+
+relay = RetryRelay(ctx.settings, delivery_settings, policy.topics, quarantine=_quarantine)
 lag = LagProbe(ctx.settings, app.conf.id, (topics.INBOUND, topics.CHANGES, topics.OUTBOUND))
 dlq = DlqIndex(ctx.store.redis)
 
@@ -28,7 +39,9 @@ dlq = DlqIndex(ctx.store.redis)
 @app.task  # type: ignore[untyped-decorator]
 async def retry_relay() -> None:
     """Runs for the worker's life; restarts after an unexpected error."""
-    await ensure_topics(ctx.settings, [*policy.topics, topics.DLQ, topics.OUTBOUND])
+    await ensure_topics(
+        ctx.settings, [*policy.topics, topics.DLQ, topics.QUARANTINE, topics.OUTBOUND]
+    )
     while True:
         try:
             await relay.start()
@@ -74,6 +87,13 @@ async def gauges() -> None:
             DLQ_DEPTH.labels(side.id).set(await dlq.depth(side.tenant, side.id))
         except Exception as exc:  # noqa: BLE001 - a gauge skips a beat
             log.warning("dlq depth not read", extra={"reason": repr(exc)})
+    try:
+        for (stage, integration), n in (
+            await quarantine.index.depths(config.platform.tenant)
+        ).items():
+            QUARANTINE_DEPTH.labels(stage, integration).set(n)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("quarantine depth not read", extra={"reason": repr(exc)})
     try:
         await relay.depth()
     except Exception as exc:  # noqa: BLE001

@@ -4,7 +4,8 @@
 - `FUZZ_KNOWN`: path parameters that exist (JSON); half the generated cases address them, so
   the handlers behind the lookups run, not only the 404s;
 - `FUZZ_URL`, `FUZZ_TOKEN`: where to put the known integration back (the run deletes and
-  changes things at random) before a case that addresses it;
+  changes things at random) before a case that addresses it, with `FUZZ_TOOL` (its tool's
+  address) and `FUZZ_PASSWORD`;
 - `FUZZ_STATUSES`: a file that gets one line `<operation> <status>` per answer.
 
 And one check of the project's own on top of schemathesis's: every 4xx is `{"error", "reason"}`.
@@ -44,10 +45,10 @@ def before_call(context: Any, case: Any, **kwargs: Any) -> None:
             f"{KNOWN['name']}",
             json={
                 "type": "servicenow",
-                "base_url": "http://127.0.0.1:9",
+                "base_url": os.environ["FUZZ_TOOL"],
                 "username": "u",
-                # given (as null): the address may have been moved meanwhile
-                "password": None,
+                # given again: the address may have been moved meanwhile
+                "password": os.environ["FUZZ_PASSWORD"],
                 "api_key": None,
                 "oauth_client_secret": None,
                 "webhook_secret": None,

@@ -16,6 +16,8 @@ from controlstore.crypto import generate_key
 from devstack import processes
 from tests import leakcheck
 
+REPO = Path(__file__).resolve().parents[3]
+
 
 @dataclass
 class ControlService:
@@ -33,6 +35,11 @@ class ControlService:
         return self.workdir / "control.rego"
 
     @property
+    def mappings(self) -> Path:
+        """Its MAPPINGS_DIR, holding the repository's field-mappings.json."""
+        return self.workdir / "mappings"
+
+    @property
     def log(self) -> Path:
         return self.workdir / "control.log"
 
@@ -40,6 +47,8 @@ class ControlService:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.policy.exists():
             shutil.copy(default_policy_file(), self.policy)
+        self.mappings.mkdir(exist_ok=True)
+        shutil.copy(REPO / "config" / "field-mappings.json", self.mappings)
         self.port = processes.free_port()
         self.child = processes.python_module(
             "control",
@@ -52,6 +61,7 @@ class ControlService:
                 "CONTROL_ENCRYPTION_KEYS": self.keys,
                 "CONTROL_BOOTSTRAP_TOKEN": self.admin,
                 "CONTROL_POLICY_FILE": str(self.policy),
+                "MAPPINGS_DIR": str(self.mappings),
                 "CONTROL_TEST_TIMEOUT_S": "3",
                 "LOG_LEVEL": "DEBUG",
                 **(

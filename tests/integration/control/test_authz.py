@@ -20,6 +20,7 @@ from syncmodel.fields import ConflictStrategy
 from syncmodel.retry import DeadReason
 from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from syncstate.dlq import DlqEntry, DlqIndex, entry_id
+from syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
 from syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from tests.integration.control.service import ControlService
 
@@ -150,12 +151,35 @@ async def _save_dlq_entries(redis_url: str) -> None:
     await redis.aclose()
 
 
+# Quarantined messages of tenant acme: one of snow-a, one of snow-b, one of no integration.
+def _quarantined(n: int, integration: str | None) -> QuarantineEntry:
+    message = Message(topic="sync.inbound", value=b"{", key=b"k", partition=0, offset=n)
+    return QuarantineEntry.of(
+        Stage.GATE, message, ValueError("bad"), tenant="acme", integration_id=integration
+    )
+
+
+Q_A, Q_B, Q_T = _quarantined(1, "snow-a"), _quarantined(2, "snow-b"), _quarantined(3, None)
+
+
+def _quarantine_entries(admin: httpx.Client | None = None) -> None:
+    async def save() -> None:
+        redis = Redis.from_url(CASES_STATE["redis"])
+        for entry in (Q_A, Q_B, Q_T):
+            await QuarantineIndex(redis).add(entry)
+        await redis.aclose()
+
+    asyncio.run(save())
+
+
 TI = "/api/v1/tenants/{tenant}/integrations"
 I = f"{TI}/{{name}}"  # noqa: E741
 OWN = f"{I}/ownership/{{field}}"
 REC = f"{I}/reconcile"
 DQ = f"{I}/dlq"
 CL = "/api/v1/tenants/{tenant}/conflicts"
+QL = "/api/v1/tenants/{tenant}/quarantine"
+QE = f"{QL}/{{quarantine_id}}"
 C = f"{CL}/{{conflict_id}}"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
 MADE = {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}
@@ -189,8 +213,9 @@ CASES = [
     Case("POST", f"{A}/integrations/snow-a/sync", MANAGERS, f"{I}/sync", ok=(202,),
          before=_linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync?dry_run=true", TENANT_MANAGERS, f"{I}/sync"),
+    # allowed: the tool is asked whether sys1 exists, and snow-a's (no credentials) refuses
     Case("POST", f"{A}/integrations/snow-a/sync/sys1", MANAGERS, f"{I}/sync/{{record_id}}",
-         ok=(202,), before=_linked_record),
+         ok=(502,), before=_linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync/sys1", TENANT_MANAGERS,
          f"{I}/sync/{{record_id}}", ok=(404,)),  # allowed, but nothing of snow-b is linked
     Case("GET", f"{A}/integrations/snow-a/status", STATUS, f"{I}/status"),
@@ -211,6 +236,16 @@ CASES = [
          f"{DQ}/{{entry_id}}/retry", ok=(202,), before=_dlq_entries),
     Case("DELETE", f"{A}/integrations/snow-a/dlq/{DLQ_ENTRY}", MANAGERS, f"{DQ}/{{entry_id}}",
          before=_dlq_entries),
+    Case("GET", f"{A}/quarantine", MANAGERS, QL, before=_quarantine_entries),
+    Case("GET", f"{A}/quarantine/{Q_A.id}", MANAGERS, QE, before=_quarantine_entries),
+    Case("GET", f"{A}/quarantine/{Q_T.id}", TENANT_MANAGERS, QE, before=_quarantine_entries),
+    Case("POST", f"{A}/quarantine/retry", MANAGERS, f"{QL}/retry",
+         body=lambda: {"dry_run": True}),
+    Case("POST", f"{A}/quarantine/{Q_A.id}/retry", MANAGERS, f"{QE}/retry", ok=(202,),
+         before=_quarantine_entries),
+    Case("POST", f"{A}/quarantine/{Q_B.id}/retry", TENANT_MANAGERS, f"{QE}/retry", ok=(202,),
+         before=_quarantine_entries),
+    Case("DELETE", f"{A}/quarantine/{Q_A.id}", MANAGERS, QE, before=_quarantine_entries),
     Case("GET", f"{A}/conflicts", MANAGERS | {"commander"}, CL),
     Case("GET", f"{A}/conflicts/{CONFLICT_A}", MANAGERS | {"commander"}, C),
     Case("GET", f"{A}/conflicts/{CONFLICT_B}", TENANT_MANAGERS, C),

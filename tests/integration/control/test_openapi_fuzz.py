@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from tests.integration.control.service import ControlService, start_control
+from tests.integration.hosts import Host, recording_host
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +50,22 @@ KNOWN = {
     "run_id": "rec-00000000000a",
     "record_id": "sys1",
 }
+
+
+def snow_table(method: str, path: str) -> bytes:
+    """A ServiceNow Table API that has every incident asked for (and no journal entries)."""
+    found = re.match(r"^/api/now/table/incident/([^/?]+)", path)
+    if method == "GET" and found:
+        return orjson.dumps({"result": {"sys_id": found[1], "sys_mod_count": "1"}})
+    return b'{"result": []}'
+
+
+@pytest.fixture(scope="module")
+def tool() -> Iterator[Host]:
+    """fuzz-a's tool: a manual sync reads the record there first, and a 5xx for a tool that
+    cannot be asked is a server error to schemathesis."""
+    with recording_host(snow_table) as host:
+        yield host
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +115,14 @@ async def seed(redis_url: str) -> None:
     await redis.aclose()
 
 
-def test_the_api_conforms_to_its_openapi_document(fuzzed: ControlService, tmp_path: Path) -> None:
+def test_the_api_conforms_to_its_openapi_document(
+    fuzzed: ControlService, tool: Host, tmp_path: Path
+) -> None:
+    password = fuzzed.secret("fuzz-pw")
+    known = {"type": "servicenow", "base_url": tool.url, "username": "u", "password": password}
     with fuzzed.client(fuzzed.admin) as admin:
         admin.put(
-            f"/api/v1/tenants/{KNOWN['tenant']}/integrations/{KNOWN['name']}",
-            json={"type": "servicenow", "base_url": "http://127.0.0.1:9", "username": "u"},
+            f"/api/v1/tenants/{KNOWN['tenant']}/integrations/{KNOWN['name']}", json=known
         ).raise_for_status()
     asyncio.run(seed(fuzzed.redis_url))
     statuses = tmp_path / "statuses.txt"
@@ -136,6 +157,8 @@ def test_the_api_conforms_to_its_openapi_document(fuzzed: ControlService, tmp_pa
             "SCHEMATHESIS_HOOKS": "tests.integration.control.fuzz_hooks",
             "FUZZ_KNOWN": orjson.dumps(KNOWN).decode(),
             "FUZZ_URL": fuzzed.url,
+            "FUZZ_TOOL": tool.url,
+            "FUZZ_PASSWORD": password,
             "FUZZ_TOKEN": fuzzed.admin,
             "FUZZ_STATUSES": str(statuses),
             "NO_COLOR": "1",

@@ -1,6 +1,8 @@
 """Every connector's webhook parser, fed real deliveries with random parts replaced (any JSON
-value where an object, a string or a list was) or removed: it returns events that encode, or
-refuses with a reason the ingress turns into a 400/422. Anything else would be a 500.
+value where an object, a string or a list was) or removed: it returns events that encode and
+whose ids follow the id rule (`syncmodel.ids`), or refuses with a reason the ingress turns
+into a 400/422. Anything else would be a 500. A string replaced by a list or an object is
+refused naming the field, or ignored; it never reads as a cleared or another value.
 
 Seeds: the vendors' recorded deliveries (../shared/protocols/*/samples, when present) and,
 where no recording exists (the ServiceNow business rule, the Datadog template), the payload
@@ -25,8 +27,9 @@ from connectors.base import Connector, WebhookRejected
 from connectors.datadog import webhook as datadog_webhook
 from connectors.jira import fields as jira_fields
 from connectors.registry import make_connector
-from syncmodel import codec
+from syncmodel import codec, ids
 from syncmodel.config import IntegrationConfig
+from syncmodel.events import ChangeEvent
 from tests.unit.connectors.datadog.test_connector import config as datadog_config
 from tests.unit.connectors.incidentio.helpers import config as incidentio_config
 from tests.unit.connectors.jira.helpers import config as jira_config
@@ -194,7 +197,12 @@ def check(connector: Connector, headers: Mapping[str, str], body: bytes) -> None
         assert str(exc).strip()
         return
     for event in events:
-        assert event.integration_id == connector.config.id and event.external_id
+        assert event.integration_id == connector.config.id
+        assert ids.is_valid(event.external_id), event.external_id[:200]
+        assert event.platform_incident_id is None or ids.is_valid(event.platform_incident_id)
+        assert event.comment is None or ids.is_valid(event.comment.comment_id)
+        # built from a valid id (and a short prefix) or a digest of the body
+        assert len(event.delivery_id) <= ids.MAX_LENGTH + 8 and event.delivery_id.isprintable()
         codec.encode(event)  # the ingress publishes what it parsed
 
 
@@ -271,3 +279,85 @@ def test_times_beyond_the_platforms_range_read_as_absent() -> None:
     assert datadog_webhook._posix("1e300") is None
     assert datadog_webhook._posix("nan") is None
     assert jira_fields.from_epoch_ms(1_700_000_000_000) is not None
+
+
+# -- a string of the wrong type -------------------------------------------------------------
+# Lists and objects only: numbers and booleans are a documented alternative in places (Jira's
+# numeric ids, ServiceNow's tolerated non-string values), and so are an object with `value` (a
+# ServiceNow reference) or `type` (an ADF document).
+wrong_types = st.lists(json_values, max_size=3) | st.dictionaries(
+    st.text(max_size=8).filter(lambda k: k not in ("value", "type")), json_values, max_size=3
+)
+
+
+def _string_paths(doc: JSON) -> list[NodePath]:
+    return [p for p in _paths(doc) if p and isinstance(_get(doc, p), str)]
+
+
+def _get(doc: JSON, path: NodePath) -> JSON:
+    for step in path:
+        doc = doc[step]
+    return doc
+
+
+Outcome = list[ChangeEvent] | WebhookRejected
+
+
+def _outcome(connector: Connector, headers: Mapping[str, str], doc: JSON) -> Outcome:
+    try:
+        return connector.parse(httpx.Headers(headers), orjson.dumps(doc))
+    except WebhookRejected as exc:
+        return exc
+
+
+def _values(event: ChangeEvent) -> dict[str, object]:
+    """What a delivery tells about its record: each field's new value, the comment."""
+    out: dict[str, object] = {f"changes.{k}": c.new for k, c in event.changes.items()}
+    if event.comment is not None:
+        out["comment.body"] = event.comment.body
+        out["comment.comment_id"] = event.comment.comment_id
+    return out
+
+
+def _by_record(outcome: Outcome) -> dict[tuple[str, str], dict[str, object]]:
+    if isinstance(outcome, WebhookRejected):
+        return {}
+    return {(e.kind.value, e.external_id): _values(e) for e in outcome}
+
+
+@pytest.mark.parametrize(
+    ("tool", "config", "headers", "seed"), SEEDS, ids=[f"{s[0]}-{i}" for i, s in enumerate(SEEDS)]
+)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_string_of_another_type_is_refused_naming_it_or_ignored_never_cleared(
+    tool: str, config: IntegrationConfig, headers: dict[str, str], seed: JSON, data: st.DataObject
+) -> None:
+    """Refused: 422 (or 400), the reason naming the field. Otherwise ignored: each value the
+    delivery carries is what the real delivery carries, or what it carries without that
+    field (a fallback such as Jira's status by name), and never a cleared one (None or "")
+    that neither carries. Events may drop out (an ignored event type), not appear."""
+    connector = _connector(config)
+    path = data.draw(st.sampled_from(_string_paths(seed)))
+    mutated = _set(copy.deepcopy(seed), path, data.draw(wrong_types), delete=False)
+    without = _set(copy.deepcopy(seed), path, None, delete=True)
+    got = _outcome(connector, headers, mutated)
+    if isinstance(got, WebhookRejected):
+        name = next(str(step) for step in reversed(path) if isinstance(step, str))
+        assert got.status in (400, 422) and name in got.reason, (path, got.reason)
+        return
+    check(connector, headers, orjson.dumps(mutated))
+    real, absent = (
+        _by_record(_outcome(connector, headers, seed)),
+        _by_record(_outcome(connector, headers, without)),
+    )
+    for record, values in _by_record(got).items():
+        assert record in real or record in absent, (path, record)
+        for name, value in values.items():
+            if value == real.get(record, {}).get(name, _MISSING):
+                continue
+            fallback = absent.get(record, {}).get(name, _MISSING)
+            assert value == fallback and value not in (None, ""), (path, name, value)
+
+
+_MISSING = object()

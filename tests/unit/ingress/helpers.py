@@ -31,7 +31,8 @@ def sign(body: bytes) -> str:
 
 
 class HmacConnector(Connector):
-    """`x-signature: hex(hmac(body))`; body `{"type": "update"|"noise"|"boom", "ids": [...]}`."""
+    """`x-signature: hex(hmac(body))`; body `{"type": "update"|"noise"|"boom", "ids": [...]}`
+    (and an optional "title" for every event)."""
 
     tool = ToolType.INCIDENTIO
 
@@ -59,7 +60,7 @@ class HmacConnector(Connector):
                 integration_id=self.config.id,
                 external_id=i,
                 kind=ChangeKind.UPDATED,
-                changes={"title": FieldChange(new=f"title {i}")},
+                changes={"title": FieldChange(new=data.get("title", f"title {i}"))},
             )
             for i in data["ids"]
         ]
@@ -169,9 +170,17 @@ SNOW = side("prod-snow")
 
 
 async def make_client(
-    config: SyncConfig, producer: FakeProducer, redis: FakeRedis | None = None
+    config: SyncConfig, producer: FakeProducer, redis: FakeRedis | None = None, **env: Any
 ) -> TestClient[web.Request, web.Application]:
-    settings = Settings(MAX_BODY_BYTES=MAX_BODY, KAFKA_IDEMPOTENCE=False)
+    """`env`: settings by their variable names; the /sync routes are open (as in development)
+    unless it says otherwise."""
+    values: dict[str, Any] = {
+        "MAX_BODY_BYTES": MAX_BODY,
+        "KAFKA_IDEMPOTENCE": False,
+        "SYNC_API_OPEN": True,
+        **env,
+    }
+    settings = Settings(**values)
     app = build_app(
         settings,
         config,

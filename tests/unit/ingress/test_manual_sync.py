@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from syncmodel import codec, topics
+from syncmodel.config import SyncConfig
 from syncmodel.events import ChangeEvent, ChangeKind, Origin
+from tests.unit.ingress.helpers import PLATFORM, SNOW, FakeProducer, make_client
 
 
 async def test_manual_sync_publishes_a_refresh(client, producer) -> None:
@@ -38,3 +42,42 @@ async def test_manual_sync_rejects_bad_bodies(client, producer) -> None:
     resp = await client.post("/sync/incident/x1", json=[1])
     assert resp.status == 422
     assert producer.sent == []
+
+
+async def test_a_record_id_outside_the_id_rule_is_refused(client, producer) -> None:
+    for bad in ("a" * 129, "a%0Ab", "a%2Fb", "-x", "a%20b"):
+        resp = await client.post(f"/sync/incident/{bad}")
+        assert resp.status == 400, bad
+        assert (await resp.json())["reason"].startswith("record id: ")
+    assert producer.sent == []
+
+
+@pytest.mark.parametrize(
+    ("env", "headers", "status"),
+    [
+        ({"SYNC_API_OPEN": False}, {}, 403),  # no token configured: closed to everyone
+        ({"SYNC_API_OPEN": False}, {"Authorization": "Bearer "}, 403),
+        ({"SYNC_API_OPEN": False, "SYNC_API_TOKEN": ""}, {"Authorization": "Bearer "}, 403),
+        ({"SYNC_API_OPEN": False, "SYNC_API_TOKEN": "t0k"}, {}, 401),
+        ({"SYNC_API_OPEN": False, "SYNC_API_TOKEN": "t0k"}, {"Authorization": "Bearer x"}, 401),
+        ({"SYNC_API_OPEN": False, "SYNC_API_TOKEN": "t0k"}, {"Authorization": "Bearer t0k"}, 202),
+        ({"SYNC_API_OPEN": True, "SYNC_API_TOKEN": "t0k"}, {}, 401),  # a token always counts
+        ({"SYNC_API_OPEN": True}, {}, 202),  # development: open
+    ],
+)
+async def test_who_may_call_the_sync_routes(
+    env: dict[str, object], headers: dict[str, str], status: int
+) -> None:
+    producer = FakeProducer()
+    config = SyncConfig(platform=PLATFORM, integrations=(SNOW,))
+    client = await make_client(config, producer, None, **env)
+    try:
+        for path in ("/sync/incident/01HINC", "/sync/servicenow/0a1b", "/sync/prod-snow/0a1b"):
+            resp = await client.post(path, headers=headers)
+            assert resp.status == status, (path, env, headers)
+            answer = await resp.json()
+            if status != 202:
+                assert answer["error"] in ("forbidden", "unauthorized") and answer["reason"]
+        assert len(producer.sent) == (3 if status == 202 else 0)
+    finally:
+        await client.close()

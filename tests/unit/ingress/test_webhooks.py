@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from syncmodel import codec, topics
+import httpx
+import orjson
+
+from syncmodel import codec, sizes, topics
 from syncmodel.config import SyncConfig
 from syncmodel.events import ChangeEvent
 from tests.unit.ingress.helpers import (
     MAX_BODY,
     PLATFORM,
     SNOW,
+    HmacConnector,
     make_client,
     post,
     side,
@@ -169,3 +173,50 @@ async def test_broker_not_acknowledging_is_503_with_retry_after(client, producer
     resp = await post(client, "/webhook", {"type": "update", "ids": ["a"]})
     assert resp.status == 202
     assert len(producer.sent) == 1
+
+
+async def test_an_id_outside_the_id_rule_is_refused_whatever_parser_made_it(
+    client, producer
+) -> None:
+    """The parsers refuse such ids naming the tool's field; the ingress checks what any
+    parser returns once more (this test connector checks nothing)."""
+    for bad in ("a/b", "x" * 129, "a\nb", "../etc", ""):
+        resp = await post(client, "/webhook", {"type": "update", "ids": ["ok", bad]})
+        assert resp.status == 422, bad
+        assert (await resp.json())["reason"].startswith("external_id: ")
+    assert producer.sent == []
+
+
+async def test_a_change_at_the_message_limit_is_accepted_and_one_byte_more_is_413(
+    producer,
+) -> None:
+    """KAFKA_MAX_MESSAGE_BYTES bounds every stage's message; a change is accepted up to
+    `sizes.event_limit` of it (later stages carry up to three times the change)."""
+    max_message = sizes.MIN_MAX_MESSAGE_BYTES
+    limit = sizes.event_limit(max_message)
+    config = SyncConfig(platform=PLATFORM, integrations=(SNOW,))
+    connector = HmacConnector(PLATFORM)
+
+    def body(title: str) -> dict[str, object]:
+        return {"type": "update", "ids": ["a"], "title": title}
+
+    def size(title: str) -> int:  # as the ingress encodes it
+        (event,) = connector.parse(httpx.Headers({"x-delivery": "d1"}), orjson.dumps(body(title)))
+        return len(codec.encode(event))
+
+    title = "t" * (limit - size(""))
+    assert size(title) == limit
+    client = await make_client(config, producer, KAFKA_MAX_MESSAGE_BYTES=max_message)
+    try:
+        resp = await post(client, "/webhook", body(title), **{"x-delivery": "d1"})
+        assert resp.status == 202
+        assert len(producer.sent[0][2]) == limit
+        resp = await post(client, "/webhook", body(title + "t"), **{"x-delivery": "d1"})
+        assert resp.status == 413
+        answer = await resp.json()
+        assert answer["error"] == "too_large"
+        assert f"would be {limit + 1} bytes" in answer["reason"]
+        assert f"KAFKA_MAX_MESSAGE_BYTES ({max_message})" in answer["reason"]
+        assert len(producer.sent) == 1
+    finally:
+        await client.close()

@@ -159,13 +159,17 @@ def test_absent_severity_and_empty_update_are_omitted() -> None:
     assert set(event.changes) == {"title"}
 
 
-def test_lists_of_another_shape_read_as_empty() -> None:
+def test_lists_of_another_shape_are_ignored_not_read_as_cleared() -> None:
     """Found by the fuzz (test_webhook_fuzz.py): a custom field entry whose `values` was a
-    number failed with a TypeError, which the ingress answers 500."""
+    number failed with a TypeError, which the ingress answers 500. Such a value is not
+    known: the priority is left out, not cleared (an empty list does clear it)."""
     entry = {"custom_field": {"name": "Priority"}, "values": 1}
     odd = {"name": "n", "custom_field_entries": [entry], "incident_role_assignments": 7}
     (event,) = parse(envelope({"id": "01X", **odd}))
     assert event.changes["title"].new == "n"
+    assert "priority" not in event.changes
+    entry = {"custom_field": {"name": "Priority"}, "values": []}
+    (event,) = parse(envelope({"id": "01X", "name": "n", "custom_field_entries": [entry]}))
     assert event.changes["priority"].new is None  # the field is there, with no value
     (event,) = parse(envelope({"id": "01X", "name": "n", "custom_field_entries": 3}))
     assert set(event.changes) == {"title"}

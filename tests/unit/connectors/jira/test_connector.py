@@ -5,6 +5,7 @@ signed echo webhooks parse back as our own changes; every request is valid for t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import orjson
@@ -120,6 +121,59 @@ async def test_comments_add_edit_delete_in_adf(jira: Harness, connector: JiraCon
     assert "comment" not in (await connector.fetch(record.external_id)).fields
     bodies = [orjson.loads(r.body) for r in jira.requests if r.path.endswith("/comment")]
     assert bodies[0]["body"]["type"] == "doc"
+
+
+async def read_comments(jira: Harness, issue_id: str) -> list[dict[str, object]]:
+    """The issue's comments as a REST client reads them, with their properties."""
+    async with httpx.AsyncClient(base_url=jira.url, auth=(API_EMAIL, API_TOKEN)) as client:
+        got = await client.get(
+            f"/rest/api/3/issue/{issue_id}/comment", params={"expand": "properties"}
+        )
+        got.raise_for_status()
+    comments: list[dict[str, object]] = got.json()["comments"]
+    return comments
+
+
+async def test_comments_we_write_are_internal_notes_unless_public_is_chosen(
+    jira: Harness, connector: JiraConnector
+) -> None:
+    internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
+    record = await connector.create("01HNOTES", {"title": "t", "comment": "on create"})
+    issue = record.external_id
+    await connector.update(issue, {"comment": "on update"})
+    copied = await connector.add_comment(issue, "a copy")
+    assert copied is not None
+    await connector.edit_comment(issue, copied, "a copy, edited")
+    comments = await read_comments(jira, issue)
+    view: Any = await ui(jira, "GET", f"/_sandbox/issues/{issue}")
+    assert [c["body"] for c in view["comments"]] == ["on create", "on update", "a copy, edited"]
+    assert [(c["jsdPublic"], c["properties"]) for c in comments] == [(False, internal)] * 3
+    # every write carried it, the edit too
+    writes = [
+        orjson.loads(r.body)
+        for r in jira.requests
+        if "/comment" in r.path and r.method in ("POST", "PUT")
+    ]
+    assert len(writes) == 4 and all(w["properties"] == internal for w in writes)
+
+    public = JiraConnector(config(jira.url, comment_visibility="public"))
+    try:
+        said = await public.add_comment(issue, "for the customer")
+        assert said is not None
+        await public.edit_comment(issue, said, "for the customer, edited")
+    finally:
+        await public.aclose()
+    (last,) = [c for c in await read_comments(jira, issue) if c["id"] == said]
+    assert last["jsdPublic"] is True
+    assert last["properties"] == [{"key": "sd.public.comment", "value": {"internal": False}}]
+
+    wrong = JiraConnector(config(jira.url, comment_visibility="customers"))
+    try:
+        with pytest.raises(ToolError, match="comment_visibility") as caught:
+            await wrong.add_comment(issue, "x")
+        assert not caught.value.retryable
+    finally:
+        await wrong.aclose()
 
 
 async def test_echo_webhooks_are_signed_and_parse_as_our_own_changes(

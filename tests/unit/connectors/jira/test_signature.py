@@ -58,8 +58,19 @@ def token(secret: str = SECRET, *, path: str = "/webhooks/prod-jira", **claims: 
     return "JWT " + signature.jwt_encode(body, secret)
 
 
-def test_a_connect_jwt_with_the_right_qsh_verifies() -> None:
-    verify({"Authorization": token()}, connect_client_key="jira:1234")
+def test_a_connect_jwt_with_the_right_qsh_verifies_when_the_option_allows_jwts() -> None:
+    verify({"Authorization": token()}, connect_client_key="jira:1234", webhook_auth="connect-jwt")
+    verify({"Authorization": token()}, connect_client_key="jira:1234", webhook_auth="any")
+
+
+def test_by_default_only_the_body_signature_is_accepted() -> None:
+    """A Connect JWT's qsh does not cover the body: by default a JWT-only delivery (a valid
+    token, any body) is refused, and a delivery without X-Hub-Signature too."""
+    with pytest.raises(WebhookRejected, match="X-Hub-Signature"):
+        verify({"Authorization": token()}, connect_client_key="jira:1234")
+    with pytest.raises(WebhookRejected, match="X-Hub-Signature"):
+        verify({})
+    verify({"X-Hub-Signature": signature.hub_sign(SECRET, BODY)})
 
 
 # Tokens are made when the test runs, not at collection: a long suite would expire them.
@@ -78,7 +89,7 @@ BAD_TOKENS: list[tuple[Callable[[], str], str]] = [
 @pytest.mark.parametrize(("make_auth", "reason"), BAD_TOKENS)
 def test_bad_connect_jwts_are_refused(make_auth: Callable[[], str], reason: str) -> None:
     with pytest.raises(WebhookRejected, match=reason):
-        verify({"Authorization": make_auth()}, connect_client_key="jira:1234")
+        verify({"Authorization": make_auth()}, connect_client_key="jira:1234", webhook_auth="any")
 
 
 def b64url(data: bytes) -> str:
@@ -89,7 +100,7 @@ def test_a_jwt_signed_with_another_algorithm_is_refused() -> None:
     header = b64url(b'{"alg":"none","typ":"JWT"}')
     claims = b64url(b'{"qsh":"x","exp":99999999999,"iat":1}')
     with pytest.raises(WebhookRejected, match="HS256"):
-        verify({"Authorization": f"JWT {header}.{claims}."})
+        verify({"Authorization": f"JWT {header}.{claims}."}, webhook_auth="connect-jwt")
 
 
 def test_the_mode_option_forces_one_scheme() -> None:

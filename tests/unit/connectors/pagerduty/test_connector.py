@@ -15,6 +15,7 @@ from connectors.base import RecordNotFound, ToolError
 from connectors.pagerduty.connector import PagerDutyConnector
 from sandbox.pagerduty.app import build_app
 from sandbox.pagerduty.state import STATE, PagerDutyConfig
+from sandbox.pagerduty.store import user_id
 from syncmodel.events import ChangeKind
 from tests.unit.connectors.openapi import spec
 from tests.unit.connectors.pagerduty.helpers import FROM, SECRET, TOKEN, config
@@ -78,6 +79,29 @@ async def test_create_is_keyed_and_found_again(pd: Harness, connector: PagerDuty
     assert body["incident_key"] == "incident-sync-01HINC"
     assert creates[0].headers["From"] == FROM
     assert creates[0].headers["Authorization"] == f"Token token={TOKEN}"
+
+
+async def test_a_create_with_an_assignee_and_a_policy_gets_both(
+    pd: Harness, connector: PagerDutyConnector
+) -> None:
+    """PagerDuty refuses `assignments` beside `escalation_policy` on a create: the policy is
+    set at creation, the assignee by a reassignment right after."""
+    fields = {"title": "Replica lag", "assignee": "alice@example.com"}
+    record = await connector.create("01HBOTH", {**fields, "escalation_policy": "Database Team"})
+    fetched = await connector.fetch(record.external_id)
+    assert fetched.fields["assignee"] == "alice@example.com"
+    assert fetched.fields["escalation_policy"] == "Database Team"
+    writes = [(r.method, orjson.loads(r.body)["incident"]) for r in pd.requests if r.body]
+    (create,) = [body for method, body in writes if method == "POST"]
+    assert create["escalation_policy"]["id"] == "PESCDBA" and "assignments" not in create
+    (follow_up,) = [body for method, body in writes if method == "PUT"]
+    assert follow_up["assignments"] == [
+        {"assignee": {"id": user_id("alice@example.com"), "type": "user_reference"}}
+    ]
+    # Only one of them: it goes in the create itself, and nothing follows.
+    alone = await connector.create("01HALONE", fields)
+    assert (await connector.fetch(alone.external_id)).fields["assignee"] == "alice@example.com"
+    assert len([r for r in pd.requests if r.method == "PUT"]) == 1
 
 
 async def test_status_resolve_and_reopen(pd: Harness, connector: PagerDutyConnector) -> None:
