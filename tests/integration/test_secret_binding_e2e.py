@@ -163,14 +163,18 @@ def test_an_address_changed_in_redis_sends_the_secrets_nowhere(
         redis.incr("is:default:ctl:version")  # the running services reload
         time.sleep(RELOAD_S)
 
-        # the pipeline, through a manual sync: the worker no longer has prod-snow at all
+        # the pipeline, through a manual sync of every linked record: the worker no longer
+        # has prod-snow at all
         before = gate_decisions(stack, "unknown_integration")
-        im(stack, "integration", "sync", "prod-snow", "--record", record["sys_id"])
+        im(stack, "integration", "sync", "prod-snow")
         wait_for(
             lambda: gate_decisions(stack, "unknown_integration") > before or attacker.seen(),
             30,
             "the manual sync",
         )
+        assert stolen(attacker) == []
+        # a manual sync of one record, which the control service reads first: refused
+        im(stack, "integration", "sync", "prod-snow", "--record", record["sys_id"], code=5)
         assert stolen(attacker) == []
 
         # the connection test
