@@ -1,18 +1,30 @@
 """How one side (the platform or an integration) is stored: its config without secrets, the
-secrets sealed one by one, and bookkeeping. Pure: no I/O."""
+secrets sealed one by one, and bookkeeping. Pure: no I/O.
+
+Each secret is sealed to its slot and its destination: the associated data is
+`tenant/kind/name/field@origin`, the origin being that of the record's `base_url`. A record
+whose address was changed behind the control API's back (in Redis) no longer opens, so no
+service sends its secrets to the new address. Records written before that binding
+(`binding` 1: `tenant/kind/name/field` only) still open, and are bound by their next write or
+by a key rotation.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from controlstore.crypto import Keyring
 from syncmodel.config import SECRET_FIELDS, IntegrationConfig
+from syncmodel.destination import origin
 
 Kind = Literal["integration", "platform"]
+# 1: secrets sealed to their slot; 2: to their slot and the origin of `base_url`.
+BINDING: Final = 2
 
 
 def utcnow() -> datetime:
@@ -36,6 +48,7 @@ class StoredSide(BaseModel):
     config: dict[str, Any]  # IntegrationConfig, JSON mode, without the secret fields
     secrets: dict[str, str] = Field(default_factory=dict)  # field -> sealed value
     meta: RecordMeta = RecordMeta()
+    binding: int = 1  # what the secrets are sealed to (absent: records of before the binding)
 
     @property
     def name(self) -> str:
@@ -57,15 +70,34 @@ class StoredSide(BaseModel):
 
     def same_content(self, other: StoredSide | None) -> bool:
         """Same config and same sealed secrets (a re-seal of the same value differs)."""
-        return other is not None and self.config == other.config and self.secrets == other.secrets
+        return (
+            other is not None
+            and self.config == other.config
+            and self.secrets == other.secrets
+            and self.binding == other.binding
+        )
 
 
-def aad(tenant: str, kind: Kind, name: str, field: str) -> bytes:
-    return f"{tenant}/{kind}/{name}/{field}".encode()
+def aad(tenant: str, kind: Kind, name: str, field: str, destination: str | None = None) -> bytes:
+    slot = f"{tenant}/{kind}/{name}/{field}"
+    return (slot if destination is None else f"{slot}@{destination}").encode()
+
+
+def slot(stored: StoredSide, field: str) -> bytes:
+    """The associated data `stored`'s secret `field` is sealed with."""
+    destination = origin(str(stored.config["base_url"])) if stored.binding >= 2 else None
+    return aad(stored.tenant, stored.kind, stored.name, field, destination)
+
+
+def destination_change(before: StoredSide, after: StoredSide) -> dict[str, str] | None:
+    """`{"from": origin, "to": origin}` when `after` sends its credentials elsewhere."""
+    old, new = origin(str(before.config["base_url"])), origin(str(after.config["base_url"]))
+    return None if old == new else {"from": old, "to": new}
 
 
 def public_config(config: IntegrationConfig) -> dict[str, Any]:
-    return config.model_dump(mode="json", exclude=set(SECRET_FIELDS))
+    # by alias: the keys a sides file uses (a trigger's `in`), which the config reads back
+    return config.model_dump(mode="json", exclude=set(SECRET_FIELDS), by_alias=True)
 
 
 def seal(
@@ -75,23 +107,33 @@ def seal(
     kind: Kind,
     meta: RecordMeta | None = None,
 ) -> StoredSide:
-    """Store `config`, each secret sealed to its slot."""
+    """Store `config`, each secret sealed to its slot and its destination."""
+    destination = origin(config.base_url)
     secrets: dict[str, str] = {}
     for field in SECRET_FIELDS:
         value: SecretStr | None = getattr(config, field)
         if value is not None and value.get_secret_value():  # "" (an unset ${VAR}) is unset
             secrets[field] = keyring.seal(
-                value.get_secret_value(), aad(config.tenant, kind, config.id, field)
+                value.get_secret_value(), aad(config.tenant, kind, config.id, field, destination)
             )
     return StoredSide(
-        kind=kind, config=public_config(config), secrets=secrets, meta=meta or RecordMeta()
+        kind=kind,
+        config=public_config(config),
+        secrets=secrets,
+        meta=meta or RecordMeta(),
+        binding=BINDING,
     )
 
 
-def open_secrets(stored: StoredSide, keyring: Keyring) -> dict[str, str]:
+def open_secrets(
+    stored: StoredSide, keyring: Keyring, fields: Collection[str] | None = None
+) -> dict[str, str]:
+    """The secrets (those of `fields` only, if given) in plain text; KeyringError when one
+    does not open (another key, another slot, or an address changed outside the API)."""
     return {
-        field: keyring.open(sealed, aad(stored.tenant, stored.kind, stored.name, field))
+        field: keyring.open(sealed, slot(stored, field))
         for field, sealed in stored.secrets.items()
+        if fields is None or field in fields
     }
 
 
@@ -110,11 +152,19 @@ def public_view(stored: StoredSide) -> dict[str, Any]:
 
 
 def reseal(stored: StoredSide, keyring: Keyring) -> StoredSide | None:
-    """The record with every secret sealed under the primary key; None if it already is."""
+    """The record with every secret sealed under the primary key and bound to its destination;
+    None if it already is."""
+    if stored.binding < BINDING:
+        bound = stored.model_copy(update={"binding": BINDING})
+        secrets = {
+            field: keyring.seal(plain, slot(bound, field))
+            for field, plain in open_secrets(stored, keyring).items()
+        }
+        return bound.model_copy(update={"secrets": secrets})
     changed = False
     secrets = dict(stored.secrets)
     for field, sealed in stored.secrets.items():
-        fresh = keyring.reseal(sealed, aad(stored.tenant, stored.kind, stored.name, field))
+        fresh = keyring.reseal(sealed, slot(stored, field))
         if fresh is not None:
             secrets[field] = fresh
             changed = True

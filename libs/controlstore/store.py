@@ -19,7 +19,15 @@ from redis.exceptions import WatchError
 
 from controlstore import keys
 from controlstore.crypto import Keyring, KeyringError
-from controlstore.records import Kind, StoredSide, public_view, reseal, utcnow
+from controlstore.records import (
+    Kind,
+    StoredSide,
+    destination_change,
+    open_secrets,
+    public_view,
+    reseal,
+    utcnow,
+)
 
 AUDIT_MAXLEN: Final = 100_000
 
@@ -71,10 +79,27 @@ def audit_entry(
     }
 
 
-def changed_secrets(before: StoredSide | None, after: StoredSide | None) -> list[str]:
+def changed_secrets(
+    before: StoredSide | None, after: StoredSide | None, keyring: Keyring
+) -> list[str]:
+    """The secrets whose value changed (set, cleared or replaced); one only sealed again
+    (for a new address or name) is the same secret."""
     old = before.secrets if before else {}
     new = after.secrets if after else {}
-    return sorted(f for f in set(old) | set(new) if old.get(f) != new.get(f))
+    changed = []
+    for field in sorted(set(old) | set(new)):
+        if old.get(field) == new.get(field):
+            continue
+        if before is not None and after is not None and field in old and field in new:
+            try:
+                if open_secrets(before, keyring, (field,)) == open_secrets(
+                    after, keyring, (field,)
+                ):
+                    continue
+            except KeyringError:
+                pass  # one of them does not open: it is not the same secret
+        changed.append(field)
+    return changed
 
 
 class ControlStore:
@@ -155,8 +180,11 @@ class ControlStore:
                         public_view(before) if before else None,
                         public_view(after) if after else None,
                     )
-                    if changed := changed_secrets(before, after):
+                    if changed := changed_secrets(before, after, self.keyring):
                         entry["secrets_changed"] = changed
+                    moved = destination_change(before, after) if before and after else None
+                    if moved:
+                        entry["destination_changed"] = moved
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if kind == "integration":
                         if after is None:

@@ -58,6 +58,8 @@ class Stack:
     # Extra settings merged into an integration's config by id (e.g. {"prod-jira":
     # {"ownership": {}}}).
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Top-level keys added to the sides file (e.g. the seed guide's `features` block).
+    sides: dict[str, Any] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     config_source: str = "control"
     # Outbound worker processes (one consumer group): "outbound", "outbound-2", ...
@@ -204,6 +206,7 @@ class Stack:
         config["integrations"].extend(self._optional_integrations())
         for integration in config["integrations"]:
             integration.update(self.overrides.get(integration["id"], {}))
+        config.update(self.sides)
         self.config_path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
 
     def _optional_integrations(self) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal, get_args
 
 
 class Field(StrEnum):
@@ -15,6 +16,20 @@ class Field(StrEnum):
     ESCALATION_POLICY = "escalation_policy"  # PagerDuty's; other tools have no such field
     # The latest entry of the comment / work-note stream; setting it appends an entry.
     COMMENT = "comment"
+
+
+# The same names as a type, for config keys that must be one of them.
+CanonicalName = Literal[
+    "title",
+    "description",
+    "status",
+    "severity",
+    "priority",
+    "assignee",
+    "escalation_policy",
+    "comment",
+]
+assert set(get_args(CanonicalName)) == {f.value for f in Field}
 
 
 class Status(StrEnum):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Annotated, Final, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from syncmodel.fields import Field as F
+from syncmodel.loaderrors import ConfigError, describe
 
 # The stream of updates / work notes travels as the field `comment` holding the latest entry:
 # writing it appends one (ServiceNow work_notes, an incident.io update).
@@ -31,6 +32,21 @@ PLATFORM_FIELDS: Final[Mapping[str, str]] = {
     "incident.update_message": COMMENT,
 }
 
+# The names the file may use (checked at load, and shown in the control API's schema).
+PlatformField = Literal[
+    "incident.name",
+    "incident.summary",
+    "incident.status",
+    "incident.severity",
+    "incident.most_recent_update_message",
+    "incident.update_message",
+]
+assert set(get_args(PlatformField)) == set(PLATFORM_FIELDS)
+# The canonical fields a value map (`reverse_mappings`) can be for.
+MappedField = Literal["title", "description", "status", "severity", "comment"]
+assert set(get_args(MappedField)) == set(PLATFORM_FIELDS.values())
+NativeField = Annotated[str, Field(min_length=1, max_length=100)]
+
 # Reverse-mapped canonical fields that a feature flag must switch on.
 GATED_BY_FEATURE: Final[Mapping[str, str]] = {
     F.STATUS.value: "sync_status",
@@ -39,14 +55,51 @@ GATED_BY_FEATURE: Final[Mapping[str, str]] = {
 
 
 class Features(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """The seed guide's flags. `reverse_sync`: the tool's changes are taken in at all (off:
+    nothing comes in from it); `sync_status`: its state (`incident_state`) sets the incident's
+    status; `sync_severity`: its priority sets the incident's severity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reverse_sync: bool = True
     sync_status: bool = False
     sync_severity: bool = False
 
 
-def _default_reverse_values() -> dict[str, dict[str, str]]:
+class FeatureFlags(BaseModel):
+    """The same flags given in the sides file (or through the control API): each one given
+    replaces the mapping file's; one left out (null) keeps it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reverse_sync: bool | None = None
+    sync_status: bool | None = None
+    sync_severity: bool | None = None
+
+    def over(self, features: Features) -> Features:
+        given = {k: v for k, v in self.model_dump().items() if v is not None}
+        return features.model_copy(update=given) if given else features
+
+
+def _default_forward() -> dict[PlatformField, str]:
+    return {
+        "incident.name": "short_description",
+        "incident.summary": "description",
+        "incident.most_recent_update_message": "work_notes",
+    }
+
+
+def _default_reverse() -> dict[str, PlatformField]:
+    return {
+        "short_description": "incident.name",
+        "description": "incident.summary",
+        "work_notes": "incident.update_message",
+        "incident_state": "incident.status",
+        "priority": "incident.severity",
+    }
+
+
+def _default_reverse_values() -> dict[MappedField, dict[str, str]]:
     return {
         "status": {
             "1": "open",
@@ -64,47 +117,36 @@ class MappingConfig(BaseModel):
     """The file's content. Missing sections keep the defaults; present ones replace them
     (value maps are merged key by key, so a file can override one code)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     features: Features = Features()
-    field_mappings: dict[str, str] = Field(
-        default_factory=lambda: {
-            "incident.name": "short_description",
-            "incident.summary": "description",
-            "incident.most_recent_update_message": "work_notes",
-        }
+    field_mappings: dict[PlatformField, NativeField] = Field(default_factory=_default_forward)
+    reverse_field_mappings: dict[NativeField, PlatformField] = Field(
+        default_factory=_default_reverse
     )
-    reverse_field_mappings: dict[str, str] = Field(
-        default_factory=lambda: {
-            "short_description": "incident.name",
-            "description": "incident.summary",
-            "work_notes": "incident.update_message",
-            "incident_state": "incident.status",
-            "priority": "incident.severity",
-        }
+    reverse_mappings: dict[MappedField, dict[str, str]] = Field(
+        default_factory=_default_reverse_values
     )
-    reverse_mappings: dict[str, dict[str, str]] = Field(default_factory=_default_reverse_values)
 
     @model_validator(mode="before")
     @classmethod
     def _merge_reverse_values(cls, data: object) -> object:
         """Value maps given are merged code by code over the defaults (idempotent)."""
         if isinstance(data, dict) and data.get("reverse_mappings") is not None:
-            merged = _default_reverse_values()
+            merged = {str(k): v for k, v in _default_reverse_values().items()}
             given = data["reverse_mappings"]
             if isinstance(given, dict):
                 for name, values in given.items():
-                    if isinstance(values, dict):
-                        merged.setdefault(str(name), {}).update(
-                            {str(k): str(v) for k, v in values.items()}
-                        )
-                    else:
-                        return data  # let validation report it
+                    if not isinstance(values, dict) or not all(
+                        isinstance(v, str) for v in values.values()
+                    ):
+                        return data  # not a value map: validation reports it
+                    merged.setdefault(str(name), {}).update(values)
                 return {**data, "reverse_mappings": merged}
         return data
 
 
-class MappingError(ValueError):
+class MappingError(ConfigError):
     pass
 
 
@@ -120,7 +162,10 @@ def read_mapping_config(path: str | Path) -> MappingConfig:
     raw = orjson.loads(Path(path).read_bytes())
     if not isinstance(raw, dict):
         raise MappingError(f"{path}: expected a JSON object")
-    return MappingConfig.model_validate(raw)
+    try:
+        return MappingConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise MappingError(f"{path}: {describe(exc)}") from None
 
 
 # A mapping file is named, never located: a bare file name (letters, digits, `_`, `-`, dots
@@ -157,14 +202,29 @@ def read_named_mapping(directory: str | Path, name: str) -> MappingConfig:
         config = MappingConfig.model_validate(raw)
         FieldMapping(config)  # platform field names are checked when the map is built
     except ValidationError as exc:
-        where = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
-            for e in exc.errors(include_url=False, include_input=False, include_context=False)
-        )
-        raise MappingError(f"mapping file {name!r} is not a mapping file: {where}") from None
+        raise MappingError(
+            f"mapping file {name!r} is not a mapping file: {describe(exc)}"
+        ) from None
     except MappingError as exc:
         raise MappingError(f"mapping file {name!r}: {exc}") from None
     return config
+
+
+def mapping_file_names(directory: str | Path) -> list[str]:
+    """The names in `directory` that `read_named_mapping` reads: what a `mapping_file` may be
+    now (the control API's document lists them)."""
+    try:
+        entries = sorted(p.name for p in Path(directory).iterdir())
+    except OSError:
+        return []
+    names = []
+    for name in entries:
+        try:
+            read_named_mapping(directory, name)
+        except MappingError:
+            continue
+        names.append(name)
+    return names
 
 
 def _canonical(platform_field: str) -> str:
@@ -188,6 +248,7 @@ class FieldMapping:
             self._reverse[native] = _canonical(platform_field)
         # Forward values are the inverse of the reverse value maps: the lowest code that
         # maps to a canonical value represents it ("closed" -> "6").
+        self._value_maps = {str(k): v for k, v in config.reverse_mappings.items()}
         self._forward_values: dict[str, dict[str, str]] = {}
         for canonical, codes in config.reverse_mappings.items():
             inverse: dict[str, str] = {}
@@ -230,7 +291,7 @@ class FieldMapping:
             canonical = self._reverse.get(field)
             if canonical is None or not self._feature_on(canonical):
                 continue
-            values = self.config.reverse_mappings.get(canonical)
+            values = self._value_maps.get(canonical)
             if values is not None and value is not None:
                 mapped = values.get(value)
                 if mapped is None:

@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from syncmodel.fields import Field as F
 from syncmodel.fields import Owner, ToolType
 
 
 class FieldOwnership(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     owner: Owner
-    priority: int = 0
+    # Only compared with other priorities (ownership-priority): a bounded range is plenty.
+    priority: int = Field(default=0, ge=0, le=1_000_000)
 
 
 def _rules(platform: tuple[F, ...], external: tuple[F, ...]) -> dict[str, FieldOwnership]:

@@ -9,14 +9,30 @@ linked then; one already linked stays linked.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+def _exactly_one_test(schema: dict[str, Any]) -> None:
+    # The rule `_one_test` enforces, in the JSON schema (the control API's OpenAPI document):
+    # exactly one of the three tests is given a value (a null one counts as not given).
+    values = {
+        "in": {"type": "array", "items": {"type": "string"}},
+        "equals": {"type": "string"},
+        "not_in": {"type": "array", "items": {"type": "string"}},
+    }
+    schema["oneOf"] = [
+        {"required": [name], "properties": {name: value}} for name, value in values.items()
+    ]
 
 
 class Condition(BaseModel):
     """One test on one canonical field (`severity`, `status`, or `custom.<Field name>`)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="forbid", json_schema_extra=_exactly_one_test
+    )
 
     field: str = Field(min_length=1)
     in_: tuple[str, ...] | None = Field(default=None, alias="in")
@@ -43,7 +59,7 @@ class Condition(BaseModel):
 class Trigger(BaseModel):
     """All conditions must hold. An empty trigger matches every incident."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     all: tuple[Condition, ...] = ()
 

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Final
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,11 +33,20 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+_NAME_PART = "[a-z0-9][a-z0-9-]{0,62}"
+_TENANT = rf"^(\*|{_NAME_PART})$"
+_INTEGRATION = rf"^{_NAME_PART}/{_NAME_PART}$"
+
+
 class Scope(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tenants: list[str] = Field(default_factory=list, description='tenant names, or "*" for all')
-    integrations: list[str] = Field(default_factory=list, description='"tenant/integration" names')
+    tenants: list[Annotated[str, Field(pattern=_TENANT)]] = Field(
+        default_factory=list, description='tenant names, or "*" for all'
+    )
+    integrations: list[Annotated[str, Field(pattern=_INTEGRATION)]] = Field(
+        default_factory=list, description='"tenant/integration" names'
+    )
 
 
 class Subject(BaseModel):

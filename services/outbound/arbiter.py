@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from outbound.context import Context
 from outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
 from outbound.state import parse_field_writes, parse_hash
+from outbound.stats import count_operator_resolution, q_count_conflict
 from outbound.unlink import unlink_deleted
 from syncmodel.comments import by_comment_id
 from syncmodel.config import IntegrationConfig
@@ -198,8 +199,9 @@ class Arbiter:
             platform=side_value(first),
             external=side_value(second),
         )
+        parked = verdict.verdict is Verdict.PARK
         CONFLICTS_DETECTED.labels(settings.id, settings.conflict_strategy.value).inc()
-        if verdict.verdict is Verdict.PARK:
+        if parked:
             await self.conflicts.save(record)
             await self.ctx.store.park(
                 linked.event.tenant, linked.platform_incident_id, name, record.id
@@ -215,6 +217,9 @@ class Arbiter:
                 record, resolution, winner=winner, resolver="auto"
             )
             CONFLICTS_RESOLVED.labels(settings.id, resolution.value).inc()
+        async with self.ctx.store.pipeline() as pipe:  # the counters sync-status shows
+            q_count_conflict(pipe, linked.event.tenant, settings.id, resolved=not parked)
+            await pipe.execute()
         log.info(
             "conflict",
             extra={
@@ -269,7 +274,15 @@ class Arbiter:
             else:
                 resolution, winner = Resolution.USE_EXTERNAL, event.integration_id
             resolver = event.actor or "operator"
-            await self.conflicts.resolve(record, resolution, winner=winner, resolver=resolver)
-            CONFLICTS_RESOLVED.labels(record.integration_id, resolution.value).inc()
+            record = await self.conflicts.resolve(
+                record, resolution, winner=winner, resolver=resolver
+            )
+        # The control API marks the record resolved as it publishes the resolution; it is
+        # counted here, where it takes effect, once whatever the redeliveries.
+        if await count_operator_resolution(
+            ctx.store.redis, event.tenant, record.integration_id, record.id, ctx.config.dedupe_ttl_s
+        ):
+            label = record.resolution.value if record.resolution is not None else "unknown"
+            CONFLICTS_RESOLVED.labels(record.integration_id, label).inc()
         commands = plan_deliveries(linked, ctx.config, ctx.mappings, accepted=accepted)
         return ArbiterResult(commands=commands)

@@ -6,10 +6,18 @@ failure. A failure is a write given up on (dead-lettered), not an attempt that w
 The same numbers are exported as `incident_sync_outbound_total` / `incident_sync_inbound_total`
 {integration, type, outcome}. Best effort: a counter that cannot be written is logged, never
 retried (the delivery agent queues it with the command's dedupe mark).
+
+Counted at the arbiter: conflicts detected (with the conflict's record) and resolved, by the
+strategy at once or by an operator when the arbiter applies the resolution
+(`count_operator_resolution`, once per conflict), exported as
+`incident_sync_conflicts_detected_total` / `incident_sync_conflicts_resolved_total`.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
+from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from controlstore import keys
@@ -52,3 +60,38 @@ def q_record_delivery(
     else:
         pipe.hset(key, mapping={keys.LAST_ERROR: (error or "")[:500], keys.LAST_ERROR_AT: now})
     return True
+
+
+def q_count_conflict(pipe: Pipeline, tenant: str, integration: str, *, resolved: bool) -> None:
+    """A conflict detected (and, by a strategy, resolved at once): the durable counters."""
+    key = keys.stats(tenant, integration)
+    pipe.hincrby(key, keys.CONFLICTS_DETECTED, 1)
+    if resolved:
+        pipe.hincrby(key, keys.CONFLICTS_RESOLVED, 1)
+
+
+# The mark and the count in one step: a resolution redelivered after a crash between the two
+# would otherwise count twice (or never).
+_ONCE: Final = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+  return 1
+end
+return 0
+"""
+
+
+async def count_operator_resolution(
+    redis: Redis, tenant: str, integration: str, conflict_id: str, ttl_s: int
+) -> bool:
+    """Count an operator's resolution of `conflict_id` as the arbiter applies it; False when it
+    was counted already (the same resolution delivered again)."""
+    counted = await redis.eval(
+        _ONCE,
+        2,
+        keys.stats(tenant, integration),
+        keys.conflict_counted(tenant, conflict_id),
+        keys.CONFLICTS_RESOLVED,
+        ttl_s,
+    )
+    return bool(counted)

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
+from controlstore import keys
 from reconciler.engine import Engine
 from reconciler.leases import Leases
 from reconciler.poller import Poller
@@ -151,6 +152,14 @@ class Reconciler:
                 await asyncio.shield(self.store.save(stopped))
             raise
         await self.store.save(done)
+        if done.status is RunStatus.SUCCEEDED and done.discrepancies_found:
+            # The durable twin of incident_sync_drift_discrepancies_total: what
+            # `im integration sync-status` shows, the same on every replica.
+            await self.store.redis.hincrby(
+                keys.stats(run.tenant, run.integration),
+                keys.DRIFT_DISCREPANCIES,
+                done.discrepancies_found,
+            )
 
     async def _fail_orphaned(self, integration: str) -> None:
         """Runs left `running` by a reconciler that died holding this lease."""

@@ -23,10 +23,15 @@ def start_stack(
     tools: tuple[str, ...] = (),
     overrides: dict[str, dict[str, Any]] | None = None,
     extra_env: dict[str, str] | None = None,
+    sides: dict[str, Any] | None = None,
     **features: bool,
 ) -> Iterator[tuple[Stack, Tools]]:
     stack = Stack(
-        features=features, tools=tools, overrides=overrides or {}, extra_env=extra_env or {}
+        features=features,
+        tools=tools,
+        overrides=overrides or {},
+        extra_env=extra_env or {},
+        sides=sides or {},
     )
     leakcheck.watch(stack.secret_values(), "a test stack")
     stack.start()

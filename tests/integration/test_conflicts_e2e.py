@@ -12,7 +12,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.stack import Stack
 from devstack.tools import Tools, wait_for
@@ -124,3 +126,52 @@ def test_ownership_priority_lets_the_owner_win_even_when_older(env: tuple[Stack,
     finally:
         im(stack, "integration", "field-ownership", "unset", "prod-snow", "title")
         configure(stack, conflict_window="5")
+
+
+def counters(stack: Stack) -> dict[str, int]:
+    status: dict[str, Any] = im(stack, "integration", "sync-status", "prod-snow")
+    out: dict[str, int] = status["counters"]
+    return out
+
+
+def resolved_metric(stack: Stack, resolution: str) -> float:
+    text = httpx.get(f"{stack.url('outbound')}/metrics", timeout=5).text
+    return sum(
+        s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == "incident_sync_conflicts_resolved_total"
+        and s.labels == {"integration": "prod-snow", "resolution": resolution}
+    )
+
+
+def test_sync_status_and_the_metric_count_conflicts_and_the_operators_resolution_once(
+    env: tuple[Stack, Tools],
+) -> None:
+    """`im integration sync-status --format json` shows conflicts detected and resolved (the
+    durable counters in Redis), and `im conflict resolve` counts once as resolved, in the
+    metric too, when the pipeline applies it."""
+    stack, tools = env
+    configure(stack, conflict_strategy="manual-review")
+    start = counters(stack)
+    assert {"conflicts_detected", "conflicts_resolved", "drift_discrepancies"} <= set(start)
+    metric_before = resolved_metric(stack, "use-platform")
+    iid, sys_id = linked_ticket(tools, "Counted original")
+    edit_both(tools, iid, sys_id, "Counted from incident.io", "Counted from ServiceNow")
+    (pending,) = wait_for(lambda: conflicts_of(stack, iid, "pending"), 30, "the conflict")
+    tools.quiesce()
+    parked = counters(stack)
+    assert parked["conflicts_detected"] == start["conflicts_detected"] + 1
+    assert parked["conflicts_resolved"] == start["conflicts_resolved"]
+
+    im(stack, "conflict", "resolve", pending["id"], "--use-platform")
+    wait_for(
+        lambda: tools.snow_record(sys_id)["short_description"] == "Counted from incident.io",
+        30,
+        "the resolution",
+    )
+    tools.quiesce()
+    settled = counters(stack)
+    assert settled["conflicts_resolved"] == start["conflicts_resolved"] + 1
+    assert settled["conflicts_detected"] == parked["conflicts_detected"]
+    assert resolved_metric(stack, "use-platform") == metric_before + 1

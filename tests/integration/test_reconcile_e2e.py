@@ -146,6 +146,27 @@ def test_a_record_gone_from_the_tool_is_reported_then_recreated(env: tuple[Stack
                 if d["platform_incident_id"] == iid]  # fmt: skip
 
 
+def test_sync_status_counts_the_discrepancies_runs_found(env: tuple[Stack, Tools]) -> None:
+    """`im integration sync-status` shows drift_discrepancies: what reconcile runs found, from
+    the durable counter every replica shares."""
+    stack, tools = env
+
+    def drift() -> int:
+        status = im(stack, "integration", "sync-status", "prod-snow")
+        return int(status["counters"]["drift_discrepancies"])
+
+    _, sys_id = linked(tools, "Counted drift")
+    behind_the_back(
+        tools, "servicenow", lambda: tools.edit_snow(sys_id, short_description="Drifted")
+    )
+    before = drift()
+    dry = reconcile(stack, "--dry-run")
+    assert dry["discrepancies_found"] >= 1
+    assert drift() == before + dry["discrepancies_found"]
+    again = reconcile(stack, "--dry-run")  # every run counts what it finds
+    assert drift() == before + dry["discrepancies_found"] + again["discrepancies_found"]
+
+
 def test_a_schedule_runs_by_itself_until_it_is_disabled(env: tuple[Stack, Tools]) -> None:
     stack, _ = env
     im(stack, "integration", "reconcile", "schedule", "prod-snow", code=3)  # none set yet

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncmodel.mapping import FieldMapping, MappingConfig, MappingError, load_mapping
+from syncmodel.mapping import FieldMapping, MappingError, load_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,9 +93,11 @@ def test_forward_value_is_the_lowest_code_of_the_reverse_map(tmp_path: Path) -> 
     assert m.to_native({"status": "open"}) == {"state": "1"}
 
 
-def test_unknown_platform_field_is_a_clear_error() -> None:
-    with pytest.raises(MappingError, match=r"incident\.nope"):
-        FieldMapping(MappingConfig(field_mappings={"incident.nope": "x"}))
+def test_unknown_platform_field_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(MappingError, match=r"field_mappings\.incident\.nope: Input should be"):
+        mapping_with(tmp_path, {"field_mappings": {"incident.nope": "x"}})
+    with pytest.raises(MappingError, match=r"reverse_field_mappings\.x: Input should be"):
+        mapping_with(tmp_path, {"reverse_field_mappings": {"x": "incident.nope"}})
 
 
 def test_canonical_of_respects_features(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from controlstore.crypto import Keyring, generate_key
 from controlstore.records import seal
 from controlstore.source import FileSource, build_config
 from syncmodel.config import IntegrationConfig, load_config, resolve_mapping
+from syncmodel.loaderrors import ConfigError
 from syncmodel.mapping import MappingError, read_named_mapping
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,7 +62,7 @@ def test_a_name_is_read_inside_the_directory_only(tmp_path: Path) -> None:
         (b"[1, 2]", "expected a JSON object"),
         (b'{"platform": {"id": "x"}}', "unknown sections"),  # e.g. the sides file itself
         (b'{"features": {"reverse_sync": "maybe"}}', "is not a mapping file"),
-        (b'{"field_mappings": {"incident.nope": "x"}}', "unknown platform field"),
+        (b'{"field_mappings": {"incident.nope": "x"}}', r"field_mappings\.incident\.nope: Input"),
     ],
 )
 def test_a_file_that_is_not_a_mapping_file_is_refused(
@@ -114,7 +115,7 @@ def test_the_sides_file_names_files_in_the_mappings_directory(tmp_path: Path) ->
 
 def test_the_sides_file_may_not_name_a_path(tmp_path: Path) -> None:
     path = sides_file(tmp_path, str(REPO / "config" / "field-mappings.json"))
-    with pytest.raises(ValidationError, match="mapping_file"):
+    with pytest.raises(ConfigError, match="mapping_file"):
         load_config(path, mappings_dir=REPO / "config")
 
 

@@ -12,7 +12,7 @@ from typing import Any, Final
 import httpx
 
 from connectors.base import ToolError, classify_http_error
-from connectors.transport import body_json, json_object, send
+from connectors.transport import body_json, bound_auth, json_object, send
 
 BASE_URL: Final = "https://api.datadoghq.com"
 _ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
@@ -63,8 +63,8 @@ class DatadogClient:
         timeout_s: float,
     ) -> None:
         self.http = http
-        self._auth = DatadogAuth(api_key, app_key)
         self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(DatadogAuth(api_key, app_key), self._base)
         self._timeout = timeout_s
 
     async def _call(

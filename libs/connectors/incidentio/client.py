@@ -17,7 +17,7 @@ from typing import Any, Final
 import httpx
 
 from connectors.base import ToolError
-from connectors.transport import body_json, json_object, send
+from connectors.transport import body_json, bound_auth, json_object, send
 
 BASE_URL: Final = "https://api.incident.io"
 LOOKUP_TTL_S: Final = 300.0
@@ -64,8 +64,8 @@ class IncidentIoClient:
         self, http: httpx.AsyncClient, *, api_key: str, base_url: str, timeout_s: float
     ) -> None:
         self.http = http
-        self._auth = BearerAuth(api_key)
         self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(BearerAuth(api_key), self._base)
         self._timeout = timeout_s
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 import httpx
 
 from connectors.base import ToolError
-from connectors.transport import body_json, json_object, send
+from connectors.transport import body_json, bound_auth, json_object, send
 
 API: Final = "/rest/api/3"
 SEARCH_PAGE_SIZE: Final = 100
@@ -53,7 +53,7 @@ class JiraClient:
     ) -> None:
         self.http = http
         self._base = base_url.rstrip("/")
-        self._auth = auth
+        self._auth = bound_auth(auth, self._base)
         self._timeout = timeout_s
 
     async def _send(

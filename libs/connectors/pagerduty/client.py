@@ -16,7 +16,7 @@ from typing import Any, Final
 import httpx
 
 from connectors.base import ToolError, classify_http_error
-from connectors.transport import body_json, json_object, send
+from connectors.transport import body_json, bound_auth, json_object, send
 
 BASE_URL: Final = "https://api.pagerduty.com"
 ACCEPT: Final = "application/vnd.pagerduty+json;version=2"
@@ -76,8 +76,8 @@ class PagerDutyClient:
         timeout_s: float,
     ) -> None:
         self.http = http
-        self._auth = PagerDutyAuth(token, from_email)
         self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(PagerDutyAuth(token, from_email), self._base)
         self._timeout = timeout_s
         self._users: dict[str, tuple[float, str | None]] = {}
         self._priorities: tuple[float, dict[str, str]] | None = None

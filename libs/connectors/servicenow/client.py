@@ -17,7 +17,7 @@ from typing import Any, Final
 import httpx
 
 from connectors.base import ToolError, classify_http_error
-from connectors.transport import body_json, json_object, send
+from connectors.transport import body_json, bound_auth, json_object, send
 
 TABLE_PATH: Final = "/api/now/table/"
 READ_PARAMS: Final[Mapping[str, str]] = {
@@ -74,7 +74,7 @@ class ServiceNowClient:
     ) -> None:
         self.http = http
         self._base = base_url.rstrip("/")
-        self._auth = auth
+        self._auth = bound_auth(auth, self._base)
         self._timeout = timeout_s
 
     async def _call(

@@ -12,7 +12,7 @@ from typing import Any, Final
 import httpx
 
 from connectors.base import RecordNotFound, ToolError
-from connectors.transport import body_json, json_object, send
+from connectors.transport import body_json, bound_auth, json_object, send
 
 BASE_URL: Final = "https://slack.com/api"
 RETRYABLE: Final = frozenset(
@@ -44,8 +44,8 @@ class SlackClient:
         self, http: httpx.AsyncClient, *, token: str, base_url: str, timeout_s: float
     ) -> None:
         self.http = http
-        self._auth = SlackAuth(token)
         self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(SlackAuth(token), self._base)
         self._timeout = timeout_s
 
     async def call(

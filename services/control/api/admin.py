@@ -23,6 +23,7 @@ from control.api.models import (
 from control.api.routing import Call, openapi
 from controlstore.crypto import KeyringError
 from controlstore.store import audit_entry
+from syncmodel.mapping import mapping_file_names
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -35,11 +36,11 @@ async def whoami(call: Call) -> web.StreamResponse:
 # -- tokens ------------------------------------------------------------------------------------
 def _check_scope(tenants: list[str], integrations: list[str]) -> None:
     for t in tenants:
-        if t != "*" and not _NAME.match(t):
+        if t != "*" and not _NAME.fullmatch(t):
             raise ApiError(422, "invalid", f"scope.tenants: {t!r} is not a tenant name or *")
     for entry in integrations:
         tenant, _, name = entry.partition("/")
-        if not (_NAME.match(tenant) and _NAME.match(name)):
+        if not (_NAME.fullmatch(tenant) and _NAME.fullmatch(name)):
             raise ApiError(422, "invalid", f"scope.integrations: {entry!r} is not tenant/name")
 
 
@@ -134,9 +135,11 @@ async def system_audit(call: Call) -> web.StreamResponse:
 
 # -- documents and health ----------------------------------------------------------------------
 async def openapi_document(call: Call) -> web.StreamResponse:
-    return json_response(
-        openapi(call.services.routes, title="incident-sync control API", version="1")
+    files = mapping_file_names(call.services.settings.mappings_dir)
+    document = openapi(
+        call.services.routes, title="incident-sync control API", version="1", mapping_files=files
     )
+    return json_response(document)
 
 
 async def health(call: Call) -> web.StreamResponse:

@@ -13,7 +13,7 @@ from control.api import integrations as integ
 from control.api import quarantine as qr
 from control.api import reconcile as rec
 from control.api.context import Services
-from control.api.errors import error_middleware
+from control.api.errors import ALLOWED_METHODS, error_middleware
 from control.api.models import (
     AuditList,
     AuditQuery,
@@ -42,7 +42,7 @@ from control.api.models import (
     TokenList,
     WhoAmI,
 )
-from control.api.routing import API, Route, dispatch
+from control.api.routing import API, Route, allowed_methods, dispatch
 from control.auth import Tokens
 from control.policy import Policy
 from control.settings import ControlSettings
@@ -91,14 +91,15 @@ def route_table() -> list[Route]:
           extra_responses={201: "created"}, errors=(400, 401, 403, 404, 409, 422)),
         r("PATCH", I, "integration.update", integ.patch_integration,
           "Change some fields of an integration", "integrations", body=IntegrationPatch,
-          response=IntegrationView),
+          response=IntegrationView, errors=(400, 401, 403, 404, 409, 422)),
         r("DELETE", I, "integration.delete", integ.delete_integration,
           "Delete an integration", "integrations", response=Deleted),
         r("POST", f"{I}/pause", "integration.pause", integ.pause_integration,
           "Pause an integration: its changes are not delivered", "integrations",
-          response=IntegrationView),
+          response=IntegrationView, errors=(400, 401, 403, 404, 409, 422)),
         r("POST", f"{I}/resume", "integration.resume", integ.resume_integration,
-          "Resume a paused integration", "integrations", response=IntegrationView),
+          "Resume a paused integration", "integrations", response=IntegrationView,
+          errors=(400, 401, 403, 404, 409, 422)),
         r("POST", f"{I}/test", "integration.test", syncstatus.test_integration,
           "Live connection test through the tool's connector", "integrations",
           response=ConnectionTest),
@@ -107,10 +108,10 @@ def route_table() -> list[Route]:
           response=OwnershipView),
         r("PUT", f"{I}/ownership/{{field}}", "integration.update", ownership.set_ownership,
           "Set the owner and priority of one field", "ownership", body=OwnershipRule,
-          response=OwnershipView),
+          response=OwnershipView, errors=(400, 401, 403, 404, 409, 422)),
         r("DELETE", f"{I}/ownership/{{field}}", "integration.update", ownership.delete_ownership,
           "Remove one field's rule (the field becomes shared)", "ownership",
-          response=OwnershipView),
+          response=OwnershipView, errors=(400, 401, 403, 404, 409, 422)),
         r("POST", f"{I}/sync", "integration.sync", sync.sync_integration,
           "Manual sync of every linked record: re-read each and push it", "sync",
           description="Each linked record is re-read through the tool's connector and its "
@@ -289,6 +290,7 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
     app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     for route in services.routes:
         app.router.add_route(route.method, route.path, dispatch(route, services))
+    app[ALLOWED_METHODS] = lambda path: allowed_methods(services.routes, path)
 
     async def startup(app: web.Application) -> None:
         if settings.seed_file:

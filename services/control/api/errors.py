@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import orjson
@@ -74,6 +74,11 @@ def error_response(
     return json_response({"error": code, "reason": reason}, status=status, headers=headers)
 
 
+# The methods the API serves at a path (`routing.allowed_methods` over the route table).
+AllowedMethods = Callable[[str], list[str]]
+ALLOWED_METHODS: Final = web.AppKey[AllowedMethods]("allowed_methods")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -84,6 +89,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow"}}
+        allowed = request.app.get(ALLOWED_METHODS)
+        if exc.status == 405 and allowed is not None and (methods := allowed(request.path)):
+            headers = {"Allow": ",".join(methods)}
         reason = "request body too large" if exc.status == 413 else exc.reason
         return error_response(exc.status, _CODES.get(exc.status, "error"), reason, headers=headers)
     except asyncio.CancelledError:

@@ -4,8 +4,8 @@ ownership.py, the connection test and sync status in syncstatus.py). Every write
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Any, Final
 
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -19,9 +19,11 @@ from control.api.models import (
     canonical_field,
 )
 from control.api.routing import Call
-from controlstore.records import Kind, StoredSide, open_secrets, seal
-from controlstore.store import Actor
-from syncmodel.config import SECRET_FIELDS, IntegrationConfig
+from controlstore.crypto import Keyring, KeyringError
+from controlstore.records import Kind, StoredSide, open_secrets, seal, slot
+from controlstore.store import Actor, audit_entry
+from syncmodel.config import SECRET_FIELDS, SENT_SECRET_FIELDS, IntegrationConfig
+from syncmodel.destination import origin
 from syncmodel.mapping import MappingError, read_named_mapping
 
 
@@ -41,7 +43,7 @@ def view(stored: StoredSide) -> dict[str, Any]:
         "created_by": stored.meta.created_by,
         "updated_by": stored.meta.updated_by,
     }
-    return IntegrationView.model_validate(data).model_dump(mode="json")
+    return IntegrationView.model_validate(data).model_dump(mode="json", by_alias=True)
 
 
 async def existing(call: Call) -> StoredSide:
@@ -65,16 +67,31 @@ def _normalize_ownership(data: dict[str, Any]) -> None:
     data["ownership"] = normalized
 
 
+# What is valid for one tool type and not another (`IntegrationConfig`'s per-type rules).
+_PER_TYPE: Final = frozenset({"options", "features"})
+
+
 def _config(
-    tenant: str, name: str, fields: Mapping[str, Any], secrets: Mapping[str, str]
+    tenant: str,
+    name: str,
+    fields: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    *,
+    type_given: bool = True,
 ) -> IntegrationConfig:
+    """The side as the request makes it. A request that leaves `type` out (a PATCH) and gives
+    what the stored type does not take conflicts with the current state: 409, not 422."""
     data = {**fields, **secrets}
     data.update(id=name, tenant=tenant)
     _normalize_ownership(data)
     try:
         return IntegrationConfig.model_validate(data)
     except ValidationError as exc:
-        raise invalid(exc) from None
+        error = invalid(exc)
+        locs = [e["loc"][0] if e["loc"] else "" for e in exc.errors(include_input=False)]
+        if not type_given and locs and all(loc in _PER_TYPE for loc in locs):
+            error = ApiError(409, "conflict", f"{data.get('type')} integration: {error.reason}")
+        raise error from None
 
 
 def _check_mapping_file(call: Call, fields: Mapping[str, Any]) -> None:
@@ -97,6 +114,51 @@ def _split(body: BaseModel) -> tuple[dict[str, Any], dict[str, SecretStr | None]
     data.pop("name", None)
     secrets = {f: data.pop(f) for f in SECRET_FIELDS if f in data}
     return data, secrets
+
+
+class SecretsBound(ApiError):
+    """A write that would send stored credentials to another address without them being
+    given again (409; audited as refused)."""
+
+    def __init__(self, reason: str, moved: Mapping[str, str]) -> None:
+        super().__init__(409, "conflict", reason)
+        self.moved = dict(moved)
+
+
+def _bound_check(
+    name: str, before: StoredSide, merged: Mapping[str, Any], kept: Collection[str]
+) -> None:
+    """Refuse moving `before`'s credentials (those kept, not given) to another origin.
+
+    Secrets are bound to where they go: a token or password stored for one host must never
+    reach another because someone allowed to edit the integration changed its address. The
+    write goes through when every credential is given again (or cleared with null) in the
+    same request: then the writer knows them and nothing stored is sent anywhere new.
+    """
+    new_base = merged.get("base_url")
+    if not isinstance(new_base, str):
+        return  # validation refuses the request
+    old, new = origin(str(before.config["base_url"])), origin(new_base)
+    held = sorted(set(kept) & set(SENT_SECRET_FIELDS))
+    if old != new and held:
+        raise SecretsBound(
+            f"{name}: base_url would send the stored {', '.join(held)} to {new} (they were "
+            f"given for {old}); give {'it' if len(held) == 1 else 'them'} again in the same "
+            "request, or clear with null",
+            {"from": old, "to": new},
+        )
+
+
+def _open_each(before: StoredSide, keyring: Keyring) -> tuple[dict[str, str], list[str]]:
+    """The stored secrets that open, and the names of those that do not."""
+    opened: dict[str, str] = {}
+    broken: list[str] = []
+    for field in before.secrets:
+        try:
+            opened.update(open_secrets(before, keyring, (field,)))
+        except KeyringError:
+            broken.append(field)
+    return opened, broken
 
 
 async def write_side(
@@ -129,20 +191,37 @@ async def write_side(
         elif before is not None:
             base = {k: v for k, v in before.config.items() if k in KEEP_IF_ABSENT}
         merged = {**base, **fields}
+        if not replace:  # a PATCH: null is back to the field's default
+            merged = {k: v for k, v in merged.items() if not (k in fields and v is None)}
         if paused is not None:
             merged["paused"] = paused
-        # Secrets not given are kept: opened and sealed again (the side's id may change, and
-        # a sealed value is bound to its slot); a value that did not change keeps its sealed
-        # form, so writing the same secret again is no change at all.
-        opened = open_secrets(before, keyring) if before is not None else {}
+        kept = [f for f in (before.secrets if before is not None else {}) if f not in given]
+        if before is not None:
+            _bound_check(name, before, merged, kept)
+        # Secrets not given are kept: opened and sealed again (the side's id or address may
+        # change, and a sealed value is bound to both); a value that did not change keeps its
+        # sealed form, so writing the same secret again is no change at all.
+        opened, broken = _open_each(before, keyring) if before is not None else ({}, [])
+        if unusable := sorted(set(broken) & set(kept)):
+            raise ApiError(
+                409,
+                "conflict",
+                f"{name}: the stored {', '.join(unusable)} cannot be opened by this service "
+                "(sealed with a key it lacks, or for another address): give them again, or "
+                "clear with null",
+            )
         plain = {f: v for f, v in opened.items() if f not in given}
         plain.update({f: v.get_secret_value() for f, v in given.items() if v is not None})
-        stored = seal(_config(tenant, name, merged, plain), keyring, kind=kind)
-        if before is not None and before.name == name:
+        config = _config(tenant, name, merged, plain, type_given="type" in fields)
+        stored = seal(config, keyring, kind=kind)
+        if before is not None:
             same = {
                 f: sealed
                 for f, sealed in before.secrets.items()
-                if f in stored.secrets and opened.get(f) == plain.get(f)
+                if f in stored.secrets
+                and f in opened
+                and opened[f] == plain.get(f)
+                and slot(before, f) == slot(stored, f)
             }
             stored = stored.model_copy(update={"secrets": {**stored.secrets, **same}})
         return stored
@@ -150,7 +229,13 @@ async def write_side(
     other_kind: Kind = "platform" if kind == "integration" else "integration"
     if await call.services.store.name_taken(tenant, name, kind):
         raise ApiError(409, "conflict", f"{name!r} is the {other_kind} side's id in {tenant}")
-    result = await call.services.store.write(tenant, kind, name, mutate, actor(call), action)
+    try:
+        result = await call.services.store.write(tenant, kind, name, mutate, actor(call), action)
+    except SecretsBound as refused:
+        entry = audit_entry(actor(call), f"{action}.refused", tenant, {"kind": kind, "name": name})
+        entry.update(reason=refused.reason, destination_changed=refused.moved)
+        await call.services.store.record(tenant, entry)
+        raise
     assert result.after is not None
     return result.before, result.after
 
@@ -162,7 +247,8 @@ async def list_integrations(call: Call) -> web.StreamResponse:
         for s in await call.services.store.integrations(call.tenant)
         if call.allowed("integration.read", tenant=call.tenant, integration=s.name)
     ]
-    return json_response(IntegrationList.model_validate({"items": items}).model_dump(mode="json"))
+    listed = IntegrationList.model_validate({"items": items})
+    return json_response(listed.model_dump(mode="json", by_alias=True))
 
 
 async def create_integration(call: Call) -> web.StreamResponse:

@@ -16,40 +16,106 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
 from control.auth import Role, Scope
-from syncmodel.config import SECRET_FIELDS, IntegrationConfig
+from syncmodel.config import SECRET_FIELDS, IntegrationConfig, maps_by_file
 from syncmodel.fields import Field as CanonicalField
+from syncmodel.fields import ToolType
 from syncmodel.ownership import FieldOwnership
+from syncmodel.tooloptions import TOOL_OPTIONS
 from syncstate.conflicts import ConflictRecord, ConflictStatus
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, -")]
 
+PlatformType = Literal["incidentio"]
 # Set per side by the path or the store, never by a request body.
 _IDENTITY: Final = ("id", "tenant", "paused")
 # Kept when a full replacement (PUT) leaves them out.
 KEEP_IF_ABSENT: Final = frozenset({*SECRET_FIELDS, "paused"})
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 def _copy(info: FieldInfo, *, optional: bool = False) -> tuple[Any, FieldInfo]:
+    """A config field as a request field; `optional` for a PATCH: may be left out, and null
+    resets it to its default. A field the config requires (`type`, `base_url`) has no default
+    to go back to: it may be left out but is never null."""
     annotation: Any = info.annotation
     if optional:
         inner: Any = Annotated[annotation, *info.metadata] if info.metadata else annotation
+        if info.is_required():
+            return inner, FieldInfo(
+                default=None, description=info.description, json_schema_extra=_no_default
+            )
         return inner | None, FieldInfo(default=None, description=info.description)
     return annotation, FieldInfo.merge_field_infos(info)
 
 
-_FIELDS = {k: v for k, v in IntegrationConfig.model_fields.items() if k not in _IDENTITY}
-_PUBLIC = {k: v for k, v in _FIELDS.items() if k not in SECRET_FIELDS}
+# The guide's and the tools' names for canonical fields.
+FIELD_ALIASES: Final = {
+    "assigned_to": "assignee",
+    "work_notes": "comment",
+    "comments": "comment",
+    "short_description": "title",
+    "summary": "description",
+    "name": "title",
+    "urgency": "priority",
+}
+CANONICAL_FIELDS: Final = frozenset(f.value for f in CanonicalField)
+
+
+def canonical_field(name: str) -> str | None:
+    name = FIELD_ALIASES.get(name, name)
+    return name if name in CANONICAL_FIELDS else None
+
+
+# A request may name a field's ownership rule as the tools do (normalized when stored).
+OwnershipKey: Any = Literal[tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))]
+
+_CONFIG = {k: v for k, v in IntegrationConfig.model_fields.items() if k not in _IDENTITY}
+_FIELDS = {
+    **_CONFIG,
+    "ownership": FieldInfo.merge_field_infos(
+        _CONFIG["ownership"], annotation=dict[OwnershipKey, FieldOwnership] | None
+    ),
+}
+_PUBLIC = {k: v for k, v in _CONFIG.items() if k not in SECRET_FIELDS}
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _per_tool_rules(schema: dict[str, Any]) -> None:
+    """What `IntegrationConfig` refuses per tool type, in the schema: the options its
+    connector reads, and feature flags only where the mapping engine maps its fields. A body
+    without `type` (a PATCH) is held to the stored type: a mismatch there answers 409."""
+    branches: list[dict[str, Any]] = []
+    for tool in ToolType:
+        known = sorted(TOOL_OPTIONS.get(tool, ()))
+        options = {"propertyNames": {"enum": known}} if known else {"maxProperties": 0}
+        branch: dict[str, Any] = {"properties": {"type": {"const": tool.value}, "options": options}}
+        if not maps_by_file(tool, "", None):  # the platform: never
+            branch["properties"]["features"] = {"type": "null"}
+        elif not maps_by_file(tool, None, None):  # mapped in code: only given a mapping
+            branch["anyOf"] = [
+                {"properties": {"features": {"type": "null"}}},
+                {"required": ["mapping_file"], "properties": {"mapping_file": {"type": "string"}}},
+                {"required": ["field_map"], "properties": {"field_map": {"type": "object"}}},
+            ]
+        branches.append(branch)
+    schema["anyOf"] = branches
+
+
+class _SideBody(_Body):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_per_tool_rules)
+
+
 # PUT /integrations/{name} and the platform: the whole side (secrets and `paused`: absent keeps).
 IntegrationSpec: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "IntegrationSpec",
-    __base__=_Body,
+    __base__=_SideBody,
     __doc__="An integration as a whole. Secrets left out keep their stored value.",
     paused=(bool | None, Field(None, description="left out: keep the current state")),
     **{k: _copy(v) for k, v in _FIELDS.items()},
@@ -68,13 +134,15 @@ PlatformSpec: type[BaseModel] = create_model(
     __base__=IntegrationSpec,
     __doc__="The tenant's platform connection (incident.io).",
     name=(Name, Field("incidentio", description="the platform side's id")),
+    type=(PlatformType, Field(description="the platform is incident.io")),
 )
 
 # PATCH: only what is given changes.
 IntegrationPatch: type[BaseModel] = create_model(  # type: ignore[call-overload]
     "IntegrationPatch",
-    __base__=_Body,
-    __doc__="A partial change: fields left out keep their value; a secret set to null is cleared.",
+    __base__=_SideBody,
+    __doc__="A partial change: fields left out keep their value; null resets a field to its "
+    "default (a secret: clears it).",
     **{k: _copy(v, optional=True) for k, v in _FIELDS.items()},
 )
 
@@ -109,24 +177,6 @@ class ErrorBody(BaseModel):
 
 
 # -- field ownership ---------------------------------------------------------------------------
-# The guide's and the tools' names for canonical fields.
-FIELD_ALIASES: Final = {
-    "assigned_to": "assignee",
-    "work_notes": "comment",
-    "comments": "comment",
-    "short_description": "title",
-    "summary": "description",
-    "name": "title",
-    "urgency": "priority",
-}
-CANONICAL_FIELDS: Final = frozenset(f.value for f in CanonicalField)
-
-
-def canonical_field(name: str) -> str | None:
-    name = FIELD_ALIASES.get(name, name)
-    return name if name in CANONICAL_FIELDS else None
-
-
 class OwnershipRule(FieldOwnership):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -145,13 +195,28 @@ class OwnershipView(BaseModel):
 
 
 # -- status ------------------------------------------------------------------------------------
+class SyncCounters(BaseModel):
+    """The pipeline's durable counters for one integration (Redis, the same on every replica).
+    Totals since the integration's first event."""
+
+    outbound_success: int = Field(0, description="writes to the tool that succeeded")
+    outbound_failed: int = Field(0, description="writes to the tool given up on (DLQ)")
+    inbound_success: int = Field(0, description="the tool's changes written to the platform")
+    inbound_failed: int = Field(0, description="the tool's changes the platform refused (DLQ)")
+    conflicts_detected: int = Field(0, description="two sides changed a field in the window")
+    conflicts_resolved: int = Field(
+        0, description="conflicts settled, by the strategy at once or by an operator"
+    )
+    drift_discrepancies: int = Field(0, description="differences found by reconcile runs")
+
+
 class SyncStatus(BaseModel):
     name: str
     tenant: str
     type: str
     direction: str
     paused: bool
-    counters: dict[str, int]
+    counters: SyncCounters
     last_inbound_at: str | None = None
     last_outbound_at: str | None = None
     last_error: str | None = None

@@ -9,7 +9,7 @@ and records the outcome on the same record, which `GET .../reconcile/runs/{run_i
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -22,6 +22,10 @@ from syncmodel.drift import MissingPolicy
 from syncstate.reconcile import ReconcileRun, ReconcileSchedule, ReconcileStore, RunMode
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+# What a schedule takes (the OpenAPI document says so too): at least one second, at most
+# what six digits of days make.
+INTERVAL_PATTERN: Final = r"^0*[1-9][0-9]{0,5}[smhd]?$"
+MAX_INTERVAL_S: Final = 999_999 * 86_400
 _UNIT_S: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 
@@ -56,7 +60,10 @@ class ReconcileRequest(BaseModel):
 class ScheduleRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    interval: int | str = Field(description="seconds, or like 30s, 15m, 1h, 1d (at least 1s)")
+    interval: (
+        Annotated[int, Field(ge=1, le=MAX_INTERVAL_S)]
+        | Annotated[str, Field(pattern=INTERVAL_PATTERN)]
+    ) = Field(description="seconds, or like 30s, 15m, 1h, 1d (at least 1s)")
     auto_heal: bool = False
     enabled: bool = True
     on_missing: MissingPolicy = MissingPolicy.REPORT

@@ -5,21 +5,23 @@ table and the models' JSON schemas."""
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
+import pydantic_core
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from control import metrics
 from control.api.errors import ApiError, invalid
-from control.api.models import NAME_PATTERN, ErrorBody
+from control.api.models import CANONICAL_FIELDS, FIELD_ALIASES, NAME_PATTERN, ErrorBody
 from control.auth import ANONYMOUS, Subject
 from syncmodel import ids
 from syncstate.dlq import ENTRY_PATTERN
@@ -32,11 +34,14 @@ log = logging.getLogger("control.access")
 
 API: Final = "/api/v1"
 
-# Path parameters and their shapes (also the OpenAPI patterns).
+# The names a field's ownership rule is addressed by: canonical, or as the tools call them.
+FIELD_NAMES: Final = tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
+# Path parameters and their shapes (also the OpenAPI patterns); a value of another shape is a
+# 400 naming it.
 PARAMS: Final[Mapping[str, str]] = {
     "tenant": NAME_PATTERN,
     "name": NAME_PATTERN,
-    "field": r"^[a-z][a-z_]{0,39}$",
+    "field": rf"^({'|'.join(FIELD_NAMES)})$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
     "record_id": ids.PATTERN,  # a tool's record id: the rule of the ingress and the parsers
@@ -45,6 +50,32 @@ PARAMS: Final[Mapping[str, str]] = {
     "quarantine_id": QUARANTINE_PATTERN,
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
+
+
+def _param_schema(name: str) -> dict[str, Any]:
+    if name == "field":
+        return {"type": "string", "enum": list(FIELD_NAMES)}
+    return {"type": "string", "pattern": PARAMS.get(name, r"^.+$")}
+
+
+@functools.cache
+def _template(path: str) -> re.Pattern[str]:
+    """A route's path as a regex, each parameter in its shape."""
+    out, last = "", 0
+    for m in re.finditer(r"{(\w+)}", path):
+        shape = PARAMS.get(m[1], r"^[^/]+$").lstrip("^").rstrip("$")
+        out += re.escape(path[last : m.start()]) + f"(?:{shape})"
+        last = m.end()
+    return re.compile(out + re.escape(path[last:]))
+
+
+def allowed_methods(routes: Iterable[Route], path: str) -> list[str]:
+    """The methods of the routes whose path matches `path` with every parameter in its shape.
+    aiohttp's own `Allow` lists every route whose template matches, so `/dlq/retry` also
+    offered the DELETE of `/dlq/{entry_id}`; a 405 answers with these instead."""
+    return sorted({r.method for r in routes if _template(r.path).fullmatch(path)})
+
+
 # How a path parameter is named in the policy's input.resource.
 _RESOURCE_KEYS: Final = {
     "tenant": "tenant",
@@ -145,18 +176,37 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     ):
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        # pydantic's own parser: big integers are numbers (to be refused by their bounds),
+        # not a parse error as in orjson; NaN and Infinity are not JSON.
+        data = pydantic_core.from_json(raw, allow_inf_nan=False)
+    except ValueError:
         raise ApiError(400, "bad_request", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object")
     try:
-        return model.model_validate(data)
+        # Strict: a JSON value of another type than the document says is refused, not
+        # coerced (`false` is no number, `"5"` no integer). A number with no fraction is an
+        # integer, as JSON Schema has it (`5.0`).
+        return model.model_validate_json(json.dumps(_integral(data)), strict=True)
     except ValidationError as exc:
         raise invalid(exc) from None
 
 
+def _integral(value: Any) -> Any:
+    """`value` with every float that has no fractional part as an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    return value
+
+
 def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    # Every parameter is one value: `?name=a&name=b` is not a name.
+    if repeated := sorted({k for k in request.query if len(request.query.getall(k)) > 1}):
+        raise ApiError(422, "invalid", f"query.{repeated[0]}: given more than once")
     try:
         return model.model_validate(dict(request.query))
     except ValidationError as exc:
@@ -177,6 +227,15 @@ def dispatch(
                 pattern = _COMPILED.get(key)
                 # fullmatch: a `$` alone would let a trailing newline through.
                 if pattern is not None and not pattern.fullmatch(value):
+                    # `/dlq/retry` read as the entry `retry`: that path is another route's, whose
+                    # methods do not include this one.
+                    if allowed := allowed_methods(services.routes, request.path):
+                        raise ApiError(
+                            405,
+                            "method_not_allowed",
+                            f"{request.method} is not one of {', '.join(allowed)} here",
+                            headers={"Allow": ",".join(allowed)},
+                        )
                     raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
             resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
             if route.resource is not None:
@@ -227,15 +286,37 @@ _DESCRIPTIONS: Final = {
 }
 
 
-def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
+def _mapping_files(schema: dict[str, Any], names: Sequence[str]) -> None:
+    """A request's `mapping_file`: one of the mapping files the service has (or null)."""
+    prop = schema.get("properties", {}).get("mapping_file")
+    if prop is None:
+        return
+    listed: dict[str, Any] = {"type": "string", "enum": list(names)} if names else {}
+    branches = [listed, {"type": "null"}] if listed else [{"type": "null"}]
+    keep = {k: v for k, v in prop.items() if k in ("title", "description", "default")}
+    schema["properties"]["mapping_file"] = {**keep, "anyOf": branches}
+
+
+def openapi(
+    routes: list[Route], *, title: str, version: str, mapping_files: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The document of `routes`; `mapping_files`: the mapping files a request may name now."""
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for r in routes:
         if r.body is not None:
             wanted.append((r.body, "validation"))
+        if r.query is not None:
+            wanted.append((r.query, "validation"))  # its parameters' $refs resolve here too
         if r.response is not None:
             wanted.append((r.response, "serialization"))
     unique = list(dict.fromkeys(wanted))
     refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+    schemas: dict[str, Any] = top.get("$defs", {})
+    for r in routes:
+        if r.body is not None:
+            _mapping_files(
+                schemas[refs[(r.body, "validation")]["$ref"].rsplit("/", 1)[-1]], mapping_files
+            )
     error_ref = refs[(ErrorBody, "serialization")]
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
@@ -245,12 +326,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
             "tags": [r.tag],
             "x-action": r.action,
             "parameters": [
-                {
-                    "name": p,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": PARAMS.get(p, r"^.+$")},
-                }
+                {"name": p, "in": "path", "required": True, "schema": _param_schema(p)}
                 for p in r.params
             ],
             "responses": {},
@@ -258,7 +334,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
         if r.description:
             op["description"] = r.description
         if r.query is not None:
-            schema = r.query.model_json_schema()
+            schema = schemas[refs[(r.query, "validation")]["$ref"].rsplit("/", 1)[-1]]
             for name, prop in schema.get("properties", {}).items():
                 op["parameters"].append(
                     {
@@ -300,7 +376,7 @@ def openapi(routes: list[Route], *, title: str, version: str) -> dict[str, Any]:
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
-            "schemas": top.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

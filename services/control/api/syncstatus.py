@@ -14,7 +14,7 @@ from connectors.base import ToolError
 from connectors.registry import make_connector
 from control.api.errors import json_response
 from control.api.integrations import existing
-from control.api.models import ConnectionTest, SyncStatus, SyncStatusList
+from control.api.models import ConnectionTest, SyncCounters, SyncStatus, SyncStatusList
 from control.api.routing import Call
 from controlstore import keys
 from controlstore.records import StoredSide, to_config
@@ -28,8 +28,10 @@ async def test_integration(call: Call) -> web.StreamResponse:
     try:
         config = to_config(stored, call.services.keyring)
         connector = make_connector(resolve_mapping(config, call.services.settings.mappings_dir))
-    except ValueError as exc:  # a mapping file gone since it was written included
+    except ValueError as exc:  # secrets that do not open, a mapping file gone since written
         error = str(exc)
+    except OSError as exc:  # a mapping file that cannot be read: say which, not a 500
+        error = f"the mapping file cannot be read: {exc.strerror or type(exc).__name__}"
     else:
         try:
             await asyncio.wait_for(
@@ -64,7 +66,7 @@ def _status(stored: StoredSide, raw: Mapping[bytes | str, bytes | str]) -> SyncS
         type=str(stored.config["type"]),
         direction=str(stored.config.get("direction", "bidirectional")),
         paused=bool(stored.config.get("paused", False)),
-        counters={f: int(stats.get(f, 0)) for f in keys.STAT_FIELDS},
+        counters=SyncCounters.model_validate({f: int(stats.get(f, 0)) for f in keys.STAT_FIELDS}),
         last_inbound_at=stats.get(keys.LAST_INBOUND_AT),
         last_outbound_at=stats.get(keys.LAST_OUTBOUND_AT),
         last_error=stats.get(keys.LAST_ERROR),

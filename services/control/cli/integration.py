@@ -289,7 +289,8 @@ def test(ctx: click.Context, name: str, fmt: str) -> None:
 @format_option
 @click.pass_context
 def sync_status(ctx: click.Context, name: str, fmt: str) -> None:
-    """Health of NAME: inbound/outbound successes and failures counted by the pipeline."""
+    """Health of NAME: the pipeline's counters (outbound/inbound successes and failures,
+    conflicts detected and resolved, drift discrepancies found) and last times."""
     a = api(ctx)
     status = a.get(_path(a, name, "/status"))
 
@@ -302,6 +303,11 @@ def sync_status(ctx: click.Context, name: str, fmt: str) -> None:
                 ("paused", s["paused"]),
                 ("outbound", f"{c['outbound_success']} ok, {c['outbound_failed']} failed"),
                 ("inbound", f"{c['inbound_success']} ok, {c['inbound_failed']} failed"),
+                (
+                    "conflicts",
+                    f"{c['conflicts_detected']} detected, {c['conflicts_resolved']} resolved",
+                ),
+                ("drift", f"{c['drift_discrepancies']} discrepancies found"),
                 ("last outbound", s.get("last_outbound_at")),
                 ("last inbound", s.get("last_inbound_at")),
                 ("last error", s.get("last_error") and f"{s['last_error_at']}: {s['last_error']}"),

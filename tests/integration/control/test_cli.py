@@ -336,6 +336,9 @@ def test_pause_resume_delete_sync_status_and_audit(
         "outbound_failed": 0,
         "inbound_success": 0,
         "inbound_failed": 0,
+        "conflicts_detected": 0,
+        "conflicts_resolved": 0,
+        "drift_discrepancies": 0,
     }
     assert im_json(control, "integration", "resume", "snow-life")["paused"] is False
     people = im(control, "integration", "sync-status", "snow-life")

@@ -1,11 +1,21 @@
-"""Secrets at rest: AES-GCM under a keyring, bound to their slot, re-sealed by rotation."""
+"""Secrets at rest: AES-GCM under a keyring, bound to their slot and destination, re-sealed
+by rotation."""
 
 from __future__ import annotations
 
 import pytest
 
 from controlstore.crypto import Keyring, KeyringError, generate_key
-from controlstore.records import open_secrets, public_view, reseal, seal, to_config
+from controlstore.records import (
+    BINDING,
+    StoredSide,
+    aad,
+    open_secrets,
+    public_view,
+    reseal,
+    seal,
+    to_config,
+)
 from syncmodel.config import IntegrationConfig
 
 OLD, NEW = generate_key(), generate_key()
@@ -36,6 +46,45 @@ def test_sealed_values_open_only_in_their_slot_and_hide_the_plaintext() -> None:
         open_secrets(moved, ring)
     assert public_view(stored)["secrets"]["password"] == "set"
     assert "pw-123" not in str(public_view(stored))
+
+
+def test_sealed_values_open_only_for_their_destination() -> None:
+    ring = Keyring.from_text(OLD)
+    stored = seal(snow(base_url="https://sn.example.com/api"), ring, kind="integration")
+    assert stored.binding == BINDING
+    same_host = {**stored.config, "base_url": "https://SN.example.com:443/other/path"}
+    assert open_secrets(stored.model_copy(update={"config": same_host}), ring)["password"]
+    for elsewhere in ("https://evil.example.com", "http://sn.example.com", "https://sn:8443"):
+        moved = stored.model_copy(update={"config": {**stored.config, "base_url": elsewhere}})
+        with pytest.raises(KeyringError):
+            open_secrets(moved, ring)
+    # claiming the record predates the binding does not help either
+    with pytest.raises(KeyringError):
+        open_secrets(stored.model_copy(update={"binding": 1}), ring)
+
+
+def legacy(ring: Keyring) -> StoredSide:
+    """A record written before secrets were bound to their destination."""
+    bound = seal(snow(), ring, kind="integration")
+    secrets = {
+        f: ring.seal(v, aad("acme", "integration", "prod-snow", f))
+        for f, v in open_secrets(bound, ring).items()
+    }
+    raw = bound.model_dump(mode="json", exclude={"binding"})
+    return StoredSide.model_validate({**raw, "secrets": secrets})
+
+
+def test_records_of_before_the_binding_open_and_rotation_binds_them() -> None:
+    ring = Keyring.from_text(OLD)
+    old = legacy(ring)
+    assert old.binding == 1
+    assert open_secrets(old, ring)["password"] == "pw-123"
+    bound = reseal(old, ring)
+    assert bound is not None and bound.binding == BINDING
+    assert open_secrets(bound, ring)["password"] == "pw-123"
+    moved = bound.model_copy(update={"config": {**bound.config, "base_url": "http://evil"}})
+    with pytest.raises(KeyringError):
+        open_secrets(moved, ring)
 
 
 def test_empty_secret_is_unset() -> None:
