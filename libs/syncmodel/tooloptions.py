@@ -18,6 +18,7 @@ TOOL_OPTIONS: Final[Mapping[ToolType, frozenset[str]]] = {
     ),
     ToolType.SERVICENOW: frozenset(
         {
+            "column_lengths",
             "correlation_field",
             "urgency",
             "impact",
