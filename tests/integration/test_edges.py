@@ -42,7 +42,10 @@ CREATED = "public_incident.incident_created_v2"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[Stack, Tools]]:
     env = {"KAFKA_MAX_MESSAGE_BYTES": str(MAX_MESSAGE), "MAX_BODY_BYTES": str(MAX_MESSAGE)}
-    yield from start_stack(extra_env=env)
+    # An instance whose description column takes the whole change (ServiceNow enforces no
+    # length on columns over 255 characters): what arrives shows the message carried it all.
+    lengths = {"options": {"column_lengths": f"description={MAX_MESSAGE}"}}
+    yield from start_stack(extra_env=env, overrides={"prod-snow": lengths})
 
 
 def _incident(incident_id: str, **fields: Any) -> dict[str, Any]:
