@@ -52,6 +52,16 @@ class ToolError(Exception):
         self.retry_after_s = retry_after_s
 
 
+class RequestNotSent(ToolError):
+    """The connector could not or would not make the request (a URL httpx cannot send, such
+    as one over 64 KiB; credentials bound to another origin): nothing reached the tool, so
+    this is no answer of the tool's. The pipeline quarantines the message instead of
+    dead-lettering it; callers that only report (a connection test) see a ToolError."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
 class RecordNotFound(ToolError):
     def __init__(self, message: str) -> None:
         super().__init__(message, status=404, retryable=False)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from connectors.base import ToolError, classify_http_error
+from connectors.base import RequestNotSent, ToolError, classify_http_error
 from syncmodel.destination import origin
 
 # Builds the human message for a failed response from the vendor's error body.
@@ -55,7 +55,7 @@ async def send(
             follow_redirects=False,  # whatever the client was made with
         )
     except httpx.InvalidURL as exc:  # not an HTTP error: a URL httpx will not send to
-        raise ToolError(f"{method}: not a usable URL (check base_url)", retryable=False) from exc
+        raise RequestNotSent(f"{method}: not a usable URL: {exc}") from exc
     except httpx.TimeoutException as exc:
         raise ToolError(f"{method} {url}: timed out ({exc!r})", retryable=True) from exc
     except httpx.TransportError as exc:
@@ -79,8 +79,8 @@ class BoundAuth(httpx.Auth):
     """`inner`'s credentials, for one origin only.
 
     Every request of the auth flow passes here before it leaves, the client's own and those
-    the flow makes itself (an OAuth token request): one for any other origin raises a
-    non-retryable ToolError instead of being sent, credentials and all.
+    the flow makes itself (an OAuth token request): one for any other origin raises
+    `RequestNotSent` instead of being sent, credentials and all.
     """
 
     def __init__(self, inner: httpx.Auth, base_url: str) -> None:
@@ -92,10 +92,7 @@ class BoundAuth(httpx.Auth):
     def _check(self, request: httpx.Request) -> httpx.Request:
         target = origin(str(request.url))
         if target != self.origin:
-            raise ToolError(
-                f"refused to send the credentials for {self.origin} to {target}",
-                retryable=False,
-            )
+            raise RequestNotSent(f"refused to send the credentials for {self.origin} to {target}")
         return request
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:

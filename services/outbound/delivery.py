@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from redis.asyncio.client import Pipeline
 
-from connectors.base import Connector, ToolError
+from connectors.base import Connector, RequestNotSent, ToolError
 from outbound import notes
 from outbound.comments import Comments
 from outbound.context import Context
@@ -65,9 +65,13 @@ class Delivery:
 
     async def process(self, cmd: DeliveryCommand) -> DeliveryResult:
         """One attempt. A tool error comes back as "failed" (with whether a retry can help),
-        a request the guard holds back as "deferred"; nothing is retried here."""
+        a request the guard holds back as "deferred"; nothing is retried here. A request the
+        connector could not make (`RequestNotSent`) is raised: the quarantine's, not the
+        DLQ's."""
         try:
             return await self._deliver(cmd)
+        except RequestNotSent:
+            raise  # no answer of the tool's: the stage quarantines the command
         except ToolError as exc:
             return DeliveryResult(
                 "failed",

@@ -182,7 +182,7 @@ def test_a_refresh_the_connector_cannot_make_a_request_for_is_quarantined_at_the
     )
     produce(stack, topics.INBOUND, codec.encode(event), b"default:incidentio:long")
     entry = one(stack, "--stage", "gate", "--grep", "URL too long")
-    assert entry["error_type"] == "InvalidURL"
+    assert entry["error_type"] == "RequestNotSent"  # the connector could not make it
     assert entry["integration_id"] == "incidentio"
     im(stack, "quarantine", "discard", entry["id"], "--yes")
 
@@ -205,7 +205,8 @@ def test_a_write_the_connector_cannot_make_a_request_for_is_quarantined_not_dead
     produce(stack, topics.OUTBOUND, codec.encode(cmd), b"default:incidentio:long")
     entry = one(stack, "--stage", "delivery", what="the quarantined write")
     # The DLQ's rule: a write to the platform is the integration's whose change it carries.
-    assert entry["error_type"] == "InvalidURL" and entry["integration_id"] == "prod-snow"
+    assert entry["error_type"] == "RequestNotSent" and "URL too long" in entry["error"]
+    assert entry["integration_id"] == "prod-snow"
     assert im(stack, "integration", "dlq", "prod-snow")["items"] == []
     im(stack, "quarantine", "discard", entry["id"], "--yes")
 
