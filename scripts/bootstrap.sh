@@ -44,7 +44,7 @@ if ! command -v promtool >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "bootstrap: installing promtool (apt: prometheus)" >&2
     apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
     # The package starts a Prometheus server; only its promtool is wanted.
     (service prometheus stop || systemctl stop prometheus) >/dev/null 2>&1 || true
   else
