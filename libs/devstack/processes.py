@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -16,8 +17,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def _ephemeral_low(default: int = 32768) -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+# Below the kernel's ephemeral range: a port handed out there can be taken by any outgoing
+# connection's local port before the child binds it (seen: a control service failing to bind
+# mid-suite). Ours are tried at random, so parallel runs rarely meet, and each is checked free.
+_PORTS = range(max(1024, _ephemeral_low() - 12_000), _ephemeral_low())
+_rng = random.Random()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A loopback port nobody listens on, outside the range outgoing connections draw from."""
+    for _ in range(200):
+        port = _rng.choice(_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded range: any port
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
