@@ -43,14 +43,13 @@ from connectors.base import (
     Written,
     stored_values,
 )
-from connectors.jira import signature
+from connectors.jira import signature, transitions
 from connectors.jira.adf import text_to_adf
 from connectors.jira.client import JiraClient
 from connectors.jira.fields import (
     ASSIGNEE,
     COMMENT,
     DESCRIPTION,
-    DONE_CATEGORY,
     PRIORITY,
     SEVERITY,
     STATUS,
@@ -344,62 +343,7 @@ class JiraConnector(Connector):
         return {"accountId": account}
 
     async def _transition(self, key: str, status: str) -> None:
-        """Move the issue to a status of the canonical status's category, if not there yet."""
-        if status not in (Status.OPEN, Status.CLOSED):
-            raise ToolError(f"Jira: unknown canonical status {status!r}", retryable=False)
-        issue = await self.client.get_issue(key, ("status",))
-        current = self.fields.status_in(issue.get("fields", {}).get("status"))
-        if current == status:
-            return
-        closing = status == Status.CLOSED
-        candidates = [
-            t
-            for t in await self.client.transitions(key)
-            if t.get("isAvailable", True) and (_to_category(t) == DONE_CATEGORY) == closing
-        ]
-        if not candidates:
-            raise ToolError(
-                f"Jira: issue {key} has no available transition to a "
-                f"{'done' if closing else 'not-done'} status",
-                retryable=False,
-            )
-        preferred = self.config.options.get("close_transition" if closing else "reopen_transition")
-        chosen = next(
-            (t for t in candidates if preferred and t.get("name") == preferred), candidates[0]
-        )
-        await self.client.transition(key, str(chosen["id"]), self._required_fields(chosen))
-
-    def _required_fields(self, transition: Mapping[str, Any]) -> dict[str, object]:
-        """Values for the transition screen's required fields (resolution, ...)."""
-        out: dict[str, object] = {}
-        screen = transition.get("fields")
-        if not isinstance(screen, dict):
-            return out
-        for name, meta in screen.items():
-            if (
-                not isinstance(meta, dict)
-                or not meta.get("required")
-                or meta.get("hasDefaultValue")
-            ):
-                continue
-            allowed = [a for a in meta.get("allowedValues") or [] if isinstance(a, dict)]
-            if name == "resolution":
-                wanted = self.config.options.get("close_resolution", "Done")
-                match = next((a for a in allowed if a.get("name") == wanted), None)
-                if match is None and allowed:
-                    match = allowed[0]
-                out[name] = (
-                    {"id": str(match["id"])} if match and "id" in match else {"name": wanted}
-                )
-            elif allowed and "id" in allowed[0]:
-                out[name] = {"id": str(allowed[0]["id"])}
-            else:
-                raise ToolError(
-                    f"Jira: transition {transition.get('name')!r} requires field {name!r}, "
-                    "which incident-sync cannot fill",
-                    retryable=False,
-                )
-        return out
+        await transitions.move(self.client, self.fields, self.config.options, key, status)
 
     def _record(self, issue: Mapping[str, Any]) -> RecordState:
         issue_id = issue.get("id")
@@ -417,10 +361,3 @@ class JiraConnector(Connector):
             platform_incident_id=self.fields.platform_incident(raw_fields.get("labels")),
             updated_at=updated,
         )
-
-
-def _to_category(transition: Mapping[str, Any]) -> str | None:
-    to = transition.get("to")
-    category = to.get("statusCategory") if isinstance(to, dict) else None
-    key = category.get("key") if isinstance(category, dict) else None
-    return key if isinstance(key, str) else None
