@@ -1,18 +1,17 @@
-"""The vendors' recorded payloads and API specs live in ../shared beside the repository (they
-are the project's reference, not part of it). A test that needs one is skipped, with the path
-it looked for, where they are not there; CI has them."""
+"""The vendors' recorded payloads and API specs the tests read, copied into the repository
+(`tests/vendor/`, provenance in each folder's SOURCES.md), so a fresh clone skips nothing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-PROTOCOLS = Path(__file__).resolve().parents[1].parent / "shared" / "protocols"
+PROTOCOLS = Path(__file__).resolve().parent / "vendor"
 
 
 def vendor_file(*parts: str) -> Path:
-    path = PROTOCOLS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"vendor file not found: {path} (../shared beside the repository)")
-    return path
+    """A file under tests/vendor (`vendor_file("jira", "samples", "x.json")`)."""
+    return PROTOCOLS.joinpath(*parts)
+
+
+def samples(tool: str) -> Path:
+    return PROTOCOLS / tool / "samples"

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from tests.unit.connectors.jira.helpers import needs_samples
 from tests.unit.connectors.openapi import Request, spec
 
-pytestmark = needs_samples
 JIRA = "jira-cloud-platform-swagger-v3.v3.json"
 PD = "pagerduty-rest-openapiv3.json"
 

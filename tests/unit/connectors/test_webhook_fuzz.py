@@ -4,7 +4,7 @@ whose ids follow the id rule (`syncmodel.ids`), or refuses with a reason the ing
 into a 400/422. Anything else would be a 500. A string replaced by a list or an object is
 refused naming the field, or ignored; it never reads as a cleared or another value.
 
-Seeds: the vendors' recorded deliveries (../shared/protocols/*/samples, when present) and,
+Seeds: the vendors' recorded deliveries (tests/vendor/*/samples) and,
 where no recording exists (the ServiceNow business rule, the Datadog template), the payload
 our docs tell an admin to configure.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,8 +35,9 @@ from tests.unit.connectors.jira.helpers import config as jira_config
 from tests.unit.connectors.pagerduty.helpers import config as pagerduty_config
 from tests.unit.connectors.servicenow.helpers import config as servicenow_config
 from tests.unit.connectors.servicenow.test_webhook import payload as servicenow_payload
+from tests.vendorfiles import PROTOCOLS
 
-SAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "protocols"
+SAMPLES = PROTOCOLS
 
 JSON = Any
 NodePath = tuple[str | int, ...]
@@ -60,7 +60,7 @@ json_values = st.recursive(
 
 def _recorded(tool: str, *names: str) -> list[JSON]:
     folder = SAMPLES / tool / "samples"
-    return [orjson.loads((folder / n).read_bytes()) for n in names if (folder / n).is_file()]
+    return [orjson.loads((folder / n).read_bytes()) for n in names]
 
 
 def _seeds() -> list[tuple[str, IntegrationConfig, dict[str, str], JSON]]:

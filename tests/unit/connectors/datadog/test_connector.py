@@ -5,7 +5,6 @@ webhook that asks for a re-read."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +19,9 @@ from sandbox.datadog.app import STATE, DatadogConfig, build_app
 from syncmodel.config import IntegrationConfig
 from syncmodel.events import ChangeKind
 from tests.unit.connectors.sandbox_harness import Harness, running
+from tests.vendorfiles import samples
 
-SAMPLES = Path(__file__).resolve().parents[4].parent / "shared/protocols/datadog/samples"
+SAMPLES = samples("datadog")
 SECRET = "dd-shared-secret"
 
 
@@ -38,7 +38,6 @@ def config(base_url: str = "https://api.datadoghq.com") -> IntegrationConfig:
     )
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="vendor samples not found")
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

@@ -4,22 +4,16 @@ webhook secret, and integration config and header builders."""
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from syncmodel.config import IntegrationConfig
 from tests.unit.connectors.stub_server import Reply
+from tests.vendorfiles import samples
 
-REPO = Path(__file__).resolve().parents[4]
-SHARED = REPO.parent / "shared"
-SAMPLES = SHARED / "protocols" / "incidentio" / "samples"
-needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"vendor samples not found at {SAMPLES} (../shared beside repo)"
-)
+SAMPLES = samples("incidentio")
 
 SECRET = "whsec_" + base64.b64encode(b"incident-sync-test-key").decode()
 INCIDENT_ID = "01FDAG4SAP5TYPT98WGR2N7W91"

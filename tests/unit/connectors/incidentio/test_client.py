@@ -11,7 +11,6 @@ from connectors.incidentio.connector import IncidentIoConnector
 from tests.unit.connectors.incidentio.helpers import (
     INCIDENT_ID,
     config,
-    needs_samples,
     sample,
 )
 from tests.unit.connectors.stub_server import Stub
@@ -45,7 +44,6 @@ def lookups(stub: Stub) -> None:
     stub.on("GET", "/v2/custom_fields", (200, CUSTOM_FIELDS))
 
 
-@needs_samples
 async def test_fetch_reads_show(stub: Stub, connector: IncidentIoConnector) -> None:
     stub.on(
         "GET",
@@ -180,7 +178,6 @@ async def test_missing_comment_field_is_reported(stub: Stub) -> None:
         await conn.aclose()
 
 
-@needs_samples
 async def test_create_uses_idempotency_key(stub: Stub, connector: IncidentIoConnector) -> None:
     lookups(stub)
     stub.on("POST", "/v2/incidents", (200, sample("rest_v2_incidents_create_response_200.json")))
@@ -195,7 +192,6 @@ async def test_create_uses_idempotency_key(stub: Stub, connector: IncidentIoConn
     assert record.external_id == INCIDENT_ID
 
 
-@needs_samples
 async def test_list_follows_after_cursor(stub: Stub, connector: IncidentIoConnector) -> None:
     page = sample("rest_v2_incidents_list_response_200.json")
     first = {**page, "pagination_meta": {"after": "01CURSOR", "page_size": 2}}

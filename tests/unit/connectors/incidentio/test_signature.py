@@ -16,12 +16,10 @@ from tests.unit.connectors.incidentio.helpers import (
     SECRET,
     config,
     headers,
-    needs_samples,
     sample,
 )
 
 
-@needs_samples
 class TestSvixVector:
     @pytest.fixture
     def vector(self) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from tests.unit.connectors.incidentio.helpers import (
     SAMPLES,
     config,
     headers,
-    needs_samples,
     sample,
 )
 
@@ -41,12 +40,10 @@ INCIDENT_EVENT_TYPES = {
 }
 
 
-@needs_samples
 def test_there_are_webhook_samples() -> None:
     assert len(sample_files()) >= 20
 
 
-@needs_samples
 @pytest.mark.parametrize("path", sample_files(), ids=lambda p: p.stem)
 def test_every_sample_parses(path: Path) -> None:
     body = path.read_bytes()
@@ -63,7 +60,6 @@ def test_every_sample_parses(path: Path) -> None:
         assert events == []
 
 
-@needs_samples
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
@@ -92,7 +88,6 @@ def test_incident_snapshot_fields(name: str, kind: ChangeKind) -> None:
     }
 
 
-@needs_samples
 def test_status_updated_takes_new_status_and_message() -> None:
     envelope = sample("webhook_public_incident.incident_status_updated_v2.json")
     payload = envelope["public_incident.incident_status_updated_v2"]
@@ -108,7 +103,6 @@ def test_status_updated_takes_new_status_and_message() -> None:
     assert event.version == payload["incident"]["updated_at"]
 
 
-@needs_samples
 def test_status_updated_without_message_falls_back_to_latest_update() -> None:
     envelope = sample("webhook_public_incident.incident_status_updated_v2.json")
     payload = envelope["public_incident.incident_status_updated_v2"]
@@ -118,7 +112,6 @@ def test_status_updated_without_message_falls_back_to_latest_update() -> None:
     assert event.changes["comment"].new == "earlier update"
 
 
-@needs_samples
 @pytest.mark.parametrize("verb", ["created", "updated"])
 def test_private_incident_is_a_refresh(verb: str) -> None:
     (event,) = parse((SAMPLES / f"webhook_private_incident.incident_{verb}_v2.json").read_bytes())

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from syncmodel.config import IntegrationConfig
+from tests.vendorfiles import samples
 
-REPO = Path(__file__).resolve().parents[4]
-SAMPLES = REPO.parent / "shared" / "protocols" / "jira" / "samples"
-needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"vendor samples not found at {SAMPLES} (../shared beside repo)"
-)
+SAMPLES = samples("jira")
 SECRET = "jira-webhook-shared-secret-of-the-tests"  # >= 32 bytes, as HS256 wants
 API_EMAIL, API_TOKEN = "incident-sync@example.com", "sandbox-token"
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.jira.adf import adf_to_text, text_to_adf, wiki_to_text
-from tests.unit.connectors.jira.helpers import needs_samples, sample
+from tests.unit.connectors.jira.helpers import sample
 
 lines = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
 
@@ -26,7 +26,6 @@ def test_paragraphs_and_hard_breaks() -> None:
     assert [n["type"] for n in doc["content"][0]["content"]] == ["text", "hardBreak", "text"]
 
 
-@needs_samples
 def test_the_spec_samples_read_as_text() -> None:
     body = sample("rest_addComment_response_201.json")["body"]
     assert adf_to_text(body).startswith("Lorem ipsum dolor sit amet")

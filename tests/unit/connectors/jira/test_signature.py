@@ -12,7 +12,7 @@ import pytest
 from connectors.base import WebhookRejected
 from connectors.jira import signature
 from connectors.jira.connector import JiraConnector
-from tests.unit.connectors.jira.helpers import SAMPLES, SECRET, config, needs_samples
+from tests.unit.connectors.jira.helpers import SAMPLES, SECRET, config
 
 BODY = b'{"webhookEvent": "jira:issue_updated"}'
 
@@ -28,7 +28,6 @@ def test_hub_signature_is_the_hex_hmac_of_the_raw_body() -> None:
     )
 
 
-@needs_samples
 def test_a_signed_delivery_verifies_and_a_tampered_one_fails() -> None:
     body = (SAMPLES / "webhook_jira_issue_updated__status_change.json").read_bytes()
     good = signature.hub_sign(SECRET, body)

@@ -11,9 +11,7 @@ import pytest
 from connectors.base import WebhookRejected
 from connectors.jira.connector import JiraConnector
 from syncmodel.events import ChangeEvent, ChangeKind, CommentAction
-from tests.unit.connectors.jira.helpers import SAMPLES, config, needs_samples, sample
-
-pytestmark = needs_samples
+from tests.unit.connectors.jira.helpers import SAMPLES, config, sample
 
 
 def parse(data: dict[str, Any] | bytes, delivery: str = "d-1", **options: str) -> list[ChangeEvent]:

@@ -13,17 +13,15 @@ from connectors.base import WebhookRejected
 from connectors.pagerduty import signature
 from connectors.pagerduty.connector import PagerDutyConnector
 from syncmodel.events import ChangeEvent, ChangeKind, CommentAction
-from tests.unit.connectors.pagerduty.helpers import SAMPLES, SECRET, config, needs_samples, sample
+from tests.unit.connectors.pagerduty.helpers import SAMPLES, SECRET, config, sample
 
-pytestmark = needs_samples
 CAPTURED = SAMPLES / "captured_signed"
 
 
 def vectors() -> list[dict[str, str]]:
-    """Read at collection: without the samples beside the repository there are none (and
-    `needs_samples` skips the module) rather than a collection error."""
+    """Read at collection (the tests are parametrised by them)."""
     path = CAPTURED / "signature_vectors.json"
-    return list(orjson.loads(path.read_bytes())["vectors"]) if path.is_file() else []
+    return list(orjson.loads(path.read_bytes())["vectors"])
 
 
 def captured_secret() -> str:

@@ -3,22 +3,16 @@ config and field-mapping builders, and the Table API constants and replies."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from syncmodel.config import IntegrationConfig
 from syncmodel.mapping import Features, FieldMapping, MappingConfig
 from tests.unit.connectors.stub_server import Reply
+from tests.vendorfiles import samples
 
-REPO = Path(__file__).resolve().parents[4]
-SHARED = REPO.parent / "shared"
-SAMPLES = SHARED / "protocols" / "servicenow" / "samples"
-needs_samples = pytest.mark.skipif(
-    not SAMPLES.is_dir(), reason=f"vendor samples not found at {SAMPLES} (../shared beside repo)"
-)
+SAMPLES = samples("servicenow")
 
 SECRET = "br-shared-secret"
 SYS_ID = "a9e30c7dc61122760116894de7bcc7bd"

@@ -17,14 +17,12 @@ from tests.unit.connectors.servicenow.helpers import (
     READ,
     SYS_ID,
     config,
-    needs_samples,
     note_reply,
     sample,
 )
 from tests.unit.connectors.stub_server import Stub
 
 
-@needs_samples
 async def test_client_methods(stub: Stub) -> None:
     patch = sample("rest_table_patch_incident_response.json")
     stub.on(
@@ -104,7 +102,6 @@ async def test_client_methods(stub: Stub) -> None:
         assert all(s.query.items() >= READ.items() for s in stub.seen)
 
 
-@needs_samples
 async def test_rate_limit_with_retry_after(stub: Stub, connector: ServiceNowConnector) -> None:
     limited = sample("error_429_rate_limit_exceeded_response.json")
     stub.on("GET", INCIDENT, (429, limited, {"Retry-After": "7", "X-RateLimit-Limit": "100"}))

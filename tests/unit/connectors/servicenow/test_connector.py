@@ -15,14 +15,12 @@ from tests.unit.connectors.servicenow.helpers import (
     READ,
     SYS_ID,
     config,
-    needs_samples,
     note_reply,
     sample,
 )
 from tests.unit.connectors.stub_server import Stub
 
 
-@needs_samples
 async def test_fetch_reads_record_and_latest_note(
     stub: Stub, connector: ServiceNowConnector
 ) -> None:
@@ -80,7 +78,6 @@ async def test_find_linked(stub: Stub, connector: ServiceNowConnector) -> None:
         await connector.find_linked("x^active=true")
 
 
-@needs_samples
 async def test_create_sets_correlation_and_defaults(
     stub: Stub, connector: ServiceNowConnector
 ) -> None:
@@ -108,7 +105,6 @@ async def test_create_sets_correlation_and_defaults(
     assert "comment" not in state.fields
 
 
-@needs_samples
 async def test_update_patches_mapped_fields(stub: Stub, connector: ServiceNowConnector) -> None:
     stub.on("PATCH", INCIDENT, (200, sample("rest_table_patch_incident_response.json")))
     written = await connector.update(
