@@ -113,4 +113,4 @@ def _spec(path: Path) -> Spec:
 
 
 def spec(name: str) -> Spec:
-    return _spec(vendor_file("specs", name))  # skips the test without ../shared
+    return _spec(vendor_file("specs", name))  # tests/vendor/specs, trimmed
