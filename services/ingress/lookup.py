@@ -5,14 +5,12 @@ reason instead of a 202 for a sync that can do nothing."""
 from __future__ import annotations
 
 import math
-from typing import Final
 
 from connectors.lookup import Found, look_up
 from ingress import metrics
 from ingress.errors import ApiError
+from ingress.handlers import RETRY_AFTER_S
 from ingress.sides import Side
-
-RETRY_AFTER_S: Final = 5
 
 
 async def ensure_exists(side: Side, record_id: str) -> None:

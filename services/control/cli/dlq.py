@@ -13,7 +13,7 @@ import click
 
 from control.cli.client import USAGE, api, fail
 from control.cli.integration import integration
-from control.cli.output import emit, format_option, table
+from control.cli.output import emit, format_option, retried, table
 
 REASONS = ("rejected", "exhausted", "internal")
 
@@ -78,12 +78,6 @@ def dlq(
     emit(data, fmt, render)
 
 
-def _retried(d: dict[str, Any]) -> None:
-    verb = "would retry" if d.get("dry_run") else "retried"
-    click.echo(f"{verb} {len(d['retried'])}: {' '.join(d['retried']) or '-'}")
-    click.echo(f"left in the DLQ: {d['remaining']}")
-
-
 @integration.command("dlq-retry")
 @click.argument("name")
 @click.argument("entry", required=False)
@@ -126,7 +120,7 @@ def dlq_retry(
         if contains:
             body["contains"] = contains
         _, data = a.call("POST", a.tenant_path(_path(name, "/retry")), json=body)
-    emit(data, fmt, _retried)
+    emit(data, fmt, retried("DLQ"))
 
 
 @integration.command("dlq-discard")

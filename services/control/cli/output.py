@@ -62,3 +62,14 @@ def emit(data: Any, fmt: str, render: Callable[[Any], None]) -> None:
         render(data)
     else:
         emit_data(data, fmt)
+
+
+def retried(where: str) -> Callable[[Any], None]:
+    """How a retry's answer (`{retried, remaining, dry_run}`) reads, for the queue `where`."""
+
+    def render(d: Any) -> None:
+        verb = "would retry" if d.get("dry_run") else "retried"
+        click.echo(f"{verb} {len(d['retried'])}: {' '.join(d['retried']) or '-'}")
+        click.echo(f"left in the {where}: {d['remaining']}")
+
+    return render

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from control.cli.client import USAGE, api, fail
-from control.cli.output import emit, format_option, key_values, table
+from control.cli.output import emit, format_option, key_values, retried, table
 
 STAGES = ("gate", "arbiter", "delivery", "relay", "reconciler")
 PREVIEW = 400  # characters of the value a table shows
@@ -118,12 +118,6 @@ def show(ctx: click.Context, entry: str, fmt: str) -> None:
     emit(data, fmt, render)
 
 
-def _retried(d: dict[str, Any]) -> None:
-    verb = "would retry" if d.get("dry_run") else "retried"
-    click.echo(f"{verb} {len(d['retried'])}: {' '.join(d['retried']) or '-'}")
-    click.echo(f"left in the quarantine: {d['remaining']}")
-
-
 @quarantine.command("retry")
 @click.argument("entry", required=False)
 @click.option("--all", "everything", is_flag=True, help="every entry matching the filters")
@@ -157,7 +151,7 @@ def retry(
     else:
         body = {"dry_run": dry_run, **_filters(integration, stage, contains)}
         _, data = a.call("POST", a.tenant_path("/quarantine/retry"), json=body)
-    emit(data, fmt, _retried)
+    emit(data, fmt, retried("quarantine"))
 
 
 @quarantine.command("discard")
