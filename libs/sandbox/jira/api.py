@@ -14,7 +14,8 @@ from sandbox.jira import webhooks
 from sandbox.jira.jql import other_clause
 from sandbox.jira.render import Renderer
 from sandbox.jira.state import STATE, State
-from sandbox.jira.store import RESOLUTIONS, Issue, JiraError
+from sandbox.jira.store import RESOLUTIONS, Issue
+from sandbox.jira.values import JiraError
 
 routes = web.RouteTableDef()
 JSON = dict[str, Any]

@@ -17,9 +17,9 @@ from sandbox.jira.store import (
     PUBLIC_COMMENT_PROPERTY,
     STATUSES,
     Issue,
-    JiraError,
     account_id,
 )
+from sandbox.jira.values import JiraError
 from sandbox.webhook_sender import set_faults_from
 
 routes = web.RouteTableDef()

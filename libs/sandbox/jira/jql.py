@@ -8,7 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from sandbox.ids import now as utcnow
-from sandbox.jira.store import Issue, JiraError
+from sandbox.jira.store import Issue
+from sandbox.jira.values import JiraError
 
 _IN = re.compile(r"^\s*(?P<field>id|key|issue|issuekey)\s+in\s*\((?P<values>[^)]*)\)\s*$",
                  re.IGNORECASE)  # fmt: skip

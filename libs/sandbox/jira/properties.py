@@ -7,7 +7,7 @@ from aiohttp import web
 
 from sandbox.jira.api import API, error, from_exc
 from sandbox.jira.state import STATE
-from sandbox.jira.store import JiraError
+from sandbox.jira.values import JiraError
 
 routes = web.RouteTableDef()
 

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.ids import now as utcnow
-from sandbox.jira.adf import is_doc, to_wiki
+from sandbox.jira.adf import to_wiki
+from sandbox.jira.values import JiraError, check_doc, entity_properties, labels_of, summary_of
 
 JSON = dict[str, Any]
 
@@ -39,10 +40,6 @@ TRANSITIONS: tuple[tuple[str, str, tuple[str, ...], str, bool], ...] = (
     ("41", "Reopen", ("10001",), "10000", False),
 )
 ISSUE_TYPES: tuple[tuple[str, str], ...] = (("10001", "Incident"), ("10002", "Task"))
-# Jira Cloud's limits: a summary of 255 characters; a description or a comment of 32,767,
-# measured here on the stored (wiki) text. Beyond them the write is refused.
-SUMMARY_MAX = 255
-TEXT_MAX = 32_767
 
 
 def account_id(email: str) -> str:
@@ -79,23 +76,6 @@ class Comment:
         return isinstance(value, dict) and value.get("internal") is True
 
 
-def entity_properties(value: object) -> dict[str, Any]:
-    """A create/update body's `properties` (`[{"key", "value"}]`, the EntityProperty shape)."""
-    if value is None:
-        return {}
-    if not isinstance(value, list):
-        raise JiraError("properties: expected an array of entity properties")
-    out: dict[str, Any] = {}
-    for prop in value:
-        if not isinstance(prop, dict) or set(prop) - {"key", "value"}:
-            raise JiraError("properties: an entity property is {key, value}")
-        key = prop.get("key")
-        if not isinstance(key, str) or not 0 < len(key) <= 255 or "value" not in prop:
-            raise JiraError("properties: key (at most 255 characters) and value are required")
-        out[key] = prop["value"]
-    return out
-
-
 @dataclass
 class Issue:
     id: str
@@ -113,18 +93,6 @@ class Issue:
     resolution_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
-
-
-class JiraError(Exception):
-    """A 400 with Jira's `{"errorMessages", "errors"}` body."""
-
-    def __init__(
-        self, message: str | None = None, errors: dict[str, str] | None = None, status: int = 400
-    ) -> None:
-        super().__init__(message or str(errors))
-        self.messages = [message] if message else []
-        self.errors = errors or {}
-        self.status = status
 
 
 class JiraStore:
@@ -193,7 +161,7 @@ class JiraStore:
         issue.updated = max(utcnow(), issue.updated + timedelta(milliseconds=1))
 
     def create(self, fields: JSON, reporter: str) -> Issue:
-        summary = _summary(fields.get("summary"))
+        summary = summary_of(fields.get("summary"))
         project = fields.get("project")
         if not isinstance(project, dict) or (
             project.get("key") != self.project_key and project.get("id") != self.project_id
@@ -213,8 +181,8 @@ class JiraStore:
         if type_id is None:
             raise JiraError(errors={"issuetype": "Specify an issue type"})
         description = fields.get("description")
-        _check_doc("description", description)
-        labels = _labels(fields.get("labels", []))
+        check_doc("description", description)
+        labels = labels_of(fields.get("labels", []))
         at = utcnow()
         issue = Issue(
             id=str(self._next_issue),
@@ -247,13 +215,13 @@ class JiraStore:
                 )
         items: list[JSON] = []
         if "summary" in fields:
-            summary = _summary(fields["summary"])
+            summary = summary_of(fields["summary"])
             if summary != issue.summary:
                 items.append(_item("summary", None, issue.summary, None, summary))
                 issue.summary = summary
         if "description" in fields:
             description = fields["description"]
-            _check_doc("description", description)
+            check_doc("description", description)
             if description != issue.description:
                 items.append(
                     _item(
@@ -283,7 +251,7 @@ class JiraStore:
                 )
                 issue.assignee = account
         if "labels" in fields:
-            labels = _labels(fields["labels"])
+            labels = labels_of(fields["labels"])
             if labels != issue.labels:
                 items.append(_item("labels", None, " ".join(issue.labels), None, " ".join(labels)))
                 issue.labels = labels
@@ -334,7 +302,7 @@ class JiraStore:
     def add_comment(
         self, issue: Issue, body: object, author: str, properties: object = None
     ) -> Comment:
-        _check_doc("comment", body, required=True)
+        check_doc("comment", body, required=True)
         assert isinstance(body, dict)
         props = entity_properties(properties)
         at = utcnow()
@@ -364,7 +332,7 @@ class JiraStore:
         """Properties given are set; those left out keep their values (entity properties
         belong to the comment, not to one edit of it)."""
         comment = self.comment(issue, comment_id)
-        _check_doc("comment", body, required=True)
+        check_doc("comment", body, required=True)
         assert isinstance(body, dict)
         comment.properties.update(entity_properties(properties))
         comment.body = body
@@ -392,38 +360,3 @@ def _item(
         "to": new,
         "toString": new_s,
     }
-
-
-def _summary(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise JiraError(errors={"summary": "You must specify a summary of the issue."})
-    if len(value) > SUMMARY_MAX:
-        raise JiraError(errors={"summary": "Summary must be less than 255 characters."})
-    return value
-
-
-def _check_doc(name: str, value: object, *, required: bool = False) -> None:
-    if value is None and not required:
-        return
-    if not is_doc(value):
-        raise JiraError(
-            errors={
-                name: "Operation value must be an Atlassian Document "
-                "(see the Atlassian Document Format)"
-            }
-        )
-    if len(to_wiki(value) or "") > TEXT_MAX:
-        if name == "description":  # what REST v3 answers for an issue field
-            raise JiraError("CONTENT_LIMIT_EXCEEDED")
-        raise JiraError(
-            errors={name: "The entered text is too long. It exceeds the allowed limit of 32,767 "
-                    "characters."}
-        )  # fmt: skip
-
-
-def _labels(value: object) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise JiraError(errors={"labels": "labels must be a list of strings"})
-    if any(" " in v or not v for v in value):
-        raise JiraError(errors={"labels": "Labels cannot contain spaces."})
-    return list(dict.fromkeys(value))
