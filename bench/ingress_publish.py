@@ -5,7 +5,7 @@
 One run starts a fresh Tansu broker (it keeps every message in memory), then drives, with the
 same load generator (wrk if installed, else a small aiohttp client in a child process):
   (a) a bare aiohttp handler answering 202 to a 2 KB JSON POST, and
-  (b) `python -m ingress` with a valid Svix signature on a realistic 2 KB incident.io
+  (b) `python -m incident_sync.ingress` with a valid Svix signature on a realistic 2 KB incident.io
       `public_incident.incident_updated_v2` body: verify + parse + durable publish (acks=all),
       once per producer-pool size;
   (c) with `--breakdown`, the same ingress cut short after each stage (bench/ingress_stages.py:
@@ -45,7 +45,7 @@ from bench.payloads import (
     write_requests_file,
 )
 from bench.pinning import LOAD_CPUS, SERVER_CPUS, pin
-from devstack import processes
+from incident_sync.devstack import processes
 
 
 def wait_accepting(url: str, request: Request, timeout_s: float = 30.0) -> None:
@@ -69,7 +69,7 @@ async def count_inbound(bootstrap: str) -> int:
     30,000 acked records, every one of them readable), so `end - beginning` undercounts."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from syncmodel import topics
+    from incident_sync.syncmodel import topics
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         }
         if stage:
             env["BENCH_STAGE"] = stage
-        module = "bench.ingress_stages" if stage else "ingress"
+        module = "bench.ingress_stages" if stage else "incident_sync.ingress"
         ingress = processes.python_module("ingress", module, port=port, env=env)
         try:
             ingress.start(ready_timeout_s=30)

@@ -2,8 +2,8 @@
 
     BENCH_STAGE=framing|verify|parse python -m bench.ingress_stages
 
-It is `python -m ingress` (same app, routes, middleware, span, counters, uvloop) whose webhook
-path answers 202 right after the stage:
+It is `python -m incident_sync.ingress` (same app, routes, middleware, span, counters,
+uvloop) whose webhook path answers 202 right after the stage:
 - `framing`: read the body and answer (what the app adds to a bare handler);
 - `verify`: + the Svix signature check on the raw bytes;
 - `parse`: + parsing into ChangeEvents and encoding the Kafka records, but no publish.
@@ -18,10 +18,10 @@ from typing import Final
 
 from aiohttp import web
 
-from ingress import handlers
-from ingress.errors import json_response
-from ingress.publisher import Publisher
-from ingress.sides import Side
+from incident_sync.ingress import handlers
+from incident_sync.ingress.errors import json_response
+from incident_sync.ingress.publisher import Publisher
+from incident_sync.ingress.sides import Side
 
 STAGES: Final = ("framing", "verify", "parse")
 
@@ -46,7 +46,7 @@ def cut_after(stage: str) -> None:
 
 def main() -> None:
     cut_after(os.environ.get("BENCH_STAGE", ""))
-    from ingress.__main__ import main as ingress_main
+    from incident_sync.ingress.__main__ import main as ingress_main
 
     ingress_main()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from connectors.incidentio.signature import sign
+from incident_sync.connectors.incidentio.signature import sign
 
 EVENT_TYPE = "public_incident.incident_updated_v2"
 VARIANTS = 256  # distinct signed requests the generator cycles through (different incidents)

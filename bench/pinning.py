@@ -7,7 +7,7 @@ import argparse
 import shutil
 import subprocess
 
-from devstack import processes
+from incident_sync.devstack import processes
 
 SERVER_CPUS = "0"  # the server under test gets a core of its own
 LOAD_CPUS = "1-1023"  # the load generator and the broker share the others

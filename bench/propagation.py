@@ -29,9 +29,9 @@ import redis
 
 from bench import cpu
 from bench.payloads import EVENT_TYPE, incident_body
-from connectors.incidentio.signature import sign
-from devstack.stack import Stack
-from devstack.tools import wait_for
+from incident_sync.connectors.incidentio.signature import sign
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import wait_for
 
 BASE = datetime(2030, 1, 1, tzinfo=UTC)
 

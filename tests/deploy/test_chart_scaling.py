@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from syncmodel import topics
+from incident_sync.syncmodel import topics
 from tests.deploy.chart import (
     ALL_ON,
     FAUST_APP_ID,

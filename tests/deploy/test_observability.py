@@ -28,8 +28,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests import leakcheck
 from tests.deploy.chart import (
     ALL_ON,

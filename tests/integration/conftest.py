@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
-from devstack import processes
-from devstack.stack import Stack
-from devstack.tools import Tools
+from incident_sync.devstack import processes
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools
 from tests import leakcheck
 
 

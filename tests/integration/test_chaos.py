@@ -27,8 +27,8 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import httpx
 import orjson
 import pytest
 
-from connectors.servicenow import signature as snow_sig
-from devstack.stack import SN_PASSWORD, SN_USER, Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.connectors.servicenow import signature as snow_sig
+from incident_sync.devstack.stack import SN_PASSWORD, SN_USER, Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration

@@ -11,17 +11,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from connectors.servicenow.connector import ServiceNowConnector
-from outbound.context import Context
-from outbound.delivery import Delivery
-from outbound.state import StateStore
-from runtime.settings import Settings
-from sandbox.servicenow.app import build_app
-from sandbox.servicenow.state import ServiceNowConfig
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.conflicts import FieldWrite
-from syncmodel.echo import fingerprint
-from syncmodel.events import DeliveryCommand
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.state import StateStore
+from incident_sync.runtime.settings import Settings
+from incident_sync.sandbox.servicenow.app import build_app
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.conflicts import FieldWrite
+from incident_sync.syncmodel.echo import fingerprint
+from incident_sync.syncmodel.events import DeliveryCommand
 
 pytestmark = pytest.mark.integration
 

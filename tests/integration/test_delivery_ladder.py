@@ -21,9 +21,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
-from syncmodel import topics
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncmodel import topics
 from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration

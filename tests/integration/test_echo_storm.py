@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration

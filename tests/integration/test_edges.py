@@ -23,14 +23,14 @@ import httpx
 import orjson
 import pytest
 
-from connectors.incidentio import signature as svix
-from connectors.incidentio.connector import IncidentIoConnector
-from connectors.jira import signature as jira_sig
-from devstack import processes
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
-from syncmodel import codec, sizes
-from syncmodel.config import IntegrationConfig
+from incident_sync.connectors.incidentio import signature as svix
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.connectors.jira import signature as jira_sig
+from incident_sync.devstack import processes
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncmodel import codec, sizes
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration
@@ -180,7 +180,9 @@ def other_ingresses(stack: tuple[Stack, Tools]) -> Iterator[dict[str, tuple[str,
             port = processes.free_port()
             env = {**st.service_env("ingress"), "HTTP_PORT": str(port), **extra}
             env.update(CONFIG_SOURCE="file", INCIDENT_SYNC_CONFIG=str(sides), SYNC_API_TOKEN="")
-            child = processes.python_module(f"ingress-{name}", "ingress", port=port, env=env)
+            child = processes.python_module(
+                f"ingress-{name}", "incident_sync.ingress", port=port, env=env
+            )
             child.log_path = st.workdir / f"ingress-{name}.log"
             children[name] = child.start()
             url = f"http://127.0.0.1:{port}"

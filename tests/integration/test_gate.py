@@ -9,14 +9,14 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from connectors.base import Connector, RecordState, Written
-from outbound.context import Context
-from outbound.gate import Gate
-from outbound.state import StateStore
-from runtime.settings import Settings
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
-from syncmodel.fields import ToolType
+from incident_sync.connectors.base import Connector, RecordState, Written
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.state import StateStore
+from incident_sync.runtime.settings import Settings
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
+from incident_sync.syncmodel.fields import ToolType
 
 pytestmark = pytest.mark.integration
 T_WRITE = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration

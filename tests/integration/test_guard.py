@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from connectors.base import ToolError
-from outbound.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
-from outbound.settings import DeliverySettings
-from syncmodel.config import IntegrationConfig
+from incident_sync.connectors.base import ToolError
+from incident_sync.outbound.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
+from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.syncmodel.config import IntegrationConfig
 
 pytestmark = pytest.mark.integration
 

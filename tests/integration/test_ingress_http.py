@@ -22,16 +22,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from connectors.incidentio import signature as svix
-from connectors.servicenow import signature as snow_sig
-from devstack import processes
-from ingress.app import build_app
-from runtime.settings import Settings
-from sandbox.servicenow.app import build_app as build_snow
-from sandbox.servicenow.state import ServiceNowConfig
-from syncmodel import codec, topics
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.events import ChangeEvent, ChangeKind, Origin
+from incident_sync.connectors.incidentio import signature as svix
+from incident_sync.connectors.servicenow import signature as snow_sig
+from incident_sync.devstack import processes
+from incident_sync.ingress.app import build_app
+from incident_sync.runtime.settings import Settings
+from incident_sync.sandbox.servicenow.app import build_app as build_snow
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, Origin
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.stack import JIRA_TOKEN, JIRA_USER, Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import JIRA_TOKEN, JIRA_USER, Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration

@@ -18,13 +18,13 @@ import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
-from runtime.kafka import make_producer
-from runtime.settings import Settings
-from syncmodel import codec, topics
-from syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
-from syncstate.quarantine import ENTRY_HEADER, RETRY_HEADER
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.runtime.kafka import make_producer
+from incident_sync.runtime.settings import Settings
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
+from incident_sync.syncstate.quarantine import ENTRY_HEADER, RETRY_HEADER
 from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration

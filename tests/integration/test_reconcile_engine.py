@@ -15,21 +15,21 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
-from controlstore.source import FileSource
-from reconciler.engine import MISSING_FLOOR, Engine
-from reconciler.publisher import Publisher, headers
-from reconciler.settings import ReconcilerSettings
-from reconciler.sides import Sides
-from runtime import tracing
-from sandbox.incidentio.app import build_app as incidentio_app
-from sandbox.incidentio.state import IncidentioConfig
-from sandbox.servicenow.app import build_app as servicenow_app
-from sandbox.servicenow.state import ServiceNowConfig
-from syncmodel.config import SyncConfig
-from syncmodel.drift import MissingPolicy
-from syncmodel.events import ChangeEvent, ChangeKind
-from syncstate.links import LinkView
-from syncstate.reconcile import ReconcileRun, RunMode
+from incident_sync.controlstore.source import FileSource
+from incident_sync.reconciler.engine import MISSING_FLOOR, Engine
+from incident_sync.reconciler.publisher import Publisher, headers
+from incident_sync.reconciler.settings import ReconcilerSettings
+from incident_sync.reconciler.sides import Sides
+from incident_sync.runtime import tracing
+from incident_sync.sandbox.incidentio.app import build_app as incidentio_app
+from incident_sync.sandbox.incidentio.state import IncidentioConfig
+from incident_sync.sandbox.servicenow.app import build_app as servicenow_app
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncmodel.drift import MissingPolicy
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
+from incident_sync.syncstate.links import LinkView
+from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 pytestmark = pytest.mark.integration

@@ -18,10 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.processes import Child
-from devstack.reconciler import reconciler
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.processes import Child
+from incident_sync.devstack.reconciler import reconciler
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import im, run_im, start_stack
 
 pytestmark = pytest.mark.integration

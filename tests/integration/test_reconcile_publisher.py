@@ -12,12 +12,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
-from devstack import processes
-from reconciler.publisher import Publisher
-from reconciler.settings import ReconcilerSettings
-from syncmodel import codec, topics
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
-from syncstate.quarantine import ENTRY_HEADER, VALUE_HEADER, QuarantineIndex, Stage
+from incident_sync.devstack import processes
+from incident_sync.reconciler.publisher import Publisher
+from incident_sync.reconciler.settings import ReconcilerSettings
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
+from incident_sync.syncstate.quarantine import ENTRY_HEADER, VALUE_HEADER, QuarantineIndex, Stage
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import run_im, start_stack
 
 pytestmark = pytest.mark.integration

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from devstack import processes
-from outbound.ladder import NOT_BEFORE
-from outbound.relay import RetryRelay
-from outbound.settings import DeliverySettings
-from runtime.kafka import ensure_topics, make_producer
-from runtime.settings import Settings
-from syncmodel import topics
-from syncstate.quarantine import too_large
+from incident_sync.devstack import processes
+from incident_sync.outbound.ladder import NOT_BEFORE
+from incident_sync.outbound.relay import RetryRelay
+from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.runtime.kafka import ensure_topics, make_producer
+from incident_sync.runtime.settings import Settings
+from incident_sync.syncmodel import topics
+from incident_sync.syncstate.quarantine import too_large
 
 pytestmark = pytest.mark.integration
 

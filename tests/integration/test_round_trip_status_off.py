@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration

@@ -33,7 +33,7 @@ def stop(proc: subprocess.Popen[str]) -> int:
 
 def test_incidentio_process():
     proc, base = start(
-        "sandbox.incidentio",
+        "incident_sync.sandbox.incidentio",
         "--api-key",
         "k",
         "--signing-secret",
@@ -49,7 +49,7 @@ def test_incidentio_process():
 
 def test_servicenow_process():
     proc, base = start(
-        "sandbox.servicenow",
+        "incident_sync.sandbox.servicenow",
         "--user",
         "incident-sync:secret",
         "--user",

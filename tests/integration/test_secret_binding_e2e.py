@@ -22,8 +22,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis import Redis
 
-from devstack.stack import SN_PASSWORD, Stack
-from devstack.tools import Tools, wait_for
+from incident_sync.devstack.stack import SN_PASSWORD, Stack
+from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import im, start_stack
 from tests.integration.hosts import Host, recording_host
 

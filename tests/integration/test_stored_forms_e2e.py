@@ -24,9 +24,9 @@ from typing import Any
 import httpx
 import pytest
 
-from devstack.stack import Stack
-from devstack.tools import Tools, wait_for
-from syncmodel.limits import MARKER
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncmodel.limits import MARKER
 from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration

@@ -32,19 +32,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from connectors.base import Connector, RecordState, Written
-from outbound.arbiter import Arbiter
-from outbound.context import Context
-from outbound.delivery import Delivery
-from outbound.gate import Gate
-from outbound.state import StateStore
-from runtime.settings import Settings
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.echo import normalize
-from syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
-from syncmodel.fields import ConflictStrategy, ToolType
-from syncmodel.mapping import load_mapping
-from syncstate.conflicts import ConflictStatus, ConflictStore, Resolution, resolution_event
+from incident_sync.connectors.base import Connector, RecordState, Written
+from incident_sync.outbound.arbiter import Arbiter
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.state import StateStore
+from incident_sync.runtime.settings import Settings
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.echo import normalize
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
+from incident_sync.syncmodel.fields import ConflictStrategy, ToolType
+from incident_sync.syncmodel.mapping import load_mapping
+from incident_sync.syncstate.conflicts import (
+    ConflictStatus,
+    ConflictStore,
+    Resolution,
+    resolution_event,
+)
 
 pytestmark = pytest.mark.integration
 SYNC_ACTOR = "incident-sync"

@@ -27,20 +27,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from connectors.base import Connector, RecordState, Written
-from controlstore.source import FileSource
-from reconciler.engine import Engine
-from reconciler.publisher import Publisher
-from reconciler.settings import ReconcilerSettings
-from reconciler.sides import Sides
-from syncmodel.config import SyncConfig
-from syncmodel.echo import normalize
-from syncmodel.events import ChangeEvent, ChangeKind
-from syncmodel.fields import ConflictStrategy
-from syncmodel.limits import cut
-from syncmodel.mapping import FieldMapping, load_mapping
-from syncstate.links import LinkView
-from syncstate.reconcile import ReconcileRun, RunMode
+from incident_sync.connectors.base import Connector, RecordState, Written
+from incident_sync.controlstore.source import FileSource
+from incident_sync.reconciler.engine import Engine
+from incident_sync.reconciler.publisher import Publisher
+from incident_sync.reconciler.settings import ReconcilerSettings
+from incident_sync.reconciler.sides import Sides
+from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncmodel.echo import normalize
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
+from incident_sync.syncmodel.fields import ConflictStrategy
+from incident_sync.syncmodel.limits import cut
+from incident_sync.syncmodel.mapping import FieldMapping, load_mapping
+from incident_sync.syncstate.links import LinkView
+from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 from tests.integration.test_sync_properties import FIELDS, Edit, SimSide, World, make_world
 
 pytestmark = pytest.mark.integration

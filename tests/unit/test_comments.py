@@ -3,11 +3,11 @@ and the note a deleted record leaves on the incident."""
 
 from __future__ import annotations
 
-from syncmodel.comments import by_comment_id, comment_changes, forced_changes
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.conflicts import FieldWrite
-from syncmodel.deletes import deletion_note
-from syncmodel.events import (
+from incident_sync.syncmodel.comments import by_comment_id, comment_changes, forced_changes
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.conflicts import FieldWrite
+from incident_sync.syncmodel.deletes import deletion_note
+from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,
     CommentAction,
@@ -15,7 +15,7 @@ from syncmodel.events import (
     FieldChange,
     LinkedEvent,
 )
-from syncmodel.routing import plan_deliveries
+from incident_sync.syncmodel.routing import plan_deliveries
 
 CONFIG = SyncConfig(
     platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://io"),

@@ -10,12 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.config import load_config as load_from
-from syncmodel.fields import ToolType
-from syncmodel.loaderrors import ConfigError
-from syncmodel.mapping import MappingError, load_mapping
-from syncmodel.tooloptions import TOOL_OPTIONS
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.config import load_config as load_from
+from incident_sync.syncmodel.fields import ToolType
+from incident_sync.syncmodel.loaderrors import ConfigError
+from incident_sync.syncmodel.mapping import MappingError, load_mapping
+from incident_sync.syncmodel.tooloptions import TOOL_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-not-in-any-message"
@@ -155,9 +155,8 @@ def test_the_option_table_covers_what_each_connector_reads() -> None:
     """Every option name a connector reads is declared for its tool (and nothing else is)."""
     read = re.compile(r"options\.get\(\s*\"([a-z_]+)\"")
     for tool in ToolType:
-        source = "".join(
-            p.read_text() for p in (REPO / "libs" / "connectors" / tool.value).glob("*.py")
-        )
+        package = REPO / "libs/connectors/src/incident_sync/connectors" / tool.value
+        source = "".join(p.read_text() for p in package.glob("*.py"))
         names = set(read.findall(source))
         if tool is ToolType.SERVICENOW:  # its create defaults are read in a loop
             names |= {"urgency", "impact", "category", "assignment_group"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 
-from devstack.processes import _ephemeral_low, free_port
+from incident_sync.devstack.processes import _ephemeral_low, free_port
 
 
 def test_a_free_port_is_below_the_ephemeral_range_and_bindable() -> None:

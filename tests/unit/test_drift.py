@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.conflicts import FieldWrite
-from syncmodel.drift import (
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.conflicts import FieldWrite
+from incident_sync.syncmodel.drift import (
     DriftType,
     Flow,
     Heal,
@@ -22,9 +22,9 @@ from syncmodel.drift import (
     missing,
     recreate_event,
 )
-from syncmodel.events import ChangeKind, FieldChange, LinkedEvent, Origin
-from syncmodel.mapping import MappingConfig
-from syncmodel.routing import plan_deliveries
+from incident_sync.syncmodel.events import ChangeKind, FieldChange, LinkedEvent, Origin
+from incident_sync.syncmodel.mapping import MappingConfig
+from incident_sync.syncmodel.routing import plan_deliveries
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

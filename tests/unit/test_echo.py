@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncmodel.echo import fingerprint, is_stale, normalize, real_changes
-from syncmodel.events import FieldChange
+from incident_sync.syncmodel.echo import fingerprint, is_stale, normalize, real_changes
+from incident_sync.syncmodel.events import FieldChange
 
 
 def test_tools_rewriting_whitespace_do_not_make_a_change() -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from syncmodel.drift import Discrepancy, DriftType, Heal
-from syncmodel.healing import Attempt, attempt_key, judge
+from incident_sync.syncmodel.drift import Discrepancy, DriftType, Heal
+from incident_sync.syncmodel.healing import Attempt, attempt_key, judge
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

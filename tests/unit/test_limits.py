@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncmodel.echo import normalize
-from syncmodel.limits import MARKER, SHORT_MARKER, cut, fit
+from incident_sync.syncmodel.echo import normalize
+from incident_sync.syncmodel.limits import MARKER, SHORT_MARKER, cut, fit
 
 
 def test_a_value_within_its_limit_is_sent_as_it_is() -> None:

@@ -8,7 +8,7 @@ import logging
 import orjson
 from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError, LineTooLong
 
-from runtime.logs import ClientErrorFilter, JsonFormatter, logging_config
+from incident_sync.runtime.logs import ClientErrorFilter, JsonFormatter, logging_config
 
 
 def record(exc: BaseException | None) -> logging.LogRecord:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from syncmodel.mapping import FieldMapping, MappingError, load_mapping
+from incident_sync.syncmodel.mapping import FieldMapping, MappingError, load_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,12 +9,12 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from controlstore.crypto import Keyring, generate_key
-from controlstore.records import seal
-from controlstore.source import FileSource, build_config
-from syncmodel.config import IntegrationConfig, load_config, resolve_mapping
-from syncmodel.loaderrors import ConfigError
-from syncmodel.mapping import MappingError, read_named_mapping
+from incident_sync.controlstore.crypto import Keyring, generate_key
+from incident_sync.controlstore.records import seal
+from incident_sync.controlstore.source import FileSource, build_config
+from incident_sync.syncmodel.config import IntegrationConfig, load_config, resolve_mapping
+from incident_sync.syncmodel.loaderrors import ConfigError
+from incident_sync.syncmodel.mapping import MappingError, read_named_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_NAMES = (

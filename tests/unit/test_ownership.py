@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from syncmodel.config import IntegrationConfig
-from syncmodel.fields import Owner, ToolType
-from syncmodel.ownership import FieldOwnership, accepts_inbound, writes_outbound
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.fields import Owner, ToolType
+from incident_sync.syncmodel.ownership import FieldOwnership, accepts_inbound, writes_outbound
 
 
 def integration(tool: str, **extra: object) -> IntegrationConfig:

@@ -10,12 +10,19 @@ from faust.exceptions import ProducerSendError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ResponseError
 
-from outbound.durable import infrastructure
-from outbound.ladder import NOT_BEFORE
-from outbound.relay import due_at
-from syncmodel import codec, topics
-from syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand
-from syncstate.quarantine import Message, QuarantineEntry, Stage, attribute, entry_id, too_large
+from incident_sync.outbound.durable import infrastructure
+from incident_sync.outbound.ladder import NOT_BEFORE
+from incident_sync.outbound.relay import due_at
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand
+from incident_sync.syncstate.quarantine import (
+    Message,
+    QuarantineEntry,
+    Stage,
+    attribute,
+    entry_id,
+    too_large,
+)
 
 SIDES = {"incidentio", "prod-snow", "prod-jira"}
 

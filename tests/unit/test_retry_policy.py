@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncmodel.retry import Dead, DeadReason, Retry, RetryPolicy, parse_delays
+from incident_sync.syncmodel.retry import Dead, DeadReason, Retry, RetryPolicy, parse_delays
 
 POLICY = RetryPolicy()
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.conflicts import FieldWrite
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent
-from syncmodel.mapping import Features, FieldMapping, MappingConfig, load_mapping
-from syncmodel.routing import plan_deliveries
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.conflicts import FieldWrite
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent
+from incident_sync.syncmodel.mapping import Features, FieldMapping, MappingConfig, load_mapping
+from incident_sync.syncmodel.routing import plan_deliveries
 
 
 def config(direction: str = "bidirectional", ownership: Any = None, **extra: Any) -> SyncConfig:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from sandbox.faults import with_api_faults
+from incident_sync.sandbox.faults import with_api_faults
 
 Client = TestClient[web.Request, web.Application]
 

@@ -16,9 +16,9 @@ import httpx
 import pytest
 from aiohttp import web
 
-from sandbox.incidentio.app import build_app
-from sandbox.incidentio.state import IncidentioConfig
-from sandbox.incidentio.webhooks import svix_signature
+from incident_sync.sandbox.incidentio.app import build_app
+from incident_sync.sandbox.incidentio.state import IncidentioConfig
+from incident_sync.sandbox.incidentio.webhooks import svix_signature
 from tests.vendorfiles import vendor_file
 
 KEY = "test-key"

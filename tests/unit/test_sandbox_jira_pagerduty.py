@@ -11,11 +11,11 @@ import orjson
 import pytest
 from aiohttp import web
 
-from sandbox.jira.app import build_app as build_jira
-from sandbox.jira.state import STATE as JIRA_STATE
-from sandbox.jira.state import JiraConfig
-from sandbox.pagerduty.app import build_app as build_pd
-from sandbox.pagerduty.state import PagerDutyConfig
+from incident_sync.sandbox.jira.app import build_app as build_jira
+from incident_sync.sandbox.jira.state import STATE as JIRA_STATE
+from incident_sync.sandbox.jira.state import JiraConfig
+from incident_sync.sandbox.pagerduty.app import build_app as build_pd
+from incident_sync.sandbox.pagerduty.state import PagerDutyConfig
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 JIRA_AUTH = ("incident-sync@example.com", "sandbox-token")

@@ -1,6 +1,6 @@
 """Encoded-query parsing and matching of the ServiceNow sandbox (pure, no I/O)."""
 
-from sandbox.servicenow.query import parse
+from incident_sync.sandbox.servicenow.query import parse
 
 COLUMNS = frozenset({"state", "priority", "short_description", "number", "sys_updated_on"})
 ROWS = [

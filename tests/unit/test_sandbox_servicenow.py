@@ -16,8 +16,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from sandbox.servicenow.app import build_app
-from sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.sandbox.servicenow.app import build_app
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 from tests.vendorfiles import vendor_file
 
 SECRET = "sn-secret"

@@ -11,9 +11,9 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncmodel import codec, sizes, topics
-from syncmodel.comments import comment_changes
-from syncmodel.events import (
+from incident_sync.syncmodel import codec, sizes, topics
+from incident_sync.syncmodel.comments import comment_changes
+from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,
     CommentAction,
@@ -22,8 +22,8 @@ from syncmodel.events import (
     FieldChange,
     LinkedEvent,
 )
-from syncmodel.retry import DeadReason
-from syncstate.dlq import DlqEntry
+from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate.dlq import DlqEntry
 
 LIMITS = [sizes.DEFAULT_MAX_MESSAGE_BYTES, sizes.MIN_MAX_MESSAGE_BYTES, 8 * 1024 * 1024]
 ID = "r" * 128  # the longest id the id rule allows

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent
-from syncmodel.mapping import load_mapping
-from syncmodel.routing import plan_deliveries
-from syncmodel.toolfields import ToolFieldMapping
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent
+from incident_sync.syncmodel.mapping import load_mapping
+from incident_sync.syncmodel.routing import plan_deliveries
+from incident_sync.syncmodel.toolfields import ToolFieldMapping
 
 
 def integration(id_: str, type_: str, **extra: object) -> IntegrationConfig:

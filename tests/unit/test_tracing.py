@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from runtime import tracing
-from runtime.logs import JsonFormatter
+from incident_sync.runtime import tracing
+from incident_sync.runtime.logs import JsonFormatter
 
 
 @pytest.fixture

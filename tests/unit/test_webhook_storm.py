@@ -11,14 +11,14 @@ import orjson
 import pytest
 from aiohttp import web
 
-from connectors.incidentio.connector import IncidentIoConnector
-from connectors.jira.connector import JiraConnector
-from sandbox.incidentio.app import build_app as build_incidentio
-from sandbox.incidentio.state import IncidentioConfig
-from sandbox.jira.app import build_app as build_jira
-from sandbox.jira.state import JiraConfig
-from sandbox.storm import WebhookStorm
-from syncmodel.config import IntegrationConfig
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.connectors.jira.connector import JiraConnector
+from incident_sync.sandbox.incidentio.app import build_app as build_incidentio
+from incident_sync.sandbox.incidentio.state import IncidentioConfig
+from incident_sync.sandbox.jira.app import build_app as build_jira
+from incident_sync.sandbox.jira.state import JiraConfig
+from incident_sync.sandbox.storm import WebhookStorm
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.unit.connectors.sandbox_harness import Harness, running
 from tests.unit.connectors.stub_server import Seen
 

@@ -12,14 +12,14 @@ import pytest
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from outbound.context import Context, mappings_of
-from outbound.state import StateStore
-from runtime.settings import Settings
-from sandbox.jira.app import build_app as build_jira
-from sandbox.servicenow.app import build_app as build_snow
-from sandbox.servicenow.state import ServiceNowConfig
-from sandbox.slack.app import build_app as build_slack
-from syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.outbound.context import Context, mappings_of
+from incident_sync.outbound.state import StateStore
+from incident_sync.runtime.settings import Settings
+from incident_sync.sandbox.jira.app import build_app as build_jira
+from incident_sync.sandbox.servicenow.app import build_app as build_snow
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.sandbox.slack.app import build_app as build_slack
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from tests.integration.comments.helpers import Sandboxes
 
 

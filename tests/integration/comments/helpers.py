@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from outbound.context import Context
-from outbound.gate import Gate
-from syncmodel.events import (
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.gate import Gate
+from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,
     CommentAction,

@@ -6,19 +6,19 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from outbound.arbiter import Arbiter
-from outbound.commentmap import CommentMap
-from outbound.context import Context
-from outbound.delivery import Delivery
-from outbound.gate import Gate
-from syncmodel.events import (
+from incident_sync.outbound.arbiter import Arbiter
+from incident_sync.outbound.commentmap import CommentMap
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.gate import Gate
+from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,
     CommentAction,
     DeliveryCommand,
     FieldChange,
 )
-from syncstate import links
+from incident_sync.syncstate import links
 from tests.integration.comments.helpers import (
     PID,
     Sandboxes,

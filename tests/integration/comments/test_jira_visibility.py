@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from outbound.context import Context
-from outbound.delivery import Delivery
-from syncmodel.events import CommentAction
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.delivery import Delivery
+from incident_sync.syncmodel.events import CommentAction
 from tests.integration.comments.helpers import Sandboxes, command, comment, jira_issue
 
 pytestmark = pytest.mark.integration

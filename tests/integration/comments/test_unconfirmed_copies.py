@@ -9,12 +9,12 @@ import time
 import httpx
 import pytest
 
-from connectors.base import ToolError
-from outbound import comments
-from outbound.context import Context
-from outbound.delivery import Delivery
-from outbound.gate import Gate
-from syncmodel.events import (
+from incident_sync.connectors.base import ToolError
+from incident_sync.outbound import comments
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.gate import Gate
+from incident_sync.syncmodel.events import (
     CommentAction,
 )
 from tests.integration.comments.helpers import (

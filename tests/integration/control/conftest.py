@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack import processes
+from incident_sync.devstack import processes
 from tests.integration.control.service import ControlService, start_control
 
 CONTROL_DB = 5

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from control.settings import default_policy_file
-from controlstore.crypto import generate_key
-from devstack import processes
+from incident_sync.control.settings import default_policy_file
+from incident_sync.controlstore.crypto import generate_key
+from incident_sync.devstack import processes
 from tests import leakcheck
 
 REPO = Path(__file__).resolve().parents[3]
@@ -52,7 +52,7 @@ class ControlService:
         self.port = processes.free_port()
         self.child = processes.python_module(
             "control",
-            "control",
+            "incident_sync.control",
             port=self.port,
             env={
                 "REDIS_URL": self.redis_url,

@@ -15,13 +15,13 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from syncmodel.events import DeliveryCommand
-from syncmodel.fields import ConflictStrategy
-from syncmodel.retry import DeadReason
-from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
-from syncstate.dlq import DlqEntry, DlqIndex, entry_id
-from syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
-from syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
+from incident_sync.syncmodel.events import DeliveryCommand
+from incident_sync.syncmodel.fields import ConflictStrategy
+from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
+from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
+from incident_sync.syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
+from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration

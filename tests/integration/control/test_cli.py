@@ -16,8 +16,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
-from control.cli import main
-from devstack import processes
+from incident_sync.control.cli import main
+from incident_sync.devstack import processes
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def snow_sandbox() -> Iterator[str]:
     port = processes.free_port()
     child = processes.python_module(
         "sandbox-servicenow",
-        "sandbox.servicenow",
+        "incident_sync.sandbox.servicenow",
         "--host",
         "127.0.0.1",
         "--port",

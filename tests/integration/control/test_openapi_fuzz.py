@@ -27,12 +27,12 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from syncmodel.events import DeliveryCommand
-from syncmodel.fields import ConflictStrategy
-from syncmodel.retry import DeadReason
-from syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
-from syncstate.dlq import DlqEntry, DlqIndex, entry_id
-from syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
+from incident_sync.syncmodel.events import DeliveryCommand
+from incident_sync.syncmodel.fields import ConflictStrategy
+from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
+from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
+from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from tests.integration.control.service import ControlService, start_control
 from tests.integration.hosts import Host, recording_host
 
@@ -153,7 +153,10 @@ def test_the_api_conforms_to_its_openapi_document(
         cwd=tmp_path,  # its report directory and hypothesis database stay out of the repo
         env={
             **os.environ,
-            "PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("", "libs", "services")),
+            # The hooks are in tests/; incident_sync comes from the install (or PYTHONPATH).
+            "PYTHONPATH": os.pathsep.join(
+                [str(REPO), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+            ),
             "SCHEMATHESIS_HOOKS": "tests.integration.control.fuzz_hooks",
             "FUZZ_KNOWN": orjson.dumps(KNOWN).decode(),
             "FUZZ_URL": fuzzed.url,

@@ -16,9 +16,15 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from redis.asyncio import Redis
 
-from syncmodel import topics
-from syncmodel.events import utcnow
-from syncstate.quarantine import RETRY_HEADER, Message, QuarantineEntry, QuarantineIndex, Stage
+from incident_sync.syncmodel import topics
+from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncstate.quarantine import (
+    RETRY_HEADER,
+    Message,
+    QuarantineEntry,
+    QuarantineIndex,
+    Stage,
+)
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from redis import Redis
 
-from controlstore.crypto import Keyring, KeyringError
-from controlstore.records import StoredSide, to_config
+from incident_sync.controlstore.crypto import Keyring, KeyringError
+from incident_sync.controlstore.records import StoredSide, to_config
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration
@@ -121,7 +121,7 @@ def test_rotation_reseals_everything_under_the_new_key(
     """A service holding OLD seals; the service restarted with NEW,OLD (step 2 of the
     rotation) re-seals everything; then NEW alone opens every record and OLD alone none.
     A service that lacks a key in use refuses to rotate (409), it does not half-do it."""
-    from controlstore.crypto import generate_key
+    from incident_sync.controlstore.crypto import generate_key
     from tests.integration.control.service import start_control
 
     first = start_control(redis_port, ROTATION_DB)

@@ -14,23 +14,23 @@ import httpx
 import pytest
 from aiohttp import web
 
-from connectors.base import Connector
-from connectors.datadog.connector import DatadogConnector
-from connectors.incidentio.connector import IncidentIoConnector
-from connectors.jira.connector import JiraConnector
-from connectors.pagerduty.connector import PagerDutyConnector
-from connectors.servicenow.connector import ServiceNowConnector
-from sandbox.datadog.app import DatadogConfig
-from sandbox.datadog.app import build_app as datadog_app
-from sandbox.incidentio.app import build_app as incidentio_app
-from sandbox.incidentio.state import IncidentioConfig
-from sandbox.jira.app import build_app as jira_app
-from sandbox.jira.state import JiraConfig
-from sandbox.pagerduty.app import build_app as pagerduty_app
-from sandbox.pagerduty.state import PagerDutyConfig
-from sandbox.servicenow.app import build_app as servicenow_app
-from sandbox.servicenow.state import ServiceNowConfig
-from syncmodel.config import IntegrationConfig
+from incident_sync.connectors.base import Connector
+from incident_sync.connectors.datadog.connector import DatadogConnector
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.connectors.jira.connector import JiraConnector
+from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.sandbox.datadog.app import DatadogConfig
+from incident_sync.sandbox.datadog.app import build_app as datadog_app
+from incident_sync.sandbox.incidentio.app import build_app as incidentio_app
+from incident_sync.sandbox.incidentio.state import IncidentioConfig
+from incident_sync.sandbox.jira.app import build_app as jira_app
+from incident_sync.sandbox.jira.state import JiraConfig
+from incident_sync.sandbox.pagerduty.app import build_app as pagerduty_app
+from incident_sync.sandbox.pagerduty.state import PagerDutyConfig
+from incident_sync.sandbox.servicenow.app import build_app as servicenow_app
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.unit.connectors.jira import helpers as jira_helpers
 from tests.unit.connectors.openapi import spec
 from tests.unit.connectors.pagerduty import helpers as pd_helpers

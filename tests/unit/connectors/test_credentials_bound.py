@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from connectors.base import ToolError
-from connectors.datadog.client import DatadogClient
-from connectors.servicenow.auth import ServiceNowOAuth
-from connectors.servicenow.client import ServiceNowClient
-from connectors.servicenow.connector import ServiceNowConnector
-from connectors.transport import bound_auth, send
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
+from incident_sync.connectors.servicenow.client import ServiceNowClient
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.connectors.transport import bound_auth, send
 from tests.unit.connectors.servicenow.helpers import config
 from tests.unit.connectors.stub_server import Stub, serve
 

@@ -10,20 +10,20 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from connectors.base import ToolError
-from connectors.jira.connector import JiraConnector
-from connectors.pagerduty.connector import PagerDutyConnector
-from connectors.servicenow.connector import STOCK_LENGTHS, ServiceNowConnector
-from connectors.slack.connector import SlackConnector
-from sandbox.jira.app import build_app as jira_app
-from sandbox.jira.state import JiraConfig
-from sandbox.pagerduty.app import build_app as pd_app
-from sandbox.pagerduty.state import PagerDutyConfig
-from sandbox.servicenow.app import build_app as sn_app
-from sandbox.servicenow.state import ServiceNowConfig
-from sandbox.slack.app import build_app as slack_app
-from syncmodel.config import IntegrationConfig
-from syncmodel.limits import MARKER
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.jira.connector import JiraConnector
+from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
+from incident_sync.connectors.servicenow.connector import STOCK_LENGTHS, ServiceNowConnector
+from incident_sync.connectors.slack.connector import SlackConnector
+from incident_sync.sandbox.jira.app import build_app as jira_app
+from incident_sync.sandbox.jira.state import JiraConfig
+from incident_sync.sandbox.pagerduty.app import build_app as pd_app
+from incident_sync.sandbox.pagerduty.state import PagerDutyConfig
+from incident_sync.sandbox.servicenow.app import build_app as sn_app
+from incident_sync.sandbox.servicenow.state import ServiceNowConfig
+from incident_sync.sandbox.slack.app import build_app as slack_app
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.limits import MARKER
 from tests.unit.connectors.jira import helpers as jira_helpers
 from tests.unit.connectors.pagerduty import helpers as pd_helpers
 from tests.unit.connectors.sandbox_harness import Harness, running

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import RecordNotFound, RecordState, ToolError
-from connectors.lookup import Found, look_up
-from syncmodel.config import IntegrationConfig
+from incident_sync.connectors.base import RecordNotFound, RecordState, ToolError
+from incident_sync.connectors.lookup import Found, look_up
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.unit.ingress.helpers import HmacConnector
 
 

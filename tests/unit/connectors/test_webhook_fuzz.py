@@ -22,13 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.base import Connector, WebhookRejected
-from connectors.datadog import webhook as datadog_webhook
-from connectors.jira import fields as jira_fields
-from connectors.registry import make_connector
-from syncmodel import codec, ids
-from syncmodel.config import IntegrationConfig
-from syncmodel.events import ChangeEvent
+from incident_sync.connectors.base import Connector, WebhookRejected
+from incident_sync.connectors.datadog import webhook as datadog_webhook
+from incident_sync.connectors.jira import fields as jira_fields
+from incident_sync.connectors.registry import make_connector
+from incident_sync.syncmodel import codec, ids
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.events import ChangeEvent
 from tests.unit.connectors.datadog.test_connector import config as datadog_config
 from tests.unit.connectors.incidentio.helpers import config as incidentio_config
 from tests.unit.connectors.jira.helpers import config as jira_config

@@ -14,10 +14,10 @@ import httpx
 import orjson
 import pytest
 
-from connectors.base import Connector, WebhookRejected
-from connectors.registry import make_connector
-from syncmodel.config import IntegrationConfig
-from syncmodel.events import ChangeEvent
+from incident_sync.connectors.base import Connector, WebhookRejected
+from incident_sync.connectors.registry import make_connector
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.events import ChangeEvent
 from tests.unit.connectors.datadog.test_connector import config as datadog_config
 from tests.unit.connectors.incidentio.helpers import config as incidentio_config
 from tests.unit.connectors.jira.helpers import config as jira_config

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from controlstore.crypto import Keyring, KeyringError, generate_key
-from controlstore.records import (
+from incident_sync.controlstore.crypto import Keyring, KeyringError, generate_key
+from incident_sync.controlstore.records import (
     BINDING,
     StoredSide,
     aad,
@@ -16,7 +16,7 @@ from controlstore.records import (
     seal,
     to_config,
 )
-from syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.config import IntegrationConfig
 
 OLD, NEW = generate_key(), generate_key()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.cli.manifest import ManifestError, to_manifest, to_request
+from incident_sync.control.cli.manifest import ManifestError, to_manifest, to_request
 
 VIEW = {
     "name": "prod-snow",

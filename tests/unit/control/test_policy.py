@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from control.policy import Policy
-from control.settings import default_policy_file
+from incident_sync.control.policy import Policy
+from incident_sync.control.settings import default_policy_file
 
 POLICY = Policy(default_policy_file())
 

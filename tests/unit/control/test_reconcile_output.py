@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from control.cli.reconcile import show_run
+from incident_sync.control.cli.reconcile import show_run
 
 REASON = "push_platform sent by rec-0 did not change either side; it is not sent again"
 

@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from syncmodel.config import SyncConfig
-from syncmodel.fields import ToolType
+from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncmodel.fields import ToolType
 from tests.unit.ingress.helpers import PLATFORM, SNOW, FakeProducer, FakeRedis, make_client, side
 
 

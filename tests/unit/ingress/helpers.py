@@ -14,13 +14,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
-from connectors.base import Connector, RecordState, WebhookRejected, Written
-from ingress.app import build_app
-from runtime.settings import Settings
-from syncmodel import topics
-from syncmodel.config import IntegrationConfig, SyncConfig
-from syncmodel.events import ChangeEvent, ChangeKind, FieldChange
-from syncmodel.fields import ToolType
+from incident_sync.connectors.base import Connector, RecordState, WebhookRejected, Written
+from incident_sync.ingress.app import build_app
+from incident_sync.runtime.settings import Settings
+from incident_sync.syncmodel import topics
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange
+from incident_sync.syncmodel.fields import ToolType
 
 SECRET = b"s3cret"
 MAX_BODY = 64 * 1024

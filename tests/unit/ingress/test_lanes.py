@@ -8,7 +8,7 @@ from typing import Any, cast
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from ingress.lanes import Lane, LaneFull, key_hash
+from incident_sync.ingress.lanes import Lane, LaneFull, key_hash
 
 
 class Batch:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from syncmodel import codec, topics
-from syncmodel.config import SyncConfig
-from syncmodel.events import ChangeEvent, ChangeKind, Origin
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, Origin
 from tests.unit.ingress.helpers import PLATFORM, SNOW, FakeProducer, make_client
 
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
-from syncmodel import codec, sizes, topics
-from syncmodel.config import SyncConfig
-from syncmodel.events import ChangeEvent
+from incident_sync.syncmodel import codec, sizes, topics
+from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncmodel.events import ChangeEvent
 from tests.unit.ingress.helpers import (
     MAX_BODY,
     PLATFORM,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from outbound.lanes import Lanes
+from incident_sync.outbound.lanes import Lanes
 
 
 @dataclass

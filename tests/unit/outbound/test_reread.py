@@ -4,12 +4,12 @@ a refusal or the last attempt is not tried again."""
 
 from __future__ import annotations
 
-from connectors.base import ToolError
-from outbound.ladder import NOT_BEFORE
-from outbound.reread import ATTEMPT, RETRY_TO, attempt, later
-from syncmodel import topics
-from syncmodel.retry import RetryPolicy
-from syncstate.quarantine import Message
+from incident_sync.connectors.base import ToolError
+from incident_sync.outbound.ladder import NOT_BEFORE
+from incident_sync.outbound.reread import ATTEMPT, RETRY_TO, attempt, later
+from incident_sync.syncmodel import topics
+from incident_sync.syncmodel.retry import RetryPolicy
+from incident_sync.syncstate.quarantine import Message
 
 POLICY = RetryPolicy(delays_s=(10.0, 20.0), jitter=0.0)
 DOWN = ToolError("HTTP 503", status=503, retryable=True)

@@ -12,12 +12,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from connectors.base import RecordNotFound, ToolError, WebhookRejected
-from connectors.datadog.connector import DatadogConnector
-from connectors.datadog.fields import DatadogFieldMap
-from sandbox.datadog.app import STATE, DatadogConfig, build_app
-from syncmodel.config import IntegrationConfig
-from syncmodel.events import ChangeKind
+from incident_sync.connectors.base import RecordNotFound, ToolError, WebhookRejected
+from incident_sync.connectors.datadog.connector import DatadogConnector
+from incident_sync.connectors.datadog.fields import DatadogFieldMap
+from incident_sync.sandbox.datadog.app import STATE, DatadogConfig, build_app
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.events import ChangeKind
 from tests.unit.connectors.sandbox_harness import Harness, running
 from tests.vendorfiles import samples
 

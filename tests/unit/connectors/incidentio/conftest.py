@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.incidentio.connector import IncidentIoConnector
-from connectors.registry import make_connector
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.connectors.registry import make_connector
 from tests.unit.connectors.incidentio.helpers import NOT_FOUND, config
 from tests.unit.connectors.stub_server import Stub, serve
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
-from syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.unit.connectors.stub_server import Reply
 from tests.vendorfiles import samples
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from connectors.base import RecordNotFound, ToolError, Written
-from connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.connectors.base import RecordNotFound, ToolError, Written
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
 from tests.unit.connectors.incidentio.helpers import (
     INCIDENT_ID,
     config,

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.incidentio import signature
-from connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.incidentio import signature
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
 from tests.unit.connectors.incidentio.helpers import (
     SECRET,
     config,

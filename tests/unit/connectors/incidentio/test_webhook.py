@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.incidentio.connector import IncidentIoConnector
-from syncmodel.events import ChangeKind
-from syncmodel.trigger import Trigger
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.incidentio.connector import IncidentIoConnector
+from incident_sync.syncmodel.events import ChangeKind
+from incident_sync.syncmodel.trigger import Trigger
 from tests.unit.connectors.incidentio.helpers import (
     INCIDENT_ID,
     SAMPLES,
@@ -208,7 +208,7 @@ def test_malformed_rejected(body: bytes, status: int) -> None:
 
 
 def test_priority_custom_field_and_lead_are_read() -> None:
-    from connectors.incidentio.fields import canonical_fields
+    from incident_sync.connectors.incidentio.fields import canonical_fields
 
     incident: dict[str, Any] = {
         "custom_field_entries": [
@@ -230,7 +230,7 @@ def test_priority_custom_field_and_lead_are_read() -> None:
 
 
 def test_other_custom_fields_are_state_a_trigger_can_test() -> None:
-    from connectors.incidentio.fields import canonical_fields
+    from incident_sync.connectors.incidentio.fields import canonical_fields
 
     def entry(name: str, *values: dict[str, Any]) -> dict[str, Any]:
         return {"custom_field": {"name": name}, "values": list(values)}

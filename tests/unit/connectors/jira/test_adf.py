@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.jira.adf import adf_to_text, text_to_adf, wiki_to_text
+from incident_sync.connectors.jira.adf import adf_to_text, text_to_adf, wiki_to_text
 from tests.unit.connectors.jira.helpers import sample
 
 lines = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)

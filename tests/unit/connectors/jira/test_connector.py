@@ -11,11 +11,11 @@ import httpx
 import orjson
 import pytest
 
-from connectors.base import RecordNotFound, ToolError
-from connectors.jira import signature
-from connectors.jira.connector import JiraConnector
-from sandbox.jira.app import build_app
-from sandbox.jira.state import JiraConfig
+from incident_sync.connectors.base import RecordNotFound, ToolError
+from incident_sync.connectors.jira import signature
+from incident_sync.connectors.jira.connector import JiraConnector
+from incident_sync.sandbox.jira.app import build_app
+from incident_sync.sandbox.jira.state import JiraConfig
 from tests.unit.connectors.jira.helpers import API_EMAIL, API_TOKEN, SECRET, config
 from tests.unit.connectors.openapi import spec
 from tests.unit.connectors.sandbox_harness import Harness, running
@@ -58,7 +58,7 @@ async def ui(jira: Harness, method: str, path: str, **body: object) -> dict[str,
 
 async def drain(jira: Harness) -> None:
     assert jira.app is not None
-    from sandbox.jira.state import STATE
+    from incident_sync.sandbox.jira.state import STATE
 
     await jira.app[STATE].sender.drain()
 

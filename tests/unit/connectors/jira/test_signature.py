@@ -9,9 +9,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.jira import signature
-from connectors.jira.connector import JiraConnector
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.jira import signature
+from incident_sync.connectors.jira.connector import JiraConnector
 from tests.unit.connectors.jira.helpers import SAMPLES, SECRET, config
 
 BODY = b'{"webhookEvent": "jira:issue_updated"}'

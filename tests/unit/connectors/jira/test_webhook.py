@@ -8,9 +8,9 @@ import httpx
 import orjson
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.jira.connector import JiraConnector
-from syncmodel.events import ChangeEvent, ChangeKind, CommentAction
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.jira.connector import JiraConnector
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, CommentAction
 from tests.unit.connectors.jira.helpers import SAMPLES, config, sample
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.vendorfiles import samples
 
 SAMPLES = samples("pagerduty")

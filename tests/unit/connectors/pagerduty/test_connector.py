@@ -11,12 +11,12 @@ import orjson
 import pytest
 from aiohttp import web
 
-from connectors.base import RecordNotFound, ToolError
-from connectors.pagerduty.connector import PagerDutyConnector
-from sandbox.pagerduty.app import build_app
-from sandbox.pagerduty.state import STATE, PagerDutyConfig
-from sandbox.pagerduty.store import user_id
-from syncmodel.events import ChangeKind
+from incident_sync.connectors.base import RecordNotFound, ToolError
+from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
+from incident_sync.sandbox.pagerduty.app import build_app
+from incident_sync.sandbox.pagerduty.state import STATE, PagerDutyConfig
+from incident_sync.sandbox.pagerduty.store import user_id
+from incident_sync.syncmodel.events import ChangeKind
 from tests.unit.connectors.openapi import spec
 from tests.unit.connectors.pagerduty.helpers import FROM, SECRET, TOKEN, config
 from tests.unit.connectors.sandbox_harness import Harness, running

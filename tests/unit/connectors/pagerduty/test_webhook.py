@@ -9,10 +9,10 @@ import httpx
 import orjson
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.pagerduty import signature
-from connectors.pagerduty.connector import PagerDutyConnector
-from syncmodel.events import ChangeEvent, ChangeKind, CommentAction
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.pagerduty import signature
+from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, CommentAction
 from tests.unit.connectors.pagerduty.helpers import SAMPLES, SECRET, config, sample
 
 CAPTURED = SAMPLES / "captured_signed"

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.registry import make_connector
-from connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.connectors.registry import make_connector
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
 from tests.unit.connectors.servicenow.helpers import NOT_FOUND, config, mapping
 from tests.unit.connectors.stub_server import Stub, serve
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from syncmodel.config import IntegrationConfig
-from syncmodel.mapping import Features, FieldMapping, MappingConfig
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.mapping import Features, FieldMapping, MappingConfig
 from tests.unit.connectors.stub_server import Reply
 from tests.vendorfiles import samples
 

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
-from connectors.base import ToolError
-from connectors.servicenow.client import ServiceNowClient
-from connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.servicenow.client import ServiceNowClient
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
 from tests.unit.connectors.servicenow.helpers import (
     BASIC,
     INCIDENT,

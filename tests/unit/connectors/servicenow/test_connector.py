@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from connectors.base import RecordNotFound, ToolError, Written
-from connectors.servicenow.connector import ServiceNowConnector
-from syncmodel.mapping import FieldMapping, MappingConfig
+from incident_sync.connectors.base import RecordNotFound, ToolError, Written
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.syncmodel.mapping import FieldMapping, MappingConfig
 from tests.unit.connectors.servicenow.helpers import (
     BASIC,
     INCIDENT,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.base import ToolError
-from connectors.servicenow.auth import ServiceNowOAuth
-from connectors.servicenow.client import ServiceNowClient
-from connectors.servicenow.connector import ServiceNowConnector
-from syncmodel.config import IntegrationConfig
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
+from incident_sync.connectors.servicenow.client import ServiceNowClient
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.syncmodel.config import IntegrationConfig
 from tests.unit.connectors.servicenow.helpers import INCIDENT, SYS_ID, config, note_reply
 from tests.unit.connectors.stub_server import Reply, Seen, Stub
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.registry import make_connector
-from connectors.servicenow import signature
-from connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.registry import make_connector
+from incident_sync.connectors.servicenow import signature
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
 from tests.unit.connectors.servicenow.helpers import SECRET, config
 
 

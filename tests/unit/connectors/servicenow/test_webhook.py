@@ -9,10 +9,10 @@ import httpx
 import orjson
 import pytest
 
-from connectors.base import WebhookRejected
-from connectors.servicenow.connector import ServiceNowConnector
-from syncmodel.events import ChangeKind
-from syncmodel.mapping import FieldMapping
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.servicenow.connector import ServiceNowConnector
+from incident_sync.syncmodel.events import ChangeKind
+from incident_sync.syncmodel.mapping import FieldMapping
 from tests.unit.connectors.servicenow.helpers import SYS_ID, config, mapping
 
 

@@ -10,13 +10,13 @@ import orjson
 import pytest
 from aiohttp import web
 
-from connectors.base import RecordNotFound, ToolError, WebhookRejected
-from connectors.registry import make_connector
-from connectors.slack.connector import SlackConnector
-from connectors.slack.message import render, state_of
-from sandbox.slack.app import build_app
-from syncmodel.config import IntegrationConfig
-from syncmodel.fields import Direction
+from incident_sync.connectors.base import RecordNotFound, ToolError, WebhookRejected
+from incident_sync.connectors.registry import make_connector
+from incident_sync.connectors.slack.connector import SlackConnector
+from incident_sync.connectors.slack.message import render, state_of
+from incident_sync.sandbox.slack.app import build_app
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.fields import Direction
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 

@@ -1,0 +1,272 @@
+"""The interface every connector implements, and the errors they raise.
+
+A connector does two jobs for one configured side:
+- webhooks (CPU only, called on the ingress hot path): `verify` the raw bytes, then `parse`
+  them into canonical `ChangeEvent`s;
+- the tool's API (async httpx): read a record as canonical state, find the record linked to a
+  platform incident, create and update records with canonical fields.
+Native field names and values never leave the connector: the pipeline speaks canonical.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+import httpx
+
+from incident_sync.syncmodel import limits
+from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.events import ChangeEvent
+from incident_sync.syncmodel.fields import Field, ToolType
+from incident_sync.syncmodel.mapping import FieldMapping
+
+
+class WebhookRejected(Exception):
+    """A webhook that must not be accepted; `status` is the HTTP answer (401, 400, 422)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class ToolError(Exception):
+    """A call to the tool failed. `retryable` says whether trying again can help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class RequestNotSent(ToolError):
+    """The connector could not or would not make the request (a URL httpx cannot send, such
+    as one over 64 KiB; credentials bound to another origin): nothing reached the tool, so
+    this is no answer of the tool's. The pipeline quarantines the message instead of
+    dead-lettering it; callers that only report (a connection test) see a ToolError."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class RecordNotFound(ToolError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=404, retryable=False)
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """One record as the pipeline sees it: canonical field values plus identity."""
+
+    external_id: str
+    fields: dict[str, str | None] = field(default_factory=dict)
+    reference: str | None = None
+    version: str | None = None
+    platform_incident_id: str | None = None
+    # When the record last changed, by the tool's clock (None where the tool does not say).
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """A tool's answer to an update.
+
+    `version`: the record's version after the write, when the tool reports it (as in
+    RecordState.version), so an older snapshot arriving later is recognised as stale.
+    `stored`: the canonical values the tool stored for the fields written, as its answer shows
+    them (a tool may cut, normalise or fill in a value); a field it does not show is taken as
+    stored as sent. Comments are never in it (an entry is appended, not a value stored).
+    """
+
+    version: str | None = None
+    stored: dict[str, str | None] = field(default_factory=dict)
+
+
+def stored_values(
+    sent: Mapping[str, str | None], answer: Mapping[str, str | None]
+) -> dict[str, str | None]:
+    """The values a tool's answer (canonical fields of the record after the write) shows for
+    the fields sent: what `Written.stored` and a create's `RecordState.fields` hold."""
+    return {k: answer[k] for k in sent if k in answer and k != Field.COMMENT}
+
+
+class Connector(abc.ABC):
+    tool: ClassVar[ToolType]
+    # The tool's documented maximum length, in characters, per canonical field it stores;
+    # longer values are cut visibly before they are sent (`syncmodel.limits`). A tool whose
+    # limits depend on the instance overrides `field_limits`, one whose limits are not plain
+    # lengths overrides `fit`.
+    LIMITS: ClassVar[Mapping[str, int]] = {}
+
+    def __init__(
+        self,
+        config: IntegrationConfig,
+        *,
+        mapping: FieldMapping | None = None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.mapping = mapping if mapping is not None else config.mapping()
+        self._http = http
+
+    # -- webhooks ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        """Raise WebhookRejected(401) unless the raw body is signed by the configured secret.
+
+        `headers` must be case-insensitive (aiohttp / multidict / httpx headers).
+        """
+
+    @abc.abstractmethod
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        """Turn a verified delivery into change events.
+
+        Raise WebhookRejected(400 or 422) with a reason for a malformed payload; return an
+        empty list for a well-formed event this service does not sync (e.g. a follow-up).
+        """
+
+    # -- API -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def test_connection(self) -> None:
+        """Raise ToolError unless the tool answers an authenticated read."""
+
+    @abc.abstractmethod
+    async def fetch(self, external_id: str) -> RecordState:
+        """Read one record; RecordNotFound if it does not exist."""
+
+    @abc.abstractmethod
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        """The id of the record correlated with a platform incident, if one exists.
+
+        Creates look here first, so a retried create never makes a second record.
+        """
+
+    @abc.abstractmethod
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        """Create a record carrying the correlation to the platform incident."""
+
+    @abc.abstractmethod
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """Set canonical fields (whole values, cut to fit; `comment` appends an entry).
+
+        Returns the tool's answer: the record's version after the write and the values it
+        stored, where the tool reports them (`Written`).
+        """
+
+    # -- limits ------------------------------------------------------------------------------
+    async def field_limits(self) -> Mapping[str, int]:
+        """Maximum characters per canonical field (`LIMITS` unless the instance says)."""
+        return self.LIMITS
+
+    async def fit(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        """`fields` as they are sent: each value cut to the tool's limit (idempotent).
+
+        The delivery fits a command before it records what it writes, so the echo of a cut
+        value is known as ours; `create` and `update` fit again (a no-op then), so every
+        caller writes within the limits.
+        """
+        return limits.fit(fields, await self.field_limits())
+
+    # -- batch reads (the reconciler) ------------------------------------------------------
+    # How many records a batched read asks for at once, and how many single reads the
+    # default `fetch_many` keeps in flight.
+    batch_size: int = 100
+    read_concurrency: int = 8
+
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """Read many records: id -> state; a record that does not exist is left out.
+
+        Tools that filter a list by ids (ServiceNow `sys_idIN`, Jira `id in (...)`) or list
+        every record cheaply override this to read in batches; the default reads records one
+        by one, a few at a time. `comments=False` lets a connector skip the comment stream
+        where it costs requests of its own (ServiceNow journals, PagerDuty notes).
+        """
+        gate = asyncio.Semaphore(self.read_concurrency)
+
+        async def one(external_id: str) -> tuple[str, RecordState | None]:
+            async with gate:
+                try:
+                    return external_id, await self.fetch(external_id)
+                except RecordNotFound:
+                    return external_id, None
+
+        found = await asyncio.gather(*(one(i) for i in dict.fromkeys(external_ids)))
+        return {i: r for i, r in found if r is not None}
+
+    async def changed_since(self, since: datetime) -> list[RecordState] | None:
+        """The records changed at or after `since` (the polling fallback for missed
+        webhooks), comments included; None when the tool offers no such listing."""
+        return None
+
+    # -- comments (tools with a comment stream that has ids) --------------------------------
+    # A connector whose tool keeps comments with ids overrides these and sets the flags;
+    # the default appends through `update(..., {"comment": body})` and cannot edit or delete.
+    # `keeps_comment_ids`: `add_comment` returns the new comment's id (delivery maps it).
+    keeps_comment_ids: ClassVar[bool] = False
+    supports_comment_edits: ClassVar[bool] = False
+    # Whether the tool sends us webhooks (so our own writes come back as echoes).
+    sends_webhooks: ClassVar[bool] = True
+
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        """Append a comment (cut to fit); returns the tool's id of the new comment when it
+        has one."""
+        await self.update(external_id, {"comment": body})
+        return None
+
+    async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
+        raise ToolError(f"{self.tool} comments cannot be edited", retryable=False)
+
+    async def delete_comment(self, external_id: str, comment_id: str) -> None:
+        raise ToolError(f"{self.tool} comments cannot be deleted", retryable=False)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = self._make_client()
+        return self._http
+
+    @abc.abstractmethod
+    def _make_client(self) -> httpx.AsyncClient:
+        """The authenticated client for this tool."""
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+
+def classify_http_error(response: httpx.Response, message: str) -> ToolError:
+    """429 / 5xx retry (honouring Retry-After); other 4xx are validation errors."""
+    retry_after = _retry_after(response)
+    status = response.status_code
+    if status == 404:
+        return RecordNotFound(message)
+    retryable = status == 429 or status >= 500 or status == 408
+    return ToolError(message, status=status, retryable=retryable, retry_after_s=retry_after)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,142 @@
+"""Async client for Datadog's incidents API v2 (`DD-API-KEY` + `DD-APPLICATION-KEY`).
+
+Errors are `{"errors": ["..."]}`; 429 carries `X-RateLimit-Reset` (seconds until reset).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Generator, Mapping
+from typing import Any, Final
+
+import httpx
+
+from incident_sync.connectors.base import ToolError, classify_http_error
+from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+
+BASE_URL: Final = "https://api.datadoghq.com"
+_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
+
+
+class DatadogAuth(httpx.Auth):
+    def __init__(self, api_key: str, app_key: str) -> None:
+        self._api, self._app = api_key, app_key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["DD-API-KEY"] = self._api
+        request.headers["DD-APPLICATION-KEY"] = self._app
+        yield request
+
+
+def error_message(response: httpx.Response) -> str:
+    data = body_json(response)
+    if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        return "; ".join(str(e) for e in data["errors"]) or f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def classify(response: httpx.Response, message: str) -> ToolError:
+    error = classify_http_error(response, message)
+    if response.status_code == 429 and error.retry_after_s is None:
+        try:
+            reset = float(response.headers.get("x-ratelimit-reset", ""))
+        except ValueError:
+            return error
+        return ToolError(message, status=429, retryable=True, retry_after_s=max(0.0, reset))
+    return error
+
+
+def _id(value: str) -> str:
+    if not _ID.match(value):
+        raise ToolError(f"Datadog: not an incident id: {value!r}", retryable=False)
+    return value
+
+
+class DatadogClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_key: str,
+        app_key: str,
+        base_url: str,
+        timeout_s: float,
+    ) -> None:
+        self.http = http
+        self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(DatadogAuth(api_key, app_key), self._base)
+        self._timeout = timeout_s
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> dict[str, Any]:
+        response = await send(
+            self.http,
+            method,
+            self._base + path,
+            error_message=error_message,
+            auth=self._auth,
+            params=params,
+            json=json,
+            timeout_s=self._timeout,
+            classify=classify,
+        )
+        return json_object(response)
+
+    async def get_incident(self, incident_id: str) -> dict[str, Any]:
+        return _data(await self._call("GET", f"/api/v2/incidents/{_id(incident_id)}"))
+
+    async def create_incident(
+        self, attributes: Mapping[str, object], relationships: Mapping[str, object] | None = None
+    ) -> dict[str, Any]:
+        data: dict[str, object] = {"type": "incidents", "attributes": dict(attributes)}
+        if relationships:
+            data["relationships"] = dict(relationships)
+        return _data(await self._call("POST", "/api/v2/incidents", json={"data": data}))
+
+    async def update_incident(
+        self, incident_id: str, attributes: Mapping[str, object]
+    ) -> dict[str, Any]:
+        body = {"data": {"id": incident_id, "type": "incidents", "attributes": dict(attributes)}}
+        return _data(await self._call("PATCH", f"/api/v2/incidents/{_id(incident_id)}", json=body))
+
+    async def list_incidents(self, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """Every incident, `GET /api/v2/incidents` page by page (`page[offset]`)."""
+        offset = 0
+        while True:
+            data = await self._call(
+                "GET", "/api/v2/incidents", params={"page[size]": page_size, "page[offset]": offset}
+            )
+            items = [i for i in data.get("data") or [] if isinstance(i, dict)]
+            for item in items:
+                yield item
+            meta = data.get("meta")
+            pagination = meta.get("pagination") if isinstance(meta, dict) else None
+            following = pagination.get("next_offset") if isinstance(pagination, dict) else None
+            if not items or not isinstance(following, int) or following <= offset:
+                return
+            offset = following
+
+    async def search(self, query: str, page_size: int = 10) -> list[dict[str, Any]]:
+        """`GET /api/v2/incidents/search?query=`: the incidents of the first page."""
+        data = await self._call(
+            "GET", "/api/v2/incidents/search", params={"query": query, "page[size]": page_size}
+        )
+        attributes = (data.get("data") or {}).get("attributes") or {}
+        found = []
+        for item in attributes.get("incidents") or []:
+            if isinstance(item, dict) and isinstance(item.get("data"), dict):
+                found.append(item["data"])
+        return found
+
+
+def _data(body: Mapping[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise ToolError("Datadog answered without an incident", retryable=False)
+    return data

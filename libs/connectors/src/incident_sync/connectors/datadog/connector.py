@@ -1,0 +1,194 @@
+"""The Datadog side: incidents through the v2 API, linked by a textbox field.
+
+Options (`IntegrationConfig.options`):
+- `correlation_field` (default `incident_sync_id`): a textbox incident field (create it in
+  Incident Settings > Property Fields) holding the platform incident id; creates set it and
+  `find_linked` searches it;
+- `ref_field` (default `incident_sync_ref`): a second textbox field into which a create writes
+  the incident's own UUID. Datadog's notification variables expose the public id and the
+  property fields (`{{incident.<field>}}`), not the UUID the API needs, so the webhook
+  template sends this field (see docs/datadog-setup.md);
+- `severity_map` ("SEV-1=critical,SEV-2=major,..."): Datadog severities <-> canonical;
+- `webhook_header` (default `X-Incident-Sync-Token`): the custom header carrying
+  `webhook_secret` on the notification webhook (see docs/datadog-setup.md).
+`api_key` is the DD-API-KEY, `password` the DD-APPLICATION-KEY; `base_url` the site's API
+host (https://api.datadoghq.eu, ...).
+Limits: the incidents API reference gives no maximum for a title or a textbox field, so
+nothing is cut here (`LIMITS` is empty).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from incident_sync.connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
+from incident_sync.connectors.datadog import webhook
+from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.datadog.fields import (
+    DESCRIPTION,
+    SEVERITY,
+    STATE_OUT,
+    STATUS,
+    TITLE,
+    DatadogFieldMap,
+    version_of,
+)
+from incident_sync.syncmodel.events import ChangeEvent
+from incident_sync.syncmodel.fields import ToolType
+
+REF_FIELD = "incident_sync_ref"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+class DatadogConnector(Connector):
+    tool = ToolType.DATADOG
+
+    _client: DatadogClient | None = None
+
+    @cached_property
+    def fields(self) -> DatadogFieldMap:
+        try:
+            return DatadogFieldMap.from_options(self.config.options)
+        except ValueError as exc:
+            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        header = self.config.options.get("webhook_header", webhook.DEFAULT_HEADER)
+        webhook.verify(headers, secret.get_secret_value(), header)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return webhook.parse_webhook(body, integration_id=self.config.id, tenant=self.config.tenant)
+
+    @property
+    def client(self) -> DatadogClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            cfg = self.config
+            if cfg.api_key is None or cfg.password is None:
+                raise ToolError(
+                    f"{cfg.id}: api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are "
+                    "required",
+                    retryable=False,
+                )
+            self._client = DatadogClient(
+                http,
+                api_key=cfg.api_key.get_secret_value(),
+                app_key=cfg.password.get_secret_value(),
+                base_url=cfg.base_url,
+                timeout_s=cfg.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    async def test_connection(self) -> None:
+        await self.client.search("state:active", page_size=1)
+
+    async def fetch(self, external_id: str) -> RecordState:
+        return self._record(await self.client.get_incident(external_id))
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """The incidents list has no time filter: every linked incident modified since."""
+        out = []
+        async for incident in self.client.list_incidents():
+            record = self._record(incident)
+            if record.platform_incident_id is not None and (
+                record.updated_at is None or record.updated_at >= since
+            ):
+                out.append(record)
+        return out
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        if not _SAFE_ID.match(platform_incident_id):
+            raise ToolError(
+                f"Datadog: refusing to search for {platform_incident_id!r}", retryable=False
+            )
+        query = f'{self.fields.correlation_field}:"{platform_incident_id}"'
+        for incident in await self.client.search(query):
+            attributes = incident.get("attributes") or {}
+            if self.fields.platform_incident(attributes) == platform_incident_id:
+                return str(incident["id"])
+        return None
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        attributes = self._attributes(await self.fit(fields))
+        attributes.setdefault("title", f"Incident {platform_incident_id}")
+        attributes["customer_impacted"] = False
+        native = attributes.setdefault("fields", {})
+        assert isinstance(native, dict)
+        native[self.fields.correlation_field] = {"type": "textbox", "value": platform_incident_id}
+        created = await self.client.create_incident(attributes)
+        ref = {"type": "textbox", "value": str(created["id"])}
+        ref_field = self.config.options.get("ref_field", REF_FIELD)
+        return self._record(
+            await self.client.update_incident(created["id"], {"fields": {ref_field: ref}})
+        )
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One PATCH; its answer is the incident as stored."""
+        fields = await self.fit(fields)
+        attributes = self._attributes(fields)
+        if not attributes:
+            return Written()
+        record = self._record(await self.client.update_incident(external_id, attributes))
+        return Written(record.version, stored_values(fields, record.fields))
+
+    def _attributes(self, fields: Mapping[str, str | None]) -> dict[str, object]:
+        attributes: dict[str, object] = {}
+        native: dict[str, object] = {}
+        if (title := fields.get(TITLE)) is not None:
+            attributes["title"] = title
+        if DESCRIPTION in fields:
+            native["summary"] = {"type": "textbox", "value": fields[DESCRIPTION]}
+        if (status := fields.get(STATUS)) is not None:
+            if status not in STATE_OUT:
+                raise ToolError(f"Datadog: unknown canonical status {status!r}", retryable=False)
+            native["state"] = {"type": "dropdown", "value": STATE_OUT[status]}
+        if SEVERITY in fields:
+            severity = fields[SEVERITY]
+            value = self.fields.severity_out(severity) if severity else "UNKNOWN"
+            if value is None:
+                raise ToolError(f"Datadog: no severity maps to {severity!r}", retryable=False)
+            native["severity"] = {"type": "dropdown", "value": value}
+        if native:
+            attributes["fields"] = native
+        return attributes
+
+    def _record(self, incident: Mapping[str, Any]) -> RecordState:
+        attributes = incident.get("attributes")
+        attrs: Mapping[str, Any] = attributes if isinstance(attributes, dict) else {}
+        public_id = attrs.get("public_id")
+        return RecordState(
+            external_id=str(incident.get("id")),
+            fields=self.fields.canonical(attrs),
+            reference=f"IR-{public_id}" if isinstance(public_id, int) else None,
+            version=version_of(attrs.get("modified")),
+            platform_incident_id=self.fields.platform_incident(attrs),
+            updated_at=_time(attrs.get("modified")),
+        )
+
+
+def _time(value: object) -> datetime | None:
+    version = version_of(value)  # normalised to UTC, microseconds
+    if version is None:
+        return None
+    return datetime.strptime(version, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

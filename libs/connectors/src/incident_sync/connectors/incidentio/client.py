@@ -1,0 +1,198 @@
+"""Async client for the incident.io REST API (the calls incident-sync needs, nothing more).
+
+Auth is a Bearer API key. Requests use absolute URLs and per-request auth so that a shared,
+unconfigured `httpx.AsyncClient` can be passed in as well as the connector's own.
+Lookup lists (statuses, severities, custom fields) change rarely and are needed by every
+edit, so they are cached for `LOOKUP_TTL_S`; `refresh=True` bypasses the cache (a value not
+found in a stale cache is looked up once more before being reported as unknown).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+
+BASE_URL: Final = "https://api.incident.io"
+LOOKUP_TTL_S: Final = 300.0
+MAX_PAGE_SIZE: Final = 250  # the documented maximum (the spec schema says 500)
+
+
+@dataclass(frozen=True)
+class Page:
+    incidents: list[dict[str, Any]]
+    after: str | None  # the cursor to the next page; None on the last
+    total: int | None  # every incident matching the filters, when the API says
+
+
+class BearerAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+
+def error_message(response: httpx.Response) -> str:
+    """incident.io's `{"type", "status", "request_id", "errors": [{"message", ...}]}`."""
+    data = body_json(response)
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        messages = []
+        if isinstance(errors, list):
+            for err in errors:
+                if isinstance(err, dict) and isinstance(err.get("message"), str):
+                    source = err.get("source")
+                    field = source.get("field") if isinstance(source, dict) else None
+                    messages.append(f"{err['message']} ({field})" if field else err["message"])
+        kind = data.get("type", "error")
+        request_id = data.get("request_id")
+        text = "; ".join(messages) or str(kind)
+        return f"{kind}: {text}" + (f" [request_id {request_id}]" if request_id else "")
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+class IncidentIoClient:
+    def __init__(
+        self, http: httpx.AsyncClient, *, api_key: str, base_url: str, timeout_s: float
+    ) -> None:
+        self.http = http
+        self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(BearerAuth(api_key), self._base)
+        self._timeout = timeout_s
+        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> dict[str, Any]:
+        response = await send(
+            self.http,
+            method,
+            self._base + path,
+            error_message=error_message,
+            auth=self._auth,
+            params=params,
+            json=json,
+            timeout_s=self._timeout,
+        )
+        return json_object(response)
+
+    # -- incidents -------------------------------------------------------------------------
+    async def show_incident(self, incident_id: str) -> dict[str, Any]:
+        """GET /v2/incidents/{id}: `id` is the ULID or the number of the reference."""
+        data = await self._call("GET", f"/v2/incidents/{incident_id}")
+        return _obj(data, "incident")
+
+    async def list_incidents(
+        self, *, page_size: int = 25, filters: Mapping[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every incident matching `filters` (e.g. {"status_category[one_of]": "live"}),
+        following the `after` cursor page by page."""
+        after: str | None = None
+        while True:
+            page = await self.list_page(page_size=page_size, filters=filters, after=after)
+            for incident in page.incidents:
+                yield incident
+            # Stop on an empty page or a cursor that does not move (never loop forever).
+            if not page.incidents or not page.after or page.after == after:
+                return
+            after = page.after
+
+    async def list_page(
+        self,
+        *,
+        page_size: int = 25,
+        filters: Mapping[str, str] | None = None,
+        after: str | None = None,
+    ) -> Page:
+        """One page of `GET /v2/incidents`, with the cursor to the next and the total."""
+        params: dict[str, str | int] = {"page_size": min(page_size, MAX_PAGE_SIZE)}
+        params.update(filters or {})
+        if after:
+            params["after"] = after
+        data = await self._call("GET", "/v2/incidents", params=params)
+        incidents = [i for i in data.get("incidents") or [] if isinstance(i, dict)]
+        meta = data.get("pagination_meta")
+        meta = meta if isinstance(meta, dict) else {}
+        total = meta.get("total_record_count")
+        return Page(
+            incidents,
+            str(meta["after"]) if meta.get("after") else None,
+            total if isinstance(total, int) else None,
+        )
+
+    async def create_incident(
+        self, *, idempotency_key: str, visibility: str = "public", **fields: object
+    ) -> dict[str, Any]:
+        """POST /v2/incidents. A repeated idempotency_key returns the incident it made."""
+        body: dict[str, object] = {"idempotency_key": idempotency_key, "visibility": visibility}
+        body.update({k: v for k, v in fields.items() if v is not None})
+        data = await self._call("POST", "/v2/incidents", json=body)
+        return _obj(data, "incident")
+
+    async def edit_incident(
+        self, incident_id: str, incident: Mapping[str, object], *, notify: bool = False
+    ) -> dict[str, Any]:
+        """POST /v2/incidents/{id}/actions/edit: only the fields given change."""
+        body = {"incident": dict(incident), "notify_incident_channel": notify}
+        data = await self._call("POST", f"/v2/incidents/{incident_id}/actions/edit", json=body)
+        return _obj(data, "incident")
+
+    # -- lookups (cached) ------------------------------------------------------------------
+    async def incident_statuses(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        return await self._lookup("/v1/incident_statuses", "incident_statuses", refresh)
+
+    async def severities(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        return await self._lookup("/v1/severities", "severities", refresh)
+
+    async def custom_fields(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        return await self._lookup("/v2/custom_fields", "custom_fields", refresh)
+
+    async def incident_roles(self, *, refresh: bool = False) -> list[dict[str, Any]]:
+        return await self._lookup("/v2/incident_roles", "incident_roles", refresh)
+
+    async def custom_field_options(
+        self, custom_field_id: str, *, refresh: bool = False
+    ) -> list[dict[str, Any]]:
+        return await self._lookup(
+            "/v1/custom_field_options",
+            "custom_field_options",
+            refresh,
+            params={"custom_field_id": custom_field_id, "page_size": MAX_PAGE_SIZE},
+        )
+
+    async def _lookup(
+        self,
+        path: str,
+        key: str,
+        refresh: bool,
+        params: Mapping[str, str | int] | None = None,
+    ) -> list[dict[str, Any]]:
+        cache_key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+        cached = self._cache.get(cache_key)
+        now = time.monotonic()
+        if cached is not None and not refresh and now - cached[0] < LOOKUP_TTL_S:
+            return cached[1]
+        data = await self._call("GET", path, params=params)
+        items = [i for i in data.get(key) or [] if isinstance(i, dict)]
+        self._cache[cache_key] = (now, items)
+        return items
+
+
+def _obj(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise ToolError(f"incident.io answered without {key!r}", retryable=False)
+    return value

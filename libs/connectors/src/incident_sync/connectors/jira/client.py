@@ -1,0 +1,190 @@
+"""Async client for the Jira Cloud platform REST API v3 (the calls incident-sync needs).
+
+Auth is basic `email:api_token`. Bodies of descriptions and comments are ADF in v3.
+Jira answers errors as `{"errorMessages": [...], "errors": {field: message}}`; 429 (and some
+503) carry `Retry-After`, which the shared classification honours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Final
+
+import httpx
+
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+
+API: Final = "/rest/api/3"
+SEARCH_PAGE_SIZE: Final = 100
+_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")  # an issue id or key, a comment id
+
+
+def error_message(response: httpx.Response) -> str:
+    data = body_json(response)
+    if isinstance(data, dict):
+        parts = [str(m) for m in data.get("errorMessages") or [] if m]
+        errors = data.get("errors")
+        if isinstance(errors, dict):
+            parts.extend(f"{k}: {v}" for k, v in errors.items())
+        if parts:
+            return "; ".join(parts)
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+PUBLIC_COMMENT_PROPERTY: Final = "sd.public.comment"
+
+
+def visibility(internal: bool) -> dict[str, object]:
+    """The comment's JSM visibility as the entity property a create or edit body carries."""
+    return {"key": PUBLIC_COMMENT_PROPERTY, "value": {"internal": internal}}
+
+
+def _id(value: str) -> str:
+    if not _KEY.match(value):
+        raise ToolError(f"Jira: not an issue or comment id: {value!r}", retryable=False)
+    return value
+
+
+class JiraClient:
+    def __init__(
+        self, http: httpx.AsyncClient, *, base_url: str, auth: httpx.Auth, timeout_s: float
+    ) -> None:
+        self.http = http
+        self._base = base_url.rstrip("/")
+        self._auth = bound_auth(auth, self._base)
+        self._timeout = timeout_s
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> httpx.Response:
+        return await send(
+            self.http,
+            method,
+            self._base + API + path,
+            error_message=error_message,
+            auth=self._auth,
+            params=params,
+            json=json,
+            timeout_s=self._timeout,
+        )
+
+    async def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> dict[str, Any]:
+        return json_object(await self._send(method, path, params=params, json=json))
+
+    # -- issues ----------------------------------------------------------------------------
+    async def myself(self) -> dict[str, Any]:
+        return await self._json("GET", "/myself")
+
+    async def get_issue(self, key: str, fields: Sequence[str]) -> dict[str, Any]:
+        return await self._json("GET", f"/issue/{_id(key)}", params={"fields": ",".join(fields)})
+
+    async def create_issue(
+        self, fields: Mapping[str, object], *, properties: Mapping[str, object] | None = None
+    ) -> dict[str, Any]:
+        """POST /issue -> {"id", "key", "self"}; `properties` are set in the same call."""
+        body: dict[str, object] = {"fields": dict(fields)}
+        if properties:
+            body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+        return await self._json("POST", "/issue", json=body)
+
+    async def edit_issue(self, key: str, fields: Mapping[str, object]) -> dict[str, Any] | None:
+        """PUT /issue/{key}?returnIssue=true: the issue as stored after the edit (200), or
+        None where the answer is a bare 204. Status is not a field here: use `transition`."""
+        response = await self._send(
+            "PUT",
+            f"/issue/{_id(key)}",
+            params={"notifyUsers": "false", "returnIssue": "true"},
+            json={"fields": fields},
+        )
+        if response.status_code == 204 or not response.content:
+            return None
+        return json_object(response)
+
+    async def transitions(self, key: str) -> list[dict[str, Any]]:
+        data = await self._json(
+            "GET", f"/issue/{_id(key)}/transitions", params={"expand": "transitions.fields"}
+        )
+        return [t for t in data.get("transitions") or [] if isinstance(t, dict)]
+
+    async def transition(
+        self, key: str, transition_id: str, fields: Mapping[str, object] | None = None
+    ) -> None:
+        body: dict[str, object] = {"transition": {"id": transition_id}}
+        if fields:
+            body["fields"] = dict(fields)
+        await self._send("POST", f"/issue/{_id(key)}/transitions", json=body)
+
+    async def search(
+        self, jql: str, fields: Sequence[str] = ("id",), *, page_size: int = SEARCH_PAGE_SIZE
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every issue matching `jql` through `/search/jql`, following nextPageToken."""
+        token: str | None = None
+        while True:
+            params: dict[str, str | int] = {
+                "jql": jql,
+                "fields": ",".join(fields),
+                "maxResults": page_size,
+            }
+            if token:
+                params["nextPageToken"] = token
+            data = await self._json("GET", "/search/jql", params=params)
+            issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
+            for issue in issues:
+                yield issue
+            next_token = data.get("nextPageToken")
+            if data.get("isLast", True) is True or not next_token or next_token == token:
+                return
+            token = str(next_token)
+
+    # -- comments ----------------------------------------------------------------------------
+    # Jira Service Management shows a comment on the portal and mails it to the customer
+    # unless its `sd.public.comment` entity property says `{"internal": true}` (Atlassian's
+    # documented way to write an internal comment through the platform API; the `jsdPublic`
+    # of a read comment is read-only). Sent on every create and edit, so a copy keeps the
+    # visibility the integration chose.
+    async def add_comment(
+        self, key: str, body: Mapping[str, object], *, internal: bool
+    ) -> dict[str, Any]:
+        payload = {"body": body, "properties": [visibility(internal)]}
+        return await self._json("POST", f"/issue/{_id(key)}/comment", json=payload)
+
+    async def update_comment(
+        self, key: str, comment_id: str, body: Mapping[str, object], *, internal: bool
+    ) -> dict[str, Any]:
+        path = f"/issue/{_id(key)}/comment/{_id(comment_id)}"
+        payload = {"body": body, "properties": [visibility(internal)]}
+        return await self._json("PUT", path, params={"notifyUsers": "false"}, json=payload)
+
+    async def delete_comment(self, key: str, comment_id: str) -> None:
+        await self._send("DELETE", f"/issue/{_id(key)}/comment/{_id(comment_id)}")
+
+    # -- users ---------------------------------------------------------------------------------
+    async def find_user(self, email: str) -> str | None:
+        """The accountId of the active user with this e-mail address, if any."""
+        response = await self._send("GET", "/user/search", params={"query": email})
+        data = body_json(response)
+        if not isinstance(data, list):
+            raise ToolError("Jira user search answered without a list", retryable=True)
+        wanted = email.strip().lower()
+        for user in data:
+            if not isinstance(user, dict) or user.get("active") is False:
+                continue
+            address = user.get("emailAddress")
+            if isinstance(address, str) and address.strip().lower() == wanted:
+                account = user.get("accountId")
+                return account if isinstance(account, str) else None
+        return None

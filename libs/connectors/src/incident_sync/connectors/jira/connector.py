@@ -1,0 +1,363 @@
+"""The Jira Cloud / Jira Service Management side: issues through REST v3.
+
+Options (`IntegrationConfig.options`):
+- `project_key` (required to create), `issue_type` (default "Incident"): where creates go;
+- `correlation_label_prefix` (default "incident-sync-"): creates add the label
+  `<prefix><platform incident id>` (searchable with JQL, seen in every webhook) and the issue
+  property `incident-sync` = {"platformIncidentId": ...};
+- `priority_map` ("Highest=P1,High=P2,..."): Jira priority names <-> canonical P1..P5;
+- `closed_statuses` (comma list): status names read as closed when a payload has no category;
+- `close_transition` / `reopen_transition`: preferred transition names; `close_resolution`
+  (default "Done"): the resolution sent when a transition screen requires one;
+- `severity_field` (e.g. customfield_10050): a select custom field holding the severity;
+- `comment_visibility`: `internal` (default: the comments we copy are Jira Service
+  Management internal notes, seen by agents only) or `public` (shown on the portal and mailed
+  to the customer); set through the comment's `sd.public.comment` property;
+- `webhook_auth`: `hmac` (default: X-Hub-Signature, which signs the body), `connect-jwt`
+  (a Connect app's JWT), or `any` (whichever the delivery carries). A Connect JWT's qsh
+  covers the method, path and query but not the body, so a captured token can carry another
+  body until it expires: JWTs are accepted only when this option asks for them.
+  `connect_client_key` (the JWT `iss` to require) and `connect_path` (default
+  `/webhooks/<id>`: the path the qsh claim must name).
+Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
+`actor` is the integration account's accountId: its own changes come back as echoes.
+Values are cut to Jira's limits (`connectors.jira.limits`) before they are sent.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any, Final
+
+import httpx
+
+from incident_sync.connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
+from incident_sync.connectors.jira import signature, transitions
+from incident_sync.connectors.jira.adf import text_to_adf
+from incident_sync.connectors.jira.client import JiraClient
+from incident_sync.connectors.jira.fields import (
+    ASSIGNEE,
+    COMMENT,
+    DESCRIPTION,
+    PRIORITY,
+    SEVERITY,
+    STATUS,
+    TITLE,
+    JiraFieldMap,
+    parse_time,
+    version_of,
+)
+from incident_sync.connectors.jira.limits import SUMMARY_MAX, fit_text
+from incident_sync.connectors.jira.webhook import parse_webhook
+from incident_sync.syncmodel.events import ChangeEvent
+from incident_sync.syncmodel.fields import Status, ToolType
+
+# The body-signing scheme unless an integration opts into Connect JWTs (see `webhook_auth`).
+DEFAULT_WEBHOOK_AUTH: Final = "hmac"
+PROPERTY_KEY: Final = "incident-sync"
+READ_FIELDS: Final = (
+    "summary",
+    "description",
+    "status",
+    "priority",
+    "assignee",
+    "labels",
+    "updated",
+    "comment",
+)
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+
+
+class JiraConnector(Connector):
+    tool = ToolType.JIRA
+    keeps_comment_ids = True
+    supports_comment_edits = True
+    LIMITS = {TITLE: SUMMARY_MAX}
+
+    _client: JiraClient | None = None
+
+    @cached_property
+    def fields(self) -> JiraFieldMap:
+        try:
+            return JiraFieldMap.from_options(self.config.options)
+        except ValueError as exc:
+            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+
+    @cached_property
+    def comments_internal(self) -> bool:
+        """Whether the comments we write are internal (the default) or public."""
+        value = self.config.options.get("comment_visibility", "internal")
+        if value not in ("internal", "public"):
+            raise ToolError(
+                f"{self.config.id}: bad option: comment_visibility must be internal or public",
+                retryable=False,
+            )
+        return value == "internal"
+
+    # -- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        mode = self.config.options.get("webhook_auth", DEFAULT_WEBHOOK_AUTH)
+        uses_jwt = (headers.get("Authorization") or "").startswith(signature.JWT_SCHEME)
+        if mode == "connect-jwt" or (mode == "any" and uses_jwt):
+            signature.verify_connect_jwt(
+                headers,
+                secret.get_secret_value(),
+                method="POST",
+                path=self.config.options.get("connect_path", f"/webhooks/{self.config.id}"),
+                client_key=self.config.options.get("connect_client_key"),
+            )  # a JWT's exp / iat are checked against the clock (`now` is for signed times)
+        elif mode in ("hmac", "any"):
+            signature.verify_hub(headers, body, secret.get_secret_value())
+        else:
+            raise WebhookRejected(401, f"{self.config.id}: unknown webhook_auth {mode!r}")
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers,
+            body,
+            fields=self.fields,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> JiraClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            cfg = self.config
+            token = cfg.api_key or cfg.password
+            if cfg.username is None or token is None:
+                raise ToolError(
+                    f"{cfg.id}: username (account e-mail) and api_key (API token) are required",
+                    retryable=False,
+                )
+            self._client = JiraClient(
+                http,
+                base_url=cfg.base_url,
+                auth=httpx.BasicAuth(cfg.username, token.get_secret_value()),
+                timeout_s=cfg.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    def _read_fields(self, *, comments: bool = True) -> tuple[str, ...]:
+        extra = (self.fields.severity_field,) if self.fields.severity_field else ()
+        return tuple(f for f in READ_FIELDS if comments or f != "comment") + extra
+
+    async def test_connection(self) -> None:
+        await self.client.myself()
+
+    async def fetch(self, external_id: str) -> RecordState:
+        issue = await self.client.get_issue(external_id, self._read_fields())
+        return self._record(issue)
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        if not _SAFE_ID.match(platform_incident_id):
+            raise ToolError(
+                f"Jira: refusing to search for id {platform_incident_id!r}", retryable=False
+            )
+        jql = f'labels = "{self.fields.label(platform_incident_id)}" ORDER BY created ASC'
+        async for issue in self.client.search(jql, ("id",), page_size=1):
+            return str(issue["id"])
+        return None
+
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """JQL `id in (...)` per batch (issue ids or keys), fields as `fetch` reads them."""
+        ids = [i for i in dict.fromkeys(external_ids) if _SAFE_ID.match(i)]
+        fields = self._read_fields()
+        if not comments:
+            fields = tuple(f for f in fields if f != "comment")
+        out: dict[str, RecordState] = {}
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            jql = f"id in ({', '.join(chunk)})"
+            async for issue in self.client.search(jql, fields, page_size=len(chunk)):
+                record = self._record(issue)
+                out[record.external_id] = record
+                if record.reference in chunk:  # asked for by key
+                    out[record.reference] = record
+        return out
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """Linked issues updated since then. JQL dates are read in the account's time zone,
+        so the window is relative (`-Nm`, by Jira's clock), rounded up to whole minutes."""
+        minutes = max(1, math.ceil((datetime.now(UTC) - since).total_seconds() / 60))
+        project = self.config.options.get("project_key")
+        jql = f'updated >= "-{minutes}m" AND labels is not EMPTY'
+        if project:
+            jql += f' AND project = "{project}"'
+        out = []
+        async for issue in self.client.search(jql + " ORDER BY updated ASC", self._read_fields()):
+            record = self._record(issue)
+            if record.platform_incident_id is not None:
+                out.append(record)
+        return out
+
+    async def linked_issues(self) -> list[RecordState]:
+        """Every issue carrying a correlation label (manual sync of all linked tickets)."""
+        prefix = self.fields.label_prefix
+        project = self.config.options.get("project_key")
+        jql = f'labels is not EMPTY AND project = "{project}"' if project else "labels is not EMPTY"
+        out = []
+        async for issue in self.client.search(jql + " ORDER BY updated DESC", self._read_fields()):
+            record = self._record(issue)
+            if record.platform_incident_id is not None or any(
+                str(label).startswith(prefix) for label in issue.get("fields", {}).get("labels", [])
+            ):
+                out.append(record)
+        return out
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        options = self.config.options
+        project = options.get("project_key")
+        if not project:
+            raise ToolError(
+                f"{self.config.id}: the project_key option is required", retryable=False
+            )
+        internal = self.comments_internal  # a bad option refuses before anything is made
+        fields = await self.fit(fields)
+        native = await self._native(fields)
+        native.setdefault("summary", f"Incident {platform_incident_id}")
+        native["project"] = {"key": project}
+        native["issuetype"] = {"name": options.get("issue_type", "Incident")}
+        native["labels"] = [self.fields.label(platform_incident_id)]
+        created = await self.client.create_issue(
+            native, properties={PROPERTY_KEY: {"platformIncidentId": platform_incident_id}}
+        )
+        issue_id = str(created.get("id") or "")
+        if not issue_id:
+            raise ToolError("Jira created an issue but answered without its id", retryable=False)
+        if (status := fields.get(STATUS)) == Status.CLOSED:
+            await self._transition(issue_id, status)
+        if comment := fields.get(COMMENT):
+            await self.client.add_comment(issue_id, text_to_adf(comment), internal=internal)
+        # The create answers only the issue's id and key: what Jira stored (its default
+        # priority where none was sent, say) is read back, so it is known as ours.
+        issue = await self.client.get_issue(issue_id, self._read_fields(comments=False))
+        stored = self._record({**issue, "id": issue_id}).fields
+        key = created.get("key")
+        return RecordState(
+            external_id=issue_id,
+            fields={**fields, **{k: v for k, v in stored.items() if k != COMMENT}},
+            reference=key if isinstance(key, str) else None,
+            platform_incident_id=platform_incident_id,
+        )
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """An edit for the plain fields, a transition for the status, a comment for `comment`.
+
+        The edit asks for the issue back (`returnIssue`): the values Jira stored. No version:
+        the transition and the comment that may follow move `updated` again.
+        """
+        fields = await self.fit(fields)
+        native = await self._native(fields)
+        stored: dict[str, str | None] = {}
+        if native:
+            issue = await self.client.edit_issue(external_id, native)
+            if issue is not None:
+                shown = self._record(issue).fields
+                stored = stored_values({k: v for k, v in fields.items() if k != STATUS}, shown)
+        if PRIORITY in fields and fields[PRIORITY] is None:
+            # An issue always has a priority: asked for none, it keeps the one it has.
+            issue = await self.client.get_issue(external_id, ("priority",))
+            stored.update(stored_values({PRIORITY: None}, self._record(issue).fields))
+        if (status := fields.get(STATUS)) is not None:
+            await self._transition(external_id, status)
+        if comment := fields.get(COMMENT):
+            await self.client.add_comment(
+                external_id, text_to_adf(comment), internal=self.comments_internal
+            )
+        return Written(stored=stored)
+
+    async def fit(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        fitted = await super().fit(fields)
+        for name in (DESCRIPTION, COMMENT):
+            if fitted.get(name):
+                fitted[name] = fit_text(fitted[name])
+        return fitted
+
+    # -- comments --------------------------------------------------------------------------
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        created = await self.client.add_comment(
+            external_id, text_to_adf(fit_text(body) or ""), internal=self.comments_internal
+        )
+        comment_id = created.get("id")
+        return str(comment_id) if comment_id is not None else None
+
+    async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
+        adf = text_to_adf(fit_text(body) or "")
+        await self.client.update_comment(
+            external_id, comment_id, adf, internal=self.comments_internal
+        )
+
+    async def delete_comment(self, external_id: str, comment_id: str) -> None:
+        await self.client.delete_comment(external_id, comment_id)
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _native(self, fields: Mapping[str, str | None]) -> dict[str, object]:
+        """The `fields` object of an edit / create (status and comment are separate calls)."""
+        native: dict[str, object] = {}
+        if (title := fields.get(TITLE)) is not None:
+            native["summary"] = title
+        if DESCRIPTION in fields:
+            description = fields[DESCRIPTION]
+            native["description"] = text_to_adf(description) if description else None
+        if (priority := fields.get(PRIORITY)) is not None:
+            name = self.fields.priority_out(priority)
+            if name is None:
+                raise ToolError(f"Jira: no priority maps to {priority!r}", retryable=False)
+            native["priority"] = {"name": name}
+        if ASSIGNEE in fields:
+            native["assignee"] = await self._assignee(fields[ASSIGNEE])
+        if self.fields.severity_field and (severity := fields.get(SEVERITY)) is not None:
+            native[self.fields.severity_field] = {"value": severity.capitalize()}
+        return native
+
+    async def _assignee(self, email: str | None) -> dict[str, str] | None:
+        if not email:
+            return None  # unassign
+        account = await self.client.find_user(email)
+        if account is None:
+            raise ToolError(f"Jira: no active user with e-mail {email!r}", retryable=False)
+        return {"accountId": account}
+
+    async def _transition(self, key: str, status: str) -> None:
+        await transitions.move(self.client, self.fields, self.config.options, key, status)
+
+    def _record(self, issue: Mapping[str, Any]) -> RecordState:
+        issue_id = issue.get("id")
+        if issue_id is None:
+            raise ToolError("Jira returned an issue without an id", retryable=False)
+        raw = issue.get("fields")
+        raw_fields: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+        key = issue.get("key")
+        updated = parse_time(raw_fields.get("updated"))
+        return RecordState(
+            external_id=str(issue_id),
+            fields=self.fields.canonical(raw_fields, with_comment="comment" in raw_fields),
+            reference=key if isinstance(key, str) else None,
+            version=version_of(updated),
+            platform_incident_id=self.fields.platform_incident(raw_fields.get("labels")),
+            updated_at=updated,
+        )

@@ -1,0 +1,223 @@
+"""Async client for the PagerDuty REST API v2 (the calls incident-sync needs).
+
+Every request carries `Authorization: Token token=<key>`, the versioned `Accept` header,
+`Content-Type: application/json` and `From: <e-mail of a user>` (required on writes with an
+account-level key; it attributes the change). Errors are `{"error": {"message", "code",
+"errors": [...]}}`; 429 means back off (`ratelimit-reset` seconds, when sent).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Generator, Mapping
+from typing import Any, Final
+
+import httpx
+
+from incident_sync.connectors.base import ToolError, classify_http_error
+from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+
+BASE_URL: Final = "https://api.pagerduty.com"
+ACCEPT: Final = "application/vnd.pagerduty+json;version=2"
+LOOKUP_TTL_S: Final = 300.0
+PAGE_LIMIT: Final = 100  # the list endpoints' maximum
+_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+
+
+class PagerDutyAuth(httpx.Auth):
+    def __init__(self, token: str, from_email: str) -> None:
+        self._auth = f"Token token={token}"
+        self._from = from_email
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._auth
+        request.headers["Accept"] = ACCEPT
+        request.headers["Content-Type"] = "application/json"  # the spec requires it on reads too
+        request.headers["From"] = self._from
+        yield request
+
+
+def error_message(response: httpx.Response) -> str:
+    data = body_json(response)
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        err = data["error"]
+        details = [str(e) for e in err.get("errors") or []]
+        text = f"{err.get('message', 'error')} (code {err.get('code')})"
+        return text + (": " + "; ".join(details) if details else "")
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def classify(response: httpx.Response, message: str) -> ToolError:
+    error = classify_http_error(response, message)
+    if response.status_code == 429 and error.retry_after_s is None:
+        try:
+            reset = float(response.headers.get("ratelimit-reset", ""))
+        except ValueError:
+            return error
+        return ToolError(message, status=429, retryable=True, retry_after_s=max(0.0, reset))
+    return error
+
+
+def _id(value: str) -> str:
+    if not _ID.match(value):
+        raise ToolError(f"PagerDuty: not an id: {value!r}", retryable=False)
+    return value
+
+
+class PagerDutyClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        token: str,
+        from_email: str,
+        base_url: str,
+        timeout_s: float,
+    ) -> None:
+        self.http = http
+        self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(PagerDutyAuth(token, from_email), self._base)
+        self._timeout = timeout_s
+        self._users: dict[str, tuple[float, str | None]] = {}
+        self._priorities: tuple[float, dict[str, str]] | None = None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        json: object = None,
+    ) -> dict[str, Any]:
+        response = await send(
+            self.http,
+            method,
+            self._base + path,
+            error_message=error_message,
+            auth=self._auth,
+            params=params,
+            json=json,
+            timeout_s=self._timeout,
+            classify=classify,
+        )
+        return json_object(response)
+
+    # -- incidents -------------------------------------------------------------------------
+    async def get_incident(self, incident_id: str) -> dict[str, Any]:
+        return _obj(await self._call("GET", f"/incidents/{_id(incident_id)}"), "incident")
+
+    async def incidents_by_key(self, incident_key: str) -> list[dict[str, Any]]:
+        data = await self._call(
+            "GET", "/incidents", params={"incident_key": incident_key, "limit": 5}
+        )
+        return [i for i in data.get("incidents") or [] if isinstance(i, dict)]
+
+    async def list_incidents(
+        self, *, offset: int = 0, limit: int = PAGE_LIMIT, total: bool = False
+    ) -> tuple[list[dict[str, Any]], bool, int | None]:
+        """One page of every incident (any date): (incidents, more, total when asked)."""
+        params: dict[str, str | int] = {"date_range": "all", "limit": limit, "offset": offset}
+        if total:
+            params["total"] = "true"
+        data = await self._call("GET", "/incidents", params=params)
+        count = data.get("total")
+        return (
+            [i for i in data.get("incidents") or [] if isinstance(i, dict)],
+            data.get("more") is True,
+            count if isinstance(count, int) else None,
+        )
+
+    async def incidents_logged_since(self, since: str) -> list[str]:
+        """Ids of the incidents with a log entry at or after `since` (ISO 8601), newest
+        change first, each once: `GET /log_entries` across the account."""
+        seen: dict[str, None] = {}
+        offset = 0
+        while True:
+            data = await self._call(
+                "GET",
+                "/log_entries",
+                params={"since": since, "limit": PAGE_LIMIT, "offset": offset},
+            )
+            entries = [e for e in data.get("log_entries") or [] if isinstance(e, dict)]
+            for entry in entries:
+                incident = entry.get("incident")
+                if isinstance(incident, dict) and isinstance(incident.get("id"), str):
+                    seen.setdefault(incident["id"])
+            if data.get("more") is not True or not entries:
+                return list(seen)
+            offset += len(entries)
+
+    async def create_incident(self, incident: Mapping[str, object]) -> dict[str, Any]:
+        body = {"incident": {"type": "incident", **incident}}
+        return _obj(await self._call("POST", "/incidents", json=body), "incident")
+
+    async def update_incident(
+        self, incident_id: str, changes: Mapping[str, object]
+    ) -> dict[str, Any]:
+        body = {"incident": {"type": "incident_reference", **changes}}
+        data = await self._call("PUT", f"/incidents/{_id(incident_id)}", json=body)
+        return _obj(data, "incident")
+
+    async def add_note(self, incident_id: str, content: str) -> dict[str, Any]:
+        data = await self._call(
+            "POST", f"/incidents/{_id(incident_id)}/notes", json={"note": {"content": content}}
+        )
+        return _obj(data, "note")
+
+    async def notes(self, incident_id: str) -> list[dict[str, Any]]:
+        data = await self._call("GET", f"/incidents/{_id(incident_id)}/notes")
+        return [n for n in data.get("notes") or [] if isinstance(n, dict)]
+
+    # -- lookups ---------------------------------------------------------------------------
+    async def abilities(self) -> list[str]:
+        data = await self._call("GET", "/abilities")
+        return [str(a) for a in data.get("abilities") or []]
+
+    async def user_email(self, user_id: str) -> str | None:
+        cached = self._users.get(user_id)
+        if cached is not None and time.monotonic() - cached[0] < LOOKUP_TTL_S:
+            return cached[1]
+        user = _obj(await self._call("GET", f"/users/{_id(user_id)}"), "user")
+        email = user.get("email")
+        value = email.strip().lower() if isinstance(email, str) and email else None
+        self._users[user_id] = (time.monotonic(), value)
+        return value
+
+    async def find_user(self, email: str) -> str | None:
+        data = await self._call("GET", "/users", params={"query": email})
+        wanted = email.strip().lower()
+        for user in data.get("users") or []:
+            if isinstance(user, dict) and str(user.get("email", "")).lower() == wanted:
+                return str(user["id"])
+        return None
+
+    async def priority_id(self, name: str) -> str | None:
+        """The id of the account priority with this name (listed once per LOOKUP_TTL_S)."""
+        now = time.monotonic()
+        if self._priorities is None or now - self._priorities[0] > LOOKUP_TTL_S:
+            data = await self._call("GET", "/priorities")
+            names = {
+                str(p.get("name")).casefold(): str(p["id"])
+                for p in data.get("priorities") or []
+                if isinstance(p, dict) and "id" in p
+            }
+            self._priorities = (now, names)
+        return self._priorities[1].get(name.casefold())
+
+    async def find_escalation_policy(self, name: str) -> str | None:
+        data = await self._call("GET", "/escalation_policies", params={"query": name})
+        for policy in data.get("escalation_policies") or []:
+            if (
+                isinstance(policy, dict)
+                and str(policy.get("name", "")).casefold() == name.casefold()
+            ):
+                return str(policy["id"])
+        return None
+
+
+def _obj(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise ToolError(f"PagerDuty answered without {key!r}", retryable=False)
+    return value

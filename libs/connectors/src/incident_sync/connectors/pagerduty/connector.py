@@ -1,0 +1,307 @@
+"""The PagerDuty side: incidents through REST v2, linked by `incident_key`.
+
+Options (`IntegrationConfig.options`):
+- `service_id` (required to create), `urgency` (default "high"): where creates go;
+- `incident_key_prefix` (default "incident-sync-"): creates set `incident_key` to the prefix
+  plus the platform incident id; `find_linked` lists incidents by that key;
+- `priority_map` ("P1=P1,SEV-1=P1"): account priority names <-> canonical P1..P5 (names that
+  already are P1..P5 need no entry);
+- `reopen_status` (default "triggered"): the status a resolved incident is reopened to;
+- `resolution`: the resolution note sent with a resolve.
+`api_key` is a REST API token; `username` is the e-mail address sent as `From` (the user the
+service acts as); `actor` is that user's id, so its own changes come back as echoes;
+`webhook_secret` may hold several secrets separated by spaces while one is rotated.
+
+Limits: a title holds 1,024 characters. The REST reference documents no maximum for it;
+1,024 is the documented bound of an event's `summary`, which becomes the incident's title, so
+titles are kept within it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import httpx
+
+from incident_sync.connectors.base import (
+    Connector,
+    RecordNotFound,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
+from incident_sync.connectors.pagerduty import signature
+from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
+from incident_sync.connectors.pagerduty.fields import (
+    ASSIGNEE,
+    COMMENT,
+    ESCALATION_POLICY,
+    PRIORITY,
+    STATUS,
+    TITLE,
+    PagerDutyFieldMap,
+    assignee_ids,
+    parse_time,
+    version_of,
+)
+from incident_sync.connectors.pagerduty.webhook import parse_webhook
+from incident_sync.syncmodel.events import ChangeEvent
+from incident_sync.syncmodel.fields import Status, ToolType
+
+TITLE_MAX = 1024
+
+
+class PagerDutyConnector(Connector):
+    tool = ToolType.PAGERDUTY
+    keeps_comment_ids = True  # notes have ids; they can be added, never edited or deleted
+    LIMITS = {TITLE: TITLE_MAX}
+
+    _client: PagerDutyClient | None = None
+
+    @cached_property
+    def fields(self) -> PagerDutyFieldMap:
+        try:
+            return PagerDutyFieldMap.from_options(self.config.options)
+        except ValueError as exc:
+            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+
+    # -- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        signature.verify(headers, body, secret.get_secret_value().split())
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers,
+            body,
+            fields=self.fields,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> PagerDutyClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            cfg = self.config
+            if cfg.api_key is None or not cfg.username:
+                raise ToolError(
+                    f"{cfg.id}: api_key and username (the From e-mail) are required",
+                    retryable=False,
+                )
+            self._client = PagerDutyClient(
+                http,
+                token=cfg.api_key.get_secret_value(),
+                from_email=cfg.username,
+                base_url=cfg.base_url,
+                timeout_s=cfg.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    async def test_connection(self) -> None:
+        await self.client.abilities()
+
+    async def fetch(self, external_id: str) -> RecordState:
+        return await self._read(await self.client.get_incident(external_id), comments=True)
+
+    async def _read(self, incident: Mapping[str, Any], *, comments: bool) -> RecordState:
+        """Canonical state of an incident object: the assignee's e-mail (users are cached)
+        and, with `comments`, the latest note (one more request)."""
+        fields = self.fields.canonical(incident)
+        ids = assignee_ids(incident)
+        if ids:
+            email = await self.client.user_email(ids[0])
+            if email is not None:
+                fields[ASSIGNEE] = email
+        if comments:
+            notes = await self.client.notes(str(incident.get("id")))
+            if notes and isinstance(content := notes[-1].get("content"), str):
+                fields[COMMENT] = content
+        return self._record(incident, fields)
+
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """`GET /incidents` has no id filter: list every incident (100 a page) when that
+        takes fewer requests than one `GET` per wanted incident, else read them one by one."""
+        wanted = list(dict.fromkeys(external_ids))
+        if not wanted:
+            return {}
+        page, more, total = await self.client.list_incidents(total=True)
+        if total is None or math.ceil(total / PAGE_LIMIT) > len(wanted):
+            return await super().fetch_many(wanted, comments=comments)
+        keep, out, offset = set(wanted), {}, 0
+        while True:
+            for incident in page:
+                if incident.get("id") in keep:
+                    out[str(incident["id"])] = await self._read(incident, comments=comments)
+            if not more or not page:
+                break
+            offset += len(page)
+            page, more, _ = await self.client.list_incidents(offset=offset)
+        return out
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """The incidents with a log entry since then (`GET /log_entries?since=`), read."""
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out = []
+        for incident_id in await self.client.incidents_logged_since(stamp):
+            try:
+                record = await self.fetch(incident_id)
+            except RecordNotFound:
+                continue
+            if record.platform_incident_id is not None:
+                out.append(record)
+        return out
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        key = self.fields.incident_key(platform_incident_id)
+        for incident in await self.client.incidents_by_key(key):
+            if incident.get("incident_key") == key:
+                return str(incident["id"])
+        return None
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        service = self.config.options.get("service_id")
+        if not service:
+            raise ToolError(f"{self.config.id}: the service_id option is required", retryable=False)
+        fields = await self.fit(fields)
+        body: dict[str, object] = {
+            "title": fields.get(TITLE) or f"Incident {platform_incident_id}",
+            "service": {"id": service, "type": "service_reference"},
+            "urgency": self.config.options.get("urgency", "high"),
+            "incident_key": self.fields.incident_key(platform_incident_id),
+        }
+        if (priority := fields.get(PRIORITY)) is not None:
+            body["priority"] = await self._priority(priority)
+        # Every reference is looked up before anything is made (an unknown one refuses it).
+        policy_name, assignee = fields.get(ESCALATION_POLICY), fields.get(ASSIGNEE)
+        policy = await self._policy(policy_name) if policy_name is not None else None
+        assigned = [await self._assignment(assignee)] if assignee is not None else None
+        # PagerDuty refuses `assignments` beside an `escalation_policy` on a create. With both,
+        # the policy is set at creation (it decides who is paged next) and the assignee right
+        # after, by a reassignment: the incident ends with both.
+        if policy is not None:
+            body["escalation_policy"] = policy
+        elif assigned is not None:
+            body["assignments"] = assigned
+        incident = await self.client.create_incident(body)
+        incident_id = str(incident.get("id") or "")
+        if not incident_id:
+            raise ToolError("PagerDuty created an incident without an id", retryable=False)
+        if policy is not None and assigned is not None:
+            # What the reassignment stored is the incident as created from here on.
+            incident = {
+                **incident,
+                **await self.client.update_incident(incident_id, {"assignments": assigned}),
+            }
+        if fields.get(STATUS) == Status.CLOSED:
+            await self.client.update_incident(incident_id, self._status_change("resolved"))
+        if comment := fields.get(COMMENT):
+            await self.client.add_note(incident_id, comment)
+        # As created: what PagerDuty filled in itself (the escalation policy's on-call user
+        # as the assignee, when none was sent) is part of what this write stored.
+        stored = (await self._read(incident, comments=False)).fields
+        stored.pop(STATUS, None)  # resolved afterwards when asked: as sent
+        return self._record(incident, {**fields, **stored})
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One PUT for the incident's fields, a note for `comment`; returns `updated_at` and
+        the values the PUT's answer shows."""
+        fields = await self.fit(fields)
+        changes: dict[str, object] = {}
+        if (title := fields.get(TITLE)) is not None:
+            changes["title"] = title
+        if (priority := fields.get(PRIORITY)) is not None:
+            changes["priority"] = await self._priority(priority)
+        if (policy := fields.get(ESCALATION_POLICY)) is not None:
+            changes["escalation_policy"] = await self._policy(policy)
+        # An unassigned value is not written: PagerDuty keeps someone assigned to every open
+        # incident (its escalation policy pages the next one).
+        if (assignee := fields.get(ASSIGNEE)) is not None:
+            changes["assignments"] = [await self._assignment(assignee)]
+        if (status := fields.get(STATUS)) is not None:
+            native = await self._status_target(external_id, status)
+            if native is not None:
+                changes.update(self._status_change(native))
+        version, answer = None, None
+        if changes:
+            answer = await self.client.update_incident(external_id, changes)
+            version = version_of(parse_time(answer.get("updated_at")))
+        elif ASSIGNEE in fields:  # unassigning is not written: it keeps its assignee
+            answer = await self.client.get_incident(external_id)
+        stored = {}
+        if answer is not None:
+            stored = stored_values(fields, (await self._read(answer, comments=False)).fields)
+        if comment := fields.get(COMMENT):
+            await self.client.add_note(external_id, comment)
+        return Written(version, stored)
+
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        """A note (PagerDuty notes can be added, never edited or deleted)."""
+        note = await self.client.add_note(external_id, body)
+        return str(note["id"]) if note.get("id") else None
+
+    # -- helpers ---------------------------------------------------------------------------
+    async def _status_target(self, external_id: str, status: str) -> str | None:
+        """The native status to set, or None when the incident is already there."""
+        if status not in (Status.OPEN, Status.CLOSED):
+            raise ToolError(f"PagerDuty: unknown canonical status {status!r}", retryable=False)
+        current = (await self.client.get_incident(external_id)).get("status")
+        if status == Status.CLOSED:
+            return None if current == "resolved" else "resolved"
+        if current != "resolved":
+            return None  # triggered and acknowledged are both open
+        return self.config.options.get("reopen_status", "triggered")
+
+    def _status_change(self, native: str) -> dict[str, object]:
+        change: dict[str, object] = {"status": native}
+        if native == "resolved" and (resolution := self.config.options.get("resolution")):
+            change["resolution"] = resolution
+        return change
+
+    async def _priority(self, canonical: str) -> dict[str, str]:
+        # A reference by id: creates take only that (updates would also take a bare name).
+        name = self.fields.priority_out(canonical)
+        priority_id = await self.client.priority_id(name)
+        if priority_id is None:
+            raise ToolError(f"PagerDuty: the account has no priority {name!r}", retryable=False)
+        return {"id": priority_id, "type": "priority_reference"}
+
+    async def _policy(self, name: str) -> dict[str, str]:
+        policy_id = await self.client.find_escalation_policy(name)
+        if policy_id is None:
+            raise ToolError(f"PagerDuty: no escalation policy named {name!r}", retryable=False)
+        return {"id": policy_id, "type": "escalation_policy_reference"}
+
+    async def _assignment(self, email: str) -> dict[str, object]:
+        user_id = await self.client.find_user(email)
+        if user_id is None:
+            raise ToolError(f"PagerDuty: no user with e-mail {email!r}", retryable=False)
+        return {"assignee": {"id": user_id, "type": "user_reference"}}
+
+    def _record(self, incident: Mapping[str, Any], fields: dict[str, str | None]) -> RecordState:
+        number = incident.get("incident_number")
+        updated = parse_time(incident.get("updated_at"))
+        return RecordState(
+            external_id=str(incident.get("id")),
+            fields=fields,
+            reference=f"#{number}" if isinstance(number, int) else None,
+            version=version_of(updated),
+            platform_incident_id=self.fields.platform_incident(incident.get("incident_key")),
+            updated_at=updated,
+        )

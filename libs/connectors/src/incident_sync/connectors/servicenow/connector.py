@@ -1,0 +1,316 @@
+"""The ServiceNow side: incidents in the Table API, linked by a correlation column.
+
+Options (`IntegrationConfig.options`):
+- `correlation_field` (default `u_incident_io_id`): the incident column holding the platform
+  incident id (see docs/servicenow-setup.md); creates set it, `find_linked` searches it.
+- `urgency`, `impact`, `category`, `assignment_group`: defaults for incidents created here.
+- `close_code`, `close_notes`: sent along when a write moves the state to Resolved/Closed
+  (instances usually make a close code mandatory there); unset sends neither;
+- `column_lengths` ("short_description=160,description=4000"): the maximum length of the
+  columns written. Unset, the connector reads them from the instance's dictionary
+  (`sys_dictionary` `max_length` of the incident's columns and those it inherits from task),
+  once per connector; an integration user not allowed to read the dictionary gets the stock
+  lengths (`STOCK_LENGTHS`). Values are cut to these lengths, visibly, before they are sent
+  (journal fields are not cut: their entries are stored whole).
+Auth is OAuth 2.0 (password grant) when `oauth_client_id` is set, basic auth otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Final
+
+import httpx
+
+from incident_sync.connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+    stored_values,
+)
+from incident_sync.connectors.servicenow import signature
+from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
+from incident_sync.connectors.servicenow.client import ServiceNowClient
+from incident_sync.connectors.servicenow.webhook import JOURNAL_FIELDS, parse_webhook
+from incident_sync.syncmodel.events import ChangeEvent
+from incident_sync.syncmodel.fields import ToolType
+
+DEFAULT_CORRELATION_FIELD: Final = "u_incident_io_id"
+CREATE_DEFAULTS: Final = ("urgency", "impact", "category", "assignment_group")
+CLOSING_STATES: Final = frozenset({"6", "7"})
+_FIELD_NAME = re.compile(r"^[a-z0-9_]{1,80}$")
+# Values spliced into an encoded query: `^` would start a new condition.
+_QUERY_SAFE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+GLIDE_TIME: Final = "%Y-%m-%d %H:%M:%S"  # database date-times: UTC, no zone suffix
+# Journal rows read per batch: enough for the latest entry of every record of a batch.
+JOURNAL_PAGE: Final = 10_000
+# The incident's columns as a stock instance defines them (on task): what a connector that
+# may not read the dictionary assumes.
+STOCK_LENGTHS: Final[Mapping[str, int]] = {"short_description": 160, "description": 4000}
+DICTIONARY_TABLES: Final = ("incident", "task")  # nearest first: incident overrides task
+log = logging.getLogger(__name__)
+
+
+class ServiceNowConnector(Connector):
+    tool = ToolType.SERVICENOW
+
+    _client: ServiceNowClient | None = None
+    _limits: dict[str, int] | None = None
+
+    @property
+    def correlation_field(self) -> str:
+        name = self.config.options.get("correlation_field", DEFAULT_CORRELATION_FIELD)
+        if not _FIELD_NAME.match(name):
+            raise ToolError(f"{self.config.id}: bad correlation_field {name!r}", retryable=False)
+        return name
+
+    # -- webhooks --------------------------------------------------------------------------
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        # The business rule signs no timestamp: replays are caught by the delivery id dedupe.
+        secret = self.config.webhook_secret
+        if secret is None:
+            raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
+        signature.verify(headers, body, secret.get_secret_value())
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        return parse_webhook(
+            headers,
+            body,
+            mapping=self.mapping,
+            integration_id=self.config.id,
+            tenant=self.config.tenant,
+            correlation_field=self.correlation_field,
+        )
+
+    # -- API -------------------------------------------------------------------------------
+    @property
+    def client(self) -> ServiceNowClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            self._client = ServiceNowClient(
+                http,
+                base_url=self.config.base_url,
+                auth=self._auth(),
+                timeout_s=self.config.timeout_s,
+            )
+        return self._client
+
+    def _auth(self) -> httpx.Auth:
+        cfg = self.config
+        if cfg.username is None or cfg.password is None:
+            raise ToolError(f"{cfg.id}: username and password are required", retryable=False)
+        password = cfg.password.get_secret_value()
+        if cfg.oauth_client_id:
+            if cfg.oauth_client_secret is None:
+                raise ToolError(f"{cfg.id}: oauth_client_secret is required", retryable=False)
+            return ServiceNowOAuth(
+                cfg.base_url,
+                client_id=cfg.oauth_client_id,
+                client_secret=cfg.oauth_client_secret.get_secret_value(),
+                username=cfg.username,
+                password=password,
+            )
+        return httpx.BasicAuth(cfg.username, password)
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    async def test_connection(self) -> None:
+        await self.client.test_connection()
+
+    async def fetch(self, external_id: str) -> RecordState:
+        record = await self.client.get_incident(external_id)
+        # Journal fields read back as "": their latest entry lives in sys_journal_field.
+        for journal in JOURNAL_FIELDS & self.mapping.native_inbound_fields():
+            record.pop(journal, None)
+            entry = await self.client.latest_work_note(external_id, element=journal)
+            if entry:
+                record[journal] = entry
+        return self._record(record, fallback_id=external_id)
+
+    async def fetch_many(
+        self, external_ids: Sequence[str], *, comments: bool = True
+    ) -> dict[str, RecordState]:
+        """`sys_idIN<ids>` per batch; the latest journal entries of a batch in one query."""
+        ids = [i for i in dict.fromkeys(external_ids) if _QUERY_SAFE.match(i)]
+        out: dict[str, RecordState] = {}
+        for start in range(0, len(ids), self.batch_size):
+            chunk = ids[start : start + self.batch_size]
+            rows = await self.client.search_incidents(
+                "sys_idIN" + ",".join(chunk), limit=len(chunk)
+            )
+            for record in await self._with_journals(rows, comments):
+                out[record.external_id] = record
+        return out
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        """Linked incidents whose `sys_updated_on` (UTC) is at or after `since`."""
+        stamp = since.astimezone(UTC).strftime(GLIDE_TIME)
+        query = f"sys_updated_on>={stamp}^{self.correlation_field}ISNOTEMPTY^ORDERBYsys_updated_on"
+        out: list[RecordState] = []
+        offset = 0
+        while True:
+            rows = await self.client.search_incidents(query, limit=self.batch_size, offset=offset)
+            out += await self._with_journals(rows, comments=True)
+            if len(rows) < self.batch_size:
+                return out
+            offset += len(rows)
+
+    async def _with_journals(self, rows: list[dict[str, str]], comments: bool) -> list[RecordState]:
+        """Records from Table API rows, each journal field set to its latest entry."""
+        journals = JOURNAL_FIELDS & self.mapping.native_inbound_fields() if comments else set()
+        ids = [r["sys_id"] for r in rows if _QUERY_SAFE.match(r.get("sys_id", ""))]
+        latest: dict[tuple[str, str], str] = {}
+        for element in sorted(journals):
+            if not ids:
+                break
+            entries = await self.client.query(
+                "sys_journal_field",
+                f"element={element}^element_idIN{','.join(ids)}^ORDERBYDESCsys_created_on",
+                limit=JOURNAL_PAGE,
+                fields=["element_id", "value"],
+            )
+            for row in entries:  # newest first: keep the first per record
+                latest.setdefault((element, row.get("element_id", "")), row.get("value", ""))
+        out = []
+        for row in rows:
+            values = {k: v for k, v in row.items() if k not in JOURNAL_FIELDS}
+            for element in journals:
+                if note := latest.get((element, row.get("sys_id", ""))):
+                    values[element] = note
+            out.append(self._record(values, fallback_id=""))
+        return out
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        if not _QUERY_SAFE.match(platform_incident_id):
+            raise ToolError(
+                f"ServiceNow: refusing to search for id {platform_incident_id!r}", retryable=False
+            )
+        rows = await self.client.search_incidents(
+            f"{self.correlation_field}={platform_incident_id}", limit=1, fields=["sys_id"]
+        )
+        return (rows[0].get("sys_id") or None) if rows else None
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        values = self._native(await self.fit(fields))
+        values[self.correlation_field] = platform_incident_id
+        for option in CREATE_DEFAULTS:
+            if default := self.config.options.get(option):
+                values.setdefault(option, default)
+        record = await self.client.create_incident(**values)
+        for journal in JOURNAL_FIELDS:
+            record.pop(journal, None)  # written, but read back as "": not a known value
+        return self._record(record, fallback_id="")
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """One PATCH; its answer is the record as stored: the version (padded
+        sys_mod_count) and the values (a business rule may have rewritten them)."""
+        fields = await self.fit(fields)
+        values = self._native(fields)
+        if not values:
+            return Written()
+        record = await self.client.update_incident(external_id, values)
+        shown = self.mapping.to_canonical({k: v for k, v in record.items() if k in values})
+        stored = stored_values(fields, {str(k): v for k, v in shown.items()})
+        return Written(_version(record), stored)
+
+    # -- limits ----------------------------------------------------------------------------
+    async def field_limits(self) -> Mapping[str, int]:
+        """Canonical field -> the maximum length of the column it is written to."""
+        if self._limits is None:
+            lengths = await self._column_lengths()
+            self._limits = {
+                canonical: lengths[native]
+                for canonical in self.mapping.outbound_fields()
+                for native in self.mapping.to_native({canonical: ""})
+                if native in lengths and native not in JOURNAL_FIELDS
+            }
+        return self._limits
+
+    async def _column_lengths(self) -> dict[str, int]:
+        """From the `column_lengths` option, else the dictionary, else the stock lengths."""
+        if option := self.config.options.get("column_lengths"):
+            out: dict[str, int] = {}
+            for item in option.split(","):
+                name, _, length = item.partition("=")
+                if not _FIELD_NAME.match(name.strip()) or not length.strip().isdigit():
+                    raise ToolError(
+                        f"{self.config.id}: column_lengths: expected column=length, got {item!r}",
+                        retryable=False,
+                    )
+                out[name.strip()] = int(length)
+            return out
+        columns = sorted(
+            n for c in self.mapping.outbound_fields() for n in self.mapping.to_native({c: ""})
+        )
+        query = f"nameIN{','.join(DICTIONARY_TABLES)}^elementIN{','.join(columns)}"
+        try:
+            rows = await self.client.query(
+                "sys_dictionary", query, limit=100, fields=["name", "element", "max_length"]
+            )
+        except ToolError as exc:
+            if exc.retryable:
+                raise
+            log.warning(
+                "cannot read the dictionary: assuming the stock column lengths",
+                extra={"integration": self.config.id, "error": str(exc)},
+            )
+            return dict(STOCK_LENGTHS)
+        lengths: dict[str, int] = {}
+        for table in reversed(DICTIONARY_TABLES):  # task first, then incident overrides
+            for row in rows:
+                if row.get("name") == table and row.get("max_length", "").isdigit():
+                    lengths[row.get("element", "")] = int(row["max_length"])
+        return lengths or dict(STOCK_LENGTHS)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        values: dict[str, str | None] = {}
+        for name, value in self.mapping.to_native(fields).items():
+            if name in JOURNAL_FIELDS:
+                if value:  # writing a journal appends an entry; nothing to append otherwise
+                    values[name] = value
+            else:
+                values[name] = value if value is not None else ""  # "" clears a field
+        state = values.get("state") or values.get("incident_state")
+        close_code = self.config.options.get("close_code")
+        if state in CLOSING_STATES and close_code:
+            values.setdefault("close_code", close_code)
+            values.setdefault(
+                "close_notes", self.config.options.get("close_notes", "Closed by incident-sync")
+            )
+        return values
+
+    def _record(self, record: Mapping[str, str], *, fallback_id: str) -> RecordState:
+        sys_id = record.get("sys_id") or fallback_id
+        if not sys_id:
+            raise ToolError("ServiceNow returned an incident without a sys_id", retryable=False)
+        return RecordState(
+            external_id=sys_id,
+            # Plain str keys: the mapping returns StrEnum members, which orjson refuses.
+            fields={str(k): v for k, v in self.mapping.to_canonical(record).items()},
+            reference=record.get("number") or None,
+            version=_version(record),
+            platform_incident_id=record.get(self.correlation_field) or None,
+            updated_at=_glide_time(record.get("sys_updated_on", "")),
+        )
+
+
+def _version(record: Mapping[str, str]) -> str | None:
+    # Zero-padded so string order is update order, as in the webhook's ChangeEvent.version.
+    mod_count = record.get("sys_mod_count", "")
+    return f"{int(mod_count):010d}" if mod_count.isdigit() else None
+
+
+def _glide_time(value: str) -> datetime | None:
+    try:
+        return datetime.strptime(value, GLIDE_TIME).replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -1,0 +1,129 @@
+"""Async client for the Slack Web API methods the notifier needs.
+
+Bearer bot token (`xoxb-...`). Slack answers HTTP 200 with `{"ok": false, "error": "..."}`
+for most failures; `ratelimited` comes as HTTP 429 with `Retry-After`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any, Final
+
+import httpx
+
+from incident_sync.connectors.base import RecordNotFound, ToolError
+from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+
+BASE_URL: Final = "https://slack.com/api"
+RETRYABLE: Final = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+NOT_FOUND: Final = frozenset({"message_not_found", "thread_not_found"})
+
+
+class SlackAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        if request.method == "POST":
+            request.headers["Content-Type"] = "application/json; charset=utf-8"
+        yield request
+
+
+def error_message(response: httpx.Response) -> str:
+    data = body_json(response)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+class SlackClient:
+    def __init__(
+        self, http: httpx.AsyncClient, *, token: str, base_url: str, timeout_s: float
+    ) -> None:
+        self.http = http
+        self._base = (base_url or BASE_URL).rstrip("/")
+        self._auth = bound_auth(SlackAuth(token), self._base)
+        self._timeout = timeout_s
+
+    async def call(
+        self,
+        method: str,
+        *,
+        body: Mapping[str, object] | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> dict[str, Any]:
+        """One Web API method; `ok: false` becomes a ToolError (or RecordNotFound)."""
+        response = await send(
+            self.http,
+            "GET" if body is None else "POST",
+            f"{self._base}/{method}",
+            error_message=error_message,
+            auth=self._auth,
+            params=params,
+            json=dict(body) if body is not None else None,
+            timeout_s=self._timeout,
+        )
+        data = json_object(response)
+        if data.get("ok") is not True:
+            error = str(data.get("error") or "unknown_error")
+            if error in NOT_FOUND:
+                raise RecordNotFound(f"Slack {method}: {error}")
+            raise ToolError(f"Slack {method}: {error}", retryable=error in RETRYABLE)
+        return data
+
+    async def post(
+        self, channel: str, message: Mapping[str, object], *, thread_ts: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, object] = {"channel": channel, **message, "unfurl_links": False}
+        if thread_ts is not None:
+            body["thread_ts"] = thread_ts
+        return await self.call("chat.postMessage", body=body)
+
+    async def update(self, channel: str, ts: str, message: Mapping[str, object]) -> dict[str, Any]:
+        return await self.call("chat.update", body={"channel": channel, "ts": ts, **message})
+
+    async def delete(self, channel: str, ts: str) -> None:
+        await self.call("chat.delete", body={"channel": channel, "ts": ts})
+
+    async def message(self, channel: str, ts: str) -> dict[str, Any]:
+        """One top-level message by its ts, with its metadata."""
+        data = await self.call(
+            "conversations.history",
+            params={
+                "channel": channel,
+                "latest": ts,
+                "oldest": ts,
+                "inclusive": "true",
+                "limit": 1,
+                "include_all_metadata": "true",
+            },
+        )
+        for message in data.get("messages") or []:
+            if isinstance(message, dict) and message.get("ts") == ts:
+                return message
+        raise RecordNotFound(f"Slack: no message {ts} in {channel}")
+
+    async def history(
+        self, channel: str, *, pages: int, page_size: int = 200
+    ) -> list[dict[str, Any]]:
+        """The channel's newest messages (with metadata), up to `pages` pages."""
+        out: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(pages):
+            params: dict[str, str | int] = {
+                "channel": channel,
+                "limit": page_size,
+                "include_all_metadata": "true",
+            }
+            if cursor:
+                params["cursor"] = cursor
+            data = await self.call("conversations.history", params=params)
+            out.extend(m for m in data.get("messages") or [] if isinstance(m, dict))
+            meta = data.get("response_metadata") or {}
+            cursor = meta.get("next_cursor") if isinstance(meta, dict) else None
+            if not data.get("has_more") or not cursor:
+                break
+        return out

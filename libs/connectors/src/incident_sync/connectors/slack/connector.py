@@ -1,0 +1,147 @@
+"""The Slack side: an outbound-only notifier.
+
+One message per platform incident in the configured channel, posted once
+(`chat.postMessage`) and then kept current (`chat.update`); every comment becomes a reply in
+its thread. The record id is `<channel id>:<message ts>`. Nothing comes in: `verify` and
+`parse` refuse every delivery, and a Slack integration's direction is always outbound.
+
+Options: `channel` (required: a channel id such as C0123456789), `history_pages` (default 5:
+how far back `find_linked` looks for the incident's message, 200 messages a page).
+`api_key` is the bot token (`xoxb-...`, scopes chat:write, channels:history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import httpx
+
+from incident_sync.connectors.base import (
+    Connector,
+    RecordState,
+    ToolError,
+    WebhookRejected,
+    Written,
+)
+from incident_sync.connectors.slack.client import SlackClient
+from incident_sync.connectors.slack.message import MESSAGE_TEXT_MAX, render, state_of
+from incident_sync.syncmodel.events import ChangeEvent
+from incident_sync.syncmodel.fields import Field, ToolType
+from incident_sync.syncmodel.limits import cut
+
+OUTBOUND_ONLY = "Slack is an outbound-only notifier: incident-sync accepts no Slack deliveries"
+
+
+class SlackConnector(Connector):
+    tool = ToolType.SLACK
+    keeps_comment_ids = True
+    supports_comment_edits = True
+    sends_webhooks = False
+
+    _client: SlackClient | None = None
+
+    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
+        raise WebhookRejected(401, OUTBOUND_ONLY)
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
+        raise WebhookRejected(422, OUTBOUND_ONLY)
+
+    @property
+    def client(self) -> SlackClient:
+        http = self.http
+        if self._client is None or self._client.http is not http:
+            if self.config.api_key is None:
+                raise ToolError(
+                    f"{self.config.id}: api_key (the bot token) is required", retryable=False
+                )
+            self._client = SlackClient(
+                http,
+                token=self.config.api_key.get_secret_value(),
+                base_url=self.config.base_url,
+                timeout_s=self.config.timeout_s,
+            )
+        return self._client
+
+    def _make_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.config.timeout_s)
+
+    @property
+    def channel(self) -> str:
+        channel = self.config.options.get("channel")
+        if not channel:
+            raise ToolError(f"{self.config.id}: the channel option is required", retryable=False)
+        return channel
+
+    @staticmethod
+    def _split(external_id: str) -> tuple[str, str]:
+        channel, sep, ts = external_id.partition(":")
+        if not sep or not channel or not ts:
+            raise ToolError(
+                f"Slack: not a <channel>:<ts> record id: {external_id!r}", retryable=False
+            )
+        return channel, ts
+
+    async def test_connection(self) -> None:
+        await self.client.call("auth.test", body={})
+
+    async def fetch(self, external_id: str) -> RecordState:
+        channel, ts = self._split(external_id)
+        pid, fields = state_of(await self.client.message(channel, ts))
+        return RecordState(external_id=external_id, fields=fields, platform_incident_id=pid)
+
+    async def changed_since(self, since: datetime) -> list[RecordState]:
+        return []  # a notifier: nothing in Slack is ever taken in
+
+    async def find_linked(self, platform_incident_id: str) -> str | None:
+        pages = int(self.config.options.get("history_pages", "5"))
+        for message in await self.client.history(self.channel, pages=pages):
+            pid, _ = state_of(message)
+            if pid == platform_incident_id and isinstance(message.get("ts"), str):
+                return f"{self.channel}:{message['ts']}"
+        return None
+
+    async def create(
+        self, platform_incident_id: str, fields: Mapping[str, str | None]
+    ) -> RecordState:
+        shown = {k: v for k, v in fields.items() if k != Field.COMMENT}
+        posted = await self.client.post(self.channel, render(platform_incident_id, shown))
+        external_id = f"{posted['channel']}:{posted['ts']}"
+        if comment := fields.get(Field.COMMENT):
+            await self.add_comment(external_id, comment)
+        return RecordState(
+            external_id=external_id, fields=dict(fields), platform_incident_id=platform_incident_id
+        )
+
+    async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        """Re-render the message with the merged values (one read, one update), then the
+        comment as a thread reply. The metadata keeps the values whole: stored as sent."""
+        channel, ts = self._split(external_id)
+        changes = {k: v for k, v in fields.items() if k != Field.COMMENT}
+        if changes:
+            pid, current = state_of(await self.client.message(channel, ts))
+            merged = {**current, **changes}
+            if _shown(merged) != _shown(current):
+                await self.client.update(channel, ts, render(pid or "?", merged))
+        if comment := fields.get(Field.COMMENT):
+            await self.add_comment(external_id, comment)
+        return Written()
+
+    async def add_comment(self, external_id: str, body: str) -> str | None:
+        channel, ts = self._split(external_id)
+        text = cut(body, MESSAGE_TEXT_MAX)
+        reply = await self.client.post(channel, {"text": text}, thread_ts=ts)
+        return str(reply["ts"])
+
+    async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
+        channel, _ = self._split(external_id)
+        await self.client.update(channel, comment_id, {"text": cut(body, MESSAGE_TEXT_MAX)})
+
+    async def delete_comment(self, external_id: str, comment_id: str) -> None:
+        channel, _ = self._split(external_id)
+        await self.client.delete(channel, comment_id)
+
+
+def _shown(fields: Mapping[str, str | None]) -> dict[str, str]:
+    """What the message displays: an empty value shows like an absent one."""
+    return {k: v for k, v in fields.items() if v}

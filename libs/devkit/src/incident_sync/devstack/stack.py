@@ -1,0 +1,441 @@
+"""The whole system on one machine: broker, redis-server, the sandbox tools, the control API,
+the ingress, the outbound worker and the reconciler, each a child process on a free port.
+
+incident.io and ServiceNow always run; Jira, PagerDuty, Datadog and Slack are opt-in
+(`tools=("jira", "pagerduty", ...)`) so the tests that do not need them keep their start-up
+time. The generated sides file seeds the control store (the control service imports it on its
+first start); the ingress and the worker read their sides from the store
+(`CONFIG_SOURCE=control`) and follow changes made through the API. `config_source="file"`
+makes them read the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from incident_sync.controlstore.crypto import generate_key
+from incident_sync.devstack import processes
+from incident_sync.devstack.processes import Child
+from incident_sync.devstack.reconciler import reconciler
+from incident_sync.sandbox.jira.store import account_id
+from incident_sync.sandbox.pagerduty.store import user_id
+
+SN_USER, SN_PASSWORD = "incident-sync", "sandbox-password"
+SN_HUMAN, SN_HUMAN_PASSWORD = "john.smith", "sandbox-human"
+# The accounts incident-sync uses in the optional tools (the sandboxes derive user ids from
+# the e-mail address, as the `actor` below does).
+JIRA_USER, JIRA_TOKEN = "incident-sync@example.com", "sandbox-jira-token"
+PD_USER, PD_TOKEN = "incident-sync@example.com", "sandbox-pd-token"
+DD_API_KEY, DD_APP_KEY = "sandbox-dd-api-key", "sandbox-dd-app-key"
+SLACK_TOKEN, SLACK_CHANNEL = "xoxb-sandbox-token", "C0SANDBOX01"
+OPTIONAL_TOOLS = ("jira", "pagerduty", "datadog", "slack")
+INTEGRATION_IDS = {
+    "jira": "prod-jira",
+    "pagerduty": "prod-pd",
+    "datadog": "prod-dd",
+    "slack": "ops-slack",
+}
+
+
+@dataclass
+class Stack:
+    """Start with `start()`, stop with `stop()` (also a context manager)."""
+
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="incident-sync-")))
+    features: dict[str, bool] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # Optional sandbox tools to run and integrate: "jira", "pagerduty".
+    tools: tuple[str, ...] = ()
+    # Extra settings merged into an integration's config by id (e.g. {"prod-jira":
+    # {"ownership": {}}}).
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Top-level keys added to the sides file (e.g. the seed guide's `features` block).
+    sides: dict[str, Any] = field(default_factory=dict)
+    children: list[Child] = field(default_factory=list)
+    config_source: str = "control"
+    # Outbound worker processes (one consumer group): "outbound", "outbound-2", ...
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        unknown = set(self.tools) - set(OPTIONAL_TOOLS)
+        if unknown:
+            raise ValueError(f"unknown optional tools {sorted(unknown)}; known: {OPTIONAL_TOOLS}")
+        names = (
+            "broker",
+            "redis",
+            "incidentio",
+            "servicenow",
+            "control",
+            "ingress",
+            *self.worker_names,
+            "reconciler",
+            *self.tools,
+        )
+        self.ports = {n: processes.free_port() for n in names}
+        self.jira_secret = secrets.token_urlsafe(24)
+        self.pagerduty_secret = secrets.token_urlsafe(24)
+        self.datadog_secret = secrets.token_urlsafe(24)
+        self.api_key = secrets.token_urlsafe(24)
+        self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        self.servicenow_secret = secrets.token_urlsafe(24)
+        self.sync_token = secrets.token_urlsafe(24)  # guards the ingress's /sync routes
+        self.encryption_key = generate_key()  # seals the secrets in the control store
+        self.admin_token = secrets.token_urlsafe(24)  # the control API's bootstrap admin
+
+    def secret_values(self) -> list[str]:
+        """Every credential this stack hands out: none may ever appear in a log."""
+        return [
+            self.jira_secret,
+            self.pagerduty_secret,
+            self.datadog_secret,
+            self.api_key,
+            self.incidentio_secret,
+            self.servicenow_secret,
+            self.sync_token,
+            self.encryption_key,
+            self.admin_token,
+            SN_PASSWORD,
+            SN_HUMAN_PASSWORD,
+            JIRA_TOKEN,
+            PD_TOKEN,
+            DD_API_KEY,
+            DD_APP_KEY,
+            SLACK_TOKEN,
+        ]
+
+    @property
+    def worker_names(self) -> list[str]:
+        return ["outbound", *(f"outbound-{n}" for n in range(2, self.workers + 1))]
+
+    # -- addresses ---------------------------------------------------------------------------
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['broker']}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports['redis']}/0"
+
+    @property
+    def config_path(self) -> Path:
+        return self.workdir / "sync.json"
+
+    def service_env(self, name: str) -> dict[str, str]:
+        return {
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "KAFKA_IDEMPOTENCE": "false",  # the embedded broker has no InitProducerId
+            "KAFKA_SESSION_TIMEOUT_S": "6",
+            "REDIS_URL": self.redis_url,
+            "INCIDENT_SYNC_CONFIG": str(self.config_path),
+            "MAPPINGS_DIR": str(self.workdir),  # the generated field-mappings.json
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.ports[name]),
+            "OUTBOUND_DATADIR": str(self.workdir / f"{name}-data"),
+            "SYNC_API_TOKEN": self.sync_token,
+            "CONFIG_SOURCE": self.config_source,
+            "SYNC_TENANT": "default",
+            "CONFIG_RELOAD_S": "0.5",
+            "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
+            **self.extra_env,
+        }
+
+    def control_env(self) -> dict[str, str]:
+        return {
+            "REDIS_URL": self.redis_url,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.ports["control"]),
+            "CONTROL_ENCRYPTION_KEYS": self.encryption_key,
+            "CONTROL_BOOTSTRAP_TOKEN": self.admin_token,
+            "CONTROL_SEED_FILE": str(self.config_path),
+            "MAPPINGS_DIR": str(self.workdir),
+            # conflict resolutions are published to the pipeline
+            "KAFKA_BOOTSTRAP": self.kafka_bootstrap,
+            "KAFKA_IDEMPOTENCE": "false",
+            # the message limit every producer of the pipeline shares
+            **{k: v for k, v in self.extra_env.items() if k == "KAFKA_MAX_MESSAGE_BYTES"},
+        }
+
+    # -- configuration -----------------------------------------------------------------------
+    def write_config(self) -> None:
+        mapping = {
+            "features": {
+                "reverse_sync": True,
+                "sync_status": False,
+                "sync_severity": False,
+                **self.features,
+            }
+        }
+        (self.workdir / "field-mappings.json").write_bytes(orjson.dumps(mapping))
+        config: dict[str, Any] = {
+            "platform": {
+                "id": "incidentio",
+                "type": "incidentio",
+                "base_url": self.url("incidentio"),
+                "api_key": self.api_key,
+                "webhook_secret": self.incidentio_secret,
+            },
+            "integrations": [
+                {
+                    "id": "prod-snow",
+                    "type": "servicenow",
+                    "base_url": self.url("servicenow"),
+                    "username": SN_USER,
+                    "password": SN_PASSWORD,
+                    "actor": SN_USER,
+                    "webhook_secret": self.servicenow_secret,
+                    "direction": "bidirectional",
+                    "mapping_file": "field-mappings.json",
+                    # The seed guide's slice: names, summaries and work notes travel both
+                    # ways, so no ownership rules (`overrides` can set the type's defaults).
+                    "ownership": {},
+                }
+            ],
+        }
+        config["integrations"].extend(self._optional_integrations())
+        for integration in config["integrations"]:
+            integration.update(self.overrides.get(integration["id"], {}))
+        config.update(self.sides)
+        self.config_path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
+
+    def _optional_integrations(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        if "jira" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["jira"],
+                    "type": "jira",
+                    "base_url": self.url("jira"),
+                    "username": JIRA_USER,
+                    "api_key": JIRA_TOKEN,
+                    "actor": account_id(JIRA_USER),
+                    "webhook_secret": self.jira_secret,
+                    "options": {"project_key": "OPS"},  # X-Hub-Signature, the default
+                }
+            )
+        if "pagerduty" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["pagerduty"],
+                    "type": "pagerduty",
+                    "base_url": self.url("pagerduty"),
+                    "username": PD_USER,
+                    "api_key": PD_TOKEN,
+                    "actor": user_id(PD_USER),
+                    "webhook_secret": self.pagerduty_secret,
+                    "options": {"service_id": "PSVC001"},
+                }
+            )
+        if "datadog" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["datadog"],
+                    "type": "datadog",
+                    "base_url": self.url("datadog"),
+                    "api_key": DD_API_KEY,
+                    "password": DD_APP_KEY,
+                    "webhook_secret": self.datadog_secret,
+                }
+            )
+        if "slack" in self.tools:
+            out.append(
+                {
+                    "id": INTEGRATION_IDS["slack"],
+                    "type": "slack",
+                    "base_url": self.url("slack") + "/api",
+                    "api_key": SLACK_TOKEN,
+                    "options": {"channel": SLACK_CHANNEL},
+                }
+            )
+        return out
+
+    # Secrets go as `--flag=value`: a random one may start with "-", which argparse would
+    # take for an option.
+    def _optional_sandboxes(self) -> list[Child]:
+        ingress = self.url("ingress")
+        out = []
+        if "jira" in self.tools:
+            port = self.ports["jira"]
+            out.append(
+                processes.python_module(
+                    "sandbox-jira",
+                    "incident_sync.sandbox.jira",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--user", f"{JIRA_USER}:{JIRA_TOKEN}"),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['jira']}"),
+                    f"--webhook-secret={self.jira_secret}",
+                    port=port,
+                )
+            )
+        if "pagerduty" in self.tools:
+            port = self.ports["pagerduty"]
+            out.append(
+                processes.python_module(
+                    "sandbox-pagerduty",
+                    "incident_sync.sandbox.pagerduty",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--api-token", PD_TOKEN, "--api-user", PD_USER),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
+                    f"--webhook-secret={self.pagerduty_secret}",
+                    port=port,
+                )
+            )
+        if "datadog" in self.tools:
+            port = self.ports["datadog"]
+            out.append(
+                processes.python_module(
+                    "sandbox-datadog",
+                    "incident_sync.sandbox.datadog",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
+                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
+                    f"--webhook-secret={self.datadog_secret}",
+                    port=port,
+                )
+            )
+        if "slack" in self.tools:
+            port = self.ports["slack"]
+            out.append(
+                processes.python_module(
+                    "sandbox-slack",
+                    "incident_sync.sandbox.slack",
+                    *("--host", "127.0.0.1", "--port", str(port), "--bot-token", SLACK_TOKEN),
+                    port=port,
+                )
+            )
+        return out
+
+    # -- life cycle --------------------------------------------------------------------------
+    def _add(self, child: Child) -> Child:
+        child.log_path = self.workdir / f"{child.name}.log"
+        self.children.append(child)
+        return child.start()
+
+    def start(self, ready_timeout_s: float = 90.0) -> Stack:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.write_config()
+        try:
+            self._add(processes.broker(self.ports["broker"]))
+            self._add(processes.redis(self.ports["redis"], str(self.workdir)))
+            # Seeds the store from the sides file before it listens.
+            self._add(
+                processes.python_module(
+                    "control",
+                    "incident_sync.control",
+                    port=self.ports["control"],
+                    env=self.control_env(),
+                )
+            )
+            ingress = self.url("ingress")
+            self._add(
+                processes.python_module(
+                    "sandbox-incidentio",
+                    "incident_sync.sandbox.incidentio",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports["incidentio"]),
+                    # `=`: a random value may start with "-", which argparse would take for
+                    # an option.
+                    f"--api-key={self.api_key}",
+                    f"--signing-secret={self.incidentio_secret}",
+                    "--webhook-url",
+                    f"{ingress}/webhook",
+                    port=self.ports["incidentio"],
+                )
+            )
+            self._add(
+                processes.python_module(
+                    "sandbox-servicenow",
+                    "incident_sync.sandbox.servicenow",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.ports["servicenow"]),
+                    "--user",
+                    f"{SN_USER}:{SN_PASSWORD}",
+                    "--user",
+                    f"{SN_HUMAN}:{SN_HUMAN_PASSWORD}",
+                    "--webhook-url",
+                    f"{ingress}/webhook/servicenow",
+                    f"--webhook-secret={self.servicenow_secret}",
+                    port=self.ports["servicenow"],
+                )
+            )
+            for sandbox in self._optional_sandboxes():
+                self._add(sandbox)
+            self._add(
+                processes.python_module(
+                    "ingress",
+                    "incident_sync.ingress",
+                    port=self.ports["ingress"],
+                    env=self.service_env("ingress"),
+                )
+            )
+            for name in self.worker_names:
+                self._add(
+                    processes.python_module(
+                        name,
+                        "incident_sync.outbound",
+                        "worker",
+                        "-l",
+                        self.extra_env.get("LOG_LEVEL", "warn").lower(),
+                        env=self.service_env(name),
+                        port=self.ports[name],
+                    )
+                )
+            self._add(reconciler(self, port=self.ports["reconciler"]))
+            self.wait_ready(ready_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Ready = the ingress reaches broker and Redis, and the worker has its partitions."""
+        deadline = time.monotonic() + timeout_s
+        pending = {"ingress": f"{self.url('ingress')}/ready"}
+        pending.update({name: f"{self.url(name)}/ready" for name in self.worker_names})
+        pending["reconciler"] = f"{self.url('reconciler')}/ready"
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for name, url in list(pending.items()):
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if not pending:
+                    return
+                for child in self.children:
+                    if not child.running:
+                        raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
+                if time.monotonic() > deadline:
+                    logs = "\n".join(f"--- {c.name}\n{c.log_tail(15)}" for c in self.children)
+                    raise TimeoutError(f"not ready after {timeout_s}s: {sorted(pending)}\n{logs}")
+                time.sleep(0.25)
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,158 @@
+"""`/_sandbox`: a human in the incident.io UI, plus stats and reset for tests (no auth)."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from incident_sync.sandbox.incidentio import webhooks
+from incident_sync.sandbox.incidentio.catalog import JSON
+from incident_sync.sandbox.incidentio.state import STATE, State
+from incident_sync.sandbox.incidentio.store import VISIBILITIES
+from incident_sync.sandbox.webhook_sender import set_faults_from
+
+routes = web.RouteTableDef()
+
+UI_USER: JSON = {
+    "user": {
+        "id": "01HSANDBOXUSER000000000001",
+        "name": "Jane Responder",
+        "email": "jane@example.com",
+        "role": "responder",
+        "slack_user_id": "U0SANDBOX01",
+    }
+}
+
+
+def bad(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=400)
+
+
+async def _body(request: web.Request) -> JSON | None:
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except json.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _ui_updates(state: State, body: JSON) -> JSON | str:
+    """UI fields (names, not ids) -> store updates, or an error message."""
+    catalog = state.store.catalog
+    updates: JSON = {k: body[k] for k in ("name", "summary", "call_url") if k in body}
+    if "update_message" in body:
+        updates["update_message"] = body["update_message"]
+    if body.get("status"):
+        status = catalog.status_by_name_or_category(str(body["status"]))
+        if status is None:
+            return f"unknown status {body['status']!r}"
+        updates["status_id"] = status["id"]
+    if body.get("severity"):
+        severity = catalog.severity_by_name(str(body["severity"]))
+        if severity is None:
+            return f"unknown severity {body['severity']!r}"
+        updates["severity_id"] = severity["id"]
+    if "external_work_notes" in body:  # the seeded text custom field, by its UI name
+        field = catalog.custom_field_by_name("External work notes")
+        assert field is not None
+        text = body["external_work_notes"]
+        updates["custom_values"] = {field["id"]: [{"value_text": text}] if text else []}
+    for key, name in (("priority", "Priority"), ("team", "Affected team")):
+        if key not in body:  # a single-select, by option value
+            continue
+        field = catalog.custom_field_by_name(name)
+        assert field is not None
+        option = next((o for o in catalog.options_of(field["id"]) if o["value"] == body[key]), None)
+        if body[key] and option is None:
+            return f"unknown {key} {body[key]!r}"
+        values = [{"value_option_id": option["id"]}] if option else []
+        updates.setdefault("custom_values", {})[field["id"]] = values
+    if "lead" in body:  # the incident lead, by e-mail address (None unassigns)
+        user = catalog.user({"email": str(body["lead"])}) if body["lead"] else None
+        if body["lead"] and user is None:
+            return f"unknown user {body['lead']!r}"
+        updates["lead"] = user
+    return updates
+
+
+@routes.post("/_sandbox/incidents")
+async def ui_create(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _body(request)
+    if body is None:
+        return bad("body must be a JSON object")
+    visibility = body.get("visibility", "public")
+    if visibility not in VISIBILITIES:
+        return bad("visibility must be public or private")
+    updates = _ui_updates(state, body)
+    if isinstance(updates, str):
+        return bad(updates)
+    change = state.store.create(
+        creator=UI_USER,
+        name=updates.get("name"),
+        visibility=visibility,
+        mode=str(body.get("mode", "standard")),
+        summary=updates.get("summary"),
+        status_id=updates.get("status_id"),
+        severity_id=updates.get("severity_id"),
+        custom_values=updates.get("custom_values"),
+        update_message=updates.get("update_message"),
+        lead=updates.get("lead"),
+    )
+    webhooks.announce(request, state, change)
+    return web.json_response({"incident": state.store.render(change.incident, webhook=True)})
+
+
+@routes.post("/_sandbox/incidents/{id}/edit")
+async def ui_edit(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    incident = state.store.get(request.match_info["id"])
+    if incident is None:
+        return web.json_response({"error": "incident not found"}, status=404)
+    body = await _body(request)
+    if body is None:
+        return bad("body must be a JSON object")
+    updates = _ui_updates(state, body)
+    if isinstance(updates, str):
+        return bad(updates)
+    change = state.store.apply(incident, updates)
+    webhooks.announce(request, state, change)
+    return web.json_response(
+        {"incident": state.store.render(incident, webhook=True), "changed": list(change.fields)}
+    )
+
+
+@routes.get("/_sandbox/incidents/{id}")
+async def ui_show(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    incident = state.store.get(request.match_info["id"])
+    if incident is None:
+        return web.json_response({"error": "incident not found"}, status=404)
+    return web.json_response({"incident": state.store.render(incident, webhook=True)})
+
+
+@routes.get("/_sandbox/stats")
+async def stats(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response(
+        {
+            "api_writes": dict(state.store.api_writes),
+            "api_write_log": state.store.api_write_log,
+            "incidents": len(state.store.incidents),
+            **state.sender.stats(),
+        }
+    )
+
+
+@routes.post("/_sandbox/faults")
+async def faults(request: web.Request) -> web.Response:
+    return await set_faults_from(request, request.app[STATE].sender)
+
+
+@routes.post("/_sandbox/reset")
+async def reset(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.store.reset()
+    state.sender.reset()
+    return web.json_response({"ok": True})

@@ -1,0 +1,264 @@
+"""`/_sandbox`: an agent working in the Jira UI, plus stats, faults and reset (no auth)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from incident_sync.sandbox.faults import set_api_faults_from
+from incident_sync.sandbox.jira import webhooks
+from incident_sync.sandbox.jira.adf import doc
+from incident_sync.sandbox.jira.render import Renderer
+from incident_sync.sandbox.jira.state import STATE, State
+from incident_sync.sandbox.jira.store import (
+    PRIORITIES,
+    PUBLIC_COMMENT_PROPERTY,
+    STATUSES,
+    Issue,
+    account_id,
+)
+from incident_sync.sandbox.jira.values import JiraError
+from incident_sync.sandbox.webhook_sender import set_faults_from
+
+routes = web.RouteTableDef()
+JSON = dict[str, Any]
+
+
+def bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> JSON | None:
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except json.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _actor(state: State, body: JSON) -> str:
+    return account_id(str(body.pop("user", state.config.human)))
+
+
+def view(request: web.Request, state: State, issue: Issue) -> JSON:
+    """What a person sees: names, e-mail addresses and plain comment texts."""
+    r = Renderer(state.store, f"{request.scheme}://{request.host}", 2)
+    assignee = state.store.users.get(issue.assignee or "")
+    return {
+        "id": issue.id,
+        "key": issue.key,
+        "summary": issue.summary,
+        "description": r.fields(issue, {"description"})["description"],
+        "status": state.store.status(issue.status_id)[1],
+        "status_category": state.store.status(issue.status_id)[2],
+        "priority": dict(PRIORITIES)[issue.priority_id],
+        "assignee": assignee.email if assignee else None,
+        "labels": issue.labels,
+        "properties": issue.properties,
+        "comments": [
+            {
+                "id": c.id,
+                "body": r.comment(issue, c)["body"],
+                "author": c.author,
+                "internal": c.internal,
+            }
+            for c in issue.comments
+        ],
+    }
+
+
+def _native(state: State, body: JSON) -> JSON | str:
+    """UI values (names, e-mail addresses, text) -> REST fields."""
+    fields: JSON = {}
+    if "summary" in body:
+        fields["summary"] = body["summary"]
+    if "description" in body:
+        fields["description"] = doc(str(body["description"])) if body["description"] else None
+    if "priority" in body:
+        fields["priority"] = {"name": body["priority"]}
+    if "assignee" in body:
+        if body["assignee"] is None:
+            fields["assignee"] = None
+        else:
+            user = state.store.user_by_email(str(body["assignee"]))
+            if user is None:
+                return f"no user {body['assignee']!r}"
+            fields["assignee"] = {"accountId": user.account_id}
+    if "labels" in body:
+        fields["labels"] = body["labels"]
+    return fields
+
+
+def _issue(request: web.Request, state: State) -> Issue | None:
+    return state.store.get(request.match_info["key"])
+
+
+@routes.post("/_sandbox/issues")
+async def ui_create(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _body(request)
+    if body is None:
+        return bad("body must be a JSON object")
+    actor = _actor(state, body)
+    fields = _native(state, body)
+    if isinstance(fields, str):
+        return bad(fields)
+    fields.update({"project": {"key": state.store.project_key}, "issuetype": {"name": "Incident"}})
+    try:
+        issue = state.store.create(fields, actor)
+    except JiraError as exc:
+        return bad(str(exc))
+    webhooks.issue_event(request, state, "jira:issue_created", issue, actor)
+    return web.json_response(view(request, state, issue), status=201)
+
+
+@routes.get("/_sandbox/issues/{key}")
+async def ui_show(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    if issue is None:
+        return bad("no such issue", 404)
+    return web.json_response(view(request, state, issue))
+
+
+@routes.get("/_sandbox/issues")
+async def ui_list(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    label = request.query.get("label")
+    issues = [i for i in state.store.issues.values() if label is None or label in i.labels]
+    return web.json_response({"issues": [view(request, state, i) for i in issues]})
+
+
+@routes.post("/_sandbox/issues/{key}/edit")
+async def ui_edit(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    body = await _body(request)
+    if issue is None or body is None:
+        return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
+    actor = _actor(state, body)
+    status = body.pop("status", None)
+    fields = _native(state, body)
+    if isinstance(fields, str):
+        return bad(fields)
+    try:
+        items = state.store.edit(issue, fields)
+        if status is not None:
+            items += _move(state, issue, str(status))
+    except JiraError as exc:
+        return bad(str(exc))
+    if items:
+        webhooks.issue_event(request, state, "jira:issue_updated", issue, actor, items=items)
+    return web.json_response(view(request, state, issue))
+
+
+def _move(state: State, issue: Issue, status_name: str) -> list[JSON]:
+    """Whatever available transition reaches the named status (with a resolution if needed)."""
+    target = next((s for s in STATUSES if s[1].lower() == status_name.lower()), None)
+    if target is None:
+        raise JiraError(f"unknown status {status_name!r}")
+    if target[0] == issue.status_id:
+        return []
+    for tid, _, _, to, needs_resolution in state.store.available_transitions(issue):
+        if to == target[0]:
+            fields = {"resolution": {"name": "Done"}} if needs_resolution else {}
+            return state.store.transition(issue, tid, fields)
+    raise JiraError(f"no transition from {state.store.status(issue.status_id)[1]} to {status_name}")
+
+
+@routes.post("/_sandbox/issues/{key}/comments")
+async def ui_comment(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    body = await _body(request)
+    if issue is None or body is None:
+        return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
+    actor = _actor(state, body)
+    # An agent's internal note (`"internal": true`), or else a public reply.
+    internal = [{"key": PUBLIC_COMMENT_PROPERTY, "value": {"internal": True}}]
+    comment = state.store.add_comment(
+        issue, doc(str(body.get("body", ""))), actor, internal if body.get("internal") else None
+    )
+    webhooks.comment_added(request, state, issue, comment, actor)
+    return web.json_response({"id": comment.id}, status=201)
+
+
+@routes.put("/_sandbox/issues/{key}/comments/{id}")
+async def ui_edit_comment(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    body = await _body(request)
+    if issue is None or body is None:
+        return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
+    actor = _actor(state, body)
+    try:
+        comment = state.store.update_comment(
+            issue, request.match_info["id"], doc(str(body.get("body", ""))), actor
+        )
+    except JiraError as exc:
+        return bad(str(exc), exc.status)
+    webhooks.comment_event(request, state, "comment_updated", issue, comment)
+    return web.json_response({"id": comment.id})
+
+
+@routes.delete("/_sandbox/issues/{key}/comments/{id}")
+async def ui_delete_comment(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    if issue is None:
+        return bad("no such issue", 404)
+    try:
+        comment = state.store.delete_comment(issue, request.match_info["id"])
+    except JiraError as exc:
+        return bad(str(exc), exc.status)
+    webhooks.comment_event(request, state, "comment_deleted", issue, comment)
+    return web.Response(status=204)
+
+
+@routes.delete("/_sandbox/issues/{key}")
+async def ui_delete(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    issue = _issue(request, state)
+    if issue is None:
+        return bad("no such issue", 404)
+    webhooks.issue_event(
+        request, state, "jira:issue_deleted", issue, account_id(state.config.human)
+    )
+    del state.store.issues[issue.id]
+    return web.Response(status=204)
+
+
+@routes.get("/_sandbox/stats")
+async def stats(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response(
+        {
+            "api_writes": dict(state.store.api_writes),
+            "api_write_log": state.store.api_write_log,
+            "issues": len(state.store.issues),
+            **state.sender.stats(),
+            **state.faults.stats(),
+        }
+    )
+
+
+@routes.post("/_sandbox/faults")
+async def faults(request: web.Request) -> web.Response:
+    """`{"drop_webhooks": 0.5}`, `{"fail_status": 429, "fail_count": 2, "retry_after_s": 1}`."""
+    state = request.app[STATE]
+    try:
+        await set_api_faults_from(request, state.faults)
+    except (ValueError, TypeError) as exc:
+        return bad(str(exc))
+    return await set_faults_from(request, state.sender)
+
+
+@routes.post("/_sandbox/reset")
+async def reset(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.store.reset()
+    state.sender.reset()
+    state.faults.set(0, 0)
+    return web.json_response({"ok": True})

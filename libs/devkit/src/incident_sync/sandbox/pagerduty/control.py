@@ -1,0 +1,175 @@
+"""`/_sandbox`: a responder in the PagerDuty UI, plus stats, faults and reset (no auth)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from incident_sync.sandbox.faults import set_api_faults_from
+from incident_sync.sandbox.pagerduty import render, webhooks
+from incident_sync.sandbox.pagerduty.state import STATE, State
+from incident_sync.sandbox.pagerduty.store import (
+    POLICIES,
+    PRIORITIES,
+    SERVICE_ID,
+    Incident,
+    PdError,
+)
+from incident_sync.sandbox.webhook_sender import set_faults_from
+
+routes = web.RouteTableDef()
+JSON = dict[str, Any]
+
+
+def bad(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def _body(request: web.Request) -> JSON | None:
+    try:
+        body = await request.json() if request.can_read_body else {}
+    except json.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def view(state: State, incident: Incident) -> JSON:
+    users = state.store.users
+    return {
+        **render.incident(state.store, incident),
+        "priority_name": dict(PRIORITIES).get(incident.priority_id or ""),
+        "escalation_policy_name": dict(POLICIES)[incident.policy_id],
+        "assignee_emails": [users[u].email for u in incident.assignees],
+        "notes": [render.note(state.store, n) for n in incident.notes],
+    }
+
+
+def _actor(state: State, body: JSON) -> str | None:
+    user = state.store.user_by_email(str(body.pop("user", state.config.human)))
+    return user.id if user else None
+
+
+def _native(state: State, body: JSON) -> JSON:
+    """UI values (names, e-mail addresses) -> the API's update shape."""
+    out: JSON = {k: body[k] for k in ("title", "status", "urgency") if k in body}
+    if "priority" in body:
+        out["priority"] = body["priority"]  # by name, as the API allows
+    if "escalation_policy" in body:
+        pid = next((p for p, n in POLICIES if n == body["escalation_policy"]), "?")
+        out["escalation_policy"] = {"id": pid, "type": "escalation_policy_reference"}
+    if "assignee" in body:
+        user = state.store.user_by_email(str(body["assignee"]))
+        out["assignments"] = [{"assignee": {"id": user.id if user else "?"}}]
+    return out
+
+
+@routes.post("/_sandbox/incidents")
+async def ui_trigger(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    body = await _body(request)
+    actor = _actor(state, body) if body is not None else None
+    if body is None or actor is None:
+        return bad("body must be a JSON object naming a known user")
+    native = _native(state, body)
+    native["service"] = {"id": SERVICE_ID}
+    if "incident_key" in body:
+        native["incident_key"] = body["incident_key"]
+    try:
+        incident = state.store.create(native, actor)
+    except PdError as exc:
+        return bad("; ".join(exc.errors) or exc.message)
+    webhooks.incident_events(request, state, incident, ["incident.triggered"], actor)
+    return web.json_response(view(state, incident), status=201)
+
+
+@routes.get("/_sandbox/incidents/{id}")
+async def ui_show(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    incident = state.store.incidents.get(request.match_info["id"])
+    if incident is None:
+        return bad("no such incident", 404)
+    return web.json_response(view(state, incident))
+
+
+@routes.get("/_sandbox/incidents")
+async def ui_list(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    key = request.query.get("incident_key")
+    found = [i for i in state.store.incidents.values() if key is None or i.incident_key == key]
+    return web.json_response({"incidents": [view(state, i) for i in found]})
+
+
+@routes.post("/_sandbox/incidents/{id}/edit")
+async def ui_edit(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    incident = state.store.incidents.get(request.match_info["id"])
+    body = await _body(request)
+    if incident is None or body is None:
+        return bad(
+            "no such incident, or the body is not a JSON object", 404 if incident is None else 400
+        )
+    actor = _actor(state, body)
+    if actor is None:
+        return bad("unknown user")
+    try:
+        events = state.store.update(incident, _native(state, body), actor)
+    except PdError as exc:
+        return bad("; ".join(exc.errors) or exc.message)
+    webhooks.incident_events(request, state, incident, events, actor)
+    return web.json_response(view(state, incident))
+
+
+@routes.post("/_sandbox/incidents/{id}/notes")
+async def ui_note(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    incident = state.store.incidents.get(request.match_info["id"])
+    body = await _body(request)
+    if incident is None or body is None:
+        return bad(
+            "no such incident, or the body is not a JSON object", 404 if incident is None else 400
+        )
+    actor = _actor(state, body)
+    if actor is None:
+        return bad("unknown user")
+    try:
+        note = state.store.add_note(incident, body.get("content"), actor)
+    except PdError as exc:
+        return bad("; ".join(exc.errors) or exc.message)
+    webhooks.annotated(request, state, incident, note)
+    return web.json_response({"id": note.id}, status=201)
+
+
+@routes.get("/_sandbox/stats")
+async def stats(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response(
+        {
+            "api_writes": dict(state.store.api_writes),
+            "api_write_log": state.store.api_write_log,
+            "incidents": len(state.store.incidents),
+            **state.sender.stats(),
+            **state.faults.stats(),
+        }
+    )
+
+
+@routes.post("/_sandbox/faults")
+async def faults(request: web.Request) -> web.Response:
+    """`{"drop_webhooks": 0.5}`, `{"fail_status": 429, "fail_count": 2, "retry_after_s": 1}`."""
+    state = request.app[STATE]
+    try:
+        await set_api_faults_from(request, state.faults)
+    except (ValueError, TypeError) as exc:
+        return bad(str(exc))
+    return await set_faults_from(request, state.sender)
+
+
+@routes.post("/_sandbox/reset")
+async def reset(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.store.reset()
+    state.sender.reset()
+    state.faults.set(0, 0)
+    return web.json_response({"ok": True})

@@ -1,0 +1,294 @@
+"""Runtime configuration of the sides: the platform connection and each integration.
+
+Two sources build the same `SyncConfig`: one JSON file (`INCIDENT_SYNC_CONFIG`; `${VAR}` in a
+string value is replaced by that environment variable so secrets can come from a Kubernetes
+Secret), or the control store in Redis (`controlstore.source`, written by the control API).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from incident_sync.syncmodel.destination import BASE_URL_PATTERN
+from incident_sync.syncmodel.fields import (
+    CanonicalName,
+    ConflictStrategy,
+    Direction,
+    ReopenPolicy,
+    ToolType,
+)
+from incident_sync.syncmodel.loaderrors import ConfigError, describe
+from incident_sync.syncmodel.mapping import (
+    MAPPING_FILE_NAME,
+    FeatureFlags,
+    FieldMapping,
+    MappingConfig,
+    MappingError,
+    read_named_mapping,
+)
+from incident_sync.syncmodel.ownership import FieldOwnership, default_ownership
+from incident_sync.syncmodel.toolfields import tool_mapping
+from incident_sync.syncmodel.tooloptions import TOOL_OPTIONS, unknown_options
+from incident_sync.syncmodel.trigger import Trigger
+
+# The credentials and webhook secret: encrypted at rest, write-only in the control API.
+SECRET_FIELDS: tuple[str, ...] = ("api_key", "password", "oauth_client_secret", "webhook_secret")
+# The ones sent to the tool (`base_url`); the webhook secret only checks what arrives.
+SENT_SECRET_FIELDS: tuple[str, ...] = ("api_key", "password", "oauth_client_secret")
+
+
+def maps_by_file(tool: object, mapping_file: object, field_map: object) -> bool:
+    """Whether an integration's fields go through the field-mapping engine (the mapping file's
+    format): ServiceNow, or any tool given a mapping; not the platform, and not the tools that
+    map their values in code (Jira, PagerDuty, Datadog, Slack) unless given one."""
+    try:
+        tool = ToolType(str(tool))
+    except ValueError:
+        return False
+    if tool is ToolType.INCIDENTIO:
+        return False
+    return mapping_file is not None or field_map is not None or tool_mapping(tool) is None
+
+
+class IntegrationConfig(BaseModel):
+    """One side. Unknown keys are refused (a key nobody reads is a mistake, not a no-op)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    type: ToolType
+    tenant: str = "default"
+    # Where the credentials below are sent, and nowhere else (`syncmodel.destination`).
+    base_url: str = Field(pattern=BASE_URL_PATTERN)
+    # incident.io: API key; ServiceNow: password (basic) or client secret (OAuth).
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    direction: Direction = Direction.BIDIRECTIONAL
+    # The tool account this service writes as: changes made by it are our own echoes.
+    actor: str | None = None
+    # A file name inside the mappings directory (MAPPINGS_DIR), never a path; its content is
+    # read where the config is loaded (`resolve_mapping`).
+    mapping_file: str | None = Field(
+        default=None,
+        pattern=MAPPING_FILE_NAME,
+        max_length=255,
+        description="a mapping file's name in the service's mappings directory (not a path)",
+    )
+    # The field map inline (the mapping file's format); wins over `mapping_file`.
+    field_map: MappingConfig | None = None
+    # The seed guide's feature flags (reverse_sync, sync_status, sync_severity): each one given
+    # replaces the mapping's own. Only for integrations whose fields the mapping engine maps.
+    features: FeatureFlags | None = None
+    # Paused by an operator: its changes wait (held in order) and are delivered on resume.
+    paused: bool = False
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Field ownership by canonical field; None = the tool type's defaults, {} = no rules.
+    ownership: dict[CanonicalName, FieldOwnership] | None = None
+    conflict_strategy: ConflictStrategy = ConflictStrategy.LAST_WRITE_WINS
+    # Two sides changing one field within this many seconds (by their own clocks) conflict.
+    conflict_window_s: float = Field(default=5.0, ge=0, le=86_400)
+    # Requests per minute to the tool, shared by every worker; None = no limit of ours.
+    rate_limit_per_minute: int | None = Field(default=None, gt=0, le=1_000_000)
+    # Requests in flight to the tool from all workers together; None = the worker's default
+    # (DELIVERY_CONCURRENCY).
+    max_concurrency: int | None = Field(default=None, gt=0, le=10_000)
+    # Only platform incidents matching it get a record in this tool; None = all of them.
+    trigger: Trigger | None = None
+    # What a reopen (closed -> open) does to the other side: reopen it, or only note it.
+    reopen: ReopenPolicy = ReopenPolicy.REOPEN
+    # Tool-specific settings, documented by each connector (e.g. ServiceNow
+    # `correlation_field`, incident.io `comment_custom_field`).
+    options: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notifiers_are_outbound(cls, data: object) -> object:
+        # Slack only shows incidents: whatever the file says, nothing is taken in from it.
+        if isinstance(data, dict) and data.get("type") == ToolType.SLACK.value:
+            return {**data, "direction": Direction.OUTBOUND.value}
+        return data
+
+    @field_validator("features")
+    @classmethod
+    def _features_need_the_mapping(
+        cls, features: FeatureFlags | None, info: ValidationInfo
+    ) -> FeatureFlags | None:
+        data = info.data
+        if features is None or "type" not in data:
+            return features
+        if not maps_by_file(data["type"], data.get("mapping_file"), data.get("field_map")):
+            raise ValueError(
+                f"the flags switch fields of the field-mapping engine (ServiceNow); "
+                f"{data['type']} maps its fields in code, so they would change nothing"
+            )
+        return features
+
+    @field_validator("options")
+    @classmethod
+    def _options_the_connector_reads(
+        cls, options: dict[str, str], info: ValidationInfo
+    ) -> dict[str, str]:
+        tool = info.data.get("type")
+        if tool is None or not options:
+            return options
+        if unknown := unknown_options(tool, options):
+            known = ", ".join(sorted(TOOL_OPTIONS.get(tool, ()))) or "none"
+            raise ValueError(
+                f"not an option of {tool.value}: {', '.join(unknown)} (known: {known})"
+            )
+        return options
+
+    def mapping(self) -> FieldMapping:
+        """The side's field map. Reads no file: a `mapping_file` must have been read into
+        `field_map` where the config was loaded (`resolve_mapping`)."""
+        if self.field_map is not None:
+            mapping = FieldMapping(self.field_map)
+        elif self.mapping_file is not None:
+            raise MappingError(f"{self.id}: mapping file {self.mapping_file!r} was not read")
+        elif (fixed := tool_mapping(self.type)) is not None:
+            return fixed  # Jira, PagerDuty, Datadog, Slack map their values in code
+        else:
+            mapping = FieldMapping(MappingConfig())
+        if self.features is None:
+            return mapping
+        features = self.features.over(mapping.features)
+        return FieldMapping(mapping.config.model_copy(update={"features": features}))
+
+    def ownership_rules(self) -> dict[str, FieldOwnership]:
+        if self.ownership is None:
+            return default_ownership(self.type)
+        return {str(k): v for k, v in self.ownership.items()}
+
+
+class SyncConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: IntegrationConfig
+    integrations: tuple[IntegrationConfig, ...] = ()
+    # The seed guide's `features` block at the top of the file: the flags of every integration
+    # whose fields the mapping engine maps and that sets no `features` of its own.
+    features: FeatureFlags | None = None
+    # How long a fingerprint of our own write waits for its echo.
+    echo_ttl_s: int = Field(default=600, gt=0)
+    dedupe_ttl_s: int = Field(default=86_400, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _features_for_each_mapped_integration(cls, data: object) -> object:
+        if not isinstance(data, dict) or not isinstance(data.get("features"), dict):
+            return data
+        flags = data["features"]
+        if not set(flags) <= set(FeatureFlags.model_fields):
+            return data  # the field's own validation names the unknown flag
+        integrations = data.get("integrations") or ()
+        if not isinstance(integrations, list | tuple):
+            return data
+        out: list[object] = []
+        applied = False
+        for side in integrations:
+            if isinstance(side, IntegrationConfig):
+                if maps_by_file(side.type, side.mapping_file, side.field_map):
+                    applied = True
+                    if side.features is None:
+                        side = side.model_copy(update={"features": FeatureFlags(**flags)})
+            elif isinstance(side, dict) and maps_by_file(
+                side.get("type"), side.get("mapping_file"), side.get("field_map")
+            ):
+                applied = True
+                side = {"features": flags, **side}
+            out.append(side)
+        if not applied:
+            raise ValueError(
+                "features: no integration maps its fields through the mapping engine "
+                "(ServiceNow), so the flags would change nothing"
+            )
+        return {**data, "integrations": out}
+
+    def side(self, integration_id: str) -> IntegrationConfig | None:
+        if integration_id == self.platform.id:
+            return self.platform
+        return next((i for i in self.integrations if i.id == integration_id), None)
+
+    def by_type(self, tool: ToolType) -> list[IntegrationConfig]:
+        return [i for i in self.integrations if i.type is tool]
+
+
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+
+
+def _expand(value: object) -> object:
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: os.environ.get(m.group(1), ""), value)
+    if isinstance(value, list):
+        return [_expand(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v) for k, v in value.items()}
+    return value
+
+
+# Blocks of the seed guide's own config.json that mean something else here: the refusal says
+# where that setting lives.
+GUIDE_KEYS: Final[Mapping[str, str]] = {
+    "servicenow_webhook": "the ServiceNow webhook secret is the integration's `webhook_secret`, "
+    "and signatures are always verified",
+    "webhook": "the incident.io webhook secret is the platform's `webhook_secret`, and "
+    "signatures are always verified",
+    "verify_signature": "signatures are always verified; there is no switch",
+    "secret": "a webhook secret is its side's `webhook_secret`",
+    "logging": "the log level is the LOG_LEVEL environment variable",
+    "performance": "limits are each integration's `rate_limit_per_minute` and `max_concurrency`",
+}
+
+
+def resolve_mapping(side: IntegrationConfig, mappings_dir: str | Path) -> IntegrationConfig:
+    """The side with its `mapping_file` (a name inside `mappings_dir`) read into `field_map`;
+    an inline `field_map` wins and the file is not read. MappingError when the file is
+    missing or is not a mapping file."""
+    if side.mapping_file is None or side.field_map is not None:
+        return side
+    field_map = read_named_mapping(mappings_dir, side.mapping_file)
+    return side.model_copy(update={"field_map": field_map})
+
+
+def load_config(path: str | Path, *, mappings_dir: str | Path) -> SyncConfig:
+    """Read the config file; each `mapping_file` names a file inside `mappings_dir`. Raises
+    ConfigError naming every key at fault (unknown keys included), never quoting a value."""
+    path = Path(path)
+    raw = _expand(orjson.loads(path.read_bytes()))
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    try:
+        config = SyncConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe(exc, GUIDE_KEYS)}") from None
+    try:
+        return config.model_copy(
+            update={
+                "platform": resolve_mapping(config.platform, mappings_dir),
+                "integrations": tuple(
+                    resolve_mapping(i, mappings_dir) for i in config.integrations
+                ),
+            }
+        )
+    except MappingError as exc:
+        raise MappingError(f"{path}: {exc} (mappings directory {mappings_dir})") from None

@@ -1,0 +1,49 @@
+"""`python -m incident_sync.control`: the control API (settings from the environment, see
+README)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from incident_sync.control.api.app import build_app
+from incident_sync.control.settings import ControlSettings
+from incident_sync.runtime.logs import setup_logging
+
+log = logging.getLogger("control")
+
+
+async def serve(settings: ControlSettings) -> None:
+    app = build_app(settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http_host, settings.http_port)
+    await site.start()
+    log.info(
+        "control API listening",
+        extra={
+            "host": settings.http_host,
+            "port": settings.http_port,
+            "policy": settings.policy_file,
+        },
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    log.info("control API stopped")
+
+
+def main() -> None:
+    settings = ControlSettings()
+    setup_logging(settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""What the handlers share, built once per app."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaProducer
+from redis.asyncio import Redis
+
+from incident_sync.control.auth import Tokens
+from incident_sync.control.policy import Policy
+from incident_sync.control.settings import ControlSettings
+from incident_sync.controlstore.crypto import Keyring
+from incident_sync.controlstore.store import ControlStore
+from incident_sync.runtime.kafka import make_producer
+from incident_sync.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from incident_sync.control.api.routing import Route
+
+
+@dataclass
+class Services:
+    settings: ControlSettings
+    redis: Redis
+    keyring: Keyring
+    store: ControlStore
+    tokens: Tokens
+    policy: Policy
+    routes: list[Route] = field(default_factory=list)
+    _producer: AIOKafkaProducer | None = None
+    _producer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def publish(
+        self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Produce one record and wait for the broker's acknowledgement (acks=all). The
+        producer starts on first use: the API works without a broker until something must
+        be published (conflict resolutions)."""
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = make_producer(Settings())
+                await asyncio.wait_for(producer.start(), 10.0)
+                self._producer = producer
+        sent = await self._producer.send(topic, value=value, key=key, headers=headers)
+        await asyncio.wait_for(sent, 10.0)
+
+    async def aclose(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

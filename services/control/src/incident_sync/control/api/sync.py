@@ -1,0 +1,149 @@
+"""Manual sync through the control API: re-read every linked record of an integration, or
+one of them, and push what it holds to the platform and the other linked tools.
+
+Each record becomes a `refresh` change (origin `manual`) on `sync.inbound`, keyed like any
+change of that record, so it is applied in order with the record's webhooks; the gate re-reads
+the record through its connector. The linked records are the pipeline's links in Redis
+(`syncstate.links`). An outbound-only integration's records are never read (its tool is not a
+source): syncing the incident itself (`im sync incident ID`) pushes the platform's values.
+The sync of one record first asks its tool whether it still exists (404 when it does not); a
+sync of every linked record does not (the gate drops a refresh of a record gone, quietly).
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+
+from incident_sync.connectors.lookup import Found, look_up
+from incident_sync.connectors.registry import make_connector
+from incident_sync.control.api.errors import ApiError, json_response, not_found
+from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.models import SyncedRecord, SyncRequested
+from incident_sync.control.api.routing import Call
+from incident_sync.control.metrics import MANUAL_SYNCS
+from incident_sync.controlstore.records import StoredSide, to_config
+from incident_sync.controlstore.store import audit_entry
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.config import resolve_mapping
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
+from incident_sync.syncmodel.fields import Direction, ToolType
+from incident_sync.syncstate import links
+
+
+async def _integration(call: Call) -> StoredSide:
+    stored = await call.services.store.integration(call.tenant, call.name)
+    if stored is None:
+        raise not_found(f"integration {call.tenant}/{call.name}")
+    direction = stored.config.get("direction", Direction.BIDIRECTIONAL.value)
+    if direction == Direction.OUTBOUND.value or stored.config["type"] == ToolType.SLACK.value:
+        raise ApiError(
+            409,
+            "conflict",
+            f"{call.name} is outbound-only: its records are never read; sync the incident "
+            "instead (im sync incident ID)",
+        )
+    return stored
+
+
+def _event(call: Call, record_id: str, incident: str) -> ChangeEvent:
+    return ChangeEvent(
+        delivery_id=new_id(),
+        tenant=call.tenant,
+        integration_id=call.name,
+        external_id=record_id,
+        platform_incident_id=incident,
+        kind=ChangeKind.REFRESH,
+        origin=Origin.MANUAL,
+        actor=call.subject.name,
+    )
+
+
+async def _publish(call: Call, records: dict[str, str]) -> list[SyncedRecord]:
+    dry_run = bool(call.query.dry_run)
+    out: list[SyncedRecord] = []
+    for record_id, incident in sorted(records.items()):
+        if dry_run:
+            out.append(SyncedRecord(record_id=record_id, incident_id=incident))
+            continue
+        event = _event(call, record_id, incident)
+        key = topics.record_key(event.tenant, event.integration_id, event.external_id)
+        headers = [
+            ("origin", event.origin.value.encode()),
+            ("delivery-id", event.delivery_id.encode()),
+            ("integration-id", event.integration_id.encode()),
+        ]
+        try:
+            await call.services.publish(topics.INBOUND, key, codec.encode(event), headers)
+        except (KafkaError, OSError, TimeoutError) as exc:  # broker away: say what was queued
+            MANUAL_SYNCS.labels(call.name, "unavailable").inc()
+            raise ApiError(
+                503,
+                "unavailable",
+                f"{len(out)} of {len(records)} syncs were queued before the broker failed: "
+                f"{type(exc).__name__}; retry later",
+            ) from None
+        MANUAL_SYNCS.labels(call.name, "accepted").inc()
+        out.append(SyncedRecord(record_id=record_id, incident_id=incident, event_id=event.event_id))
+    return out
+
+
+async def _answer(call: Call, synced: list[SyncedRecord]) -> web.StreamResponse:
+    dry_run = bool(call.query.dry_run)
+    if not dry_run:
+        await call.services.store.record(
+            call.tenant,
+            audit_entry(
+                actor(call),
+                "integration.sync",
+                call.tenant,
+                {"kind": "integration", "name": call.name},
+                after={"records": [s.record_id for s in synced]},
+            ),
+        )
+    answer = SyncRequested(
+        integration=call.name, tenant=call.tenant, dry_run=dry_run, records=synced
+    )
+    return json_response(answer.model_dump(mode="json"), status=200 if dry_run else 202)
+
+
+async def sync_integration(call: Call) -> web.StreamResponse:
+    await _integration(call)
+    records = await links.linked_records(call.services.redis, call.tenant, call.name)
+    return await _answer(call, await _publish(call, records))
+
+
+async def _ensure_exists(call: Call, stored: StoredSide, record_id: str) -> None:
+    """The linked record must still exist in its tool (one read through its connector): 404
+    when the tool has no such record, 503 when it cannot be asked, 502 when it refuses."""
+    try:
+        config = to_config(stored, call.services.keyring)
+        connector = make_connector(resolve_mapping(config, call.services.settings.mappings_dir))
+    except ValueError as exc:  # a mapping file gone, a tool without a connector
+        raise ApiError(409, "conflict", f"{call.name} cannot be read: {exc}") from None
+    try:
+        lookup = await look_up(connector, record_id)
+    finally:
+        await connector.aclose()
+    if lookup.found is Found.FOUND:
+        return
+    if lookup.found is Found.MISSING:
+        MANUAL_SYNCS.labels(call.name, "not_found").inc()
+        raise ApiError(404, "not_found", lookup.reason)
+    MANUAL_SYNCS.labels(call.name, lookup.found.value).inc()
+    if lookup.found is Found.UNAVAILABLE:
+        wait = math.ceil(lookup.retry_after_s) if lookup.retry_after_s else 5
+        raise ApiError(503, "unavailable", lookup.reason, headers={"Retry-After": str(wait)})
+    raise ApiError(502, "bad_gateway", lookup.reason)
+
+
+async def sync_record(call: Call) -> web.StreamResponse:
+    stored = await _integration(call)
+    record_id = call.params["record_id"]  # its shape is checked with the path
+    incident = await links.incident_of(call.services.redis, call.tenant, call.name, record_id)
+    if incident is None:
+        raise not_found(f"a record {record_id} of {call.tenant}/{call.name} linked to an incident")
+    await _ensure_exists(call, stored, record_id)
+    return await _answer(call, await _publish(call, {record_id: incident}))

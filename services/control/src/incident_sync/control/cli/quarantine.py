@@ -1,0 +1,168 @@
+"""`im quarantine ...`: the messages a stage could not process, kept with their stage, error
+and original bytes until they are retried (back to the stage where they failed) or discarded."""
+
+from __future__ import annotations
+
+import base64
+import sys
+from typing import Any
+
+import click
+
+from incident_sync.control.cli.client import USAGE, api, fail
+from incident_sync.control.cli.output import emit, format_option, key_values, retried, table
+
+STAGES = ("gate", "arbiter", "delivery", "relay", "reconciler")
+PREVIEW = 400  # characters of the value a table shows
+
+
+@click.group()
+def quarantine() -> None:
+    """Messages a stage could not process: undecodable, a bug, a request the connector cannot
+    build, a record too large to produce. (The writes a tool refused are in `im integration
+    dlq`.) Each entry names its stage, the error and where it was read; a retry sends its
+    original bytes back to that stage, once the cause is fixed.
+
+    \b
+      im quarantine list
+      im quarantine list --integration prod-snow --stage gate -o json
+      im quarantine show qr-0123456789abcdef
+      im quarantine retry qr-0123456789abcdef
+      im quarantine retry --all --stage arbiter --dry-run
+      im quarantine discard qr-0123456789abcdef
+    """
+
+
+def _short(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _source(e: dict[str, Any]) -> str:
+    if e.get("source_topic") is None:
+        return f"(not published) -> {e['retry_topic']}"
+    return f"{e['source_topic']}/{e['partition']}@{e['offset']}"
+
+
+def _filters(integration: str | None, stage: str | None, contains: str | None) -> dict[str, Any]:
+    given = {"integration": integration, "stage": stage, "contains": contains}
+    return {k: v for k, v in given.items() if v}
+
+
+@quarantine.command("list")
+@click.option("--integration", metavar="NAME", help="only this integration's entries")
+@click.option("--stage", type=click.Choice(STAGES), help="only this stage's entries")
+@click.option("--grep", "contains", metavar="TEXT", help="the error contains TEXT")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@format_option
+@click.pass_context
+def list_(
+    ctx: click.Context,
+    integration: str | None,
+    stage: str | None,
+    contains: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """The quarantine, newest first: each entry's stage, integration, error and source."""
+    a = api(ctx)
+    params = {"limit": limit, **_filters(integration, stage, contains)}
+    data = a.get(a.tenant_path("/quarantine"), params=params)
+
+    def render(d: dict[str, Any]) -> None:
+        table(
+            f"quarantine of {a.tenant}: {d['depth']} entries",
+            ["ENTRY", "STAGE", "INTEGRATION", "SINCE", "SOURCE", "BYTES", "ERROR"],
+            [
+                (e["id"], e["stage"], e["integration_id"] or "-", e["quarantined_at"],
+                 _source(e), e["size"], _short(f"{e['error_type']}: {e['error']}"))
+                for e in d["items"]
+            ],
+        )  # fmt: skip
+
+    emit(data, fmt, render)
+
+
+def _preview(value: str) -> str:
+    raw = base64.b64decode(value)
+    text = raw[:PREVIEW].decode("utf-8", "backslashreplace")
+    return text + (f"… ({len(raw)} bytes)" if len(raw) > PREVIEW else "")
+
+
+@quarantine.command("show")
+@click.argument("entry")
+@format_option
+@click.pass_context
+def show(ctx: click.Context, entry: str, fmt: str) -> None:
+    """One entry: the whole error, the key and headers, and the original bytes (base64 in
+    json/yaml; the table shows their start as text)."""
+    a = api(ctx)
+    data = a.get(a.tenant_path(f"/quarantine/{entry}"))
+
+    def render(e: dict[str, Any]) -> None:
+        key_values(
+            f"quarantine entry {e['id']}",
+            [
+                ("stage", e["stage"]),
+                ("integration", e["integration_id"] or "- (the tenant's)"),
+                ("since", e["quarantined_at"]),
+                ("source", _source(e)),
+                ("retry goes to", e["retry_topic"]),
+                ("error", f"{e['error_type']}: {e['error']}"),
+                ("key", e.get("key_text") or e.get("key") or "-"),
+                ("headers", [h[0] for h in e["headers"]]),
+                ("value", _preview(e["value"])),
+            ],
+        )
+
+    emit(data, fmt, render)
+
+
+@quarantine.command("retry")
+@click.argument("entry", required=False)
+@click.option("--all", "everything", is_flag=True, help="every entry matching the filters")
+@click.option("--integration", metavar="NAME", help="with --all: only this integration's")
+@click.option("--stage", type=click.Choice(STAGES), help="with --all: only this stage's")
+@click.option("--grep", "contains", metavar="TEXT", help="with --all: the error contains TEXT")
+@click.option("--dry-run", is_flag=True, help="with --all: list what would be retried")
+@format_option
+@click.pass_context
+def retry(
+    ctx: click.Context,
+    entry: str | None,
+    everything: bool,
+    integration: str | None,
+    stage: str | None,
+    contains: str | None,
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    """Send ENTRY's original message back to the stage where it failed, or with --all every
+    entry matching the filters, oldest first. Fix the cause first: a message that fails
+    again comes back as a new entry.
+    """
+    if (entry is None) == (not everything):
+        fail("give either ENTRY or --all", USAGE)
+    if entry is not None and (integration or stage or contains or dry_run):
+        fail("--integration, --stage, --grep and --dry-run go with --all", USAGE)
+    a = api(ctx)
+    if entry is not None:
+        _, data = a.call("POST", a.tenant_path(f"/quarantine/{entry}/retry"))
+    else:
+        body = {"dry_run": dry_run, **_filters(integration, stage, contains)}
+        _, data = a.call("POST", a.tenant_path("/quarantine/retry"), json=body)
+    emit(data, fmt, retried("quarantine"))
+
+
+@quarantine.command("discard")
+@click.argument("entry")
+@click.option("--yes", is_flag=True, help="do not ask")
+@format_option
+@click.pass_context
+def discard(ctx: click.Context, entry: str, yes: bool, fmt: str) -> None:
+    """Give ENTRY up for good (its message is never processed)."""
+    a = api(ctx)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"discard {entry} of {a.tenant}?", abort=True)
+    _, data = a.call("DELETE", a.tenant_path(f"/quarantine/{entry}"))
+    emit(data, fmt, lambda d: click.echo(f"discarded {d['id']} ({d['stage']}: {d['error_type']})"))

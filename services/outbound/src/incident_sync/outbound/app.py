@@ -1,0 +1,174 @@
+"""The faust App and its topics. Agents live in `outbound.agents`, one per module."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from incident_sync.outbound.context import Context
+from incident_sync.outbound.lanes import Lanes
+from incident_sync.outbound.quarantine import Quarantine
+from incident_sync.runtime.logs import logging_config, setup_logging
+from incident_sync.runtime.settings import Settings
+from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.syncmodel import topics
+
+log = logging.getLogger(__name__)
+settings = Settings()
+setup_logging(settings.log_level)
+setup_tracing("incident-sync-outbound")
+ctx = Context.from_env(settings)
+
+
+def _fetch_wait(max_wait_ms: int) -> None:
+    """faust builds its consumer with fetch_max_wait_ms=1500 and no setting to change it; a
+    broker that answers fetches only when that wait ends (Tansu) then adds ~0.75 s to every
+    hop gate -> arbiter -> delivery. Set it on the consumer faust creates."""
+    from faust.transport.drivers import aiokafka as driver
+
+    create = driver.AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(create, "_incident_sync", False):
+        return
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = max_wait_ms
+        return consumer
+
+    create_worker_consumer._incident_sync = True  # type: ignore[attr-defined]
+    driver.AIOKafkaConsumerThread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+
+
+_fetch_wait(settings.kafka_fetch_max_wait_ms)
+
+
+class Worker(faust.Worker):
+    """faust's worker without its terminal spinner. At a CLI log level of WARN or above (its
+    default) the spinner set the root logger to DEBUG and spun on every record of every
+    library: a LogRecord for each of httpcore's debug lines, several per message, all dropped
+    by the handler. The same records reach the handler as before (the CLI's level caps it);
+    the root logger now stops the others before they are made."""
+
+    def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+        self.spinner = None
+        if level and logger.handlers:
+            logger.handlers[0].setLevel(level)
+            logger.setLevel(max(logger.level, level))
+
+
+app = faust.App(
+    "incident-sync-outbound",
+    broker=[f"kafka://{h}" for h in settings.kafka_bootstrap.split(",")],
+    store="memory://",  # state lives in Redis, not in faust tables
+    datadir=os.environ.get(
+        "OUTBOUND_DATADIR", os.path.join(tempfile.gettempdir(), "incident-sync-outbound")
+    ),
+    key_serializer="raw",
+    value_serializer="raw",
+    topic_partitions=settings.kafka_topic_partitions,
+    topic_replication_factor=settings.kafka_replication_factor,
+    consumer_auto_offset_reset="earliest",
+    broker_session_timeout=settings.kafka_session_timeout_s,
+    broker_heartbeat_interval=1.0,
+    # Offsets are committed by the interval timer only. Every commit also flushes the producer,
+    # and a count-triggered one is awaited in the loop that hands out messages: committing
+    # after each message cost a round trip to the broker per message. A crash redoes at most
+    # the last interval's messages, which the dedupe marks make harmless.
+    broker_commit_every=100_000,
+    broker_commit_interval=0.5,
+    producer_acks=-1,
+    producer_linger=0.0,
+    # One message limit for every stage (`syncmodel.sizes`, KAFKA_MAX_MESSAGE_BYTES): faust's
+    # own defaults are 1,000,000 bytes to produce and 1 MiB to fetch.
+    producer_max_request_size=settings.kafka_max_message_bytes,
+    consumer_max_fetch_size=settings.kafka_max_message_bytes,
+    stream_wait_empty=False,
+    web_enabled=True,
+    web_host=settings.http_host,
+    web_port=settings.http_port,
+    web_tables_enabled=False,
+    web_stats_enabled=False,
+    web_graph_enabled=False,
+    web_metrics_enabled=False,
+    logging_config=logging_config(settings.log_level),
+    Worker=Worker,
+)
+
+# The stages' lanes (`outbound.lanes`), drained before partitions move to another worker.
+_lanes: list[Lanes] = []
+
+
+def register(lanes: Lanes) -> Lanes:
+    _lanes.append(lanes)
+    return lanes
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _drain(sender: faust.App, *args: object, **kwargs: object) -> None:
+    # Within the session timeout, which the group allows a member for its rebalance.
+    timeout = settings.kafka_session_timeout_s * 0.5
+    await asyncio.gather(*(lanes.drain(timeout) for lanes in _lanes))
+
+
+inbound_topic = app.topic(topics.INBOUND, internal=False)
+changes_topic = app.topic(topics.CHANGES, internal=False)
+outbound_topic = app.topic(topics.OUTBOUND, internal=False)
+dlq_topic = app.topic(topics.DLQ, internal=False)
+quarantine_topic = app.topic(topics.QUARANTINE, internal=False)
+_by_name = {t.get_topic_name(): t for t in (changes_topic, outbound_topic, quarantine_topic)}
+
+
+async def produce(
+    topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+) -> None:
+    """One record, durable (acks=all) when this returns; callers wrap it in `until_done`."""
+    channel = _by_name.get(topic) or app.topic(topic, internal=False)
+    sent = await channel.send(key=key, value=value, headers=headers)
+    await sent
+
+
+# Where every stage puts what it cannot process (`outbound.quarantine`).
+quarantine = Quarantine(ctx, produce)
+
+
+@app.timer(interval=settings.config_reload_s)  # type: ignore[untyped-decorator]
+async def reload_config() -> None:
+    """Pick up changes made through the control API (CONFIG_SOURCE=control)."""
+    try:
+        await ctx.reload()
+    except Exception as exc:  # noqa: BLE001 - keep the config we have
+        log.warning("config reload failed", extra={"reason": repr(exc)})
+
+
+@app.page("/metrics")
+async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    # aiohttp refuses a charset inside content_type: send the full header instead.
+    return view.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@app.page("/health")
+async def health(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    return view.json({"status": "ok"})
+
+
+@app.page("/ready")
+async def ready(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+    try:
+        await ctx.store.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+        return view.json({"status": "unavailable", "redis": repr(exc)}, status=503)
+    assigned = len(app.consumer.assignment())
+    if not assigned:  # still joining the consumer group
+        return view.json({"status": "joining", "partitions": 0}, status=503)
+    return view.json({"status": "ready", "partitions": assigned})
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _close(sender: faust.App, *args: object, signal: Any, **kwargs: object) -> None:
+    await ctx.aclose()

@@ -1,0 +1,115 @@
+"""What the gate needs to know about a change, in one round trip (a Lua script).
+
+In order, as the gate's guards ask: the delivery's dedupe mark (a duplicate stops there,
+consuming nothing); then the echo fingerprints the event's values consume (whatever guard
+drops the event afterwards); the record's known state; the fields our write set at the event's
+version; and, when asked, the record's incident (`link:`) and the incident's links and
+detached integrations. Reads the gate may not need cost less than another round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from incident_sync.outbound.state import (
+    KnownState,
+    fp_key,
+    link_key,
+    links_key,
+    ours_key,
+    parse_hash,
+    parse_known,
+    parse_ours,
+    seen_key,
+    state_key,
+)
+from incident_sync.syncstate.links import detached_key
+
+# KEYS: seen, state, ours, link, links, detached, then one fingerprint key per field.
+# ARGV: version ("" = none), read the link ("1"/""), read links and detached ("1"/"").
+# Answers {1} for a duplicate, else {0, consumed flags, state, ours, link, links, detached}.
+_READ = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return {1}
+end
+local consumed = {}
+for i = 7, #KEYS do
+  consumed[#consumed + 1] = redis.call('DEL', KEYS[i])
+end
+local ours = ''
+if ARGV[1] ~= '' then
+  ours = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+end
+local link = ''
+if ARGV[2] ~= '' then
+  link = redis.call('GET', KEYS[4]) or ''
+end
+local links, detached = {}, {}
+if ARGV[3] ~= '' then
+  links = redis.call('HGETALL', KEYS[5])
+  detached = redis.call('HKEYS', KEYS[6])
+end
+return {0, consumed, redis.call('HGETALL', KEYS[2]), ours, link, links, detached}
+"""
+
+
+@dataclass(frozen=True)
+class GateRead:
+    duplicate: bool
+    echoed: set[str]  # fields whose value was the echo of our write (fingerprint consumed)
+    known: KnownState
+    ours: set[str]  # fields our write set at the event's version
+    incident: str | None  # the record's platform incident, when asked
+    links: dict[str, str] | None  # the incident's links, when asked
+    detached: tuple[str, ...] | None  # integrations whose record was deleted
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class GateReader:
+    def __init__(self, redis: Redis) -> None:
+        self._read = redis.register_script(_READ)
+
+    async def read(
+        self,
+        tenant: str,
+        integration_id: str,
+        external_id: str,
+        *,
+        delivery_id: str,
+        consume: Mapping[str, str | None],
+        version: str | None,
+        incident_of_record: bool,
+        incident: str | None,
+    ) -> GateRead:
+        """`consume`: field -> value whose fingerprints the event consumes; `incident`: the
+        incident whose links to read (the platform's own events know it)."""
+        names = list(consume)
+        keys = [
+            seen_key(tenant, f"delivery:{integration_id}", delivery_id),
+            state_key(tenant, integration_id, external_id),
+            ours_key(tenant, integration_id, external_id),
+            link_key(tenant, integration_id, external_id),
+            links_key(tenant, incident or ""),
+            detached_key(tenant, incident or ""),
+            *(fp_key(tenant, integration_id, external_id, n, consume[n]) for n in names),
+        ]
+        args = [version or "", "1" if incident_of_record else "", "1" if incident else ""]
+        answer = await self._read(keys=keys, args=args)
+        if int(answer[0]) == 1:
+            return GateRead(True, set(), KnownState({}, {}, {}), set(), None, None, None)
+        _, consumed, state, ours, link, links, detached = answer
+        return GateRead(
+            duplicate=False,
+            echoed={n for n, hit in zip(names, consumed, strict=True) if int(hit)},
+            known=parse_known(state),
+            ours=parse_ours(ours),
+            incident=_s(link) or None,
+            links=parse_hash(links) if incident else None,
+            detached=tuple(sorted(_s(k) for k in detached)) if incident else None,
+        )

@@ -1,0 +1,133 @@
+"""The record state hash: what the pipeline last knew of one record (`state:{side}:{record}`).
+
+One hash per record: each canonical field's value as the record shows it, and per field the
+bookkeeping of where that value came from (names start with NUL, which no field has):
+- `\\0v:<field>`: the tool's version of the record the value was seen at (or our write made);
+- `\\0t:<field>`: the source time of the change our write put there ("" = not ours);
+- `\\0p:<field>`: the value our write replaced (what a person last set);
+- `\\0s:<field>`: the value we sent, where the tool stored another form of it (cut, normalised,
+  or its own default in place of our empty value): the field's value *is* our value, as the
+  tool keeps it. Absent where the tool stored what we sent, or the value is someone else's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from incident_sync.syncmodel.echo import normalize
+
+VERSION = "\x00v:"
+PREV = "\x00p:"
+TS = "\x00t:"
+SENT = "\x00s:"
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def parse_hash(raw: Mapping[Any, Any] | Sequence[Any]) -> dict[str, str]:
+    """A hash as HGETALL answers it (a mapping, or the flat list a Lua script returns)."""
+    if isinstance(raw, Mapping):
+        return {_s(k): _s(v) for k, v in raw.items()}
+    return {_s(raw[i]): _s(raw[i + 1]) for i in range(0, len(raw), 2)}
+
+
+@dataclass(frozen=True)
+class KnownState:
+    """What we last knew of one record: values, the tool's version of each, and for values
+    our own write put there, the source time of the change we wrote."""
+
+    fields: dict[str, str | None]
+    versions: dict[str, str]
+    written_ts: dict[str, datetime]
+    replaced: dict[str, str | None] = field(default_factory=dict)  # what our write replaced
+    sent: dict[str, str | None] = field(default_factory=dict)  # ours, where stored otherwise
+
+
+def parse_known(raw: Mapping[Any, Any] | Sequence[Any]) -> KnownState:
+    """A record's state hash (HGETALL) as values, versions and our writes' marks."""
+    known = KnownState({}, {}, {})
+    for name, value in parse_hash(raw).items():
+        if name.startswith(VERSION):
+            known.versions[name[len(VERSION) :]] = value
+        elif name.startswith(PREV):
+            known.replaced[name[len(PREV) :]] = value
+        elif name.startswith(TS):
+            if value:
+                known.written_ts[name[len(TS) :]] = datetime.fromisoformat(value)
+        elif name.startswith(SENT):
+            known.sent[name[len(SENT) :]] = value
+        else:
+            known.fields[name] = value
+    return known
+
+
+def shows(known: KnownState, field: str, value: str | None) -> bool:
+    """Whether the record, as known, shows `value` in `field`: as it is, or as the tool's
+    stored form of it (our write of `value` stored otherwise)."""
+    if field not in known.fields:
+        return False
+    if normalize(known.fields[field]) == normalize(value):
+        return True
+    return field in known.sent and normalize(known.sent[field]) == normalize(value)
+
+
+def shows_ours(known: KnownState, field: str, value: str | None) -> bool:
+    """Whether `value` is the record's known value of `field` and that is the tool's stored
+    form of a value we wrote (another form of it, or a default for our empty value)."""
+    return field in known.sent and normalize(value) == normalize(known.fields.get(field))
+
+
+def sent_marks(
+    sent: Mapping[str, str | None], stored: Mapping[str, str | None]
+) -> dict[str, str | None]:
+    """For a write: the fields whose stored value is another form of the one sent -> the
+    value sent. A field stored but not sent (a tool's default filled in) was sent empty."""
+    return {
+        f: sent.get(f) for f, value in stored.items() if normalize(value) != normalize(sent.get(f))
+    }
+
+
+@dataclass(frozen=True)
+class StateWrite:
+    """One HSET (and the HDEL of marks that no longer hold) for a record's state hash."""
+
+    mapping: dict[str, str]
+    cleared: list[str]
+
+
+def state_write(
+    fields: Mapping[str, str | None],
+    version: str | None,
+    written_ts: datetime | None,
+    ours: Collection[str],
+    replaced: Mapping[str, str | None] | None,
+    sent: Mapping[str, str | None] | None = None,
+    changed: Collection[str] = (),
+) -> StateWrite:
+    """The state hash commands that remember `fields`.
+
+    With `written_ts`, `fields` are what our write stored (`sent`: where that is another form
+    of what we sent); otherwise they were observed, which clears the `\\0t:` mark of fields
+    not in `ours` (the echo of our write) and the `\\0s:` mark of the `changed` ones (whose
+    value differs from the one known: no longer ours).
+    """
+    mapping: dict[str, str] = {k: v if v is not None else "" for k, v in fields.items()}
+    cleared: list[str] = []
+    if version is not None:
+        mapping.update({VERSION + k: version for k in fields})
+    if written_ts is not None:
+        mapping.update({TS + k: written_ts.isoformat() for k in fields})
+        if replaced is not None:
+            mapping.update({PREV + k: replaced.get(k) or "" for k in fields})
+        marks = sent or {}
+        mapping.update({SENT + k: v or "" for k, v in marks.items() if k in fields})
+        cleared += [SENT + k for k in fields if k not in marks]
+    else:
+        mapping.update({TS + k: "" for k in fields if k not in ours})
+        cleared += [SENT + k for k in changed if k in fields and k not in ours]
+    return StateWrite(mapping, cleared)

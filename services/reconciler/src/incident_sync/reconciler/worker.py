@@ -1,0 +1,216 @@
+"""The reconciler's work loop: hold leases, and for every side held work its requests, its
+schedule and its polling.
+
+Every round (a third of the lease time, at most `tick_s`): reload the config if it changed,
+renew or take the leases of the tenant's sides (the platform and each integration), and keep
+one task per side held. A side's task serves the integration's queued runs (requested through
+the control API, or queued by its schedule) and polls the side when its interval is due. A
+lease lost stops its task at once; a run it interrupts is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from redis.asyncio import Redis
+
+from incident_sync.controlstore import keys
+from incident_sync.reconciler.engine import Engine
+from incident_sync.reconciler.leases import Leases
+from incident_sync.reconciler.poller import Poller
+from incident_sync.reconciler.publisher import Publisher
+from incident_sync.reconciler.settings import ReconcilerSettings
+from incident_sync.reconciler.sides import Sides
+from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncstate.links import LinkView
+from incident_sync.syncstate.reconcile import (
+    ReconcileRun,
+    ReconcileSchedule,
+    ReconcileStore,
+    RunMode,
+    RunStatus,
+)
+
+log = logging.getLogger("reconciler")
+
+
+class Reconciler:
+    def __init__(self, settings: ReconcilerSettings, sides: Sides, redis: Redis) -> None:
+        self.settings = settings
+        self.sides = sides
+        self.redis = redis
+        self.tenant = settings.sync_tenant
+        self.store = ReconcileStore(redis)
+        self.publisher = Publisher(settings, redis)
+        self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance)
+        self.poller = Poller(
+            sides,
+            self.store,
+            self.publisher,
+            interval_s=settings.poll_interval_s,
+            overlap_s=settings.poll_overlap_s,
+        )
+        self.leases = Leases(redis, self.tenant, settings.lease_s, settings.instance)
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.last_polls: dict[str, str] = {}
+
+    @property
+    def round_s(self) -> float:
+        return min(self.settings.tick_s, self.settings.lease_s / 3)
+
+    def sides_to_work(self) -> list[str]:
+        config = self.sides.config
+        return [config.platform.id, *(i.id for i in config.integrations)]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():  # the broker may not be up yet: wait for it
+            try:
+                await self.publisher.start()
+                break
+            except Exception as exc:  # noqa: BLE001 - retried until it answers
+                log.warning("broker not reachable yet", extra={"reason": repr(exc)})
+                await _wait(stop, 2.0)
+        next_reload = time.monotonic() + self.settings.config_reload_s
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= next_reload:
+                    next_reload = time.monotonic() + self.settings.config_reload_s
+                    with contextlib.suppress(Exception):
+                        await self.sides.reload()
+                await self._round()
+                await _wait(stop, self.round_s)
+        finally:
+            await self._stop_all()
+
+    async def _round(self) -> None:
+        _, lost = await self.leases.refresh(self.sides_to_work())
+        for side in lost:
+            await self._cancel(side)
+        for side in self.leases.held:
+            task = self.tasks.get(side)
+            if task is None or task.done():
+                self.tasks[side] = asyncio.create_task(self._work(side), name=f"side:{side}")
+
+    async def _cancel(self, side: str) -> None:
+        task = self.tasks.pop(side, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _stop_all(self) -> None:
+        for side in list(self.tasks):
+            await self._cancel(side)
+        with contextlib.suppress(Exception):
+            await self.leases.release_all()
+        await self.publisher.stop()
+
+    # -- one side ----------------------------------------------------------------------------
+    async def _work(self, side: str) -> None:
+        is_integration = side != self.sides.config.platform.id
+        if is_integration:
+            await self._fail_orphaned(side)
+        while True:
+            try:
+                if is_integration:
+                    await self._schedule(side)
+                    while (run := await self.store.next_request(self.tenant, side)) is not None:
+                        await self._execute(run)
+                if self.sides.pollable(side) and await self.poller.due(self.tenant, side):
+                    await self.poller.poll(self.tenant, side)
+                    self.last_polls[side] = utcnow().isoformat()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("side work failed", extra={"side": side})
+            await asyncio.sleep(self.settings.tick_s)
+
+    async def _execute(self, run: ReconcileRun) -> None:
+        running = run.model_copy(
+            update={
+                "status": RunStatus.RUNNING,
+                "started_at": utcnow(),
+                "worker": self.settings.instance,
+            }
+        )
+        await self.store.save(running)
+        try:
+            done = await self.engine.run(running)
+        except asyncio.CancelledError:
+            stopped = running.model_copy(
+                update={
+                    "status": RunStatus.FAILED,
+                    "finished_at": utcnow(),
+                    "error": "interrupted: this reconciler lost its lease or stopped",
+                }
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.save(stopped))
+            raise
+        await self.store.save(done)
+        if done.status is RunStatus.SUCCEEDED and done.discrepancies_found:
+            # The durable twin of incident_sync_drift_discrepancies_total: what
+            # `im integration sync-status` shows, the same on every replica.
+            await self.store.redis.hincrby(
+                keys.stats(run.tenant, run.integration),
+                keys.DRIFT_DISCREPANCIES,
+                done.discrepancies_found,
+            )
+
+    async def _fail_orphaned(self, integration: str) -> None:
+        """Runs left `running` by a reconciler that died holding this lease."""
+        for run in await self.store.history(self.tenant, integration, limit=20):
+            if run.status is RunStatus.RUNNING and run.worker != self.settings.instance:
+                await self.store.save(
+                    run.model_copy(
+                        update={
+                            "status": RunStatus.FAILED,
+                            "finished_at": utcnow(),
+                            "error": f"the reconciler running it ({run.worker}) stopped",
+                        }
+                    )
+                )
+
+    async def _schedule(self, integration: str) -> None:
+        """Queue a run when the integration's schedule (or the default one) is due."""
+        schedule = await self.store.schedule(self.tenant, integration)
+        if schedule is None:
+            if not self.settings.default_interval_s:
+                return
+            schedule = ReconcileSchedule(interval_s=max(1, int(self.settings.default_interval_s)))
+        if not schedule.enabled:
+            return
+        now = utcnow()
+        last = await self.store.last_scheduled(self.tenant, integration)
+        if last is not None and now - last < timedelta(seconds=schedule.interval_s):
+            return
+        await self.store.set_last_scheduled(self.tenant, integration, now)
+        await self.store.request(
+            ReconcileRun(
+                tenant=self.tenant,
+                integration=integration,
+                mode=RunMode.AUTO_HEAL if schedule.auto_heal else RunMode.DRY_RUN,
+                on_missing=schedule.on_missing,
+                trigger="schedule",
+                requested_by="schedule",
+            )
+        )
+
+    def status(self) -> dict[str, object]:
+        return {
+            "instance": self.settings.instance,
+            "holder": self.leases.token,
+            "tenant": self.tenant,
+            "leases": sorted(self.leases.held),
+            "working": sorted(s for s, t in self.tasks.items() if not t.done()),
+            "last_polls": dict(self.last_polls),
+        }
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
