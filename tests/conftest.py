@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import incident_sync.connectors.registry  # noqa: F401 - installs the tool catalogue (entry points)
 from tests import leakcheck
 
 LAST = "test_zz_no_secret_in_logs.py"

@@ -16,7 +16,6 @@ from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
-from incident_sync.syncmodel.fields import ToolType
 
 pytestmark = pytest.mark.integration
 T_WRITE = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -195,8 +194,6 @@ async def test_a_change_is_remembered_only_once_it_is_durable_downstream(gate: G
 
 class Record(Connector):
     """A ServiceNow record as the gate re-reads it (no HTTP: only `fetch` is used)."""
-
-    tool = ToolType.SERVICENOW
 
     def __init__(self, fields: dict[str, str | None]) -> None:
         super().__init__(IntegrationConfig(id="prod-snow", type="servicenow", base_url="http://sn"))

@@ -42,7 +42,7 @@ from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
-from incident_sync.syncmodel.fields import ConflictStrategy, ToolType
+from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.mapping import load_mapping
 from incident_sync.syncstate.conflicts import (
     ConflictStatus,
@@ -88,7 +88,6 @@ class SimSide(Connector):
     versions: dict[str, int] = field(default_factory=dict)
     updated: dict[str, datetime] = field(default_factory=dict)
     sync_writes: int = 0
-    tool = ToolType.SERVICENOW
 
     def __post_init__(self) -> None:
         Connector.__init__(

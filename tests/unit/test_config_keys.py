@@ -4,18 +4,18 @@ block works in the sides file (and per integration) and means what the guide say
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from incident_sync.connectors.registry import REGISTRY
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.config import load_config as load_from
-from incident_sync.syncmodel.fields import ToolType
 from incident_sync.syncmodel.loaderrors import ConfigError
 from incident_sync.syncmodel.mapping import MappingError, load_mapping
-from incident_sync.syncmodel.tooloptions import TOOL_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-not-in-any-message"
@@ -153,13 +153,14 @@ def test_features_for_a_tool_that_maps_in_code_are_refused() -> None:
 
 def test_the_option_table_covers_what_each_connector_reads() -> None:
     """Every option name a connector reads is declared for its tool (and nothing else is)."""
-    read = re.compile(r"options\.get\(\s*\"([a-z_]+)\"")
-    for tool in ToolType:
-        package = REPO / "libs/connectors/src/incident_sync/connectors" / tool.value
+    read = re.compile(r"options\.([a-z_]+)")
+    for tool, spec in REGISTRY.specs.items():
+        package = Path(sys.modules[spec.connector.__module__].__file__ or "").parent
         source = "".join(p.read_text() for p in package.glob("*.py"))
-        names = set(read.findall(source))
-        if tool is ToolType.SERVICENOW:  # its create defaults are read in a loop
+        model = spec.options
+        names = {n for n in read.findall(source) if not callable(getattr(model, n, None))}
+        if tool == "servicenow":  # its create defaults are read in a loop
             names |= {"urgency", "impact", "category", "assignment_group"}
-        if tool is ToolType.JIRA:  # "close_transition" if closing else "reopen_transition"
+        if tool == "jira":  # "close_transition" if closing else "reopen_transition"
             names.add("reopen_transition")
-        assert names == TOOL_OPTIONS[tool], tool
+        assert names == set(model.model_fields), tool

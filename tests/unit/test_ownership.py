@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from incident_sync.syncmodel.config import IntegrationConfig
-from incident_sync.syncmodel.fields import Owner, ToolType
+from incident_sync.syncmodel.fields import Owner
 from incident_sync.syncmodel.ownership import FieldOwnership, accepts_inbound, writes_outbound
 
 
@@ -43,7 +43,7 @@ def test_explicit_rules_replace_the_defaults() -> None:
 
 
 def test_platform_owned_fields_ignore_inbound_and_external_owned_skip_outbound() -> None:
-    rules = integration(ToolType.SERVICENOW).ownership_rules()
+    rules = integration("servicenow").ownership_rules()
     assert not accepts_inbound(rules, "title") and writes_outbound(rules, "title")
     assert accepts_inbound(rules, "assignee") and not writes_outbound(rules, "assignee")
     assert accepts_inbound(rules, "status") and writes_outbound(rules, "status")  # shared

@@ -10,7 +10,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from incident_sync.syncmodel.config import SyncConfig
-from incident_sync.syncmodel.fields import ToolType
 from tests.unit.ingress.helpers import PLATFORM, SNOW, FakeProducer, FakeRedis, make_client, side
 
 
@@ -30,7 +29,7 @@ async def client(
 ) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     config = SyncConfig(
         platform=PLATFORM,
-        integrations=(SNOW, side("quiet-snow2", ToolType.INCIDENTIO, direction="outbound")),
+        integrations=(SNOW, side("quiet-snow2", "incidentio", direction="outbound")),
     )
     c = await make_client(config, producer, redis)
     yield c

@@ -22,7 +22,7 @@ import httpx
 from incident_sync.syncmodel import limits
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import Field, ToolType
+from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.mapping import FieldMapping
 
 
@@ -104,7 +104,6 @@ def stored_values(
 
 
 class Connector(abc.ABC):
-    tool: ClassVar[ToolType]
     # The tool's documented maximum length, in characters, per canonical field it stores;
     # longer values are cut visibly before they are sent (`syncmodel.limits`). A tool whose
     # limits depend on the instance overrides `field_limits`, one whose limits are not plain
@@ -231,10 +230,10 @@ class Connector(abc.ABC):
         return None
 
     async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
-        raise ToolError(f"{self.tool} comments cannot be edited", retryable=False)
+        raise ToolError(f"{self.config.type} comments cannot be edited", retryable=False)
 
     async def delete_comment(self, external_id: str, comment_id: str) -> None:
-        raise ToolError(f"{self.tool} comments cannot be deleted", retryable=False)
+        raise ToolError(f"{self.config.type} comments cannot be deleted", retryable=False)
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -25,7 +25,6 @@ from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import StoredSide, to_config
 from incident_sync.runtime.settings import Settings, default_mappings_dir
 from incident_sync.syncmodel.config import SyncConfig, load_config, resolve_mapping
-from incident_sync.syncmodel.fields import ToolType
 from incident_sync.syncmodel.mapping import MappingError
 
 log = logging.getLogger("controlstore")
@@ -67,7 +66,7 @@ def build_config(
     platform_raw: bytes | None,
     integrations_raw: Mapping[bytes, bytes],
     keyring: Keyring,
-    tool_types: Collection[ToolType] | None = None,
+    tool_types: Collection[str] | None = None,
     mappings_dir: str | None = None,
 ) -> SyncConfig:
     directory = mappings_dir or default_mappings_dir()
@@ -102,7 +101,7 @@ def build_config(
         if tool_types is not None and config.type not in tool_types:
             log.warning(
                 "integration left out: no connector for its tool type yet",
-                extra={"tenant": tenant, "integration": config.id, "type": config.type.value},
+                extra={"tenant": tenant, "integration": config.id, "type": config.type},
             )
             continue
         integrations.append(config)
@@ -117,7 +116,7 @@ class ControlSource(ConfigSource):
         tenant: str,
         keyring: Keyring,
         *,
-        tool_types: Collection[ToolType] | None = None,
+        tool_types: Collection[str] | None = None,
         wait_log_every_s: float = 5.0,
         mappings_dir: str | None = None,
     ) -> None:
@@ -196,9 +195,7 @@ class ControlSource(ConfigSource):
             await self._aredis.aclose()
 
 
-def config_source(
-    settings: Settings, tool_types: Collection[ToolType] | None = None
-) -> ConfigSource:
+def config_source(settings: Settings, tool_types: Collection[str] | None = None) -> ConfigSource:
     """The source `CONFIG_SOURCE` names."""
     if settings.config_source == "file":
         return FileSource(settings.config_path, settings.mappings_dir)

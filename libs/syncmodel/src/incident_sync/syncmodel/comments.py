@@ -6,7 +6,7 @@ A comment is routed like the canonical field `comment` (direction, mapping and o
 makes on the target. So a redelivered "added" never makes a second copy, and an edit or a
 delete follows the copy it belongs to (where the target's tool can edit or delete).
 
-Sides whose stream has no ids (incident.io updates, ServiceNow work notes: only the latest
+Sides whose stream has no ids (a platform's updates, a ticket's work notes: only the latest
 entry is seen) get an id derived from the record's version, stable across redeliveries of the
 same snapshot; their entries are still told apart by the gate's no-op check.
 """

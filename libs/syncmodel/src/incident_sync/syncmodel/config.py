@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import orjson
 from pydantic import (
@@ -31,7 +31,6 @@ from incident_sync.syncmodel.fields import (
     ConflictStrategy,
     Direction,
     ReopenPolicy,
-    ToolType,
 )
 from incident_sync.syncmodel.loaderrors import ConfigError, describe
 from incident_sync.syncmodel.mapping import (
@@ -42,9 +41,10 @@ from incident_sync.syncmodel.mapping import (
     MappingError,
     read_named_mapping,
 )
-from incident_sync.syncmodel.ownership import FieldOwnership, default_ownership
+from incident_sync.syncmodel.options import check_options
+from incident_sync.syncmodel.ownership import FieldOwnership
 from incident_sync.syncmodel.toolfields import tool_mapping
-from incident_sync.syncmodel.tooloptions import TOOL_OPTIONS, unknown_options
+from incident_sync.syncmodel.tools import catalogue, default_ownership, known, traits_of
 from incident_sync.syncmodel.trigger import Trigger
 
 # The credentials and webhook secret: encrypted at rest, write-only in the control API.
@@ -55,15 +55,12 @@ SENT_SECRET_FIELDS: tuple[str, ...] = ("api_key", "password", "oauth_client_secr
 
 def maps_by_file(tool: object, mapping_file: object, field_map: object) -> bool:
     """Whether an integration's fields go through the field-mapping engine (the mapping file's
-    format): ServiceNow, or any tool given a mapping; not the platform, and not the tools that
-    map their values in code (Jira, PagerDuty, Datadog, Slack) unless given one."""
-    try:
-        tool = ToolType(str(tool))
-    except ValueError:
+    format): a tool whose connector declares no canonical fields of its own, or any tool given
+    a mapping; never a platform, nor a tool that maps its values in code unless given one."""
+    traits = known(tool)
+    if traits is None or traits.platform:
         return False
-    if tool is ToolType.INCIDENTIO:
-        return False
-    return mapping_file is not None or field_map is not None or tool_mapping(tool) is None
+    return mapping_file is not None or field_map is not None or traits.fields is None
 
 
 class IntegrationConfig(BaseModel):
@@ -72,11 +69,13 @@ class IntegrationConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
-    type: ToolType
+    # A tool type a connector registers (`syncmodel.tools`, the `incident_sync.connectors`
+    # entry points).
+    type: str = Field(max_length=100)
     tenant: str = "default"
     # Where the credentials below are sent, and nowhere else (`syncmodel.destination`).
     base_url: str = Field(pattern=BASE_URL_PATTERN)
-    # incident.io: API key; ServiceNow: password (basic) or client secret (OAuth).
+    # The credentials the tool's connector sends (each connector says which it uses).
     api_key: SecretStr | None = None
     username: str | None = None
     password: SecretStr | None = None
@@ -116,17 +115,24 @@ class IntegrationConfig(BaseModel):
     trigger: Trigger | None = None
     # What a reopen (closed -> open) does to the other side: reopen it, or only note it.
     reopen: ReopenPolicy = ReopenPolicy.REOPEN
-    # Tool-specific settings, documented by each connector (e.g. ServiceNow
-    # `correlation_field`, incident.io `comment_custom_field`).
-    options: dict[str, str] = Field(default_factory=dict)
+    # Tool-specific settings: the tool's options model (`ToolTraits.options`) checks them at
+    # load, and the connector reads them through it, typed.
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
-    def _notifiers_are_outbound(cls, data: object) -> object:
-        # Slack only shows incidents: whatever the file says, nothing is taken in from it.
-        if isinstance(data, dict) and data.get("type") == ToolType.SLACK.value:
-            return {**data, "direction": Direction.OUTBOUND.value}
+    def _forced_direction(cls, data: object) -> object:
+        # A notifier only shows incidents: whatever the file says, nothing is taken in from it.
+        traits = known(data.get("type")) if isinstance(data, dict) else None
+        if isinstance(data, dict) and traits is not None and traits.direction is not None:
+            return {**data, "direction": traits.direction.value}
         return data
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, tool: str) -> str:
+        traits_of(tool)  # ValueError naming the registered types
+        return tool
 
     @field_validator("features")
     @classmethod
@@ -138,7 +144,7 @@ class IntegrationConfig(BaseModel):
             return features
         if not maps_by_file(data["type"], data.get("mapping_file"), data.get("field_map")):
             raise ValueError(
-                f"the flags switch fields of the field-mapping engine (ServiceNow); "
+                f"the flags switch fields of the field-mapping engine (a mapping file); "
                 f"{data['type']} maps its fields in code, so they would change nothing"
             )
         return features
@@ -146,16 +152,12 @@ class IntegrationConfig(BaseModel):
     @field_validator("options")
     @classmethod
     def _options_the_connector_reads(
-        cls, options: dict[str, str], info: ValidationInfo
-    ) -> dict[str, str]:
+        cls, options: dict[str, Any], info: ValidationInfo
+    ) -> dict[str, Any]:
         tool = info.data.get("type")
-        if tool is None or not options:
+        if tool is None:
             return options
-        if unknown := unknown_options(tool, options):
-            known = ", ".join(sorted(TOOL_OPTIONS.get(tool, ()))) or "none"
-            raise ValueError(
-                f"not an option of {tool.value}: {', '.join(unknown)} (known: {known})"
-            )
+        check_options(tool, traits_of(tool).options, options)
         return options
 
     def mapping(self) -> FieldMapping:
@@ -165,8 +167,8 @@ class IntegrationConfig(BaseModel):
             mapping = FieldMapping(self.field_map)
         elif self.mapping_file is not None:
             raise MappingError(f"{self.id}: mapping file {self.mapping_file!r} was not read")
-        elif (fixed := tool_mapping(self.type)) is not None:
-            return fixed  # Jira, PagerDuty, Datadog, Slack map their values in code
+        elif (fixed := traits_of(self.type).fields) is not None:
+            return tool_mapping(fixed)  # the connector maps its values in code
         else:
             mapping = FieldMapping(MappingConfig())
         if self.features is None:
@@ -220,7 +222,7 @@ class SyncConfig(BaseModel):
         if not applied:
             raise ValueError(
                 "features: no integration maps its fields through the mapping engine "
-                "(ServiceNow), so the flags would change nothing"
+                "(a mapping file), so the flags would change nothing"
             )
         return {**data, "integrations": out}
 
@@ -229,8 +231,8 @@ class SyncConfig(BaseModel):
             return self.platform
         return next((i for i in self.integrations if i.id == integration_id), None)
 
-    def by_type(self, tool: ToolType) -> list[IntegrationConfig]:
-        return [i for i in self.integrations if i.type is tool]
+    def by_type(self, tool: str) -> list[IntegrationConfig]:
+        return [i for i in self.integrations if i.type == tool]
 
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -247,17 +249,23 @@ def _expand(value: object) -> object:
 
 
 # Blocks of the seed guide's own config.json that mean something else here: the refusal says
-# where that setting lives.
+# where that setting lives. The tools' own blocks come with their traits (`guide_keys`).
 GUIDE_KEYS: Final[Mapping[str, str]] = {
-    "servicenow_webhook": "the ServiceNow webhook secret is the integration's `webhook_secret`, "
-    "and signatures are always verified",
-    "webhook": "the incident.io webhook secret is the platform's `webhook_secret`, and "
-    "signatures are always verified",
     "verify_signature": "signatures are always verified; there is no switch",
     "secret": "a webhook secret is its side's `webhook_secret`",
     "logging": "the log level is the LOG_LEVEL environment variable",
     "performance": "limits are each integration's `rate_limit_per_minute` and `max_concurrency`",
 }
+
+
+def guide_keys() -> dict[str, str]:
+    """The seed guide's blocks and what each means here: the general ones and the tools'."""
+    tools = catalogue()
+    hints: dict[str, str] = {}
+    for tool in tools.types():
+        traits = tools.traits(tool)
+        hints.update(traits.guide_keys if traits is not None else {})
+    return {**hints, **GUIDE_KEYS}
 
 
 def resolve_mapping(side: IntegrationConfig, mappings_dir: str | Path) -> IntegrationConfig:
@@ -280,7 +288,7 @@ def load_config(path: str | Path, *, mappings_dir: str | Path) -> SyncConfig:
     try:
         config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe(exc, GUIDE_KEYS)}") from None
+        raise ConfigError(f"{path}: {describe(exc, guide_keys())}") from None
     try:
         return config.model_copy(
             update={

@@ -27,7 +27,7 @@ def deletion_note(linked: LinkedEvent, config: SyncConfig) -> DeliveryCommand | 
     record = event.reference or event.external_id
     who = f" by {event.actor}" if event.actor else ""
     body = (
-        f"{record} was deleted in {side.id} ({side.type.value}){who}. incident-sync unlinked "
+        f"{record} was deleted in {side.id} ({side.type}){who}. incident-sync unlinked "
         f"it and no longer syncs this incident with {side.id}; a manual sync of the incident "
         "makes a new record there."
     )

@@ -13,7 +13,7 @@ Which fields are compared, and which way a difference heals (`flows`):
   landed), the value the arbiter let through last is pushed, else the platform's;
 - a field with an owner (ownership rule), or carried by a one-way integration, has an
   authority: its news is taken in, otherwise its value is pushed onto the other side;
-- a field the mapping carries one way only (e.g. a ServiceNow status taken in but never
+- a field the mapping carries one way only (e.g. a ticket's status taken in but never
   written out) is a discrepancy only when its source has news: the receiving side may set
   its own value there.
 A field present on only one of the two records (a tool that does not read it back) cannot be

@@ -79,8 +79,8 @@ def clobbered_fields(
     `written_ts` holds, per field, the source time of the value our last write put there
     (none where the last value seen was a person's); `known` the record's values as we know
     them (ours, there); `replaced` the values our write replaced. A tool that reports the
-    changed fields with their old values (ServiceNow's business rule) dates each field's
-    change exactly. A full snapshot (incident.io) dates only the record: a field it shows
+    changed fields with their old values (a delta webhook) dates each field's
+    change exactly. A full snapshot (a platform's) dates only the record: a field it shows
     with neither our value nor the one we replaced was changed in between, and is taken as
     changed at the snapshot's time, the latest it can have been.
     """

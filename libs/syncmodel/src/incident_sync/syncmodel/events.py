@@ -80,10 +80,10 @@ class ChangeEvent(BaseModel):
     reference: str | None = None  # human reference: INC-123, INC0010001
     kind: ChangeKind
     changes: dict[str, FieldChange] = Field(default_factory=dict)  # canonical field -> values
-    # What the record says about its platform incident (ServiceNow u_incident_io_id), if anything.
+    # What the record says about its platform incident (a correlation field), if anything.
     platform_incident_id: str | None = None
-    # A sortable version of the record at the source (incident.io updated_at, ServiceNow
-    # sys_mod_count zero-padded): a snapshot older than one already seen is stale.
+    # A sortable version of the record at the source (an update time, a modification
+    # count zero-padded): a snapshot older than one already seen is stale.
     version: str | None = None
     # Fields named by the requester of a refresh; empty means every mapped field.
     only_fields: tuple[str, ...] = ()

@@ -13,7 +13,7 @@ class Field(StrEnum):
     SEVERITY = "severity"
     PRIORITY = "priority"
     ASSIGNEE = "assignee"
-    ESCALATION_POLICY = "escalation_policy"  # PagerDuty's; other tools have no such field
+    ESCALATION_POLICY = "escalation_policy"  # an on-call tool's; most tools have no such field
     # The latest entry of the comment / work-note stream; setting it appends an entry.
     COMMENT = "comment"
 
@@ -37,15 +37,6 @@ class Status(StrEnum):
 
     OPEN = "open"
     CLOSED = "closed"
-
-
-class ToolType(StrEnum):
-    INCIDENTIO = "incidentio"
-    SERVICENOW = "servicenow"
-    JIRA = "jira"
-    PAGERDUTY = "pagerduty"
-    DATADOG = "datadog"
-    SLACK = "slack"
 
 
 class Direction(StrEnum):

@@ -1,12 +1,12 @@
 """The one rule for ids a sender hands us: record ids, comment ids, delivery ids.
 
 Every such id becomes part of Redis keys, Kafka keys and the tools' URL paths
-(`/api/now/table/incident/<sys_id>`, `/rest/api/3/issue/<id>`), so it must be short and must
-not carry path separators, whitespace or control characters: at most 128 characters, a letter
-or digit first, then letters, digits and `. _ : ~ -`. Every tool's own ids fit (ServiceNow
-sys_ids, Jira issue and comment ids, PagerDuty ids, incident.io ULIDs, Datadog UUIDs, Svix
-`msg_...` delivery ids, `sha256:<hex>` body digests). The webhook parsers, the ingress's
-manual-sync routes and the control API's manual sync all check with this module.
+(`/api/<table>/<id>`), so it must be short and must not carry path separators, whitespace or
+control characters: at most 128 characters, a letter or digit first, then letters, digits and
+`. _ : ~ -`. Every tool's own ids fit (32-hex record ids, numeric issue and comment ids, short
+alphanumeric ids, ULIDs, UUIDs, `msg_...` delivery ids, `sha256:<hex>` body digests). The
+webhook parsers, the ingress's manual-sync routes and the control API's manual sync all check
+with this module.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Field limits: a value longer than the target tool stores is cut, visibly, before it is sent.
 
 Pure. Each connector knows its tool's maximums (a table beside it, or what the tool's own
-schema says, e.g. ServiceNow's dictionary) as canonical field -> characters; this module does
+schema says, e.g. a table's column dictionary) as canonical field -> characters; this module does
 the cutting, the same way for every tool:
 - a value within its limit is sent as it is;
 - a longer one keeps as much of its start as fits with `MARKER` appended, so a reader of the

@@ -19,7 +19,7 @@ from incident_sync.syncmodel.fields import Field as F
 from incident_sync.syncmodel.loaderrors import ConfigError, describe
 
 # The stream of updates / work notes travels as the field `comment` holding the latest entry:
-# writing it appends one (ServiceNow work_notes, an incident.io update).
+# writing it appends one (a ticket's work notes, a platform's update).
 COMMENT: Final = F.COMMENT.value
 
 # Plain strings (not the enum members): they become dict keys that orjson must serialize.

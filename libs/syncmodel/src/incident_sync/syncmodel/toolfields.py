@@ -1,46 +1,18 @@
-"""Canonical field sets of the tools whose connectors translate values themselves.
+"""The field mapping of a tool that translates its values in code.
 
-The mapping file (`syncmodel.mapping`) describes ServiceNow-style native columns. Jira,
-PagerDuty, Datadog and Slack connectors map native fields and values in code (transitions,
-priorities, users), so their mapping is the identity over the canonical fields each tool can
-carry: which fields may come in from the tool, and which may be written to it. Ownership rules
-then narrow these per integration.
+The mapping file (`syncmodel.mapping`) describes native columns of a table-like tool. A tool
+whose connector maps native fields and values in code (transitions, priorities, users)
+declares instead which canonical fields it can carry (`ToolTraits.fields`): its mapping is the
+identity over them, which fields may come in from the tool and which may be written to it.
+Ownership rules then narrow these per integration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
 
-from incident_sync.syncmodel.fields import Field as F
-from incident_sync.syncmodel.fields import ToolType
 from incident_sync.syncmodel.mapping import FieldMapping, MappingConfig
-
-
-def _names(*fields: F) -> frozenset[str]:
-    return frozenset(f.value for f in fields)
-
-
-# tool -> (inbound: taken in from the tool, outbound: written to the tool)
-TOOL_FIELDS: Final[Mapping[ToolType, tuple[frozenset[str], frozenset[str]]]] = {
-    ToolType.JIRA: (
-        _names(F.TITLE, F.DESCRIPTION, F.STATUS, F.PRIORITY, F.ASSIGNEE, F.SEVERITY, F.COMMENT),
-        _names(F.TITLE, F.DESCRIPTION, F.STATUS, F.PRIORITY, F.ASSIGNEE, F.SEVERITY, F.COMMENT),
-    ),
-    ToolType.PAGERDUTY: (
-        _names(F.TITLE, F.STATUS, F.PRIORITY, F.ASSIGNEE, F.ESCALATION_POLICY, F.COMMENT),
-        _names(F.TITLE, F.STATUS, F.PRIORITY, F.ASSIGNEE, F.ESCALATION_POLICY, F.COMMENT),
-    ),
-    ToolType.DATADOG: (
-        _names(F.TITLE, F.DESCRIPTION, F.STATUS, F.SEVERITY),
-        _names(F.TITLE, F.DESCRIPTION, F.STATUS, F.SEVERITY),
-    ),
-    # Outbound-only notifier: it shows everything and takes nothing in.
-    ToolType.SLACK: (
-        frozenset(),
-        _names(F.TITLE, F.DESCRIPTION, F.STATUS, F.SEVERITY, F.PRIORITY, F.ASSIGNEE, F.COMMENT),
-    ),
-}
+from incident_sync.syncmodel.tools import CanonicalFields
 
 
 class ToolFieldMapping(FieldMapping):
@@ -70,7 +42,6 @@ class ToolFieldMapping(FieldMapping):
         return self._in
 
 
-def tool_mapping(tool: ToolType) -> FieldMapping | None:
-    """The identity mapping of a tool that maps its values in code; None for the others."""
-    sets = TOOL_FIELDS.get(tool)
-    return ToolFieldMapping(*sets) if sets is not None else None
+def tool_mapping(fields: CanonicalFields) -> ToolFieldMapping:
+    """The identity mapping over a tool's canonical fields."""
+    return ToolFieldMapping(fields.inbound, fields.outbound)

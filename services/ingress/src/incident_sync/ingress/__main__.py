@@ -14,7 +14,7 @@ import signal
 
 from aiohttp import web
 
-from incident_sync.connectors.registry import CONNECTORS
+from incident_sync.connectors.registry import REGISTRY
 from incident_sync.controlstore.source import config_source
 from incident_sync.ingress.app import build_app
 from incident_sync.runtime.logs import setup_logging
@@ -27,7 +27,7 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 async def serve(settings: Settings) -> None:
-    source = config_source(settings, tool_types=CONNECTORS.keys())
+    source = config_source(settings, tool_types=REGISTRY.types())
     config = await asyncio.to_thread(source.load)  # waits for a platform in the store
     # Its startup connects the producers and ensures topics.
     app = build_app(settings, config, config_source=source)

@@ -122,7 +122,7 @@ async def handle_webhook(
             "ingress",
             kind=SpanKind.SERVER,
             integration_id=side.id,
-            integration_type=side.config.type.value,
+            integration_type=side.config.type,
             direction=tracing.direction(side.is_platform),
         ):
             response = await _webhook(request, side, publisher, max_body)

@@ -10,7 +10,6 @@ from incident_sync.connectors.base import Connector
 from incident_sync.connectors.registry import make_connector
 from incident_sync.ingress.metrics import SideMetrics
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
-from incident_sync.syncmodel.fields import ToolType
 
 log = logging.getLogger("ingress")
 
@@ -60,7 +59,8 @@ class Sides:
             side = self._side(integration, old, is_platform=False)
             if side is not None:
                 by_id[integration.id] = side
-        snow = [s for s in by_id.values() if s.config.type is ToolType.SERVICENOW]
+        # The legacy route `/webhook/servicenow` serves the one integration of that type.
+        snow = [s for s in by_id.values() if s.config.type == "servicenow"]
         if not snow:
             missing = "no ServiceNow integration is configured"
         else:
@@ -98,7 +98,7 @@ class Sides:
             config=config,
             connector=connector,
             is_platform=is_platform,
-            metrics=SideMetrics(config.id, config.type.value),
+            metrics=SideMetrics(config.id, config.type),
             id_header=config.id.encode(),
         )
 

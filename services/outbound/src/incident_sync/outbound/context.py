@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from incident_sync.connectors.base import Connector
 from incident_sync.connectors.pool import ConnectorPool
-from incident_sync.connectors.registry import CONNECTORS
+from incident_sync.connectors.registry import REGISTRY
 from incident_sync.controlstore.source import ConfigSource, config_source
 from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
@@ -33,7 +33,7 @@ class Context:
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Context:
         settings = settings or Settings()
-        source = config_source(settings, tool_types=CONNECTORS.keys())
+        source = config_source(settings, tool_types=REGISTRY.types())
         config = source.load()
         redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return cls(

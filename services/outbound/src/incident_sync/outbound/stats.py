@@ -50,7 +50,7 @@ def q_record_delivery(
         last = keys.LAST_OUTBOUND_AT
         exported = OUTBOUND_TOTAL
     side = config.side(integration)
-    tool = side.type.value if side is not None else "unknown"
+    tool = side.type if side is not None else "unknown"
     exported.labels(integration, tool, "success" if ok else "failed").inc()
     key = keys.stats(cmd.tenant, integration)
     now = utcnow().isoformat(timespec="seconds")

@@ -94,7 +94,7 @@ class Engine:
                 "reconcile",
                 kind=SpanKind.INTERNAL,
                 integration_id=integration_id,
-                integration_type=side.type.value if side else None,
+                integration_type=side.type if side else None,
             ) as span:
                 span.set_attribute("sync.reconcile_mode", run.mode.value)
                 outcome = await self.compare(run)

@@ -11,7 +11,7 @@ import httpx
 
 from incident_sync.connectors.base import Connector
 from incident_sync.connectors.pool import ConnectorPool
-from incident_sync.connectors.registry import CONNECTORS
+from incident_sync.connectors.registry import REGISTRY
 from incident_sync.controlstore.source import ConfigSource, config_source
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
@@ -34,7 +34,7 @@ class Sides:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Sides:
-        source = config_source(settings, tool_types=CONNECTORS.keys())
+        source = config_source(settings, tool_types=REGISTRY.types())
         return cls(source, source.load())
 
     async def reload(self) -> bool:

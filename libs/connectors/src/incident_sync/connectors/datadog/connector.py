@@ -46,30 +46,28 @@ from incident_sync.connectors.datadog.fields import (
     DatadogFieldMap,
     version_of,
 )
+from incident_sync.connectors.datadog.options import DatadogOptions
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import ToolType
 
-REF_FIELD = "incident_sync_ref"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
 class DatadogConnector(Connector):
-    tool = ToolType.DATADOG
-
     _client: DatadogClient | None = None
 
     @cached_property
+    def options(self) -> DatadogOptions:
+        return DatadogOptions.of(self.config)
+
+    @cached_property
     def fields(self) -> DatadogFieldMap:
-        try:
-            return DatadogFieldMap.from_options(self.config.options)
-        except ValueError as exc:
-            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+        return DatadogFieldMap.from_options(self.options)
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
         secret = self.config.webhook_secret
         if secret is None:
             raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
-        header = self.config.options.get("webhook_header", webhook.DEFAULT_HEADER)
+        header = self.options.webhook_header
         webhook.verify(headers, secret.get_secret_value(), header)
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
@@ -138,7 +136,7 @@ class DatadogConnector(Connector):
         native[self.fields.correlation_field] = {"type": "textbox", "value": platform_incident_id}
         created = await self.client.create_incident(attributes)
         ref = {"type": "textbox", "value": str(created["id"])}
-        ref_field = self.config.options.get("ref_field", REF_FIELD)
+        ref_field = self.options.ref_field
         return self._record(
             await self.client.update_incident(created["id"], {"fields": {ref_field: ref}})
         )

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from incident_sync.connectors.datadog.options import CORRELATION_FIELD, DatadogOptions
 from incident_sync.syncmodel.fields import Field, Status
 
 TITLE: Final = Field.TITLE.value
@@ -33,7 +34,6 @@ DEFAULT_SEVERITIES: Final = (
     ("SEV-4", "minor"),
     ("SEV-5", "minor"),
 )
-CORRELATION_FIELD: Final = "incident_sync_id"
 
 
 def _field_value(fields: Mapping[str, Any], name: str) -> object:
@@ -54,18 +54,14 @@ class DatadogFieldMap:
         self.correlation_field = correlation_field
 
     @classmethod
-    def from_options(cls, options: Mapping[str, str]) -> DatadogFieldMap:
+    def from_options(cls, options: DatadogOptions | Mapping[str, object]) -> DatadogFieldMap:
+        if not isinstance(options, DatadogOptions):
+            options = DatadogOptions.model_validate(dict(options))
         kwargs: dict[str, Any] = {}
-        if raw := options.get("severity_map"):
-            pairs = []
-            for item in raw.split(","):
-                native, sep, canonical = item.partition("=")
-                if not sep or not native.strip() or not canonical.strip():
-                    raise ValueError(f"severity_map: expected SEV-1=critical, got {item!r}")
-                pairs.append((native.strip(), canonical.strip()))
-            kwargs["severities"] = tuple(pairs)
-        if field := options.get("correlation_field"):
-            kwargs["correlation_field"] = field
+        if options.severity_map:
+            kwargs["severities"] = options.severity_map
+        if options.correlation_field:
+            kwargs["correlation_field"] = options.correlation_field
         return cls(**kwargs)
 
     def severity_out(self, canonical: str) -> str | None:

@@ -38,21 +38,15 @@ from incident_sync.connectors.base import (
 from incident_sync.connectors.incidentio import signature
 from incident_sync.connectors.incidentio.client import MAX_PAGE_SIZE, IncidentIoClient
 from incident_sync.connectors.incidentio.edit import edit_body
-from incident_sync.connectors.incidentio.fields import (
-    DEFAULT_COMMENT_FIELD,
-    DEFAULT_PRIORITY_FIELD,
-    canonical_fields,
-    parse_timestamp,
-)
+from incident_sync.connectors.incidentio.fields import canonical_fields, parse_timestamp
+from incident_sync.connectors.incidentio.options import IncidentIoOptions
 from incident_sync.connectors.incidentio.webhook import parse_webhook
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import ToolType
 
 IDEMPOTENCY_PREFIX = "incident-sync:"
 
 
 class IncidentIoConnector(Connector):
-    tool = ToolType.INCIDENTIO
     list_page_size: int = MAX_PAGE_SIZE  # incidents per page of the list endpoint
 
     _client: IncidentIoClient | None = None
@@ -100,13 +94,17 @@ class IncidentIoConnector(Connector):
     def _make_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self.config.timeout_s)
 
+    @cached_property
+    def options(self) -> IncidentIoOptions:
+        return IncidentIoOptions.of(self.config)
+
     @property
     def _priority_field(self) -> str | None:
-        return self.config.options.get("priority_custom_field", DEFAULT_PRIORITY_FIELD) or None
+        return self.options.priority_custom_field or None
 
     @property
     def _comment_field(self) -> str:
-        return self.config.options.get("comment_custom_field", DEFAULT_COMMENT_FIELD)
+        return self.options.comment_custom_field
 
     async def test_connection(self) -> None:
         await self.client.severities(refresh=True)
@@ -169,11 +167,11 @@ class IncidentIoConnector(Connector):
             comment_field=self._comment_field,
             priority_field=self._priority_field,
         )
-        mode = self.config.options.get("create_mode")
+        mode = self.options.create_mode
         incident = await self.client.create_incident(
             # The key makes a retried create return the first incident, not a second one.
             idempotency_key=IDEMPOTENCY_PREFIX + platform_incident_id,
-            visibility=self.config.options.get("visibility", "public"),
+            visibility=self.options.visibility,
             mode=mode,
             **body,
         )

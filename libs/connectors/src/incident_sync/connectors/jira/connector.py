@@ -59,12 +59,11 @@ from incident_sync.connectors.jira.fields import (
     version_of,
 )
 from incident_sync.connectors.jira.limits import SUMMARY_MAX, fit_text
+from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.connectors.jira.webhook import parse_webhook
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import Status, ToolType
+from incident_sync.syncmodel.fields import Status
 
-# The body-signing scheme unless an integration opts into Connect JWTs (see `webhook_auth`).
-DEFAULT_WEBHOOK_AUTH: Final = "hmac"
 PROPERTY_KEY: Final = "incident-sync"
 READ_FIELDS: Final = (
     "summary",
@@ -80,7 +79,6 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
 class JiraConnector(Connector):
-    tool = ToolType.JIRA
     keeps_comment_ids = True
     supports_comment_edits = True
     LIMITS = {TITLE: SUMMARY_MAX}
@@ -88,41 +86,36 @@ class JiraConnector(Connector):
     _client: JiraClient | None = None
 
     @cached_property
-    def fields(self) -> JiraFieldMap:
-        try:
-            return JiraFieldMap.from_options(self.config.options)
-        except ValueError as exc:
-            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+    def options(self) -> JiraOptions:
+        return JiraOptions.of(self.config)
 
     @cached_property
+    def fields(self) -> JiraFieldMap:
+        return JiraFieldMap.from_options(self.options)
+
+    @property
     def comments_internal(self) -> bool:
         """Whether the comments we write are internal (the default) or public."""
-        value = self.config.options.get("comment_visibility", "internal")
-        if value not in ("internal", "public"):
-            raise ToolError(
-                f"{self.config.id}: bad option: comment_visibility must be internal or public",
-                retryable=False,
-            )
-        return value == "internal"
+        return self.options.comment_visibility == "internal"
 
     # -- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
         secret = self.config.webhook_secret
         if secret is None:
             raise WebhookRejected(401, f"{self.config.id}: no webhook secret configured")
-        mode = self.config.options.get("webhook_auth", DEFAULT_WEBHOOK_AUTH)
+        mode = self.options.webhook_auth
         uses_jwt = (headers.get("Authorization") or "").startswith(signature.JWT_SCHEME)
         if mode == "connect-jwt" or (mode == "any" and uses_jwt):
             signature.verify_connect_jwt(
                 headers,
                 secret.get_secret_value(),
                 method="POST",
-                path=self.config.options.get("connect_path", f"/webhooks/{self.config.id}"),
-                client_key=self.config.options.get("connect_client_key"),
+                path=self.options.connect_path or f"/webhooks/{self.config.id}",
+                client_key=self.options.connect_client_key,
             )  # a JWT's exp / iat are checked against the clock (`now` is for signed times)
         elif mode in ("hmac", "any"):
             signature.verify_hub(headers, body, secret.get_secret_value())
-        else:
+        else:  # the option's model admits no other value
             raise WebhookRejected(401, f"{self.config.id}: unknown webhook_auth {mode!r}")
 
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
@@ -201,7 +194,7 @@ class JiraConnector(Connector):
         """Linked issues updated since then. JQL dates are read in the account's time zone,
         so the window is relative (`-Nm`, by Jira's clock), rounded up to whole minutes."""
         minutes = max(1, math.ceil((datetime.now(UTC) - since).total_seconds() / 60))
-        project = self.config.options.get("project_key")
+        project = self.options.project_key
         jql = f'updated >= "-{minutes}m" AND labels is not EMPTY'
         if project:
             jql += f' AND project = "{project}"'
@@ -215,7 +208,7 @@ class JiraConnector(Connector):
     async def linked_issues(self) -> list[RecordState]:
         """Every issue carrying a correlation label (manual sync of all linked tickets)."""
         prefix = self.fields.label_prefix
-        project = self.config.options.get("project_key")
+        project = self.options.project_key
         jql = f'labels is not EMPTY AND project = "{project}"' if project else "labels is not EMPTY"
         out = []
         async for issue in self.client.search(jql + " ORDER BY updated DESC", self._read_fields()):
@@ -229,8 +222,8 @@ class JiraConnector(Connector):
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        options = self.config.options
-        project = options.get("project_key")
+        options = self.options
+        project = options.project_key
         if not project:
             raise ToolError(
                 f"{self.config.id}: the project_key option is required", retryable=False
@@ -240,7 +233,7 @@ class JiraConnector(Connector):
         native = await self._native(fields)
         native.setdefault("summary", f"Incident {platform_incident_id}")
         native["project"] = {"key": project}
-        native["issuetype"] = {"name": options.get("issue_type", "Incident")}
+        native["issuetype"] = {"name": options.issue_type}
         native["labels"] = [self.fields.label(platform_incident_id)]
         created = await self.client.create_issue(
             native, properties={PROPERTY_KEY: {"platformIncidentId": platform_incident_id}}
@@ -343,7 +336,7 @@ class JiraConnector(Connector):
         return {"accountId": account}
 
     async def _transition(self, key: str, status: str) -> None:
-        await transitions.move(self.client, self.fields, self.config.options, key, status)
+        await transitions.move(self.client, self.fields, self.options, key, status)
 
     def _record(self, issue: Mapping[str, Any]) -> RecordState:
         issue_id = issue.get("id")

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from incident_sync.connectors.jira.adf import body_text
+from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.connectors.jsonshape import WrongShape, claimed_id, text
 from incident_sync.syncmodel.fields import Field, Status
 
@@ -52,17 +53,6 @@ DEFAULT_PRIORITIES: Final = (
 CORRELATION_LABEL_PREFIX: Final = "incident-sync-"
 
 
-def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
-    """`"Highest=P1, High=P2"` -> (("Highest", "P1"), ("High", "P2"))."""
-    pairs = []
-    for item in text.split(","):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise ValueError(f"expected name=value, got {item.strip()!r}")
-        pairs.append((name.strip(), value.strip()))
-    return tuple(pairs)
-
-
 @dataclass(frozen=True)
 class JiraFieldMap:
     """The per-integration value maps (from the connector options)."""
@@ -83,15 +73,17 @@ class JiraFieldMap:
         object.__setattr__(self, "_outbound", outbound)
 
     @classmethod
-    def from_options(cls, options: Mapping[str, str]) -> JiraFieldMap:
+    def from_options(cls, options: JiraOptions | Mapping[str, object]) -> JiraFieldMap:
+        if not isinstance(options, JiraOptions):
+            options = JiraOptions.model_validate(dict(options))
         kwargs: dict[str, Any] = {}
-        if priority_map := options.get("priority_map"):
-            kwargs["priorities"] = parse_pairs(priority_map)
-        if closed := options.get("closed_statuses"):
+        if options.priority_map:
+            kwargs["priorities"] = options.priority_map
+        if closed := options.closed_statuses:
             kwargs["closed_statuses"] = tuple(s.strip().casefold() for s in closed.split(","))
-        if severity := options.get("severity_field"):
+        if severity := options.severity_field:
             kwargs["severity_field"] = severity
-        if prefix := options.get("correlation_label_prefix"):
+        if prefix := options.correlation_label_prefix:
             kwargs["label_prefix"] = prefix
         return cls(**kwargs)
 

@@ -9,11 +9,12 @@ from typing import Any
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.jira.client import JiraClient
 from incident_sync.connectors.jira.fields import DONE_CATEGORY, JiraFieldMap
+from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.syncmodel.fields import Status
 
 
 async def move(
-    client: JiraClient, fields: JiraFieldMap, options: Mapping[str, str], key: str, status: str
+    client: JiraClient, fields: JiraFieldMap, options: JiraOptions, key: str, status: str
 ) -> None:
     """Move the issue to a status of the canonical status's category, if not there yet."""
     if status not in (Status.OPEN, Status.CLOSED):
@@ -34,14 +35,14 @@ async def move(
             f"{'done' if closing else 'not-done'} status",
             retryable=False,
         )
-    preferred = options.get("close_transition" if closing else "reopen_transition")
+    preferred = options.close_transition if closing else options.reopen_transition
     chosen = next(
         (t for t in candidates if preferred and t.get("name") == preferred), candidates[0]
     )
     await client.transition(key, str(chosen["id"]), required_fields(options, chosen))
 
 
-def required_fields(options: Mapping[str, str], transition: Mapping[str, Any]) -> dict[str, object]:
+def required_fields(options: JiraOptions, transition: Mapping[str, Any]) -> dict[str, object]:
     """Values for the transition screen's required fields (resolution, ...)."""
     out: dict[str, object] = {}
     screen = transition.get("fields")
@@ -52,7 +53,7 @@ def required_fields(options: Mapping[str, str], transition: Mapping[str, Any]) -
             continue
         allowed = [a for a in meta.get("allowedValues") or [] if isinstance(a, dict)]
         if name == "resolution":
-            wanted = options.get("close_resolution", "Done")
+            wanted = options.close_resolution
             match = next((a for a in allowed if a.get("name") == wanted), None)
             if match is None and allowed:
                 match = allowed[0]

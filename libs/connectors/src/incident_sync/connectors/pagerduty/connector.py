@@ -50,26 +50,27 @@ from incident_sync.connectors.pagerduty.fields import (
     parse_time,
     version_of,
 )
+from incident_sync.connectors.pagerduty.options import PagerDutyOptions
 from incident_sync.connectors.pagerduty.webhook import parse_webhook
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import Status, ToolType
+from incident_sync.syncmodel.fields import Status
 
 TITLE_MAX = 1024
 
 
 class PagerDutyConnector(Connector):
-    tool = ToolType.PAGERDUTY
     keeps_comment_ids = True  # notes have ids; they can be added, never edited or deleted
     LIMITS = {TITLE: TITLE_MAX}
 
     _client: PagerDutyClient | None = None
 
     @cached_property
+    def options(self) -> PagerDutyOptions:
+        return PagerDutyOptions.of(self.config)
+
+    @cached_property
     def fields(self) -> PagerDutyFieldMap:
-        try:
-            return PagerDutyFieldMap.from_options(self.config.options)
-        except ValueError as exc:
-            raise ToolError(f"{self.config.id}: bad option: {exc}", retryable=False) from None
+        return PagerDutyFieldMap.from_options(self.options)
 
     # -- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
@@ -176,14 +177,14 @@ class PagerDutyConnector(Connector):
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        service = self.config.options.get("service_id")
+        service = self.options.service_id
         if not service:
             raise ToolError(f"{self.config.id}: the service_id option is required", retryable=False)
         fields = await self.fit(fields)
         body: dict[str, object] = {
             "title": fields.get(TITLE) or f"Incident {platform_incident_id}",
             "service": {"id": service, "type": "service_reference"},
-            "urgency": self.config.options.get("urgency", "high"),
+            "urgency": self.options.urgency,
             "incident_key": self.fields.incident_key(platform_incident_id),
         }
         if (priority := fields.get(PRIORITY)) is not None:
@@ -266,11 +267,11 @@ class PagerDutyConnector(Connector):
             return None if current == "resolved" else "resolved"
         if current != "resolved":
             return None  # triggered and acknowledged are both open
-        return self.config.options.get("reopen_status", "triggered")
+        return self.options.reopen_status
 
     def _status_change(self, native: str) -> dict[str, object]:
         change: dict[str, object] = {"status": native}
-        if native == "resolved" and (resolution := self.config.options.get("resolution")):
+        if native == "resolved" and (resolution := self.options.resolution):
             change["resolution"] = resolution
         return change
 

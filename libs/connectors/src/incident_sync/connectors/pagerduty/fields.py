@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from incident_sync.connectors.jsonshape import as_list, claimed_id, text
+from incident_sync.connectors.pagerduty.options import PagerDutyOptions
 from incident_sync.syncmodel.fields import Field, Status
 
 TITLE: Final = Field.TITLE.value
@@ -54,14 +55,10 @@ class PagerDutyFieldMap:
         self.key_prefix = key_prefix
 
     @classmethod
-    def from_options(cls, options: Mapping[str, str]) -> PagerDutyFieldMap:
-        pairs: dict[str, str] = {}
-        for item in filter(None, (options.get("priority_map") or "").split(",")):
-            name, sep, canonical = item.partition("=")
-            if not sep or not name.strip() or not canonical.strip():
-                raise ValueError(f"priority_map: expected name=value, got {item.strip()!r}")
-            pairs[name.strip()] = canonical.strip()
-        return cls(pairs, options.get("incident_key_prefix") or KEY_PREFIX)
+    def from_options(cls, options: PagerDutyOptions | Mapping[str, object]) -> PagerDutyFieldMap:
+        if not isinstance(options, PagerDutyOptions):
+            options = PagerDutyOptions.model_validate(dict(options))
+        return cls(dict(options.priority_map), options.incident_key_prefix or KEY_PREFIX)
 
     def priority_in(self, ref: object) -> str | None:
         name = summary(ref)

@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Final
 
 import httpx
@@ -36,14 +37,11 @@ from incident_sync.connectors.base import (
 from incident_sync.connectors.servicenow import signature
 from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
+from incident_sync.connectors.servicenow.options import ServiceNowOptions
 from incident_sync.connectors.servicenow.webhook import JOURNAL_FIELDS, parse_webhook
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import ToolType
 
-DEFAULT_CORRELATION_FIELD: Final = "u_incident_io_id"
-CREATE_DEFAULTS: Final = ("urgency", "impact", "category", "assignment_group")
 CLOSING_STATES: Final = frozenset({"6", "7"})
-_FIELD_NAME = re.compile(r"^[a-z0-9_]{1,80}$")
 # Values spliced into an encoded query: `^` would start a new condition.
 _QUERY_SAFE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 GLIDE_TIME: Final = "%Y-%m-%d %H:%M:%S"  # database date-times: UTC, no zone suffix
@@ -57,17 +55,16 @@ log = logging.getLogger(__name__)
 
 
 class ServiceNowConnector(Connector):
-    tool = ToolType.SERVICENOW
-
     _client: ServiceNowClient | None = None
     _limits: dict[str, int] | None = None
 
+    @cached_property
+    def options(self) -> ServiceNowOptions:
+        return ServiceNowOptions.of(self.config)
+
     @property
     def correlation_field(self) -> str:
-        name = self.config.options.get("correlation_field", DEFAULT_CORRELATION_FIELD)
-        if not _FIELD_NAME.match(name):
-            raise ToolError(f"{self.config.id}: bad correlation_field {name!r}", retryable=False)
-        return name
+        return self.options.correlation_field
 
     # -- webhooks --------------------------------------------------------------------------
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
@@ -201,9 +198,8 @@ class ServiceNowConnector(Connector):
     ) -> RecordState:
         values = self._native(await self.fit(fields))
         values[self.correlation_field] = platform_incident_id
-        for option in CREATE_DEFAULTS:
-            if default := self.config.options.get(option):
-                values.setdefault(option, default)
+        for column, default in self.options.create_defaults().items():
+            values.setdefault(column, default)
         record = await self.client.create_incident(**values)
         for journal in JOURNAL_FIELDS:
             record.pop(journal, None)  # written, but read back as "": not a known value
@@ -236,17 +232,8 @@ class ServiceNowConnector(Connector):
 
     async def _column_lengths(self) -> dict[str, int]:
         """From the `column_lengths` option, else the dictionary, else the stock lengths."""
-        if option := self.config.options.get("column_lengths"):
-            out: dict[str, int] = {}
-            for item in option.split(","):
-                name, _, length = item.partition("=")
-                if not _FIELD_NAME.match(name.strip()) or not length.strip().isdigit():
-                    raise ToolError(
-                        f"{self.config.id}: column_lengths: expected column=length, got {item!r}",
-                        retryable=False,
-                    )
-                out[name.strip()] = int(length)
-            return out
+        if given := self.options.column_lengths:
+            return {column: int(length) for column, length in given}
         columns = sorted(
             n for c in self.mapping.outbound_fields() for n in self.mapping.to_native({c: ""})
         )
@@ -280,12 +267,10 @@ class ServiceNowConnector(Connector):
             else:
                 values[name] = value if value is not None else ""  # "" clears a field
         state = values.get("state") or values.get("incident_state")
-        close_code = self.config.options.get("close_code")
+        close_code = self.options.close_code
         if state in CLOSING_STATES and close_code:
             values.setdefault("close_code", close_code)
-            values.setdefault(
-                "close_notes", self.config.options.get("close_notes", "Closed by incident-sync")
-            )
+            values.setdefault("close_notes", self.options.close_notes)
         return values
 
     def _record(self, record: Mapping[str, str], *, fallback_id: str) -> RecordState:

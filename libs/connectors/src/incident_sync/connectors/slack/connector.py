@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cached_property
 
 import httpx
 
@@ -26,15 +27,15 @@ from incident_sync.connectors.base import (
 )
 from incident_sync.connectors.slack.client import SlackClient
 from incident_sync.connectors.slack.message import MESSAGE_TEXT_MAX, render, state_of
+from incident_sync.connectors.slack.options import SlackOptions
 from incident_sync.syncmodel.events import ChangeEvent
-from incident_sync.syncmodel.fields import Field, ToolType
+from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.limits import cut
 
 OUTBOUND_ONLY = "Slack is an outbound-only notifier: incident-sync accepts no Slack deliveries"
 
 
 class SlackConnector(Connector):
-    tool = ToolType.SLACK
     keeps_comment_ids = True
     supports_comment_edits = True
     sends_webhooks = False
@@ -66,9 +67,13 @@ class SlackConnector(Connector):
     def _make_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self.config.timeout_s)
 
+    @cached_property
+    def options(self) -> SlackOptions:
+        return SlackOptions.of(self.config)
+
     @property
     def channel(self) -> str:
-        channel = self.config.options.get("channel")
+        channel = self.options.channel
         if not channel:
             raise ToolError(f"{self.config.id}: the channel option is required", retryable=False)
         return channel
@@ -94,8 +99,7 @@ class SlackConnector(Connector):
         return []  # a notifier: nothing in Slack is ever taken in
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
-        pages = int(self.config.options.get("history_pages", "5"))
-        for message in await self.client.history(self.channel, pages=pages):
+        for message in await self.client.history(self.channel, pages=self.options.history_pages):
             pid, _ = state_of(message)
             if pid == platform_incident_id and isinstance(message.get("ts"), str):
                 return f"{self.channel}:{message['ts']}"

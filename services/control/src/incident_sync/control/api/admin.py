@@ -12,6 +12,7 @@ from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import actor
 from incident_sync.control.api.models import (
     NAME_PATTERN,
+    OPTION_MODELS,
     AuditList,
     KeyStatus,
     RotationResult,
@@ -137,7 +138,11 @@ async def system_audit(call: Call) -> web.StreamResponse:
 async def openapi_document(call: Call) -> web.StreamResponse:
     files = mapping_file_names(call.services.settings.mappings_dir)
     document = openapi(
-        call.services.routes, title="incident-sync control API", version="1", mapping_files=files
+        call.services.routes,
+        title="incident-sync control API",
+        version="1",
+        mapping_files=files,
+        components=OPTION_MODELS,
     )
     return json_response(document)
 

@@ -58,7 +58,7 @@ def invalid(exc: ValidationError, prefix: str = "") -> ApiError:
     problems = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         where = ".".join(str(p) for p in err["loc"]) or "body"
-        problems.append(f"{prefix}{where}: {err['msg']}")
+        problems.append(f"{prefix}{where}: {err['msg'].removeprefix('Value error, ')}")
     return ApiError(422, "invalid", "; ".join(problems[:10]) or "invalid")
 
 

@@ -15,18 +15,21 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.fields import FieldInfo
 
+from incident_sync.connectors.registry import REGISTRY
 from incident_sync.control.auth import Role, Scope
 from incident_sync.syncmodel.config import SECRET_FIELDS, IntegrationConfig, maps_by_file
 from incident_sync.syncmodel.fields import Field as CanonicalField
-from incident_sync.syncmodel.fields import ToolType
 from incident_sync.syncmodel.ownership import FieldOwnership
-from incident_sync.syncmodel.tooloptions import TOOL_OPTIONS
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStatus
 
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, -")]
 
-PlatformType = Literal["incidentio"]
+# The tool types the connector registry holds (its entry points), read once at start-up.
+ToolType: Any = Literal[REGISTRY.types()]
+PlatformType: Any = Literal[tuple(t for t, s in REGISTRY.specs.items() if s.platform)]
+# Each tool's options model, in the OpenAPI document's components (`routing.openapi`).
+OPTION_MODELS: Final = tuple(dict.fromkeys(s.options for s in REGISTRY.specs.values()))
 # Set per side by the path or the store, never by a request body.
 _IDENTITY: Final = ("id", "tenant", "paused")
 # Kept when a full replacement (PUT) leaves them out.
@@ -76,6 +79,9 @@ OwnershipKey: Any = Literal[tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
 _CONFIG = {k: v for k, v in IntegrationConfig.model_fields.items() if k not in _IDENTITY}
 _FIELDS = {
     **_CONFIG,
+    "type": FieldInfo.merge_field_infos(
+        _CONFIG["type"], annotation=ToolType, description="a registered tool type"
+    ),
     "ownership": FieldInfo.merge_field_infos(
         _CONFIG["ownership"], annotation=dict[OwnershipKey, FieldOwnership] | None
     ),
@@ -89,13 +95,15 @@ class _Body(BaseModel):
 
 def _per_tool_rules(schema: dict[str, Any]) -> None:
     """What `IntegrationConfig` refuses per tool type, in the schema: the options its
-    connector reads, and feature flags only where the mapping engine maps its fields. A body
-    without `type` (a PATCH) is held to the stored type: a mismatch there answers 409."""
+    connector reads (its options model), and feature flags only where the mapping engine maps
+    its fields. A body without `type` (a PATCH) is held to the stored type: a mismatch there
+    answers 409."""
     branches: list[dict[str, Any]] = []
-    for tool in ToolType:
-        known = sorted(TOOL_OPTIONS.get(tool, ()))
-        options = {"propertyNames": {"enum": known}} if known else {"maxProperties": 0}
-        branch: dict[str, Any] = {"properties": {"type": {"const": tool.value}, "options": options}}
+    for tool, spec in REGISTRY.specs.items():
+        # null: a PATCH's reset to no options (the body's own schema refuses it elsewhere).
+        model = {"$ref": f"#/components/schemas/{spec.options.__name__}"}
+        options = {"anyOf": [model, {"type": "null"}]}
+        branch: dict[str, Any] = {"properties": {"type": {"const": tool}, "options": options}}
         if not maps_by_file(tool, "", None):  # the platform: never
             branch["properties"]["features"] = {"type": "null"}
         elif not maps_by_file(tool, None, None):  # mapped in code: only given a mapping
@@ -134,7 +142,7 @@ PlatformSpec: type[BaseModel] = create_model(
     __base__=IntegrationSpec,
     __doc__="The tenant's platform connection (incident.io).",
     name=(Name, Field("incidentio", description="the platform side's id")),
-    type=(PlatformType, Field(description="the platform is incident.io")),
+    type=(PlatformType, Field(description="a platform's tool type (incident.io)")),
 )
 
 # PATCH: only what is given changes.

@@ -17,14 +17,16 @@ from incident_sync.control.api.models import (
 )
 from incident_sync.control.api.routing import Call
 from incident_sync.controlstore.records import StoredSide
-from incident_sync.syncmodel.fields import ToolType
-from incident_sync.syncmodel.ownership import FieldOwnership, default_ownership
+from incident_sync.syncmodel.ownership import FieldOwnership
+from incident_sync.syncmodel.tools import known
 
 
 def _rules(stored: StoredSide) -> tuple[dict[str, FieldOwnership], bool]:
     configured = stored.config.get("ownership")
     if configured is None:
-        return default_ownership(ToolType(stored.config["type"])), True
+        # A type no connector registers any more (a plugin removed) has no defaults to show.
+        traits = known(stored.config["type"])
+        return dict(traits.default_ownership if traits is not None else {}), True
     return {k: FieldOwnership.model_validate(v) for k, v in configured.items()}, False
 
 

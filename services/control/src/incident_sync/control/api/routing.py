@@ -303,10 +303,17 @@ def _mapping_files(schema: dict[str, Any], names: Sequence[str]) -> None:
 
 
 def openapi(
-    routes: list[Route], *, title: str, version: str, mapping_files: Sequence[str] = ()
+    routes: list[Route],
+    *,
+    title: str,
+    version: str,
+    mapping_files: Sequence[str] = (),
+    components: Sequence[type[BaseModel]] = (),
 ) -> dict[str, Any]:
-    """The document of `routes`; `mapping_files`: the mapping files a request may name now."""
+    """The document of `routes`; `mapping_files`: the mapping files a request may name now;
+    `components`: models the routes' schemas refer to by name (the tools' options models)."""
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    wanted.extend((model, "validation") for model in components)
     for r in routes:
         if r.body is not None:
             wanted.append((r.body, "validation"))

@@ -29,7 +29,8 @@ from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.config import resolve_mapping
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
-from incident_sync.syncmodel.fields import Direction, ToolType
+from incident_sync.syncmodel.fields import Direction
+from incident_sync.syncmodel.tools import known
 from incident_sync.syncstate import links
 
 
@@ -38,7 +39,10 @@ async def _integration(call: Call) -> StoredSide:
     if stored is None:
         raise not_found(f"integration {call.tenant}/{call.name}")
     direction = stored.config.get("direction", Direction.BIDIRECTIONAL.value)
-    if direction == Direction.OUTBOUND.value or stored.config["type"] == ToolType.SLACK.value:
+    traits = known(stored.config["type"])
+    if direction == Direction.OUTBOUND.value or (
+        traits is not None and traits.direction is Direction.OUTBOUND
+    ):
         raise ApiError(
             409,
             "conflict",

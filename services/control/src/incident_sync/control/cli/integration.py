@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
+from incident_sync.connectors.registry import registered_types
 from incident_sync.control.cli.client import ERROR, USAGE, Api, api, fail
 from incident_sync.control.cli.manifest import to_manifest
 from incident_sync.control.cli.output import emit, emit_data, format_option, key_values, table
 
 DIRECTIONS = ("outbound", "inbound", "bidirectional")
 STRATEGIES = ("last-write-wins", "ownership-priority", "manual-review")
-TYPES = ("servicenow", "jira", "pagerduty", "incidentio", "datadog", "slack")
 SECRETS = ("api_key", "password", "oauth_client_secret", "webhook_secret")
 
 
@@ -179,7 +179,9 @@ def get(ctx: click.Context, name: str, fmt: str) -> None:
 
 @integration.command("create")
 @click.argument("name")
-@click.option("--type", "tool", type=click.Choice(TYPES), required=True, help="the tool")
+@click.option("--type", "tool", type=click.Choice(registered_types()), required=True,
+              help="the tool: a type a connector registers (the incident_sync.connectors "
+              "entry points of this installation)")  # fmt: skip
 @click.option("--paused", is_flag=True, help="create it paused")
 @side_options
 @format_option

@@ -42,7 +42,7 @@ async def handle(event: faust.EventT[bytes]) -> None:
         tracing.set_attributes(
             span,
             integration_id=linked.event.integration_id,
-            integration_type=source.type.value if source else None,
+            integration_type=source.type if source else None,
             direction=tracing.direction(linked.event.integration_id == ctx.config.platform.id),
             incident_id=linked.platform_incident_id,
             external_id=linked.event.external_id,

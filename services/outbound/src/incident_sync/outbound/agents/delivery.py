@@ -100,7 +100,7 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
         headers,
         kind=SpanKind.CLIENT,
         integration_id=cmd.target_integration_id,
-        integration_type=target.type.value if target else None,
+        integration_type=target.type if target else None,
         direction=tracing.direction(cmd.source_integration_id == ctx.config.platform.id),
         incident_id=cmd.platform_incident_id,
         external_id=cmd.target_external_id,

@@ -86,7 +86,7 @@ async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
         "gate",
         headers,
         integration_id=event.integration_id,
-        integration_type=side.type.value if side else None,
+        integration_type=side.type if side else None,
         direction=tracing.direction(event.integration_id == ctx.config.platform.id),
         external_id=event.external_id,
     ) as span:
