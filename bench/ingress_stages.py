@@ -18,6 +18,7 @@ from typing import Final
 
 from aiohttp import web
 
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.ingress import handlers
 from incident_sync.ingress.errors import json_response
 from incident_sync.ingress.publisher import Publisher
@@ -34,6 +35,7 @@ def cut_after(stage: str) -> None:
         request: web.Request, side: Side, publisher: Publisher, max_body: int
     ) -> web.Response:
         body = await request.read()
+        assert isinstance(side.connector, WebhookSource)
         if stage != "framing":
             side.connector.verify(request.headers, body)
         if stage == "parse":

@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from incident_sync.connectors.base import Connector, RecordState, Written
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.gate import Gate
 from incident_sync.outbound.state import StateStore
@@ -192,7 +193,7 @@ async def test_a_change_is_remembered_only_once_it_is_durable_downstream(gate: G
     assert await decide(gate, snow("A", delivery="d-other")) != "passed"  # known now
 
 
-class Record(Connector):
+class Record(Connector, WebhookSource):
     """A ServiceNow record as the gate re-reads it (no HTTP: only `fetch` is used)."""
 
     def __init__(self, fields: dict[str, str | None]) -> None:

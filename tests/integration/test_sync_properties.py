@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from incident_sync.connectors.base import Connector, RecordState, Written
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.outbound.arbiter import Arbiter
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.delivery import Delivery
@@ -77,7 +78,7 @@ class Edit:
 
 
 @dataclass
-class SimSide(Connector):
+class SimSide(Connector, WebhookSource):
     """An in-memory side: one record per id, a version per write, a webhook per change."""
 
     side_id: str = ""

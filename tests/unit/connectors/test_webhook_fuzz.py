@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from incident_sync.connectors.base import Connector, WebhookRejected
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.connectors.datadog import webhook as datadog_webhook
 from incident_sync.connectors.jira import fields as jira_fields
 from incident_sync.connectors.registry import make_connector
@@ -177,12 +178,14 @@ def mutated(draw: st.DrawFn, seed: JSON) -> JSON:
     return doc
 
 
-def _connector(config: IntegrationConfig) -> Connector:
+def _connector(config: IntegrationConfig) -> WebhookSource:
     # Never used for a request: parse only.
-    return make_connector(config)
+    connector = make_connector(config)
+    assert isinstance(connector, WebhookSource)
+    return connector
 
 
-def check(connector: Connector, headers: Mapping[str, str], body: bytes) -> None:
+def check(connector: WebhookSource, headers: Mapping[str, str], body: bytes) -> None:
     """Events that encode, or a refusal the ingress answers 400 / 422 with its reason; any
     other exception fails the test (the ingress would answer 500)."""
     try:
@@ -303,7 +306,7 @@ def _get(doc: JSON, path: NodePath) -> JSON:
 Outcome = list[ChangeEvent] | WebhookRejected
 
 
-def _outcome(connector: Connector, headers: Mapping[str, str], doc: JSON) -> Outcome:
+def _outcome(connector: WebhookSource, headers: Mapping[str, str], doc: JSON) -> Outcome:
     try:
         return connector.parse(httpx.Headers(headers), orjson.dumps(doc))
     except WebhookRejected as exc:

@@ -14,7 +14,8 @@ import httpx
 import orjson
 import pytest
 
-from incident_sync.connectors.base import Connector, WebhookRejected
+from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.connectors.registry import make_connector
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.events import ChangeEvent
@@ -94,7 +95,8 @@ INC = "public_incident.incident_updated_v2"
 
 def _parse(tool: str, doc: dict[str, Any], **headers: str) -> list[ChangeEvent]:
     make_config, base_headers, _ = TOOLS[tool]
-    connector: Connector = make_connector(make_config())
+    connector = make_connector(make_config())
+    assert isinstance(connector, WebhookSource)
     return connector.parse(httpx.Headers({**base_headers, **headers}), orjson.dumps(doc))
 
 

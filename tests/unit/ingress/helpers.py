@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from incident_sync.connectors.base import Connector, RecordState, WebhookRejected, Written
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.ingress.app import build_app
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel import topics
@@ -29,7 +30,7 @@ def sign(body: bytes) -> str:
     return hmac.new(SECRET, body, hashlib.sha256).hexdigest()
 
 
-class HmacConnector(Connector):
+class HmacConnector(Connector, WebhookSource):
     """`x-signature: hex(hmac(body))`; body `{"type": "update"|"noise"|"boom", "ids": [...]}`
     (and an optional "title" for every event)."""
 
@@ -170,7 +171,9 @@ async def make_client(
     config: SyncConfig, producer: FakeProducer, redis: FakeRedis | None = None, **env: Any
 ) -> TestClient[web.Request, web.Application]:
     """`env`: settings by their variable names; the /sync routes are open (as in development)
-    unless it says otherwise."""
+    unless it says otherwise. `CONNECTOR_FACTORY` in `env`: the sides' connectors (default
+    `HmacConnector`)."""
+    factory = env.pop("CONNECTOR_FACTORY", HmacConnector)
     values: dict[str, Any] = {
         "MAX_BODY_BYTES": MAX_BODY,
         "KAFKA_IDEMPOTENCE": False,
@@ -183,7 +186,7 @@ async def make_client(
         config,
         producer=cast(Any, producer),
         redis=cast(Any, redis or FakeRedis()),
-        connector_factory=HmacConnector,
+        connector_factory=factory,
         publish_timeout_s=0.3,
         ensure_topics=False,
     )

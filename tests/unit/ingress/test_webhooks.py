@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
+from incident_sync.connectors.base import Connector
+from incident_sync.connectors.registry import make_connector
 from incident_sync.syncmodel import codec, sizes, topics
-from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.events import ChangeEvent
 from tests.unit.ingress.helpers import (
     MAX_BODY,
@@ -218,5 +220,27 @@ async def test_a_change_at_the_message_limit_is_accepted_and_one_byte_more_is_41
         assert f"would be {limit + 1} bytes" in answer["reason"]
         assert f"KAFKA_MAX_MESSAGE_BYTES ({max_message})" in answer["reason"]
         assert len(producer.sent) == 1
+    finally:
+        await client.close()
+
+
+async def test_a_notifier_has_no_webhook_interface_and_its_deliveries_are_refused(
+    producer,
+) -> None:
+    slack = side("ops-slack", "slack", options={"channel": "C0SANDBOX01"})
+    config = SyncConfig(platform=PLATFORM, integrations=(SNOW, slack))
+
+    def factory(side_config: IntegrationConfig) -> Connector:
+        if side_config.type == "slack":
+            return make_connector(side_config)  # the real one: a Notifier, no WebhookSource
+        return HmacConnector(side_config)
+
+    client = await make_client(config, producer, CONNECTOR_FACTORY=factory)
+    try:
+        body, hdrs = signed({"type": "update", "ids": ["x"]})
+        resp = await client.post("/webhooks/ops-slack", data=body, headers=hdrs)
+        assert resp.status == 401
+        assert "takes no webhooks" in (await resp.json())["reason"]
+        assert producer.sent == []
     finally:
         await client.close()

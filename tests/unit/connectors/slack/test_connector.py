@@ -10,7 +10,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from incident_sync.connectors.base import RecordNotFound, ToolError, WebhookRejected
+from incident_sync.connectors.base import RecordNotFound, ToolError
+from incident_sync.connectors.capabilities import ChangeFeed, Notifier, WebhookSource
 from incident_sync.connectors.registry import make_connector
 from incident_sync.connectors.slack.connector import SlackConnector
 from incident_sync.connectors.slack.message import render, state_of
@@ -70,12 +71,11 @@ def test_the_message_shows_the_incident_and_keeps_its_state() -> None:
 
 
 def test_no_delivery_is_accepted_and_the_direction_is_outbound() -> None:
+    # A notifier has no webhook interface at all (the ingress answers 401 for it, see
+    # tests/unit/ingress/test_webhooks.py) and no change feed.
     conn = SlackConnector(config())
-    with pytest.raises(WebhookRejected) as caught:
-        conn.verify(httpx.Headers(), b"{}")
-    assert caught.value.status == 401 and "outbound-only" in caught.value.reason
-    with pytest.raises(WebhookRejected):
-        conn.parse(httpx.Headers(), b"{}")
+    assert isinstance(conn, Notifier)
+    assert not isinstance(conn, WebhookSource) and not isinstance(conn, ChangeFeed)
     assert config(direction="bidirectional").direction is Direction.OUTBOUND
     assert config().mapping().inbound_fields() == frozenset()
 

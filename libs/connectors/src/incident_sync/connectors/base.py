@@ -1,10 +1,9 @@
-"""The interface every connector implements, and the errors they raise.
+"""The interface every connector implements, the record store, and the errors they raise.
 
-A connector does two jobs for one configured side:
-- webhooks (CPU only, called on the ingress hot path): `verify` the raw bytes, then `parse`
-  them into canonical `ChangeEvent`s;
-- the tool's API (async httpx): read a record as canonical state, find the record linked to a
-  platform incident, create and update records with canonical fields.
+A connector is the tool's API for one configured side (async httpx): read a record as
+canonical state, find the record linked to a platform incident, create and update records with
+canonical fields. What else its tool does (webhooks, comments with ids, a change feed) are
+roles of their own (`connectors.capabilities`).
 Native field names and values never leave the connector: the pipeline speaks canonical.
 """
 
@@ -21,7 +20,6 @@ import httpx
 
 from incident_sync.syncmodel import limits
 from incident_sync.syncmodel.config import IntegrationConfig
-from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.mapping import FieldMapping
 
@@ -121,22 +119,6 @@ class Connector(abc.ABC):
         self.mapping = mapping if mapping is not None else config.mapping()
         self._http = http
 
-    # -- webhooks ------------------------------------------------------------------------
-    @abc.abstractmethod
-    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
-        """Raise WebhookRejected(401) unless the raw body is signed by the configured secret.
-
-        `headers` must be case-insensitive (aiohttp / multidict / httpx headers).
-        """
-
-    @abc.abstractmethod
-    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
-        """Turn a verified delivery into change events.
-
-        Raise WebhookRejected(400 or 422) with a reason for a malformed payload; return an
-        empty list for a well-formed event this service does not sync (e.g. a follow-up).
-        """
-
     # -- API -------------------------------------------------------------------------------
     @abc.abstractmethod
     async def test_connection(self) -> None:
@@ -208,32 +190,6 @@ class Connector(abc.ABC):
 
         found = await asyncio.gather(*(one(i) for i in dict.fromkeys(external_ids)))
         return {i: r for i, r in found if r is not None}
-
-    async def changed_since(self, since: datetime) -> list[RecordState] | None:
-        """The records changed at or after `since` (the polling fallback for missed
-        webhooks), comments included; None when the tool offers no such listing."""
-        return None
-
-    # -- comments (tools with a comment stream that has ids) --------------------------------
-    # A connector whose tool keeps comments with ids overrides these and sets the flags;
-    # the default appends through `update(..., {"comment": body})` and cannot edit or delete.
-    # `keeps_comment_ids`: `add_comment` returns the new comment's id (delivery maps it).
-    keeps_comment_ids: ClassVar[bool] = False
-    supports_comment_edits: ClassVar[bool] = False
-    # Whether the tool sends us webhooks (so our own writes come back as echoes).
-    sends_webhooks: ClassVar[bool] = True
-
-    async def add_comment(self, external_id: str, body: str) -> str | None:
-        """Append a comment (cut to fit); returns the tool's id of the new comment when it
-        has one."""
-        await self.update(external_id, {"comment": body})
-        return None
-
-    async def edit_comment(self, external_id: str, comment_id: str, body: str) -> None:
-        raise ToolError(f"{self.config.type} comments cannot be edited", retryable=False)
-
-    async def delete_comment(self, external_id: str, comment_id: str) -> None:
-        raise ToolError(f"{self.config.type} comments cannot be deleted", retryable=False)
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -15,13 +15,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from incident_sync.connectors.base import Connector
+from incident_sync.connectors.capabilities import ChangeFeed, Notifier, WebhookSource, roles
+from incident_sync.syncmodel.fields import Direction
 from incident_sync.syncmodel.tools import ToolTraits
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConnectorSpec(ToolTraits):
     """A tool type's traits and its connector. `summary`: one line for people (the CLI's
-    help, the OpenAPI document)."""
+    help, the OpenAPI document). A spec that contradicts its connector's roles (a notifier
+    whose integrations could take changes in, or that has webhooks) is refused when made."""
 
     connector: type[Connector]
     summary: str = ""
+
+    def __post_init__(self) -> None:
+        if issubclass(self.connector, Notifier):
+            if self.direction is not Direction.OUTBOUND:
+                raise ValueError(f"{self.type}: a notifier's direction must be outbound")
+            if issubclass(self.connector, WebhookSource | ChangeFeed):
+                raise ValueError(f"{self.type}: a notifier has no webhooks and no change feed")
+
+    @property
+    def capabilities(self) -> tuple[str, ...]:
+        """The roles its connector implements (`connectors.capabilities.ROLES`)."""
+        return roles(self.connector)

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.ingress import metrics
 from incident_sync.ingress.errors import ApiError, json_response
 from incident_sync.ingress.publisher import Publisher, PublishUnavailable, Record
@@ -158,6 +159,14 @@ async def _webhook(
 
     headers = request.headers
     connector = side.connector
+    if not isinstance(connector, WebhookSource):  # a notifier: nothing can be verified
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"integration {side.id} takes no webhooks: its tool ({side.config.type}) sends "
+            "none (an outbound-only notifier)",
+            outcome="unauthorized",
+        )
     try:
         connector.verify(headers, body)
     except WebhookRejected as exc:

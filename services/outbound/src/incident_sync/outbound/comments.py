@@ -27,6 +27,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 
 from incident_sync.connectors.base import Connector, RecordNotFound, ToolError
+from incident_sync.connectors.capabilities import CommentThread, WebhookSource
 from incident_sync.outbound.commentmap import CommentMap
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.guard import Deferred
@@ -108,7 +109,7 @@ class Comments:
             if copy is not None or not body:
                 self._skipped(cmd, "already copied" if copy is not None else "empty")
                 return PreparedComment(rest)
-            if not connector.keeps_comment_ids:
+            if not isinstance(connector, CommentThread):
                 fields = {**rest.set_fields, COMMENT: body}
 
                 async def mapped() -> None:
@@ -136,7 +137,9 @@ class Comments:
             await self.map.record_copy(tenant, pid, source, source_id, target, target_id, body)
             await store.remember_state(tenant, target, external_id, {COMMENT: body})
             return PreparedComment(rest, written=True)
-        if not copy or not connector.supports_comment_edits:
+        if not copy or not (
+            isinstance(connector, CommentThread) and connector.supports_comment_edits
+        ):
             self._skipped(cmd, "no copy with an id" if not copy else "the tool cannot edit")
             return PreparedComment(rest)
         edit = change.body or ""
@@ -168,7 +171,7 @@ class Comments:
         inbound = side is not None and (
             side.id == self.ctx.config.platform.id or side.direction.accepts_inbound
         )
-        return connector.sends_webhooks and inbound
+        return isinstance(connector, WebhookSource) and inbound
 
     @staticmethod
     def _skipped(cmd: DeliveryCommand, why: str) -> None:

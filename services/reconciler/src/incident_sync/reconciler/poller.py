@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from opentelemetry.trace import SpanKind
 
 from incident_sync.connectors.base import RecordState
+from incident_sync.connectors.capabilities import ChangeFeed
 from incident_sync.reconciler import metrics
 from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.sides import Sides
@@ -73,8 +74,13 @@ class Poller:
     async def _poll(self, tenant: str, side_id: str) -> int:
         started = utcnow()
         mark = await self.store.watermark(tenant, side_id) or started - self.interval
+        connector = self.sides.connector(side_id)
         try:
-            records = await self.sides.connector(side_id).changed_since(mark - self.overlap)
+            records = (
+                await connector.changed_since(mark - self.overlap)
+                if isinstance(connector, ChangeFeed)
+                else None
+            )
         except Exception:
             metrics.POLLS.labels(side_id, "failed").inc()
             raise

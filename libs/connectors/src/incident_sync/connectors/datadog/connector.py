@@ -35,6 +35,7 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
+from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
 from incident_sync.connectors.datadog import webhook
 from incident_sync.connectors.datadog.client import DatadogClient
 from incident_sync.connectors.datadog.fields import (
@@ -52,7 +53,7 @@ from incident_sync.syncmodel.events import ChangeEvent
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class DatadogConnector(Connector):
+class DatadogConnector(Connector, WebhookSource, ChangeFeed):
     _client: DatadogClient | None = None
 
     @cached_property

@@ -35,6 +35,7 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
+from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
 from incident_sync.connectors.incidentio import signature
 from incident_sync.connectors.incidentio.client import MAX_PAGE_SIZE, IncidentIoClient
 from incident_sync.connectors.incidentio.edit import edit_body
@@ -46,7 +47,7 @@ from incident_sync.syncmodel.events import ChangeEvent
 IDEMPOTENCY_PREFIX = "incident-sync:"
 
 
-class IncidentIoConnector(Connector):
+class IncidentIoConnector(Connector, WebhookSource, ChangeFeed):
     list_page_size: int = MAX_PAGE_SIZE  # incidents per page of the list endpoint
 
     _client: IncidentIoClient | None = None

@@ -43,6 +43,7 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
+from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
 from incident_sync.connectors.jira import signature, transitions
 from incident_sync.connectors.jira.adf import text_to_adf
 from incident_sync.connectors.jira.client import JiraClient
@@ -78,8 +79,7 @@ READ_FIELDS: Final = (
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class JiraConnector(Connector):
-    keeps_comment_ids = True
+class JiraConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
     supports_comment_edits = True
     LIMITS = {TITLE: SUMMARY_MAX}
 

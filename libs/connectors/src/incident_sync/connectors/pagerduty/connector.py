@@ -36,6 +36,7 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
+from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
 from incident_sync.connectors.pagerduty import signature
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
 from incident_sync.connectors.pagerduty.fields import (
@@ -58,8 +59,8 @@ from incident_sync.syncmodel.fields import Status
 TITLE_MAX = 1024
 
 
-class PagerDutyConnector(Connector):
-    keeps_comment_ids = True  # notes have ids; they can be added, never edited or deleted
+class PagerDutyConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
+    # Notes have ids; they can be added, never edited or deleted (`supports_comment_edits`).
     LIMITS = {TITLE: TITLE_MAX}
 
     _client: PagerDutyClient | None = None

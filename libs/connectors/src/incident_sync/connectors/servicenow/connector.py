@@ -34,6 +34,7 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
+from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
 from incident_sync.connectors.servicenow import signature
 from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
@@ -54,7 +55,7 @@ DICTIONARY_TABLES: Final = ("incident", "task")  # nearest first: incident overr
 log = logging.getLogger(__name__)
 
 
-class ServiceNowConnector(Connector):
+class ServiceNowConnector(Connector, WebhookSource, ChangeFeed):
     _client: ServiceNowClient | None = None
     _limits: dict[str, int] | None = None
 

@@ -2,8 +2,9 @@
 
 One message per platform incident in the configured channel, posted once
 (`chat.postMessage`) and then kept current (`chat.update`); every comment becomes a reply in
-its thread. The record id is `<channel id>:<message ts>`. Nothing comes in: `verify` and
-`parse` refuse every delivery, and a Slack integration's direction is always outbound.
+its thread. The record id is `<channel id>:<message ts>`. Nothing comes in: it is a
+`Notifier` (no webhooks, no change feed), and a Slack integration's direction is always
+outbound.
 
 Options: `channel` (required: a channel id such as C0123456789), `history_pages` (default 5:
 how far back `find_linked` looks for the incident's message, 200 messages a page).
@@ -13,7 +14,6 @@ how far back `find_linked` looks for the incident's message, 200 messages a page
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from functools import cached_property
 
 import httpx
@@ -22,31 +22,20 @@ from incident_sync.connectors.base import (
     Connector,
     RecordState,
     ToolError,
-    WebhookRejected,
     Written,
 )
+from incident_sync.connectors.capabilities import CommentThread, Notifier
 from incident_sync.connectors.slack.client import SlackClient
 from incident_sync.connectors.slack.message import MESSAGE_TEXT_MAX, render, state_of
 from incident_sync.connectors.slack.options import SlackOptions
-from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.limits import cut
 
-OUTBOUND_ONLY = "Slack is an outbound-only notifier: incident-sync accepts no Slack deliveries"
 
-
-class SlackConnector(Connector):
-    keeps_comment_ids = True
+class SlackConnector(Connector, CommentThread, Notifier):
     supports_comment_edits = True
-    sends_webhooks = False
 
     _client: SlackClient | None = None
-
-    def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
-        raise WebhookRejected(401, OUTBOUND_ONLY)
-
-    def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
-        raise WebhookRejected(422, OUTBOUND_ONLY)
 
     @property
     def client(self) -> SlackClient:
@@ -94,9 +83,6 @@ class SlackConnector(Connector):
         channel, ts = self._split(external_id)
         pid, fields = state_of(await self.client.message(channel, ts))
         return RecordState(external_id=external_id, fields=fields, platform_incident_id=pid)
-
-    async def changed_since(self, since: datetime) -> list[RecordState]:
-        return []  # a notifier: nothing in Slack is ever taken in
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         for message in await self.client.history(self.channel, pages=self.options.history_pages):
