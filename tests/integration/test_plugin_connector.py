@@ -57,7 +57,11 @@ class Echo:
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools, Echo]]:
+    # The stack's ports first: the tool's must be none of them (both are only free ports yet).
+    stack = Stack()
     port = processes.free_port()
+    while port in stack.ports.values():
+        port = processes.free_port()
     token, human_token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     hook_secret = secrets.token_urlsafe(24)
     echo = {
@@ -70,7 +74,7 @@ def env() -> Iterator[tuple[Stack, Tools, Echo]]:
         "options": {"label": "ops"},
     }
     # The stack's one integration is the plugin's (the sides file is the test's to write).
-    stack = Stack(sides={"integrations": [echo]})
+    stack.sides = {"integrations": [echo]}
     leakcheck.watch([*stack.secret_values(), token, human_token, hook_secret], "the plugin test")
     tool = processes.python_module(
         "echo-tool",
@@ -123,6 +127,7 @@ def test_an_incident_becomes_an_echo_record_and_an_edit_there_comes_back(
         "open",
     )
     assert record["updated_by"] == SYNC_USER
+    assert record["label"] == "ops"  # the integration's option, typed by the plugin's model
 
     echo.edit(record["id"], title="Checkout errors in EU", description="only EU cards")
     wait_for(lambda: tools.incident(iid)["name"] == "Checkout errors in EU", 30, "the rename")

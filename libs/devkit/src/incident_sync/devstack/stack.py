@@ -24,26 +24,26 @@ import orjson
 
 from incident_sync.controlstore.crypto import generate_key
 from incident_sync.devstack import processes
+from incident_sync.devstack.optional import (
+    DD_API_KEY,
+    DD_APP_KEY,
+    JIRA_TOKEN,
+    JIRA_USER,
+    OPTIONAL,
+    PD_TOKEN,
+    PD_USER,
+    SLACK_CHANNEL,
+    SLACK_TOKEN,
+)
 from incident_sync.devstack.processes import Child
 from incident_sync.devstack.reconciler import reconciler
-from incident_sync.sandbox.jira.store import account_id
-from incident_sync.sandbox.pagerduty.store import user_id
+
+__all__ = ["JIRA_TOKEN", "JIRA_USER", "PD_USER", "SLACK_CHANNEL", "Stack"]
 
 SN_USER, SN_PASSWORD = "incident-sync", "sandbox-password"
 SN_HUMAN, SN_HUMAN_PASSWORD = "john.smith", "sandbox-human"
-# The accounts incident-sync uses in the optional tools (the sandboxes derive user ids from
-# the e-mail address, as the `actor` below does).
-JIRA_USER, JIRA_TOKEN = "incident-sync@example.com", "sandbox-jira-token"
-PD_USER, PD_TOKEN = "incident-sync@example.com", "sandbox-pd-token"
-DD_API_KEY, DD_APP_KEY = "sandbox-dd-api-key", "sandbox-dd-app-key"
-SLACK_TOKEN, SLACK_CHANNEL = "xoxb-sandbox-token", "C0SANDBOX01"
-OPTIONAL_TOOLS = ("jira", "pagerduty", "datadog", "slack")
-INTEGRATION_IDS = {
-    "jira": "prod-jira",
-    "pagerduty": "prod-pd",
-    "datadog": "prod-dd",
-    "slack": "ops-slack",
-}
+OPTIONAL_TOOLS = tuple(OPTIONAL)
+INTEGRATION_IDS = {name: tool.integration_id for name, tool in OPTIONAL.items()}
 
 
 @dataclass
@@ -81,9 +81,9 @@ class Stack:
             *self.tools,
         )
         self.ports = {n: processes.free_port() for n in names}
-        self.jira_secret = secrets.token_urlsafe(24)
-        self.pagerduty_secret = secrets.token_urlsafe(24)
-        self.datadog_secret = secrets.token_urlsafe(24)
+        self.jira_secret: str = secrets.token_urlsafe(24)
+        self.pagerduty_secret: str = secrets.token_urlsafe(24)
+        self.datadog_secret: str = secrets.token_urlsafe(24)
         self.api_key = secrets.token_urlsafe(24)
         self.incidentio_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
         self.servicenow_secret = secrets.token_urlsafe(24)
@@ -210,111 +210,23 @@ class Stack:
         self.config_path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
 
     def _optional_integrations(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        if "jira" in self.tools:
-            out.append(
-                {
-                    "id": INTEGRATION_IDS["jira"],
-                    "type": "jira",
-                    "base_url": self.url("jira"),
-                    "username": JIRA_USER,
-                    "api_key": JIRA_TOKEN,
-                    "actor": account_id(JIRA_USER),
-                    "webhook_secret": self.jira_secret,
-                    "options": {"project_key": "OPS"},  # X-Hub-Signature, the default
-                }
-            )
-        if "pagerduty" in self.tools:
-            out.append(
-                {
-                    "id": INTEGRATION_IDS["pagerduty"],
-                    "type": "pagerduty",
-                    "base_url": self.url("pagerduty"),
-                    "username": PD_USER,
-                    "api_key": PD_TOKEN,
-                    "actor": user_id(PD_USER),
-                    "webhook_secret": self.pagerduty_secret,
-                    "options": {"service_id": "PSVC001"},
-                }
-            )
-        if "datadog" in self.tools:
-            out.append(
-                {
-                    "id": INTEGRATION_IDS["datadog"],
-                    "type": "datadog",
-                    "base_url": self.url("datadog"),
-                    "api_key": DD_API_KEY,
-                    "password": DD_APP_KEY,
-                    "webhook_secret": self.datadog_secret,
-                }
-            )
-        if "slack" in self.tools:
-            out.append(
-                {
-                    "id": INTEGRATION_IDS["slack"],
-                    "type": "slack",
-                    "base_url": self.url("slack") + "/api",
-                    "api_key": SLACK_TOKEN,
-                    "options": {"channel": SLACK_CHANNEL},
-                }
-            )
-        return out
+        return [
+            {"id": tool.integration_id, **tool.integration(self)}
+            for name, tool in OPTIONAL.items()
+            if name in self.tools
+        ]
 
-    # Secrets go as `--flag=value`: a random one may start with "-", which argparse would
-    # take for an option.
     def _optional_sandboxes(self) -> list[Child]:
-        ingress = self.url("ingress")
-        out = []
-        if "jira" in self.tools:
-            port = self.ports["jira"]
-            out.append(
-                processes.python_module(
-                    "sandbox-jira",
-                    "incident_sync.sandbox.jira",
-                    *("--host", "127.0.0.1", "--port", str(port)),
-                    *("--user", f"{JIRA_USER}:{JIRA_TOKEN}"),
-                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['jira']}"),
-                    f"--webhook-secret={self.jira_secret}",
-                    port=port,
-                )
+        return [
+            processes.python_module(
+                f"sandbox-{name}",
+                tool.module,
+                *tool.args(self, self.ports[name]),
+                port=self.ports[name],
             )
-        if "pagerduty" in self.tools:
-            port = self.ports["pagerduty"]
-            out.append(
-                processes.python_module(
-                    "sandbox-pagerduty",
-                    "incident_sync.sandbox.pagerduty",
-                    *("--host", "127.0.0.1", "--port", str(port)),
-                    *("--api-token", PD_TOKEN, "--api-user", PD_USER),
-                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['pagerduty']}"),
-                    f"--webhook-secret={self.pagerduty_secret}",
-                    port=port,
-                )
-            )
-        if "datadog" in self.tools:
-            port = self.ports["datadog"]
-            out.append(
-                processes.python_module(
-                    "sandbox-datadog",
-                    "incident_sync.sandbox.datadog",
-                    *("--host", "127.0.0.1", "--port", str(port)),
-                    *("--api-key", DD_API_KEY, "--app-key", DD_APP_KEY),
-                    *("--webhook-url", f"{ingress}/webhooks/{INTEGRATION_IDS['datadog']}"),
-                    f"--webhook-secret={self.datadog_secret}",
-                    port=port,
-                )
-            )
-        if "slack" in self.tools:
-            port = self.ports["slack"]
-            out.append(
-                processes.python_module(
-                    "sandbox-slack",
-                    "incident_sync.sandbox.slack",
-                    *("--host", "127.0.0.1", "--port", str(port), "--bot-token", SLACK_TOKEN),
-                    port=port,
-                )
-            )
-        return out
+            for name, tool in OPTIONAL.items()
+            if name in self.tools
+        ]
 
     # -- life cycle --------------------------------------------------------------------------
     def _add(self, child: Child) -> Child:

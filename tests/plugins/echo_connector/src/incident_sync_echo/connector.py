@@ -1,7 +1,7 @@
 """The Echo tool's connector: records by REST, webhooks signed with HMAC-SHA256.
 
-Options (`EchoOptions`): `label` (default "incident-sync"): nothing but a check that a
-plugin's options are typed and validated like the built-in ones'.
+Options (`EchoOptions`): `label` (default "incident-sync"): the tag a create puts on its
+record (a plugin's options are typed and validated like the built-in ones').
 `api_key` is the integration user's bearer token; `actor` that user's name, so its own
 changes come back as echoes; `webhook_secret` signs the tool's webhooks.
 """
@@ -34,7 +34,7 @@ from incident_sync_echo.wire import DELIVERY, FIELDS, SIGNATURE, sign
 
 
 class EchoOptions(ConnectorOptions):
-    label: str = Field("incident-sync", pattern="^[a-z-]{1,40}$", description="a tag")
+    label: str = Field("incident-sync", pattern="^[a-z-]{1,40}$", description="creates' tag")
 
 
 class EchoConnector(Connector, WebhookSource):
@@ -128,7 +128,9 @@ class EchoConnector(Connector, WebhookSource):
     ) -> RecordState:
         body = {f: v for f, v in (await self.fit(fields)).items() if f in FIELDS}
         record = await self._call(
-            "POST", "/api/records", json={**body, "incident_id": platform_incident_id}
+            "POST",
+            "/api/records",
+            json={**body, "incident_id": platform_incident_id, "label": self.options.label},
         )
         return self._state(record)
 

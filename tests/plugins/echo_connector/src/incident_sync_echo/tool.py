@@ -4,7 +4,7 @@
         --webhook-url http://127.0.0.1:8080/webhooks/prod-echo --webhook-secret SECRET
 
 API (bearer tokens name the users): `GET /api/records?incident_id=ID`, `GET /api/records/ID`,
-`POST /api/records` {incident_id, title, description, status}, `PATCH /api/records/ID`
+`POST /api/records` {incident_id, label, title, description, status}, `PATCH /api/records/ID`
 {title?, description?, status?}. Each record has a `version` counting its changes and
 `updated_by`. Every create and every update that changes something is posted to the webhook
 URL: `{"event": "record.created" | "record.updated", "actor": user, "record": {...},
@@ -73,8 +73,9 @@ class Tool:
             raise web.HTTPBadRequest(
                 text='{"error": "bad status"}', content_type="application/json"
             )
-        if "incident_id" in body:
-            given["incident_id"] = str(body["incident_id"])
+        for key in ("incident_id", "label"):
+            if key in body:
+                given[key] = str(body[key])
         return given
 
     # -- routes --------------------------------------------------------------------------
@@ -95,6 +96,7 @@ class Tool:
         record = {
             "id": record_id,
             "incident_id": given.get("incident_id"),
+            "label": given.get("label"),
             "title": given.get("title") or "",
             "description": given.get("description") or "",
             "status": given.get("status") or "open",
