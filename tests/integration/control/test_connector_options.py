@@ -81,11 +81,14 @@ def test_good_options_are_stored_as_given_and_a_patch_is_held_to_them(
         assert made.status_code == 201, made.text
         assert made.json()["options"] == {"channel": "C0123", "history_pages": "7"}
         url = f"{integrations(control)}/ops-slack"
-        # With the type given, a bad option is the body's own fault: 422 naming it.
+        # With the type given, a bad option is the body's own fault: 422 naming it; without
+        # it too, when no tool type takes the options.
         refused(client.patch(url, json=slack(history_pages="0")), "options: history_pages")
+        bare = client.patch(url, json={"options": {"channel": "C1", "history_pages": "lots"}})
+        refused(bare, "options: history_pages")
         # Without it, the body may be right for another tool: it conflicts with the stored
         # type (409), still naming the option.
-        patched = client.patch(url, json={"options": {"channel": "C1", "project_key": "OPS"}})
+        patched = client.patch(url, json={"options": {"project_key": "OPS"}})  # Jira's
         assert patched.status_code == 409, patched.text
         assert "not an option of slack: project_key" in patched.json()["reason"]
         fine = client.patch(url, json={"options": {"channel": "C1", "history_pages": 2}})

@@ -10,6 +10,7 @@ from typing import Any, Final
 from aiohttp import web
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from incident_sync.connectors.registry import REGISTRY
 from incident_sync.control.api.errors import ApiError, invalid, json_response, not_found
 from incident_sync.control.api.models import (
     KEEP_IF_ABSENT,
@@ -25,6 +26,7 @@ from incident_sync.controlstore.store import Actor, audit_entry
 from incident_sync.syncmodel.config import SECRET_FIELDS, SENT_SECRET_FIELDS, IntegrationConfig
 from incident_sync.syncmodel.destination import origin
 from incident_sync.syncmodel.mapping import MappingError, read_named_mapping
+from incident_sync.syncmodel.options import check_options
 
 
 def actor(call: Call) -> Actor:
@@ -80,7 +82,8 @@ def _config(
     type_given: bool = True,
 ) -> IntegrationConfig:
     """The side as the request makes it. A request that leaves `type` out (a PATCH) and gives
-    what the stored type does not take conflicts with the current state: 409, not 422."""
+    what the stored type does not take, but another type would, conflicts with the current
+    state: 409. Options no registered type takes are the body's own fault: 422."""
     data = {**fields, **secrets}
     data.update(id=name, tenant=tenant)
     _normalize_ownership(data)
@@ -89,9 +92,25 @@ def _config(
     except ValidationError as exc:
         error = invalid(exc)
         locs = [e["loc"][0] if e["loc"] else "" for e in exc.errors(include_input=False)]
-        if not type_given and locs and all(loc in _PER_TYPE for loc in locs):
+        if (
+            not type_given
+            and locs
+            and all(loc in _PER_TYPE for loc in locs)
+            and _some_type_takes(data.get("options") or {})
+        ):
             error = ApiError(409, "conflict", f"{data.get('type')} integration: {error.reason}")
         raise error from None
+
+
+def _some_type_takes(options: Mapping[str, Any]) -> bool:
+    """Whether any registered tool type's options model takes `options` as they are."""
+    for spec in REGISTRY.specs.values():
+        try:
+            check_options(spec.type, spec.options, options)
+        except ValueError:
+            continue
+        return True
+    return False
 
 
 def _check_mapping_file(call: Call, fields: Mapping[str, Any]) -> None:
