@@ -10,11 +10,12 @@ from typing import Any
 import orjson
 import pytest
 
+from incident_sync.runtime.configfiles import load_config as load_from
+from incident_sync.runtime.configfiles import load_mapping
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
-from incident_sync.syncmodel.config import load_config as load_from
 from incident_sync.syncmodel.fields import ToolType
 from incident_sync.syncmodel.loaderrors import ConfigError
-from incident_sync.syncmodel.mapping import MappingError, load_mapping
+from incident_sync.syncmodel.mapping import MappingError
 from incident_sync.syncmodel.tooloptions import TOOL_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]

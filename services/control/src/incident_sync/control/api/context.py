@@ -14,6 +14,7 @@ from incident_sync.control.policy import Policy
 from incident_sync.control.settings import ControlSettings
 from incident_sync.controlstore.crypto import Keyring
 from incident_sync.controlstore.store import ControlStore
+from incident_sync.runtime.configfiles import MappingDirectory
 from incident_sync.runtime.kafka import make_producer
 from incident_sync.runtime.settings import Settings
 
@@ -29,6 +30,8 @@ class Services:
     store: ControlStore
     tokens: Tokens
     policy: Policy
+    # MAPPINGS_DIR's files, each parsed once until it changes (connection tests, manual syncs)
+    mappings: MappingDirectory
     routes: list[Route] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
     _producer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
