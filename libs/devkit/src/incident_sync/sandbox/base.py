@@ -6,9 +6,9 @@ JSON bodies and refusals of those routes. A sandbox supplies its own API routes 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -46,6 +46,40 @@ class Controls:
     reset: Callable[[], None]  # empties its store (the sender and the faults are reset here)
     sender: WebhookSender | None  # None: the tool sends no webhooks (Slack)
     faults: ApiFaults | None  # None: faults of its API are set elsewhere, or not at all
+
+
+class Store(Protocol):
+    """A sandbox's store as the control routes see it: its API writes and how to empty it."""
+
+    @property
+    def api_writes(self) -> Mapping[str, int]: ...  # record -> writes through the tool's API
+
+    @property
+    def api_write_log(self) -> Sequence[JSON]: ...  # every API write, in order
+
+    def reset(self) -> None: ...
+
+
+def store_controls(
+    store: Store,
+    records: tuple[str, Callable[[], int]],
+    sender: WebhookSender | None,
+    faults: ApiFaults | None,
+    reset: Callable[[], None] | None = None,
+) -> Controls:
+    """The `Controls` of a sandbox with a `Store`: its writes, its records counted under
+    the name `records[0]`, and `reset` (the store's own by default)."""
+    name, count = records
+    return Controls(
+        counts=lambda: {
+            "api_writes": dict(store.api_writes),
+            "api_write_log": store.api_write_log,
+            name: count(),
+        },
+        reset=reset or store.reset,
+        sender=sender,
+        faults=faults,
+    )
 
 
 def control_routes(controls_of: Callable[[web.Application], Controls]) -> web.RouteTableDef:

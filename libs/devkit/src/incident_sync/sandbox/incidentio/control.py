@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.incidentio import webhooks
 from incident_sync.sandbox.incidentio.catalog import JSON
 from incident_sync.sandbox.incidentio.state import STATE, State
@@ -13,15 +13,8 @@ from incident_sync.sandbox.incidentio.store import VISIBILITIES
 
 def _controls(app: web.Application) -> Controls:
     state = app[STATE]
-    return Controls(
-        counts=lambda: {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "incidents": len(state.store.incidents),
-        },
-        reset=state.store.reset,
-        sender=state.sender,
-        faults=None,
+    return store_controls(
+        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, None
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.jira import webhooks
 from incident_sync.sandbox.jira.adf import doc
 from incident_sync.sandbox.jira.render import Renderer
@@ -23,15 +23,8 @@ from incident_sync.sandbox.jira.values import JiraError
 
 def _controls(app: web.Application) -> Controls:
     state = app[STATE]
-    return Controls(
-        counts=lambda: {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "issues": len(state.store.issues),
-        },
-        reset=state.store.reset,
-        sender=state.sender,
-        faults=state.faults,
+    return store_controls(
+        state.store, ("issues", lambda: len(state.store.issues)), state.sender, state.faults
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.pagerduty import render, webhooks
 from incident_sync.sandbox.pagerduty.state import STATE, State
 from incident_sync.sandbox.pagerduty.store import (
@@ -20,15 +20,8 @@ from incident_sync.sandbox.pagerduty.store import (
 
 def _controls(app: web.Application) -> Controls:
     state = app[STATE]
-    return Controls(
-        counts=lambda: {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "incidents": len(state.store.incidents),
-        },
-        reset=state.store.reset,
-        sender=state.sender,
-        faults=state.faults,
+    return store_controls(
+        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, state.faults
     )
 
 

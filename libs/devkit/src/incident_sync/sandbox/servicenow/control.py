@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.servicenow import webhooks
 from incident_sync.sandbox.servicenow.render import ReadOptions, render
 from incident_sync.sandbox.servicenow.schema import TABLES
@@ -21,15 +21,12 @@ def _reset(state: State) -> None:
 
 def _controls(app: web.Application) -> Controls:
     state = app[STATE]
-    return Controls(
-        counts=lambda: {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "incidents": len(state.store.rows["incident"]),
-        },
-        reset=lambda: _reset(state),
-        sender=state.sender,
-        faults=None,
+    return store_controls(
+        state.store,
+        ("incidents", lambda: len(state.store.rows["incident"])),
+        state.sender,
+        None,
+        lambda: _reset(state),
     )
 
 
