@@ -94,7 +94,11 @@ def test_network_policies_admit_only_the_expected_callers() -> None:
     flat = json.dumps(sources)
     assert "ingress-nginx" in flat and "monitoring" in flat
     outbound = policies[f"{RELEASE}-incident-sync-outbound"]
-    assert len(outbound["ingress"]) == 1  # only Prometheus
+    # Only Prometheus, and the `helm test` pods (by their component label).
+    (scrape, helm_test) = outbound["ingress"]
+    assert "monitoring" in json.dumps(scrape["from"])
+    (peer,) = helm_test["from"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "helm-test"
     egress = policies[f"{RELEASE}-incident-sync-egress"]
     ports = {(p["port"], p["protocol"]) for rule in egress["egress"] for p in rule["ports"]}
     assert {(53, "UDP"), (9092, "TCP"), (6379, "TCP"), (443, "TCP"), (4318, "TCP")} <= ports
