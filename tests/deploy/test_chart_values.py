@@ -98,6 +98,7 @@ def test_a_misspelt_key_fails_helm_template_naming_it(setting: str, named: str) 
         ("--set-string", "outbound.keda.maxReplicas=6", "/outbound/keda/maxReplicas"),
         ("--set", "config.source=files", "/config/source"),
         ("--set", "kafka.ports[0]=99999", "/kafka/ports/0"),
+        ("--set", "logLevel=verbose", "/logLevel"),  # Python's level names, upper or lower case
     ],
 )
 def test_a_value_of_the_wrong_type_or_range_fails(flag: str, setting: str, where: str) -> None:
@@ -112,6 +113,10 @@ def test_helm_install_refuses_a_misspelt_key_too() -> None:
     out = helm(*args, "--set", "control.ingres.enabled=true")
     assert out.returncode != 0
     assert "'ingres'" in out.stderr, out.stderr
+
+
+def test_values_the_services_accept_pass() -> None:
+    assert render("logLevel=debug", "otel.samplerArg=0.5", "metrics.dashboard.labelValue=1")
 
 
 def test_kubernetes_typed_values_stay_open() -> None:
