@@ -102,11 +102,16 @@ def test_each_pod_asks_ready_of_its_own_component(sets: tuple[str, ...]) -> None
         assert labels["app.kubernetes.io/component"] == name
 
 
-def test_no_test_pod_for_a_component_switched_off_nor_when_disabled() -> None:
+def test_no_test_pod_for_a_component_switched_off_or_scaled_to_zero_nor_when_disabled() -> None:
     assert set(hook_pods(render("reconciler.enabled=false", "control.enabled=false"))) == {
         "ingress",
         "outbound",
     }
+    # Scaled to zero: nothing to ask.
+    assert "outbound" not in hook_pods(render("outbound.keda.minReplicas=0"))
+    assert "outbound" in hook_pods(render("outbound.keda.enabled=false"))
+    assert "outbound" not in hook_pods(render("outbound.keda.enabled=false", "outbound.replicas=0"))
+    assert "control" not in hook_pods(render("control.replicas=0"))
     docs = render("helmTest.enabled=false")
     assert not of_kind(docs, "Pod")
     assert f"{RELEASE}-incident-sync-helm-test" not in {
