@@ -214,3 +214,58 @@ def test_commands_that_connect_nowhere_read_no_file(tmp_path: Path) -> None:
     done = run(bad, "completion", "bash")
     assert done.exit_code == 0, done.output
     assert "_im_completion" in done.stdout
+
+
+def test_set_context_from_nothing_then_whoami(
+    tmp_path: Path, control: ControlService, tokens: Tokens
+) -> None:
+    path = tmp_path / "new" / "im.toml"  # no file, no directory yet
+    made = run(path, "config", "set-context", "ci", "--api-url", control.url + "/")
+    assert made.exit_code == 0, made.output
+    assert run(path, "--context", "ci", "whoami").exit_code == 4  # no token yet
+    given = CliRunner().invoke(
+        main,
+        ["config", "set-context", "ci", "--tenant", "ctx-alpha", "--token-stdin", "--use"],
+        env={**dict.fromkeys(IM_VARS), "IM_CONFIG": str(path)},
+        input=tokens.alpha + "\n",
+    )
+    assert given.exit_code == 0, given.output
+    assert tokens.alpha not in given.output
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert whoami(path) == "ctx-alpha"
+    assert run(path, "integration", "list").exit_code == 0  # the context's tenant
+
+
+def test_set_context_keeps_a_token_with_its_address(
+    config: Path, control: ControlService, tokens: Tokens
+) -> None:
+    before = config.read_text()
+    moved = run(config, "config", "set-context", "alpha", "--api-url", "http://elsewhere:1")
+    assert moved.exit_code == 5, moved.output
+    assert "keeps a token stored for its api_url" in moved.stderr
+    assert config.read_text() == before
+    # The same address (a trailing slash aside) is no move; --unset token lets it go.
+    same = run(config, "config", "set-context", "beta", "--api-url", control.url)
+    assert same.exit_code == 0, same.output
+    dropped = run(
+        config,
+        "config",
+        "set-context",
+        "alpha",
+        "--api-url",
+        "http://elsewhere:1",
+        "--unset",
+        "token",
+    )
+    assert dropped.exit_code == 0, dropped.output
+    assert tokens.alpha not in config.read_text()
+    assert "# my contexts" in config.read_text()
+
+
+def test_delete_context(config: Path) -> None:
+    assert run(config, "config", "delete-context", "alpha").exit_code == 0
+    assert [c["name"] for c in as_json(run(config, "config", "get-contexts", "-o", "json"))] == [
+        "beta"
+    ]
+    assert "current_context" not in config.read_text()  # it was alpha
+    assert run(config, "config", "delete-context", "alpha").exit_code == 3

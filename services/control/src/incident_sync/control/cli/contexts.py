@@ -147,6 +147,36 @@ class ConfigFile:
         self.doc["current_context"] = name
         self.write()
 
+    def set_context(self, name: str, values: Mapping[str, str | None]) -> None:
+        """Create or change the context `name`: each given key set, None removes it. Not
+        written yet (`write`)."""
+        if not name or any(c in name for c in ' ."[]'):
+            raise ConfigError(f"a context name is a word without spaces, dots or quotes: {name!r}")
+        for key in values:
+            if key not in KEYS:
+                raise ConfigError(f"unknown key {key!r} (known: {', '.join(KEYS)})")
+        if "contexts" not in self.doc:
+            self.doc["contexts"] = tomlkit.table(is_super_table=True)
+        contexts = self.doc["contexts"]
+        assert isinstance(contexts, dict)  # checked at load
+        if name not in contexts:
+            contexts[name] = tomlkit.table()
+        table = contexts[name]
+        for key, value in values.items():
+            if value is None:
+                table.pop(key, None)
+            else:
+                table[key] = value
+
+    def delete_context(self, name: str) -> None:
+        contexts = self.doc.get("contexts", {})
+        if name not in contexts:
+            known = ", ".join(sorted(self.contexts)) or "none"
+            raise ConfigError(f"no context {name!r} in {self.path} (contexts: {known})")
+        del contexts[name]
+        if self.current == name:
+            del self.doc["current_context"]
+
     def write(self) -> None:
         """Atomically, owner-only: a temporary file of mode 0600 beside it, then renamed."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
