@@ -69,6 +69,8 @@ def main(
       im quarantine list                          messages a stage could not process
       im conflict list --status pending
       im integration reconcile prod-snow --dry-run
+      im sync incident 01HXYZ... -o json          re-read one record now, through the ingress
+      im config get-contexts; im config use-context prod
     """
     ctx.obj = Options(api_url, token, tenant, ingress_url, context)
 
