@@ -10,6 +10,9 @@ When the worker holding the partitions leaves, a spare takes them and the pipeli
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -20,6 +23,7 @@ from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
 from incident_sync.syncmodel import topics
 from tests import leakcheck
+from tests.deploy.chart import of_kind, render
 
 pytestmark = pytest.mark.integration
 
@@ -81,6 +85,33 @@ def test_a_spare_worker_is_ready_and_says_it_holds_nothing(env: tuple[Stack, Too
         }
         assert gauge(stack, spare) == dict.fromkeys(PIPELINE, 0.0)
     assert gauge(stack, owner) == dict.fromkeys(PIPELINE, 1.0)
+
+
+def test_the_charts_helm_test_passes_on_each_real_service_and_a_spare_worker(
+    env: tuple[Stack, Tools],
+) -> None:
+    """The chart's `helm test` script (as rendered) against the running services' /ready,
+    every worker included (two of them spares)."""
+    stack, _ = env
+    pods = {
+        p["metadata"]["labels"]["incident-sync.io/tests"]: p["spec"]["containers"][0]
+        for p in of_kind(render(), "Pod")
+    }
+    targets = {name: name for name in ("ingress", "control", "reconciler")}
+    targets.update({worker: "outbound" for worker in stack.worker_names})
+    for service, component in targets.items():
+        c = pods[component]
+        env_vars = {e["name"]: e["value"] for e in c["env"]}
+        done = subprocess.run(  # noqa: S603 - the chart's own script
+            [sys.executable, *c["command"][1:]],
+            env={**os.environ, **env_vars, "READY_URL": f"{stack.url(service)}/ready"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, (service, done.stderr)
+        assert " 200 " in done.stdout, done.stdout
 
 
 def test_a_spare_takes_over_when_the_owner_leaves(env: tuple[Stack, Tools]) -> None:
