@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -105,6 +106,16 @@ def test_a_value_of_the_wrong_type_or_range_fails(flag: str, setting: str, where
     out = helm("template", "sync", str(CHART), flag, setting)
     assert out.returncode != 0
     assert f"at '{where}'" in out.stderr, out.stderr
+
+
+def test_a_values_file_with_a_misspelt_nested_key_is_refused(tmp_path: Path) -> None:
+    mine = tmp_path / "values.yaml"
+    mine.write_text("outbound:\n  keda:\n    maxReplicas: 3\n    pollingIntervall: 5\n")
+    out = helm("template", "sync", str(CHART), "-f", str(mine))
+    assert out.returncode != 0
+    assert "at '/outbound/keda'" in out.stderr and "'pollingIntervall'" in out.stderr
+    mine.write_text("outbound:\n  keda:\n    maxReplicas: 3\n    pollingInterval: 5\n")
+    assert helm("template", "sync", str(CHART), "-f", str(mine)).returncode == 0
 
 
 def test_helm_install_refuses_a_misspelt_key_too() -> None:
