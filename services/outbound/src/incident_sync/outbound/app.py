@@ -16,7 +16,7 @@ from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.quarantine import Quarantine
 from incident_sync.runtime.logs import logging_config, setup_logging
 from incident_sync.runtime.settings import Settings
-from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.runtime.tracing import Consumed, setup_tracing
 from incident_sync.syncmodel import topics
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,11 @@ async def _drain(sender: faust.App, *args: object, **kwargs: object) -> None:
     # Within the session timeout, which the group allows a member for its rebalance.
     timeout = settings.kafka_session_timeout_s * 0.5
     await asyncio.gather(*(lanes.drain(timeout) for lanes in _lanes))
+
+
+def consumed(event: faust.EventT[bytes]) -> Consumed:
+    """An event's message for its stage's span (`process <topic>`; the group is the app's)."""
+    return Consumed.of(event.message, app.conf.id)
 
 
 inbound_topic = app.topic(topics.INBOUND, internal=False)
