@@ -6,7 +6,9 @@ A webhook arrives with a W3C `traceparent`, as from a caller that traces its own
 ingress's `POST /webhook` span is a child of the caller's span in the caller's trace, and the
 trace goes on through Kafka to the worker's stages down to the write to ServiceNow, whose
 httpx call is a CLIENT child of the delivery's span; the stages' Redis calls are CLIENT
-children of theirs. No credential of the stack appears in any span.
+children of theirs. A write the tool refuses once stays in the trace through the retry
+ladder: delivery -> `send sync.retry.<n>` -> the relay's `process sync.retry.<n>` ->
+`send sync.outbound` -> delivery again. No credential of the stack appears in any span.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tests.otlp import Receiver, Span
 pytestmark = pytest.mark.integration
 
 CREATED = "public_incident.incident_created_v2"
+UPDATED = "public_incident.incident_updated_v2"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +49,8 @@ def env(receiver: Receiver) -> Iterator[tuple[Stack, Tools]]:
         extra_env={
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # export every 0.1 s, not every 5 s
+            "RETRY_DELAYS_S": "0.5,1,1.5,2",  # the ladder, scaled down
+            "RETRY_JITTER": "0",
         }
     )
 
@@ -58,6 +63,20 @@ class Traced:
         self.incident_id, self.sys_id = incident_id, sys_id
 
 
+def traced_webhook(stack: Stack, event_type: str, incident: dict[str, Any]) -> tuple[str, str]:
+    """Send incident.io's webhook for `incident` ourselves, with a `traceparent`: the trace
+    id and the caller's span id."""
+    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
+    body = json.dumps({"event_type": event_type, event_type: incident}).encode()
+    headers = {
+        **svix_headers(stack.incidentio_secret, body),
+        "traceparent": f"00-{trace_id}-{caller_span}-01",
+    }
+    answer = httpx.post(f"{stack.url('ingress')}/webhook", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text
+    return trace_id, caller_span
+
+
 @pytest.fixture(scope="module")
 def traced(env: tuple[Stack, Tools]) -> Traced:
     stack, tools = env
@@ -66,24 +85,17 @@ def traced(env: tuple[Stack, Tools]) -> Traced:
     tools.drop_webhooks("incidentio", 1.0)
     incident = tools.declare("Checkout errors", "5xx on /pay")
     tools.drop_webhooks("incidentio", 0.0)
-    trace_id, caller_span = secrets.token_hex(16), secrets.token_hex(8)
-    body = json.dumps({"event_type": CREATED, CREATED: incident}).encode()
-    headers = {
-        **svix_headers(stack.incidentio_secret, body),
-        "traceparent": f"00-{trace_id}-{caller_span}-01",
-    }
-    answer = httpx.post(f"{stack.url('ingress')}/webhook", content=body, headers=headers)
-    assert answer.status_code == 202, answer.text
+    trace_id, caller_span = traced_webhook(stack, CREATED, incident)
     records = wait_for(lambda: tools.snow_records_for(incident["id"]), 30, "the ticket")
     return Traced(trace_id, caller_span, incident["id"], records[0]["sys_id"])
 
 
-def _trace(receiver: Receiver, traced: Traced) -> list[Span]:
+def _trace(receiver: Receiver, traced: Traced, outcome: str = "created") -> list[Span]:
     def written() -> list[Span] | None:
         spans = [s for s in receiver.spans() if s.trace_id == traced.trace_id]
         done = any(
             s.attributes.get("sync.stage") == "delivery"
-            and s.attributes.get("sync.outcome") == "created"
+            and s.attributes.get("sync.outcome") == outcome
             for s in spans
         )
         # The delivery's children end before it does, so they are exported with it or earlier.
@@ -200,3 +212,52 @@ def test_no_span_carries_a_credential(
 
 def _text(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
+
+
+def test_a_retried_write_stays_in_the_trace_through_the_relay(
+    receiver: Receiver, traced: Traced, env: tuple[Stack, Tools]
+) -> None:
+    stack, tools = env
+    tools.quiesce()
+    # The rename reaches us by our own webhook only; ServiceNow refuses its first write.
+    tools.drop_webhooks("incidentio", 1.0)
+    tools.edit_incident(traced.incident_id, name="Checkout errors in EU")
+    tools.drop_webhooks("incidentio", 0.0)
+    tools.api_faults("servicenow", fail_status=503, fail_count=1, path_contains=traced.sys_id)
+    try:
+        trace_id, caller = traced_webhook(stack, UPDATED, tools.incident(traced.incident_id))
+        renamed = Traced(trace_id, caller, traced.incident_id, traced.sys_id)
+        spans = _trace(receiver, renamed, outcome="written")
+    finally:
+        tools.api_faults("servicenow")
+    by_id = {s.span_id: s for s in spans}
+    (written,) = [s for s in spans if s.attributes.get("sync.outcome") == "written"]
+    chain = [written]
+    while chain[-1].parent_id in by_id:
+        chain.append(by_id[chain[-1].parent_id])
+    chain.reverse()
+    assert chain[0].parent_id == caller
+    names = [s.name for s in chain]
+    refused, parked, relay, forward, _ = chain[-5:]
+    delayed = parked.name.removeprefix("send ")  # the ladder's topic for the wait
+    assert delayed.startswith("sync.retry."), names
+    assert names[-5:] == [
+        "process sync.outbound",
+        f"send {delayed}",
+        f"process {delayed}",
+        "send sync.outbound",
+        "process sync.outbound",
+    ], names
+    assert refused.attributes["sync.outcome"] == "retried"
+    assert parked.kind == forward.kind == "PRODUCER"
+    assert relay.kind == "CONSUMER" and relay.attributes == {
+        **relay.attributes,
+        "sync.stage": "relay",
+        "messaging.system": "kafka",
+        "messaging.destination.name": delayed,
+        "messaging.consumer.group.name": "incident-sync-retry",
+    }
+    assert forward.attributes["messaging.destination.name"] == "sync.outbound"
+    # The refused call is on the first delivery's span, with its status.
+    (call,) = [s for s in spans if s.parent_id == refused.span_id and s.scope.endswith("httpx")]
+    assert call.attributes["http.response.status_code"] == 503
