@@ -110,9 +110,11 @@ def test_a_publish_is_a_send_span_whose_context_the_headers_carry(
 
 def test_a_failed_publish_is_an_error_on_its_send_span(exporter: InMemorySpanExporter) -> None:
     with pytest.raises(TimeoutError), tracing.sending("sync.changes"):
-        raise TimeoutError
+        raise TimeoutError("no answer from broker-3 for key default:prod-snow:abc")
     (span,) = exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
+    # The status names the type; the message is on the exception event only.
+    assert span.status.description == "TimeoutError"
     assert attrs(span)["error.type"] == "TimeoutError"
 
 

@@ -203,7 +203,12 @@ def span(
 ) -> Iterator[Span]:
     """A span made current, the exception it ends with recorded on it (as ERROR)."""
     with tracer().start_as_current_span(
-        name, context=parent, kind=kind, attributes=attributes, record_exception=False
+        name,
+        context=parent,
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,  # ours below: the type's name, not the message
     ) as current:
         try:
             yield current
