@@ -33,6 +33,7 @@ class Span:
     service: str
     scope: str
     status: int  # 0 unset, 1 ok, 2 error
+    events: list[dict[str, Any]]  # each event's attributes, its name under "event"
 
 
 def _value(value: AnyValue) -> Any:
@@ -69,6 +70,9 @@ def flatten(request: ExportTraceServiceRequest) -> list[Span]:
                         service=service,
                         scope=scope_spans.scope.name,
                         status=span.status.code,
+                        events=[
+                            {"event": e.name, **_attributes(e.attributes)} for e in span.events
+                        ],
                     )
                 )
     return out

@@ -196,10 +196,12 @@ def test_no_span_carries_a_credential(
 ) -> None:
     stack, _ = env
     _trace(receiver, traced)
+    # Attributes, and the attributes of events (an exception's message).
     leaks = [
         (s.name, key)
         for s in receiver.spans()
-        for key, value in s.attributes.items()
+        for attributes in (s.attributes, *s.events)
+        for key, value in attributes.items()
         for secret in stack.secret_values()
         if secret in _text(value)
     ]
