@@ -132,6 +132,7 @@ def test_a_webhook_s_traceparent_is_continued_down_to_the_write(
         "http.route": "/webhook",
         "url.path": "/webhook",
         "http.response.status_code": 202,
+        "sync.stage": "ingress",
         "sync.integration_id": "incidentio",
         "sync.incident_id": traced.incident_id,
     }

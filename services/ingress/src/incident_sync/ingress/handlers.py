@@ -124,6 +124,7 @@ async def handle_webhook(
         with tracing.timed("ingress"):  # its span is the request's (`runtime.httpspans`)
             tracing.set_attributes(
                 trace.get_current_span(),
+                stage="ingress",
                 integration_id=side.id,
                 integration_type=side.config.type.value,
                 direction=tracing.direction(side.is_platform),
