@@ -17,7 +17,7 @@ from incident_sync.outbound.membership import Membership
 from incident_sync.outbound.quarantine import Quarantine
 from incident_sync.runtime.logs import logging_config, setup_logging
 from incident_sync.runtime.settings import Settings
-from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.runtime.tracing import Consumed, setup_tracing
 from incident_sync.syncmodel import topics
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,11 @@ membership = Membership((topics.INBOUND, topics.CHANGES, topics.OUTBOUND))
 async def _assigned(sender: faust.App, assigned: set[Any], **kwargs: object) -> None:
     # Sent after every rebalance, with an empty set for a worker that got nothing.
     membership.assigned(assigned)
+
+
+def consumed(event: faust.EventT[bytes]) -> Consumed:
+    """An event's message for its stage's span (`process <topic>`; the group is the app's)."""
+    return Consumed.of(event.message, app.conf.id)
 
 
 inbound_topic = app.topic(topics.INBOUND, internal=False)
