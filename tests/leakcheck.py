@@ -3,9 +3,10 @@
 Every temporary file of the run (the stacks' work directories, every child process's log,
 the control services' logs) lands under one session directory, and the pytest process's own
 log records go to a file there too. The secrets the suite hands to the system are registered
-here (`watch`), and the last test of the run (`tests/test_zz_no_secret_in_logs.py`) scans every
-log under the directory for them and for the shapes of credentials in general (a Bearer or
-Basic header value, a Slack bot token, a Svix signing secret).
+here (`watch`), and when the run ends, after every test and fixture (the stacks stopped, their
+last lines written), the session hook in tests/conftest.py scans every log under the
+directory for them and for the shapes of credentials in general (a Bearer or Basic header
+value, a Slack bot token, a Svix signing secret): a leak fails the run (`verdict`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,18 @@ def scan(root: Path, secrets: dict[str, str]) -> list[Leak]:
                     Leak(path, number, shape) for shape, rx in SHAPES.items() if rx.search(line)
                 )
     return leaks
+
+
+def verdict(root: Path, secrets: dict[str, str], *, shown: int = 20) -> list[str]:
+    """What the end of a run reports: nothing when no log under `root` holds a registered
+    secret or a credential shape, else a headline and one line per leak (the first `shown`),
+    naming the file, the line and what it is, never the value."""
+    leaks = scan(root, secrets)
+    if not leaks:
+        return []
+    lines = [f"{len(leaks)} secret(s) in the logs of the run ({len(logs_under(root))} logs)"]
+    lines += [f"{leak.path}:{leak.line}: {leak.what}" for leak in leaks[:shown]]
+    return lines
 
 
 def session_dir() -> Path:

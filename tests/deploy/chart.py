@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,19 @@ def container(deployment: Doc) -> Doc:
     containers = deployment["spec"]["template"]["spec"]["containers"]
     assert len(containers) == 1
     return containers[0]  # type: ignore[no-any-return]
+
+
+def kubernetes_validate(docs: list[Doc], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """kubernetes-validate --strict over `docs` (written to a file in `tmp_path`)."""
+    path = tmp_path / "manifests.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 # -- PromQL ------------------------------------------------------------------------------------

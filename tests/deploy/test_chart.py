@@ -7,13 +7,11 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel import topics
@@ -29,6 +27,7 @@ from tests.deploy.chart import (
     container,
     faust_app_id,
     helm,
+    kubernetes_validate,
     named,
     of_kind,
     render,
@@ -64,22 +63,11 @@ def test_helm_template_renders_every_kind() -> None:
         "KafkaTopic",
         "ServiceMonitor",
         "PrometheusRule",
+        "Pod",  # the `helm test` hooks
     }
 
 
 # -- kubernetes-validate --strict --------------------------------------------------------------
-def kubernetes_validate(docs: list[Doc], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "manifests.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("sets", [(), ALL_ON], ids=["defaults", "everything-on"])
 def test_core_resources_pass_kubernetes_validate_strict(
     sets: tuple[str, ...], tmp_path: Path

@@ -48,6 +48,21 @@ def test_more_workers_than_partitions_is_refused() -> None:
     assert component(docs, "Deployment", "outbound")["spec"]["replicas"] == 2
 
 
+def test_the_workers_budget_and_probe_let_a_drain_through() -> None:
+    """The workers' PDB allows one disruption whatever the count (one worker, as KEDA's
+    minimum, can be drained), and readiness is /ready: joined the group, so a spare worker
+    holding no partition is available (tests/integration/test_worker_readiness.py)."""
+    docs = render()
+    pdb = component(docs, "PodDisruptionBudget", "outbound")
+    assert "minAvailable" not in pdb["spec"]
+    assert pdb["spec"]["maxUnavailable"] >= 1
+    outbound = component(docs, "Deployment", "outbound")
+    probe = outbound["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe["httpGet"] == {"path": "/ready", "port": "http"}
+    # One membership change at a time: the next old worker goes once the new one has joined.
+    assert outbound["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 1, "maxSurge": 0}
+
+
 def test_hpa_pdbs_services_and_ingress_select_the_right_pods() -> None:
     docs = render(*ALL_ON)
     deployments = {d["metadata"]["name"]: d for d in of_kind(docs, "Deployment")}
@@ -94,7 +109,11 @@ def test_network_policies_admit_only_the_expected_callers() -> None:
     flat = json.dumps(sources)
     assert "ingress-nginx" in flat and "monitoring" in flat
     outbound = policies[f"{RELEASE}-incident-sync-outbound"]
-    assert len(outbound["ingress"]) == 1  # only Prometheus
+    # Only Prometheus, and the `helm test` pods (by their component label).
+    (scrape, helm_test) = outbound["ingress"]
+    assert "monitoring" in json.dumps(scrape["from"])
+    (peer,) = helm_test["from"]
+    assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "helm-test"
     egress = policies[f"{RELEASE}-incident-sync-egress"]
     ports = {(p["port"], p["protocol"]) for rule in egress["egress"] for p in rule["ports"]}
     assert {(53, "UDP"), (9092, "TCP"), (6379, "TCP"), (443, "TCP"), (4318, "TCP")} <= ports

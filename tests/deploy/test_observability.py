@@ -11,8 +11,10 @@ among them, except the ones in PENDING: named in docs/architecture.md ("Metrics"
 features that are not built yet.
 
 Traces: the spans the ingress and the worker processes exported are joined by trace id: one
-webhook gives one trace, ingress -> gate -> arbiter -> delivery (the write to the sandbox),
-each span the child of the one before, across processes and Kafka topics.
+webhook gives one trace, `POST /webhook` -> `send sync.inbound` -> `process sync.inbound`
+(gate) -> `send sync.changes` -> `process sync.changes` (arbiter) -> `send sync.outbound` ->
+`process sync.outbound` (delivery: the write to the sandbox), each span the child of the one
+before, across processes and Kafka topics.
 """
 
 from __future__ import annotations
@@ -219,7 +221,7 @@ def test_one_webhook_gives_one_trace_from_ingress_to_the_write(
     (write,) = [
         s
         for s in everything
-        if s["name"] == "delivery"
+        if s["attributes"].get("sync.stage") == "delivery"
         and s["attributes"].get("sync.integration_id") == "prod-snow"
         and s["attributes"].get("sync.outcome") == "created"
         and s["attributes"].get("sync.incident_id") == round_trip.incident_id
@@ -227,11 +229,24 @@ def test_one_webhook_gives_one_trace_from_ingress_to_the_write(
     chain = [write]
     while chain[-1]["parent_id"] is not None:
         chain.append(by_id[chain[-1]["parent_id"]])
-    assert [s["name"] for s in reversed(chain)] == ["ingress", "gate", "arbiter", "delivery"]
+    assert [s["name"] for s in reversed(chain)] == [
+        "POST /webhook",
+        "send sync.inbound",
+        "process sync.inbound",
+        "send sync.changes",
+        "process sync.changes",
+        "send sync.outbound",
+        "process sync.outbound",
+    ]
+    assert [s["kind"] for s in reversed(chain)] == [
+        "SpanKind.SERVER",
+        *["SpanKind.PRODUCER", "SpanKind.CONSUMER"] * 3,
+    ]
     assert len({s["context"]["trace_id"] for s in chain}) == 1
     services = [s["resource"]["attributes"]["service.name"] for s in reversed(chain)]
-    assert services == ["incident-sync-ingress"] + ["incident-sync-outbound"] * 3
-    ingress, gate, arbiter, delivery = (s["attributes"] for s in reversed(chain))
+    assert services == ["incident-sync-ingress"] * 2 + ["incident-sync-outbound"] * 5
+    ingress, _, gate, _, arbiter, _, delivery = (s["attributes"] for s in reversed(chain))
+    assert [a["sync.stage"] for a in (gate, arbiter, delivery)] == ["gate", "arbiter", "delivery"]
     assert ingress["sync.integration_id"] == "incidentio"
     assert ingress["sync.integration_type"] == "incidentio"
     assert ingress["sync.direction"] == "outbound"
@@ -250,7 +265,7 @@ def test_one_webhook_gives_one_trace_from_ingress_to_the_write(
     back = [
         s
         for s in everything
-        if s["name"] == "delivery"
+        if s["attributes"].get("sync.stage") == "delivery"
         and s["attributes"].get("sync.integration_id") == "incidentio"
         and s["attributes"].get("sync.incident_id") == round_trip.incident_id
     ]

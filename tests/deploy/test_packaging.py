@@ -109,3 +109,12 @@ def test_im_version_is_the_package_version_and_the_charts_app_version(installed:
     )  # fmt: skip
     if tag.returncode == 0:  # a clone with its tags: the version is derived from the last one
         assert tag.stdout.strip() == f"v{chart['appVersion']}"
+
+
+def test_im_dev_up_without_the_developer_kit_says_how_to_get_it(installed: Path) -> None:
+    result = run_installed(
+        installed, "from incident_sync.control.cli import main; main(['dev', 'up', '--no-demo'])"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install incident-sync-devkit" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -124,6 +124,7 @@ async def test_a_run_is_a_span_and_its_corrective_changes_carry_it(
     (span,) = memory.get_finished_spans()
     assert span.name == "reconcile" and run.error is None
     assert dict(span.attributes or {}) == {
+        "sync.stage": "reconcile",
         "sync.integration_id": "prod-snow",
         "sync.integration_type": "servicenow",
         "sync.reconcile_mode": "dry-run",

@@ -43,14 +43,16 @@ def log_lines(stack: Stack, name: str) -> list[dict[str, Any]]:
     return out
 
 
-def im_sync(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def im_sync(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`im sync ...` (it talks to the ingress), as an operator runs it."""
     return subprocess.run(  # noqa: S603 - our own CLI
         [str(Path(sys.executable).parent / "im"), "sync", *args],
         env={
             **os.environ,
+            "IM_CONFIG": "/nonexistent",
             "IM_INGRESS_URL": stack.url("ingress"),
             "SYNC_API_TOKEN": stack.sync_token,
+            **env,
         },
         capture_output=True,
         text=True,
@@ -70,7 +72,47 @@ def test_a_manual_sync_through_the_ingress_of_a_missing_record_is_404(
         assert body["error"] == "not_found" and "has no record" in body["reason"]
     done = im_sync(stack, "incident", NO_SUCH_INCIDENT)
     assert done.returncode == 3, done.stderr  # the CLI's "not found"
-    assert NO_SUCH_INCIDENT in orjson.loads(done.stdout)["reason"]
+    # As every command says an error: the server's reason and status, on stderr.
+    assert done.stderr.startswith("error: ") and NO_SUCH_INCIDENT in done.stderr
+    assert "(HTTP 404)" in done.stderr and done.stdout == ""
+
+
+def test_im_sync_goes_through_the_clis_client(env: tuple[Stack, Tools], tmp_path: Path) -> None:
+    """`im sync`: `-o json|yaml|table`, the exit codes of every command, the ingress and its
+    token from a context of im.toml."""
+    stack, tools = env
+    incident = tools.declare("Synced by hand", "summary")
+    done = im_sync(stack, "incident", incident["id"], "-o", "json")
+    assert done.returncode == 0, done.stderr
+    answer = orjson.loads(done.stdout)
+    assert answer["status"] == "accepted" and answer["event_id"]
+    as_yaml = im_sync(stack, "incident", incident["id"], "-o", "yaml")
+    assert as_yaml.returncode == 0 and "status: accepted" in as_yaml.stdout
+    table = im_sync(stack, "incident", incident["id"])
+    assert table.stdout.startswith(f"queued a sync of incident/{incident['id']}: event ")
+    wrong = im_sync(stack, "incident", incident["id"], SYNC_API_TOKEN="not-the-token")
+    assert wrong.returncode == 4, wrong.stderr  # unauthorized, as for the control API
+    assert "(HTTP 401)" in wrong.stderr
+    unknown = im_sync(stack, "record", "no-such-integration", "10001")
+    assert unknown.returncode == 3 and "no integration 'no-such-integration'" in unknown.stderr
+    # From a context: the ingress's address and its token.
+    config = tmp_path / "im.toml"
+    config.write_text(
+        f'current_context = "local"\n[contexts.local]\ningress_url = "{stack.url("ingress")}"\n'
+        f'sync_token = "{stack.sync_token}"\n'
+    )
+    by_context = im_sync(
+        stack,
+        "incident",
+        incident["id"],
+        "-o",
+        "json",
+        IM_CONFIG=str(config),
+        IM_INGRESS_URL="",
+        SYNC_API_TOKEN="",
+    )
+    assert by_context.returncode == 0, by_context.stderr
+    assert orjson.loads(by_context.stdout)["status"] == "accepted"
 
 
 def test_a_manual_sync_of_a_linked_record_gone_from_its_tool(env: tuple[Stack, Tools]) -> None:

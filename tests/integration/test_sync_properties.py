@@ -44,7 +44,7 @@ from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
 from incident_sync.syncmodel.fields import ConflictStrategy
-from incident_sync.syncmodel.mapping import load_mapping
+from incident_sync.syncmodel.mapping import default_mapping
 from incident_sync.syncstate.conflicts import (
     ConflictStatus,
     ConflictStore,
@@ -261,7 +261,7 @@ async def make_world(
         settings=Settings(),
         config=config,
         store=StateStore(redis),
-        mappings={k: load_mapping(None) for k in sides},
+        mappings={k: default_mapping() for k in sides},
         preset_connectors=dict(sides),
     )
     return World(

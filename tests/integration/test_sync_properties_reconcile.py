@@ -38,7 +38,7 @@ from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
 from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.limits import cut
-from incident_sync.syncmodel.mapping import FieldMapping, load_mapping
+from incident_sync.syncmodel.mapping import FieldMapping, default_mapping
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 from tests.integration.test_sync_properties import FIELDS, Edit, SimSide, World, make_world
@@ -97,7 +97,7 @@ class SimSides(Sides):
         return self.sims[side_id]
 
     def mapping(self, side_id: str) -> FieldMapping:
-        return load_mapping(None)
+        return default_mapping()
 
 
 class QueuePublisher(Publisher):

@@ -12,10 +12,11 @@ import orjson
 import pytest
 
 from incident_sync.connectors.registry import REGISTRY
+from incident_sync.runtime.configfiles import load_config as load_from
+from incident_sync.runtime.configfiles import load_mapping
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
-from incident_sync.syncmodel.config import load_config as load_from
 from incident_sync.syncmodel.loaderrors import ConfigError
-from incident_sync.syncmodel.mapping import MappingError, load_mapping
+from incident_sync.syncmodel.mapping import MappingError
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-not-in-any-message"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from tests.leakcheck import scan
+import pytest
+
+from tests.leakcheck import scan, verdict
 
 
 def test_scan_finds_registered_secrets_and_credential_shapes(tmp_path: Path) -> None:
@@ -34,3 +37,36 @@ def test_scan_passes_clean_logs(tmp_path: Path) -> None:
         '{"msg": "Bearer tokens are hashed"}\n'
     )
     assert scan(tmp_path, {"k3y-value-123456": "a stack"}) == []
+
+
+def test_verdict_names_each_leak_and_passes_clean_logs(tmp_path: Path) -> None:
+    (tmp_path / "ingress.log").write_text('{"msg": "config", "api_key": "k3y-value-123456"}\n')
+    problems = verdict(tmp_path, {"k3y-value-123456": "a stack"})
+    assert problems[0] == "1 secret(s) in the logs of the run (1 logs)"
+    assert problems[1:] == [f"{tmp_path / 'ingress.log'}:1: secret from a stack"]
+    assert verdict(tmp_path, {"other-secret-value": "a stack"}) == []
+
+
+def test_a_leak_fails_the_run_from_the_session_hook(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's own hooks in a run of one passing test that logs a secret it registered:
+    the run fails, after the test, and says where the secret is."""
+    repo = str(Path(__file__).resolve().parents[2])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
+    pytester.makeconftest("from tests.conftest import pytest_configure, pytest_sessionfinish")
+    pytester.makepyfile(
+        test_leaky="""
+        from tests import leakcheck
+
+        def test_logs_a_secret():
+            leakcheck.watch(["s3cret-value-for-the-hook"], "the test")
+            (leakcheck.session_dir() / "service.log").write_text("token s3cret-value-for-the-hook")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*1 passed*"])
+    result.stdout.fnmatch_lines(
+        ["*secrets in the logs of the run*", "*service.log:1: secret from the test"]
+    )

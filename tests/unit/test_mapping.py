@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from incident_sync.syncmodel.mapping import FieldMapping, MappingError, load_mapping
+from incident_sync.runtime.configfiles import load_mapping
+from incident_sync.syncmodel.mapping import FieldMapping, MappingError
 
 REPO = Path(__file__).resolve().parents[2]
 

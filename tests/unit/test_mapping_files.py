@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from incident_sync.controlstore.crypto import Keyring, generate_key
 from incident_sync.controlstore.records import seal
 from incident_sync.controlstore.source import FileSource, build_config
-from incident_sync.syncmodel.config import IntegrationConfig, load_config, resolve_mapping
+from incident_sync.runtime.configfiles import MappingDirectory, load_config
+from incident_sync.syncmodel.config import IntegrationConfig, resolve_mapping
 from incident_sync.syncmodel.loaderrors import ConfigError
-from incident_sync.syncmodel.mapping import MappingError, read_named_mapping
+from incident_sync.syncmodel.mapping import MappingError
 
 REPO = Path(__file__).resolve().parents[2]
 NOT_NAMES = (
@@ -39,7 +40,7 @@ def test_a_path_is_not_a_mapping_file_name(name: str, tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="mapping_file"):
         IntegrationConfig.model_validate(snow(mapping_file=name))
     with pytest.raises(MappingError, match="not a file name"):
-        read_named_mapping(tmp_path, name)
+        MappingDirectory(tmp_path).read(name)
 
 
 def test_a_name_is_read_inside_the_directory_only(tmp_path: Path) -> None:
@@ -47,11 +48,11 @@ def test_a_name_is_read_inside_the_directory_only(tmp_path: Path) -> None:
     inside.mkdir()
     (tmp_path / "outside.json").write_bytes(b"{}")
     (inside / "field-mappings.json").write_bytes((REPO / "config/field-mappings.json").read_bytes())
-    assert read_named_mapping(inside, "field-mappings.json").field_mappings["incident.name"] == (
+    assert MappingDirectory(inside).read("field-mappings.json").field_mappings["incident.name"] == (
         "short_description"
     )
     with pytest.raises(MappingError, match=r"no mapping file 'outside\.json'") as missing:
-        read_named_mapping(inside, "outside.json")
+        MappingDirectory(inside).read("outside.json")
     assert str(tmp_path) not in str(missing.value)  # the reason names no server path
 
 
@@ -70,7 +71,7 @@ def test_a_file_that_is_not_a_mapping_file_is_refused(
 ) -> None:
     (tmp_path / "bad.json").write_bytes(content)
     with pytest.raises(MappingError, match=why):
-        read_named_mapping(tmp_path, "bad.json")
+        MappingDirectory(tmp_path).read("bad.json")
 
 
 def test_mapping_reads_no_file_and_an_inline_map_wins(tmp_path: Path) -> None:
@@ -80,7 +81,9 @@ def test_mapping_reads_no_file_and_an_inline_map_wins(tmp_path: Path) -> None:
     inline = IntegrationConfig.model_validate(
         snow(mapping_file="absent.json", field_map={"features": {"sync_status": True}})
     )
-    assert resolve_mapping(inline, tmp_path) is inline  # the file is not looked at
+    assert (
+        resolve_mapping(inline, MappingDirectory(tmp_path).read) is inline
+    )  # the file is not looked at
     assert "status" in inline.mapping().inbound_fields()
 
 

@@ -10,7 +10,7 @@ import pytest
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.conflicts import FieldWrite
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent
-from incident_sync.syncmodel.mapping import Features, FieldMapping, MappingConfig, load_mapping
+from incident_sync.syncmodel.mapping import Features, FieldMapping, MappingConfig, default_mapping
 from incident_sync.syncmodel.routing import plan_deliveries
 
 
@@ -33,7 +33,7 @@ def config(direction: str = "bidirectional", ownership: Any = None, **extra: Any
     )
 
 
-MAPPINGS = {"incidentio": load_mapping(None), "prod-snow": load_mapping(None)}
+MAPPINGS = {"incidentio": default_mapping(), "prod-snow": default_mapping()}
 
 
 def linked(
@@ -180,7 +180,7 @@ def two_tools(**second: Any) -> SyncConfig:
     )
 
 
-FAN_MAPPINGS = {k: load_mapping(None) for k in ("incidentio", "snow-a", "snow-b")}
+FAN_MAPPINGS = {k: default_mapping() for k in ("incidentio", "snow-a", "snow-b")}
 
 
 def test_a_tools_change_fans_out_to_the_platform_and_every_other_linked_tool() -> None:
@@ -226,7 +226,7 @@ def test_a_trigger_links_only_matching_incidents_and_later_matches_start_syncing
 
 # -- reopen policy -----------------------------------------------------------------------------
 STATUS_ON = {
-    "incidentio": load_mapping(None),
+    "incidentio": default_mapping(),
     "prod-snow": FieldMapping(
         MappingConfig(
             features=Features(sync_status=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent
-from incident_sync.syncmodel.mapping import load_mapping
+from incident_sync.syncmodel.mapping import default_mapping
 from incident_sync.syncmodel.routing import plan_deliveries
 from incident_sync.syncmodel.toolfields import ToolFieldMapping
 
@@ -31,7 +31,7 @@ def test_a_pagerduty_priority_change_fans_out_to_the_platform_and_jira() -> None
         integrations=(integration("prod-jira", "jira"), integration("prod-pd", "pagerduty")),
     )
     mappings = {
-        "incidentio": load_mapping(None),
+        "incidentio": default_mapping(),
         "prod-jira": config.integrations[0].mapping(),
         "prod-pd": config.integrations[1].mapping(),
     }

@@ -69,11 +69,13 @@ def test_stages_chain_through_kafka_headers(exporter: InMemorySpanExporter) -> N
     assert delivery.parent is not None and delivery.parent.span_id == gate.context.span_id
     assert len({s.context.trace_id for s in (ingress, gate, delivery)}) == 1
     assert dict(ingress.attributes or {}) == {
+        "sync.stage": "ingress",
         "sync.integration_id": "incidentio",
         "sync.direction": "outbound",
     }
     # Known values only: an empty external id is left out.
     assert dict(gate.attributes or {}) == {
+        "sync.stage": "gate",
         "sync.incident_id": "01HX",
         "sync.integration_type": "servicenow",
     }

@@ -29,6 +29,7 @@ class ControlService:
     child: processes.Child | None = None
     # Every secret a test hands to the service: none may ever show up in a response or a log.
     secrets: list[str] = field(default_factory=list, repr=False)
+    env: dict[str, str] = field(default_factory=dict)  # more of the service's environment
 
     @property
     def policy(self) -> Path:
@@ -69,6 +70,7 @@ class ControlService:
                     if self.kafka_bootstrap
                     else {}
                 ),
+                **self.env,
             },
         )
         self.child.log_path = self.log
@@ -111,13 +113,19 @@ class ControlService:
 
 
 def start_control(
-    redis_port: int, db: int, *, keys: str | None = None, kafka_bootstrap: str | None = None
+    redis_port: int,
+    db: int,
+    *,
+    keys: str | None = None,
+    kafka_bootstrap: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ControlService:
     workdir = Path(tempfile.mkdtemp(prefix="incident-sync-control-"))
     service = ControlService(
         redis_url=f"redis://127.0.0.1:{redis_port}/{db}",
         workdir=workdir,
         kafka_bootstrap=kafka_bootstrap,
+        env=env or {},
     )
     if keys is not None:
         service.keys = keys

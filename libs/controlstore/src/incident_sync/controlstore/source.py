@@ -23,8 +23,9 @@ import redis.asyncio as aioredis
 from incident_sync.controlstore import keys
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import StoredSide, to_config
+from incident_sync.runtime.configfiles import MappingDirectory, load_config
 from incident_sync.runtime.settings import Settings, default_mappings_dir
-from incident_sync.syncmodel.config import SyncConfig, load_config, resolve_mapping
+from incident_sync.syncmodel.config import SyncConfig, resolve_mapping
 from incident_sync.syncmodel.mapping import MappingError
 
 log = logging.getLogger("controlstore")
@@ -70,17 +71,18 @@ def build_config(
     mappings_dir: str | None = None,
 ) -> SyncConfig:
     directory = mappings_dir or default_mappings_dir()
+    read = MappingDirectory(directory).read  # each file once for this version of the config
     if not platform_raw:
         raise ConfigUnavailable(f"no platform connection is configured for tenant {tenant!r}")
     try:
-        platform = resolve_mapping(to_config(StoredSide.decode(platform_raw), keyring), directory)
+        platform = resolve_mapping(to_config(StoredSide.decode(platform_raw), keyring), read)
     except (KeyringError, ValueError) as exc:  # MappingError is a ValueError
         raise ConfigUnavailable(f"the platform connection cannot be used: {exc}") from None
     integrations = []
     for raw in integrations_raw.values():
         stored = StoredSide.decode(raw)
         try:
-            config = resolve_mapping(to_config(stored, keyring), directory)
+            config = resolve_mapping(to_config(stored, keyring), read)
         except MappingError as exc:
             log.error(
                 "integration left out: its mapping file cannot be used",

@@ -37,6 +37,7 @@ from incident_sync.devstack.optional import (
 )
 from incident_sync.devstack.processes import Child
 from incident_sync.devstack.reconciler import reconciler
+from incident_sync.runtime.settings import Settings
 
 __all__ = ["JIRA_TOKEN", "JIRA_USER", "PD_USER", "SLACK_CHANNEL", "Stack"]
 
@@ -314,29 +315,62 @@ class Stack:
             raise
         return self
 
+    @property
+    def partitions(self) -> int:
+        """The partition count of each pipeline topic (KAFKA_TOPIC_PARTITIONS)."""
+        default = Settings.model_fields["kafka_topic_partitions"].default
+        return int(self.extra_env.get("KAFKA_TOPIC_PARTITIONS", default))
+
+    def held_partitions(self, client: httpx.Client) -> dict[str, dict[str, int]] | None:
+        """Per worker, the partitions of each pipeline topic it holds (its /ready body); None
+        while one is not ready."""
+        held: dict[str, dict[str, int]] = {}
+        for name in self.worker_names:
+            try:
+                answer = client.get(f"{self.url(name)}/ready")
+            except httpx.HTTPError:
+                return None
+            if answer.status_code != 200:
+                return None
+            held[name] = answer.json()["topics"]
+        return held
+
     def wait_ready(self, timeout_s: float) -> None:
-        """Ready = the ingress reaches broker and Redis, and the worker has its partitions."""
+        """Ready = the ingress reaches broker and Redis, every worker has joined the consumer
+        group, and together they hold every partition of the pipeline's topics (a worker
+        beyond the partition count holds none and is ready all the same)."""
         deadline = time.monotonic() + timeout_s
         pending = {"ingress": f"{self.url('ingress')}/ready"}
         pending.update({name: f"{self.url(name)}/ready" for name in self.worker_names})
         pending["reconciler"] = f"{self.url('reconciler')}/ready"
         with httpx.Client(timeout=2.0) as client:
-            while pending:
+            while True:
                 for name, url in list(pending.items()):
                     try:
                         if client.get(url).status_code == 200:
                             del pending[name]
                     except httpx.HTTPError:
                         pass
-                if not pending:
+                if not pending and self._all_partitions_held(client):
                     return
                 for child in self.children:
                     if not child.running:
                         raise RuntimeError(f"{child.name} exited:\n{child.log_tail()}")
                 if time.monotonic() > deadline:
                     logs = "\n".join(f"--- {c.name}\n{c.log_tail(15)}" for c in self.children)
-                    raise TimeoutError(f"not ready after {timeout_s}s: {sorted(pending)}\n{logs}")
+                    waiting = sorted(pending) or ["the workers to hold every partition"]
+                    raise TimeoutError(f"not ready after {timeout_s}s: {waiting}\n{logs}")
                 time.sleep(0.25)
+
+    def _all_partitions_held(self, client: httpx.Client) -> bool:
+        held = self.held_partitions(client)
+        if held is None:
+            return False
+        totals: dict[str, int] = {}
+        for topics in held.values():
+            for topic, n in topics.items():
+                totals[topic] = totals.get(topic, 0) + n
+        return bool(totals) and all(n == self.partitions for n in totals.values())
 
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)

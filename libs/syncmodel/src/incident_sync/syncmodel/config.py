@@ -1,19 +1,17 @@
 """Runtime configuration of the sides: the platform connection and each integration.
 
-Two sources build the same `SyncConfig`: one JSON file (`INCIDENT_SYNC_CONFIG`; `${VAR}` in a
-string value is replaced by that environment variable so secrets can come from a Kubernetes
-Secret), or the control store in Redis (`controlstore.source`, written by the control API).
+Two sources build the same `SyncConfig`: one JSON file (`INCIDENT_SYNC_CONFIG`, read by
+`incident_sync.runtime.configfiles`, which also replaces `${VAR}` in string values), or the
+control store in Redis (`controlstore.source`, written by the control API). This module
+reads nothing: it checks what the sources read (`parse_config`), and a side's mapping file
+comes through the reader it is given (`resolve_mapping`).
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -39,7 +37,6 @@ from incident_sync.syncmodel.mapping import (
     FieldMapping,
     MappingConfig,
     MappingError,
-    read_named_mapping,
 )
 from incident_sync.syncmodel.options import check_options
 from incident_sync.syncmodel.ownership import FieldOwnership
@@ -235,19 +232,6 @@ class SyncConfig(BaseModel):
         return [i for i in self.integrations if i.type == tool]
 
 
-_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
-
-
-def _expand(value: object) -> object:
-    if isinstance(value, str):
-        return _VAR.sub(lambda m: os.environ.get(m.group(1), ""), value)
-    if isinstance(value, list):
-        return [_expand(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _expand(v) for k, v in value.items()}
-    return value
-
-
 # Blocks of the seed guide's own config.json that mean something else here: the refusal says
 # where that setting lives. The tools' own blocks come with their traits (`guide_keys`).
 GUIDE_KEYS: Final[Mapping[str, str]] = {
@@ -268,35 +252,35 @@ def guide_keys() -> dict[str, str]:
     return {**hints, **GUIDE_KEYS}
 
 
-def resolve_mapping(side: IntegrationConfig, mappings_dir: str | Path) -> IntegrationConfig:
-    """The side with its `mapping_file` (a name inside `mappings_dir`) read into `field_map`;
-    an inline `field_map` wins and the file is not read. MappingError when the file is
-    missing or is not a mapping file."""
+# Reads the mapping file of the given name (MappingError when it cannot be used).
+MappingReader = Callable[[str], MappingConfig]
+
+
+def resolve_mapping(side: IntegrationConfig, read: MappingReader) -> IntegrationConfig:
+    """The side with its `mapping_file` (a name `read` turns into its content) read into
+    `field_map`; an inline `field_map` wins and nothing is read. MappingError when the file
+    is missing or is not a mapping file."""
     if side.mapping_file is None or side.field_map is not None:
         return side
-    field_map = read_named_mapping(mappings_dir, side.mapping_file)
-    return side.model_copy(update={"field_map": field_map})
+    return side.model_copy(update={"field_map": read(side.mapping_file)})
 
 
-def load_config(path: str | Path, *, mappings_dir: str | Path) -> SyncConfig:
-    """Read the config file; each `mapping_file` names a file inside `mappings_dir`. Raises
-    ConfigError naming every key at fault (unknown keys included), never quoting a value."""
-    path = Path(path)
-    raw = _expand(orjson.loads(path.read_bytes()))
+def parse_config(raw: object, *, source: str, read: MappingReader) -> SyncConfig:
+    """The sides file's content (`source` names it in errors), checked, with each side's
+    `mapping_file` read through `read`. Raises ConfigError naming every key at fault (unknown
+    keys included), never quoting a value."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
+        raise ConfigError(f"{source}: expected a JSON object")
     try:
         config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {describe(exc, guide_keys())}") from None
+        raise ConfigError(f"{source}: {describe(exc, guide_keys())}") from None
     try:
         return config.model_copy(
             update={
-                "platform": resolve_mapping(config.platform, mappings_dir),
-                "integrations": tuple(
-                    resolve_mapping(i, mappings_dir) for i in config.integrations
-                ),
+                "platform": resolve_mapping(config.platform, read),
+                "integrations": tuple(resolve_mapping(i, read) for i in config.integrations),
             }
         )
     except MappingError as exc:
-        raise MappingError(f"{path}: {exc} (mappings directory {mappings_dir})") from None
+        raise MappingError(f"{source}: {exc}") from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Final, Literal, get_args
 
 import orjson
@@ -150,22 +149,21 @@ class MappingError(ConfigError):
     pass
 
 
-def load_mapping(path: str | Path | None) -> FieldMapping:
-    """Load a mapping file; None gives the defaults."""
-    if path is None:
-        return FieldMapping(MappingConfig())
-    return FieldMapping(read_mapping_config(path))
+def default_mapping() -> FieldMapping:
+    """The field map of a side given no mapping: the defaults."""
+    return FieldMapping(MappingConfig())
 
 
-def read_mapping_config(path: str | Path) -> MappingConfig:
-    """A mapping file's content, merged over the defaults."""
-    raw = orjson.loads(Path(path).read_bytes())
+def parse_mapping_config(source: str, data: bytes) -> MappingConfig:
+    """A mapping file's content merged over the defaults; MappingError naming `source` and
+    every key at fault."""
+    raw = orjson.loads(data)
     if not isinstance(raw, dict):
-        raise MappingError(f"{path}: expected a JSON object")
+        raise MappingError(f"{source}: expected a JSON object")
     try:
         return MappingConfig.model_validate(raw)
     except ValidationError as exc:
-        raise MappingError(f"{path}: {describe(exc)}") from None
+        raise MappingError(f"{source}: {describe(exc)}") from None
 
 
 # A mapping file is named, never located: a bare file name (letters, digits, `_`, `-`, dots
@@ -176,21 +174,19 @@ MAPPING_FILE_NAME: Final = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
 _MAPPING_FILE_NAME = re.compile(MAPPING_FILE_NAME)
 
 
-def read_named_mapping(directory: str | Path, name: str) -> MappingConfig:
-    """The mapping file `name` inside `directory` (the configured mappings directory).
-
-    MappingError, with a reason that names neither the directory nor the file's content,
-    unless `name` is a bare file name (`MAPPING_FILE_NAME`) of a readable JSON object made of
-    the mapping's own sections whose platform fields are known.
-    """
+def check_mapping_file_name(name: str) -> None:
+    """MappingError unless `name` is a bare file name (`MAPPING_FILE_NAME`)."""
     if not _MAPPING_FILE_NAME.match(name):
         raise MappingError(f"{name!r} is not a file name (no directories, no '..')")
+
+
+def parse_mapping_file(name: str, data: bytes) -> MappingConfig:
+    """The content `data` of the mapping file `name`, checked: a JSON object made of the
+    mapping's own sections whose platform fields are known. MappingError, with a reason that
+    names the file but never quotes its content. Reads nothing: the caller read the bytes
+    (`incident_sync.runtime.configfiles.MappingDirectory`)."""
     try:
-        raw = orjson.loads((Path(directory) / name).read_bytes())
-    except FileNotFoundError:
-        raise MappingError(f"no mapping file {name!r} in the mappings directory") from None
-    except OSError as exc:
-        raise MappingError(f"mapping file {name!r} cannot be read: {exc.strerror}") from None
+        raw = orjson.loads(data)
     except orjson.JSONDecodeError:
         raise MappingError(f"mapping file {name!r} is not JSON") from None
     if not isinstance(raw, dict):
@@ -208,23 +204,6 @@ def read_named_mapping(directory: str | Path, name: str) -> MappingConfig:
     except MappingError as exc:
         raise MappingError(f"mapping file {name!r}: {exc}") from None
     return config
-
-
-def mapping_file_names(directory: str | Path) -> list[str]:
-    """The names in `directory` that `read_named_mapping` reads: what a `mapping_file` may be
-    now (the control API's document lists them)."""
-    try:
-        entries = sorted(p.name for p in Path(directory).iterdir())
-    except OSError:
-        return []
-    names = []
-    for name in entries:
-        try:
-            read_named_mapping(directory, name)
-        except MappingError:
-            continue
-        names.append(name)
-    return names
 
 
 def _canonical(platform_field: str) -> str:

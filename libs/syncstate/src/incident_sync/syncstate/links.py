@@ -1,7 +1,7 @@
 """Links between platform incidents and tool records, and the pipeline's known state, as the
 control plane, the unlinking of deleted records and the reconciler see them.
 
-The outbound worker writes these keys (`services/outbound/state.py` and `recordstate.py`
+The outbound worker writes these keys (`incident_sync.outbound.state` and `recordstate.py`
 define the layout): `is:{t}:links:{incident}` (hash integration -> external id),
 `is:{t}:link:{integration}:{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the
 record's last known values; bookkeeping fields start with NUL, and `\\0s:<field>` holds the

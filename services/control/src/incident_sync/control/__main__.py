@@ -12,6 +12,7 @@ from aiohttp import web
 from incident_sync.control.api.app import build_app
 from incident_sync.control.settings import ControlSettings
 from incident_sync.runtime.logs import setup_logging
+from incident_sync.runtime.tracing import setup_tracing
 
 log = logging.getLogger("control")
 
@@ -42,6 +43,7 @@ async def serve(settings: ControlSettings) -> None:
 def main() -> None:
     settings = ControlSettings()
     setup_logging(settings.log_level)
+    setup_tracing("incident-sync-control")
     asyncio.run(serve(settings))
 
 

@@ -16,6 +16,7 @@ from incident_sync.ingress import handlers, manual
 from incident_sync.ingress.errors import error_middleware
 from incident_sync.ingress.publisher import Publisher
 from incident_sync.ingress.sides import ConnectorFactory, Sides, default_factory
+from incident_sync.runtime.httpspans import server_spans
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import SyncConfig
 
@@ -63,7 +64,7 @@ def build_app(
     )
     max_body = settings.max_body_bytes
 
-    app = web.Application(client_max_size=max_body, middlewares=[error_middleware])
+    app = web.Application(client_max_size=max_body, middlewares=[server_spans(), error_middleware])
     app[PUBLISHER] = publisher
     app[REDIS] = redis_client
     app[SIDES] = sides

@@ -17,7 +17,6 @@ from typing import Final
 
 from aiohttp import web
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
@@ -54,7 +53,6 @@ def _records(events: Sequence[ChangeEvent], side: Side) -> list[Record]:
                 ("origin", e.origin.value.encode()),
                 ("delivery-id", e.delivery_id.encode()),
                 ("integration-id", side.id_header),
-                *tracing.kafka_headers(),  # the webhook's span, parent of the gate's
             ],
         )
         for e in events
@@ -79,8 +77,13 @@ async def publish_events(publisher: Publisher, side: Side, events: Sequence[Chan
                 outcome="too_large",
             )
     started = time.perf_counter()
+    key = records[0][0] if len(records) == 1 else None
     try:
-        await publisher.publish(records)
+        with tracing.sending(publisher.topic, key, count=len(records)):
+            if carried := tracing.kafka_headers():  # the send span, parent of the gate's
+                for _, _, headers in records:
+                    headers.extend(carried)
+            await publisher.publish(records)
     except PublishUnavailable as exc:
         log.warning(
             "publish failed",
@@ -119,13 +122,14 @@ async def handle_webhook(
 ) -> web.Response:
     counts = side.metrics.received
     try:
-        with tracing.stage(
-            "ingress",
-            kind=SpanKind.SERVER,
-            integration_id=side.id,
-            integration_type=side.config.type,
-            direction=tracing.direction(side.is_platform),
-        ):
+        with tracing.timed("ingress"):  # its span is the request's (`runtime.httpspans`)
+            tracing.set_attributes(
+                trace.get_current_span(),
+                stage="ingress",
+                integration_id=side.id,
+                integration_type=side.config.type,
+                direction=tracing.direction(side.is_platform),
+            )
             response = await _webhook(request, side, publisher, max_body)
     except ApiError as exc:
         outcome = exc.outcome or "invalid"

@@ -13,10 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.lanes import Lanes
+from incident_sync.outbound.membership import Membership
 from incident_sync.outbound.quarantine import Quarantine
 from incident_sync.runtime.logs import logging_config, setup_logging
 from incident_sync.runtime.settings import Settings
-from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.runtime.tracing import Consumed, setup_tracing
 from incident_sync.syncmodel import topics
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,21 @@ async def _drain(sender: faust.App, *args: object, **kwargs: object) -> None:
     await asyncio.gather(*(lanes.drain(timeout) for lanes in _lanes))
 
 
+# Whether this worker has joined its group, and the partitions it holds (`outbound.membership`).
+membership = Membership((topics.INBOUND, topics.CHANGES, topics.OUTBOUND))
+
+
+@app.on_partitions_assigned.connect  # type: ignore[arg-type]  # async receivers are supported
+async def _assigned(sender: faust.App, assigned: set[Any], **kwargs: object) -> None:
+    # Sent after every rebalance, with an empty set for a worker that got nothing.
+    membership.assigned(assigned)
+
+
+def consumed(event: faust.EventT[bytes]) -> Consumed:
+    """An event's message for its stage's span (`process <topic>`; the group is the app's)."""
+    return Consumed.of(event.message, app.conf.id)
+
+
 inbound_topic = app.topic(topics.INBOUND, internal=False)
 changes_topic = app.topic(topics.CHANGES, internal=False)
 outbound_topic = app.topic(topics.OUTBOUND, internal=False)
@@ -163,10 +179,10 @@ async def ready(view: faust.web.View, request: faust.web.Request) -> faust.web.R
         await ctx.store.redis.ping()
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
         return view.json({"status": "unavailable", "redis": repr(exc)}, status=503)
-    assigned = len(app.consumer.assignment())
-    if not assigned:  # still joining the consumer group
-        return view.json({"status": "joining", "partitions": 0}, status=503)
-    return view.json({"status": "ready", "partitions": assigned})
+    # Joined the group = ready, holding partitions or not (a spare worker must not block a
+    # drain through the PodDisruptionBudget); the body tells what it holds.
+    status = membership.status()
+    return view.json(status, status=200 if membership.joined else 503)
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]  # async receivers are supported

@@ -107,6 +107,10 @@ class Delivery:
                     **cmd.set_fields,
                     **{k: v for k, v in record.fields.items() if k != Field.COMMENT},
                 }
+                # And nothing where it was sent nothing and said it filled in nothing: known
+                # as empty, so a later snapshot's empty value, or an edit to empty, is no
+                # change there (it would take back a newer edit still on its way).
+                holds = {**dict.fromkeys(self._carried(target_id) - set(stored), ""), **stored}
 
                 async def after_create() -> None:  # one transaction: link and bookkeeping
                     async with store.redis.pipeline(transaction=True) as pipe:
@@ -126,7 +130,7 @@ class Delivery:
                             cmd.tenant,
                             target_id,
                             created,
-                            stored,
+                            holds,
                             record.version,
                             cmd.source_ts,
                             sent=sent_marks(cmd.set_fields, stored),
@@ -152,6 +156,11 @@ class Delivery:
         if comment is not None and await until_done(comment.finish, "delivery.comment"):
             written = True
         return DeliveryResult("written" if written else "skipped", external_id)
+
+    def _carried(self, integration_id: str) -> set[str]:
+        """The fields the pipeline writes to the integration's records, comments aside."""
+        mapping = self.ctx.mappings.get(integration_id)
+        return set(mapping.outbound_fields()) - {Field.COMMENT} if mapping else set()
 
     async def _write(self, cmd: DeliveryCommand, connector: Connector, external_id: str) -> bool:
         """Set the command's fields on the record; False when none is left to write."""

@@ -83,10 +83,12 @@ class Ladder:
         return datetime.fromtimestamp(self.clock() + max(0.0, wait_s), UTC)
 
     async def _send(self, topic: str, cmd: DeliveryCommand) -> None:
-        headers = tracing.kafka_headers()
-        if cmd.not_before is not None:
-            headers.append(due_header(cmd.not_before))
-        await self.publish(topic, command_key(cmd), codec.encode(cmd), headers)
+        key = command_key(cmd)
+        with tracing.sending(topic, key):
+            headers = tracing.kafka_headers()
+            if cmd.not_before is not None:
+                headers.append(due_header(cmd.not_before))
+            await self.publish(topic, key, codec.encode(cmd), headers)
 
     async def retry(self, cmd: DeliveryCommand, step: Retry, error: str) -> None:
         nxt = cmd.model_copy(
@@ -132,9 +134,9 @@ class Ladder:
             cmd, step.reason, cmd.attempt, error, integration_id=owner(cmd, self.platform_id())
         )
         key = topics.target_key(cmd.tenant, cmd.target_integration_id, cmd.command_id)
-        await self.publish(
-            topics.DLQ, key, entry.model_dump_json().encode(), tracing.kafka_headers()
-        )
+        with tracing.sending(topics.DLQ, key):
+            value, headers = entry.model_dump_json().encode(), tracing.kafka_headers()
+            await self.publish(topics.DLQ, key, value, headers)
         await until_done(lambda: self.dlq.add(entry), "dlq.add")
         log.error(
             "delivery dead-lettered",

@@ -95,3 +95,11 @@ QUARANTINE_DEPTH = Gauge(
     "('-': no integration could be told). Every worker exports it: queries take max.",
     ["stage", "integration"],
 )
+
+# -- the consumer group: what this worker holds (`outbound.membership`) ------------------------
+ASSIGNED_PARTITIONS = Gauge(
+    "incident_sync_worker_assigned_partitions",
+    "Partitions of each pipeline topic this worker holds, as of its last assignment (0 on a "
+    "spare worker: one beyond the partition count, ready and waiting for a rebalance).",
+    ["topic"],
+)

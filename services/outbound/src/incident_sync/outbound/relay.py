@@ -34,6 +34,7 @@ from incident_sync.outbound.ladder import NOT_BEFORE
 from incident_sync.outbound.metrics import RETRY_DEPTH
 from incident_sync.outbound.reread import RETRY_TO
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.runtime import tracing
 from incident_sync.runtime.kafka import fetch_options, make_producer
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel import topics
@@ -216,22 +217,37 @@ class RetryRelay:
         """Send due records in order to `sync.outbound`; how many from the first are done
         (on sync.outbound, or quarantined), and the outage that stopped the rest."""
         sent: list[asyncio.Future[Any] | BaseException] = []
+        spans: list[tracing.Relayed] = []
         for record in records:
+            to = destination(record)
+            relayed = tracing.Relayed(
+                tracing.Consumed.of(record, self.delivery.retry_group), to, "relay"
+            )
+            spans.append(relayed)
             try:
                 sent.append(
                     await self._producer.send(
-                        destination(record),
-                        key=record.key,
-                        value=record.value,
-                        headers=list(record.headers or ()),
+                        to, key=record.key, value=record.value, headers=relayed.headers
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - sorted by infrastructure() below
                 sent.append(exc)
                 if infrastructure(exc):
                     break
+        try:
+            return await self._settle(records, sent, spans)
+        finally:
+            for relayed in spans:
+                relayed.end()  # those an outage stopped (no-op for the others)
+
+    async def _settle(
+        self,
+        records: list[ConsumerRecord[bytes, bytes]],
+        sent: list[asyncio.Future[Any] | BaseException],
+        spans: list[tracing.Relayed],
+    ) -> tuple[int, BaseException | None]:
         done = 0
-        for record, outcome in zip(records, sent, strict=False):
+        for record, outcome, relayed in zip(records, sent, spans, strict=True):
             error: BaseException | None = None
             if isinstance(outcome, BaseException):
                 error = outcome
@@ -240,6 +256,7 @@ class RetryRelay:
                     await outcome  # acks=all: durable on sync.outbound
                 except Exception as exc:  # noqa: BLE001 - sorted by infrastructure() below
                     error = exc
+            relayed.end(error)
             if error is not None:
                 if infrastructure(error) or self.quarantine is None:
                     return done, error

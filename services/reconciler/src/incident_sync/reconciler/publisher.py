@@ -58,6 +58,13 @@ class Publisher:
             return
         if self._producer is None:
             raise RuntimeError("the publisher is not started")
+        first = events[0]
+        key = topics.record_key(first.tenant, first.integration_id, first.external_id)
+        # One `send sync.inbound` span for the batch, the child of the run's or the pass's.
+        with tracing.sending(topics.INBOUND, key, count=len(events)):
+            await self._publish(events, self._producer)
+
+    async def _publish(self, events: Sequence[ChangeEvent], producer: AIOKafkaProducer) -> None:
         pending: list[tuple[ChangeEvent, Message, asyncio.Future[Any]]] = []
         for event in events:
             message = Message(
@@ -67,7 +74,7 @@ class Publisher:
                 headers=headers(event),
             )
             try:
-                sent = await self._producer.send(
+                sent = await producer.send(
                     topics.INBOUND,
                     value=message.value,
                     key=message.key,
@@ -124,8 +131,9 @@ class Publisher:
 
 
 def headers(event: ChangeEvent) -> list[tuple[str, bytes]]:
-    """The ingress's headers, and the current span (a reconcile run or a poll) as the parent
-    of the gate's: a corrective change is one trace from the run down to the write."""
+    """The ingress's headers, and the current span (the publish's, under a reconcile run or
+    a poll) as the parent of the gate's: a corrective change is one trace from the run down
+    to the write."""
     return [
         ("origin", event.origin.value.encode()),
         ("delivery-id", event.delivery_id.encode()),

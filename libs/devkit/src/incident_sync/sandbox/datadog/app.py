@@ -6,22 +6,20 @@ import json
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.faults import ApiFaults, fault_middleware, set_api_faults_from
+from incident_sync.sandbox.base import Controls, control_routes, sandbox_app
+from incident_sync.sandbox.faults import ApiFaults, fault_middleware
 from incident_sync.sandbox.ids import now as utcnow
 from incident_sync.sandbox.webhook_sender import (
     DEFAULT_BACKOFF_S,
     SenderConfig,
     WebhookSender,
     hold_for_response,
-    release_after_response,
-    set_faults_from,
 )
 
 JSON = dict[str, Any]
@@ -321,37 +319,19 @@ async def ui_edit(request: web.Request) -> web.Response:
     return web.json_response({"data": render(incident, state.config)})
 
 
-@routes.get("/_sandbox/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "api_writes": dict(state.api_writes),
-            "incidents": len(state.incidents),
-            **state.sender.stats(),
-            **state.faults.stats(),
-        }
-    )
-
-
-@routes.post("/_sandbox/faults")
-async def faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    try:
-        await set_api_faults_from(request, state.faults)
-    except (ValueError, TypeError) as exc:
-        return error(400, str(exc))
-    return await set_faults_from(request, state.sender)
-
-
-@routes.post("/_sandbox/reset")
-async def reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
+def _reset(state: State) -> None:
     state.incidents.clear()
     state.api_writes.clear()
-    state.sender.reset()
-    state.faults.set(0, 0)
-    return web.json_response({"ok": True})
+
+
+def _controls(app: web.Application) -> Controls:
+    state = app[STATE]
+    return Controls(
+        counts=lambda: {"api_writes": dict(state.api_writes), "incidents": len(state.incidents)},
+        reset=lambda: _reset(state),
+        sender=state.sender,
+        faults=state.faults,
+    )
 
 
 def build_app(config: DatadogConfig | None = None) -> web.Application:
@@ -361,14 +341,10 @@ def build_app(config: DatadogConfig | None = None) -> web.Application:
     faults_mw = fault_middleware(
         lambda r: r.app[STATE].faults, ("/api/",), lambda s: error(s, "Rate limit exceeded")
     )
-    app = web.Application(middlewares=[release_after_response, faults_mw, authenticate])
-    app[STATE] = state
-    app.add_routes(routes)
-
-    async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
-        await sender.start()
-        yield
-        await sender.stop()
-
-    app.cleanup_ctx.append(sender_lifecycle)
-    return app
+    return sandbox_app(
+        STATE,
+        state,
+        sender=sender,
+        middlewares=[faults_mw, authenticate],
+        routes=[routes, control_routes(_controls)],
+    )

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.incidentio import webhooks
 from incident_sync.sandbox.incidentio.catalog import JSON
 from incident_sync.sandbox.incidentio.state import STATE, State
 from incident_sync.sandbox.incidentio.store import VISIBILITIES
-from incident_sync.sandbox.webhook_sender import set_faults_from
 
-routes = web.RouteTableDef()
+
+def _controls(app: web.Application) -> Controls:
+    state = app[STATE]
+    return store_controls(
+        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, None
+    )
+
+
+# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
+routes = control_routes(_controls)
 
 UI_USER: JSON = {
     "user": {
@@ -23,18 +30,6 @@ UI_USER: JSON = {
         "slack_user_id": "U0SANDBOX01",
     }
 }
-
-
-def bad(message: str) -> web.Response:
-    return web.json_response({"error": message}, status=400)
-
-
-async def _body(request: web.Request) -> JSON | None:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except json.JSONDecodeError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _ui_updates(state: State, body: JSON) -> JSON | str:
@@ -79,7 +74,7 @@ def _ui_updates(state: State, body: JSON) -> JSON | str:
 @routes.post("/_sandbox/incidents")
 async def ui_create(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await _body(request)
+    body = await json_body(request)
     if body is None:
         return bad("body must be a JSON object")
     visibility = body.get("visibility", "public")
@@ -110,7 +105,7 @@ async def ui_edit(request: web.Request) -> web.Response:
     incident = state.store.get(request.match_info["id"])
     if incident is None:
         return web.json_response({"error": "incident not found"}, status=404)
-    body = await _body(request)
+    body = await json_body(request)
     if body is None:
         return bad("body must be a JSON object")
     updates = _ui_updates(state, body)
@@ -130,29 +125,3 @@ async def ui_show(request: web.Request) -> web.Response:
     if incident is None:
         return web.json_response({"error": "incident not found"}, status=404)
     return web.json_response({"incident": state.store.render(incident, webhook=True)})
-
-
-@routes.get("/_sandbox/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "incidents": len(state.store.incidents),
-            **state.sender.stats(),
-        }
-    )
-
-
-@routes.post("/_sandbox/faults")
-async def faults(request: web.Request) -> web.Response:
-    return await set_faults_from(request, request.app[STATE].sender)
-
-
-@routes.post("/_sandbox/reset")
-async def reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.store.reset()
-    state.sender.reset()
-    return web.json_response({"ok": True})

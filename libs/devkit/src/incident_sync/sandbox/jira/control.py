@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.faults import set_api_faults_from
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.jira import webhooks
 from incident_sync.sandbox.jira.adf import doc
 from incident_sync.sandbox.jira.render import Renderer
@@ -20,22 +19,18 @@ from incident_sync.sandbox.jira.store import (
     account_id,
 )
 from incident_sync.sandbox.jira.values import JiraError
-from incident_sync.sandbox.webhook_sender import set_faults_from
 
-routes = web.RouteTableDef()
+
+def _controls(app: web.Application) -> Controls:
+    state = app[STATE]
+    return store_controls(
+        state.store, ("issues", lambda: len(state.store.issues)), state.sender, state.faults
+    )
+
+
+# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
+routes = control_routes(_controls)
 JSON = dict[str, Any]
-
-
-def bad(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def _body(request: web.Request) -> JSON | None:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except json.JSONDecodeError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _actor(state: State, body: JSON) -> str:
@@ -98,7 +93,7 @@ def _issue(request: web.Request, state: State) -> Issue | None:
 @routes.post("/_sandbox/issues")
 async def ui_create(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await _body(request)
+    body = await json_body(request)
     if body is None:
         return bad("body must be a JSON object")
     actor = _actor(state, body)
@@ -135,7 +130,7 @@ async def ui_list(request: web.Request) -> web.Response:
 async def ui_edit(request: web.Request) -> web.Response:
     state = request.app[STATE]
     issue = _issue(request, state)
-    body = await _body(request)
+    body = await json_body(request)
     if issue is None or body is None:
         return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
     actor = _actor(state, body)
@@ -172,7 +167,7 @@ def _move(state: State, issue: Issue, status_name: str) -> list[JSON]:
 async def ui_comment(request: web.Request) -> web.Response:
     state = request.app[STATE]
     issue = _issue(request, state)
-    body = await _body(request)
+    body = await json_body(request)
     if issue is None or body is None:
         return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
     actor = _actor(state, body)
@@ -189,7 +184,7 @@ async def ui_comment(request: web.Request) -> web.Response:
 async def ui_edit_comment(request: web.Request) -> web.Response:
     state = request.app[STATE]
     issue = _issue(request, state)
-    body = await _body(request)
+    body = await json_body(request)
     if issue is None or body is None:
         return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
     actor = _actor(state, body)
@@ -228,37 +223,3 @@ async def ui_delete(request: web.Request) -> web.Response:
     )
     del state.store.issues[issue.id]
     return web.Response(status=204)
-
-
-@routes.get("/_sandbox/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "issues": len(state.store.issues),
-            **state.sender.stats(),
-            **state.faults.stats(),
-        }
-    )
-
-
-@routes.post("/_sandbox/faults")
-async def faults(request: web.Request) -> web.Response:
-    """`{"drop_webhooks": 0.5}`, `{"fail_status": 429, "fail_count": 2, "retry_after_s": 1}`."""
-    state = request.app[STATE]
-    try:
-        await set_api_faults_from(request, state.faults)
-    except (ValueError, TypeError) as exc:
-        return bad(str(exc))
-    return await set_faults_from(request, state.sender)
-
-
-@routes.post("/_sandbox/reset")
-async def reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.store.reset()
-    state.sender.reset()
-    state.faults.set(0, 0)
-    return web.json_response({"ok": True})

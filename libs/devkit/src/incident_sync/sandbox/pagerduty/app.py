@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
+from incident_sync.sandbox.base import sandbox_app
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
 from incident_sync.sandbox.pagerduty import api, control
 from incident_sync.sandbox.pagerduty.state import STATE, PagerDutyConfig, State, new_store
-from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
+from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender
 
 
 def build_app(config: PagerDutyConfig | None = None) -> web.Application:
@@ -17,15 +16,10 @@ def build_app(config: PagerDutyConfig | None = None) -> web.Application:
     sender = WebhookSender(SenderConfig(url=config.webhook_url, backoff_s=config.webhook_backoff_s))
     state = State(config, new_store(config), sender, ApiFaults())
     faults = fault_middleware(lambda r: r.app[STATE].faults, api.API_PREFIXES, api.error_for_status)
-    app = web.Application(middlewares=[release_after_response, faults, api.authenticate])
-    app[STATE] = state
-    app.add_routes(api.routes)
-    app.add_routes(control.routes)
-
-    async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
-        await sender.start()
-        yield
-        await sender.stop()
-
-    app.cleanup_ctx.append(sender_lifecycle)
-    return app
+    return sandbox_app(
+        STATE,
+        state,
+        sender=sender,
+        middlewares=[faults, api.authenticate],
+        routes=[api.routes, control.routes],
+    )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.faults import set_api_faults_from
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.pagerduty import render, webhooks
 from incident_sync.sandbox.pagerduty.state import STATE, State
 from incident_sync.sandbox.pagerduty.store import (
@@ -17,22 +16,18 @@ from incident_sync.sandbox.pagerduty.store import (
     Incident,
     PdError,
 )
-from incident_sync.sandbox.webhook_sender import set_faults_from
 
-routes = web.RouteTableDef()
+
+def _controls(app: web.Application) -> Controls:
+    state = app[STATE]
+    return store_controls(
+        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, state.faults
+    )
+
+
+# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
+routes = control_routes(_controls)
 JSON = dict[str, Any]
-
-
-def bad(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-async def _body(request: web.Request) -> JSON | None:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except json.JSONDecodeError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def view(state: State, incident: Incident) -> JSON:
@@ -68,7 +63,7 @@ def _native(state: State, body: JSON) -> JSON:
 @routes.post("/_sandbox/incidents")
 async def ui_trigger(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await _body(request)
+    body = await json_body(request)
     actor = _actor(state, body) if body is not None else None
     if body is None or actor is None:
         return bad("body must be a JSON object naming a known user")
@@ -105,7 +100,7 @@ async def ui_list(request: web.Request) -> web.Response:
 async def ui_edit(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = state.store.incidents.get(request.match_info["id"])
-    body = await _body(request)
+    body = await json_body(request)
     if incident is None or body is None:
         return bad(
             "no such incident, or the body is not a JSON object", 404 if incident is None else 400
@@ -125,7 +120,7 @@ async def ui_edit(request: web.Request) -> web.Response:
 async def ui_note(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = state.store.incidents.get(request.match_info["id"])
-    body = await _body(request)
+    body = await json_body(request)
     if incident is None or body is None:
         return bad(
             "no such incident, or the body is not a JSON object", 404 if incident is None else 400
@@ -139,37 +134,3 @@ async def ui_note(request: web.Request) -> web.Response:
         return bad("; ".join(exc.errors) or exc.message)
     webhooks.annotated(request, state, incident, note)
     return web.json_response({"id": note.id}, status=201)
-
-
-@routes.get("/_sandbox/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "incidents": len(state.store.incidents),
-            **state.sender.stats(),
-            **state.faults.stats(),
-        }
-    )
-
-
-@routes.post("/_sandbox/faults")
-async def faults(request: web.Request) -> web.Response:
-    """`{"drop_webhooks": 0.5}`, `{"fail_status": 429, "fail_count": 2, "retry_after_s": 1}`."""
-    state = request.app[STATE]
-    try:
-        await set_api_faults_from(request, state.faults)
-    except (ValueError, TypeError) as exc:
-        return bad(str(exc))
-    return await set_faults_from(request, state.sender)
-
-
-@routes.post("/_sandbox/reset")
-async def reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.store.reset()
-    state.sender.reset()
-    state.faults.set(0, 0)
-    return web.json_response({"ok": True})

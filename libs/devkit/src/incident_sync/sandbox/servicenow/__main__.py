@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-
-from incident_sync.sandbox.serve import run
+from incident_sync.sandbox.serve import command_line, credential_pair, parse, run
 from incident_sync.sandbox.servicenow.app import build_app
 from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 
 
-def _pair(text: str) -> tuple[str, str]:
-    name, sep, secret = text.partition(":")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"expected name:secret, got {text!r}")
-    return name, secret
-
-
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser = command_line(__doc__, __package__)
     parser.add_argument(
         "--user",
         action="append",
-        type=_pair,
+        type=credential_pair("name", "password"),
         default=[],
         help="name:password, repeatable; the first is the integration user",
     )
@@ -34,7 +22,6 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="client_id:client_secret[:user], repeatable",
     )
-    parser.add_argument("--webhook-url", default="", help="empty = webhooks disabled")
     parser.add_argument("--webhook-secret", default=ServiceNowConfig.webhook_secret)
     parser.add_argument("--rate-limit-per-hour", type=int, default=None)
     parser.add_argument(
@@ -42,8 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="data policy: close_code and close_notes mandatory to resolve",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    args = parse(parser, argv)
     clients: dict[str, tuple[str, str]] = {}
     for raw in args.oauth_client:
         parts = raw.split(":")

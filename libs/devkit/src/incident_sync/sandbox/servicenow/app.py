@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
+from incident_sync.sandbox.base import sandbox_app
 from incident_sync.sandbox.faults import with_api_faults
 from incident_sync.sandbox.servicenow import api, control
 from incident_sync.sandbox.servicenow.auth import Auth
 from incident_sync.sandbox.servicenow.state import STATE, ServiceNowConfig, State
 from incident_sync.sandbox.servicenow.store import Customizations, TableStore
-from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender, release_after_response
+from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender
 
 
 def build_app(config: ServiceNowConfig | None = None) -> web.Application:
@@ -27,18 +26,13 @@ def build_app(config: ServiceNowConfig | None = None) -> web.Application:
     state = State(config, TableStore(config.require_close_fields, custom), sender, auth)
     # ServiceNow's REST API takes request bodies up to glide.rest.max_content_length (10 MB by
     # default), not aiohttp's 1 MiB.
-    app = web.Application(
-        middlewares=[release_after_response, api.authenticate], client_max_size=10 * 1024 * 1024
+    app = sandbox_app(
+        STATE,
+        state,
+        sender=sender,
+        middlewares=[api.authenticate],
+        routes=[api.routes, control.routes],
+        client_max_size=10 * 1024 * 1024,
     )
-    app[STATE] = state
-    app.add_routes(api.routes)
-    app.add_routes(control.routes)
     with_api_faults(app, api.API_PREFIXES, api.error_for_status)
-
-    async def sender_lifecycle(_: web.Application) -> AsyncIterator[None]:
-        await sender.start()
-        yield
-        await sender.stop()
-
-    app.cleanup_ctx.append(sender_lifecycle)
     return app

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
 from incident_sync.sandbox.servicenow import webhooks
 from incident_sync.sandbox.servicenow.render import ReadOptions, render
 from incident_sync.sandbox.servicenow.schema import TABLES
 from incident_sync.sandbox.servicenow.state import STATE, State
 from incident_sync.sandbox.servicenow.store import DataPolicyError
-from incident_sync.sandbox.webhook_sender import set_faults_from
 
-routes = web.RouteTableDef()
+
+def _reset(state: State) -> None:
+    state.store.reset()
+    state.auth.hits.clear()
+
+
+def _controls(app: web.Application) -> Controls:
+    state = app[STATE]
+    return store_controls(
+        state.store,
+        ("incidents", lambda: len(state.store.rows["incident"])),
+        state.sender,
+        None,
+        lambda: _reset(state),
+    )
+
+
+# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
+routes = control_routes(_controls)
 INCIDENT = TABLES["incident"]
-
-
-async def _body(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except json.JSONDecodeError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _view(request: web.Request, state: State, key: str) -> dict[str, Any]:
@@ -45,22 +54,18 @@ def _view(request: web.Request, state: State, key: str) -> dict[str, Any]:
     return out
 
 
-def _bad(message: str, status: int = 400) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 @routes.post("/_sandbox/table/incident")
 async def ui_insert(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await _body(request)
+    body = await json_body(request)
     if body is None:
-        return _bad("body must be a JSON object")
+        return bad("body must be a JSON object")
     actor = state.actor(str(body.pop("user", state.config.human_user)))
     body.setdefault("caller_id", actor.sys_id)  # the form defaults the caller to oneself
     try:
         write = state.store.insert("incident", body, actor)
     except DataPolicyError as exc:
-        return _bad(str(exc), 403)
+        return bad(str(exc), 403)
     webhooks.announce(request, state, write)
     return web.json_response(_view(request, state, write.record["sys_id"]), status=201)
 
@@ -70,15 +75,15 @@ async def ui_update(request: web.Request) -> web.Response:
     state = request.app[STATE]
     key = request.match_info["sys_id"]
     if state.store.get("incident", key) is None:
-        return _bad("No Record found", 404)
-    body = await _body(request)
+        return bad("No Record found", 404)
+    body = await json_body(request)
     if body is None:
-        return _bad("body must be a JSON object")
+        return bad("body must be a JSON object")
     actor = state.actor(str(body.pop("user", state.config.human_user)))
     try:
         write = state.store.update("incident", key, body, actor)
     except DataPolicyError as exc:
-        return _bad(str(exc), 403)
+        return bad(str(exc), 403)
     webhooks.announce(request, state, write)
     return web.json_response({**_view(request, state, key), "updated_fields": write.updated_fields})
 
@@ -88,7 +93,7 @@ async def ui_delete(request: web.Request) -> web.Response:
     state = request.app[STATE]
     key = request.match_info["sys_id"]
     if state.store.get("incident", key) is None:
-        return _bad("No Record found", 404)
+        return bad("No Record found", 404)
     write = state.store.delete("incident", key, state.actor(state.config.human_user))
     webhooks.announce(request, state, write)
     return web.Response(status=204)
@@ -99,21 +104,8 @@ async def ui_show(request: web.Request) -> web.Response:
     state = request.app[STATE]
     key = request.match_info["sys_id"]
     if state.store.get("incident", key) is None:
-        return _bad("No Record found", 404)
+        return bad("No Record found", 404)
     return web.json_response(_view(request, state, key))
-
-
-@routes.get("/_sandbox/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "api_writes": dict(state.store.api_writes),
-            "api_write_log": state.store.api_write_log,
-            "incidents": len(state.store.rows["incident"]),
-            **state.sender.stats(),
-        }
-    )
 
 
 @routes.post("/_sandbox/customizations")
@@ -121,36 +113,22 @@ async def customizations(request: web.Request) -> web.Response:
     """An administrator's changes: `{"max_lengths": {"incident.short_description": 80},
     "collapse_spaces": ["short_description"]}` (each given key replaces that setting)."""
     store = request.app[STATE].store
-    body = await _body(request)
+    body = await json_body(request)
     if body is None:
-        return _bad("body must be a JSON object")
+        return bad("body must be a JSON object")
     lengths, collapse = body.get("max_lengths"), body.get("collapse_spaces")
     if lengths is not None:
         if not isinstance(lengths, dict) or not all(
             isinstance(k, str) and isinstance(v, int) and v > 0 for k, v in lengths.items()
         ):
-            return _bad("max_lengths must map table.column to a positive length")
+            return bad("max_lengths must map table.column to a positive length")
         store.custom.lengths = dict(lengths)
         store.refresh_dictionary()
     if collapse is not None:
         if not isinstance(collapse, list) or not all(isinstance(c, str) for c in collapse):
-            return _bad("collapse_spaces must be a list of column names")
+            return bad("collapse_spaces must be a list of column names")
         store.custom.collapse_spaces = set(collapse)
     custom = store.custom
     return web.json_response(
         {"max_lengths": custom.lengths, "collapse_spaces": sorted(custom.collapse_spaces)}
     )
-
-
-@routes.post("/_sandbox/faults")
-async def faults(request: web.Request) -> web.Response:
-    return await set_faults_from(request, request.app[STATE].sender)
-
-
-@routes.post("/_sandbox/reset")
-async def reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.store.reset()
-    state.sender.reset()
-    state.auth.hits.clear()
-    return web.json_response({"ok": True})

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-
-from incident_sync.sandbox.serve import run
+from incident_sync.sandbox.serve import command_line, parse, run
 from incident_sync.sandbox.slack.app import SlackConfig, build_app
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 = any free port")
+    parser = command_line(__doc__, __package__, webhooks=False)
     parser.add_argument("--bot-token", default=SlackConfig.bot_token)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    args = parse(parser, argv)
     run(build_app(SlackConfig(bot_token=args.bot_token)), args.host, args.port)
 
 

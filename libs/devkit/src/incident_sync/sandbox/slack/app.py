@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from incident_sync.sandbox.faults import ApiFaults, fault_middleware, set_api_faults_from
+from incident_sync.sandbox.base import Controls, control_routes, sandbox_app
+from incident_sync.sandbox.faults import ApiFaults, fault_middleware
 
 JSON = dict[str, Any]
 CHANNELS = {"C0SANDBOX01": "incidents", "C0SANDBOX02": "general"}
@@ -313,49 +314,34 @@ async def ui_messages(request: web.Request) -> web.Response:
     return web.json_response({"messages": out})
 
 
-@routes.get("/_sandbox/stats")
-async def stats(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response(
-        {
-            "api_writes": dict(state.api_writes),
-            "messages": len(state.messages),
-            "webhooks_pending": 0,  # Slack sends nothing back here
-            "webhooks_sent": 0,
-            **state.faults.stats(),
-        }
-    )
-
-
-@routes.post("/_sandbox/faults")
-async def faults(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    try:
-        await set_api_faults_from(request, state.faults)
-    except (ValueError, TypeError) as exc:
-        return web.json_response({"error": str(exc)}, status=400)
-    return web.json_response(state.faults.stats())
-
-
-@routes.post("/_sandbox/reset")
-async def reset(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    state.messages.clear()
-    state.api_writes.clear()
-    state.faults.set(0, 0)
-    return web.json_response({"ok": True})
-
-
 def _rate_limited(status: int) -> web.Response:
     if status == 429:
         return web.json_response({"ok": False, "error": "ratelimited"}, status=429)
     return web.json_response({"ok": False, "error": "service_unavailable"}, status=status)
 
 
+def _reset(state: State) -> None:
+    state.messages.clear()
+    state.api_writes.clear()
+
+
+def _controls(app: web.Application) -> Controls:
+    state = app[STATE]
+    return Controls(
+        counts=lambda: {"api_writes": dict(state.api_writes), "messages": len(state.messages)},
+        reset=lambda: _reset(state),
+        sender=None,  # Slack sends nothing back here
+        faults=state.faults,
+    )
+
+
 def build_app(config: SlackConfig | None = None) -> web.Application:
     state = State(config or SlackConfig(), ApiFaults())
     faults_mw = fault_middleware(lambda r: r.app[STATE].faults, ("/api/",), _rate_limited)
-    app = web.Application(middlewares=[faults_mw, authenticate])
-    app[STATE] = state
-    app.add_routes(routes)
-    return app
+    return sandbox_app(
+        STATE,
+        state,
+        sender=None,
+        middlewares=[faults_mw, authenticate],
+        routes=[routes, control_routes(_controls)],
+    )

@@ -24,7 +24,6 @@ from incident_sync.control.api.models import (
 from incident_sync.control.api.routing import Call, openapi
 from incident_sync.controlstore.crypto import KeyringError
 from incident_sync.controlstore.store import audit_entry
-from incident_sync.syncmodel.mapping import mapping_file_names
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -136,7 +135,7 @@ async def system_audit(call: Call) -> web.StreamResponse:
 
 # -- documents and health ----------------------------------------------------------------------
 async def openapi_document(call: Call) -> web.StreamResponse:
-    files = mapping_file_names(call.services.settings.mappings_dir)
+    files = call.services.mappings.names()
     document = openapi(
         call.services.routes,
         title="incident-sync control API",

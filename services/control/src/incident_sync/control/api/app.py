@@ -49,7 +49,9 @@ from incident_sync.control.settings import ControlSettings
 from incident_sync.controlstore.crypto import Keyring
 from incident_sync.controlstore.records import seal
 from incident_sync.controlstore.store import Actor, ControlStore
-from incident_sync.syncmodel.config import IntegrationConfig, load_config
+from incident_sync.runtime.configfiles import MappingDirectory, load_config
+from incident_sync.runtime.httpspans import server_spans
+from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncstate.conflicts import ConflictRecord
 from incident_sync.syncstate.dlq import DlqEntry
 from incident_sync.syncstate.quarantine import QuarantinedMessage, QuarantineEntry
@@ -285,9 +287,12 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
         store=ControlStore(client, keyring),
         tokens=Tokens(client, bootstrap),
         policy=Policy(settings.policy_file),
+        mappings=MappingDirectory(settings.mappings_dir),
     )
     services.routes = route_table()
-    app = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[server_spans(), error_middleware], client_max_size=256 * 1024
+    )
     for route in services.routes:
         app.router.add_route(route.method, route.path, dispatch(route, services))
     app[ALLOWED_METHODS] = lambda path: allowed_methods(services.routes, path)

@@ -14,6 +14,8 @@ from incident_sync.control.policy import Policy
 from incident_sync.control.settings import ControlSettings
 from incident_sync.controlstore.crypto import Keyring
 from incident_sync.controlstore.store import ControlStore
+from incident_sync.runtime import tracing
+from incident_sync.runtime.configfiles import MappingDirectory
 from incident_sync.runtime.kafka import make_producer
 from incident_sync.runtime.settings import Settings
 
@@ -29,6 +31,8 @@ class Services:
     store: ControlStore
     tokens: Tokens
     policy: Policy
+    # MAPPINGS_DIR's files, each parsed once until it changes (connection tests, manual syncs)
+    mappings: MappingDirectory
     routes: list[Route] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
     _producer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -38,14 +42,21 @@ class Services:
     ) -> None:
         """Produce one record and wait for the broker's acknowledgement (acks=all). The
         producer starts on first use: the API works without a broker until something must
-        be published (conflict resolutions)."""
+        be published (conflict resolutions).
+
+        The publish is a `send <topic>` span of the request's; the record carries it on
+        (`runtime.tracing`) unless its headers carry a trace already (a quarantined message
+        retried continues its own)."""
         async with self._producer_lock:
             if self._producer is None:
                 producer = make_producer(Settings())
                 await asyncio.wait_for(producer.start(), 10.0)
                 self._producer = producer
-        sent = await self._producer.send(topic, value=value, key=key, headers=headers)
-        await asyncio.wait_for(sent, 10.0)
+        with tracing.sending(topic, key):
+            if not any(name == "traceparent" for name, _ in headers):
+                headers = [*headers, *tracing.kafka_headers()]
+            sent = await self._producer.send(topic, value=value, key=key, headers=headers)
+            await asyncio.wait_for(sent, 10.0)
 
     async def aclose(self) -> None:
         if self._producer is not None:

@@ -25,7 +25,7 @@ from incident_sync.controlstore.records import Kind, StoredSide, open_secrets, s
 from incident_sync.controlstore.store import Actor, audit_entry
 from incident_sync.syncmodel.config import SECRET_FIELDS, SENT_SECRET_FIELDS, IntegrationConfig
 from incident_sync.syncmodel.destination import origin
-from incident_sync.syncmodel.mapping import MappingError, read_named_mapping
+from incident_sync.syncmodel.mapping import MappingError
 from incident_sync.syncmodel.options import check_options
 
 
@@ -122,7 +122,7 @@ def _check_mapping_file(call: Call, fields: Mapping[str, Any]) -> None:
     if name is None:
         return
     try:
-        read_named_mapping(call.services.settings.mappings_dir, name)
+        call.services.mappings.read(name)
     except MappingError as exc:
         raise ApiError(422, "invalid", f"mapping_file: {exc}") from None
 

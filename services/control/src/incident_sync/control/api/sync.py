@@ -124,7 +124,7 @@ async def _ensure_exists(call: Call, stored: StoredSide, record_id: str) -> None
     when the tool has no such record, 503 when it cannot be asked, 502 when it refuses."""
     try:
         config = to_config(stored, call.services.keyring)
-        connector = make_connector(resolve_mapping(config, call.services.settings.mappings_dir))
+        connector = make_connector(resolve_mapping(config, call.services.mappings.read))
     except ValueError as exc:  # a mapping file gone, a tool without a connector
         raise ApiError(409, "conflict", f"{call.name} cannot be read: {exc}") from None
     try:

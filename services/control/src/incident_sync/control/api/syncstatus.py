@@ -32,7 +32,7 @@ async def test_integration(call: Call) -> web.StreamResponse:
     error: str | None = None
     try:
         config = to_config(stored, call.services.keyring)
-        connector = make_connector(resolve_mapping(config, call.services.settings.mappings_dir))
+        connector = make_connector(resolve_mapping(config, call.services.mappings.read))
     except ValueError as exc:  # secrets that do not open, a mapping file gone since written
         error = str(exc)
     except OSError as exc:  # a mapping file that cannot be read: say which, not a 500

@@ -6,7 +6,9 @@ import click
 
 from incident_sync.control.cli import dlq as _dlq  # noqa: F401 - adds `integration dlq*`
 from incident_sync.control.cli.admin import audit, keys, token, whoami
-from incident_sync.control.cli.client import Api
+from incident_sync.control.cli.client import Options
+from incident_sync.control.cli.completion import completion
+from incident_sync.control.cli.config import complete_context, config
 from incident_sync.control.cli.conflict import conflict
 from incident_sync.control.cli.declarative import apply, get
 from incident_sync.control.cli.integration import integration
@@ -21,15 +23,34 @@ from incident_sync.control.cli.sync import dev, sync
 @click.option("--api-url", envvar="IM_API_URL", help="control API (env IM_API_URL)")
 @click.option("--token", envvar="IM_TOKEN", help="bearer token (env IM_TOKEN)")
 @click.option("--tenant", envvar="IM_TENANT", help="tenant (env IM_TENANT, default: default)")
+@click.option(
+    "--ingress-url", envvar="IM_INGRESS_URL", help="the ingress, for `im sync` (env IM_INGRESS_URL)"
+)
+@click.option(
+    "--context",
+    envvar="IM_CONTEXT",
+    metavar="NAME",
+    shell_complete=complete_context,
+    help="the im.toml context to use (env IM_CONTEXT, else its current_context)",
+)
 @click.pass_context
-def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str | None) -> None:
+def main(
+    ctx: click.Context,
+    api_url: str | None,
+    token: str | None,
+    tenant: str | None,
+    ingress_url: str | None,
+    context: str | None,
+) -> None:
     """Operate incident-sync: integrations, field ownership, sync status, tokens, keys, and
     the local system.
 
     \b
-    Connection: --api-url/--token/--tenant, else IM_API_URL/IM_TOKEN/IM_TENANT, else
-    ~/.config/incident-sync/im.toml (or IM_CONFIG): api_url = "...", token = "...".
-    Every command takes --format/-o table|json|yaml.
+    Connection: --api-url/--token/--tenant, else IM_API_URL/IM_TOKEN/IM_TENANT, else the
+    context in use of ~/.config/incident-sync/im.toml (or IM_CONFIG): --context NAME, else
+    IM_CONTEXT, else its current_context ([contexts.NAME] tables with api_url, token,
+    tenant, ingress_url, sync_token; `im config get-contexts`, `im config use-context`).
+    Every command takes --format/-o table|json|yaml. Shell completion: `im completion bash`.
 
     \b
     Exit codes: 0 ok; 1 error (server, network, failed test or run); 2 usage or input
@@ -48,8 +69,10 @@ def main(ctx: click.Context, api_url: str | None, token: str | None, tenant: str
       im quarantine list                          messages a stage could not process
       im conflict list --status pending
       im integration reconcile prod-snow --dry-run
+      im sync incident 01HXYZ... -o json          re-read one record now, through the ingress
+      im config get-contexts; im config use-context prod
     """
-    ctx.obj = Api.resolve(api_url, token, tenant)
+    ctx.obj = Options(api_url, token, tenant, ingress_url, context)
 
 
 integration.add_command(sync_records)  # `im integration sync` (its own module)
@@ -64,6 +87,8 @@ main.add_command(token)
 main.add_command(whoami)
 main.add_command(dev)
 main.add_command(sync)
+main.add_command(config)
+main.add_command(completion)
 integration.add_command(reconcile)
 
 __all__ = ["main"]

@@ -1,21 +1,25 @@
-"""The `im` CLI's connection to the control API, and its exit codes.
+"""The `im` CLI's connections (the control API, and the ingress for `im sync`), and its exit
+codes.
 
-Where it connects: `--api-url` / `--token` / `--tenant`, else `IM_API_URL` / `IM_TOKEN` /
-`IM_TENANT`, else the config file (`IM_CONFIG`, default ~/.config/incident-sync/im.toml, keys
-`api_url`, `token`, `tenant`), else http://127.0.0.1:8090 and tenant `default`.
+Where it connects, per value: the flag (`--api-url`, `--token`, `--tenant`, `--ingress-url`),
+else the environment (`IM_API_URL`, `IM_TOKEN`, `IM_TENANT`, `IM_INGRESS_URL`,
+`SYNC_API_TOKEN`), else the context in use in im.toml (`cli.contexts`: `--context`, else
+`IM_CONTEXT`, else `current_context`; without one the file's flat keys), else
+http://127.0.0.1:8090, http://127.0.0.1:8080 and tenant `default`. A token from the file goes
+only to the address stored beside it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final, NoReturn
 
 import click
 import httpx
+
+from incident_sync.control.cli.contexts import ConfigError, ConfigFile
 
 # Exit codes, documented in `im --help` and the README.
 OK: Final = 0
@@ -29,6 +33,7 @@ _BY_STATUS: Final = {400: USAGE, 401: FORBIDDEN, 403: FORBIDDEN, 404: NOT_FOUND,
                      415: USAGE, 422: USAGE}  # fmt: skip
 
 DEFAULT_URL: Final = "http://127.0.0.1:8090"
+DEFAULT_INGRESS_URL: Final = "http://127.0.0.1:8080"
 
 
 def exit_code(status: int) -> int:
@@ -41,16 +46,69 @@ def fail(message: str, code: int = ERROR) -> NoReturn:
     sys.exit(code)
 
 
-def _file_config() -> dict[str, Any]:
-    path = Path(
-        os.environ.get("IM_CONFIG", Path.home() / ".config" / "incident-sync" / "im.toml")
-    ).expanduser()
-    if not path.exists():
-        return {}
-    try:
-        return tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        fail(f"cannot read the config file {path}: {exc}", USAGE)
+@dataclass(frozen=True)
+class Service:
+    """What a connection reads for one service: its keys in a context, its variables."""
+
+    label: str  # in messages: "cannot reach <label> at <url>"
+    url_key: str
+    token_key: str
+    url_env: str
+    token_env: str
+    default_url: str
+
+
+CONTROL: Final = Service("the control API", "api_url", "token", "IM_API_URL", "IM_TOKEN",
+                         DEFAULT_URL)  # fmt: skip
+INGRESS: Final = Service("the ingress", "ingress_url", "sync_token", "IM_INGRESS_URL",
+                         "SYNC_API_TOKEN", DEFAULT_INGRESS_URL)  # fmt: skip
+
+
+@dataclass
+class Options:
+    """The global options of `im` (flags, and IM_CONTEXT), resolved into connections on first
+    use: a command that connects nowhere (`im completion`, `im config`) reads no file."""
+
+    api_url: str | None = None
+    token: str | None = None
+    tenant: str | None = None
+    ingress_url: str | None = None
+    context: str | None = None
+    _apis: dict[str, Api] = field(default_factory=dict, repr=False)
+
+    def api(self, service: Service = CONTROL) -> Api:
+        if service.label not in self._apis:
+            self._apis[service.label] = self._resolve(service)
+        return self._apis[service.label]
+
+    def _resolve(self, service: Service) -> Api:
+        try:
+            context = ConfigFile.load().select(self.context)
+        except ConfigError as exc:
+            fail(str(exc), USAGE)
+        flag_url, flag_token = (
+            (self.api_url, self.token) if service is CONTROL else (self.ingress_url, None)
+        )
+        stored_url = _url(context.get(service.url_key) or service.default_url)
+        url = _url(flag_url or os.environ.get(service.url_env) or stored_url)
+        token = flag_token or os.environ.get(service.token_env) or None
+        stored_token = context.get(service.token_key)
+        if token is None and stored_token:
+            if url == stored_url:
+                token = stored_token
+            else:  # never send a stored token to another address than its own
+                where = f"context {context.name!r}" if context.name else "the config file"
+                click.echo(
+                    f"warning: the {service.token_key} of {where} is for {stored_url}, not "
+                    f"{url}: not sent (give {service.token_env})",
+                    err=True,
+                )
+        tenant = self.tenant or os.environ.get("IM_TENANT") or context.get("tenant") or "default"
+        return Api(url=url, token=token, tenant=tenant, label=service.label)
+
+
+def _url(url: str) -> str:
+    return url.rstrip("/")
 
 
 @dataclass
@@ -58,18 +116,8 @@ class Api:
     url: str
     token: str | None
     tenant: str
+    label: str = CONTROL.label
     _http: httpx.Client | None = field(default=None, repr=False)
-
-    @classmethod
-    def resolve(cls, url: str | None, token: str | None, tenant: str | None) -> Api:
-        conf = _file_config()
-        return cls(
-            url=(url or os.environ.get("IM_API_URL") or conf.get("api_url") or DEFAULT_URL).rstrip(
-                "/"
-            ),
-            token=token or os.environ.get("IM_TOKEN") or conf.get("token"),
-            tenant=tenant or os.environ.get("IM_TENANT") or conf.get("tenant") or "default",
-        )
 
     @property
     def http(self) -> httpx.Client:
@@ -94,14 +142,14 @@ class Api:
         try:
             response = self.http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
-            fail(f"cannot reach the control API at {self.url}: {exc}")
+            fail(f"cannot reach {self.label} at {self.url}: {exc}")
         try:
             body = response.json()
         except ValueError:
             body = None
         if response.status_code >= 400 and response.status_code not in allow:
             reason = body.get("reason") if isinstance(body, dict) else response.text[:200]
-            code = _BY_STATUS.get(response.status_code, ERROR)
+            code = exit_code(response.status_code)
             fail(f"{reason} (HTTP {response.status_code})", code)
         return response.status_code, body
 
@@ -109,8 +157,9 @@ class Api:
         return self.call("GET", path, **kw)[1]
 
 
-def api(ctx: click.Context) -> Api:
-    obj = ctx.find_object(Api)
-    if obj is None:
-        fail("internal: no API context", ERROR)
-    return obj
+def api(ctx: click.Context, service: Service = CONTROL) -> Api:
+    """The connection to the control API (or `service`) for this command."""
+    options = ctx.find_object(Options)
+    if options is None:
+        fail("internal: no connection options", ERROR)
+    return options.api(service)

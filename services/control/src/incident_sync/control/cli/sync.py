@@ -1,15 +1,16 @@
-"""`im dev up` and `im sync ...`: the local system, and manual syncs through the ingress."""
+"""`im dev up` and `im sync ...`: the local system, and manual syncs through the ingress (the
+same client, exit codes and `-o` as every other command: `cli.client`)."""
 
 from __future__ import annotations
 
-import os
 import sys
+from typing import Any
+from urllib.parse import quote
 
 import click
-import httpx
-import orjson
 
-from incident_sync.control.cli.client import exit_code
+from incident_sync.control.cli.client import INGRESS, api
+from incident_sync.control.cli.output import emit, format_option
 
 
 @click.group()
@@ -44,45 +45,77 @@ def dev_up(demo: bool) -> None:
 
 @click.group()
 def sync() -> None:
-    """Ask the ingress to re-read a record and push it to the other side now."""
+    """Ask the ingress to re-read a record and push it to the other side now.
+
+    \b
+    The ingress: --ingress-url, else IM_INGRESS_URL, else the context's ingress_url, else
+    http://127.0.0.1:8080; its token (the ingress's SYNC_API_TOKEN): SYNC_API_TOKEN, else
+    the context's sync_token. Exit codes as every command: 3 when the tool has no such
+    record, 4 without a valid token, 1 when the ingress cannot be reached.
+    """
 
 
-def _ingress() -> str:
-    return os.environ.get("IM_INGRESS_URL", "http://127.0.0.1:8080")
+def _post(ctx: click.Context, path: str, body: dict[str, object] | None, fmt: str) -> None:
+    _, answer = api(ctx, INGRESS).call("POST", path, json=body)
+
+    def render(a: dict[str, Any]) -> None:
+        click.echo(f"queued a sync of {path.removeprefix('/sync/')}: event {a.get('event_id')}")
+
+    emit(answer, fmt, render)
 
 
-def _post(path: str, body: dict[str, object] | None) -> None:
-    token = os.environ.get("SYNC_API_TOKEN")
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        response = httpx.post(f"{_ingress()}{path}", json=body, headers=headers, timeout=10.0)
-    except httpx.HTTPError as exc:
-        click.echo(f"error: cannot reach the ingress at {_ingress()}: {exc}", err=True)
-        sys.exit(2)
-    click.echo(orjson.dumps(response.json(), option=orjson.OPT_INDENT_2).decode())
-    if response.status_code >= 400:
-        sys.exit(exit_code(response.status_code))  # 3: no such record in its tool
+def _fields(fields: tuple[str, ...]) -> dict[str, object] | None:
+    return {"updated_fields": list(fields)} if fields else None
+
+
+_FIELDS = click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="FIELD",
+    help="Limit to these fields of the tool (repeatable), e.g. --field short_description.",
+)
 
 
 @sync.command("incident")
 @click.argument("incident_id")
-def sync_incident(incident_id: str) -> None:
+@format_option
+@click.pass_context
+def sync_incident(ctx: click.Context, incident_id: str, fmt: str) -> None:
     """Re-read INCIDENT_ID in incident.io and push it to every linked tool.
 
-    The ingress URL comes from IM_INGRESS_URL (default http://127.0.0.1:8080), the token
-    from SYNC_API_TOKEN. Exits 3 when incident.io has no such incident.
+    Exits 3 when incident.io has no such incident.
     """
-    _post(f"/sync/incident/{incident_id}", None)
+    _post(ctx, f"/sync/incident/{quote(incident_id, safe='')}", None, fmt)
 
 
 @sync.command("servicenow")
 @click.argument("sys_id")
-@click.option(
-    "--field",
-    "fields",
-    multiple=True,
-    help="Limit to these ServiceNow fields (repeatable), e.g. --field short_description.",
-)
-def sync_servicenow(sys_id: str, fields: tuple[str, ...]) -> None:
+@_FIELDS
+@format_option
+@click.pass_context
+def sync_servicenow(ctx: click.Context, sys_id: str, fields: tuple[str, ...], fmt: str) -> None:
     """Re-read the ServiceNow incident SYS_ID and push it to incident.io."""
-    _post(f"/sync/servicenow/{sys_id}", {"updated_fields": list(fields)} if fields else None)
+    _post(ctx, f"/sync/servicenow/{quote(sys_id, safe='')}", _fields(fields), fmt)
+
+
+@sync.command("record")
+@click.argument("integration")
+@click.argument("record_id")
+@_FIELDS
+@format_option
+@click.pass_context
+def sync_record(
+    ctx: click.Context, integration: str, record_id: str, fields: tuple[str, ...], fmt: str
+) -> None:
+    """Re-read RECORD_ID of INTEGRATION (a Jira issue id, a PagerDuty incident id, ...) and
+    push it to the platform.
+
+    Exits 3 when no such integration is configured or its tool has no such record.
+    """
+    _post(
+        ctx,
+        f"/sync/{quote(integration, safe='')}/{quote(record_id, safe='')}",
+        _fields(fields),
+        fmt,
+    )

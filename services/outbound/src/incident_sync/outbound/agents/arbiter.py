@@ -10,7 +10,15 @@ import logging
 
 import faust
 
-from incident_sync.outbound.app import app, changes_topic, ctx, produce, quarantine, register
+from incident_sync.outbound.app import (
+    app,
+    changes_topic,
+    consumed,
+    ctx,
+    produce,
+    quarantine,
+    register,
+)
 from incident_sync.outbound.arbiter import Arbiter
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
@@ -35,7 +43,7 @@ async def handle_event(event: faust.EventT[bytes]) -> None:
 
 
 async def handle(event: faust.EventT[bytes]) -> None:
-    with tracing.stage("arbiter", event.headers) as span:
+    with tracing.stage("arbiter", message=consumed(event)) as span:
         linked = codec.decode(LinkedEvent, event.value)
         result = await until_done(lambda: arbiter.process(linked), "arbiter")
         source = ctx.config.side(linked.event.integration_id)
@@ -51,14 +59,18 @@ async def handle(event: faust.EventT[bytes]) -> None:
         for cmd in commands:
             target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
             key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
-            value, headers = codec.encode(cmd), tracing.kafka_headers()
+            value = codec.encode(cmd)
+            with tracing.sending(topics.OUTBOUND, key):
+                headers = tracing.kafka_headers()
 
-            async def send(
-                key: bytes = key, value: bytes = value, headers: list[tuple[str, bytes]] = headers
-            ) -> None:
-                await produce(topics.OUTBOUND, key, value, headers)
+                async def send(
+                    key: bytes = key,
+                    value: bytes = value,
+                    headers: list[tuple[str, bytes]] = headers,
+                ) -> None:
+                    await produce(topics.OUTBOUND, key, value, headers)
 
-            await until_done(send, "arbiter.publish")
+                await until_done(send, "arbiter.publish")
             COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
         log.info(
             "arbiter",

@@ -14,10 +14,9 @@ import logging
 from typing import Any
 
 import faust
-from opentelemetry.trace import SpanKind
 from redis.exceptions import RedisError
 
-from incident_sync.outbound.app import app, ctx, outbound_topic, quarantine, register
+from incident_sync.outbound.app import app, consumed, ctx, outbound_topic, quarantine, register
 from incident_sync.outbound.delivery import Delivery
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.guard import Guard
@@ -64,7 +63,7 @@ def dedupe_key(cmd: DeliveryCommand) -> str:
 async def handle_event(event: faust.EventT[bytes]) -> None:
     try:
         cmd = codec.decode(DeliveryCommand, event.value)
-        await handle(cmd, event.headers)
+        await handle(cmd, consumed(event))
     except Exception as exc:
         STAGE_ERRORS.labels("delivery").inc()
         log.exception("delivery failed; the message goes to the quarantine")
@@ -80,7 +79,7 @@ async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
     await lanes.run(stream)
 
 
-async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
+async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
     scope = f"command:{cmd.target_integration_id}"
     key = dedupe_key(cmd)
     config = ctx.config
@@ -91,20 +90,20 @@ async def handle(cmd: DeliveryCommand, headers: tracing.Headers = None) -> None:
             hold.q_depths(pipe, cmd, config)
             return list(await pipe.execute())
 
-    seen, *depths = await until_done(first_read, "seen")
-    if seen:
-        return
     target = ctx.config.side(cmd.target_integration_id)
     with tracing.stage(
         "delivery",
-        headers,
-        kind=SpanKind.CLIENT,
+        message=message,
         integration_id=cmd.target_integration_id,
         integration_type=target.type if target else None,
         direction=tracing.direction(cmd.source_integration_id == ctx.config.platform.id),
         incident_id=cmd.platform_incident_id,
         external_id=cmd.target_external_id,
     ) as span:
+        seen, *depths = await until_done(first_read, "seen")
+        if seen:
+            tracing.set_attributes(span, outcome="duplicate")
+            return
         held_for = await until_done(lambda: hold.place(cmd, config, depths), "hold")
         error = None
         if held_for is not None:

@@ -13,7 +13,15 @@ import faust
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.outbound import reread
-from incident_sync.outbound.app import app, ctx, inbound_topic, produce, quarantine, register
+from incident_sync.outbound.app import (
+    app,
+    consumed,
+    ctx,
+    inbound_topic,
+    produce,
+    quarantine,
+    register,
+)
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.gate import Gate
 from incident_sync.outbound.lanes import Lanes
@@ -33,7 +41,7 @@ policy = DeliverySettings().policy()  # the delivery's ladder: its delays and de
 async def handle_event(message: faust.EventT[bytes]) -> None:
     try:
         event = codec.decode(ChangeEvent, message.value)
-        await handle(event, message.headers)
+        await handle(event, consumed(message))
     except ToolError as exc:
         if not await read_later(message, event, exc):
             STAGE_ERRORS.labels("gate").inc()
@@ -80,11 +88,11 @@ async def gate_agent(stream: faust.StreamT[bytes]) -> None:
     await lanes.run(stream)
 
 
-async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
+async def handle(event: ChangeEvent, message: tracing.Consumed) -> None:
     side = ctx.config.side(event.integration_id)
     with tracing.stage(
         "gate",
-        headers,
+        message=message,
         integration_id=event.integration_id,
         integration_type=side.type if side else None,
         direction=tracing.direction(event.integration_id == ctx.config.platform.id),
@@ -96,9 +104,13 @@ async def handle(event: ChangeEvent, headers: tracing.Headers = None) -> None:
             incident = result.linked.platform_incident_id
             tracing.set_attributes(span, incident_id=incident)
             key = topics.incident_key(event.tenant, incident)
-            value, headers = codec.encode(result.linked), tracing.kafka_headers()
-            # Durable before the delivery is marked done.
-            await until_done(lambda: produce(topics.CHANGES, key, value, headers), "gate.publish")
+            value = codec.encode(result.linked)
+            with tracing.sending(topics.CHANGES, key):
+                headers = tracing.kafka_headers()
+                # Durable before the delivery is marked done.
+                await until_done(
+                    lambda: produce(topics.CHANGES, key, value, headers), "gate.publish"
+                )
         # What the gate learnt, then the dedupe mark: one round trip, once published.
         await until_done(lambda: gate.finish(event, result), "gate.finish")
         log.info(

@@ -56,7 +56,9 @@ async def retry_relay() -> None:
 
 
 async def _send(cmd: DeliveryCommand) -> None:
-    await publish(topics.OUTBOUND, command_key(cmd), codec.encode(cmd), tracing.kafka_headers())
+    key = command_key(cmd)
+    with tracing.sending(topics.OUTBOUND, key):
+        await publish(topics.OUTBOUND, key, codec.encode(cmd), tracing.kafka_headers())
 
 
 @app.timer(interval=delivery_settings.hold_check_s)  # type: ignore[untyped-decorator]
