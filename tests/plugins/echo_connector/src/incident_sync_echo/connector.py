@@ -9,7 +9,7 @@ changes come back as echoes; `webhook_secret` signs the tool's webhooks.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -21,16 +21,24 @@ from incident_sync.connectors.base import (
     Connector,
     RecordNotFound,
     RecordState,
-    ToolError,
     WebhookRejected,
     Written,
-    classify_http_error,
     stored_values,
 )
 from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.connectors.options import ConnectorOptions
+from incident_sync.connectors.transport import bound_auth, json_object, send
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 from incident_sync_echo.wire import DELIVERY, FIELDS, SIGNATURE, sign
+
+
+class BearerAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
 
 
 class EchoOptions(ConnectorOptions):
@@ -84,20 +92,25 @@ class EchoConnector(Connector, WebhookSource):
     def _make_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self.config.timeout_s)
 
-    async def _call(self, method: str, path: str, **kw: Any) -> Any:
+    @cached_property
+    def _auth(self) -> httpx.Auth:
+        # The project's plumbing: the token goes to the integration's origin only.
         token = self.config.api_key.get_secret_value() if self.config.api_key else ""
-        try:
-            response = await self.http.request(
-                method,
-                self.config.base_url.rstrip("/") + path,
-                headers={"Authorization": f"Bearer {token}"},
-                **kw,
-            )
-        except httpx.TransportError as exc:
-            raise ToolError(f"Echo: {type(exc).__name__}", retryable=True) from None
-        if response.status_code >= 400:
-            raise classify_http_error(response, f"Echo: {response.status_code} {response.text}")
-        return response.json()
+        return bound_auth(BearerAuth(token), self.config.base_url)
+
+    async def _call(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+    ) -> Any:
+        response = await send(
+            self.http,
+            method,
+            self.config.base_url.rstrip("/") + path,
+            error_message=lambda r: f"Echo: {r.status_code} {r.text[:200]}",
+            auth=self._auth,
+            params=params,
+            json=json,
+        )
+        return json_object(response)
 
     def _state(self, record: Mapping[str, Any]) -> RecordState:
         return RecordState(
