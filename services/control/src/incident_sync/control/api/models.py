@@ -26,6 +26,11 @@ NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, -")]
 
 # The tool types the connector registry holds (its entry points), read once at start-up.
+if not REGISTRY.types():
+    raise RuntimeError(
+        f"no connector is registered (entry-point group {REGISTRY.group}): the installed "
+        "metadata is missing or stale; reinstall the project (scripts/bootstrap.sh)"
+    )
 ToolType: Any = Literal[REGISTRY.types()]
 PlatformType: Any = Literal[tuple(t for t, s in REGISTRY.specs.items() if s.platform)]
 # Each tool's options model, in the OpenAPI document's components (`routing.openapi`).
