@@ -1,1 +1,3 @@
-"""One connector per tool, all with the shape of `connectors.base.Connector`."""
+"""One connector per tool (`connectors.base.Connector` and the roles its tool has,
+`connectors.capabilities`), each declared by a `ConnectorSpec` and registered through the
+`incident_sync.connectors` entry points (`connectors.registry`)."""
