@@ -20,8 +20,8 @@ from incident_sync.sandbox.servicenow.app import build_app
 from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.conflicts import FieldWrite
-from incident_sync.syncmodel.echo import fingerprint
 from incident_sync.syncmodel.events import DeliveryCommand
+from incident_sync.syncstate import keys
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) 
         set_fields={"title": "Disk full again"},
     )
     assert (await delivery.process(cmd)).outcome == "written"
-    key = f"is:default:fp:prod-snow:{sys_id}:{fingerprint('title', 'Disk full again')}"
+    key = keys.echo_fingerprint("default", "prod-snow", sys_id, "title", "Disk full again")
     assert await ctx.store.redis.exists(key)
     state = await ctx.store.known_state("default", "prod-snow", sys_id)
     known, versions = state.fields, state.versions

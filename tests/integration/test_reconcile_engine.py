@@ -28,6 +28,7 @@ from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncmodel.drift import MissingPolicy
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 from tests.unit.connectors.sandbox_harness import Harness, running
@@ -75,8 +76,8 @@ async def test_gone_records_are_unlinked_unless_too_many_are_gone(
         incident = (await post(io, "/_sandbox/incidents", {"name": f"I{n}"}))["incident"]
         body = {"short_description": f"I{n}", "u_incident_io_id": incident["id"]}
         ticket = (await post(sn, "/_sandbox/table/incident", body))["result"]
-        await redis.set(f"is:default:link:prod-snow:{ticket['sys_id']}", incident["id"])
-        await redis.hset(f"is:default:links:{incident['id']}", "prod-snow", ticket["sys_id"])
+        await redis.set(keys.link("default", "prod-snow", ticket["sys_id"]), incident["id"])
+        await redis.hset(keys.links("default", incident["id"]), "prod-snow", ticket["sys_id"])
         links.append(ticket["sys_id"])
     config = sync_config(io, sn)
     view = LinkView(redis)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
@@ -90,7 +91,7 @@ async def _save_conflicts(redis_url: str) -> None:
                 external=SideValue(side=integration, record_id="sys1", value="e", ts=now),
             )
         )
-        await redis.hset(f"is:acme:state:incidentio:{incident}", "assignee", lead)
+        await redis.hset(keys.state("acme", "incidentio", incident), "assignee", lead)
     await redis.aclose()
 
 
@@ -99,7 +100,7 @@ def _linked_record(admin: httpx.Client | None = None) -> None:
 
     async def link() -> None:
         redis = Redis.from_url(CASES_STATE["redis"])
-        await redis.set("is:acme:link:snow-a:sys1", "INC-A")
+        await redis.set(keys.link("acme", "snow-a", "sys1"), "INC-A")
         await redis.aclose()
 
     asyncio.run(link())

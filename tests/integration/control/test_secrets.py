@@ -13,6 +13,7 @@ from redis import Redis
 
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import StoredSide, to_config
+from incident_sync.syncstate import keys
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration
@@ -159,7 +160,7 @@ def test_rotation_reseals_everything_under_the_new_key(
     finally:
         rotating.stop()
     r = Redis.from_url(rotating.redis_url)
-    raw: dict[bytes, bytes] = r.hgetall("is:vault:ctl:integrations")  # type: ignore[assignment]
+    raw: dict[bytes, bytes] = r.hgetall(keys.integrations("vault"))  # type: ignore[assignment]
     records = [StoredSide.decode(v) for v in raw.values()]
     r.close()
     only_new, only_old = Keyring.from_text(new), Keyring.from_text(old)

@@ -20,7 +20,6 @@ from collections.abc import Collection, Mapping
 import redis
 import redis.asyncio as aioredis
 
-from incident_sync.controlstore import keys
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import StoredSide, to_config
 from incident_sync.runtime.configfiles import MappingDirectory, load_config
@@ -28,6 +27,7 @@ from incident_sync.runtime.settings import Settings, default_mappings_dir
 from incident_sync.syncmodel.config import SyncConfig, resolve_mapping
 from incident_sync.syncmodel.fields import ToolType
 from incident_sync.syncmodel.mapping import MappingError
+from incident_sync.syncstate import keys
 
 log = logging.getLogger("controlstore")
 

@@ -17,7 +17,6 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from incident_sync.controlstore import keys
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import (
     Kind,
@@ -28,6 +27,7 @@ from incident_sync.controlstore.records import (
     reseal,
     utcnow,
 )
+from incident_sync.syncstate import keys
 
 AUDIT_MAXLEN: Final = 100_000
 

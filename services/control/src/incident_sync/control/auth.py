@@ -20,8 +20,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
-from incident_sync.controlstore import keys
 from incident_sync.controlstore.records import utcnow
+from incident_sync.syncstate import keys
 
 BOOTSTRAP_ID: Final = "bootstrap"
 
