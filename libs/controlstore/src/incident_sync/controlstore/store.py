@@ -185,6 +185,10 @@ class ControlStore:
                     moved = destination_change(before, after) if before and after else None
                     if moved:
                         entry["destination_changed"] = moved
+                    # The tenant index is cluster-wide (another slot than the tenant's keys):
+                    # its own command, before the transaction, so a tenant with config is
+                    # always listed (listed with none, when the transaction loses, is harmless).
+                    await self.redis.sadd(keys.TENANTS, tenant)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if kind == "integration":
                         if after is None:
@@ -195,7 +199,6 @@ class ControlStore:
                         pipe.delete(watched)
                     else:
                         pipe.set(watched, after.encode())
-                    pipe.sadd(keys.TENANTS, tenant)
                     pipe.incr(keys.version(tenant))
                     pipe.xadd(
                         keys.audit(tenant),

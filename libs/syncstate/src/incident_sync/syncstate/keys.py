@@ -1,13 +1,16 @@
 """Every Redis key the project uses, built in one place.
 
-A tenant's keys start with `tenant_prefix(tenant)`; the few cluster-wide ones (API tokens,
-the tenant index, the system audit) with `is:ctl:`. Every other module asks this one for its
-keys, and a Lua script is handed every key it touches as KEYS (none is built inside a script),
-so the layout can be read, and changed, here alone.
+A tenant's keys start with `is:{tenant}:` (`tenant_prefix`): the tenant in braces is the key's
+hash tag, so on Redis Cluster every key of a tenant hashes to the same slot. The few
+cluster-wide keys (API tokens and their lookups, the tenant index, the system audit, the rate
+limiter's windows) carry no tag and spread over the cluster. Every other module asks this one
+for its keys, and a Lua script is handed every key it touches as KEYS (none is built inside a
+script), so the layout can be read, and changed, here alone.
 
-Callers rely on one rule (see docs/architecture.md, "State in Redis"): the keys a multi-key
-command, a pipeline run as a transaction or a script touches together all belong to one tenant;
-cluster-wide keys are only ever touched one at a time.
+The rule callers keep (docs/architecture.md, "State in Redis"): the keys a multi-key command, a
+MULTI/EXEC transaction or a script touches together belong to one tenant; a cluster-wide key
+is only ever touched by a command of its own. (Plain pipelines may mix: redis-py splits them
+by node on a cluster.)
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ NAMESPACE: Final = "is"
 TENANTS: Final = f"{NAMESPACE}:ctl:tenants"  # set of tenants that have config
 TOKENS: Final = f"{NAMESPACE}:ctl:tokens"  # hash token id -> token record (hash of the secret)
 SYSTEM_AUDIT: Final = f"{NAMESPACE}:ctl:audit"  # stream: token and key actions
-# The rate limiter's windows (`limits`' own layout, one key per window, under this prefix).
+# The rate limiter's windows: `limits` lays them out under this prefix (one key per window,
+# `{prefix}:LIMITER/{tenant}/{integration}/...`, each command and script on one key).
 RATE_LIMITS: Final = f"{NAMESPACE}:limits"
 
 
@@ -32,11 +36,12 @@ def token_by_hash(digest: str) -> str:
 
 
 def tenant_prefix(tenant: str) -> str:
-    """What every key of the tenant starts with."""
+    """What every key of the tenant starts with: `is:{tenant}:`, the tenant as the key's hash
+    tag, so Redis Cluster keeps all of a tenant's keys in one slot."""
     if not tenant or "{" in tenant or "}" in tenant:
-        # A brace would move the hash tag; an empty tenant names nobody.
+        # A brace would move the hash tag; an empty tag would hash the whole key.
         raise ValueError(f"not a tenant id: {tenant!r}")
-    return f"{NAMESPACE}:{tenant}:"
+    return f"{NAMESPACE}:{{{tenant}}}:"
 
 
 # -- the control store (`controlstore`) -------------------------------------------------------

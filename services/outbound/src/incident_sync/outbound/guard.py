@@ -111,6 +111,7 @@ class Guard:
             RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
+                key_prefix=keys.RATE_LIMITS,
                 socket_timeout=5,
                 socket_connect_timeout=2,
             )
