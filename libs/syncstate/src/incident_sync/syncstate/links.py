@@ -2,7 +2,8 @@
 control plane, the unlinking of deleted records and the reconciler see them.
 
 The outbound worker writes these keys (`incident_sync.syncstate.keys` names them,
-`incident_sync.outbound.recordstate` lays out the state hash): `is:{t}:links:{incident}` (hash integration -> external id),
+`incident_sync.outbound.recordstate` lays out the state hash): `is:{t}:links:{incident}`
+(hash integration -> external id),
 `is:{t}:link:{integration}:{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the
 record's last known values; bookkeeping fields start with NUL, and `\\0s:<field>` holds the
 value we sent where the tool stored another form of it), `is:{t}:fw:{incident}` (the

@@ -26,7 +26,6 @@ from contextlib import asynccontextmanager
 from itertools import count
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import Context as Circuit
@@ -37,6 +36,7 @@ from incident_sync.connectors.base import ToolError
 from incident_sync.outbound.settings import DeliverySettings
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import rate_limit_storage
 
 log = logging.getLogger(__name__)
 
@@ -108,13 +108,7 @@ class Guard:
         )
         self.circuits: dict[str, Circuit] = {}
         self.limiter = MovingWindowRateLimiter(
-            RedisStorage(
-                "async+" + redis_url,
-                implementation="redispy",
-                key_prefix=keys.RATE_LIMITS,
-                socket_timeout=5,
-                socket_connect_timeout=2,
-            )
+            rate_limit_storage(redis_url, socket_timeout=5, socket_connect_timeout=2)
         )
         self._admit = redis.register_script(_ADMIT)
         self._block = redis.register_script(_BLOCK)
