@@ -25,6 +25,7 @@ def start_stack(
     overrides: dict[str, dict[str, Any]] | None = None,
     extra_env: dict[str, str] | None = None,
     sides: dict[str, Any] | None = None,
+    redis_cluster: bool = False,
     **features: bool,
 ) -> Iterator[tuple[Stack, Tools]]:
     stack = Stack(
@@ -33,6 +34,7 @@ def start_stack(
         overrides=overrides or {},
         extra_env=extra_env or {},
         sides=sides or {},
+        redis_cluster=redis_cluster,
     )
     leakcheck.watch(stack.secret_values(), "a test stack")
     stack.start()
