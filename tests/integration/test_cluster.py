@@ -9,6 +9,7 @@ on it. The gate, delivery, guard, reconciler and control store tests run on the 
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -107,3 +108,29 @@ def test_the_stack_on_a_cluster_syncs_both_ways_counts_and_reconciles(
     run = im(stack, "integration", "reconcile", "prod-snow", "--dry-run")
     assert run["status"] == "succeeded" and run["links"] >= 1
     assert run["discrepancies_found"] == 0
+
+
+def test_a_paused_integration_holds_and_releases_on_a_cluster(env: tuple[Stack, Tools]) -> None:
+    """The hold's stream and its release lease, the config reload through the control store."""
+    stack, tools = env
+    incident = tools.declare("Held on a cluster", "summary")
+    iid = incident["id"]
+    sys_id = wait_for(lambda: tools.snow_records_for(iid), 30, "the ticket")[0]["sys_id"]
+    tools.quiesce()
+    held = connect_sync(stack.redis_url)
+    try:
+        im(stack, "integration", "pause", "prod-snow")
+        time.sleep(1.5)  # the worker reloads its config every 0.5 s
+        tools.edit_incident(iid, name="Held on a cluster 2")
+        wait_for(lambda: held.xlen(keys.held("default", "prod-snow")) >= 1, 30, "the held one")
+        assert tools.snow_record(sys_id)["short_description"] == "Held on a cluster"
+        im(stack, "integration", "resume", "prod-snow")
+        wait_for(
+            lambda: tools.snow_record(sys_id)["short_description"] == "Held on a cluster 2",
+            30,
+            "the release",
+        )
+        tools.quiesce()
+        assert held.xlen(keys.held("default", "prod-snow")) == 0
+    finally:
+        held.close()
