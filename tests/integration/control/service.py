@@ -122,12 +122,19 @@ def start_control(
     env: dict[str, str] | None = None,
 ) -> ControlService:
     return start_control_at(
-        f"redis://127.0.0.1:{redis_port}/{db}", keys=keys, kafka_bootstrap=kafka_bootstrap
+        f"redis://127.0.0.1:{redis_port}/{db}",
+        keys=keys,
+        kafka_bootstrap=kafka_bootstrap,
+        env=env,
     )
 
 
 def start_control_at(
-    redis_url: str, *, keys: str | None = None, kafka_bootstrap: str | None = None
+    redis_url: str,
+    *,
+    keys: str | None = None,
+    kafka_bootstrap: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> ControlService:
     """A control service on `redis_url` (one server, or `redis+cluster://`)."""
     workdir = Path(tempfile.mkdtemp(prefix="incident-sync-control-"))
