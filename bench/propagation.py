@@ -25,13 +25,14 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import httpx
 import orjson
-import redis
 
 from bench import cpu
 from bench.payloads import EVENT_TYPE, incident_body
 from incident_sync.connectors.incidentio.signature import sign
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import wait_for
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect_sync
 
 BASE = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -113,9 +114,9 @@ def sandbox_writes(stack: Stack) -> dict[str, list[tuple[float, str]]]:
 
 
 def links(stack: Stack, incidents: list[str]) -> dict[str, str]:
-    r = redis.Redis.from_url(stack.redis_url)
+    r = connect_sync(stack.redis_url)
     try:
-        raw = {i: r.hget(f"is:default:links:{i}", "prod-snow") for i in incidents}
+        raw = {i: r.hget(keys.links("default", i), "prod-snow") for i in incidents}
         return {i: v.decode() for i, v in raw.items() if isinstance(v, bytes)}
     finally:
         r.close()

@@ -37,6 +37,7 @@ from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.settings import ReconcilerSettings
 from incident_sync.reconciler.sides import Sides
 from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 
@@ -83,10 +84,10 @@ async def seed(io_url: str, sn_url: str, redis: Redis, links: int, drift: int) -
             for n, (iid, sys_id) in enumerate(pairs):
                 # The known state as the pipeline leaves it after a sync (outbound/state.py).
                 known = values(n)
-                pipe.hset(f"is:default:links:{iid}", "prod-snow", sys_id)
-                pipe.set(f"is:default:link:prod-snow:{sys_id}", iid)
-                pipe.hset(f"is:default:state:prod-snow:{sys_id}", mapping=known)  # type: ignore[arg-type]
-                pipe.hset(f"is:default:state:incidentio:{iid}", mapping=known)  # type: ignore[arg-type]
+                pipe.hset(keys.links("default", iid), "prod-snow", sys_id)
+                pipe.set(keys.link("default", "prod-snow", sys_id), iid)
+                pipe.hset(keys.state("default", "prod-snow", sys_id), mapping=known)  # type: ignore[arg-type]
+                pipe.hset(keys.state("default", "incidentio", iid), mapping=known)  # type: ignore[arg-type]
             await pipe.execute()
         drifted = [sys_id for _, sys_id in pairs[:drift]]
 

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from incident_sync.devstack import processes
+from incident_sync.devstack.rediscluster import RedisCluster
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools
 from tests import leakcheck
@@ -24,6 +25,7 @@ def start_stack(
     overrides: dict[str, dict[str, Any]] | None = None,
     extra_env: dict[str, str] | None = None,
     sides: dict[str, Any] | None = None,
+    redis_cluster: bool = False,
     **features: bool,
 ) -> Iterator[tuple[Stack, Tools]]:
     stack = Stack(
@@ -32,6 +34,7 @@ def start_stack(
         overrides=overrides or {},
         extra_env=extra_env or {},
         sides=sides or {},
+        redis_cluster=redis_cluster,
     )
     leakcheck.watch(stack.secret_values(), "a test stack")
     stack.start()
@@ -74,3 +77,24 @@ def im(stack: Stack, *args: str, code: int = 0) -> Any:
     returned, out = run_im(stack, *args)
     assert returned == code, f"im {' '.join(args)}: exit {returned}, {out}"
     return out
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """A Redis Cluster of three masters from the same redis-server binary, started the
+    first time a test asks for it."""
+    cluster = RedisCluster(masters=3).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["server", "cluster"])
+def redis_url(request: pytest.FixtureRequest, redis_port: int) -> str:
+    """The tests that drive the processors' state directly run twice: on one redis-server
+    and on a Redis Cluster (`redis+cluster://`, `incident_sync.syncstate.client`)."""
+    if request.param == "server":
+        return f"redis://127.0.0.1:{redis_port}/0"
+    cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+    return cluster.url

@@ -29,6 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncstate import keys
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,7 @@ def links(stack: Stack, incidents: list[str]) -> dict[str, str]:
     try:
         out = {}
         for iid in incidents:
-            sys_id = r.hget(f"is:default:links:{iid}", "prod-snow")
+            sys_id = r.hget(keys.links("default", iid), "prod-snow")
             if isinstance(sys_id, bytes):
                 out[iid] = sys_id.decode()
         return out
@@ -197,7 +198,7 @@ def test_1000_changes_over_100_incidents_with_30_percent_of_calls_failing(
     assert duplicated == 0
     assert faulted >= 0.2 * len(served) and retried > 0  # the faults really were there
     dead = redis.Redis.from_url(stack.redis_url)
-    assert dead.zcard("is:default:dlq:prod-snow:at") == 0
+    assert dead.zcard(keys.dlq_at("default", "prod-snow")) == 0
     dead.close()
 
 

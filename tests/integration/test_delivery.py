@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestServer
-from redis.asyncio import Redis
 
 from incident_sync.connectors.servicenow.connector import ServiceNowConnector
 from incident_sync.outbound.context import Context
@@ -20,8 +19,9 @@ from incident_sync.sandbox.servicenow.app import build_app
 from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.conflicts import FieldWrite
-from incident_sync.syncmodel.echo import fingerprint
 from incident_sync.syncmodel.events import DeliveryCommand
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,8 @@ async def sandbox() -> AsyncIterator[TestServer]:
 
 
 @pytest.fixture
-async def ctx(redis_port: int, sandbox: TestServer) -> AsyncIterator[Context]:
-    redis = Redis(port=redis_port)
+async def ctx(redis_url: str, sandbox: TestServer) -> AsyncIterator[Context]:
+    redis = connect(redis_url)
     await redis.flushdb()
     config = SyncConfig(
         platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://unused"),
@@ -103,7 +103,7 @@ async def test_update_records_the_fingerprint_and_the_new_version(ctx: Context) 
         set_fields={"title": "Disk full again"},
     )
     assert (await delivery.process(cmd)).outcome == "written"
-    key = f"is:default:fp:prod-snow:{sys_id}:{fingerprint('title', 'Disk full again')}"
+    key = keys.echo_fingerprint("default", "prod-snow", sys_id, "title", "Disk full again")
     assert await ctx.store.redis.exists(key)
     state = await ctx.store.known_state("default", "prod-snow", sys_id)
     known, versions = state.fields, state.versions

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
 from incident_sync.syncmodel import topics
+from incident_sync.syncstate import keys
 from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration
@@ -192,7 +193,7 @@ def test_a_paused_integration_holds_its_changes_and_delivers_them_in_order_on_re
         {"update_message": "second note"},
     ):
         tools.edit_incident(iid, **step)
-    wait_for(lambda: held.xlen("is:default:held:prod-snow") >= 4, 30, "the held commands")
+    wait_for(lambda: held.xlen(keys.held("default", "prod-snow")) >= 4, 30, "the held commands")
     time.sleep(1.0)
     assert tools.api_writes("servicenow", sys_id) == before  # nothing reached the tool
     assert tools.snow_record(sys_id)["short_description"] == "Held back"
@@ -210,7 +211,7 @@ def test_a_paused_integration_holds_its_changes_and_delivers_them_in_order_on_re
     record = tools.snow_record(sys_id)
     assert record["short_description"] == "Held back 2"
     assert record["description"] == "while paused"
-    assert held.xlen("is:default:held:prod-snow") == 0
+    assert held.xlen(keys.held("default", "prod-snow")) == 0
     held.close()
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from incident_sync.connectors.base import Connector, RecordState, Written
 from incident_sync.connectors.capabilities import WebhookSource
@@ -17,17 +16,18 @@ from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin
+from incident_sync.syncstate.client import connect
 
 pytestmark = pytest.mark.integration
 T_WRITE = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 async def make_gate(
-    redis_port: int,
+    redis_url: str,
     direction: str = "bidirectional",
     connectors: dict[str, Connector] | None = None,
 ) -> Gate:
-    redis = Redis(port=redis_port)
+    redis = connect(redis_url)
     await redis.flushdb()
     config = SyncConfig(
         platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://io"),
@@ -52,8 +52,8 @@ async def make_gate(
 
 
 @pytest.fixture
-async def gate(redis_port: int) -> AsyncIterator[Gate]:
-    gate = await make_gate(redis_port)
+async def gate(redis_url: str) -> AsyncIterator[Gate]:
+    gate = await make_gate(redis_url)
     yield gate
     await gate.ctx.aclose()
 
@@ -142,8 +142,8 @@ async def test_the_records_own_correlation_links_it(gate: Gate) -> None:
     assert await gate.ctx.store.platform_incident_for("default", "prod-snow", "sys1") == "INC9"
 
 
-async def test_an_outbound_integration_ignores_its_webhooks(redis_port: int) -> None:
-    gate = await make_gate(redis_port, direction="outbound")
+async def test_an_outbound_integration_ignores_its_webhooks(redis_url: str) -> None:
+    gate = await make_gate(redis_url, direction="outbound")
     try:
         assert await decide(gate, snow("A")) == "direction"
     finally:
@@ -241,11 +241,11 @@ def push(origin: Origin, decided: dict[str, str] | None = None) -> ChangeEvent:
 
 
 async def test_forced_re_reads_push_neither_a_moved_value_nor_our_own_stored_form(
-    redis_port: int,
+    redis_url: str,
 ) -> None:
     cut = "x" * 150 + "… [truncated]"
     ticket = Record({"title": "Moved on", "description": cut})
-    gate = await make_gate(redis_port, connectors={"prod-snow": ticket})
+    gate = await make_gate(redis_url, connectors={"prod-snow": ticket})
     store = gate.ctx.store
     await store.link("default", "INC1", "prod-snow", "sys1")
     # Our write of a long description was stored cut: the record shows our value.

@@ -17,21 +17,22 @@ from incident_sync.connectors.base import ToolError
 from incident_sync.outbound.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
 from incident_sync.outbound.settings import DeliverySettings
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncstate.client import connect
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def redis(redis_port: int) -> AsyncIterator[Redis]:
-    client = Redis(port=redis_port, db=3)
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect(redis_url)
     await client.flushdb()
     yield client
     await client.aclose()
 
 
-def guard(redis: Redis, redis_port: int, side: IntegrationConfig, **settings: Any) -> Guard:
+def guard(redis: Redis, redis_url: str, side: IntegrationConfig, **settings: Any) -> Guard:
     conf = DeliverySettings(**{"DELIVERY_INLINE_WAIT_S": 0.1, **settings})
-    return Guard(redis, f"redis://127.0.0.1:{redis_port}/3", conf, lambda _: side)
+    return Guard(redis, redis_url, conf, lambda _: side)
 
 
 def tool(**kw: Any) -> IntegrationConfig:
@@ -44,9 +45,9 @@ async def call(g: Guard, fail: ToolError | None = None) -> None:
             raise fail
 
 
-async def test_the_rate_limit_is_shared_by_every_worker(redis: Redis, redis_port: int) -> None:
+async def test_the_rate_limit_is_shared_by_every_worker(redis: Redis, redis_url: str) -> None:
     side = tool(rate_limit_per_minute=4)
-    a, b = guard(redis, redis_port, side), guard(redis, redis_port, side)
+    a, b = guard(redis, redis_url, side), guard(redis, redis_url, side)
     for g in (a, b, a, b):
         await call(g)
     with pytest.raises(Deferred) as deferred:
@@ -55,9 +56,9 @@ async def test_the_rate_limit_is_shared_by_every_worker(redis: Redis, redis_port
     assert 55 <= deferred.value.until - time.time() <= 62  # the oldest request leaves the window
 
 
-async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_port: int) -> None:
+async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_url: str) -> None:
     side = tool(max_concurrency=1)
-    a, b = guard(redis, redis_port, side), guard(redis, redis_port, side)
+    a, b = guard(redis, redis_url, side), guard(redis, redis_url, side)
     async with a.request("default", "prod-snow"):
         with pytest.raises(Deferred) as deferred:
             await call(b)
@@ -65,9 +66,9 @@ async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_port
     await call(b)  # the lease is back
 
 
-async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_port: int) -> None:
-    a = guard(redis, redis_port, tool())
-    b = guard(redis, redis_port, tool(), DELIVERY_INLINE_WAIT_S=0.3)
+async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_url: str) -> None:
+    a = guard(redis, redis_url, tool())
+    b = guard(redis, redis_url, tool(), DELIVERY_INLINE_WAIT_S=0.3)
     with pytest.raises(ToolError):
         await call(a, ToolError("429", status=429, retryable=True, retry_after_s=0.6))
     until = await b.blocked_until("default", "prod-snow")
@@ -81,9 +82,9 @@ async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_p
 
 
 async def test_the_circuit_opens_on_transient_failures_and_probes_before_closing(
-    redis: Redis, redis_port: int
+    redis: Redis, redis_url: str
 ) -> None:
-    g = guard(redis, redis_port, tool(), BREAKER_FAILURES=3, BREAKER_OPEN_S=0.3)
+    g = guard(redis, redis_url, tool(), BREAKER_FAILURES=3, BREAKER_OPEN_S=0.3)
     down = ToolError("HTTP 503", status=503, retryable=True)
     refused = ToolError("HTTP 400", status=400, retryable=False)
     for fail in (down, down, refused, down, down):  # a refusal is an answer: the count restarts
@@ -107,13 +108,13 @@ async def test_the_circuit_opens_on_transient_failures_and_probes_before_closing
 
 
 async def test_a_breaker_opened_while_a_request_waited_for_its_lease_defers_it(
-    redis: Redis, redis_port: int
+    redis: Redis, redis_url: str
 ) -> None:
     # One lease: the second request passes the breaker's check, then waits for the lease
     # while the first one's failure opens the breaker. It must be deferred, not fail.
     g = guard(
         redis,
-        redis_port,
+        redis_url,
         tool(max_concurrency=1),
         BREAKER_FAILURES=1,
         BREAKER_OPEN_S=5,

@@ -24,6 +24,7 @@ from incident_sync.runtime.kafka import make_producer
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.quarantine import ENTRY_HEADER, RETRY_HEADER
 from tests.integration.conftest import im, start_stack
 
@@ -150,7 +151,7 @@ def test_a_record_the_arbiter_fails_on_is_delivered_by_a_retry_after_the_fix(
     iid, sys_id = linked(tools, "Arbiter failure")
     # The arbiter's standing changes of this incident are not a hash any more (a bug wrote
     # them so): reading them fails with WRONGTYPE, an error of the record, not an outage.
-    fw = f"is:default:fw:{iid}"
+    fw = keys.field_writes("default", iid)
     r = redis.Redis.from_url(stack.redis_url)
     r.delete(fw)
     r.set(fw, "corrupt")

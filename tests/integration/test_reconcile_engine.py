@@ -13,7 +13,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from redis.asyncio import Redis
 
 from incident_sync.controlstore.source import FileSource
 from incident_sync.reconciler.engine import MISSING_FLOOR, Engine
@@ -28,6 +27,8 @@ from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncmodel.drift import MissingPolicy
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import ReconcileRun, RunMode
 from tests.unit.connectors.sandbox_harness import Harness, running
@@ -65,18 +66,18 @@ async def post(h: Harness, path: str, body: dict[str, Any], method: str = "POST"
 
 
 async def test_gone_records_are_unlinked_unless_too_many_are_gone(
-    sides: tuple[Harness, Harness], redis_port: int
+    sides: tuple[Harness, Harness], redis_url: str
 ) -> None:
     io, sn = sides
-    redis = Redis(port=redis_port)
+    redis = connect(redis_url)
     await redis.flushdb()
     links = []
     for n in range(LINKS):
         incident = (await post(io, "/_sandbox/incidents", {"name": f"I{n}"}))["incident"]
         body = {"short_description": f"I{n}", "u_incident_io_id": incident["id"]}
         ticket = (await post(sn, "/_sandbox/table/incident", body))["result"]
-        await redis.set(f"is:default:link:prod-snow:{ticket['sys_id']}", incident["id"])
-        await redis.hset(f"is:default:links:{incident['id']}", "prod-snow", ticket["sys_id"])
+        await redis.set(keys.link("default", "prod-snow", ticket["sys_id"]), incident["id"])
+        await redis.hset(keys.links("default", incident["id"]), "prod-snow", ticket["sys_id"])
         links.append(ticket["sys_id"])
     config = sync_config(io, sn)
     view = LinkView(redis)
@@ -107,14 +108,14 @@ async def test_gone_records_are_unlinked_unless_too_many_are_gone(
 
 
 async def test_a_run_is_a_span_and_its_corrective_changes_carry_it(
-    sides: tuple[Harness, Harness], redis_port: int, monkeypatch: pytest.MonkeyPatch
+    sides: tuple[Harness, Harness], redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     memory = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     monkeypatch.setattr(tracing, "_provider", provider)
     io, sn = sides
-    redis = Redis(port=redis_port)
+    redis = connect(redis_url)
     await redis.flushdb()
     config = sync_config(io, sn)
     engine = Engine(

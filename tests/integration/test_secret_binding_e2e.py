@@ -24,6 +24,7 @@ from redis import Redis
 
 from incident_sync.devstack.stack import SN_PASSWORD, Stack
 from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncstate import keys
 from tests.integration.conftest import im, start_stack
 from tests.integration.hosts import Host, recording_host
 
@@ -154,13 +155,13 @@ def test_an_address_changed_in_redis_sends_the_secrets_nowhere(
     (record,) = wait_for(lambda: tools.snow_records_for(incident["id"]), 30, "the ticket")
     tools.quiesce()
     redis = Redis.from_url(stack.redis_url)
-    key = "is:default:ctl:integrations"
+    key = keys.integrations("default")
     original: bytes = redis.hget(key, "prod-snow")  # type: ignore[assignment]
     tampered = orjson.loads(original)
     tampered["config"]["base_url"] = attacker.url
     try:
         redis.hset(key, "prod-snow", orjson.dumps(tampered))
-        redis.incr("is:default:ctl:version")  # the running services reload
+        redis.incr(keys.version("default"))  # the running services reload
         time.sleep(RELOAD_S)
 
         # the pipeline, through a manual sync of every linked record: the worker no longer
@@ -185,6 +186,6 @@ def test_an_address_changed_in_redis_sends_the_secrets_nowhere(
         assert result["ok"] is False and "does not open" in str(result["error"])
     finally:
         redis.hset(key, "prod-snow", original)
-        redis.incr("is:default:ctl:version")
+        redis.incr(keys.version("default"))
         redis.close()
         time.sleep(RELOAD_S)

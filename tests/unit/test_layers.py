@@ -30,7 +30,7 @@ ALLOWED = {
     "syncstate": {"syncmodel"},
     "runtime": {"syncmodel"},
     "connectors": {"syncmodel"},
-    "controlstore": {"runtime", "syncmodel"},
+    "controlstore": {"runtime", "syncmodel", "syncstate"},
     # No service imports another.
     "ingress": LIBS,
     "outbound": LIBS,

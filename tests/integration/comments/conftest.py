@@ -1,5 +1,6 @@
-"""The comment tests' stack: a real redis-server, the Jira, Slack and ServiceNow sandboxes over
-HTTP, and a worker context on them (the gate, the arbiter and delivery are driven directly).
+"""The comment tests' stack: a real redis-server (and, once more, a Redis Cluster: `redis_url`),
+the Jira, Slack and ServiceNow sandboxes over HTTP, and a worker context on them (the gate, the
+arbiter and delivery are driven directly).
 
 Jira is configured without its `actor`, so nothing but the comment ids (and the fingerprint
 of a write whose echo outran the map) can tell our copies from a person's."""
@@ -10,7 +11,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestServer
-from redis.asyncio import Redis
 
 from incident_sync.outbound.context import Context, mappings_of
 from incident_sync.outbound.state import StateStore
@@ -20,6 +20,7 @@ from incident_sync.sandbox.servicenow.app import build_app as build_snow
 from incident_sync.sandbox.servicenow.state import ServiceNowConfig
 from incident_sync.sandbox.slack.app import build_app as build_slack
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
+from incident_sync.syncstate.client import connect
 from tests.integration.comments.helpers import Sandboxes
 
 
@@ -41,8 +42,8 @@ async def sandboxes() -> AsyncIterator[Sandboxes]:
 
 
 @pytest.fixture
-async def ctx(redis_port: int, sandboxes: Sandboxes) -> AsyncIterator[Context]:
-    redis = Redis(port=redis_port)
+async def ctx(redis_url: str, sandboxes: Sandboxes) -> AsyncIterator[Context]:
+    redis = connect(redis_url)
     await redis.flushdb()
     config = SyncConfig(
         platform=IntegrationConfig(id="incidentio", type="incidentio", base_url="http://unused"),

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from incident_sync.devstack import processes
-from tests.integration.control.service import ControlService, start_control
+from incident_sync.devstack.rediscluster import RedisCluster
+from tests.integration.control.service import ControlService, start_control, start_control_at
 
 CONTROL_DB = 5
 
@@ -26,11 +27,33 @@ def control_broker() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def control(redis_port: int, control_broker: str) -> Iterator[ControlService]:
+def control(control_server: ControlService) -> ControlService:
+    """The control service of the control tests (a module that runs on a Redis Cluster too
+    has its own `control`, parametrized: `service.on_server_and_cluster`)."""
+    return control_server
+
+
+@pytest.fixture(scope="session")
+def control_server(redis_port: int, control_broker: str) -> Iterator[ControlService]:
     service = start_control(redis_port, CONTROL_DB, kafka_bootstrap=control_broker)
     try:
         yield service
     finally:
         service.stop()
+    leaked = service.leaked()
+    assert not leaked, f"secrets in the control service's log: {len(leaked)}"
+
+
+@pytest.fixture(scope="session")
+def control_cluster(control_broker: str) -> Iterator[ControlService]:
+    """A control service on a Redis Cluster of its own (three masters), for the modules that
+    run on both (`control` parametrized there)."""
+    cluster = RedisCluster(masters=3).start()
+    service = start_control_at(cluster.url, kafka_bootstrap=control_broker)
+    try:
+        yield service
+    finally:
+        service.stop()
+        cluster.stop()
     leaked = service.leaked()
     assert not leaked, f"secrets in the control service's log: {len(leaked)}"

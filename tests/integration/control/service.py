@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from incident_sync.control.settings import default_policy_file
 from incident_sync.controlstore.crypto import generate_key
@@ -120,9 +121,25 @@ def start_control(
     kafka_bootstrap: str | None = None,
     env: dict[str, str] | None = None,
 ) -> ControlService:
+    return start_control_at(
+        f"redis://127.0.0.1:{redis_port}/{db}",
+        keys=keys,
+        kafka_bootstrap=kafka_bootstrap,
+        env=env,
+    )
+
+
+def start_control_at(
+    redis_url: str,
+    *,
+    keys: str | None = None,
+    kafka_bootstrap: str | None = None,
+    env: dict[str, str] | None = None,
+) -> ControlService:
+    """A control service on `redis_url` (one server, or `redis+cluster://`)."""
     workdir = Path(tempfile.mkdtemp(prefix="incident-sync-control-"))
     service = ControlService(
-        redis_url=f"redis://127.0.0.1:{redis_port}/{db}",
+        redis_url=redis_url,
         workdir=workdir,
         kafka_bootstrap=kafka_bootstrap,
         env=env or {},
@@ -131,3 +148,13 @@ def start_control(
         service.keys = keys
     leakcheck.watch([service.admin, *service.keys.split(",")], "a control service")
     return service.start()
+
+
+def on_server_and_cluster(request: pytest.FixtureRequest) -> ControlService:
+    """For a module's own `control` fixture (params server, cluster): the session's service
+    on one redis-server, or the one on a Redis Cluster. (Asked by name: a fixture that took
+    the session's `control` as an argument would pass its param on to it, and pytest would
+    start that service anew, with new keys, on the same store.)"""
+    name = "control_server" if request.param == "server" else "control_cluster"
+    service: ControlService = request.getfixturevalue(name)
+    return service

@@ -13,16 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
-from tests.integration.control.service import ControlService
+from tests.integration.control.service import ControlService, on_server_and_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,7 @@ def _pending_conflicts(admin: httpx.Client | None = None) -> None:
 
 
 async def _save_conflicts(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)
     now = datetime.now(UTC)
     for conflict_id, integration, incident, lead in (
         (CONFLICT_A, "snow-a", "INC-A", "ic"),
@@ -90,7 +91,7 @@ async def _save_conflicts(redis_url: str) -> None:
                 external=SideValue(side=integration, record_id="sys1", value="e", ts=now),
             )
         )
-        await redis.hset(f"is:acme:state:incidentio:{incident}", "assignee", lead)
+        await redis.hset(keys.state("acme", "incidentio", incident), "assignee", lead)
     await redis.aclose()
 
 
@@ -98,8 +99,8 @@ def _linked_record(admin: httpx.Client | None = None) -> None:
     """A record of snow-a linked to an incident, as the pipeline leaves it in Redis."""
 
     async def link() -> None:
-        redis = Redis.from_url(CASES_STATE["redis"])
-        await redis.set("is:acme:link:snow-a:sys1", "INC-A")
+        redis = connect(CASES_STATE["redis"])
+        await redis.set(keys.link("acme", "snow-a", "sys1"), "INC-A")
         await redis.aclose()
 
     asyncio.run(link())
@@ -114,7 +115,7 @@ def _saved_run(admin: httpx.Client | None = None) -> None:
 
 
 async def _save_run(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)
     await ReconcileStore(redis).save(
         ReconcileRun(id=RUN_A, tenant="acme", integration="snow-a", mode=RunMode.DRY_RUN)
     )
@@ -135,7 +136,7 @@ def _dlq_entries(admin: httpx.Client | None = None) -> None:
 
 
 async def _save_dlq_entries(redis_url: str) -> None:
-    redis = Redis.from_url(redis_url)
+    redis = connect(redis_url)
     for integration in ("snow-a", "snow-b"):
         cmd = DeliveryCommand(
             command_id="0123456789abcdef0123456789abcdef",
@@ -164,7 +165,7 @@ Q_A, Q_B, Q_T = _quarantined(1, "snow-a"), _quarantined(2, "snow-b"), _quarantin
 
 def _quarantine_entries(admin: httpx.Client | None = None) -> None:
     async def save() -> None:
-        redis = Redis.from_url(CASES_STATE["redis"])
+        redis = connect(CASES_STATE["redis"])
         for entry in (Q_A, Q_B, Q_T):
             await QuarantineIndex(redis).add(entry)
         await redis.aclose()
@@ -275,6 +276,12 @@ CASES = [
     Case("GET", "/api/v1/keys", ADMIN, "/api/v1/keys"),
     Case("POST", "/api/v1/keys/rotate", ADMIN, "/api/v1/keys/rotate"),
 ]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["server", "cluster"])
+def control(request: pytest.FixtureRequest) -> ControlService:
+    """These tests run on one redis-server and on a Redis Cluster."""
+    return on_server_and_cluster(request)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from redis import Redis
 
-from incident_sync.controlstore import keys
+from incident_sync.syncstate import keys
 from tests.integration.control.service import ControlService
 
 pytestmark = pytest.mark.integration

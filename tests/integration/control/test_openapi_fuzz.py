@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
@@ -111,7 +112,7 @@ async def seed(redis_url: str) -> None:
     await ReconcileStore(redis).save(
         ReconcileRun(id=KNOWN["run_id"], tenant=tenant, integration=name, mode=RunMode.DRY_RUN)
     )
-    await redis.set(f"is:{tenant}:link:{name}:{KNOWN['record_id']}", "INC-A")
+    await redis.set(keys.link(tenant, name, KNOWN["record_id"]), "INC-A")
     await redis.aclose()
 
 

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.quarantine import (
     RETRY_HEADER,
     Message,
@@ -61,7 +62,7 @@ def entry(
 def save(control: ControlService, *entries: QuarantineEntry) -> None:
     async def run() -> None:
         redis = Redis.from_url(control.redis_url)
-        for key in await redis.keys(f"is:{TENANT}:quarantine*"):
+        for key in await redis.keys(keys.quarantine(TENANT) + "*"):
             await redis.delete(key)
         for e in entries:
             await QuarantineIndex(redis).add(e)

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from redis import Redis
 
+from incident_sync.syncstate import keys
 from tests.integration.control.service import ControlService
 from tests.integration.hosts import Host, recording_host
 
@@ -165,7 +166,7 @@ def test_an_address_changed_in_redis_does_not_open(
     with control.client(control.admin) as admin:
         password = snow(control, admin, "snow-redis", tool.url)
     r = Redis.from_url(control.redis_url)
-    key = f"is:{TENANT}:ctl:integrations"
+    key = keys.integrations(TENANT)
     record = orjson.loads(r.hget(key, "snow-redis"))  # type: ignore[arg-type]
     record["config"]["base_url"] = attacker.url
     r.hset(key, "snow-redis", orjson.dumps(record))

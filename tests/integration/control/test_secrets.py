@@ -9,16 +9,38 @@ from typing import Any
 
 import httpx
 import pytest
-from redis import Redis
 
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import StoredSide, to_config
-from tests.integration.control.service import ControlService
+from incident_sync.devstack.rediscluster import RedisCluster
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect_sync, is_cluster
+from tests.integration.control.service import ControlService, on_server_and_cluster
 
 pytestmark = pytest.mark.integration
 
 T = "/api/v1/tenants/vault"
 ROTATION_DB = 7
+
+
+@pytest.fixture(scope="module", params=["server", "cluster"])
+def control(request: pytest.FixtureRequest) -> ControlService:
+    """These tests run on one redis-server and on a Redis Cluster."""
+    return on_server_and_cluster(request)
+
+
+@pytest.fixture
+def rotation_redis(control: ControlService, redis_port: int) -> Iterator[str]:
+    """A store of its own for the rotation (every record of every tenant is re-sealed), of
+    the same kind as the module's."""
+    if not is_cluster(control.redis_url):
+        yield f"redis://127.0.0.1:{redis_port}/{ROTATION_DB}"
+        return
+    cluster = RedisCluster(masters=3).start()
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +51,7 @@ def admin(control: ControlService) -> Iterator[httpx.Client]:
 
 def raw_redis(control: ControlService) -> bytes:
     """Every value of every key in the service's Redis db, concatenated."""
-    r = Redis.from_url(control.redis_url)
+    r = connect_sync(control.redis_url)
     out: list[Any] = []
     for key in r.scan_iter():
         kind = r.type(key)
@@ -116,15 +138,15 @@ def test_a_secret_can_be_cleared_and_the_same_value_is_no_change(
 
 
 def test_rotation_reseals_everything_under_the_new_key(
-    control: ControlService, redis_port: int
+    control: ControlService, rotation_redis: str
 ) -> None:
     """A service holding OLD seals; the service restarted with NEW,OLD (step 2 of the
     rotation) re-seals everything; then NEW alone opens every record and OLD alone none.
     A service that lacks a key in use refuses to rotate (409), it does not half-do it."""
     from incident_sync.controlstore.crypto import generate_key
-    from tests.integration.control.service import start_control
+    from tests.integration.control.service import start_control_at
 
-    first = start_control(redis_port, ROTATION_DB)
+    first = start_control_at(rotation_redis)
     pw = first.secret()
     try:
         with first.client(first.admin) as c:
@@ -136,14 +158,14 @@ def test_rotation_reseals_everything_under_the_new_key(
         first.stop()
     old = first.keys
     new = generate_key()
-    stranger = start_control(redis_port, ROTATION_DB, keys=generate_key())
+    stranger = start_control_at(rotation_redis, keys=generate_key())
     try:
         with stranger.client(stranger.admin) as c:
             refused = c.post("/api/v1/keys/rotate")
             assert refused.status_code == 409 and refused.json()["error"] == "conflict"
     finally:
         stranger.stop()
-    rotating = start_control(redis_port, ROTATION_DB, keys=f"{new},{old}")
+    rotating = start_control_at(rotation_redis, keys=f"{new},{old}")
     try:
         with rotating.client(rotating.admin) as c:
             before = c.get("/api/v1/keys").json()
@@ -158,8 +180,8 @@ def test_rotation_reseals_everything_under_the_new_key(
             assert pw not in service.log.read_text()
     finally:
         rotating.stop()
-    r = Redis.from_url(rotating.redis_url)
-    raw: dict[bytes, bytes] = r.hgetall("is:vault:ctl:integrations")  # type: ignore[assignment]
+    r = connect_sync(rotating.redis_url)
+    raw: dict[bytes, bytes] = r.hgetall(keys.integrations("vault"))  # type: ignore[assignment]
     records = [StoredSide.decode(v) for v in raw.values()]
     r.close()
     only_new, only_old = Keyring.from_text(new), Keyring.from_text(old)

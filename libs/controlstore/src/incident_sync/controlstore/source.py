@@ -20,13 +20,14 @@ from collections.abc import Collection, Mapping
 import redis
 import redis.asyncio as aioredis
 
-from incident_sync.controlstore import keys
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import StoredSide, to_config
 from incident_sync.runtime.configfiles import MappingDirectory, load_config
 from incident_sync.runtime.settings import Settings, default_mappings_dir
 from incident_sync.syncmodel.config import SyncConfig, resolve_mapping
 from incident_sync.syncmodel.mapping import MappingError
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect, connect_sync
 
 log = logging.getLogger("controlstore")
 
@@ -153,7 +154,7 @@ class ControlSource(ConfigSource):
         return config
 
     def load(self) -> SyncConfig:
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        client = connect_sync(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
         last_log = 0.0
         try:
             while True:
@@ -178,9 +179,7 @@ class ControlSource(ConfigSource):
 
     async def poll(self) -> SyncConfig | None:
         if self._aredis is None:
-            self._aredis = aioredis.Redis.from_url(
-                self.redis_url, socket_timeout=5, socket_connect_timeout=2
-            )
+            self._aredis = connect(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
         version_key, platform_key, integ_key = self._keys()
         current = int(await self._aredis.get(version_key) or 0)
         if current == self.version:

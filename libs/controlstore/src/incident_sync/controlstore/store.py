@@ -17,7 +17,6 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from incident_sync.controlstore import keys
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import (
     Kind,
@@ -28,6 +27,7 @@ from incident_sync.controlstore.records import (
     reseal,
     utcnow,
 )
+from incident_sync.syncstate import keys
 
 AUDIT_MAXLEN: Final = 100_000
 
@@ -185,6 +185,10 @@ class ControlStore:
                     moved = destination_change(before, after) if before and after else None
                     if moved:
                         entry["destination_changed"] = moved
+                    # The tenant index is cluster-wide (another slot than the tenant's keys):
+                    # its own command, before the transaction, so a tenant with config is
+                    # always listed (listed with none, when the transaction loses, is harmless).
+                    await self.redis.sadd(keys.TENANTS, tenant)
                     pipe.multi()  # type: ignore[no-untyped-call]
                     if kind == "integration":
                         if after is None:
@@ -195,7 +199,6 @@ class ControlStore:
                         pipe.delete(watched)
                     else:
                         pipe.set(watched, after.encode())
-                    pipe.sadd(keys.TENANTS, tenant)
                     pipe.incr(keys.version(tenant))
                     pipe.xadd(
                         keys.audit(tenant),

@@ -154,11 +154,17 @@ def redis_binary() -> str:
     raise RuntimeError("redis-server not found: run ./scripts/bootstrap.sh")
 
 
-def redis(port: int | None = None, data_dir: str | None = None) -> Child:
+def redis(
+    port: int | None = None,
+    data_dir: str | None = None,
+    *,
+    name: str = "redis",
+    extra: Sequence[str] = (),
+) -> Child:
     port = port or free_port()
     data_dir = data_dir or tempfile.mkdtemp(prefix="incident-sync-redis-")
     return Child(
-        "redis",
+        name,
         [
             redis_binary(),
             "--port",
@@ -175,6 +181,7 @@ def redis(port: int | None = None, data_dir: str | None = None) -> Child:
             data_dir,
             "--protected-mode",
             "no",
+            *extra,
         ],
         port=port,
     )

@@ -37,6 +37,7 @@ from incident_sync.devstack.optional import (
 )
 from incident_sync.devstack.processes import Child
 from incident_sync.devstack.reconciler import reconciler
+from incident_sync.devstack.rediscluster import RedisCluster
 from incident_sync.runtime.settings import Settings
 
 __all__ = ["JIRA_TOKEN", "JIRA_USER", "PD_USER", "SLACK_CHANNEL", "Stack"]
@@ -65,6 +66,9 @@ class Stack:
     config_source: str = "control"
     # Outbound worker processes (one consumer group): "outbound", "outbound-2", ...
     workers: int = 1
+    # Redis Cluster (three masters) instead of one redis-server: every service then gets a
+    # `redis+cluster://` REDIS_URL.
+    redis_cluster: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.tools) - set(OPTIONAL_TOOLS)
@@ -82,6 +86,15 @@ class Stack:
             *self.tools,
         )
         self.ports = {n: processes.free_port() for n in names}
+        self.cluster = (
+            RedisCluster(
+                masters=3,
+                workdir=self.workdir / "redis-cluster",
+                ports=[self.ports["redis"], processes.free_port(), processes.free_port()],
+            )
+            if self.redis_cluster
+            else None
+        )
         self.jira_secret: str = secrets.token_urlsafe(24)
         self.pagerduty_secret: str = secrets.token_urlsafe(24)
         self.datadog_secret: str = secrets.token_urlsafe(24)
@@ -127,6 +140,8 @@ class Stack:
 
     @property
     def redis_url(self) -> str:
+        if self.cluster is not None:
+            return self.cluster.url
         return f"redis://127.0.0.1:{self.ports['redis']}/0"
 
     @property
@@ -240,7 +255,11 @@ class Stack:
         self.write_config()
         try:
             self._add(processes.broker(self.ports["broker"]))
-            self._add(processes.redis(self.ports["redis"], str(self.workdir)))
+            if self.cluster is not None:
+                self.cluster.start()
+                self.children.extend(self.cluster.children)
+            else:
+                self._add(processes.redis(self.ports["redis"], str(self.workdir)))
             # Seeds the store from the sides file before it listens.
             self._add(
                 processes.python_module(

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin, utcnow
 from incident_sync.syncmodel.fields import ConflictStrategy
+from incident_sync.syncstate import keys
 
 
 class ConflictStatus(StrEnum):
@@ -60,16 +61,12 @@ class ConflictRecord(BaseModel):
     resolved_at: datetime | None = None
 
 
-def _p(tenant: str) -> str:
-    return f"is:{tenant}:"
-
-
 class ConflictStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
     async def save(self, record: ConflictRecord) -> None:
-        p = _p(record.tenant)
+        t = record.tenant
         score = record.detected_at.timestamp()
         other = (
             ConflictStatus.RESOLVED
@@ -77,14 +74,14 @@ class ConflictStore:
             else ConflictStatus.PENDING
         )
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{p}conflict:{record.id}", record.model_dump_json())
-            pipe.zadd(f"{p}conflicts:{record.status.value}", {record.id: score})
-            pipe.zrem(f"{p}conflicts:{other.value}", record.id)
-            pipe.sadd(f"{p}conflicts:incident:{record.platform_incident_id}", record.id)
+            pipe.set(keys.conflict(t, record.id), record.model_dump_json())
+            pipe.zadd(keys.conflicts(t, record.status.value), {record.id: score})
+            pipe.zrem(keys.conflicts(t, other.value), record.id)
+            pipe.sadd(keys.conflicts_of(t, record.platform_incident_id), record.id)
             await pipe.execute()
 
     async def get(self, tenant: str, conflict_id: str) -> ConflictRecord | None:
-        raw = await self.redis.get(f"{_p(tenant)}conflict:{conflict_id}")
+        raw = await self.redis.get(keys.conflict(tenant, conflict_id))
         return ConflictRecord.model_validate_json(raw) if raw is not None else None
 
     async def list(
@@ -93,11 +90,11 @@ class ConflictStore:
         statuses = [status] if status is not None else list(ConflictStatus)
         ids: list[str] = []
         for st in statuses:
-            raw = await self.redis.zrevrange(f"{_p(tenant)}conflicts:{st.value}", 0, limit - 1)
+            raw = await self.redis.zrevrange(keys.conflicts(tenant, st.value), 0, limit - 1)
             ids.extend(i.decode() if isinstance(i, bytes) else str(i) for i in raw)
         if not ids:
             return []
-        blobs = await self.redis.mget([f"{_p(tenant)}conflict:{i}" for i in ids])
+        blobs = await self.redis.mget([keys.conflict(tenant, i) for i in ids])
         records = [ConflictRecord.model_validate_json(b) for b in blobs if b is not None]
         records.sort(key=lambda r: r.detected_at, reverse=True)
         return records[:limit]

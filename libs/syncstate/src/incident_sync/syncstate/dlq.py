@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.events import DeliveryCommand, utcnow
 from incident_sync.syncmodel.retry import DeadReason
+from incident_sync.syncstate import keys
 
 ENTRY_PATTERN = r"^dlq-[0-9a-f]{12}$"
 
@@ -89,8 +90,7 @@ class DlqEntry(BaseModel):
 
 
 def _keys(tenant: str, integration_id: str) -> tuple[str, str]:
-    base = f"is:{tenant}:dlq:{integration_id}"
-    return base, f"{base}:at"
+    return keys.dlq(tenant, integration_id), keys.dlq_at(tenant, integration_id)
 
 
 class DlqIndex:

@@ -1,8 +1,9 @@
 """Links between platform incidents and tool records, and the pipeline's known state, as the
 control plane, the unlinking of deleted records and the reconciler see them.
 
-The outbound worker writes these keys (`incident_sync.outbound.state` and `recordstate.py`
-define the layout): `is:{t}:links:{incident}` (hash integration -> external id),
+The outbound worker writes these keys (`incident_sync.syncstate.keys` names them,
+`incident_sync.outbound.recordstate` lays out the state hash): `is:{t}:links:{incident}`
+(hash integration -> external id),
 `is:{t}:link:{integration}:{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the
 record's last known values; bookkeeping fields start with NUL, and `\\0s:<field>` holds the
 value we sent where the tool stored another form of it), `is:{t}:fw:{incident}` (the
@@ -24,6 +25,7 @@ import orjson
 from redis.asyncio import Redis
 
 from incident_sync.syncmodel.conflicts import FieldWrite
+from incident_sync.syncstate import keys
 
 SCAN_COUNT = 1_000
 CHUNK = 500  # keys per pipelined batch
@@ -43,32 +45,20 @@ def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def links_key(tenant: str, platform_incident_id: str) -> str:
-    return f"is:{tenant}:links:{platform_incident_id}"
-
-
-def link_key(tenant: str, integration_id: str, external_id: str) -> str:
-    return f"is:{tenant}:link:{integration_id}:{external_id}"
-
-
-def detached_key(tenant: str, platform_incident_id: str) -> str:
-    return f"is:{tenant}:detached:{platform_incident_id}"
-
-
 async def incident_of(
     redis: Redis, tenant: str, integration_id: str, external_id: str
 ) -> str | None:
-    value = await redis.get(link_key(tenant, integration_id, external_id))
+    value = await redis.get(keys.link(tenant, integration_id, external_id))
     return _s(value) if value is not None else None
 
 
 async def linked_records(redis: Redis, tenant: str, integration_id: str) -> dict[str, str]:
     """Every record of one integration that is linked: record id -> platform incident."""
-    prefix = link_key(tenant, integration_id, "")
+    prefix = keys.link(tenant, integration_id, "")
     match = _glob(prefix) + "*"
-    keys = [_s(k) async for k in redis.scan_iter(match=match, count=SCAN_COUNT)]
+    found = [_s(k) async for k in redis.scan_iter(match=match, count=SCAN_COUNT)]
     out: dict[str, str] = {}
-    for chunk in _chunks(keys):
+    for chunk in _chunks(found):
         for key, value in zip(chunk, await redis.mget(chunk), strict=True):
             if value is not None:
                 out[key[len(prefix) :]] = _s(value)
@@ -80,24 +70,24 @@ async def unlink(
 ) -> None:
     """Drop the link of a deleted record and mark its integration detached for the incident.
     The incident's link is dropped only if it still names this record."""
-    links = links_key(tenant, platform_incident_id)
+    links = keys.links(tenant, platform_incident_id)
     current = await redis.hget(links, integration_id)
     async with redis.pipeline(transaction=True) as pipe:
         if current is not None and _s(current) == external_id:
             pipe.hdel(links, integration_id)
-        pipe.delete(link_key(tenant, integration_id, external_id))
-        pipe.hset(detached_key(tenant, platform_incident_id), integration_id, external_id)
+        pipe.delete(keys.link(tenant, integration_id, external_id))
+        pipe.hset(keys.detached(tenant, platform_incident_id), integration_id, external_id)
         await pipe.execute()
 
 
 async def detached(redis: Redis, tenant: str, platform_incident_id: str) -> tuple[str, ...]:
-    raw = await redis.hkeys(detached_key(tenant, platform_incident_id))
+    raw = await redis.hkeys(keys.detached(tenant, platform_incident_id))
     return tuple(sorted(_s(k) for k in raw))
 
 
 async def reattach(redis: Redis, tenant: str, platform_incident_id: str) -> None:
     """An operator's manual sync of the incident: integrations may get a new record again."""
-    await redis.delete(detached_key(tenant, platform_incident_id))
+    await redis.delete(keys.detached(tenant, platform_incident_id))
 
 
 def _glob(text: str) -> str:
@@ -119,7 +109,7 @@ class LinkView:
 
     async def known(self, tenant: str, side: str, record_ids: Sequence[str]) -> dict[str, Known]:
         """What the pipeline last knew of each record: its values and our writes' sent marks."""
-        rows = await self._each("hgetall", [f"is:{tenant}:state:{side}:{r}" for r in record_ids])
+        rows = await self._each("hgetall", [keys.state(tenant, side, r) for r in record_ids])
         out: dict[str, Known] = {}
         for record, raw in zip(record_ids, rows, strict=True):
             known = Known({}, {})
@@ -136,7 +126,7 @@ class LinkView:
         self, tenant: str, incidents: Sequence[str]
     ) -> dict[str, dict[str, FieldWrite]]:
         """The arbiter's standing change per incident field."""
-        rows = await self._each("hgetall", [f"is:{tenant}:fw:{i}" for i in incidents])
+        rows = await self._each("hgetall", [keys.field_writes(tenant, i) for i in incidents])
         out: dict[str, dict[str, FieldWrite]] = {}
         for incident, raw in zip(incidents, rows, strict=True):
             writes = {}
@@ -150,7 +140,7 @@ class LinkView:
 
     async def parked(self, tenant: str, incidents: Sequence[str]) -> dict[str, set[str]]:
         """Fields parked for manual review, per incident (only incidents that have some)."""
-        rows = await self._each("hkeys", [f"is:{tenant}:parked:{i}" for i in incidents])
+        rows = await self._each("hkeys", [keys.parked(tenant, i) for i in incidents])
         pairs = zip(incidents, rows, strict=True)
         return {incident: {_s(n) for n in names} for incident, names in pairs if names}
 
@@ -168,13 +158,12 @@ class LinkView:
         self, tenant: str, platform_incident_id: str, integration: str, external_id: str
     ) -> None:
         """Forget one link (a record gone on one side) and what was known of the record."""
-        p = f"is:{tenant}:"
-        keys = [
-            f"{p}links:{platform_incident_id}",
-            f"{p}link:{integration}:{external_id}",
-            f"{p}state:{integration}:{external_id}",
+        touched = [
+            keys.links(tenant, platform_incident_id),
+            keys.link(tenant, integration, external_id),
+            keys.state(tenant, integration, external_id),
         ]
-        await self.redis.eval(_UNLINK, len(keys), *keys, integration, external_id)
+        await self.redis.eval(_UNLINK, len(touched), *touched, integration, external_id)
 
 
 # The incident's side of the link goes only if it still names this record (it may have been

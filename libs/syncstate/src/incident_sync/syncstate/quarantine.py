@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncstate import keys
 
 ENTRY_PATTERN = r"^qr-[0-9a-f]{16}$"
 UNKNOWN = "-"  # the integration label of entries no integration could be told for
@@ -286,8 +287,7 @@ return 1
 
 
 def _keys(tenant: str) -> tuple[str, str, str]:
-    base = f"is:{tenant}:quarantine"
-    return base, f"{base}:at", f"{base}:depth"
+    return keys.quarantine(tenant), keys.quarantine_at(tenant), keys.quarantine_depth(tenant)
 
 
 class QuarantineIndex:

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel.drift import Discrepancy, MissingPolicy
 from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncstate import keys
 
 RUN_TTL_S: Final = 30 * 86_400
 HISTORY_KEPT: Final = 200
@@ -84,10 +85,6 @@ class ReconcileSchedule(BaseModel):
     updated_by: str | None = None
 
 
-def _p(tenant: str) -> str:
-    return f"is:{tenant}:reconcile:"
-
-
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -99,27 +96,28 @@ class ReconcileStore:
     # -- runs --------------------------------------------------------------------------------
     async def save(self, run: ReconcileRun) -> None:
         await self.redis.set(
-            f"{_p(run.tenant)}run:{run.id}", run.model_dump_json().encode(), ex=RUN_TTL_S
+            keys.reconcile_run(run.tenant, run.id), run.model_dump_json().encode(), ex=RUN_TTL_S
         )
 
     async def get(self, tenant: str, run_id: str) -> ReconcileRun | None:
-        raw = await self.redis.get(f"{_p(tenant)}run:{run_id}")
+        raw = await self.redis.get(keys.reconcile_run(tenant, run_id))
         return ReconcileRun.model_validate_json(raw) if raw is not None else None
 
     async def request(self, run: ReconcileRun) -> None:
         """Queue a run for the integration's reconciler, and list it in the history."""
-        p, score = _p(run.tenant), run.requested_at.timestamp()
+        t, score = run.tenant, run.requested_at.timestamp()
+        runs = keys.reconcile_runs(t, run.integration)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{p}run:{run.id}", run.model_dump_json().encode(), ex=RUN_TTL_S)
-            pipe.zadd(f"{p}runs:{run.integration}", {run.id: score})
-            pipe.zremrangebyrank(f"{p}runs:{run.integration}", 0, -HISTORY_KEPT - 1)
-            pipe.lpush(f"{p}queue:{run.integration}", run.id)
+            pipe.set(keys.reconcile_run(t, run.id), run.model_dump_json().encode(), ex=RUN_TTL_S)
+            pipe.zadd(runs, {run.id: score})
+            pipe.zremrangebyrank(runs, 0, -HISTORY_KEPT - 1)
+            pipe.lpush(keys.reconcile_queue(t, run.integration), run.id)
             await pipe.execute()
 
     async def next_request(self, tenant: str, integration: str) -> ReconcileRun | None:
         """The oldest queued run of the integration (taken off the queue), if any."""
         while True:
-            raw = await self.redis.rpop(f"{_p(tenant)}queue:{integration}")
+            raw = await self.redis.rpop(keys.reconcile_queue(tenant, integration))
             if not isinstance(raw, bytes | str):
                 return None
             run = await self.get(tenant, _s(raw))
@@ -127,43 +125,39 @@ class ReconcileStore:
                 return run
 
     async def history(self, tenant: str, integration: str, limit: int = 20) -> list[ReconcileRun]:
-        ids = await self.redis.zrevrange(f"{_p(tenant)}runs:{integration}", 0, limit - 1)
+        ids = await self.redis.zrevrange(keys.reconcile_runs(tenant, integration), 0, limit - 1)
         if not ids:
             return []
         raws = await self.redis.mget(
-            [f"{_p(tenant)}run:{_s(i)}" for i in ids if isinstance(i, bytes | str)]
+            [keys.reconcile_run(tenant, _s(i)) for i in ids if isinstance(i, bytes | str)]
         )
         return [ReconcileRun.model_validate_json(r) for r in raws if r is not None]
 
     # -- schedules -------------------------------------------------------------------------------
     async def schedule(self, tenant: str, integration: str) -> ReconcileSchedule | None:
-        raw = await self.redis.get(f"{_p(tenant)}schedule:{integration}")
+        raw = await self.redis.get(keys.reconcile_schedule(tenant, integration))
         return ReconcileSchedule.model_validate_json(raw) if raw is not None else None
 
     async def set_schedule(
         self, tenant: str, integration: str, schedule: ReconcileSchedule
     ) -> None:
         await self.redis.set(
-            f"{_p(tenant)}schedule:{integration}", schedule.model_dump_json().encode()
+            keys.reconcile_schedule(tenant, integration), schedule.model_dump_json().encode()
         )
 
     async def last_scheduled(self, tenant: str, integration: str) -> datetime | None:
-        return await self._time(f"{_p(tenant)}scheduled:{integration}")
+        return await self._time(keys.reconcile_scheduled(tenant, integration))
 
     async def set_last_scheduled(self, tenant: str, integration: str, at: datetime) -> None:
-        await self.redis.set(f"{_p(tenant)}scheduled:{integration}", at.isoformat())
+        await self.redis.set(keys.reconcile_scheduled(tenant, integration), at.isoformat())
 
     # -- the polling fallback's position ----------------------------------------------------------
     async def watermark(self, tenant: str, side: str) -> datetime | None:
-        return await self._time(f"{_p(tenant)}watermark:{side}")
+        return await self._time(keys.reconcile_watermark(tenant, side))
 
     async def set_watermark(self, tenant: str, side: str, at: datetime) -> None:
-        await self.redis.set(f"{_p(tenant)}watermark:{side}", at.astimezone(UTC).isoformat())
+        await self.redis.set(keys.reconcile_watermark(tenant, side), at.astimezone(UTC).isoformat())
 
     async def _time(self, key: str) -> datetime | None:
         raw = await self.redis.get(key)
         return datetime.fromisoformat(_s(raw)) if raw is not None else None
-
-
-def lease_key(tenant: str, side: str) -> str:
-    return f"{_p(tenant)}lease:{side}"

@@ -20,8 +20,8 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
-from incident_sync.controlstore import keys
 from incident_sync.controlstore.records import utcnow
+from incident_sync.syncstate import keys
 
 BOOTSTRAP_ID: Final = "bootstrap"
 
@@ -116,10 +116,11 @@ class Tokens:
             digest=digest(token),
         )
         stored = {**record.model_dump(mode="json"), "digest": record.digest}
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.TOKENS, token_id, orjson.dumps(stored))
-            pipe.set(keys.token_by_hash(record.digest), token_id)
-            await pipe.execute()
+        # Cluster-wide keys, one command each (they share no slot): the lookup first, so the
+        # token works only once its record is there; a crash between leaves a lookup naming
+        # no record, which authenticates nobody.
+        await self.redis.set(keys.token_by_hash(record.digest), token_id)
+        await self.redis.hset(keys.TOKENS, token_id, orjson.dumps(stored))
         return token, record
 
     async def list(self) -> list[TokenRecord]:
@@ -133,8 +134,8 @@ class Tokens:
             return None
         record = TokenRecord.model_validate_json(raw)
         stored_digest = orjson.loads(raw).get("digest", "")
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(keys.TOKENS, token_id)
-            pipe.delete(keys.token_by_hash(stored_digest))
-            await pipe.execute()
+        # The record first: the token stops working at once; the lookup left by a crash
+        # between names no record.
+        await self.redis.hdel(keys.TOKENS, token_id)
+        await self.redis.delete(keys.token_by_hash(stored_digest))
         return record

@@ -19,6 +19,7 @@ from incident_sync.ingress.sides import ConnectorFactory, Sides, default_factory
 from incident_sync.runtime.httpspans import server_spans
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import SyncConfig
+from incident_sync.syncstate.client import connect
 
 log = logging.getLogger("ingress")
 
@@ -59,7 +60,7 @@ def build_app(
         ensure=ensure_topics,
     )
     own_redis = redis is None
-    redis_client = redis or aioredis.Redis.from_url(
+    redis_client = redis or connect(
         settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
     )
     max_body = settings.max_body_bytes

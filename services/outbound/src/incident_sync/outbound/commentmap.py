@@ -23,14 +23,11 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel.comments import COMMENT
 from incident_sync.syncmodel.echo import fingerprint
+from incident_sync.syncstate import keys
 
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _key(tenant: str, platform_incident_id: str, side: str) -> str:
-    return f"is:{tenant}:comments:{platform_incident_id}:{side}"
 
 
 class CommentMap:
@@ -42,15 +39,19 @@ class CommentMap:
     ) -> str | None:
         """The target's id of our copy of a source comment ("" = copied, no id; None = not
         copied)."""
-        value = await self.redis.hget(_key(tenant, pid, source), f"copy:{target}:{source_id}")
+        value = await self.redis.hget(
+            keys.comments(tenant, pid, source), f"copy:{target}:{source_id}"
+        )
         return _s(value) if value is not None else None
 
     async def was_copied(self, tenant: str, pid: str, source: str, source_id: str) -> bool:
-        return bool(await self.redis.hexists(_key(tenant, pid, source), f"src:{source_id}"))
+        return bool(
+            await self.redis.hexists(keys.comments(tenant, pid, source), f"src:{source_id}")
+        )
 
     async def origin_of(self, tenant: str, pid: str, side: str, comment_id: str) -> str | None:
         """`{source side}:{source id}` when this comment on `side` is a copy we wrote."""
-        value = await self.redis.hget(_key(tenant, pid, side), f"of:{comment_id}")
+        value = await self.redis.hget(keys.comments(tenant, pid, side), f"of:{comment_id}")
         return _s(value) if value is not None else None
 
     async def record_copy(
@@ -67,12 +68,16 @@ class CommentMap:
         if text is not None:
             entries[f"text:{target}:{source_id}"] = fingerprint(COMMENT, text)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_key(tenant, pid, source), mapping=entries)  # type: ignore[arg-type]
-            pipe.hdel(_key(tenant, pid, source), f"want:{target}:{source_id}")
+            pipe.hset(keys.comments(tenant, pid, source), mapping=entries)  # type: ignore[arg-type]
+            pipe.hdel(keys.comments(tenant, pid, source), f"want:{target}:{source_id}")
             if target_id:
-                pipe.hset(_key(tenant, pid, target), f"of:{target_id}", f"{source}:{source_id}")
+                pipe.hset(
+                    keys.comments(tenant, pid, target), f"of:{target_id}", f"{source}:{source_id}"
+                )
             if text is not None:
-                pipe.hdel(_key(tenant, pid, target), f"wanted:{fingerprint(COMMENT, text)}")
+                pipe.hdel(
+                    keys.comments(tenant, pid, target), f"wanted:{fingerprint(COMMENT, text)}"
+                )
             await pipe.execute()
 
     # -- a copy on its way -------------------------------------------------------------------
@@ -81,16 +86,18 @@ class CommentMap:
     ) -> None:
         """A copy of the source comment is about to be written on `target` (at unix time `at`)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_key(tenant, pid, source), f"want:{target}:{source_id}", repr(at))
+            pipe.hset(keys.comments(tenant, pid, source), f"want:{target}:{source_id}", repr(at))
             wanted = f"wanted:{fingerprint(COMMENT, text)}"
-            pipe.hset(_key(tenant, pid, target), wanted, f"{source}:{source_id}")
+            pipe.hset(keys.comments(tenant, pid, target), wanted, f"{source}:{source_id}")
             await pipe.execute()
 
     async def intended_at(
         self, tenant: str, pid: str, source: str, source_id: str, target: str
     ) -> float | None:
         """When a write of this copy was sent whose outcome is unknown (None: there is none)."""
-        value = await self.redis.hget(_key(tenant, pid, source), f"want:{target}:{source_id}")
+        value = await self.redis.hget(
+            keys.comments(tenant, pid, source), f"want:{target}:{source_id}"
+        )
         return float(_s(value)) if value is not None else None
 
     async def drop_intent(
@@ -98,14 +105,14 @@ class CommentMap:
     ) -> None:
         """The tool refused the write: nothing was written."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(_key(tenant, pid, source), f"want:{target}:{source_id}")
-            pipe.hdel(_key(tenant, pid, target), f"wanted:{fingerprint(COMMENT, text)}")
+            pipe.hdel(keys.comments(tenant, pid, source), f"want:{target}:{source_id}")
+            pipe.hdel(keys.comments(tenant, pid, target), f"wanted:{fingerprint(COMMENT, text)}")
             await pipe.execute()
 
     async def adopt(self, tenant: str, pid: str, side: str, comment_id: str, text: str) -> bool:
         """The echo of a copy we wrote but never mapped: map it now. True if it was one."""
         wanted = f"wanted:{fingerprint(COMMENT, text)}"
-        value = await self.redis.hget(_key(tenant, pid, side), wanted)
+        value = await self.redis.hget(keys.comments(tenant, pid, side), wanted)
         if value is None:
             return False
         source, source_id = _s(value).split(":", 1)
@@ -116,23 +123,25 @@ class CommentMap:
         self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str
     ) -> bool:
         """Whether our copy on `target` already shows this text."""
-        value = await self.redis.hget(_key(tenant, pid, source), f"text:{target}:{source_id}")
+        value = await self.redis.hget(
+            keys.comments(tenant, pid, source), f"text:{target}:{source_id}"
+        )
         return value is not None and _s(value) == fingerprint(COMMENT, text)
 
     async def edited(
         self, tenant: str, pid: str, source: str, source_id: str, target: str, text: str
     ) -> None:
         field = f"text:{target}:{source_id}"
-        await self.redis.hset(_key(tenant, pid, source), field, fingerprint(COMMENT, text))
+        await self.redis.hset(keys.comments(tenant, pid, source), field, fingerprint(COMMENT, text))
 
     async def forget_copy(
         self, tenant: str, pid: str, source: str, source_id: str, target: str
     ) -> None:
         """A copy that is gone (deleted with its source). The `of:` entry stays, so the echo
         of the delete is still recognised as ours."""
-        key = _key(tenant, pid, source)
+        key = keys.comments(tenant, pid, source)
         await self.redis.hdel(key, f"copy:{target}:{source_id}", f"text:{target}:{source_id}")
 
     async def forget_side(self, tenant: str, pid: str, side: str) -> None:
         """The side's record was deleted: its comments went with it."""
-        await self.redis.delete(_key(tenant, pid, side))
+        await self.redis.delete(keys.comments(tenant, pid, side))

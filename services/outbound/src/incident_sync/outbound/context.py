@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
 from incident_sync.connectors.base import Connector
 from incident_sync.connectors.pool import ConnectorPool
 from incident_sync.connectors.registry import REGISTRY
@@ -14,6 +12,7 @@ from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncmodel.mapping import FieldMapping
+from incident_sync.syncstate.client import connect
 
 
 @dataclass
@@ -35,7 +34,7 @@ class Context:
         settings = settings or Settings()
         source = config_source(settings, tool_types=REGISTRY.types())
         config = source.load()
-        redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        redis = connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return cls(
             settings=settings,
             config=config,

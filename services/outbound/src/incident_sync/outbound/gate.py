@@ -20,7 +20,7 @@ from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.gateread import GateRead, GateReader
 from incident_sync.outbound.recordstate import shows_ours
-from incident_sync.outbound.state import links_key, parse_hash
+from incident_sync.outbound.state import parse_hash
 from incident_sync.syncmodel.comments import COMMENT, comment_changes, forced_changes
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.echo import clobbered_fields, fresh_changes, normalize, real_changes
@@ -32,7 +32,7 @@ from incident_sync.syncmodel.events import (
     LinkedEvent,
     Origin,
 )
-from incident_sync.syncstate import links
+from incident_sync.syncstate import keys, links
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,8 @@ class Gate:
         if read.links is not None and read.detached is not None:
             return read.links, read.detached
         async with self.ctx.store.pipeline() as pipe:
-            pipe.hgetall(links_key(tenant, pid))
-            pipe.hkeys(links.detached_key(tenant, pid))
+            pipe.hgetall(keys.links(tenant, pid))
+            pipe.hkeys(keys.detached(tenant, pid))
             raw_links, raw_detached = await pipe.execute()
         return parse_hash(raw_links), tuple(sorted(k.decode() for k in raw_detached))
 

@@ -14,19 +14,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from incident_sync.outbound.state import (
-    KnownState,
-    fp_key,
-    link_key,
-    links_key,
-    ours_key,
-    parse_hash,
-    parse_known,
-    parse_ours,
-    seen_key,
-    state_key,
-)
-from incident_sync.syncstate.links import detached_key
+from incident_sync.outbound.state import KnownState, parse_hash, parse_known, parse_ours
+from incident_sync.syncstate import keys
 
 # KEYS: seen, state, ours, link, links, detached, then one fingerprint key per field.
 # ARGV: version ("" = none), read the link ("1"/""), read links and detached ("1"/"").
@@ -90,17 +79,20 @@ class GateReader:
         """`consume`: field -> value whose fingerprints the event consumes; `incident`: the
         incident whose links to read (the platform's own events know it)."""
         names = list(consume)
-        keys = [
-            seen_key(tenant, f"delivery:{integration_id}", delivery_id),
-            state_key(tenant, integration_id, external_id),
-            ours_key(tenant, integration_id, external_id),
-            link_key(tenant, integration_id, external_id),
-            links_key(tenant, incident or ""),
-            detached_key(tenant, incident or ""),
-            *(fp_key(tenant, integration_id, external_id, n, consume[n]) for n in names),
+        touched = [
+            keys.seen(tenant, f"delivery:{integration_id}", delivery_id),
+            keys.state(tenant, integration_id, external_id),
+            keys.ours(tenant, integration_id, external_id),
+            keys.link(tenant, integration_id, external_id),
+            keys.links(tenant, incident or ""),
+            keys.detached(tenant, incident or ""),
+            *(
+                keys.echo_fingerprint(tenant, integration_id, external_id, n, consume[n])
+                for n in names
+            ),
         ]
         args = [version or "", "1" if incident_of_record else "", "1" if incident else ""]
-        answer = await self._read(keys=keys, args=args)
+        answer = await self._read(keys=touched, args=args)
         if int(answer[0]) == 1:
             return GateRead(True, set(), KnownState({}, {}, {}), set(), None, None, None)
         _, consumed, state, ours, link, links, detached = answer

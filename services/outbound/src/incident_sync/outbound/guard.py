@@ -26,7 +26,6 @@ from contextlib import asynccontextmanager
 from itertools import count
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import Context as Circuit
@@ -36,6 +35,8 @@ from redis.asyncio import Redis
 from incident_sync.connectors.base import ToolError
 from incident_sync.outbound.settings import DeliverySettings
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import rate_limit_storage
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,7 @@ class Guard:
         )
         self.circuits: dict[str, Circuit] = {}
         self.limiter = MovingWindowRateLimiter(
-            RedisStorage(
-                "async+" + redis_url,
-                implementation="redispy",
-                socket_timeout=5,
-                socket_connect_timeout=2,
-            )
+            rate_limit_storage(redis_url, socket_timeout=5, socket_connect_timeout=2)
         )
         self._admit = redis.register_script(_ADMIT)
         self._block = redis.register_script(_BLOCK)
@@ -149,9 +145,6 @@ class Guard:
             await self._release(tenant, integration_id, lease)
 
     # -- 1. the tool's own "not before" ------------------------------------------------------
-    def _block_key(self, tenant: str, integration_id: str) -> str:
-        return f"is:{tenant}:block:{integration_id}"
-
     async def block(self, tenant: str, integration_id: str, seconds: float) -> None:
         """No request to the tool from any worker for `seconds` (clamped like the ladder)."""
         seconds = min(max(0.0, seconds), self.settings.retry_after_max_s)
@@ -159,14 +152,14 @@ class Guard:
             return
         until = self.clock() + seconds
         ttl_ms = int(seconds * 1000) + 1000
-        await self._block(keys=[self._block_key(tenant, integration_id)], args=[until, ttl_ms])
+        await self._block(keys=[keys.blocked(tenant, integration_id)], args=[until, ttl_ms])
         log.warning(
             "tool asked us to wait",
             extra={"integration": integration_id, "seconds": round(seconds, 3)},
         )
 
     async def blocked_until(self, tenant: str, integration_id: str) -> float | None:
-        raw = await self.redis.get(self._block_key(tenant, integration_id))
+        raw = await self.redis.get(keys.blocked(tenant, integration_id))
         until = float(raw) if raw is not None else 0.0
         return until if until > self.clock() else None
 
@@ -206,19 +199,16 @@ class Guard:
             await asyncio.sleep(wait)
 
     # -- 1 and 4. the tool's "not before", then a lease for a request in flight -------------
-    def _lease_key(self, tenant: str, integration_id: str) -> str:
-        return f"is:{tenant}:inflight:{integration_id}"
-
     async def _acquire(
         self, tenant: str, integration_id: str, cap: int, side: IntegrationConfig | None
     ) -> str:
         holder = f"{self._holder}-{next(self._ids)}"
         # A lease outlives the request's own timeout, so a crashed worker's expires.
         lease_ms = int(((side.timeout_s if side else 10.0) + 5.0) * 1000)
-        keys = [self._block_key(tenant, integration_id), self._lease_key(tenant, integration_id)]
+        touched = [keys.blocked(tenant, integration_id), keys.inflight(tenant, integration_id)]
         waited = 0.0
         while True:
-            answer = await self._admit(keys=keys, args=[cap, lease_ms, holder, self.clock()])
+            answer = await self._admit(keys=touched, args=[cap, lease_ms, holder, self.clock()])
             if answer[0] == 1:
                 return holder
             if answer[0] == 2:
@@ -231,7 +221,7 @@ class Guard:
 
     async def _release(self, tenant: str, integration_id: str, holder: str) -> None:
         try:
-            await self.redis.zrem(self._lease_key(tenant, integration_id), holder)
+            await self.redis.zrem(keys.inflight(tenant, integration_id), holder)
         except Exception as exc:  # noqa: BLE001 - the lease expires on its own
             log.warning("lease not released", extra={"reason": repr(exc)})
 

@@ -19,16 +19,13 @@ from redis.asyncio.client import Pipeline
 from incident_sync.syncmodel import codec
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncmodel.events import DeliveryCommand
+from incident_sync.syncstate import keys
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[DeliveryCommand], Awaitable[None]]
 BATCH = 100
 LOCK_MS = 30_000
-
-
-def _key(tenant: str, integration_id: str) -> str:
-    return f"is:{tenant}:held:{integration_id}"
 
 
 class Hold:
@@ -48,7 +45,7 @@ class Hold:
         """Queues the reads `place` needs (with the caller's own); returns how many."""
         sides = self.governing(cmd, config)
         for side_id in sides:
-            pipe.xlen(_key(cmd.tenant, side_id))
+            pipe.xlen(keys.held(cmd.tenant, side_id))
         return len(sides)
 
     async def place(
@@ -75,17 +72,17 @@ class Hold:
         return None
 
     async def add(self, cmd: DeliveryCommand, integration_id: str) -> None:
-        await self.redis.xadd(_key(cmd.tenant, integration_id), {"cmd": codec.encode(cmd)})
+        await self.redis.xadd(keys.held(cmd.tenant, integration_id), {"cmd": codec.encode(cmd)})
 
     async def depth(self, tenant: str, integration_id: str) -> int:
-        return int(await self.redis.xlen(_key(tenant, integration_id)))
+        return int(await self.redis.xlen(keys.held(tenant, integration_id)))
 
     async def release(
         self, tenant: str, integration_id: str, send: Send, still_open: Callable[[], bool]
     ) -> int:
         """Let the held commands out in order while `still_open()`; returns how many."""
-        key = _key(tenant, integration_id)
-        lock = f"{key}:lock"
+        key = keys.held(tenant, integration_id)
+        lock = keys.held_lock(tenant, integration_id)
         if not await self.redis.set(lock, b"1", nx=True, px=LOCK_MS):
             return 0  # another worker is at it
         released = 0

@@ -18,17 +18,14 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from incident_sync.syncmodel.echo import fingerprint
-
-
-def _key(tenant: str, integration_id: str, external_id: str) -> str:
-    return f"is:{tenant}:notes:{integration_id}:{external_id}"
+from incident_sync.syncstate import keys
 
 
 async def written(
     redis: Redis, tenant: str, integration_id: str, external_id: str, comment: str | None
 ) -> bool:
     member = fingerprint("comment", comment)
-    return bool(await redis.sismember(_key(tenant, integration_id, external_id), member))
+    return bool(await redis.sismember(keys.notes(tenant, integration_id, external_id), member))
 
 
 def q_remember(
@@ -39,6 +36,6 @@ def q_remember(
     comment: str | None,
     ttl_s: int,
 ) -> None:
-    key = _key(tenant, integration_id, external_id)
+    key = keys.notes(tenant, integration_id, external_id)
     pipe.sadd(key, fingerprint("comment", comment))
     pipe.expire(key, ttl_s)

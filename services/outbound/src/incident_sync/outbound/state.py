@@ -1,7 +1,7 @@
 """Shared state in Redis: dedupe marks, links, each record's last known values, and the
 fingerprints of our own writes that are waiting for their echo.
 
-Keys are scoped by tenant: `is:{tenant}:...`. Writes come in two forms: `q_*` queues the
+Keys come from `syncstate.keys`. Writes come in two forms: `q_*` queues the
 commands on a pipeline, so a stage sends its bookkeeping in one round trip (each one a network
 round trip and most of a Redis command's cost in the client); the async method of the same
 name sends them on their own. Reads that go together have a `q_*` form and a `parse_*`
@@ -20,55 +20,13 @@ from redis.asyncio.client import Pipeline
 
 from incident_sync.outbound.recordstate import KnownState, parse_hash, parse_known, state_write
 from incident_sync.syncmodel.conflicts import FieldWrite
-from incident_sync.syncmodel.echo import fingerprint
+from incident_sync.syncstate import keys
 
 __all__ = ["KnownState", "StateStore", "parse_hash", "parse_known"]
 
 
 def _s(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _p(tenant: str) -> str:
-    return f"is:{tenant}:"
-
-
-def seen_key(tenant: str, scope: str, key: str) -> str:
-    return f"{_p(tenant)}seen:{scope}:{key}"
-
-
-def state_key(tenant: str, integration_id: str, external_id: str) -> str:
-    return f"{_p(tenant)}state:{integration_id}:{external_id}"
-
-
-def ours_key(tenant: str, integration_id: str, external_id: str) -> str:
-    return f"{_p(tenant)}ours:{integration_id}:{external_id}"
-
-
-def pending_key(tenant: str, integration_id: str, external_id: str) -> str:
-    return f"{_p(tenant)}pending:{integration_id}:{external_id}"
-
-
-def link_key(tenant: str, integration_id: str, external_id: str) -> str:
-    return f"{_p(tenant)}link:{integration_id}:{external_id}"
-
-
-def links_key(tenant: str, platform_incident_id: str) -> str:
-    return f"{_p(tenant)}links:{platform_incident_id}"
-
-
-def fp_key(
-    tenant: str, integration_id: str, external_id: str, field: str, value: str | None
-) -> str:
-    return f"{_p(tenant)}fp:{integration_id}:{external_id}:{fingerprint(field, value)}"
-
-
-def _fw_key(tenant: str, platform_incident_id: str) -> str:
-    return f"{_p(tenant)}fw:{platform_incident_id}"
-
-
-def _parked_key(tenant: str, platform_incident_id: str) -> str:
-    return f"{_p(tenant)}parked:{platform_incident_id}"
 
 
 def parse_ours(value: bytes | str | None) -> set[str]:
@@ -95,17 +53,17 @@ class StateStore:
 
     # -- dedupe ------------------------------------------------------------------------------
     async def seen(self, tenant: str, scope: str, key: str) -> bool:
-        return bool(await self.redis.exists(seen_key(tenant, scope, key)))
+        return bool(await self.redis.exists(keys.seen(tenant, scope, key)))
 
     def q_seen(self, pipe: Pipeline, tenant: str, scope: str, key: str) -> None:
-        pipe.exists(seen_key(tenant, scope, key))
+        pipe.exists(keys.seen(tenant, scope, key))
 
     async def mark_seen(self, tenant: str, scope: str, key: str, ttl_s: int) -> None:
         """Marked only once the outcome is durable, so a crash before it means a redo."""
-        await self.redis.set(seen_key(tenant, scope, key), b"1", ex=ttl_s)
+        await self.redis.set(keys.seen(tenant, scope, key), b"1", ex=ttl_s)
 
     def q_mark_seen(self, pipe: Pipeline, tenant: str, scope: str, key: str, ttl_s: int) -> None:
-        pipe.set(seen_key(tenant, scope, key), b"1", ex=ttl_s)
+        pipe.set(keys.seen(tenant, scope, key), b"1", ex=ttl_s)
 
     # -- links -------------------------------------------------------------------------------
     async def link(
@@ -124,27 +82,29 @@ class StateStore:
         external_id: str,
     ) -> None:
         """Both ways; queue it on a transaction so neither is found without the other."""
-        pipe.hset(links_key(tenant, platform_incident_id), integration_id, external_id)
-        pipe.set(link_key(tenant, integration_id, external_id), platform_incident_id)
+        pipe.hset(keys.links(tenant, platform_incident_id), integration_id, external_id)
+        pipe.set(keys.link(tenant, integration_id, external_id), platform_incident_id)
 
     async def platform_incident_for(
         self, tenant: str, integration_id: str, external_id: str
     ) -> str | None:
-        value = await self.redis.get(link_key(tenant, integration_id, external_id))
+        value = await self.redis.get(keys.link(tenant, integration_id, external_id))
         return _s(value) if value is not None else None
 
     async def links_of(self, tenant: str, platform_incident_id: str) -> dict[str, str]:
-        return parse_hash(await self.redis.hgetall(links_key(tenant, platform_incident_id)))
+        return parse_hash(await self.redis.hgetall(keys.links(tenant, platform_incident_id)))
 
     # -- last known state ----------------------------------------------------------------------
     async def known_state(self, tenant: str, integration_id: str, external_id: str) -> KnownState:
-        return parse_known(await self.redis.hgetall(state_key(tenant, integration_id, external_id)))
+        return parse_known(
+            await self.redis.hgetall(keys.state(tenant, integration_id, external_id))
+        )
 
     def q_known_state(
         self, pipe: Pipeline, tenant: str, integration_id: str, external_id: str
     ) -> None:
         """The answer is read by `parse_known`."""
-        pipe.hgetall(state_key(tenant, integration_id, external_id))
+        pipe.hgetall(keys.state(tenant, integration_id, external_id))
 
     async def remember_state(
         self,
@@ -189,7 +149,7 @@ class StateStore:
         one we put there); `changed`: observed fields whose value differs from the known one.
         """
         write = state_write(fields, version, written_ts, ours, replaced, sent, changed)
-        key = state_key(tenant, integration_id, external_id)
+        key = keys.state(tenant, integration_id, external_id)
         if write.mapping:
             pipe.hset(key, mapping=write.mapping)  # type: ignore[arg-type]
         if write.cleared:
@@ -220,9 +180,13 @@ class StateStore:
         """Record what we are about to write, before writing, so its echo is recognised;
         and that the write is pending until its echo is seen."""
         for name, value in fields.items():
-            pipe.set(fp_key(tenant, integration_id, external_id, name, value), b"1", ex=ttl_s)
+            pipe.set(
+                keys.echo_fingerprint(tenant, integration_id, external_id, name, value),
+                b"1",
+                ex=ttl_s,
+            )
         if fields:
-            pending = pending_key(tenant, integration_id, external_id)
+            pending = keys.pending(tenant, integration_id, external_id)
             pipe.hset(pending, mapping={k: v or "" for k, v in fields.items()})
             pipe.expire(pending, ttl_s)
 
@@ -230,7 +194,7 @@ class StateStore:
         self, tenant: str, integration_id: str, external_id: str, field: str, value: str | None
     ) -> bool:
         """True (once) when this value is the echo of our own write."""
-        key = fp_key(tenant, integration_id, external_id, field, value)
+        key = keys.echo_fingerprint(tenant, integration_id, external_id, field, value)
         return bool(await self.redis.delete(key))
 
     async def pending_writes(
@@ -238,21 +202,21 @@ class StateStore:
     ) -> dict[str, str]:
         """Our writes to the record whose echo has not been seen yet: field -> value."""
         return parse_hash(
-            await self.redis.hgetall(pending_key(tenant, integration_id, external_id))
+            await self.redis.hgetall(keys.pending(tenant, integration_id, external_id))
         )
 
     def q_pending_writes(
         self, pipe: Pipeline, tenant: str, integration_id: str, external_id: str
     ) -> None:
         """The answer is read by `parse_hash`."""
-        pipe.hgetall(pending_key(tenant, integration_id, external_id))
+        pipe.hgetall(keys.pending(tenant, integration_id, external_id))
 
     async def settle_pending(
         self, tenant: str, integration_id: str, external_id: str, fields: Collection[str]
     ) -> None:
         """The echo of our write of these fields came back: no longer pending."""
         if fields:
-            await self.redis.hdel(pending_key(tenant, integration_id, external_id), *fields)
+            await self.redis.hdel(keys.pending(tenant, integration_id, external_id), *fields)
 
     def q_settle_pending(
         self,
@@ -263,7 +227,7 @@ class StateStore:
         fields: Collection[str],
     ) -> None:
         if fields:
-            pipe.hdel(pending_key(tenant, integration_id, external_id), *fields)
+            pipe.hdel(keys.pending(tenant, integration_id, external_id), *fields)
 
     def q_not_written(
         self,
@@ -275,7 +239,7 @@ class StateStore:
     ) -> None:
         """A write we expected an echo of did not happen: take its marks back."""
         for name, value in fields.items():
-            pipe.delete(fp_key(tenant, integration_id, external_id, name, value))
+            pipe.delete(keys.echo_fingerprint(tenant, integration_id, external_id, name, value))
         self.q_settle_pending(pipe, tenant, integration_id, external_id, list(fields))
 
     # -- the arbiter's memory: the last change let through per incident field ---------------
@@ -284,7 +248,7 @@ class StateStore:
     ) -> dict[str, FieldWrite]:
         if not fields:
             return {}
-        raw = await self.redis.hmget(_fw_key(tenant, platform_incident_id), fields)
+        raw = await self.redis.hmget(keys.field_writes(tenant, platform_incident_id), fields)
         return parse_field_writes(fields, raw)
 
     def q_field_writes(
@@ -292,7 +256,7 @@ class StateStore:
     ) -> None:
         """The answer is read by `parse_field_writes` (queues nothing without fields)."""
         if fields:
-            pipe.hmget(_fw_key(tenant, platform_incident_id), fields)
+            pipe.hmget(keys.field_writes(tenant, platform_incident_id), fields)
 
     async def set_field_writes(
         self, tenant: str, platform_incident_id: str, writes: Mapping[str, FieldWrite]
@@ -313,24 +277,24 @@ class StateStore:
                 f: orjson.dumps({"side": w.side, "value": w.value, "ts": w.ts.isoformat()})
                 for f, w in writes.items()
             }
-            pipe.hset(_fw_key(tenant, platform_incident_id), mapping=mapping)  # type: ignore[arg-type]
+            pipe.hset(keys.field_writes(tenant, platform_incident_id), mapping=mapping)  # type: ignore[arg-type]
 
     # -- fields parked for manual review ------------------------------------------------------
     async def parked(self, tenant: str, platform_incident_id: str) -> dict[str, str]:
         """field -> the pending conflict that parks it."""
-        return parse_hash(await self.redis.hgetall(_parked_key(tenant, platform_incident_id)))
+        return parse_hash(await self.redis.hgetall(keys.parked(tenant, platform_incident_id)))
 
     def q_parked(self, pipe: Pipeline, tenant: str, platform_incident_id: str) -> None:
         """The answer is read by `parse_hash`."""
-        pipe.hgetall(_parked_key(tenant, platform_incident_id))
+        pipe.hgetall(keys.parked(tenant, platform_incident_id))
 
     async def park(
         self, tenant: str, platform_incident_id: str, field: str, conflict_id: str
     ) -> None:
-        await self.redis.hset(_parked_key(tenant, platform_incident_id), field, conflict_id)
+        await self.redis.hset(keys.parked(tenant, platform_incident_id), field, conflict_id)
 
     async def unpark(self, tenant: str, platform_incident_id: str, field: str) -> None:
-        await self.redis.hdel(_parked_key(tenant, platform_incident_id), field)
+        await self.redis.hdel(keys.parked(tenant, platform_incident_id), field)
 
     # -- versions our own writes produced ------------------------------------------------------
     async def add_our_write(
@@ -357,7 +321,7 @@ class StateStore:
         ttl_s: int,
     ) -> None:
         """Remember which fields our write set at the version the tool gave it."""
-        key = ours_key(tenant, integration_id, external_id)
+        key = keys.ours(tenant, integration_id, external_id)
         pipe.hset(key, version, "\x00".join(fields))
         pipe.expire(key, ttl_s)
 
@@ -366,5 +330,5 @@ class StateStore:
     ) -> set[str]:
         """The fields our write set at `version` (empty if that version is not ours)."""
         return parse_ours(
-            await self.redis.hget(ours_key(tenant, integration_id, external_id), version)
+            await self.redis.hget(keys.ours(tenant, integration_id, external_id), version)
         )

@@ -20,10 +20,11 @@ from typing import Final
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from incident_sync.controlstore import keys
+from incident_sync.controlstore import stats as counters
 from incident_sync.outbound.metrics import INBOUND_TOTAL, OUTBOUND_TOTAL
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncmodel.events import DeliveryCommand, utcnow
+from incident_sync.syncstate import keys
 
 SUCCESS = frozenset({"written", "created"})
 
@@ -41,13 +42,13 @@ def q_record_delivery(
         if cmd.source_integration_id == platform_id:
             return False
         integration = cmd.source_integration_id
-        counter = keys.INBOUND_SUCCESS if ok else keys.INBOUND_FAILED
-        last = keys.LAST_INBOUND_AT
+        counter = counters.INBOUND_SUCCESS if ok else counters.INBOUND_FAILED
+        last = counters.LAST_INBOUND_AT
         exported = INBOUND_TOTAL
     else:
         integration = cmd.target_integration_id
-        counter = keys.OUTBOUND_SUCCESS if ok else keys.OUTBOUND_FAILED
-        last = keys.LAST_OUTBOUND_AT
+        counter = counters.OUTBOUND_SUCCESS if ok else counters.OUTBOUND_FAILED
+        last = counters.LAST_OUTBOUND_AT
         exported = OUTBOUND_TOTAL
     side = config.side(integration)
     tool = side.type if side is not None else "unknown"
@@ -58,16 +59,18 @@ def q_record_delivery(
     if ok:
         pipe.hset(key, last, now)
     else:
-        pipe.hset(key, mapping={keys.LAST_ERROR: (error or "")[:500], keys.LAST_ERROR_AT: now})
+        pipe.hset(
+            key, mapping={counters.LAST_ERROR: (error or "")[:500], counters.LAST_ERROR_AT: now}
+        )
     return True
 
 
 def q_count_conflict(pipe: Pipeline, tenant: str, integration: str, *, resolved: bool) -> None:
     """A conflict detected (and, by a strategy, resolved at once): the durable counters."""
     key = keys.stats(tenant, integration)
-    pipe.hincrby(key, keys.CONFLICTS_DETECTED, 1)
+    pipe.hincrby(key, counters.CONFLICTS_DETECTED, 1)
     if resolved:
-        pipe.hincrby(key, keys.CONFLICTS_RESOLVED, 1)
+        pipe.hincrby(key, counters.CONFLICTS_RESOLVED, 1)
 
 
 # The mark and the count in one step: a resolution redelivered after a crash between the two
@@ -91,7 +94,7 @@ async def count_operator_resolution(
         2,
         keys.stats(tenant, integration),
         keys.conflict_counted(tenant, conflict_id),
-        keys.CONFLICTS_RESOLVED,
+        counters.CONFLICTS_RESOLVED,
         ttl_s,
     )
     return bool(counted)

@@ -9,7 +9,6 @@ import logging
 import signal
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from incident_sync.reconciler.app import build_app
 from incident_sync.reconciler.settings import ReconcilerSettings
@@ -17,12 +16,13 @@ from incident_sync.reconciler.sides import Sides
 from incident_sync.reconciler.worker import Reconciler
 from incident_sync.runtime.logs import setup_logging
 from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.syncstate.client import connect
 
 log = logging.getLogger("reconciler")
 
 
 async def serve(settings: ReconcilerSettings) -> None:
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    redis = connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     sides = Sides.from_settings(settings)
     reconciler = Reconciler(settings, sides, redis)
     runner = web.AppRunner(build_app(reconciler), access_log=None, shutdown_timeout=5.0)

@@ -13,11 +13,8 @@ from collections.abc import Collection, Mapping
 from redis.asyncio import Redis
 
 from incident_sync.syncmodel.healing import Attempt
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.reconcile import RUN_TTL_S
-
-
-def _key(tenant: str, integration: str) -> str:
-    return f"is:{tenant}:reconcile:heals:{integration}"
 
 
 def _s(value: bytes | str) -> str:
@@ -29,7 +26,7 @@ class Attempts:
         self.redis = redis
 
     async def read(self, tenant: str, integration: str) -> dict[str, Attempt]:
-        raw = await self.redis.hgetall(_key(tenant, integration))
+        raw = await self.redis.hgetall(keys.reconcile_heals(tenant, integration))
         return {_s(k): Attempt.model_validate_json(v) for k, v in raw.items()}
 
     async def write(
@@ -39,7 +36,7 @@ class Attempts:
         keep: Mapping[str, Attempt],
         forget: Collection[str],
     ) -> None:
-        key = _key(tenant, integration)
+        key = keys.reconcile_heals(tenant, integration)
         async with self.redis.pipeline(transaction=True) as pipe:
             if forget:
                 pipe.hdel(key, *forget)

@@ -1,4 +1,4 @@
-"""One active reconciler per side: a Redis lock per side (`syncstate.reconcile.lease_key`),
+"""One active reconciler per side: a Redis lock per side (`syncstate.keys.reconcile_lease`),
 taken by whichever replica asks first and renewed while it works the side. A replica that
 dies stops renewing: its leases expire after `lease_s` and another replica takes them.
 
@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
 
 from incident_sync.reconciler import metrics
-from incident_sync.syncstate.reconcile import lease_key
+from incident_sync.syncstate import keys
 
 log = logging.getLogger("reconciler.leases")
 
@@ -56,7 +56,7 @@ class Leases:
                 continue
             lock = Lock(
                 self.redis,
-                lease_key(self.tenant, side),
+                keys.reconcile_lease(self.tenant, side),
                 timeout=self.lease_s,
                 blocking=False,
                 thread_local=False,

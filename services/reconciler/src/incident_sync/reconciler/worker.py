@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from redis.asyncio import Redis
 
-from incident_sync.controlstore import keys
+from incident_sync.controlstore import stats as counters
 from incident_sync.reconciler.engine import Engine
 from incident_sync.reconciler.leases import Leases
 from incident_sync.reconciler.poller import Poller
@@ -26,6 +26,7 @@ from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.settings import ReconcilerSettings
 from incident_sync.reconciler.sides import Sides
 from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import (
     ReconcileRun,
@@ -157,7 +158,7 @@ class Reconciler:
             # `im integration sync-status` shows, the same on every replica.
             await self.store.redis.hincrby(
                 keys.stats(run.tenant, run.integration),
-                keys.DRIFT_DISCREPANCIES,
+                counters.DRIFT_DISCREPANCIES,
                 done.discrepancies_found,
             )
 

@@ -52,6 +52,7 @@ from incident_sync.controlstore.store import Actor, ControlStore
 from incident_sync.runtime.configfiles import MappingDirectory, load_config
 from incident_sync.runtime.httpspans import server_spans
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord
 from incident_sync.syncstate.dlq import DlqEntry
 from incident_sync.syncstate.quarantine import QuarantinedMessage, QuarantineEntry
@@ -278,7 +279,7 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
         )
     keyring = Keyring.from_text(settings.encryption_keys.get_secret_value())
     own_redis = redis is None
-    client = redis or Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+    client = redis or connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     bootstrap = settings.bootstrap_token.get_secret_value() if settings.bootstrap_token else None
     services = Services(
         settings=settings,

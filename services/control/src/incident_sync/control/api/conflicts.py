@@ -24,6 +24,7 @@ from incident_sync.control.api.models import ConflictList
 from incident_sync.control.api.routing import Call
 from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel import codec, topics
+from incident_sync.syncstate import keys
 from incident_sync.syncstate.conflicts import (
     ConflictRecord,
     ConflictStatus,
@@ -42,7 +43,7 @@ async def _incident(services: Services, tenant: str, record: ConflictRecord) -> 
     platform = await services.store.platform(tenant)
     lead: str | None = None
     if platform is not None:
-        key = f"is:{tenant}:state:{platform.config['id']}:{record.platform_incident_id}"
+        key = keys.state(tenant, platform.config["id"], record.platform_incident_id)
         raw = await services.redis.hget(key, "assignee")
         lead = raw.decode() if isinstance(raw, bytes) else raw
     return {

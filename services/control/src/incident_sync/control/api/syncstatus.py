@@ -21,9 +21,10 @@ from incident_sync.control.api.models import (
     SyncStatusList,
 )
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore import keys
+from incident_sync.controlstore import stats as counters
 from incident_sync.controlstore.records import StoredSide, to_config
 from incident_sync.syncmodel.config import resolve_mapping
+from incident_sync.syncstate import keys
 
 
 async def test_integration(call: Call) -> web.StreamResponse:
@@ -71,11 +72,13 @@ def _status(stored: StoredSide, raw: Mapping[bytes | str, bytes | str]) -> SyncS
         type=str(stored.config["type"]),
         direction=str(stored.config.get("direction", "bidirectional")),
         paused=bool(stored.config.get("paused", False)),
-        counters=SyncCounters.model_validate({f: int(stats.get(f, 0)) for f in keys.STAT_FIELDS}),
-        last_inbound_at=stats.get(keys.LAST_INBOUND_AT),
-        last_outbound_at=stats.get(keys.LAST_OUTBOUND_AT),
-        last_error=stats.get(keys.LAST_ERROR),
-        last_error_at=stats.get(keys.LAST_ERROR_AT),
+        counters=SyncCounters.model_validate(
+            {f: int(stats.get(f, 0)) for f in counters.STAT_FIELDS}
+        ),
+        last_inbound_at=stats.get(counters.LAST_INBOUND_AT),
+        last_outbound_at=stats.get(counters.LAST_OUTBOUND_AT),
+        last_error=stats.get(counters.LAST_ERROR),
+        last_error_at=stats.get(counters.LAST_ERROR_AT),
     )
 
 
