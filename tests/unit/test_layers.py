@@ -38,7 +38,8 @@ ALLOWED = {
     "control": LIBS,
     # The sandboxes stand in for the vendors: they share none of our code.
     "sandbox": set(),
-    "devstack": {"controlstore", "sandbox", "syncmodel"},
+    # It sets up the services: their settings (runtime) and the seeded control store.
+    "devstack": {"controlstore", "runtime", "sandbox", "syncmodel"},
 }
 
 
