@@ -68,6 +68,7 @@ def clobbered_fields(
     written_ts: Mapping[str, datetime],
     known: Mapping[str, str | None],
     replaced: Mapping[str, str | None],
+    person: Mapping[str, str | None] | None = None,
 ) -> set[str]:
     """Stale fields whose value is nevertheless newer than the one we wrote over it.
 
@@ -78,11 +79,13 @@ def clobbered_fields(
 
     `written_ts` holds, per field, the source time of the value our last write put there
     (none where the last value seen was a person's); `known` the record's values as we know
-    them (ours, there); `replaced` the values our write replaced. A tool that reports the
-    changed fields with their old values (a delta webhook) dates each field's
+    them (ours, there); `replaced` the values our write replaced, `person` what a person last
+    set before our writes in a row (a snapshot taken before the first shows it). A tool that
+    reports the changed fields with their old values (a delta webhook) dates each field's
     change exactly. A full snapshot (a platform's) dates only the record: a field it shows
-    with neither our value nor the one we replaced was changed in between, and is taken as
-    changed at the snapshot's time, the latest it can have been.
+    with neither our value, nor the one we replaced, nor the person's before our writes was
+    changed in between, and is taken as changed at the snapshot's time, the latest it can
+    have been.
     """
     return {
         f
@@ -93,6 +96,11 @@ def clobbered_fields(
         and (
             normalize(c.new) != normalize(c.old)  # a delta: a real change, not whitespace
             if c.old is not None
-            else normalize(c.new) not in {normalize(known.get(f)), normalize(replaced.get(f))}
+            else normalize(c.new)
+            not in {
+                normalize(known.get(f)),
+                normalize(replaced.get(f)),
+                normalize((person or {}).get(f, replaced.get(f))),
+            }
         )
     }

@@ -136,6 +136,7 @@ class Gate:
             read.known.written_ts,
             known,
             read.known.replaced,
+            read.known.person,
         )
         if clobbered and (side.actor is None or event.actor != side.actor):
             fresh = {**fresh, **{f: event.changes[f] for f in clobbered}}

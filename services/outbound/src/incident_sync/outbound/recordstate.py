@@ -4,7 +4,9 @@ One hash per record: each canonical field's value as the record shows it, and pe
 bookkeeping of where that value came from (names start with NUL, which no field has):
 - `\\0v:<field>`: the tool's version of the record the value was seen at (or our write made);
 - `\\0t:<field>`: the source time of the change our write put there ("" = not ours);
-- `\\0p:<field>`: the value our write replaced (what a person last set);
+- `\\0p:<field>`: the value our write replaced;
+- `\\0o:<field>`: what a person last set there: the value `\\0p:` holds, or, after several
+  writes of ours in a row, the one the first of them replaced;
 - `\\0s:<field>`: the value we sent, where the tool stored another form of it (cut, normalised,
   or its own default in place of our empty value): the field's value *is* our value, as the
   tool keeps it. Absent where the tool stored what we sent, or the value is someone else's.
@@ -21,6 +23,7 @@ from incident_sync.syncmodel.echo import normalize
 
 VERSION = "\x00v:"
 PREV = "\x00p:"
+PERSON = "\x00o:"
 TS = "\x00t:"
 SENT = "\x00s:"
 
@@ -45,6 +48,7 @@ class KnownState:
     versions: dict[str, str]
     written_ts: dict[str, datetime]
     replaced: dict[str, str | None] = field(default_factory=dict)  # what our write replaced
+    person: dict[str, str | None] = field(default_factory=dict)  # what a person last set
     sent: dict[str, str | None] = field(default_factory=dict)  # ours, where stored otherwise
 
 
@@ -56,6 +60,8 @@ def parse_known(raw: Mapping[Any, Any] | Sequence[Any]) -> KnownState:
             known.versions[name[len(VERSION) :]] = value
         elif name.startswith(PREV):
             known.replaced[name[len(PREV) :]] = value
+        elif name.startswith(PERSON):
+            known.person[name[len(PERSON) :]] = value
         elif name.startswith(TS):
             if value:
                 known.written_ts[name[len(TS) :]] = datetime.fromisoformat(value)
@@ -64,6 +70,20 @@ def parse_known(raw: Mapping[Any, Any] | Sequence[Any]) -> KnownState:
         else:
             known.fields[name] = value
     return known
+
+
+def last_set_by_a_person(known: KnownState) -> dict[str, str | None]:
+    """Per field, the value a person last set there as far as we know: the known value, or,
+    where that is our write's (`\\0t:` set), the one our first write since replaced (`\\0o:`,
+    else `\\0p:`). After several of our writes in a row, a snapshot taken before the first
+    still shows the person's value, which is old, not an edit."""
+    out: dict[str, str | None] = {}
+    for f, value in known.fields.items():
+        if f not in known.written_ts:
+            out[f] = value
+        else:
+            out[f] = known.person.get(f, known.replaced.get(f, value))
+    return out
 
 
 def shows(known: KnownState, field: str, value: str | None) -> bool:
@@ -108,6 +128,7 @@ def state_write(
     replaced: Mapping[str, str | None] | None,
     sent: Mapping[str, str | None] | None = None,
     changed: Collection[str] = (),
+    person: Mapping[str, str | None] | None = None,
 ) -> StateWrite:
     """The state hash commands that remember `fields`.
 
@@ -124,6 +145,8 @@ def state_write(
         mapping.update({TS + k: written_ts.isoformat() for k in fields})
         if replaced is not None:
             mapping.update({PREV + k: replaced.get(k) or "" for k in fields})
+        if person is not None:
+            mapping.update({PERSON + k: person.get(k) or "" for k in fields})
         marks = sent or {}
         mapping.update({SENT + k: v or "" for k, v in marks.items() if k in fields})
         cleared += [SENT + k for k in fields if k not in marks]

@@ -139,6 +139,7 @@ class StateStore:
         *,
         sent: Mapping[str, str | None] | None = None,
         changed: Collection[str] = (),
+        person: Mapping[str, str | None] | None = None,
     ) -> None:
         """Remember values seen on (or written to) a record, queued.
 
@@ -146,9 +147,10 @@ class StateStore:
         time stored; `sent`: the fields where that is another form of the value sent -> the
         value sent (`outbound.recordstate`). Otherwise they were observed, which clears the
         mark, except for the fields in `ours` (the echo of our write: the value is still the
-        one we put there); `changed`: observed fields whose value differs from the known one.
+        one we put there); `changed`: observed fields whose value differs from the known one;
+        `person`: with `replaced`, what a person last set there (`recordstate`).
         """
-        write = state_write(fields, version, written_ts, ours, replaced, sent, changed)
+        write = state_write(fields, version, written_ts, ours, replaced, sent, changed, person)
         key = keys.state(tenant, integration_id, external_id)
         if write.mapping:
             pipe.hset(key, mapping=write.mapping)  # type: ignore[arg-type]

@@ -1,0 +1,116 @@
+"""Fixed interleavings the property tests of `test_sync_properties*` once found wrong, on the
+real gate, arbiter and delivery over a real redis-server.
+
+A record we create holds nothing in the fields the create sent nothing for, and the
+pipeline knows it: a later change of the tool's that carries such a field still empty (a
+snapshot, or a person "clearing" an empty field) is no change, so it does not take back a
+newer edit of the platform's still on its way.
+
+A snapshot taken before several writes of ours in a row landed shows the value a person set
+before the first of them: old, not an edit (what our write replaces is what a person last
+set, `outbound.recordstate.last_set_by_a_person`), and one showing a previous write of ours is
+not a person's edit either."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from incident_sync.syncmodel.events import ChangeKind
+from incident_sync.syncmodel.fields import ConflictStrategy
+from tests.integration.test_sync_properties import make_world
+
+pytestmark = pytest.mark.integration
+
+
+async def scenario(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    platform, tool = world.sides["platform"], world.sides["tool-b"]
+    platform.write("INC1", {"title": "t", "description": ""}, "alice", ChangeKind.CREATED)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    assert "description" not in tool.records["tool-b-INC1"]  # the create sent nothing there
+    world.clock.tick(60)
+    world.edit("platform", "description", "a")
+    on_its_way = world.queue.pop()
+    tool.write("tool-b-INC1", {"description": ""}, "alice")  # still empty, as it was
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await world.process(on_its_way)
+    while world.queue:  # the echoes of what that wrote
+        await world.process(world.queue.pop(0))
+    await redis.aclose()
+    return {
+        s: side.records[world.record_ids[s]].get("description") for s, side in world.sides.items()
+    }
+
+
+def test_an_empty_field_of_a_created_record_takes_back_no_newer_edit(redis_port: int) -> None:
+    shown = asyncio.run(scenario(redis_port))
+    assert shown == {"platform": "a", "tool-a": "a", "tool-b": "a"}, shown
+
+
+async def writes_in_a_row(redis_port: int) -> dict[str, tuple[str | None, str | None]]:
+    redis = Redis(port=redis_port)
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    platform = world.sides["platform"]
+    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    world.clock.tick(60)
+    world.edit("tool-a", "description", "a")
+    world.edit("tool-a", "description", "b")
+    world.edit("platform", "title", "x")  # its snapshot still shows d0
+    snapshot = world.queue.pop()
+    while world.queue:  # tool-a's two edits: two writes of ours in a row on the platform
+        await world.process(world.queue.pop(0))
+    await world.process(snapshot)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await redis.aclose()
+    return {
+        s: (
+            side.records[world.record_ids[s]].get("title"),
+            side.records[world.record_ids[s]].get("description"),
+        )
+        for s, side in world.sides.items()
+    }
+
+
+def test_a_snapshot_older_than_our_writes_in_a_row_takes_nothing_back(redis_port: int) -> None:
+    shown = asyncio.run(writes_in_a_row(redis_port))
+    assert shown == {s: ("x", "b") for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def snapshot_of_our_previous_write(redis_port: int) -> dict[str, tuple[str | None, ...]]:
+    redis = Redis(port=redis_port)
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    platform = world.sides["platform"]
+    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
+    for side, value in (("platform", "p"), ("tool-a", "b")):  # b is ours on the platform
+        world.clock.tick(60)
+        world.edit(side, "title", value)
+        while world.queue:
+            await world.process(world.queue.pop(0))
+    world.clock.tick(60)
+    world.edit("tool-a", "title", "c")
+    world.edit("platform", "description", "x")  # its snapshot still shows our b
+    snapshot = world.queue.pop()
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await world.process(snapshot)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await redis.aclose()
+    return {
+        s: tuple(side.records[world.record_ids[s]].get(f) for f in ("title", "description"))
+        for s, side in world.sides.items()
+    }
+
+
+def test_a_snapshot_showing_our_previous_write_takes_it_not_back(redis_port: int) -> None:
+    shown = asyncio.run(snapshot_of_our_previous_write(redis_port))
+    assert shown == {s: ("c", "x") for s in ("platform", "tool-a", "tool-b")}, shown
