@@ -17,7 +17,14 @@ if os.environ.get("OUTBOUND_LOOP", _default) == "uvloop":
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
-from incident_sync.outbound.agents import arbiter, delivery, gate, retry  # noqa: E402, F401 - registers them
+from incident_sync.outbound.agents import (  # noqa: E402, F401 - registers them
+    arbiter,
+    delivery,
+    gate,
+    gauges,
+    held,
+    retry,
+)
 from incident_sync.outbound.app import app  # noqa: E402
 
 if __name__ == "__main__":
