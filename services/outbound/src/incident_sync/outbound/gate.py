@@ -137,6 +137,7 @@ class Gate:
             known,
             read.known.replaced,
             read.known.person,
+            read.known.first,
         )
         if clobbered and (side.actor is None or event.actor != side.actor):
             fresh = {**fresh, **{f: event.changes[f] for f in clobbered}}
