@@ -71,6 +71,11 @@ class Child:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_timeout_s: float = 20.0) -> Child:
+        """Launch the process and wait until its port (if any) accepts connections."""
+        return self.launch().wait_listening(ready_timeout_s)
+
+    def launch(self) -> Child:
+        """Start the process without waiting for it (see `wait_listening`, `start_all`)."""
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")
             os.close(fd)
@@ -84,23 +89,25 @@ class Child:
             start_new_session=True,  # Ctrl-C reaches the parent, which stops children in order
         )
         log.close()
-        if self.port is not None:
-            wait_for_port(self.port, ready_timeout_s, self.proc)
         return self
+
+    def wait_listening(self, timeout_s: float = 20.0) -> Child:
+        """Wait until the launched process listens on its port; raise if it exits first."""
+        if self.port is not None:
+            wait_for_port(self.port, timeout_s, self.proc)
+        return self
+
+    def terminate(self) -> None:
+        """Ask the process to stop (SIGTERM) without waiting (see `stop_all`)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, grace_s: float = 5.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_all([self], grace_s)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -111,6 +118,30 @@ class Child:
         if self.log_path is None or not self.log_path.exists():
             return ""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_all(children: Sequence[Child], timeout_s: float = 20.0) -> None:
+    """Launch `children` together, then wait until each listens: processes that do not need
+    one another start in the time of the slowest, not of all of them in turn."""
+    for child in children:
+        child.launch()
+    deadline = time.monotonic() + timeout_s
+    for child in children:
+        child.wait_listening(max(0.1, deadline - time.monotonic()))
+
+
+def stop_all(children: Sequence[Child], grace_s: float = 5.0) -> None:
+    """SIGTERM every child at once, wait up to `grace_s` for all of them, SIGKILL the rest."""
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
 
 
 def broker_binary() -> str:

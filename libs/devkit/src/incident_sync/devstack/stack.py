@@ -24,6 +24,13 @@ import orjson
 
 from incident_sync.controlstore.crypto import generate_key
 from incident_sync.devstack import processes
+from incident_sync.devstack.children import (
+    SN_HUMAN,
+    SN_HUMAN_PASSWORD,
+    SN_PASSWORD,
+    SN_USER,
+    services,
+)
 from incident_sync.devstack.optional import (
     DD_API_KEY,
     DD_APP_KEY,
@@ -36,14 +43,21 @@ from incident_sync.devstack.optional import (
     SLACK_TOKEN,
 )
 from incident_sync.devstack.processes import Child
-from incident_sync.devstack.reconciler import reconciler
 from incident_sync.devstack.rediscluster import RedisCluster
 from incident_sync.runtime.settings import Settings
 
-__all__ = ["JIRA_TOKEN", "JIRA_USER", "PD_USER", "SLACK_CHANNEL", "Stack"]
+__all__ = [
+    "JIRA_TOKEN",
+    "JIRA_USER",
+    "PD_USER",
+    "SLACK_CHANNEL",
+    "SN_HUMAN",
+    "SN_HUMAN_PASSWORD",
+    "SN_PASSWORD",
+    "SN_USER",
+    "Stack",
+]
 
-SN_USER, SN_PASSWORD = "incident-sync", "sandbox-password"
-SN_HUMAN, SN_HUMAN_PASSWORD = "john.smith", "sandbox-human"
 OPTIONAL_TOOLS = tuple(OPTIONAL)
 INTEGRATION_IDS = {name: tool.integration_id for name, tool in OPTIONAL.items()}
 
@@ -232,23 +246,17 @@ class Stack:
             if name in self.tools
         ]
 
-    def _optional_sandboxes(self) -> list[Child]:
-        return [
-            processes.python_module(
-                f"sandbox-{name}",
-                tool.module,
-                *tool.args(self, self.ports[name]),
-                port=self.ports[name],
-            )
-            for name, tool in OPTIONAL.items()
-            if name in self.tools
-        ]
-
     # -- life cycle --------------------------------------------------------------------------
     def _add(self, child: Child) -> Child:
         child.log_path = self.workdir / f"{child.name}.log"
         self.children.append(child)
         return child.start()
+
+    def _add_all(self, children: list[Child], timeout_s: float) -> None:
+        for child in children:
+            child.log_path = self.workdir / f"{child.name}.log"
+        self.children.extend(children)
+        processes.start_all(children, timeout_s)
 
     def start(self, ready_timeout_s: float = 90.0) -> Stack:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -269,65 +277,7 @@ class Stack:
                     env=self.control_env(),
                 )
             )
-            ingress = self.url("ingress")
-            self._add(
-                processes.python_module(
-                    "sandbox-incidentio",
-                    "incident_sync.sandbox.incidentio",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.ports["incidentio"]),
-                    # `=`: a random value may start with "-", which argparse would take for
-                    # an option.
-                    f"--api-key={self.api_key}",
-                    f"--signing-secret={self.incidentio_secret}",
-                    "--webhook-url",
-                    f"{ingress}/webhook",
-                    port=self.ports["incidentio"],
-                )
-            )
-            self._add(
-                processes.python_module(
-                    "sandbox-servicenow",
-                    "incident_sync.sandbox.servicenow",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.ports["servicenow"]),
-                    "--user",
-                    f"{SN_USER}:{SN_PASSWORD}",
-                    "--user",
-                    f"{SN_HUMAN}:{SN_HUMAN_PASSWORD}",
-                    "--webhook-url",
-                    f"{ingress}/webhook/servicenow",
-                    f"--webhook-secret={self.servicenow_secret}",
-                    port=self.ports["servicenow"],
-                )
-            )
-            for sandbox in self._optional_sandboxes():
-                self._add(sandbox)
-            self._add(
-                processes.python_module(
-                    "ingress",
-                    "incident_sync.ingress",
-                    port=self.ports["ingress"],
-                    env=self.service_env("ingress"),
-                )
-            )
-            for name in self.worker_names:
-                self._add(
-                    processes.python_module(
-                        name,
-                        "incident_sync.outbound",
-                        "worker",
-                        "-l",
-                        self.extra_env.get("LOG_LEVEL", "warn").lower(),
-                        env=self.service_env(name),
-                        port=self.ports[name],
-                    )
-                )
-            self._add(reconciler(self, port=self.ports["reconciler"]))
+            self._add_all(services(self), ready_timeout_s)
             self.wait_ready(ready_timeout_s)
         except BaseException:
             self.stop()
@@ -395,8 +345,11 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
     def stop(self) -> None:
-        for child in reversed(self.children):
-            child.stop()
+        """Stop the services together, then Redis and the broker (which they need to stop
+        cleanly: a worker leaves its consumer group, a producer flushes)."""
+        infra = [c for c in self.children if c.name == "broker" or c.name.startswith("redis")]
+        processes.stop_all([c for c in reversed(self.children) if all(c is not i for i in infra)])
+        processes.stop_all(list(reversed(infra)))
         self.children.clear()
 
     def __enter__(self) -> Stack:
