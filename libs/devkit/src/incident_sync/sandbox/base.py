@@ -128,12 +128,49 @@ def counter_controls(
     )
 
 
-def control_routes(controls_of: Callable[[web.Application], Controls]) -> Routes:
+class StoreSandbox(Protocol):
+    """A sandbox's state with a `Store` and the sender of its webhooks."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def sender(self) -> WebhookSender: ...
+
+
+T = TypeVar("T", bound=StoreSandbox)
+
+
+def store_control_routes(
+    key: web.AppKey[T],
+    records: tuple[str, Callable[[T], int]],
+    faults: Callable[[T], ApiFaults | None] = lambda _: None,
+    reset: Callable[[T], None] | None = None,
+) -> Routes:
+    """`control_routes` of a sandbox whose state (under `key`) has a `Store` and a sender
+    (`store_controls`): its records counted by `records[1](state)` under `records[0]`, the
+    faults of its API `faults(state)` (None by default: set elsewhere) and `reset(state)`
+    (by default the store's own)."""
+    name, count = records
+
+    def controls(state: T) -> Controls:
+        emptied = (lambda: reset(state)) if reset is not None else None
+        return store_controls(
+            state.store, (name, lambda: count(state)), state.sender, faults(state), emptied
+        )
+
+    return control_routes(key, controls)
+
+
+def control_routes(key: web.AppKey[S], controls: Callable[[S], Controls]) -> Routes:
     """`GET /_sandbox/stats`, `POST /_sandbox/faults` (`{"drop_webhooks": 0.5}`,
     `{"fail_status": 429, "fail_count": 2, "retry_after_s": 1}`, ...) and
-    `POST /_sandbox/reset`, for the sandbox whose `Controls` `controls_of` gives; a `Routes`
-    table, to which the sandbox adds its own UI routes."""
+    `POST /_sandbox/reset`, for the sandbox whose state is under `key` and whose `Controls`
+    are `controls(state)`; a `Routes` table, to which the sandbox adds its own UI routes."""
     routes = Routes()
+
+    def controls_of(app: web.Application) -> Controls:
+        return controls(app[key])
 
     @routes.get("/_sandbox/stats")
     async def stats(request: web.Request) -> web.Response:

@@ -7,13 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from incident_sync.sandbox.base import (
-    Controls,
     bad,
-    control_routes,
     found,
     object_body,
     record_and_body,
-    store_controls,
+    store_control_routes,
 )
 from incident_sync.sandbox.jira import webhooks
 from incident_sync.sandbox.jira.adf import doc
@@ -28,17 +26,11 @@ from incident_sync.sandbox.jira.store import (
 )
 from incident_sync.sandbox.jira.values import JiraError
 
-
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return store_controls(
-        state.store, ("issues", lambda: len(state.store.issues)), state.sender, state.faults
-    )
-
-
 # stats, faults and reset (`sandbox.base`), then this tool's own UI routes; a store's refusal
 # is a UI one, `{"error": ...}` with its status
-routes = control_routes(_controls).answering(JiraError, lambda exc: bad(str(exc), exc.status))
+routes = store_control_routes(
+    STATE, ("issues", lambda s: len(s.store.issues)), lambda s: s.faults
+).answering(JiraError, lambda exc: bad(str(exc), exc.status))
 JSON = dict[str, Any]
 
 

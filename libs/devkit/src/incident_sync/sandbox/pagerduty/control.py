@@ -6,15 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import (
-    Controls,
-    bad,
-    control_routes,
-    found,
-    json_body,
-    record_and_body,
-    store_controls,
-)
+from incident_sync.sandbox.base import bad, found, json_body, record_and_body, store_control_routes
 from incident_sync.sandbox.pagerduty import render, webhooks
 from incident_sync.sandbox.pagerduty.state import STATE, State
 from incident_sync.sandbox.pagerduty.store import (
@@ -26,20 +18,15 @@ from incident_sync.sandbox.pagerduty.store import (
 )
 
 
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return store_controls(
-        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, state.faults
-    )
-
-
 def _refused(exc: PdError) -> web.Response:
     """A store's refusal as a UI one: its reasons, or else its message."""
     return bad("; ".join(exc.errors) or exc.message)
 
 
 # stats, faults and reset (`sandbox.base`), then this tool's own UI routes
-routes = control_routes(_controls).answering(PdError, _refused)
+routes = store_control_routes(
+    STATE, ("incidents", lambda s: len(s.store.incidents)), lambda s: s.faults
+).answering(PdError, _refused)
 JSON = dict[str, Any]
 
 
