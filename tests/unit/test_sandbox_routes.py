@@ -1,17 +1,20 @@
 """The sandboxes' shared route helpers (`sandbox.routes`, `sandbox.base`): a refusal raised in
 a handler is answered with its response, as the middlewares around it see it; a registered
-error type in the tool's shape; anything else stays a server error. And PagerDuty's classic
-pagination, one helper for every list (a bad `limit` is a 400 in PagerDuty's shape)."""
+error type in the tool's shape; anything else stays a server error. PagerDuty's classic
+pagination, one helper for every list (a bad `limit` is a 400 in PagerDuty's shape). And a
+sandbox's `python -m` entry point from its table of options (`serve.sandbox_main`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from incident_sync.sandbox import serve
 from incident_sync.sandbox.base import bad, found, object_body, record_and_body
 from incident_sync.sandbox.faults import with_api_faults
 from incident_sync.sandbox.pagerduty.app import build_app as build_pd
@@ -123,3 +126,64 @@ async def test_pagerduty_lists_page_alike_and_refuse_a_bad_limit(
         error = r.json()["error"]
         assert (error["message"], error["code"]) == ("Invalid Input Provided", 2001)
         assert "many" in error["errors"][0]
+
+
+@dataclass(frozen=True)
+class _Config:
+    users: tuple[tuple[str, str], ...] = (("default", "secret"),)
+    clients: dict[str, str] = field(default_factory=lambda: {"c0": "s0"})
+    project_key: str = "OPS"
+    limit: int | None = None
+    strict: bool = False
+    webhook_url: str = ""
+
+
+def _main_config(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> tuple[_Config, int]:
+    """The config `sandbox_main` builds from `argv`, and the port it would serve on."""
+    built: list[_Config] = []
+    served: list[int] = []
+    monkeypatch.setattr(serve, "run", lambda app, host, port: served.append(port))
+
+    def build(config: _Config) -> web.Application:
+        built.append(config)
+        return web.Application()
+
+    main = serve.sandbox_main(
+        "A sandbox.",
+        "incident_sync.sandbox.example",
+        _Config,
+        build,
+        [
+            serve.Option("--user", "users", repeat=serve.credential_pair("name", "password")),
+            serve.Option("--client", "clients", repeat=lambda t: tuple(t.split("=")), collect=dict),
+            serve.Option("--project", "project_key"),
+            serve.Option("--limit", type=int),
+            serve.Option("--strict", switch=True),
+        ],
+    )
+    main(argv)
+    return built[0], served[0]
+
+
+def test_a_sandbox_main_sets_each_option_s_field_and_keeps_the_other_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _main_config(monkeypatch, []) == (_Config(), 0)
+    config, port = _main_config(
+        monkeypatch,
+        [
+            *("--user", "a:1", "--user", "b:2", "--client", "x=y", "--project", "ABC"),
+            *("--limit", "5", "--strict", "--webhook-url", "http://hook", "--port", "8080"),
+        ],
+    )
+    assert port == 8080
+    assert config == _Config(
+        users=(("a", "1"), ("b", "2")),
+        clients={"x": "y"},
+        project_key="ABC",
+        limit=5,
+        strict=True,
+        webhook_url="http://hook",
+    )
+    with pytest.raises(SystemExit):
+        _main_config(monkeypatch, ["--user", "no-colon"])
