@@ -1,12 +1,14 @@
 """What every sandbox shares: its aiohttp application (`sandbox_app`), the test-control
 routes under `/_sandbox/` that drive it (`control_routes`: stats, faults, reset), and the
-JSON bodies and refusals of those routes. A sandbox supplies its own API routes and its
-`Controls`: the counts of its store and how to empty it."""
+JSON bodies and refusals of its routes (`found`, `object_body`: see `sandbox.routes`). A
+sandbox supplies its own API routes and its `Controls`: the counts of its store and how to
+empty it (`store_controls`, `counter_controls`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -14,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from incident_sync.sandbox.faults import ApiFaults, set_api_faults_from
+from incident_sync.sandbox.routes import Refusal, Routes
 from incident_sync.sandbox.webhook_sender import (
     WebhookSender,
     release_after_response,
@@ -22,6 +25,7 @@ from incident_sync.sandbox.webhook_sender import (
 
 JSON = dict[str, Any]
 S = TypeVar("S")
+R = TypeVar("R")
 
 
 def bad(message: str, status: int = 400) -> web.Response:
@@ -36,6 +40,18 @@ async def json_body(request: web.Request) -> JSON | None:
     except json.JSONDecodeError:
         return None
     return body if isinstance(body, dict) else None
+
+
+def found(record: R | None, missing: Callable[[], web.StreamResponse]) -> R:
+    """`record`, or else a `Refusal` answered with `missing()` (in a `Routes` handler)."""
+    if record is None:
+        raise Refusal(missing())
+    return record
+
+
+async def object_body(request: web.Request, refusal: Callable[[], web.StreamResponse]) -> JSON:
+    """The request's JSON object (`json_body`), or else a `Refusal` answered with `refusal()`."""
+    return found(await json_body(request), refusal)
 
 
 @dataclass(frozen=True)
@@ -82,11 +98,79 @@ def store_controls(
     )
 
 
-def control_routes(controls_of: Callable[[web.Application], Controls]) -> web.RouteTableDef:
+async def record_and_body(request: web.Request, record: R | None, what: str) -> tuple[R, JSON]:
+    """`record` and the request's JSON object, or else a `Refusal` of a UI route saying
+    `no such <what>, or the body is not a JSON object`: 404 without the record, else 400."""
+    refusal = f"no such {what}, or the body is not a JSON object"
+    body = await json_body(request)
+    return found(record, lambda: bad(refusal, 404)), found(body, lambda: bad(refusal))
+
+
+def counter_controls(
+    api_writes: Counter[str],
+    records: tuple[str, MutableMapping[Any, Any]],
+    sender: WebhookSender | None,
+    faults: ApiFaults | None,
+) -> Controls:
+    """The `Controls` of a sandbox that counts its API writes per record in `api_writes` and
+    keeps its records in `records[1]`, counted under the name `records[0]`; reset empties both."""
+    name, held = records
+
+    def reset() -> None:
+        held.clear()
+        api_writes.clear()
+
+    return Controls(
+        counts=lambda: {"api_writes": dict(api_writes), name: len(held)},
+        reset=reset,
+        sender=sender,
+        faults=faults,
+    )
+
+
+class StoreSandbox(Protocol):
+    """A sandbox's state with a `Store` and the sender of its webhooks."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def sender(self) -> WebhookSender: ...
+
+
+T = TypeVar("T", bound=StoreSandbox)
+
+
+def store_control_routes(
+    key: web.AppKey[T],
+    records: tuple[str, Callable[[T], int]],
+    faults: Callable[[T], ApiFaults | None] = lambda _: None,
+    reset: Callable[[T], None] | None = None,
+) -> Routes:
+    """`control_routes` of a sandbox whose state (under `key`) has a `Store` and a sender
+    (`store_controls`): its records counted by `records[1](state)` under `records[0]`, the
+    faults of its API `faults(state)` (None by default: set elsewhere) and `reset(state)`
+    (by default the store's own)."""
+    name, count = records
+
+    def controls(state: T) -> Controls:
+        emptied = (lambda: reset(state)) if reset is not None else None
+        return store_controls(
+            state.store, (name, lambda: count(state)), state.sender, faults(state), emptied
+        )
+
+    return control_routes(key, controls)
+
+
+def control_routes(key: web.AppKey[S], controls: Callable[[S], Controls]) -> Routes:
     """`GET /_sandbox/stats`, `POST /_sandbox/faults` (`{"drop_webhooks": 0.5}`,
     `{"fail_status": 429, "fail_count": 2, "retry_after_s": 1}`, ...) and
-    `POST /_sandbox/reset`, for the sandbox whose `Controls` `controls_of` gives."""
-    routes = web.RouteTableDef()
+    `POST /_sandbox/reset`, for the sandbox whose state is under `key` and whose `Controls`
+    are `controls(state)`; a `Routes` table, to which the sandbox adds its own UI routes."""
+    routes = Routes()
+
+    def controls_of(app: web.Application) -> Controls:
+        return controls(app[key])
 
     @routes.get("/_sandbox/stats")
     async def stats(request: web.Request) -> web.Response:

@@ -12,9 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, control_routes, sandbox_app
+from incident_sync.sandbox.base import (
+    Controls,
+    control_routes,
+    counter_controls,
+    found,
+    sandbox_app,
+)
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
 from incident_sync.sandbox.ids import now as utcnow
+from incident_sync.sandbox.routes import Routes
 from incident_sync.sandbox.webhook_sender import (
     DEFAULT_BACKOFF_S,
     SenderConfig,
@@ -161,7 +168,7 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
     return response
 
 
-routes = web.RouteTableDef()
+routes = Routes()  # handlers raise `Refusal`s in Datadog's `{"errors": [...]}` shape
 
 
 async def _data(request: web.Request) -> JSON:
@@ -173,6 +180,14 @@ async def _data(request: web.Request) -> JSON:
     if not isinstance(data, dict) or data.get("type") != "incidents":
         raise ValueError("data must be an object of type incidents")
     return data
+
+
+def _incident(request: web.Request) -> tuple[State, Incident]:
+    """The state and the incident the path names, or else a `Refusal` (404)."""
+    state = request.app[STATE]
+    return state, found(
+        state.incidents.get(request.match_info["id"]), lambda: error(404, "Not found")
+    )
 
 
 def _write(state: State, incident: Incident, title: str | None, updates: JSON, who: str) -> bool:
@@ -275,19 +290,13 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 @routes.get(API + "/{id}")
 async def get(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    incident = state.incidents.get(request.match_info["id"])
-    if incident is None:
-        return error(404, "Not found")
+    state, incident = _incident(request)
     return web.json_response({"data": render(incident, state.config), "included": []})
 
 
 @routes.patch(API + "/{id}")
 async def update(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    incident = state.incidents.get(request.match_info["id"])
-    if incident is None:
-        return error(404, "Not found")
+    state, incident = _incident(request)
     try:
         data = await _data(request)
         if data.get("id") != incident.id:
@@ -304,10 +313,7 @@ async def update(request: web.Request) -> web.Response:
 @routes.patch("/_sandbox/incidents/{id}")
 async def ui_edit(request: web.Request) -> web.Response:
     """A responder's edit: `{"title", "state", "severity", "summary"}` as plain values."""
-    state = request.app[STATE]
-    incident = state.incidents.get(request.match_info["id"])
-    if incident is None:
-        return error(404, "Not found")
+    state, incident = _incident(request)
     body = await request.json()
     fields = {k: {"value": body[k]} for k in ("state", "severity", "summary") if k in body}
     try:
@@ -319,18 +325,9 @@ async def ui_edit(request: web.Request) -> web.Response:
     return web.json_response({"data": render(incident, state.config)})
 
 
-def _reset(state: State) -> None:
-    state.incidents.clear()
-    state.api_writes.clear()
-
-
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return Controls(
-        counts=lambda: {"api_writes": dict(state.api_writes), "incidents": len(state.incidents)},
-        reset=lambda: _reset(state),
-        sender=state.sender,
-        faults=state.faults,
+def _controls(state: State) -> Controls:
+    return counter_controls(
+        state.api_writes, ("incidents", state.incidents), state.sender, state.faults
     )
 
 
@@ -346,5 +343,5 @@ def build_app(config: DatadogConfig | None = None) -> web.Application:
         state,
         sender=sender,
         middlewares=[faults_mw, authenticate],
-        routes=[routes, control_routes(_controls)],
+        routes=[routes, control_routes(STATE, _controls)],
     )

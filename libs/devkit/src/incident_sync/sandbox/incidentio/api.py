@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import operator
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +13,12 @@ from aiohttp import web
 
 from incident_sync.sandbox.ids import rfc3339
 from incident_sync.sandbox.incidentio import webhooks
-from incident_sync.sandbox.incidentio.catalog import JSON
+from incident_sync.sandbox.incidentio.catalog import JSON, Catalog
 from incident_sync.sandbox.incidentio.state import STATE, State
 from incident_sync.sandbox.incidentio.store import MODES, VISIBILITIES, Incident, ValidationFailed
 
 routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 MAX_PAGE_SIZE = 250
 S_PATH, V_PATH = "incident_status_id", "severity_id"
 
@@ -253,24 +255,24 @@ def _edit_updates(state: State, fields: JSON) -> JSON:
     return updates
 
 
-@routes.get("/v1/incident_statuses")
-async def list_statuses(request: web.Request) -> web.Response:
-    return web.json_response({"incident_statuses": request.app[STATE].store.catalog.statuses})
+# The catalog's lists, each answered whole (no paging) under its name: (path, name, list).
+CATALOG_LISTS: tuple[tuple[str, str, Callable[[Catalog], list[JSON]]], ...] = (
+    ("/v1/incident_statuses", "incident_statuses", lambda c: c.statuses),
+    ("/v1/severities", "severities", lambda c: c.severities),
+    ("/v2/custom_fields", "custom_fields", lambda c: c.custom_fields),
+    ("/v2/incident_roles", "incident_roles", lambda c: c.incident_roles),
+)
 
 
-@routes.get("/v1/severities")
-async def list_severities(request: web.Request) -> web.Response:
-    return web.json_response({"severities": request.app[STATE].store.catalog.severities})
+def _catalog_list(name: str, items: Callable[[Catalog], list[JSON]]) -> Handler:
+    async def listed(request: web.Request) -> web.Response:
+        return web.json_response({name: items(request.app[STATE].store.catalog)})
+
+    return listed
 
 
-@routes.get("/v2/custom_fields")
-async def list_custom_fields(request: web.Request) -> web.Response:
-    return web.json_response({"custom_fields": request.app[STATE].store.catalog.custom_fields})
-
-
-@routes.get("/v2/incident_roles")
-async def list_roles(request: web.Request) -> web.Response:
-    return web.json_response({"incident_roles": request.app[STATE].store.catalog.incident_roles})
+for _path, _name, _items in CATALOG_LISTS:
+    routes.get(_path)(_catalog_list(_name, _items))
 
 
 @routes.get("/v1/custom_field_options")

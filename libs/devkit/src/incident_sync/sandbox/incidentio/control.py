@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
+from incident_sync.sandbox.base import bad, found, object_body, store_control_routes
 from incident_sync.sandbox.incidentio import webhooks
 from incident_sync.sandbox.incidentio.catalog import JSON
 from incident_sync.sandbox.incidentio.state import STATE, State
-from incident_sync.sandbox.incidentio.store import VISIBILITIES
+from incident_sync.sandbox.incidentio.store import VISIBILITIES, Incident
+from incident_sync.sandbox.routes import Refusal
 
-
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return store_controls(
-        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, None
-    )
-
-
-# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
-routes = control_routes(_controls)
+# stats, faults and reset (`sandbox.base`; the API's faults: `with_api_faults`), then this
+# tool's own UI routes
+routes = store_control_routes(STATE, ("incidents", lambda s: len(s.store.incidents)))
 
 UI_USER: JSON = {
     "user": {
@@ -30,6 +26,27 @@ UI_USER: JSON = {
         "slack_user_id": "U0SANDBOX01",
     }
 }
+
+
+def _incident(request: web.Request) -> tuple[State, Incident]:
+    """The state and the incident the path names, or else a `Refusal` (404)."""
+    state = request.app[STATE]
+    missing = {"error": "incident not found"}
+    incident = state.store.get(request.match_info["id"])
+    return state, found(incident, lambda: web.json_response(missing, status=404))
+
+
+def _body(request: web.Request) -> Awaitable[JSON]:
+    """The request's JSON object, or else a `Refusal` (400)."""
+    return object_body(request, lambda: bad("body must be a JSON object"))
+
+
+def _updates(state: State, body: JSON) -> JSON:
+    """The store updates the UI fields of `body` ask for, or else a `Refusal` (400)."""
+    updates = _ui_updates(state, body)
+    if isinstance(updates, str):
+        raise Refusal(bad(updates))
+    return updates
 
 
 def _ui_updates(state: State, body: JSON) -> JSON | str:
@@ -74,15 +91,11 @@ def _ui_updates(state: State, body: JSON) -> JSON | str:
 @routes.post("/_sandbox/incidents")
 async def ui_create(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await json_body(request)
-    if body is None:
-        return bad("body must be a JSON object")
+    body = await _body(request)
     visibility = body.get("visibility", "public")
     if visibility not in VISIBILITIES:
         return bad("visibility must be public or private")
-    updates = _ui_updates(state, body)
-    if isinstance(updates, str):
-        return bad(updates)
+    updates = _updates(state, body)
     change = state.store.create(
         creator=UI_USER,
         name=updates.get("name"),
@@ -101,16 +114,8 @@ async def ui_create(request: web.Request) -> web.Response:
 
 @routes.post("/_sandbox/incidents/{id}/edit")
 async def ui_edit(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    incident = state.store.get(request.match_info["id"])
-    if incident is None:
-        return web.json_response({"error": "incident not found"}, status=404)
-    body = await json_body(request)
-    if body is None:
-        return bad("body must be a JSON object")
-    updates = _ui_updates(state, body)
-    if isinstance(updates, str):
-        return bad(updates)
+    state, incident = _incident(request)
+    updates = _updates(state, await _body(request))
     change = state.store.apply(incident, updates)
     webhooks.announce(request, state, change)
     return web.json_response(
@@ -120,8 +125,5 @@ async def ui_edit(request: web.Request) -> web.Response:
 
 @routes.get("/_sandbox/incidents/{id}")
 async def ui_show(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    incident = state.store.get(request.match_info["id"])
-    if incident is None:
-        return web.json_response({"error": "incident not found"}, status=404)
+    state, incident = _incident(request)
     return web.json_response({"incident": state.store.render(incident, webhook=True)})

@@ -4,30 +4,24 @@ from __future__ import annotations
 
 from incident_sync.sandbox.jira.app import build_app
 from incident_sync.sandbox.jira.state import JiraConfig
-from incident_sync.sandbox.serve import command_line, credential_pair, parse, run
+from incident_sync.sandbox.serve import Option, credential_pair, sandbox_main
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = command_line(__doc__, __package__)
-    parser.add_argument(
-        "--user",
-        action="append",
-        type=credential_pair("email", "api_token"),
-        default=[],
-        help="email:api_token, repeatable; the first is the integration's account",
-    )
-    parser.add_argument("--project", default=JiraConfig.project_key)
-    parser.add_argument("--webhook-secret", default="", help="signs X-Hub-Signature")
-    args = parse(parser, argv)
-    defaults = JiraConfig()
-    config = JiraConfig(
-        api_users=tuple(args.user) or defaults.api_users,
-        project_key=args.project,
-        webhook_url=args.webhook_url,
-        webhook_secret=args.webhook_secret,
-    )
-    run(build_app(config), args.host, args.port)
-
+main = sandbox_main(
+    __doc__,
+    __package__,
+    JiraConfig,
+    build_app,
+    [
+        Option(
+            "--user",
+            "api_users",
+            "email:api_token, repeatable; the first is the integration's account",
+            repeat=credential_pair("email", "api_token"),
+        ),
+        Option("--project", "project_key"),
+        Option("--webhook-secret", help="signs X-Hub-Signature"),
+    ],
+)
 
 if __name__ == "__main__":
     main()

@@ -10,14 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
+from incident_sync.sandbox.base import found
 from incident_sync.sandbox.jira import webhooks
 from incident_sync.sandbox.jira.jql import other_clause
 from incident_sync.sandbox.jira.render import Renderer
 from incident_sync.sandbox.jira.state import STATE, State
 from incident_sync.sandbox.jira.store import RESOLUTIONS, Issue
 from incident_sync.sandbox.jira.values import JiraError
+from incident_sync.sandbox.routes import Routes
 
-routes = web.RouteTableDef()
 JSON = dict[str, Any]
 API = "/rest/api/3"
 USER_KEY = web.RequestKey("jira_user", str)
@@ -37,6 +38,10 @@ def from_exc(exc: JiraError) -> web.Response:
 
 def issue_missing() -> web.Response:
     return error(404, ["Issue does not exist or you do not have permission to see it."])
+
+
+# A store's JiraError raised in a handler is answered in Jira's shape (`from_exc`).
+routes = Routes().answering(JiraError, from_exc)
 
 
 @web.middleware
@@ -74,8 +79,10 @@ async def _body(request: web.Request) -> JSON:
     return body
 
 
-def _issue(request: web.Request, state: State) -> Issue | None:
-    return state.store.get(request.match_info["key"])
+def _issue(request: web.Request) -> tuple[State, Issue]:
+    """The sandbox's state and the issue the path names, or else a `Refusal` (Jira's 404)."""
+    state = request.app[STATE]
+    return state, found(state.store.get(request.match_info["key"]), issue_missing)
 
 
 def _wanted(request: web.Request) -> set[str] | None:
@@ -92,14 +99,11 @@ async def myself(request: web.Request) -> web.Response:
 @routes.post(API + "/issue")
 async def create_issue(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    try:
-        body = await _body(request)
-        fields = body.get("fields")
-        if not isinstance(fields, dict):
-            raise JiraError("The request must contain fields")
-        issue = state.store.create(fields, request[USER_KEY])
-    except JiraError as exc:
-        return from_exc(exc)
+    body = await _body(request)
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        raise JiraError("The request must contain fields")
+    issue = state.store.create(fields, request[USER_KEY])
     for prop in body.get("properties") or []:
         if isinstance(prop, dict) and isinstance(prop.get("key"), str):
             issue.properties[prop["key"]] = prop.get("value")
@@ -113,29 +117,20 @@ async def create_issue(request: web.Request) -> web.Response:
 
 @routes.get(API + "/issue/{key}")
 async def get_issue(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
+    state, issue = _issue(request)
     return web.json_response(_renderer(request, state).issue(issue, _wanted(request)))
 
 
 @routes.put(API + "/issue/{key}")
 async def edit_issue(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
-    try:
-        body = await _body(request)
-        fields = body.get("fields") or {}
-        if not isinstance(fields, dict):
-            raise JiraError("fields must be an object")
-        if body.get("transition") is not None:
-            pass  # accepted and ignored, as the real edit does
-        items = state.store.edit(issue, fields)
-    except JiraError as exc:
-        return from_exc(exc)
+    state, issue = _issue(request)
+    body = await _body(request)
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise JiraError("fields must be an object")
+    if body.get("transition") is not None:
+        pass  # accepted and ignored, as the real edit does
+    items = state.store.edit(issue, fields)
     state.store.record_api_write(issue.id, "edit")
     if items:
         webhooks.issue_event(
@@ -149,10 +144,7 @@ async def edit_issue(request: web.Request) -> web.Response:
 
 @routes.get(API + "/issue/{key}/transitions")
 async def list_transitions(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
+    state, issue = _issue(request)
     r = _renderer(request, state)
     with_fields = "transitions.fields" in request.query.get("expand", "")
     out = []
@@ -193,21 +185,15 @@ async def list_transitions(request: web.Request) -> web.Response:
 
 @routes.post(API + "/issue/{key}/transitions")
 async def do_transition(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
-    try:
-        body = await _body(request)
-        transition = body.get("transition")
-        if not isinstance(transition, dict) or not isinstance(transition.get("id"), str):
-            raise JiraError("Missing 'transition' identifier")
-        fields = body.get("fields") or {}
-        if not isinstance(fields, dict):
-            raise JiraError("fields must be an object")
-        items = state.store.transition(issue, transition["id"], fields)
-    except JiraError as exc:
-        return from_exc(exc)
+    state, issue = _issue(request)
+    body = await _body(request)
+    transition = body.get("transition")
+    if not isinstance(transition, dict) or not isinstance(transition.get("id"), str):
+        raise JiraError("Missing 'transition' identifier")
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise JiraError("fields must be an object")
+    items = state.store.transition(issue, transition["id"], fields)
     state.store.record_api_write(issue.id, "transition")
     if items:
         webhooks.issue_event(
@@ -222,10 +208,7 @@ def _expand(request: web.Request) -> frozenset[str]:
 
 @routes.get(API + "/issue/{key}/comment")
 async def list_comments(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
+    state, issue = _issue(request)
     r = _renderer(request, state)
     comments = [r.comment(issue, c, _expand(request)) for c in issue.comments]
     return web.json_response(
@@ -235,17 +218,11 @@ async def list_comments(request: web.Request) -> web.Response:
 
 @routes.post(API + "/issue/{key}/comment")
 async def add_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
-    try:
-        body = await _body(request)
-        comment = state.store.add_comment(
-            issue, body.get("body"), request[USER_KEY], body.get("properties")
-        )
-    except JiraError as exc:
-        return from_exc(exc)
+    state, issue = _issue(request)
+    body = await _body(request)
+    comment = state.store.add_comment(
+        issue, body.get("body"), request[USER_KEY], body.get("properties")
+    )
     state.store.record_api_write(issue.id, "comment")
     webhooks.comment_added(request, state, issue, comment, request[USER_KEY])
     rendered = _renderer(request, state).comment(issue, comment, _expand(request))
@@ -254,34 +231,22 @@ async def add_comment(request: web.Request) -> web.Response:
 
 @routes.get(API + "/issue/{key}/comment/{id}")
 async def get_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
-    try:
-        comment = state.store.comment(issue, request.match_info["id"])
-    except JiraError as exc:
-        return from_exc(exc)
+    state, issue = _issue(request)
+    comment = state.store.comment(issue, request.match_info["id"])
     return web.json_response(_renderer(request, state).comment(issue, comment, _expand(request)))
 
 
 @routes.put(API + "/issue/{key}/comment/{id}")
 async def update_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
-    try:
-        body = await _body(request)
-        comment = state.store.update_comment(
-            issue,
-            request.match_info["id"],
-            body.get("body"),
-            request[USER_KEY],
-            body.get("properties"),
-        )
-    except JiraError as exc:
-        return from_exc(exc)
+    state, issue = _issue(request)
+    body = await _body(request)
+    comment = state.store.update_comment(
+        issue,
+        request.match_info["id"],
+        body.get("body"),
+        request[USER_KEY],
+        body.get("properties"),
+    )
     state.store.record_api_write(issue.id, "comment_update")
     webhooks.comment_event(request, state, "comment_updated", issue, comment)
     return web.json_response(_renderer(request, state).comment(issue, comment, _expand(request)))
@@ -289,14 +254,8 @@ async def update_comment(request: web.Request) -> web.Response:
 
 @routes.delete(API + "/issue/{key}/comment/{id}")
 async def delete_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return issue_missing()
-    try:
-        comment = state.store.delete_comment(issue, request.match_info["id"])
-    except JiraError as exc:
-        return from_exc(exc)
+    state, issue = _issue(request)
+    comment = state.store.delete_comment(issue, request.match_info["id"])
     state.store.record_api_write(issue.id, "comment_delete")
     webhooks.comment_event(request, state, "comment_deleted", issue, comment)
     return web.Response(status=204)

@@ -6,7 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
+from incident_sync.sandbox.base import (
+    bad,
+    found,
+    object_body,
+    record_and_body,
+    store_control_routes,
+)
 from incident_sync.sandbox.jira import webhooks
 from incident_sync.sandbox.jira.adf import doc
 from incident_sync.sandbox.jira.render import Renderer
@@ -20,16 +26,11 @@ from incident_sync.sandbox.jira.store import (
 )
 from incident_sync.sandbox.jira.values import JiraError
 
-
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return store_controls(
-        state.store, ("issues", lambda: len(state.store.issues)), state.sender, state.faults
-    )
-
-
-# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
-routes = control_routes(_controls)
+# stats, faults and reset (`sandbox.base`), then this tool's own UI routes; a store's refusal
+# is a UI one, `{"error": ...}` with its status
+routes = store_control_routes(
+    STATE, ("issues", lambda s: len(s.store.issues)), lambda s: s.faults
+).answering(JiraError, lambda exc: bad(str(exc), exc.status))
 JSON = dict[str, Any]
 
 
@@ -86,35 +87,38 @@ def _native(state: State, body: JSON) -> JSON | str:
     return fields
 
 
-def _issue(request: web.Request, state: State) -> Issue | None:
-    return state.store.get(request.match_info["key"])
+def _issue(request: web.Request) -> tuple[State, Issue]:
+    """The state and the issue the path names, or else a `Refusal` (404, no such issue)."""
+    state = request.app[STATE]
+    issue = state.store.get(request.match_info["key"])
+    return state, found(issue, lambda: bad("no such issue", 404))
+
+
+async def _issue_and_body(request: web.Request) -> tuple[State, Issue, JSON]:
+    """The state, the issue the path names and the body, or else a `Refusal` (404, 400)."""
+    state = request.app[STATE]
+    issue = state.store.get(request.match_info["key"])
+    found_issue, body = await record_and_body(request, issue, "issue")
+    return state, found_issue, body
 
 
 @routes.post("/_sandbox/issues")
 async def ui_create(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await json_body(request)
-    if body is None:
-        return bad("body must be a JSON object")
+    body = await object_body(request, lambda: bad("body must be a JSON object"))
     actor = _actor(state, body)
     fields = _native(state, body)
     if isinstance(fields, str):
         return bad(fields)
     fields.update({"project": {"key": state.store.project_key}, "issuetype": {"name": "Incident"}})
-    try:
-        issue = state.store.create(fields, actor)
-    except JiraError as exc:
-        return bad(str(exc))
+    issue = state.store.create(fields, actor)
     webhooks.issue_event(request, state, "jira:issue_created", issue, actor)
     return web.json_response(view(request, state, issue), status=201)
 
 
 @routes.get("/_sandbox/issues/{key}")
 async def ui_show(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return bad("no such issue", 404)
+    state, issue = _issue(request)
     return web.json_response(view(request, state, issue))
 
 
@@ -128,22 +132,15 @@ async def ui_list(request: web.Request) -> web.Response:
 
 @routes.post("/_sandbox/issues/{key}/edit")
 async def ui_edit(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    body = await json_body(request)
-    if issue is None or body is None:
-        return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
+    state, issue, body = await _issue_and_body(request)
     actor = _actor(state, body)
     status = body.pop("status", None)
     fields = _native(state, body)
     if isinstance(fields, str):
         return bad(fields)
-    try:
-        items = state.store.edit(issue, fields)
-        if status is not None:
-            items += _move(state, issue, str(status))
-    except JiraError as exc:
-        return bad(str(exc))
+    items = state.store.edit(issue, fields)
+    if status is not None:
+        items += _move(state, issue, str(status))
     if items:
         webhooks.issue_event(request, state, "jira:issue_updated", issue, actor, items=items)
     return web.json_response(view(request, state, issue))
@@ -165,11 +162,7 @@ def _move(state: State, issue: Issue, status_name: str) -> list[JSON]:
 
 @routes.post("/_sandbox/issues/{key}/comments")
 async def ui_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    body = await json_body(request)
-    if issue is None or body is None:
-        return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
+    state, issue, body = await _issue_and_body(request)
     actor = _actor(state, body)
     # An agent's internal note (`"internal": true`), or else a public reply.
     internal = [{"key": PUBLIC_COMMENT_PROPERTY, "value": {"internal": True}}]
@@ -182,42 +175,25 @@ async def ui_comment(request: web.Request) -> web.Response:
 
 @routes.put("/_sandbox/issues/{key}/comments/{id}")
 async def ui_edit_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    body = await json_body(request)
-    if issue is None or body is None:
-        return bad("no such issue, or the body is not a JSON object", 404 if issue is None else 400)
+    state, issue, body = await _issue_and_body(request)
     actor = _actor(state, body)
-    try:
-        comment = state.store.update_comment(
-            issue, request.match_info["id"], doc(str(body.get("body", ""))), actor
-        )
-    except JiraError as exc:
-        return bad(str(exc), exc.status)
+    text = doc(str(body.get("body", "")))
+    comment = state.store.update_comment(issue, request.match_info["id"], text, actor)
     webhooks.comment_event(request, state, "comment_updated", issue, comment)
     return web.json_response({"id": comment.id})
 
 
 @routes.delete("/_sandbox/issues/{key}/comments/{id}")
 async def ui_delete_comment(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return bad("no such issue", 404)
-    try:
-        comment = state.store.delete_comment(issue, request.match_info["id"])
-    except JiraError as exc:
-        return bad(str(exc), exc.status)
+    state, issue = _issue(request)
+    comment = state.store.delete_comment(issue, request.match_info["id"])
     webhooks.comment_event(request, state, "comment_deleted", issue, comment)
     return web.Response(status=204)
 
 
 @routes.delete("/_sandbox/issues/{key}")
 async def ui_delete(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    issue = _issue(request, state)
-    if issue is None:
-        return bad("no such issue", 404)
+    state, issue = _issue(request)
     webhooks.issue_event(
         request, state, "jira:issue_deleted", issue, account_id(state.config.human)
     )

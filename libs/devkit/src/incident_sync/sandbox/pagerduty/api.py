@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+from incident_sync.sandbox.base import found
 from incident_sync.sandbox.pagerduty import render, webhooks
 from incident_sync.sandbox.pagerduty.state import STATE, State
 from incident_sync.sandbox.pagerduty.store import POLICIES, PRIORITIES, Incident, PdError
+from incident_sync.sandbox.routes import Routes
 
-routes = web.RouteTableDef()
+T = TypeVar("T")
 JSON = dict[str, Any]
 ACTOR_KEY = web.RequestKey("pd_actor", str)
 API_PREFIXES = (
@@ -46,6 +49,10 @@ def not_found() -> web.Response:
     return error(404, "Not Found", 2100)
 
 
+# A store's PdError raised in a handler is answered in PagerDuty's shape (`from_exc`).
+routes = Routes().answering(PdError, from_exc)
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.path.startswith(API_PREFIXES):
@@ -72,8 +79,35 @@ async def _body(request: web.Request, key: str) -> JSON:
     return inner
 
 
-def _incident(request: web.Request, state: State) -> Incident | None:
-    return state.store.incidents.get(request.match_info["id"])
+def _incident(request: web.Request, state: State) -> Incident:
+    """The incident the path names, or else a `Refusal` with PagerDuty's 404."""
+    return found(state.store.incidents.get(request.match_info["id"]), not_found)
+
+
+def limit_offset(query: Any) -> tuple[int, int]:
+    """Classic pagination's `limit` (25 by default, 100 at most) and `offset` (0), or else a
+    PdError (400, Invalid Input Provided) naming the value that is not a number."""
+    try:
+        return min(int(query.get("limit") or 25), 100), int(query.get("offset") or 0)
+    except ValueError as exc:
+        raise PdError("Invalid Input Provided", [str(exc)]) from None
+
+
+def paged(
+    request: web.Request, name: str, items: Sequence[T], shown: Callable[[T], JSON]
+) -> web.Response:
+    """One page of `items` under `name` with classic pagination's `limit`, `offset` and
+    `more`; `total` is counted only when asked for (`total=true`), as PagerDuty does."""
+    limit, offset = limit_offset(request.query)
+    return web.json_response(
+        {
+            name: [shown(item) for item in items[offset : offset + limit]],
+            "limit": limit,
+            "offset": offset,
+            "more": offset + limit < len(items),
+            "total": len(items) if request.query.get("total") == "true" else None,
+        }
+    )
 
 
 @routes.get("/abilities")
@@ -91,18 +125,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     statuses = q.getall("statuses[]", [])
     if statuses:
         incidents = [i for i in incidents if i.status in statuses]
-    limit, offset = min(int(q.get("limit") or 25), 100), int(q.get("offset") or 0)
-    page = incidents[offset : offset + limit]
-    return web.json_response(
-        {
-            "incidents": [render.incident(state.store, i) for i in page],
-            "limit": limit,
-            "offset": offset,
-            "more": offset + limit < len(incidents),
-            # Counted only when asked for (`total=true`), as PagerDuty does.
-            "total": len(incidents) if q.get("total") == "true" else None,
-        }
-    )
+    return paged(request, "incidents", incidents, lambda i: render.incident(state.store, i))
 
 
 @routes.get("/log_entries")
@@ -113,7 +136,6 @@ async def log_entries(request: web.Request) -> web.Response:
     try:
         since = parse_time(q["since"]) if "since" in q else None
         until = parse_time(q["until"]) if "until" in q else None
-        limit, offset = min(int(q.get("limit") or 25), 100), int(q.get("offset") or 0)
     except ValueError as exc:
         return error(400, "Invalid Input Provided", 2001, [str(exc)])
     entries = [
@@ -121,16 +143,7 @@ async def log_entries(request: web.Request) -> web.Response:
         for e in reversed(state.store.log)
         if (since is None or e[0] >= since) and (until is None or e[0] < until)
     ]
-    page = entries[offset : offset + limit]
-    return web.json_response(
-        {
-            "log_entries": [render.log_entry(state.store, *e) for e in page],
-            "limit": limit,
-            "offset": offset,
-            "more": offset + limit < len(entries),
-            "total": len(entries) if q.get("total") == "true" else None,
-        }
-    )
+    return paged(request, "log_entries", entries, lambda e: render.log_entry(state.store, *e))
 
 
 def parse_time(value: str) -> datetime:
@@ -141,13 +154,10 @@ def parse_time(value: str) -> datetime:
 @routes.post("/incidents")
 async def create_incident(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    try:
-        body = await _body(request, "incident")
-        if body.get("type") != "incident":
-            raise PdError("Invalid Input Provided", ["type must be incident"])
-        incident = state.store.create(body, request[ACTOR_KEY])
-    except PdError as exc:
-        return from_exc(exc)
+    body = await _body(request, "incident")
+    if body.get("type") != "incident":
+        raise PdError("Invalid Input Provided", ["type must be incident"])
+    incident = state.store.create(body, request[ACTOR_KEY])
     state.store.record_api_write(incident.id, "create")
     webhooks.incident_events(request, state, incident, ["incident.triggered"], request[ACTOR_KEY])
     return web.json_response({"incident": render.incident(state.store, incident)}, status=201)
@@ -157,8 +167,6 @@ async def create_incident(request: web.Request) -> web.Response:
 async def get_incident(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = _incident(request, state)
-    if incident is None:
-        return not_found()
     return web.json_response({"incident": render.incident(state.store, incident)})
 
 
@@ -166,15 +174,10 @@ async def get_incident(request: web.Request) -> web.Response:
 async def update_incident(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = _incident(request, state)
-    if incident is None:
-        return not_found()
-    try:
-        body = await _body(request, "incident")
-        if body.get("type") not in ("incident", "incident_reference"):
-            raise PdError("Invalid Input Provided", ["type must be incident_reference"])
-        events = state.store.update(incident, body, request[ACTOR_KEY])
-    except PdError as exc:
-        return from_exc(exc)
+    body = await _body(request, "incident")
+    if body.get("type") not in ("incident", "incident_reference"):
+        raise PdError("Invalid Input Provided", ["type must be incident_reference"])
+    events = state.store.update(incident, body, request[ACTOR_KEY])
     state.store.record_api_write(incident.id, "update")
     webhooks.incident_events(request, state, incident, events, request[ACTOR_KEY])
     return web.json_response({"incident": render.incident(state.store, incident)})
@@ -184,8 +187,6 @@ async def update_incident(request: web.Request) -> web.Response:
 async def list_notes(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = _incident(request, state)
-    if incident is None:
-        return not_found()
     return web.json_response({"notes": [render.note(state.store, n) for n in incident.notes]})
 
 
@@ -193,13 +194,8 @@ async def list_notes(request: web.Request) -> web.Response:
 async def add_note(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = _incident(request, state)
-    if incident is None:
-        return not_found()
-    try:
-        body = await _body(request, "note")
-        note = state.store.add_note(incident, body.get("content"), request[ACTOR_KEY])
-    except PdError as exc:
-        return from_exc(exc)
+    body = await _body(request, "note")
+    note = state.store.add_note(incident, body.get("content"), request[ACTOR_KEY])
     state.store.record_api_write(incident.id, "note")
     webhooks.annotated(request, state, incident, note)
     return web.json_response({"note": render.note(state.store, note)}, status=201)

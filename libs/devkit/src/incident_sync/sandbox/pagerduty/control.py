@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
+from incident_sync.sandbox.base import bad, found, json_body, record_and_body, store_control_routes
 from incident_sync.sandbox.pagerduty import render, webhooks
 from incident_sync.sandbox.pagerduty.state import STATE, State
 from incident_sync.sandbox.pagerduty.store import (
@@ -18,15 +18,15 @@ from incident_sync.sandbox.pagerduty.store import (
 )
 
 
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return store_controls(
-        state.store, ("incidents", lambda: len(state.store.incidents)), state.sender, state.faults
-    )
+def _refused(exc: PdError) -> web.Response:
+    """A store's refusal as a UI one: its reasons, or else its message."""
+    return bad("; ".join(exc.errors) or exc.message)
 
 
 # stats, faults and reset (`sandbox.base`), then this tool's own UI routes
-routes = control_routes(_controls)
+routes = store_control_routes(
+    STATE, ("incidents", lambda s: len(s.store.incidents)), lambda s: s.faults
+).answering(PdError, _refused)
 JSON = dict[str, Any]
 
 
@@ -44,6 +44,15 @@ def view(state: State, incident: Incident) -> JSON:
 def _actor(state: State, body: JSON) -> str | None:
     user = state.store.user_by_email(str(body.pop("user", state.config.human)))
     return user.id if user else None
+
+
+async def _edit(request: web.Request) -> tuple[State, Incident, JSON, str]:
+    """The state, the incident the path names, the body and the user it names (`user`, the
+    responder by default), or else a `Refusal` (404, 400, unknown user)."""
+    state = request.app[STATE]
+    stored = state.store.incidents.get(request.match_info["id"])
+    incident, body = await record_and_body(request, stored, "incident")
+    return state, incident, body, found(_actor(state, body), lambda: bad("unknown user"))
 
 
 def _native(state: State, body: JSON) -> JSON:
@@ -71,10 +80,7 @@ async def ui_trigger(request: web.Request) -> web.Response:
     native["service"] = {"id": SERVICE_ID}
     if "incident_key" in body:
         native["incident_key"] = body["incident_key"]
-    try:
-        incident = state.store.create(native, actor)
-    except PdError as exc:
-        return bad("; ".join(exc.errors) or exc.message)
+    incident = state.store.create(native, actor)
     webhooks.incident_events(request, state, incident, ["incident.triggered"], actor)
     return web.json_response(view(state, incident), status=201)
 
@@ -83,8 +89,7 @@ async def ui_trigger(request: web.Request) -> web.Response:
 async def ui_show(request: web.Request) -> web.Response:
     state = request.app[STATE]
     incident = state.store.incidents.get(request.match_info["id"])
-    if incident is None:
-        return bad("no such incident", 404)
+    incident = found(incident, lambda: bad("no such incident", 404))
     return web.json_response(view(state, incident))
 
 
@@ -98,39 +103,15 @@ async def ui_list(request: web.Request) -> web.Response:
 
 @routes.post("/_sandbox/incidents/{id}/edit")
 async def ui_edit(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    incident = state.store.incidents.get(request.match_info["id"])
-    body = await json_body(request)
-    if incident is None or body is None:
-        return bad(
-            "no such incident, or the body is not a JSON object", 404 if incident is None else 400
-        )
-    actor = _actor(state, body)
-    if actor is None:
-        return bad("unknown user")
-    try:
-        events = state.store.update(incident, _native(state, body), actor)
-    except PdError as exc:
-        return bad("; ".join(exc.errors) or exc.message)
+    state, incident, body, actor = await _edit(request)
+    events = state.store.update(incident, _native(state, body), actor)
     webhooks.incident_events(request, state, incident, events, actor)
     return web.json_response(view(state, incident))
 
 
 @routes.post("/_sandbox/incidents/{id}/notes")
 async def ui_note(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    incident = state.store.incidents.get(request.match_info["id"])
-    body = await json_body(request)
-    if incident is None or body is None:
-        return bad(
-            "no such incident, or the body is not a JSON object", 404 if incident is None else 400
-        )
-    actor = _actor(state, body)
-    if actor is None:
-        return bad("unknown user")
-    try:
-        note = state.store.add_note(incident, body.get("content"), actor)
-    except PdError as exc:
-        return bad("; ".join(exc.errors) or exc.message)
+    state, incident, body, actor = await _edit(request)
+    note = state.store.add_note(incident, body.get("content"), actor)
     webhooks.annotated(request, state, incident, note)
     return web.json_response({"id": note.id}, status=201)

@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from incident_sync.sandbox.base import found
+from incident_sync.sandbox.routes import Refusal, Routes
 from incident_sync.sandbox.servicenow import query, webhooks
 from incident_sync.sandbox.servicenow.auth import sn_error, token_endpoint, unauthenticated
 from incident_sync.sandbox.servicenow.render import ReadOptions, render
@@ -15,7 +17,7 @@ from incident_sync.sandbox.servicenow.schema import TABLES, Table
 from incident_sync.sandbox.servicenow.state import STATE, State, user_sys_id
 from incident_sync.sandbox.servicenow.store import DataPolicyError
 
-routes = web.RouteTableDef()
+routes = Routes()  # handlers raise `Refusal`s with ServiceNow's error bodies
 DEFAULT_LIMIT = 10000
 USER = web.RequestKey("sn_user", str)
 _PREFIXES = ("/api/now/table/", "/api/now/v1/table/", "/api/now/v2/table/")
@@ -60,17 +62,24 @@ def _names(state: State) -> dict[str, str]:
     return {user_sys_id(name): name for name in state.config.users}
 
 
-def _table(request: web.Request) -> Table | web.Response:
-    table = TABLES.get(request.match_info["table"])
-    if table is None:
-        return sn_error(400, f"Invalid table {request.match_info['table']}", None)
-    return table
+def _table(request: web.Request) -> Table:
+    """The table the path names, or else a `Refusal` (400, Invalid table)."""
+    name = request.match_info["table"]
+    return found(TABLES.get(name), lambda: sn_error(400, f"Invalid table {name}", None))
 
 
 def _not_found() -> web.Response:
     return sn_error(
         404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"
     )
+
+
+def _record(request: web.Request) -> tuple[State, Table, str]:
+    """The state, the table and the sys_id of the stored record the path names, or else a
+    `Refusal` (400 for the table, 404 for the record)."""
+    state, table, key = request.app[STATE], _table(request), request.match_info["sys_id"]
+    found(state.store.get(table.name, key), _not_found)
+    return state, table, key
 
 
 def _one(
@@ -81,13 +90,15 @@ def _one(
     return web.json_response({"result": render(table, row, opts, _names(state))}, status=status)
 
 
-async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+async def _body(request: web.Request) -> dict[str, Any]:
+    """The JSON object the request carries, or else a `Refusal` (400)."""
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
-        return sn_error(400, "Exception while reading request", "The payload is not valid JSON.")
+        detail = "The payload is not valid JSON."
+        raise Refusal(sn_error(400, "Exception while reading request", detail))
     return body
 
 
@@ -99,10 +110,7 @@ async def oauth_token(request: web.Request) -> web.Response:
 @routes.get(r"/api/now/table/{table}")
 @routes.get(r"/api/now/{version:v[12]}/table/{table}")
 async def list_records(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    table = _table(request)
-    if isinstance(table, web.Response):
-        return table
+    state, table = request.app[STATE], _table(request)
     q = request.query
     try:
         limit = int(q.get("sysparm_limit") or DEFAULT_LIMIT)
@@ -150,33 +158,23 @@ def _links(request: web.Request, offset: int, limit: int, total: int) -> str:
 @routes.get(r"/api/now/table/{table}/{sys_id}")
 @routes.get(r"/api/now/{version:v[12]}/table/{table}/{sys_id}")
 async def get_record(request: web.Request) -> web.Response:
-    table = _table(request)
-    if isinstance(table, web.Response):
-        return table
-    row = request.app[STATE].store.get(table.name, request.match_info["sys_id"])
-    return _not_found() if row is None else _one(request, table, row)
+    state, table, key = _record(request)
+    return _one(request, table, state.store.rows[table.name][key])
 
 
-def _read_only(table: Table) -> web.Response | None:
+def _writable(table: Table) -> None:
+    """Nothing, or else a `Refusal` (403) for a read-only table."""
     if table.read_only:
-        return sn_error(
-            403, "Operation Failed", "ACL Exception Insert Failed due to security constraints"
-        )
-    return None
+        detail = "ACL Exception Insert Failed due to security constraints"
+        raise Refusal(sn_error(403, "Operation Failed", detail))
 
 
 @routes.post(r"/api/now/table/{table}")
 @routes.post(r"/api/now/{version:v[12]}/table/{table}")
 async def insert_record(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    table = _table(request)
-    if isinstance(table, web.Response):
-        return table
+    state, table = request.app[STATE], _table(request)
     body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
-    if (denied := _read_only(table)) is not None:
-        return denied
+    _writable(table)
     try:
         write = state.store.insert(table.name, body, state.actor(request[USER]))
     except DataPolicyError as exc:
@@ -196,18 +194,9 @@ async def insert_record(request: web.Request) -> web.Response:
 @routes.put(r"/api/now/{version:v[12]}/table/{table}/{sys_id}")
 async def update_record(request: web.Request) -> web.Response:
     """PATCH and PUT behave the same: a partial update of the supplied fields."""
-    state = request.app[STATE]
-    table = _table(request)
-    if isinstance(table, web.Response):
-        return table
-    key = request.match_info["sys_id"]
-    if state.store.get(table.name, key) is None:
-        return _not_found()
+    state, table, key = _record(request)
     body = await _body(request)
-    if isinstance(body, web.Response):
-        return body
-    if (denied := _read_only(table)) is not None:
-        return denied
+    _writable(table)
     try:
         write = state.store.update(table.name, key, body, state.actor(request[USER]))
     except DataPolicyError as exc:
@@ -220,15 +209,8 @@ async def update_record(request: web.Request) -> web.Response:
 @routes.delete(r"/api/now/table/{table}/{sys_id}")
 @routes.delete(r"/api/now/{version:v[12]}/table/{table}/{sys_id}")
 async def delete_record(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    table = _table(request)
-    if isinstance(table, web.Response):
-        return table
-    key = request.match_info["sys_id"]
-    if state.store.get(table.name, key) is None:
-        return _not_found()
-    if (denied := _read_only(table)) is not None:
-        return denied
+    state, table, key = _record(request)
+    _writable(table)
     write = state.store.delete(table.name, key, state.actor(request[USER]))
     state.store.record_api_write(table.name, key, "delete")
     webhooks.announce(request, state, write)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, bad, control_routes, json_body, store_controls
+from incident_sync.sandbox.base import JSON, bad, found, object_body, store_control_routes
 from incident_sync.sandbox.servicenow import webhooks
 from incident_sync.sandbox.servicenow.render import ReadOptions, render
 from incident_sync.sandbox.servicenow.schema import TABLES
@@ -19,20 +20,24 @@ def _reset(state: State) -> None:
     state.auth.hits.clear()
 
 
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return store_controls(
-        state.store,
-        ("incidents", lambda: len(state.store.rows["incident"])),
-        state.sender,
-        None,
-        lambda: _reset(state),
-    )
-
-
-# stats, faults and reset (`sandbox.base`), then this tool's own UI routes
-routes = control_routes(_controls)
+# stats, faults and reset (`sandbox.base`), then this tool's own UI routes; a data policy's
+# refusal is a 403
+routes = store_control_routes(
+    STATE, ("incidents", lambda s: len(s.store.rows["incident"])), reset=_reset
+).answering(DataPolicyError, lambda exc: bad(str(exc), 403))
 INCIDENT = TABLES["incident"]
+
+
+def _key(request: web.Request) -> tuple[State, str]:
+    """The state and the sys_id of the incident the path names, or else a `Refusal` (404)."""
+    state, key = request.app[STATE], request.match_info["sys_id"]
+    found(state.store.get("incident", key), lambda: bad("No Record found", 404))
+    return state, key
+
+
+def _body(request: web.Request) -> Awaitable[JSON]:
+    """The request's JSON object, or else a `Refusal` (400)."""
+    return object_body(request, lambda: bad("body must be a JSON object"))
 
 
 def _view(request: web.Request, state: State, key: str) -> dict[str, Any]:
@@ -57,43 +62,27 @@ def _view(request: web.Request, state: State, key: str) -> dict[str, Any]:
 @routes.post("/_sandbox/table/incident")
 async def ui_insert(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    body = await json_body(request)
-    if body is None:
-        return bad("body must be a JSON object")
+    body = await _body(request)
     actor = state.actor(str(body.pop("user", state.config.human_user)))
     body.setdefault("caller_id", actor.sys_id)  # the form defaults the caller to oneself
-    try:
-        write = state.store.insert("incident", body, actor)
-    except DataPolicyError as exc:
-        return bad(str(exc), 403)
+    write = state.store.insert("incident", body, actor)
     webhooks.announce(request, state, write)
     return web.json_response(_view(request, state, write.record["sys_id"]), status=201)
 
 
 @routes.patch("/_sandbox/table/incident/{sys_id}")
 async def ui_update(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    key = request.match_info["sys_id"]
-    if state.store.get("incident", key) is None:
-        return bad("No Record found", 404)
-    body = await json_body(request)
-    if body is None:
-        return bad("body must be a JSON object")
+    state, key = _key(request)
+    body = await _body(request)
     actor = state.actor(str(body.pop("user", state.config.human_user)))
-    try:
-        write = state.store.update("incident", key, body, actor)
-    except DataPolicyError as exc:
-        return bad(str(exc), 403)
+    write = state.store.update("incident", key, body, actor)
     webhooks.announce(request, state, write)
     return web.json_response({**_view(request, state, key), "updated_fields": write.updated_fields})
 
 
 @routes.delete("/_sandbox/table/incident/{sys_id}")
 async def ui_delete(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    key = request.match_info["sys_id"]
-    if state.store.get("incident", key) is None:
-        return bad("No Record found", 404)
+    state, key = _key(request)
     write = state.store.delete("incident", key, state.actor(state.config.human_user))
     webhooks.announce(request, state, write)
     return web.Response(status=204)
@@ -101,10 +90,7 @@ async def ui_delete(request: web.Request) -> web.Response:
 
 @routes.get("/_sandbox/table/incident/{sys_id}")
 async def ui_show(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    key = request.match_info["sys_id"]
-    if state.store.get("incident", key) is None:
-        return bad("No Record found", 404)
+    state, key = _key(request)
     return web.json_response(_view(request, state, key))
 
 
@@ -113,9 +99,7 @@ async def customizations(request: web.Request) -> web.Response:
     """An administrator's changes: `{"max_lengths": {"incident.short_description": 80},
     "collapse_spaces": ["short_description"]}` (each given key replaces that setting)."""
     store = request.app[STATE].store
-    body = await json_body(request)
-    if body is None:
-        return bad("body must be a JSON object")
+    body = await _body(request)
     lengths, collapse = body.get("max_lengths"), body.get("collapse_spaces")
     if lengths is not None:
         if not isinstance(lengths, dict) or not all(

@@ -12,8 +12,15 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from incident_sync.sandbox.base import Controls, control_routes, sandbox_app
+from incident_sync.sandbox.base import (
+    Controls,
+    control_routes,
+    counter_controls,
+    found,
+    sandbox_app,
+)
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
+from incident_sync.sandbox.routes import Refusal, Routes
 
 JSON = dict[str, Any]
 CHANNELS = {"C0SANDBOX01": "incidents", "C0SANDBOX02": "general"}
@@ -72,7 +79,7 @@ class State:
 
 
 STATE = web.AppKey("slack_state", State)
-routes = web.RouteTableDef()
+routes = Routes()  # handlers raise `Refusal`s: Slack's `ok: false` answers
 
 
 def fail(error: str) -> web.Response:
@@ -125,12 +132,21 @@ async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse
     return response
 
 
-def _channel(args: JSON) -> str | None:
+def _channel(args: JSON) -> str:
+    """The channel's id, by id or by name (`#incidents`), or else a `Refusal`
+    (channel_not_found)."""
     channel = str(args.get("channel", ""))
     if channel in CHANNELS:
         return channel
     name = channel.lstrip("#")
-    return next((cid for cid, cname in CHANNELS.items() if cname == name), None)
+    cid = next((cid for cid, cname in CHANNELS.items() if cname == name), None)
+    return found(cid, lambda: fail("channel_not_found"))
+
+
+async def _call(request: web.Request) -> tuple[State, JSON, str]:
+    """The state, the call's arguments and the channel they name (or else a `Refusal`)."""
+    args = await _args(request)
+    return request.app[STATE], args, _channel(args)
 
 
 def _metadata(args: JSON) -> JSON | None:
@@ -162,11 +178,7 @@ async def auth_test(request: web.Request) -> web.Response:
 
 @routes.post("/api/chat.postMessage")
 async def post_message(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    args = await _args(request)
-    channel = _channel(args)
-    if channel is None:
-        return fail("channel_not_found")
+    state, args, channel = await _call(request)
     if not args.get("text") and not args.get("blocks"):
         return fail("no_text")
     if not _blocks_valid(args.get("blocks")):
@@ -198,8 +210,9 @@ async def post_message(request: web.Request) -> web.Response:
     )
 
 
-def _find(state: State, channel: str, ts: str) -> tuple[Message, Message] | None:
-    """(message, its top-level parent) by channel and ts."""
+def _find(state: State, channel: str, ts: str) -> tuple[Message, Message]:
+    """(message, its top-level parent) by channel and ts, or else a `Refusal`
+    (message_not_found)."""
     if (channel, ts) in state.messages:
         top = state.messages[(channel, ts)]
         return top, top
@@ -207,20 +220,13 @@ def _find(state: State, channel: str, ts: str) -> tuple[Message, Message] | None
         for reply in parent.replies:
             if parent.channel == channel and reply.ts == ts:
                 return reply, parent
-    return None
+    raise Refusal(fail("message_not_found"))
 
 
 @routes.post("/api/chat.update")
 async def update_message(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    args = await _args(request)
-    channel = _channel(args)
-    if channel is None:
-        return fail("channel_not_found")
-    found = _find(state, channel, str(args.get("ts", "")))
-    if found is None:
-        return fail("message_not_found")
-    message, parent = found
+    state, args, channel = await _call(request)
+    message, parent = _find(state, channel, str(args.get("ts", "")))
     if not _blocks_valid(args.get("blocks")):
         return fail("invalid_blocks")
     if "text" in args:
@@ -241,15 +247,8 @@ async def update_message(request: web.Request) -> web.Response:
 
 @routes.post("/api/chat.delete")
 async def delete_message(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    args = await _args(request)
-    channel = _channel(args)
-    if channel is None:
-        return fail("channel_not_found")
-    found = _find(state, channel, str(args.get("ts", "")))
-    if found is None:
-        return fail("message_not_found")
-    message, parent = found
+    state, args, channel = await _call(request)
+    message, parent = _find(state, channel, str(args.get("ts", "")))
     if message is parent:
         del state.messages[(channel, message.ts)]
     else:
@@ -261,11 +260,7 @@ async def delete_message(request: web.Request) -> web.Response:
 @routes.route("*", "/api/conversations.history")
 async def history(request: web.Request) -> web.Response:
     """Top-level messages, newest first; `latest`/`oldest`/`inclusive`, cursor paging."""
-    state = request.app[STATE]
-    args = await _args(request)
-    channel = _channel(args)
-    if channel is None:
-        return fail("channel_not_found")
+    state, args, channel = await _call(request)
     inclusive = str(args.get("inclusive", "false")).lower() in ("1", "true")
     latest = float(args["latest"]) if args.get("latest") else float("inf")
     oldest = float(args["oldest"]) if args.get("oldest") else 0.0
@@ -320,19 +315,9 @@ def _rate_limited(status: int) -> web.Response:
     return web.json_response({"ok": False, "error": "service_unavailable"}, status=status)
 
 
-def _reset(state: State) -> None:
-    state.messages.clear()
-    state.api_writes.clear()
-
-
-def _controls(app: web.Application) -> Controls:
-    state = app[STATE]
-    return Controls(
-        counts=lambda: {"api_writes": dict(state.api_writes), "messages": len(state.messages)},
-        reset=lambda: _reset(state),
-        sender=None,  # Slack sends nothing back here
-        faults=state.faults,
-    )
+def _controls(state: State) -> Controls:
+    # Slack sends nothing back here: no webhook sender
+    return counter_controls(state.api_writes, ("messages", state.messages), None, state.faults)
 
 
 def build_app(config: SlackConfig | None = None) -> web.Application:
@@ -343,5 +328,5 @@ def build_app(config: SlackConfig | None = None) -> web.Application:
         state,
         sender=None,
         middlewares=[faults_mw, authenticate],
-        routes=[routes, control_routes(_controls)],
+        routes=[routes, control_routes(STATE, _controls)],
     )
