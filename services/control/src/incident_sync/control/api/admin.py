@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import actor
@@ -24,6 +23,7 @@ from incident_sync.control.api.models import (
 from incident_sync.control.api.routing import Call, openapi
 from incident_sync.controlstore.crypto import KeyringError
 from incident_sync.controlstore.store import audit_entry
+from incident_sync.runtime import webapp
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -147,19 +147,21 @@ async def openapi_document(call: Call) -> web.StreamResponse:
 
 
 async def health(call: Call) -> web.StreamResponse:
-    return json_response({"status": "ok"})
+    return webapp.health_response()
 
 
 async def metrics(call: Call) -> web.StreamResponse:
-    """Prometheus text format (the default registry: the API's and the libraries' metrics)."""
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """The default registry (the API's and the libraries' metrics), the service base's
+    exposition: text, or OpenMetrics when asked."""
+    return await webapp.metrics(call.request)
 
 
 async def ready(call: Call) -> web.StreamResponse:
-    try:
-        await call.services.redis.ping()
-    except (OSError, ConnectionError) as exc:
-        raise ApiError(503, "unavailable", f"redis unreachable ({type(exc).__name__})") from None
-    except Exception as exc:  # noqa: BLE001 - any Redis failure means not ready
-        raise ApiError(503, "unavailable", f"redis unreachable ({type(exc).__name__})") from None
-    return json_response({"status": "ready"})
+    async def redis() -> str | None:
+        try:
+            await call.services.redis.ping()
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means not ready
+            return f"redis unreachable ({type(exc).__name__})"
+        return None
+
+    return await webapp.ready_response({"redis": redis})
