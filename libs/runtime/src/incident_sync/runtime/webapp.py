@@ -117,5 +117,10 @@ class HttpServer:
         await self.runner.setup()
         await web.TCPSite(self.runner, self.host, self.port, backlog=self.backlog).start()
 
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Where it listens once started (the port the system chose for `port=0`)."""
+        return [(a[0], a[1]) for a in self.runner.addresses]
+
     async def stop(self) -> None:
         await self.runner.cleanup()
