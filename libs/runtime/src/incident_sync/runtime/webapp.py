@@ -14,12 +14,14 @@ policy and are in its OpenAPI document), the three operational routes:
   format, or OpenMetrics when the scraper's Accept asks for it; gzip when its Accept-Encoding
   allows; `name[]=` selects families.
 
-Services add their own routes to the application they get. `HttpServer` runs one on a port.
+Services add their own routes to the application they get. `HttpServer` runs one on a port;
+`stop_signal()` is the event a service's main waits on (SIGTERM, SIGINT).
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
@@ -124,3 +126,12 @@ class HttpServer:
 
     async def stop(self) -> None:
         await self.runner.cleanup()
+
+
+def stop_signal() -> asyncio.Event:
+    """An event set when the process receives SIGTERM or SIGINT (in the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from incident_sync.control.api.app import build_app
 from incident_sync.control.settings import ControlSettings
 from incident_sync.runtime.logs import setup_logging
 from incident_sync.runtime.tracing import setup_tracing
-from incident_sync.runtime.webapp import HttpServer
+from incident_sync.runtime.webapp import HttpServer, stop_signal
 
 log = logging.getLogger("control")
 
@@ -28,10 +27,7 @@ async def serve(settings: ControlSettings) -> None:
             "policy": settings.policy_file,
         },
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_signal()
     await stop.wait()
     await server.stop()
     log.info("control API stopped")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from incident_sync.reconciler.app import build_app
 from incident_sync.reconciler.settings import ReconcilerSettings
@@ -14,7 +13,7 @@ from incident_sync.reconciler.sides import Sides
 from incident_sync.reconciler.worker import Reconciler
 from incident_sync.runtime.logs import setup_logging
 from incident_sync.runtime.tracing import setup_tracing
-from incident_sync.runtime.webapp import HttpServer
+from incident_sync.runtime.webapp import HttpServer, stop_signal
 from incident_sync.syncstate.client import connect
 
 log = logging.getLogger("reconciler")
@@ -35,10 +34,7 @@ async def serve(settings: ReconcilerSettings) -> None:
             "lease_s": settings.lease_s,
         },
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_signal()
     try:
         await reconciler.run(stop)
     finally:
