@@ -20,9 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from incident_sync.control.api import retrying
 from incident_sync.control.api.errors import json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, requeue
@@ -71,16 +70,13 @@ async def _publish(call: Call, entry: DlqEntry) -> None:
 
 
 async def _audit(call: Call, action: str, entries: list[DlqEntry]) -> None:
-    await call.services.store.record(
+    await audit(
+        call,
         call.tenant,
-        audit_entry(
-            actor(call),
-            action,
-            call.tenant,
-            {"kind": "integration", "name": call.name},
-            {"dlq_entries": [e.id for e in entries]},
-            None,
-        ),
+        action,
+        {"kind": "integration", "name": call.name},
+        {"dlq_entries": [e.id for e in entries]},
+        None,
     )
 
 

@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from incident_sync.control.api import retrying
 from incident_sync.control.api.context import Services
 from incident_sync.control.api.errors import ApiError, json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.models import Name
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncstate.quarantine import (
     QuarantinedMessage,
     QuarantineEntry,
@@ -100,21 +99,18 @@ async def _publish(call: Call, entry: QuarantineEntry) -> None:
 
 
 async def _audit(call: Call, action: str, entries: list[QuarantineEntry]) -> None:
-    await call.services.store.record(
+    await audit(
+        call,
         call.tenant,
-        audit_entry(
-            actor(call),
-            action,
-            call.tenant,
-            {"kind": "quarantine", "name": call.tenant},
-            {
-                "quarantine_entries": [
-                    {"id": e.id, "stage": e.stage.value, "integration": e.integration_id}
-                    for e in entries
-                ]
-            },
-            None,
-        ),
+        action,
+        {"kind": "quarantine", "name": call.tenant},
+        {
+            "quarantine_entries": [
+                {"id": e.id, "stage": e.stage.value, "integration": e.integration_id}
+                for e in entries
+            ]
+        },
+        None,
     )
 
 
