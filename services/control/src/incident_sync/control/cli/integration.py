@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from incident_sync.connectors.registry import registered_types
+from incident_sync.control.cli import queues
 from incident_sync.control.cli.client import ERROR, USAGE, Api, api, fail
 from incident_sync.control.cli.manifest import to_manifest
 from incident_sync.control.cli.output import emit, emit_data, format_option, key_values, table
@@ -228,14 +229,13 @@ def configure(
 
 @integration.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="do not ask")
+@queues.yes_option
 @format_option
 @click.pass_context
 def delete(ctx: click.Context, name: str, yes: bool, fmt: str) -> None:
     """Delete NAME (its links and history stay in Redis)."""
     a = api(ctx)
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"delete integration {a.tenant}/{name}?", abort=True)
+    queues.confirm(yes, f"delete integration {a.tenant}/{name}?")
     _, data = a.call("DELETE", _path(a, name))
     emit(data, fmt, lambda d: click.echo(f"deleted {d['deleted']}"))
 

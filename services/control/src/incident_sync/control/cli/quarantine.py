@@ -4,13 +4,13 @@ and original bytes until they are retried (back to the stage where they failed) 
 from __future__ import annotations
 
 import base64
-import sys
 from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import USAGE, api, fail
-from incident_sync.control.cli.output import emit, format_option, key_values, retried, table
+from incident_sync.control.cli import queues
+from incident_sync.control.cli.client import api
+from incident_sync.control.cli.output import emit, format_option, key_values, short, table
 
 STAGES = ("gate", "arbiter", "delivery", "relay", "reconciler")
 PREVIEW = 400  # characters of the value a table shows
@@ -31,11 +31,6 @@ def quarantine() -> None:
       im quarantine retry --all --stage arbiter --dry-run
       im quarantine discard qr-0123456789abcdef
     """
-
-
-def _short(text: str, width: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _source(e: dict[str, Any]) -> str:
@@ -75,7 +70,7 @@ def list_(
             ["ENTRY", "STAGE", "INTEGRATION", "SINCE", "SOURCE", "BYTES", "ERROR"],
             [
                 (e["id"], e["stage"], e["integration_id"] or "-", e["quarantined_at"],
-                 _source(e), e["size"], _short(f"{e['error_type']}: {e['error']}"))
+                 _source(e), e["size"], short(f"{e['error_type']}: {e['error']}", 70))
                 for e in d["items"]
             ],
         )  # fmt: skip
@@ -119,12 +114,10 @@ def show(ctx: click.Context, entry: str, fmt: str) -> None:
 
 
 @quarantine.command("retry")
-@click.argument("entry", required=False)
-@click.option("--all", "everything", is_flag=True, help="every entry matching the filters")
+@queues.retry_options
 @click.option("--integration", metavar="NAME", help="with --all: only this integration's")
 @click.option("--stage", type=click.Choice(STAGES), help="with --all: only this stage's")
 @click.option("--grep", "contains", metavar="TEXT", help="with --all: the error contains TEXT")
-@click.option("--dry-run", is_flag=True, help="with --all: list what would be retried")
 @format_option
 @click.pass_context
 def retry(
@@ -141,28 +134,31 @@ def retry(
     entry matching the filters, oldest first. Fix the cause first: a message that fails
     again comes back as a new entry.
     """
-    if (entry is None) == (not everything):
-        fail("give either ENTRY or --all", USAGE)
-    if entry is not None and (integration or stage or contains or dry_run):
-        fail("--integration, --stage, --grep and --dry-run go with --all", USAGE)
-    a = api(ctx)
-    if entry is not None:
-        _, data = a.call("POST", a.tenant_path(f"/quarantine/{entry}/retry"))
-    else:
-        body = {"dry_run": dry_run, **_filters(integration, stage, contains)}
-        _, data = a.call("POST", a.tenant_path("/quarantine/retry"), json=body)
-    emit(data, fmt, retried("quarantine"))
+    filters = {
+        "integration": ("--integration", integration),
+        "stage": ("--stage", stage),
+        "contains": ("--grep", contains),
+    }
+    queues.retry(
+        api(ctx),
+        entry,
+        everything,
+        dry_run,
+        filters,
+        path="/quarantine",
+        where="quarantine",
+        fmt=fmt,
+    )
 
 
 @quarantine.command("discard")
 @click.argument("entry")
-@click.option("--yes", is_flag=True, help="do not ask")
+@queues.yes_option
 @format_option
 @click.pass_context
 def discard(ctx: click.Context, entry: str, yes: bool, fmt: str) -> None:
     """Give ENTRY up for good (its message is never processed)."""
     a = api(ctx)
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"discard {entry} of {a.tenant}?", abort=True)
+    queues.confirm(yes, f"discard {entry} of {a.tenant}?")
     _, data = a.call("DELETE", a.tenant_path(f"/quarantine/{entry}"))
     emit(data, fmt, lambda d: click.echo(f"discarded {d['id']} ({d['stage']}: {d['error_type']})"))
