@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from incident_sync.control.cli import queues
-from incident_sync.control.cli.client import api
+from incident_sync.control.cli.client import Api, api_command
 from incident_sync.control.cli.integration import integration
-from incident_sync.control.cli.output import emit, format_option, short, table
+from incident_sync.control.cli.output import emit, short, table
 
 REASONS = ("rejected", "exhausted", "internal")
 
@@ -38,10 +38,9 @@ def _command(entry: dict[str, Any]) -> str:
 )
 @click.option("--grep", "contains", metavar="TEXT", help="the last error contains TEXT")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@format_option
-@click.pass_context
+@api_command
 def dlq(
-    ctx: click.Context, name: str, reason: str | None, contains: str | None, limit: int, fmt: str
+    a: Api, name: str, reason: str | None, contains: str | None, limit: int, fmt: str
 ) -> None:  # fmt: skip
     """The dead-letter queue of NAME, newest first: each entry's reason, attempts and the
     tool's last answer.
@@ -51,7 +50,6 @@ def dlq(
       im integration dlq prod-snow --reason rejected -o json
       im integration dlq-retry prod-snow dlq-1a2b3c4d5e6f
     """
-    a = api(ctx)
     params: dict[str, Any] = {"limit": limit}
     if reason:
         params["reason"] = reason
@@ -78,10 +76,9 @@ def dlq(
 @queues.retry_options
 @click.option("--reason", type=click.Choice(REASONS), help="with --all: only these")
 @click.option("--grep", "contains", metavar="TEXT", help="with --all: last error contains TEXT")
-@format_option
-@click.pass_context
+@api_command
 def dlq_retry(
-    ctx: click.Context,
+    a: Api,
     name: str,
     entry: str | None,
     everything: bool,
@@ -100,7 +97,7 @@ def dlq_retry(
       im integration dlq-retry prod-snow --all --grep "HTTP 503"
     """
     queues.retry(
-        api(ctx),
+        a,
         entry,
         everything,
         dry_run,
@@ -115,11 +112,9 @@ def dlq_retry(
 @click.argument("name")
 @click.argument("entry")
 @queues.yes_option
-@format_option
-@click.pass_context
-def dlq_discard(ctx: click.Context, name: str, entry: str, yes: bool, fmt: str) -> None:
+@api_command
+def dlq_discard(a: Api, name: str, entry: str, yes: bool, fmt: str) -> None:
     """Give up ENTRY of NAME's DLQ for good (its write is never made)."""
-    a = api(ctx)
     queues.confirm(yes, f"discard {entry} of {a.tenant}/{name}?")
     _, data = a.call("DELETE", a.tenant_path(_path(name, f"/{entry}")))
     emit(data, fmt, lambda d: click.echo(f"discarded {d['id']} ({_command(d)})"))

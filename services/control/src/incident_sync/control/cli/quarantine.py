@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from incident_sync.control.cli import queues
-from incident_sync.control.cli.client import api
-from incident_sync.control.cli.output import emit, format_option, key_values, short, table
+from incident_sync.control.cli.client import Api, api_command
+from incident_sync.control.cli.output import emit, key_values, short, table
 
 STAGES = ("gate", "arbiter", "delivery", "relay", "reconciler")
 PREVIEW = 400  # characters of the value a table shows
@@ -49,10 +49,9 @@ def _filters(integration: str | None, stage: str | None, contains: str | None) -
 @click.option("--stage", type=click.Choice(STAGES), help="only this stage's entries")
 @click.option("--grep", "contains", metavar="TEXT", help="the error contains TEXT")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@format_option
-@click.pass_context
+@api_command
 def list_(
-    ctx: click.Context,
+    a: Api,
     integration: str | None,
     stage: str | None,
     contains: str | None,
@@ -60,7 +59,6 @@ def list_(
     fmt: str,
 ) -> None:
     """The quarantine, newest first: each entry's stage, integration, error and source."""
-    a = api(ctx)
     params = {"limit": limit, **_filters(integration, stage, contains)}
     data = a.get(a.tenant_path("/quarantine"), params=params)
 
@@ -86,12 +84,10 @@ def _preview(value: str) -> str:
 
 @quarantine.command("show")
 @click.argument("entry")
-@format_option
-@click.pass_context
-def show(ctx: click.Context, entry: str, fmt: str) -> None:
+@api_command
+def show(a: Api, entry: str, fmt: str) -> None:
     """One entry: the whole error, the key and headers, and the original bytes (base64 in
     json/yaml; the table shows their start as text)."""
-    a = api(ctx)
     data = a.get(a.tenant_path(f"/quarantine/{entry}"))
 
     def render(e: dict[str, Any]) -> None:
@@ -118,10 +114,9 @@ def show(ctx: click.Context, entry: str, fmt: str) -> None:
 @click.option("--integration", metavar="NAME", help="with --all: only this integration's")
 @click.option("--stage", type=click.Choice(STAGES), help="with --all: only this stage's")
 @click.option("--grep", "contains", metavar="TEXT", help="with --all: the error contains TEXT")
-@format_option
-@click.pass_context
+@api_command
 def retry(
-    ctx: click.Context,
+    a: Api,
     entry: str | None,
     everything: bool,
     integration: str | None,
@@ -140,7 +135,7 @@ def retry(
         "contains": ("--grep", contains),
     }
     queues.retry(
-        api(ctx),
+        a,
         entry,
         everything,
         dry_run,
@@ -154,11 +149,9 @@ def retry(
 @quarantine.command("discard")
 @click.argument("entry")
 @queues.yes_option
-@format_option
-@click.pass_context
-def discard(ctx: click.Context, entry: str, yes: bool, fmt: str) -> None:
+@api_command
+def discard(a: Api, entry: str, yes: bool, fmt: str) -> None:
     """Give ENTRY up for good (its message is never processed)."""
-    a = api(ctx)
     queues.confirm(yes, f"discard {entry} of {a.tenant}?")
     _, data = a.call("DELETE", a.tenant_path(f"/quarantine/{entry}"))
     emit(data, fmt, lambda d: click.echo(f"discarded {d['id']} ({d['stage']}: {d['error_type']})"))
