@@ -16,7 +16,7 @@ from functools import partial
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from incident_sync.control.api import retrying
 from incident_sync.control.api.errors import json_response, not_found
@@ -27,14 +27,8 @@ from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, requeue
 
 
-class DlqQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DlqQuery(retrying.Query):
     reason: DeadReason | None = Field(None, description="rejected, exhausted or internal")
-    contains: str | None = Field(
-        None, max_length=200, description="the last error contains this text (any case)"
-    )
-    limit: int = Field(100, ge=1, le=1000)
 
 
 class DlqList(BaseModel):

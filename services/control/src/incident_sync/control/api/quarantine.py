@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from incident_sync.control.api import retrying
 from incident_sync.control.api.context import Services
@@ -38,15 +38,9 @@ from incident_sync.syncstate.quarantine import (
 )
 
 
-class QuarantineQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class QuarantineQuery(retrying.Query):
     integration: Name | None = Field(None, description="only this integration's entries")
     stage: Stage | None = Field(None, description="only entries of this stage")
-    contains: str | None = Field(
-        None, max_length=200, description="the error contains this text (any case)"
-    )
-    limit: int = Field(100, ge=1, le=1000)
 
 
 class QuarantineList(BaseModel):

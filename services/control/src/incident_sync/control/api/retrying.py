@@ -1,6 +1,6 @@
-"""Retrying what a queue of entries holds, the same steps for the dead-letter queue of an
-integration (`dlq`) and the quarantine of a tenant (`quarantine`): the request and answer of a
-bulk retry, and the retry itself.
+"""Listing and retrying what a queue of entries holds, the same steps for the dead-letter
+queue of an integration (`dlq`) and the quarantine of a tenant (`quarantine`): the filters of
+a list, the request and answer of a bulk retry, and the retry itself.
 
 A bulk retry goes oldest first (the index lists newest first), takes each entry out of its
 index (one taken meanwhile is skipped) and publishes it; what went out is audited even when a
@@ -25,6 +25,17 @@ class Identified(Protocol):
 
 Listed = TypeVar("Listed", bound=Identified)
 Entry = TypeVar("Entry", bound=Identified)
+
+
+class Query(BaseModel):
+    """The filters every queue's list takes; each queue adds its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contains: str | None = Field(
+        None, max_length=200, description="the error contains this text (any case)"
+    )
+    limit: int = Field(100, ge=1, le=1000)
 
 
 class RetryAll(BaseModel):
