@@ -80,6 +80,7 @@ def test_a_spare_worker_is_ready_and_says_it_holds_nothing(env: tuple[Stack, Too
         assert answer.status_code == 200, answer.text
         assert answer.json() == {
             "status": "ready",
+            "checks": {"redis": "ok", "group": "ok"},
             "partitions": 0,
             "topics": dict.fromkeys(PIPELINE, 0),
         }
@@ -112,6 +113,29 @@ def test_the_charts_helm_test_passes_on_each_real_service_and_a_spare_worker(
         )
         assert done.returncode == 0, (service, done.stderr)
         assert " 200 " in done.stdout, done.stdout
+
+
+def test_every_service_serves_the_probes_of_the_service_base(env: tuple[Stack, Tools]) -> None:
+    """The worker, the ingress, the control API and the reconciler: /metrics is
+    prometheus_client's exposition (OpenMetrics to a scraper that asks for it, gzip when
+    accepted), an unknown path a JSON 404, /health the same body."""
+    stack, _ = env
+    openmetrics = "application/openmetrics-text; version=1.0.0"
+    for name in [*stack.worker_names, "ingress", "control", "reconciler"]:
+        url = stack.url(name)
+        health = httpx.get(f"{url}/health", timeout=5)
+        assert (health.status_code, health.json()) == (200, {"status": "ok"}), name
+        headers = {"Accept": openmetrics, "Accept-Encoding": "gzip"}
+        if name == "control":  # /metrics asks the policy for metrics.read
+            headers["Authorization"] = f"Bearer {stack.admin_token}"
+        metrics = httpx.get(f"{url}/metrics", headers=headers, timeout=5)
+        assert metrics.status_code == 200, (name, metrics.text)
+        assert metrics.headers["Content-Type"].startswith(openmetrics), name
+        assert metrics.headers["Content-Encoding"] == "gzip", name
+        assert metrics.text.endswith("# EOF\n"), name
+        missing = httpx.get(f"{url}/nowhere", timeout=5)
+        assert missing.status_code == 404, name
+        assert missing.json()["error"] == "not_found", name
 
 
 def test_a_spare_takes_over_when_the_owner_leaves(env: tuple[Stack, Tools]) -> None:

@@ -1,12 +1,13 @@
 """HTTP server spans for the aiohttp services, as OpenTelemetry's HTTP semantic conventions
 (stable; the constants of `opentelemetry-semantic-conventions`) draw them.
 
-`server_spans()` is the outermost middleware of the ingress and the control API: each request
-is a SERVER span named `<method> <route>` (`POST /webhooks/{integration_id}`; the method alone
-when no route matched, `HTTP` for a method outside the standard ones) with
-`http.request.method`, `url.path`, `url.scheme`, `http.route`, `network.protocol.version`,
-`client.address`, `user_agent.original` and `http.response.status_code`; a 5xx sets
-`error.type` and the span's status to ERROR (a 4xx is the client's error, not the server's).
+`server_spans()` is the outermost middleware of every service's application
+(`runtime.webapp`): each request is a SERVER span named `<method> <route>`
+(`POST /webhooks/{integration_id}`; the method alone when no route matched, `HTTP` for a
+method outside the standard ones) with `http.request.method`, `url.path`, `url.scheme`,
+`http.route`, `network.protocol.version`, `client.address`, `user_agent.original` and
+`http.response.status_code`; a 5xx sets `error.type` and the span's status to ERROR (a 4xx is
+the client's error, not the server's).
 The query string and the request's headers are not recorded.
 
 A request's W3C `traceparent` (and `tracestate`) is continued: its span is the child of the

@@ -14,3 +14,11 @@ QUARANTINED: Final = Counter(
     "corrective changes and polled records the broker refused.",
     ["stage", "integration"],
 )
+
+# The ingress counts its `/sync` routes, the control API its manual syncs (one per record
+# queued).
+MANUAL_SYNCS: Final = Counter(
+    "incident_sync_manual_syncs_total",
+    "Manual sync requests, by side and outcome.",
+    ["integration", "outcome"],
+)

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-
-from aiohttp import web
 
 from incident_sync.control.api.app import build_app
 from incident_sync.control.settings import ControlSettings
 from incident_sync.runtime.logs import setup_logging
 from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.runtime.webapp import HttpServer, stop_signal
 
 log = logging.getLogger("control")
 
 
 async def serve(settings: ControlSettings) -> None:
     app = build_app(settings)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http_host, settings.http_port)
-    await site.start()
+    server = HttpServer(app, settings.http_host, settings.http_port)
+    await server.start()
     log.info(
         "control API listening",
         extra={
@@ -31,12 +27,9 @@ async def serve(settings: ControlSettings) -> None:
             "policy": settings.policy_file,
         },
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_signal()
     await stop.wait()
-    await runner.cleanup()
+    await server.stop()
     log.info("control API stopped")
 
 

@@ -6,6 +6,9 @@ from typing import Final
 
 from prometheus_client import Counter, Histogram
 
+# Defined once for every service that exports it.
+from incident_sync.runtime.metrics import MANUAL_SYNCS as MANUAL_SYNCS
+
 REQUESTS: Final = Counter(
     "incident_sync_control_requests_total",
     "Control API requests, by the route's policy action and the HTTP status answered.",
@@ -16,15 +19,6 @@ REQUEST_SECONDS: Final = Histogram(
     "Control API request duration (authentication, policy, handler), by policy action.",
     ["action"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
-)
-
-
-# The ingress exports the same name for its `/sync` routes; this process counts the control
-# API's manual syncs (one per record queued).
-MANUAL_SYNCS: Final = Counter(
-    "incident_sync_manual_syncs_total",
-    "Manual sync requests, by side and outcome.",
-    ["integration", "outcome"],
 )
 
 

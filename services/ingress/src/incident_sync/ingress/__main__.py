@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import signal
 
 from aiohttp import web
 
@@ -20,6 +19,7 @@ from incident_sync.ingress.app import build_app
 from incident_sync.runtime.logs import setup_logging
 from incident_sync.runtime.settings import Settings
 from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.runtime.webapp import stop_signal
 
 log = logging.getLogger("ingress")
 
@@ -41,10 +41,7 @@ async def serve(settings: Settings) -> None:
     await site.start()
     log.info("ingress listening", extra={"host": settings.http_host, "port": settings.http_port})
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_signal()
     await stop.wait()
     log.info("shutting down: no new connections, finishing in-flight requests")
     await runner.cleanup()  # closes the listener, drains requests, then flushes producers

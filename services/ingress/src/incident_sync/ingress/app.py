@@ -13,11 +13,10 @@ from aiokafka import AIOKafkaProducer
 from incident_sync.connectors.base import Connector
 from incident_sync.controlstore.source import ConfigSource
 from incident_sync.ingress import handlers, manual
-from incident_sync.ingress.errors import error_middleware
 from incident_sync.ingress.publisher import Publisher
 from incident_sync.ingress.sides import ConnectorFactory, Sides, default_factory
-from incident_sync.runtime.httpspans import server_spans
 from incident_sync.runtime.settings import Settings
+from incident_sync.runtime.webapp import service_app
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncstate.client import connect
 
@@ -65,21 +64,18 @@ def build_app(
     )
     max_body = settings.max_body_bytes
 
-    app = web.Application(client_max_size=max_body, middlewares=[server_spans(), error_middleware])
-    app[PUBLISHER] = publisher
-    app[REDIS] = redis_client
-    app[SIDES] = sides
-    app[RELOADS] = set()
-
-    async def broker_check() -> str | None:
-        return await publisher.check()
-
     async def redis_check() -> str | None:
         try:
             await asyncio.wait_for(redis_client.ping(), 1.0)
         except (TimeoutError, OSError, aioredis.RedisError) as exc:
             return f"redis unreachable ({type(exc).__name__})"
         return None
+
+    app = service_app({"broker": publisher.check, "redis": redis_check}, client_max_size=max_body)
+    app[PUBLISHER] = publisher
+    app[REDIS] = redis_client
+    app[SIDES] = sides
+    app[RELOADS] = set()
 
     app.router.add_post("/webhook", handlers.platform_handler(sides, publisher, max_body))
     app.router.add_post(
@@ -105,11 +101,6 @@ def build_app(
         "/sync/{integration_id}/{record_id}",
         manual.manual_sync_by_id_handler(sides, publisher, guard),
     )
-    app.router.add_get("/health", handlers.health)
-    app.router.add_get(
-        "/ready", handlers.ready_handler({"broker": broker_check, "redis": redis_check})
-    )
-    app.router.add_get("/metrics", handlers.metrics_handler)
 
     retired: list[Connector] = []
 

@@ -1,4 +1,4 @@
-"""Request handlers: webhooks, manual syncs, health, readiness and metrics.
+"""Request handlers: the webhooks (health, readiness and metrics are the service base's).
 
 A webhook goes through, in this order: content type (415), body size (413), signature on the
 raw bytes (401), parse (400/422; ids by `syncmodel.ids`, 422), the size of each change against
@@ -9,7 +9,6 @@ request publishes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,7 +16,6 @@ from typing import Final
 
 from aiohttp import web
 from opentelemetry import trace
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pydantic import ValidationError
 
 from incident_sync.connectors.base import WebhookRejected
@@ -270,34 +268,5 @@ def servicenow_handler(sides: Sides, publisher: Publisher, max_body: int) -> Han
         if side is None:
             raise ApiError(404, "not_found", sides.servicenow_missing)
         return await handle_webhook(request, side, publisher, max_body)
-
-    return handler
-
-
-# -- operations ------------------------------------------------------------------------------
-async def health(request: web.Request) -> web.StreamResponse:
-    return json_response({"status": "ok"})
-
-
-async def metrics_handler(request: web.Request) -> web.StreamResponse:
-    resp = web.Response(body=generate_latest(REGISTRY))
-    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return resp
-
-
-ReadyCheck = Callable[[], Awaitable[str | None]]
-
-
-def ready_handler(checks: dict[str, ReadyCheck]) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        names = list(checks)
-        results = await asyncio.gather(*(checks[n]() for n in names))
-        status = {n: (r or "ok") for n, r in zip(names, results, strict=True)}
-        down = [f"{n}: {r}" for n, r in zip(names, results, strict=True) if r is not None]
-        if down:
-            return json_response(
-                {"error": "not_ready", "reason": "; ".join(down), "checks": status}, status=503
-            )
-        return json_response({"status": "ready", "checks": status})
 
     return handler

@@ -9,6 +9,9 @@ from typing import Final
 
 from prometheus_client import Counter, Histogram
 
+# Defined once for every service that exports it.
+from incident_sync.runtime.metrics import MANUAL_SYNCS as MANUAL_SYNCS
+
 OUTCOMES: Final = (
     "accepted",
     "ignored",
@@ -33,11 +36,6 @@ EVENTS_PUBLISHED: Final = Counter(
     "incident_sync_events_published_total",
     "Change events acknowledged by the broker on sync.inbound, by side and event kind.",
     ["integration", "type"],
-)
-MANUAL_SYNCS: Final = Counter(
-    "incident_sync_manual_syncs_total",
-    "Manual sync requests, by side and outcome.",
-    ["integration", "outcome"],
 )
 
 

@@ -6,10 +6,13 @@ import asyncio
 import logging
 import os
 import tempfile
+from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import mode
+from faust.app.base import BootStrategy
 
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.lanes import Lanes
@@ -18,6 +21,7 @@ from incident_sync.outbound.quarantine import Quarantine
 from incident_sync.runtime.logs import logging_config, setup_logging
 from incident_sync.runtime.settings import Settings
 from incident_sync.runtime.tracing import Consumed, setup_tracing
+from incident_sync.runtime.webapp import HttpServer, service_app
 from incident_sync.syncmodel import topics
 
 log = logging.getLogger(__name__)
@@ -62,6 +66,11 @@ class Worker(faust.Worker):
             logger.handlers[0].setLevel(level)
             logger.setLevel(max(logger.level, level))
 
+    def on_init_dependencies(self) -> Iterable[mode.ServiceT]:
+        # The HTTP side first: it answers /health while the app joins its group, and (stopped
+        # in reverse order) goes last, after the app has drained.
+        return chain([Http()], super().on_init_dependencies())
+
 
 app = faust.App(
     "incident-sync-outbound",
@@ -90,16 +99,14 @@ app = faust.App(
     producer_max_request_size=settings.kafka_max_message_bytes,
     consumer_max_fetch_size=settings.kafka_max_message_bytes,
     stream_wait_empty=False,
-    web_enabled=True,
-    web_host=settings.http_host,
-    web_port=settings.http_port,
-    web_tables_enabled=False,
-    web_stats_enabled=False,
-    web_graph_enabled=False,
-    web_metrics_enabled=False,
+    # /health, /ready and /metrics are the service base's (`Http` below), not faust's web.
+    web_enabled=False,
     logging_config=logging_config(settings.log_level),
     Worker=Worker,
 )
+# Without faust's web even though `faust worker` turns `web_enabled` on again (its
+# --with-web is the default): the boot strategy decides what starts.
+app.boot_strategy = BootStrategy(app, enable_web=False)
 
 # The stages' lanes (`outbound.lanes`), drained before partitions move to another worker.
 _lanes: list[Lanes] = []
@@ -162,27 +169,38 @@ async def reload_config() -> None:
         log.warning("config reload failed", extra={"reason": repr(exc)})
 
 
-@app.page("/metrics")
-async def metrics(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    # aiohttp refuses a charset inside content_type: send the full header instead.
-    return view.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-@app.page("/health")
-async def health(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-    return view.json({"status": "ok"})
-
-
-@app.page("/ready")
-async def ready(view: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+async def _redis() -> str | None:
     try:
         await ctx.store.redis.ping()
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
-        return view.json({"status": "unavailable", "redis": repr(exc)}, status=503)
+        return f"redis unreachable ({type(exc).__name__})"
+    return None
+
+
+async def _group() -> str | None:
     # Joined the group = ready, holding partitions or not (a spare worker must not block a
     # drain through the PodDisruptionBudget); the body tells what it holds.
-    status = membership.status()
-    return view.json(status, status=200 if membership.joined else 503)
+    return None if membership.joined else "not a member of the consumer group yet"
+
+
+def _held() -> dict[str, object]:
+    return {k: v for k, v in membership.status().items() if k != "status"}
+
+
+class Http(mode.Service):
+    """`/health`, `/ready` (Redis answers, joined the group) and `/metrics` on HTTP_PORT, from
+    the service base (`runtime.webapp`); the worker starts it before the app."""
+
+    server: HttpServer | None = None
+
+    async def on_start(self) -> None:
+        app = service_app({"redis": _redis, "group": _group}, detail=_held)
+        self.server = HttpServer(app, settings.http_host, settings.http_port)
+        await self.server.start()
+
+    async def on_stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
 
 
 @app.on_before_shutdown.connect  # type: ignore[arg-type]  # async receivers are supported

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-
-from aiohttp import web
 
 from incident_sync.reconciler.app import build_app
 from incident_sync.reconciler.settings import ReconcilerSettings
@@ -16,6 +13,7 @@ from incident_sync.reconciler.sides import Sides
 from incident_sync.reconciler.worker import Reconciler
 from incident_sync.runtime.logs import setup_logging
 from incident_sync.runtime.tracing import setup_tracing
+from incident_sync.runtime.webapp import HttpServer, stop_signal
 from incident_sync.syncstate.client import connect
 
 log = logging.getLogger("reconciler")
@@ -25,9 +23,8 @@ async def serve(settings: ReconcilerSettings) -> None:
     redis = connect(settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
     sides = Sides.from_settings(settings)
     reconciler = Reconciler(settings, sides, redis)
-    runner = web.AppRunner(build_app(reconciler), access_log=None, shutdown_timeout=5.0)
-    await runner.setup()
-    await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+    server = HttpServer(build_app(reconciler), settings.http_host, settings.http_port)
+    await server.start()
     log.info(
         "reconciler started",
         extra={
@@ -37,14 +34,11 @@ async def serve(settings: ReconcilerSettings) -> None:
             "lease_s": settings.lease_s,
         },
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_signal()
     try:
         await reconciler.run(stop)
     finally:
-        await runner.cleanup()
+        await server.stop()
         await sides.aclose()
         await redis.aclose()
         log.info("reconciler stopped")

@@ -1,46 +1,34 @@
-"""The reconciler's HTTP side: `/health`, `/ready`, `/metrics` on `HTTP_PORT` (as the worker
-serves them; the chart probes and scrapes them), and `/status` (the sides this instance
-works)."""
+"""The reconciler's HTTP side, on the service base (`runtime.webapp`): `/health`, `/ready`
+(Redis answers, the producer is connected; the body says which sides this instance works),
+`/metrics` on `HTTP_PORT` (the chart probes and scrapes them), and `/status` (those sides)."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from incident_sync.reconciler.worker import Reconciler
+from incident_sync.runtime.webapp import service_app
+from incident_sync.runtime.weberrors import json_response
 
 RECONCILER = web.AppKey("reconciler", Reconciler)
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def ready(request: web.Request) -> web.Response:
-    reconciler = request.app[RECONCILER]
-    try:
-        await reconciler.redis.ping()
-    except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
-        return web.json_response({"status": "unavailable", "redis": repr(exc)}, status=503)
-    if not reconciler.publisher.started:
-        return web.json_response({"status": "unavailable", "kafka": "not connected"}, status=503)
-    return web.json_response({"status": "ready", **reconciler.status()})
-
-
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[RECONCILER].status())
-
-
-async def metrics(request: web.Request) -> web.Response:
-    # aiohttp refuses a charset inside content_type: send the full header instead.
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return json_response(request.app[RECONCILER].status())
 
 
 def build_app(reconciler: Reconciler) -> web.Application:
-    app = web.Application()
+    async def redis() -> str | None:
+        try:
+            await reconciler.redis.ping()
+        except Exception as exc:  # noqa: BLE001 - readiness reports any failure as not ready
+            return f"redis unreachable ({type(exc).__name__})"
+        return None
+
+    async def kafka() -> str | None:
+        return None if reconciler.publisher.started else "not connected"
+
+    app = service_app({"redis": redis, "kafka": kafka}, detail=reconciler.status)
     app[RECONCILER] = reconciler
-    app.router.add_get("/health", health)
-    app.router.add_get("/ready", ready)
     app.router.add_get("/status", status)
-    app.router.add_get("/metrics", metrics)
     return app

@@ -6,10 +6,9 @@ import re
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from incident_sync.control.api.errors import ApiError, json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.models import (
     NAME_PATTERN,
     OPTION_MODELS,
@@ -23,7 +22,7 @@ from incident_sync.control.api.models import (
 )
 from incident_sync.control.api.routing import Call, openapi
 from incident_sync.controlstore.crypto import KeyringError
-from incident_sync.controlstore.store import audit_entry
+from incident_sync.runtime import webapp
 
 _NAME = re.compile(NAME_PATTERN)
 
@@ -51,12 +50,7 @@ async def create_token(call: Call) -> web.StreamResponse:
         body.name, body.role, body.scope, created_by=call.subject.name
     )
     shown = TokenView.model_validate(record.model_dump()).model_dump(mode="json")
-    await call.services.store.record(
-        None,
-        audit_entry(
-            actor(call), "token.create", None, {"kind": "token", "name": record.id}, None, shown
-        ),
-    )
+    await audit(call, None, "token.create", {"kind": "token", "name": record.id}, None, shown)
     return json_response(TokenCreated(**shown, token=token).model_dump(mode="json"), status=201)
 
 
@@ -70,12 +64,7 @@ async def revoke_token(call: Call) -> web.StreamResponse:
     if record is None:
         raise not_found(f"token {call.params['token_id']}")
     shown = TokenView.model_validate(record.model_dump()).model_dump(mode="json")
-    await call.services.store.record(
-        None,
-        audit_entry(
-            actor(call), "token.revoke", None, {"kind": "token", "name": record.id}, shown, None
-        ),
-    )
+    await audit(call, None, "token.revoke", {"kind": "token", "name": record.id}, shown, None)
     return json_response({"deleted": record.id})
 
 
@@ -103,16 +92,13 @@ async def rotate_keys(call: Call) -> web.StreamResponse:
             409, "conflict", f"cannot re-seal: {exc}; give this service every key in use"
         ) from None
     status = await _key_status(call)
-    await call.services.store.record(
+    await audit(
+        call,
         None,
-        audit_entry(
-            actor(call),
-            "keys.rotate",
-            None,
-            {"kind": "keys", "name": status["primary"]},
-            None,
-            {"resealed_records": resealed, "usage": status["usage"]},
-        ),
+        "keys.rotate",
+        {"kind": "keys", "name": status["primary"]},
+        None,
+        {"resealed_records": resealed, "usage": status["usage"]},
     )
     result = RotationResult.model_validate({**status, "resealed_records": resealed})
     return json_response(result.model_dump())
@@ -147,19 +133,21 @@ async def openapi_document(call: Call) -> web.StreamResponse:
 
 
 async def health(call: Call) -> web.StreamResponse:
-    return json_response({"status": "ok"})
+    return webapp.health_response()
 
 
 async def metrics(call: Call) -> web.StreamResponse:
-    """Prometheus text format (the default registry: the API's and the libraries' metrics)."""
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """The default registry (the API's and the libraries' metrics), the service base's
+    exposition: text, or OpenMetrics when asked."""
+    return await webapp.metrics(call.request)
 
 
 async def ready(call: Call) -> web.StreamResponse:
-    try:
-        await call.services.redis.ping()
-    except (OSError, ConnectionError) as exc:
-        raise ApiError(503, "unavailable", f"redis unreachable ({type(exc).__name__})") from None
-    except Exception as exc:  # noqa: BLE001 - any Redis failure means not ready
-        raise ApiError(503, "unavailable", f"redis unreachable ({type(exc).__name__})") from None
-    return json_response({"status": "ready"})
+    async def redis() -> str | None:
+        try:
+            await call.services.redis.ping()
+        except Exception as exc:  # noqa: BLE001 - any Redis failure means not ready
+            return f"redis unreachable ({type(exc).__name__})"
+        return None
+
+    return await webapp.ready_response({"redis": redis})

@@ -13,7 +13,6 @@ from incident_sync.control.api import integrations as integ
 from incident_sync.control.api import quarantine as qr
 from incident_sync.control.api import reconcile as rec
 from incident_sync.control.api.context import Services
-from incident_sync.control.api.errors import ALLOWED_METHODS, error_middleware
 from incident_sync.control.api.models import (
     AuditList,
     AuditQuery,
@@ -50,7 +49,7 @@ from incident_sync.controlstore.crypto import Keyring
 from incident_sync.controlstore.records import seal
 from incident_sync.controlstore.store import Actor, ControlStore
 from incident_sync.runtime.configfiles import MappingDirectory, load_config
-from incident_sync.runtime.httpspans import server_spans
+from incident_sync.runtime.webapp import service_app
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord
@@ -291,12 +290,14 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
         mappings=MappingDirectory(settings.mappings_dir),
     )
     services.routes = route_table()
-    app = web.Application(
-        middlewares=[server_spans(), error_middleware], client_max_size=256 * 1024
+    # /health, /ready and /metrics are routes of the table: they pass the policy.
+    app = service_app(
+        client_max_size=256 * 1024,
+        probes=False,
+        allowed_methods=lambda path: allowed_methods(services.routes, path),
     )
     for route in services.routes:
         app.router.add_route(route.method, route.path, dispatch(route, services))
-    app[ALLOWED_METHODS] = lambda path: allowed_methods(services.routes, path)
 
     async def startup(app: web.Application) -> None:
         if settings.seed_file:

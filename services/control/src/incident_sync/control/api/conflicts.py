@@ -19,10 +19,9 @@ from aiokafka.errors import KafkaError
 
 from incident_sync.control.api.context import Services
 from incident_sync.control.api.errors import ApiError, json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.models import ConflictList
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncstate import keys
 from incident_sync.syncstate.conflicts import (
@@ -120,15 +119,12 @@ async def resolve_conflict(call: Call) -> web.StreamResponse:
     settled = await _store(services).resolve(
         record, resolution, winner=winner, resolver=call.subject.name
     )
-    await services.store.record(
+    await audit(
+        call,
         call.tenant,
-        audit_entry(
-            actor(call),
-            "conflict.resolve",
-            call.tenant,
-            {"kind": "conflict", "name": record.id},
-            record.model_dump(mode="json"),
-            settled.model_dump(mode="json"),
-        ),
+        "conflict.resolve",
+        {"kind": "conflict", "name": record.id},
+        record.model_dump(mode="json"),
+        settled.model_dump(mode="json"),
     )
     return json_response(settled.model_dump(mode="json"), status=202)

@@ -12,28 +12,23 @@ operations are audited.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from incident_sync.control.api.errors import ApiError, json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api import retrying
+from incident_sync.control.api.errors import json_response, not_found
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, requeue
 
 
-class DlqQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DlqQuery(retrying.Query):
     reason: DeadReason | None = Field(None, description="rejected, exhausted or internal")
-    contains: str | None = Field(
-        None, max_length=200, description="the last error contains this text (any case)"
-    )
-    limit: int = Field(100, ge=1, le=1000)
 
 
 class DlqList(BaseModel):
@@ -41,20 +36,13 @@ class DlqList(BaseModel):
     items: list[DlqEntry]
 
 
-class DlqRetryAll(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DlqRetryAll(retrying.RetryAll):
     reason: DeadReason | None = Field(None, description="only entries that died so")
-    contains: str | None = Field(None, max_length=200, description="last error contains")
     dead_before: datetime | None = Field(None, description="only entries that died before")
-    limit: int = Field(1000, ge=1, le=10000)
-    dry_run: bool = Field(False, description="list what would be retried, change nothing")
 
 
-class DlqRetried(BaseModel):
-    dry_run: bool = False
-    retried: list[str] = Field(description="entry ids published again (or that would be)")
-    remaining: int = Field(description="entries left in the integration's DLQ")
+class DlqRetried(retrying.Retried):
+    """`remaining`: the entries left in the integration's DLQ."""
 
 
 def _index(call: Call) -> DlqIndex:
@@ -72,22 +60,17 @@ async def _publish(call: Call, entry: DlqEntry) -> None:
         await call.services.publish(topics.OUTBOUND, key, codec.encode(cmd), [])
     except (KafkaError, OSError, TimeoutError) as exc:  # broker away: put it back
         await _index(call).add(entry)
-        raise ApiError(
-            503, "unavailable", f"the retry could not be queued: {type(exc).__name__}"
-        ) from None
+        raise retrying.unavailable(exc) from None
 
 
 async def _audit(call: Call, action: str, entries: list[DlqEntry]) -> None:
-    await call.services.store.record(
+    await audit(
+        call,
         call.tenant,
-        audit_entry(
-            actor(call),
-            action,
-            call.tenant,
-            {"kind": "integration", "name": call.name},
-            {"dlq_entries": [e.id for e in entries]},
-            None,
-        ),
+        action,
+        {"kind": "integration", "name": call.name},
+        {"dlq_entries": [e.id for e in entries]},
+        None,
     )
 
 
@@ -110,9 +93,7 @@ async def retry_entry(call: Call) -> web.StreamResponse:
     await _publish(call, entry)
     await _audit(call, "dlq.retry", [entry])
     remaining = await _index(call).depth(call.tenant, call.name)
-    return json_response(
-        DlqRetried(retried=[entry.id], remaining=remaining).model_dump(mode="json"), status=202
-    )
+    return retrying.answer(DlqRetried(retried=[entry.id], remaining=remaining))
 
 
 async def retry_all(call: Call) -> web.StreamResponse:
@@ -128,20 +109,18 @@ async def retry_all(call: Call) -> web.StreamResponse:
     ]
     retried: list[DlqEntry] = []
     if not body.dry_run:
+
+        async def take(entry_id: str) -> DlqEntry | None:
+            return await index.take(call.tenant, call.name, entry_id)
+
+        async def audit(entries: list[DlqEntry]) -> None:
+            await _audit(call, "dlq.retry", entries)
+
         # Oldest first: the commands go out in the order they died.
-        for candidate in reversed(matching):
-            entry = await index.take(call.tenant, call.name, candidate.id)
-            if entry is None:
-                continue  # taken meanwhile
-            await _publish(call, entry)
-            retried.append(entry)
-        if retried:
-            await _audit(call, "dlq.retry", retried)
+        retried = await retrying.retry_each(matching, take, partial(_publish, call), audit)
     ids = [e.id for e in (matching if body.dry_run else retried)]
-    result = DlqRetried(
-        dry_run=body.dry_run, retried=ids, remaining=await index.depth(call.tenant, call.name)
-    )
-    return json_response(result.model_dump(mode="json"), status=200 if body.dry_run else 202)
+    remaining = await index.depth(call.tenant, call.name)
+    return retrying.answer(DlqRetried(dry_run=body.dry_run, retried=ids, remaining=remaining))
 
 
 async def discard_entry(call: Call) -> web.StreamResponse:

@@ -34,6 +34,20 @@ def actor(call: Call) -> Actor:
     return Actor(call.subject.id, call.subject.name, role)
 
 
+async def audit(
+    call: Call,
+    tenant: str | None,
+    action: str,
+    resource: Mapping[str, Any],
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    """Record `action` on `resource` by the caller in `tenant`'s audit trail (None: the
+    system's: tokens, keys)."""
+    entry = audit_entry(actor(call), action, tenant, resource, before, after)
+    await call.services.store.record(tenant, entry)
+
+
 def view(stored: StoredSide) -> dict[str, Any]:
     data = {
         **{k: v for k, v in stored.config.items() if k != "id"},

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from incident_sync.control.api import retrying
 from incident_sync.control.api.context import Services
 from incident_sync.control.api.errors import ApiError, json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.models import Name
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncstate.quarantine import (
     QuarantinedMessage,
     QuarantineEntry,
@@ -37,15 +38,9 @@ from incident_sync.syncstate.quarantine import (
 )
 
 
-class QuarantineQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class QuarantineQuery(retrying.Query):
     integration: Name | None = Field(None, description="only this integration's entries")
     stage: Stage | None = Field(None, description="only entries of this stage")
-    contains: str | None = Field(
-        None, max_length=200, description="the error contains this text (any case)"
-    )
-    limit: int = Field(100, ge=1, le=1000)
 
 
 class QuarantineList(BaseModel):
@@ -53,21 +48,14 @@ class QuarantineList(BaseModel):
     items: list[QuarantinedMessage] = Field(description="without their bytes (see one entry)")
 
 
-class QuarantineRetryAll(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class QuarantineRetryAll(retrying.RetryAll):
     integration: Name | None = Field(None, description="only this integration's entries")
     stage: Stage | None = Field(None, description="only entries of this stage")
-    contains: str | None = Field(None, max_length=200, description="the error contains")
     quarantined_before: datetime | None = Field(None, description="only entries older")
-    limit: int = Field(1000, ge=1, le=10000)
-    dry_run: bool = Field(False, description="list what would be retried, change nothing")
 
 
-class QuarantineRetried(BaseModel):
-    dry_run: bool = False
-    retried: list[str] = Field(description="entry ids published again (or that would be)")
-    remaining: int = Field(description="entries left in the tenant's quarantine")
+class QuarantineRetried(retrying.Retried):
+    """`remaining`: the entries left in the tenant's quarantine."""
 
 
 def _index(services: Services) -> QuarantineIndex:
@@ -101,27 +89,22 @@ async def _publish(call: Call, entry: QuarantineEntry) -> None:
                 f"{entry.id} is still too large for {entry.retry_topic} ({entry.size} bytes); "
                 "raise KAFKA_MAX_MESSAGE_BYTES (the chart's kafka.maxMessageBytes) first",
             ) from None
-        raise ApiError(
-            503, "unavailable", f"the retry could not be queued: {type(exc).__name__}"
-        ) from None
+        raise retrying.unavailable(exc) from None
 
 
 async def _audit(call: Call, action: str, entries: list[QuarantineEntry]) -> None:
-    await call.services.store.record(
+    await audit(
+        call,
         call.tenant,
-        audit_entry(
-            actor(call),
-            action,
-            call.tenant,
-            {"kind": "quarantine", "name": call.tenant},
-            {
-                "quarantine_entries": [
-                    {"id": e.id, "stage": e.stage.value, "integration": e.integration_id}
-                    for e in entries
-                ]
-            },
-            None,
-        ),
+        action,
+        {"kind": "quarantine", "name": call.tenant},
+        {
+            "quarantine_entries": [
+                {"id": e.id, "stage": e.stage.value, "integration": e.integration_id}
+                for e in entries
+            ]
+        },
+        None,
     )
 
 
@@ -154,8 +137,9 @@ async def retry_entry(call: Call) -> web.StreamResponse:
         raise _missing(call)
     await _publish(call, entry)
     await _audit(call, "quarantine.retry", [entry])
-    result = QuarantineRetried(retried=[entry.id], remaining=await index.depth(call.tenant))
-    return json_response(result.model_dump(mode="json"), status=202)
+    return retrying.answer(
+        QuarantineRetried(retried=[entry.id], remaining=await index.depth(call.tenant))
+    )
 
 
 async def retry_all(call: Call) -> web.StreamResponse:
@@ -175,22 +159,20 @@ async def retry_all(call: Call) -> web.StreamResponse:
     ]
     retried: list[QuarantineEntry] = []
     if not body.dry_run:
-        try:
-            # Oldest first: the messages go back in the order they failed.
-            for candidate in reversed(matching):
-                entry = await index.take(call.tenant, candidate.id)
-                if entry is None:
-                    continue  # taken meanwhile
-                await _publish(call, entry)
-                retried.append(entry)
-        finally:  # what went out before a refusal is audited too
-            if retried:
-                await _audit(call, "quarantine.retry", retried)
+
+        async def take(entry_id: str) -> QuarantineEntry | None:
+            return await index.take(call.tenant, entry_id)
+
+        async def audit(entries: list[QuarantineEntry]) -> None:
+            await _audit(call, "quarantine.retry", entries)
+
+        # Oldest first: the messages go back in the order they failed.
+        retried = await retrying.retry_each(matching, take, partial(_publish, call), audit)
     ids = [e.id for e in (matching if body.dry_run else retried)]
-    result = QuarantineRetried(
-        dry_run=body.dry_run, retried=ids, remaining=await index.depth(call.tenant)
+    remaining = await index.depth(call.tenant)
+    return retrying.answer(
+        QuarantineRetried(dry_run=body.dry_run, retried=ids, remaining=remaining)
     )
-    return json_response(result.model_dump(mode="json"), status=200 if body.dry_run else 202)
 
 
 async def discard_entry(call: Call) -> web.StreamResponse:

@@ -15,9 +15,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident_sync.control.api.errors import json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.routing import Call
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel.drift import MissingPolicy
 from incident_sync.syncstate.reconcile import (
     ReconcileRun,
@@ -142,15 +141,12 @@ async def request_run(call: Call) -> web.StreamResponse:
     await _store(call).request(run)
     if run.mode is RunMode.AUTO_HEAL or on_missing is not MissingPolicy.REPORT:
         # A run that may change the tools is an operator action worth the audit trail.
-        await call.services.store.record(
+        await audit(
+            call,
             call.tenant,
-            audit_entry(
-                actor(call),
-                "integration.reconcile",
-                call.tenant,
-                {"kind": "integration", "name": call.name},
-                after={"run": run.id, "mode": run.mode.value, "on_missing": on_missing.value},
-            ),
+            "integration.reconcile",
+            {"kind": "integration", "name": call.name},
+            after={"run": run.id, "mode": run.mode.value, "on_missing": on_missing.value},
         )
     return json_response(run.model_dump(mode="json"), status=202)
 
@@ -189,15 +185,12 @@ async def set_schedule(call: Call) -> web.StreamResponse:
         updated_by=call.subject.name,
     )
     await store.set_schedule(call.tenant, call.name, schedule)
-    await call.services.store.record(
+    await audit(
+        call,
         call.tenant,
-        audit_entry(
-            actor(call),
-            "integration.reconcile.schedule",
-            call.tenant,
-            {"kind": "integration", "name": call.name},
-            before.model_dump(mode="json") if before is not None else None,
-            schedule.model_dump(mode="json"),
-        ),
+        "integration.reconcile.schedule",
+        {"kind": "integration", "name": call.name},
+        before.model_dump(mode="json") if before is not None else None,
+        schedule.model_dump(mode="json"),
     )
     return json_response(_schedule_view(call.name, schedule))

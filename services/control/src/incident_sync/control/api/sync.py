@@ -20,12 +20,11 @@ from aiokafka.errors import KafkaError
 from incident_sync.connectors.lookup import Found, look_up
 from incident_sync.connectors.registry import make_connector
 from incident_sync.control.api.errors import ApiError, json_response, not_found
-from incident_sync.control.api.integrations import actor
+from incident_sync.control.api.integrations import audit
 from incident_sync.control.api.models import SyncedRecord, SyncRequested
 from incident_sync.control.api.routing import Call
 from incident_sync.control.metrics import MANUAL_SYNCS
 from incident_sync.controlstore.records import StoredSide, to_config
-from incident_sync.controlstore.store import audit_entry
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.config import resolve_mapping
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
@@ -97,15 +96,12 @@ async def _publish(call: Call, records: dict[str, str]) -> list[SyncedRecord]:
 async def _answer(call: Call, synced: list[SyncedRecord]) -> web.StreamResponse:
     dry_run = bool(call.query.dry_run)
     if not dry_run:
-        await call.services.store.record(
+        await audit(
+            call,
             call.tenant,
-            audit_entry(
-                actor(call),
-                "integration.sync",
-                call.tenant,
-                {"kind": "integration", "name": call.name},
-                after={"records": [s.record_id for s in synced]},
-            ),
+            "integration.sync",
+            {"kind": "integration", "name": call.name},
+            after={"records": [s.record_id for s in synced]},
         )
     answer = SyncRequested(
         integration=call.name, tenant=call.tenant, dry_run=dry_run, records=synced

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import USAGE, api, fail
-from incident_sync.control.cli.output import emit, format_option, key_values, table
+from incident_sync.control.cli.client import USAGE, Api, api_command, fail
+from incident_sync.control.cli.output import emit, key_values, table
 from incident_sync.controlstore.crypto import generate_key
 
 ROLES = ("platform.administrator", "integration.manager", "incident_commander", "viewer")
@@ -18,13 +18,9 @@ ROLES = ("platform.administrator", "integration.manager", "incident_commander", 
 @click.option("--action", help="only this action, e.g. integration.update")
 @click.option("--name", help="only this resource, e.g. prod-snow")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
-@format_option
-@click.pass_context
-def audit(
-    ctx: click.Context, system: bool, action: str | None, name: str | None, limit: int, fmt: str
-) -> None:
+@api_command
+def audit(a: Api, system: bool, action: str | None, name: str | None, limit: int, fmt: str) -> None:
     """Who changed what, when: every mutating action, newest first (secrets never shown)."""
-    a = api(ctx)
     path = "/api/v1/audit" if system else a.tenant_path("/audit")
     params: dict[str, Any] = {"limit": limit}
     if action:
@@ -88,20 +84,18 @@ def _show_keys(d: dict[str, Any]) -> None:
 
 
 @keys.command("status")
-@format_option
-@click.pass_context
-def keys_status(ctx: click.Context, fmt: str) -> None:
+@api_command
+def keys_status(a: Api, fmt: str) -> None:
     """Which key seals new secrets and how many secrets each key still holds."""
-    emit(api(ctx).get("/api/v1/keys"), fmt, _show_keys)
+    emit(a.get("/api/v1/keys"), fmt, _show_keys)
 
 
 @keys.command("rotate")
-@format_option
-@click.pass_context
-def keys_rotate(ctx: click.Context, fmt: str) -> None:
+@api_command
+def keys_rotate(a: Api, fmt: str) -> None:
     """Re-seal every stored secret under the primary key (the first of the service's
     CONTROL_ENCRYPTION_KEYS). Safe to run again; readers keep working throughout."""
-    _, data = api(ctx).call("POST", "/api/v1/keys/rotate")
+    _, data = a.call("POST", "/api/v1/keys/rotate")
     emit(data, fmt, _show_keys)
 
 
@@ -146,14 +140,11 @@ def _show_tokens(d: dict[str, Any]) -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--scope", "scopes", multiple=True, metavar="tenant:NAME|integration:T/N",
               help="what it may touch (repeatable); platform.administrator needs none")  # fmt: skip
-@format_option
-@click.pass_context
-def token_create(
-    ctx: click.Context, name: str, role: str, scopes: tuple[str, ...], fmt: str
-) -> None:
+@api_command
+def token_create(a: Api, name: str, role: str, scopes: tuple[str, ...], fmt: str) -> None:
     """Create a token; it is printed once (only its hash is stored)."""
     body = {"name": name, "role": role, "scope": _scope(scopes)}
-    _, data = api(ctx).call("POST", "/api/v1/tokens", json=body)
+    _, data = a.call("POST", "/api/v1/tokens", json=body)
     emit(
         data,
         fmt,
@@ -162,29 +153,26 @@ def token_create(
 
 
 @token.command("list")
-@format_option
-@click.pass_context
-def token_list(ctx: click.Context, fmt: str) -> None:
+@api_command
+def token_list(a: Api, fmt: str) -> None:
     """List tokens (never their values)."""
-    emit(api(ctx).get("/api/v1/tokens"), fmt, _show_tokens)
+    emit(a.get("/api/v1/tokens"), fmt, _show_tokens)
 
 
 @token.command("revoke")
 @click.argument("token_id")
-@format_option
-@click.pass_context
-def token_revoke(ctx: click.Context, token_id: str, fmt: str) -> None:
+@api_command
+def token_revoke(a: Api, token_id: str, fmt: str) -> None:
     """Revoke a token by its id: it stops working at once."""
-    _, data = api(ctx).call("DELETE", f"/api/v1/tokens/{token_id}")
+    _, data = a.call("DELETE", f"/api/v1/tokens/{token_id}")
     emit(data, fmt, lambda d: click.echo(f"revoked {d['deleted']}"))
 
 
 @click.command("whoami")
-@format_option
-@click.pass_context
-def whoami(ctx: click.Context, fmt: str) -> None:
+@api_command
+def whoami(a: Api, fmt: str) -> None:
     """The role and scope of the token in use."""
-    data = api(ctx).get("/api/v1/whoami")
+    data = a.get("/api/v1/whoami")
     emit(
         data,
         fmt,

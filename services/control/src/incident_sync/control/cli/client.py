@@ -11,17 +11,22 @@ only to the address stored beside it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, NoReturn
+from typing import Any, Concatenate, Final, NoReturn, ParamSpec
 
 import click
 import httpx
 
 from incident_sync.control.cli.contexts import ConfigError, ConfigFile
+from incident_sync.control.cli.output import format_option
 
 # Exit codes, documented in `im --help` and the README.
+P = ParamSpec("P")
+
 OK: Final = 0
 ERROR: Final = 1  # the server failed, cannot be reached, or the operation failed (e.g. a test)
 USAGE: Final = 2  # bad options or arguments, or the server refused the input (400/422)
@@ -163,3 +168,15 @@ def api(ctx: click.Context, service: Service = CONTROL) -> Api:
     if options is None:
         fail("internal: no connection options", ERROR)
     return options.api(service)
+
+
+def api_command(func: Callable[Concatenate[Api, P], None]) -> Callable[P, None]:
+    """A command that talks to the control API: it gets the connection (`api(ctx)`) as its
+    first argument, and `--format/-o`."""
+
+    @click.pass_context
+    @functools.wraps(func)
+    def command(ctx: click.Context, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        func(api(ctx), *args, **kwargs)
+
+    return format_option(command)

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import USAGE, api, fail
-from incident_sync.control.cli.output import emit, format_option, key_values, table
+from incident_sync.control.cli.client import USAGE, Api, api_command, fail
+from incident_sync.control.cli.output import emit, key_values, table
 
 
 @click.group()
@@ -30,11 +30,9 @@ def _side(side: dict[str, Any]) -> str:
 @conflict.command("list")
 @click.option("--status", type=click.Choice(["pending", "resolved"]), help="only these")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@format_option
-@click.pass_context
-def list_(ctx: click.Context, status: str | None, limit: int, fmt: str) -> None:
+@api_command
+def list_(a: Api, status: str | None, limit: int, fmt: str) -> None:
     """List conflicts, newest first (those you may see)."""
-    a = api(ctx)
     params: dict[str, Any] = {"limit": limit}
     if status:
         params["status"] = status
@@ -76,11 +74,9 @@ def show(c: dict[str, Any]) -> None:
 
 @conflict.command("show")
 @click.argument("conflict_id")
-@format_option
-@click.pass_context
-def show_(ctx: click.Context, conflict_id: str, fmt: str) -> None:
+@api_command
+def show_(a: Api, conflict_id: str, fmt: str) -> None:
     """Both values, their times, and how (or whether) it was settled."""
-    a = api(ctx)
     emit(a.get(a.tenant_path(f"/conflicts/{conflict_id}")), fmt, show)
 
 
@@ -104,13 +100,11 @@ def show_(ctx: click.Context, conflict_id: str, fmt: str) -> None:
     flag_value="ignore",
     help="unpark the field; each side keeps what it shows",
 )
-@format_option
-@click.pass_context
-def resolve(ctx: click.Context, conflict_id: str, choice: str | None, fmt: str) -> None:
+@api_command
+def resolve(a: Api, conflict_id: str, choice: str | None, fmt: str) -> None:
     """Settle a pending conflict. It is applied in order with the incident's other changes."""
     if choice is None:
         fail("say how: --use-platform, --use-external or --ignore", USAGE)
-    a = api(ctx)
     _, settled = a.call(
         "POST", a.tenant_path(f"/conflicts/{conflict_id}/resolve"), json={"resolution": choice}
     )

@@ -7,19 +7,18 @@ from typing import Any
 import click
 import yaml
 
-from incident_sync.control.cli.client import USAGE, api, fail
+from incident_sync.control.cli.client import USAGE, Api, api_command, fail
 from incident_sync.control.cli.integration import show_integration
 from incident_sync.control.cli.manifest import ManifestError, to_manifest, to_request
-from incident_sync.control.cli.output import emit, emit_data, format_option, table
+from incident_sync.control.cli.output import emit, emit_data, table
 
 
 @click.command("apply")
 @click.option("-f", "--filename", "path", required=True, type=click.File("r"),
               help="a YAML file (several documents allowed; - for stdin)")  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="say what would change, change nothing")
-@format_option
-@click.pass_context
-def apply(ctx: click.Context, path: Any, dry_run: bool, fmt: str) -> None:
+@api_command
+def apply(a: Api, path: Any, dry_run: bool, fmt: str) -> None:
     """Create or update integrations and platform connections to match FILE.
 
     Each document is an Integration or a Platform as `im get integration NAME -o yaml`
@@ -31,7 +30,6 @@ def apply(ctx: click.Context, path: Any, dry_run: bool, fmt: str) -> None:
       im get integration prod-snow -o yaml > prod-snow.yaml
       im apply -f prod-snow.yaml          # unchanged
     """
-    a = api(ctx)
     try:
         docs = [d for d in yaml.safe_load_all(path) if d is not None]
         requests = [to_request(d, a.tenant) for d in docs]
@@ -75,11 +73,9 @@ def get() -> None:
 
 @get.command("integration")
 @click.argument("name", required=False)
-@format_option
-@click.pass_context
-def get_integration(ctx: click.Context, name: str | None, fmt: str) -> None:
+@api_command
+def get_integration(a: Api, name: str | None, fmt: str) -> None:
     """One integration, or all of the tenant's (as a list of manifests with -o yaml)."""
-    a = api(ctx)
     if name is None:
         views = a.get(a.tenant_path("/integrations"))["items"]
         if fmt == "yaml":
@@ -105,11 +101,9 @@ def get_integration(ctx: click.Context, name: str | None, fmt: str) -> None:
 
 
 @get.command("platform")
-@format_option
-@click.pass_context
-def get_platform(ctx: click.Context, fmt: str) -> None:
+@api_command
+def get_platform(a: Api, fmt: str) -> None:
     """The tenant's platform connection."""
-    a = api(ctx)
     view = a.get(a.tenant_path("/platform"))
     if fmt == "yaml":
         emit_data(to_manifest(view, "Platform"), "yaml")

@@ -6,25 +6,20 @@ live here to keep that module to integrations themselves.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import USAGE, api, fail
+from incident_sync.control.cli import queues
+from incident_sync.control.cli.client import Api, api_command
 from incident_sync.control.cli.integration import integration
-from incident_sync.control.cli.output import emit, format_option, retried, table
+from incident_sync.control.cli.output import emit, short, table
 
 REASONS = ("rejected", "exhausted", "internal")
 
 
 def _path(name: str, tail: str = "") -> str:
     return f"/integrations/{name}/dlq{tail}"
-
-
-def _short(text: str, width: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _command(entry: dict[str, Any]) -> str:
@@ -43,10 +38,9 @@ def _command(entry: dict[str, Any]) -> str:
 )
 @click.option("--grep", "contains", metavar="TEXT", help="the last error contains TEXT")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@format_option
-@click.pass_context
+@api_command
 def dlq(
-    ctx: click.Context, name: str, reason: str | None, contains: str | None, limit: int, fmt: str
+    a: Api, name: str, reason: str | None, contains: str | None, limit: int, fmt: str
 ) -> None:  # fmt: skip
     """The dead-letter queue of NAME, newest first: each entry's reason, attempts and the
     tool's last answer.
@@ -56,7 +50,6 @@ def dlq(
       im integration dlq prod-snow --reason rejected -o json
       im integration dlq-retry prod-snow dlq-1a2b3c4d5e6f
     """
-    a = api(ctx)
     params: dict[str, Any] = {"limit": limit}
     if reason:
         params["reason"] = reason
@@ -70,7 +63,7 @@ def dlq(
             ["ENTRY", "REASON", "ATTEMPTS", "DIED", "WRITE", "LAST ERROR"],
             [
                 (e["id"], e["reason"], e["attempts"], e["dead_at"], _command(e),
-                 _short(e["last_error"]))
+                 short(e["last_error"], 80))
                 for e in d["items"]
             ],
         )  # fmt: skip
@@ -80,15 +73,12 @@ def dlq(
 
 @integration.command("dlq-retry")
 @click.argument("name")
-@click.argument("entry", required=False)
-@click.option("--all", "everything", is_flag=True, help="every entry matching the filters")
+@queues.retry_options
 @click.option("--reason", type=click.Choice(REASONS), help="with --all: only these")
 @click.option("--grep", "contains", metavar="TEXT", help="with --all: last error contains TEXT")
-@click.option("--dry-run", is_flag=True, help="with --all: list what would be retried")
-@format_option
-@click.pass_context
+@api_command
 def dlq_retry(
-    ctx: click.Context,
+    a: Api,
     name: str,
     entry: str | None,
     everything: bool,
@@ -106,33 +96,25 @@ def dlq_retry(
       im integration dlq-retry prod-snow --all --reason exhausted --dry-run
       im integration dlq-retry prod-snow --all --grep "HTTP 503"
     """
-    if (entry is None) == (not everything):
-        fail("give either ENTRY or --all", USAGE)
-    if entry is not None and (reason or contains or dry_run):
-        fail("--reason, --grep and --dry-run go with --all", USAGE)
-    a = api(ctx)
-    if entry is not None:
-        _, data = a.call("POST", a.tenant_path(_path(name, f"/{entry}/retry")))
-    else:
-        body: dict[str, Any] = {"dry_run": dry_run}
-        if reason:
-            body["reason"] = reason
-        if contains:
-            body["contains"] = contains
-        _, data = a.call("POST", a.tenant_path(_path(name, "/retry")), json=body)
-    emit(data, fmt, retried("DLQ"))
+    queues.retry(
+        a,
+        entry,
+        everything,
+        dry_run,
+        {"reason": ("--reason", reason), "contains": ("--grep", contains)},
+        path=_path(name),
+        where="DLQ",
+        fmt=fmt,
+    )
 
 
 @integration.command("dlq-discard")
 @click.argument("name")
 @click.argument("entry")
-@click.option("--yes", is_flag=True, help="do not ask")
-@format_option
-@click.pass_context
-def dlq_discard(ctx: click.Context, name: str, entry: str, yes: bool, fmt: str) -> None:
+@queues.yes_option
+@api_command
+def dlq_discard(a: Api, name: str, entry: str, yes: bool, fmt: str) -> None:
     """Give up ENTRY of NAME's DLQ for good (its write is never made)."""
-    a = api(ctx)
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"discard {entry} of {a.tenant}/{name}?", abort=True)
+    queues.confirm(yes, f"discard {entry} of {a.tenant}/{name}?")
     _, data = a.call("DELETE", a.tenant_path(_path(name, f"/{entry}")))
     emit(data, fmt, lambda d: click.echo(f"discarded {d['id']} ({_command(d)})"))

@@ -9,7 +9,8 @@ from typing import Any
 import click
 
 from incident_sync.connectors.registry import registered_types
-from incident_sync.control.cli.client import ERROR, USAGE, Api, api, fail
+from incident_sync.control.cli import queues
+from incident_sync.control.cli.client import ERROR, USAGE, Api, api, api_command, fail
 from incident_sync.control.cli.manifest import to_manifest
 from incident_sync.control.cli.output import emit, emit_data, format_option, key_values, table
 
@@ -141,11 +142,9 @@ def _path(a: Api, name: str, tail: str = "") -> str:
 
 
 @integration.command("list")
-@format_option
-@click.pass_context
-def list_(ctx: click.Context, fmt: str) -> None:
+@api_command
+def list_(a: Api, fmt: str) -> None:
     """List the tenant's integrations."""
-    a = api(ctx)
     data = a.get(a.tenant_path("/integrations"))
 
     def render(d: dict[str, Any]) -> None:
@@ -164,12 +163,10 @@ def list_(ctx: click.Context, fmt: str) -> None:
 
 @integration.command("get")
 @click.argument("name")
-@format_option
-@click.pass_context
-def get(ctx: click.Context, name: str, fmt: str) -> None:
+@api_command
+def get(a: Api, name: str, fmt: str) -> None:
     """Show one integration (secrets only as set/unset). `-o yaml` prints a manifest that
     `im apply -f` takes back unchanged."""
-    a = api(ctx)
     view = a.get(_path(a, name))
     if fmt == "yaml":
         emit_data(to_manifest(view, "Integration"), "yaml")
@@ -184,13 +181,9 @@ def get(ctx: click.Context, name: str, fmt: str) -> None:
               "entry points of this installation)")  # fmt: skip
 @click.option("--paused", is_flag=True, help="create it paused")
 @side_options
-@format_option
-@click.pass_context
-def create(
-    ctx: click.Context, /, name: str, tool: str, paused: bool, fmt: str, **given: Any
-) -> None:
+@api_command
+def create(a: Api, /, name: str, tool: str, paused: bool, fmt: str, **given: Any) -> None:
     """Create integration NAME (lower-case letters, digits and -)."""
-    a = api(ctx)
     body = {"name": name, "type": tool, **_body(**given)}
     if "base_url" not in body:
         fail("--base-url is required", USAGE)
@@ -205,18 +198,14 @@ def create(
 @side_options
 @click.option("--clear-secret", "clear", multiple=True, type=click.Choice(SECRETS),
               help="remove a stored secret (repeatable)")  # fmt: skip
-@format_option
-@click.pass_context
-def configure(
-    ctx: click.Context, /, name: str, clear: tuple[str, ...], fmt: str, **given: Any
-) -> None:
+@api_command
+def configure(a: Api, /, name: str, clear: tuple[str, ...], fmt: str, **given: Any) -> None:
     """Change some settings of NAME; what is not given stays.
 
     \b
       im integration configure prod-snow --direction inbound
       im integration configure prod-snow --conflict-strategy ownership-priority
     """
-    a = api(ctx)
     body = _body(**given)
     for field in clear:
         body[field] = None
@@ -228,14 +217,11 @@ def configure(
 
 @integration.command("delete")
 @click.argument("name")
-@click.option("--yes", is_flag=True, help="do not ask")
-@format_option
-@click.pass_context
-def delete(ctx: click.Context, name: str, yes: bool, fmt: str) -> None:
+@queues.yes_option
+@api_command
+def delete(a: Api, name: str, yes: bool, fmt: str) -> None:
     """Delete NAME (its links and history stay in Redis)."""
-    a = api(ctx)
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"delete integration {a.tenant}/{name}?", abort=True)
+    queues.confirm(yes, f"delete integration {a.tenant}/{name}?")
     _, data = a.call("DELETE", _path(a, name))
     emit(data, fmt, lambda d: click.echo(f"deleted {d['deleted']}"))
 
@@ -267,12 +253,10 @@ def resume(ctx: click.Context, name: str, fmt: str) -> None:
 
 @integration.command("test")
 @click.argument("name")
-@format_option
-@click.pass_context
-def test(ctx: click.Context, name: str, fmt: str) -> None:
+@api_command
+def test(a: Api, name: str, fmt: str) -> None:
     """Live connection test: an authenticated read through the tool's connector.
     Exits 1 when the tool does not answer as it should."""
-    a = api(ctx)
     _, result = a.call("POST", _path(a, name, "/test"))
 
     def render(r: dict[str, Any]) -> None:
@@ -288,12 +272,10 @@ def test(ctx: click.Context, name: str, fmt: str) -> None:
 
 @integration.command("sync-status")
 @click.argument("name")
-@format_option
-@click.pass_context
-def sync_status(ctx: click.Context, name: str, fmt: str) -> None:
+@api_command
+def sync_status(a: Api, name: str, fmt: str) -> None:
     """Health of NAME: the pipeline's counters (outbound/inbound successes and failures,
     conflicts detected and resolved, drift discrepancies found) and last times."""
-    a = api(ctx)
     status = a.get(_path(a, name, "/status"))
 
     def render(s: dict[str, Any]) -> None:
@@ -352,13 +334,9 @@ def _show_rules(view: dict[str, Any]) -> None:
 @click.option("--owner", type=click.Choice(("platform", "external")), required=True)
 @click.option("--priority", type=int, default=0, show_default=True,
               help="higher wins under the ownership-priority conflict strategy")  # fmt: skip
-@format_option
-@click.pass_context
-def ownership_set(
-    ctx: click.Context, name: str, field: str, owner: str, priority: int, fmt: str
-) -> None:
+@api_command
+def ownership_set(a: Api, name: str, field: str, owner: str, priority: int, fmt: str) -> None:
     """Make OWNER authoritative for FIELD of NAME."""
-    a = api(ctx)
     _, view = a.call(
         "PUT",
         _path(a, name, f"/ownership/{field}"),
@@ -370,20 +348,16 @@ def ownership_set(
 @ownership.command("unset")
 @click.argument("name")
 @click.argument("field")
-@format_option
-@click.pass_context
-def ownership_unset(ctx: click.Context, name: str, field: str, fmt: str) -> None:
+@api_command
+def ownership_unset(a: Api, name: str, field: str, fmt: str) -> None:
     """Remove FIELD's rule: it becomes shared (travels both ways)."""
-    a = api(ctx)
     _, view = a.call("DELETE", _path(a, name, f"/ownership/{field}"))
     emit(view, fmt, _show_rules)
 
 
 @ownership.command("list")
 @click.argument("name")
-@format_option
-@click.pass_context
-def ownership_list(ctx: click.Context, name: str, fmt: str) -> None:
+@api_command
+def ownership_list(a: Api, name: str, fmt: str) -> None:
     """The ownership rules of NAME (the tool type's defaults until one is set)."""
-    a = api(ctx)
     emit(a.get(_path(a, name, "/ownership")), fmt, _show_rules)

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import api
-from incident_sync.control.cli.output import emit, format_option, table
+from incident_sync.control.cli.client import Api, api_command
+from incident_sync.control.cli.output import emit, table
 
 
 @click.command("sync")
@@ -22,11 +22,8 @@ from incident_sync.control.cli.output import emit, format_option, table
 @click.option(
     "--dry-run", is_flag=True, help="list the records that would be synced, queue nothing"
 )
-@format_option
-@click.pass_context
-def sync_records(
-    ctx: click.Context, name: str, record_id: str | None, dry_run: bool, fmt: str
-) -> None:
+@api_command
+def sync_records(a: Api, name: str, record_id: str | None, dry_run: bool, fmt: str) -> None:
     """Re-read every record of NAME linked to an incident (or one, with --record) and push
     what it holds to the platform and the other linked tools.
 
@@ -38,7 +35,6 @@ def sync_records(
     Exits 3 when NAME (or the record's link) does not exist, 5 for an outbound-only
     integration (its records are never read: use `im sync incident ID`).
     """
-    a = api(ctx)
     path = a.tenant_path(f"/integrations/{name}/sync" + (f"/{record_id}" if record_id else ""))
     _, answer = a.call("POST", path, params={"dry_run": "true"} if dry_run else None)
 

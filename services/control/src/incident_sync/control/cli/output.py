@@ -29,6 +29,12 @@ def format_option(func: F) -> F:
     )(func)
 
 
+def short(text: str, width: int) -> str:
+    """`text` on one line of at most `width` characters (cut with an ellipsis)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def emit_data(data: Any, fmt: str) -> None:
     if fmt == "yaml":
         click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())

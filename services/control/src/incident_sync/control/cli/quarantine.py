@@ -4,13 +4,13 @@ and original bytes until they are retried (back to the stage where they failed) 
 from __future__ import annotations
 
 import base64
-import sys
 from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import USAGE, api, fail
-from incident_sync.control.cli.output import emit, format_option, key_values, retried, table
+from incident_sync.control.cli import queues
+from incident_sync.control.cli.client import Api, api_command
+from incident_sync.control.cli.output import emit, key_values, short, table
 
 STAGES = ("gate", "arbiter", "delivery", "relay", "reconciler")
 PREVIEW = 400  # characters of the value a table shows
@@ -33,11 +33,6 @@ def quarantine() -> None:
     """
 
 
-def _short(text: str, width: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _source(e: dict[str, Any]) -> str:
     if e.get("source_topic") is None:
         return f"(not published) -> {e['retry_topic']}"
@@ -54,10 +49,9 @@ def _filters(integration: str | None, stage: str | None, contains: str | None) -
 @click.option("--stage", type=click.Choice(STAGES), help="only this stage's entries")
 @click.option("--grep", "contains", metavar="TEXT", help="the error contains TEXT")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
-@format_option
-@click.pass_context
+@api_command
 def list_(
-    ctx: click.Context,
+    a: Api,
     integration: str | None,
     stage: str | None,
     contains: str | None,
@@ -65,7 +59,6 @@ def list_(
     fmt: str,
 ) -> None:
     """The quarantine, newest first: each entry's stage, integration, error and source."""
-    a = api(ctx)
     params = {"limit": limit, **_filters(integration, stage, contains)}
     data = a.get(a.tenant_path("/quarantine"), params=params)
 
@@ -75,7 +68,7 @@ def list_(
             ["ENTRY", "STAGE", "INTEGRATION", "SINCE", "SOURCE", "BYTES", "ERROR"],
             [
                 (e["id"], e["stage"], e["integration_id"] or "-", e["quarantined_at"],
-                 _source(e), e["size"], _short(f"{e['error_type']}: {e['error']}"))
+                 _source(e), e["size"], short(f"{e['error_type']}: {e['error']}", 70))
                 for e in d["items"]
             ],
         )  # fmt: skip
@@ -91,12 +84,10 @@ def _preview(value: str) -> str:
 
 @quarantine.command("show")
 @click.argument("entry")
-@format_option
-@click.pass_context
-def show(ctx: click.Context, entry: str, fmt: str) -> None:
+@api_command
+def show(a: Api, entry: str, fmt: str) -> None:
     """One entry: the whole error, the key and headers, and the original bytes (base64 in
     json/yaml; the table shows their start as text)."""
-    a = api(ctx)
     data = a.get(a.tenant_path(f"/quarantine/{entry}"))
 
     def render(e: dict[str, Any]) -> None:
@@ -119,16 +110,13 @@ def show(ctx: click.Context, entry: str, fmt: str) -> None:
 
 
 @quarantine.command("retry")
-@click.argument("entry", required=False)
-@click.option("--all", "everything", is_flag=True, help="every entry matching the filters")
+@queues.retry_options
 @click.option("--integration", metavar="NAME", help="with --all: only this integration's")
 @click.option("--stage", type=click.Choice(STAGES), help="with --all: only this stage's")
 @click.option("--grep", "contains", metavar="TEXT", help="with --all: the error contains TEXT")
-@click.option("--dry-run", is_flag=True, help="with --all: list what would be retried")
-@format_option
-@click.pass_context
+@api_command
 def retry(
-    ctx: click.Context,
+    a: Api,
     entry: str | None,
     everything: bool,
     integration: str | None,
@@ -141,28 +129,29 @@ def retry(
     entry matching the filters, oldest first. Fix the cause first: a message that fails
     again comes back as a new entry.
     """
-    if (entry is None) == (not everything):
-        fail("give either ENTRY or --all", USAGE)
-    if entry is not None and (integration or stage or contains or dry_run):
-        fail("--integration, --stage, --grep and --dry-run go with --all", USAGE)
-    a = api(ctx)
-    if entry is not None:
-        _, data = a.call("POST", a.tenant_path(f"/quarantine/{entry}/retry"))
-    else:
-        body = {"dry_run": dry_run, **_filters(integration, stage, contains)}
-        _, data = a.call("POST", a.tenant_path("/quarantine/retry"), json=body)
-    emit(data, fmt, retried("quarantine"))
+    filters = {
+        "integration": ("--integration", integration),
+        "stage": ("--stage", stage),
+        "contains": ("--grep", contains),
+    }
+    queues.retry(
+        a,
+        entry,
+        everything,
+        dry_run,
+        filters,
+        path="/quarantine",
+        where="quarantine",
+        fmt=fmt,
+    )
 
 
 @quarantine.command("discard")
 @click.argument("entry")
-@click.option("--yes", is_flag=True, help="do not ask")
-@format_option
-@click.pass_context
-def discard(ctx: click.Context, entry: str, yes: bool, fmt: str) -> None:
+@queues.yes_option
+@api_command
+def discard(a: Api, entry: str, yes: bool, fmt: str) -> None:
     """Give ENTRY up for good (its message is never processed)."""
-    a = api(ctx)
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"discard {entry} of {a.tenant}?", abort=True)
+    queues.confirm(yes, f"discard {entry} of {a.tenant}?")
     _, data = a.call("DELETE", a.tenant_path(f"/quarantine/{entry}"))
     emit(data, fmt, lambda d: click.echo(f"discarded {d['id']} ({d['stage']}: {d['error_type']})"))

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import click
 
-from incident_sync.control.cli.client import ERROR, USAGE, Api, api, fail
+from incident_sync.control.cli.client import ERROR, USAGE, Api, api, api_command, fail
 from incident_sync.control.cli.output import emit, format_option, key_values, table
 
 MISSING = ("report", "unlink", "recreate")
@@ -150,11 +150,9 @@ def run_(ctx: click.Context, name: str, mode: str | None, on_missing: str | None
 @reconcile.command("history")
 @click.argument("name")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-@format_option
-@click.pass_context
-def history(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
+@api_command
+def history(a: Api, name: str, limit: int, fmt: str) -> None:
     """Past runs of NAME, newest first: duration, discrepancies, fixes."""
-    a = api(ctx)
     data = a.get(_path(a, name, "/runs"), params={"limit": limit})
 
     def render(d: dict[str, Any]) -> None:
@@ -176,11 +174,9 @@ def history(ctx: click.Context, name: str, limit: int, fmt: str) -> None:
 @reconcile.command("show")
 @click.argument("name")
 @click.argument("run_id")
-@format_option
-@click.pass_context
-def show(ctx: click.Context, name: str, run_id: str, fmt: str) -> None:
+@api_command
+def show(a: Api, name: str, run_id: str, fmt: str) -> None:
     """One run of NAME in full: every discrepancy and how it was healed."""
-    a = api(ctx)
     emit(a.get(_path(a, name, f"/runs/{run_id}")), fmt, show_run)
 
 
@@ -208,12 +204,10 @@ def _show_schedule(s: dict[str, Any]) -> None:
 )
 @click.option("--enable/--disable", "enabled", default=None, help="switch it on or off")
 @click.option("--on-missing", type=click.Choice(MISSING), help="a link whose record is gone")
-@format_option
-@click.pass_context
-def schedule(ctx: click.Context, name: str, interval: str | None, auto_heal: bool | None,
+@api_command
+def schedule(a: Api, name: str, interval: str | None, auto_heal: bool | None,
              enabled: bool | None, on_missing: str | None, fmt: str) -> None:  # fmt: skip
     """Show NAME's schedule, or change it (options left out keep their value)."""
-    a = api(ctx)
     path = _path(a, name, "/schedule")
     if interval is None and auto_heal is None and enabled is None and on_missing is None:
         emit(a.get(path), fmt, _show_schedule)
