@@ -16,10 +16,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from incident_sync.sandbox import serve
 from incident_sync.sandbox.base import bad, found, object_body, record_and_body
+from incident_sync.sandbox.datadog.app import DatadogConfig
+from incident_sync.sandbox.datadog.app import build_app as build_dd
 from incident_sync.sandbox.faults import with_api_faults
 from incident_sync.sandbox.pagerduty.app import build_app as build_pd
 from incident_sync.sandbox.pagerduty.state import PagerDutyConfig
 from incident_sync.sandbox.routes import Refusal, Routes
+from incident_sync.sandbox.slack.app import SlackConfig
+from incident_sync.sandbox.slack.app import build_app as build_slack
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 Client = TestClient[web.Request, web.Application]
@@ -187,3 +191,41 @@ def test_a_sandbox_main_sets_each_option_s_field_and_keeps_the_other_defaults(
     )
     with pytest.raises(SystemExit):
         _main_config(monkeypatch, ["--user", "no-colon"])
+
+
+async def test_slack_answers_a_malformed_call_as_slack_does_not_with_a_500() -> None:
+    """Slack's Web API answers 200 with `ok: false` and the error's name."""
+    async with (
+        running(lambda _: build_slack()) as slack,
+        httpx.AsyncClient(
+            base_url=slack.url, headers={"Authorization": f"Bearer {SlackConfig().bot_token}"}
+        ) as client,
+    ):
+        r = await client.post(
+            "/api/chat.postMessage",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert (r.status_code, r.json()) == (200, {"ok": False, "error": "invalid_json"})
+        for args in ({"limit": "many"}, {"latest": "soon"}, {"cursor": "next"}):
+            r = await client.get(
+                "/api/conversations.history", params={"channel": "#incidents", **args}
+            )
+            assert (r.status_code, r.json()) == (200, {"ok": False, "error": "invalid_arguments"})
+
+
+async def test_datadog_s_responder_edit_refuses_a_body_that_is_not_an_object() -> None:
+    async with running(lambda hook: build_dd(DatadogConfig(webhook_url=hook))) as dd:
+        config = DatadogConfig()
+        headers = {"DD-API-KEY": config.api_key, "DD-APPLICATION-KEY": config.app_key}
+        async with httpx.AsyncClient(base_url=dd.url) as client:
+            body = {"data": {"type": "incidents", "attributes": {"title": "t"}}}
+            made = await client.post("/api/v2/incidents", json=body, headers=headers)
+            assert made.status_code == 201, made.text
+            path = f"/_sandbox/incidents/{made.json()['data']['id']}"
+            for content in (b"{not json", b"[1]"):
+                r = await client.patch(path, content=content)
+                assert (r.status_code, r.json()) == (
+                    400,
+                    {"errors": ["the body must be a JSON object"]},
+                )

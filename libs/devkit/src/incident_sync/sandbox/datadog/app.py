@@ -17,6 +17,7 @@ from incident_sync.sandbox.base import (
     control_routes,
     counter_controls,
     found,
+    object_body,
     sandbox_app,
 )
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
@@ -314,7 +315,7 @@ async def update(request: web.Request) -> web.Response:
 async def ui_edit(request: web.Request) -> web.Response:
     """A responder's edit: `{"title", "state", "severity", "summary"}` as plain values."""
     state, incident = _incident(request)
-    body = await request.json()
+    body = await object_body(request, lambda: error(400, "the body must be a JSON object"))
     fields = {k: {"value": body[k]} for k in ("state", "severity", "summary") if k in body}
     try:
         title, updates = _apply(incident, {"title": body.get("title"), "fields": fields})

@@ -114,7 +114,10 @@ async def _args(request: web.Request) -> JSON:
     if request.body_exists:
         raw = await request.read()
         if request.content_type == "application/json":
-            body = json.loads(raw or b"{}")
+            try:
+                body = json.loads(raw or b"{}")
+            except json.JSONDecodeError:
+                raise Refusal(fail("invalid_json")) from None
             if isinstance(body, dict):
                 args.update(body)
         else:
@@ -262,8 +265,13 @@ async def history(request: web.Request) -> web.Response:
     """Top-level messages, newest first; `latest`/`oldest`/`inclusive`, cursor paging."""
     state, args, channel = await _call(request)
     inclusive = str(args.get("inclusive", "false")).lower() in ("1", "true")
-    latest = float(args["latest"]) if args.get("latest") else float("inf")
-    oldest = float(args["oldest"]) if args.get("oldest") else 0.0
+    try:
+        latest = float(args["latest"]) if args.get("latest") else float("inf")
+        oldest = float(args["oldest"]) if args.get("oldest") else 0.0
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        start = int(args.get("cursor") or 0)
+    except (TypeError, ValueError):
+        raise Refusal(fail("invalid_arguments")) from None
 
     def within(ts: float) -> bool:
         if inclusive:
@@ -275,8 +283,6 @@ async def history(request: web.Request) -> web.Response:
         key=lambda m: float(m.ts),
         reverse=True,
     )
-    limit = max(1, min(int(args.get("limit") or 100), 999))
-    start = int(args.get("cursor") or 0)
     page = found[start : start + limit]
     with_metadata = str(args.get("include_all_metadata", "false")).lower() in ("1", "true")
     more = start + limit < len(found)
