@@ -14,8 +14,8 @@ import pytest
 from redis.asyncio import Redis
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncstate.client import connect
 

@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from incident_sync.devstack import processes
-from incident_sync.outbound.ladder import NOT_BEFORE
-from incident_sync.outbound.relay import RetryRelay
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.retry.relay import RetryRelay
 from incident_sync.runtime.kafka import ensure_topics, make_producer
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel import topics

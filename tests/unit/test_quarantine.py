@@ -11,8 +11,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ResponseError
 
 from incident_sync.outbound.durable import infrastructure
-from incident_sync.outbound.ladder import NOT_BEFORE
-from incident_sync.outbound.relay import due_at
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.retry.relay import due_at
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand
 from incident_sync.syncstate.quarantine import (

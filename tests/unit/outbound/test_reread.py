@@ -1,12 +1,12 @@
-"""Where a refresh whose read failed waits (`outbound.reread.later`): the ladder's topics and
+"""Where a refresh whose read failed waits (`stages.gate.reread.later`): the ladder's topics and
 delays by read attempt, its own headers replaced (never piled up), the original ones kept;
 a refusal or the last attempt is not tried again."""
 
 from __future__ import annotations
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound.ladder import NOT_BEFORE
-from incident_sync.outbound.reread import ATTEMPT, RETRY_TO, attempt, later
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.gate.reread import ATTEMPT, RETRY_TO, attempt, later
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.retry import RetryPolicy
 from incident_sync.syncstate.quarantine import Message

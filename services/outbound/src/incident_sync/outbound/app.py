@@ -1,4 +1,5 @@
-"""The faust App and its topics. Agents live in `outbound.agents`, one per module."""
+"""The faust App and its topics. Each stage's agent lives beside its logic, in
+`outbound.stages.<stage>.agent`."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from incident_sync.connectors.base import Connector, RecordNotFound, ToolError
 from incident_sync.connectors.capabilities import CommentThread, WebhookSource
 from incident_sync.outbound.commentmap import CommentMap
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.guard import Deferred
+from incident_sync.outbound.stages.delivery.guard import Deferred
 from incident_sync.syncmodel.comments import COMMENT
 from incident_sync.syncmodel.events import ChangeEvent, CommentAction, DeliveryCommand
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from incident_sync.outbound.agents.delivery import delivery_settings, guard
-from incident_sync.outbound.agents.retry import relay
 from incident_sync.outbound.app import app, ctx, quarantine
 from incident_sync.outbound.lag import LagProbe
 from incident_sync.outbound.metrics import CIRCUIT_STATE, DLQ_DEPTH, QUARANTINE_DEPTH
+from incident_sync.outbound.stages.delivery.agent import delivery_settings, guard
+from incident_sync.outbound.stages.retry.agent import relay
 from incident_sync.syncmodel import topics
 from incident_sync.syncstate.dlq import DlqIndex
 

@@ -3,7 +3,7 @@
 A message the gate cannot process (undecodable, a bug, a refresh the connector cannot make,
 a change too large to produce) goes to the quarantine before it is acknowledged; Redis or the
 broker being away is waited out (`outbound.durable`); a refresh whose read the tool could not
-answer now waits on the retry ladder and comes back (`outbound.reread`)."""
+answer now waits on the retry ladder and comes back (`outbound.stages.gate.reread`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import logging
 import faust
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound import reread
 from incident_sync.outbound.app import (
     app,
     consumed,
@@ -23,11 +22,12 @@ from incident_sync.outbound.app import (
     register,
 )
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.gate import Gate
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import GATE_EVENTS, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.gate import reread
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import ChangeEvent

@@ -16,9 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from incident_sync.outbound.delivery import DeliveryResult
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.metrics import DEFERRED, RETRIES
+from incident_sync.outbound.stages.delivery.delivery import DeliveryResult
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import DeliveryCommand

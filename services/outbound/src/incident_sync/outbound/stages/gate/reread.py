@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound.ladder import NOT_BEFORE, due_header
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE, due_header
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.retry import Retry, RetryPolicy
 from incident_sync.syncstate.quarantine import Message

@@ -18,8 +18,8 @@ from redis.asyncio.client import Pipeline
 from incident_sync.connectors.base import RecordNotFound
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.gateread import GateRead, GateReader
 from incident_sync.outbound.recordstate import shows_ours
+from incident_sync.outbound.stages.gate.read import GateRead, GateReader
 from incident_sync.outbound.state import parse_hash
 from incident_sync.syncmodel.comments import COMMENT, comment_changes, forced_changes
 from incident_sync.syncmodel.config import IntegrationConfig

@@ -5,9 +5,9 @@ echo is recognised; a create first looks for a record already carrying the corre
 retried create never makes a second one; after writing it stores the link and the target's
 new known state: what the tool answered it stored (its own form of a value, or a default it
 filled in) beside what was sent, so that form counts as ours (`outbound.recordstate`). Every
-request to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
-rate and concurrency limits). What happens after a failure (the retry ladder, the DLQ) is the
-caller's business (`outbound.ladder`).
+request to the tool passes the guard (`stages.delivery.guard`: the tool's Retry-After, the
+circuit breaker, rate and concurrency limits). What happens after a failure (the retry ladder,
+the DLQ) is the caller's business (`stages.delivery.ladder`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from typing import Any, Protocol
 from redis.asyncio.client import Pipeline
 
 from incident_sync.connectors.base import Connector, RequestNotSent, ToolError
-from incident_sync.outbound import notes
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.guard import Deferred
 from incident_sync.outbound.recordstate import last_set_by_a_person, sent_marks, shows
+from incident_sync.outbound.stages.delivery import notes
+from incident_sync.outbound.stages.delivery.guard import Deferred
 from incident_sync.outbound.state import parse_field_writes, parse_hash, parse_known
 from incident_sync.syncmodel.conflicts import NOT_ARBITRATED
 from incident_sync.syncmodel.events import DeliveryCommand
@@ -250,7 +250,7 @@ class Delivery:
         self, cmd: DeliveryCommand, external_id: str
     ) -> DeliveryCommand:
         """A create that found its record: its copy of the latest comment may be there
-        already (`outbound.notes`)."""
+        already (`outbound.stages.delivery.notes`)."""
         if "comment" not in cmd.set_fields or not await notes.written(
             self.ctx.store.redis,
             cmd.tenant,

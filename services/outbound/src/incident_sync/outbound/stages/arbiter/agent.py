@@ -19,11 +19,11 @@ from incident_sync.outbound.app import (
     quarantine,
     register,
 )
-from incident_sync.outbound.arbiter import Arbiter
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
+from incident_sync.outbound.stages.arbiter.arbiter import Arbiter
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import LinkedEvent

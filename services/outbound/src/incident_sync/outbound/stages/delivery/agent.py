@@ -17,15 +17,15 @@ import faust
 from redis.exceptions import RedisError
 
 from incident_sync.outbound.app import app, consumed, ctx, outbound_topic, quarantine, register
-from incident_sync.outbound.delivery import Delivery
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.guard import Guard
-from incident_sync.outbound.hold import Hold
-from incident_sync.outbound.ladder import Ladder
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.delivery import Delivery
+from incident_sync.outbound.stages.delivery.guard import Guard
+from incident_sync.outbound.stages.delivery.ladder import Ladder
+from incident_sync.outbound.stages.hold.hold import Hold
 from incident_sync.outbound.stats import q_record_delivery
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
