@@ -23,7 +23,7 @@ from incident_sync.outbound.stages.arbiter import agent as arbiter  # noqa: E402
 from incident_sync.outbound.stages.delivery import agent as delivery  # noqa: E402, F401
 from incident_sync.outbound.stages.gate import agent as gate  # noqa: E402, F401
 from incident_sync.outbound.stages.hold import agent as hold  # noqa: E402, F401
-from incident_sync.outbound.stages.retry import agent as retry  # noqa: E402, F401
+from incident_sync.outbound.stages.relay import agent as relay  # noqa: E402, F401
 
 if __name__ == "__main__":
     # Each message makes many short-lived objects; the collector's default (a young-generation

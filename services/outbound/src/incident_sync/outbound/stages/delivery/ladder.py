@@ -5,7 +5,7 @@ marks the message done (and faust commits past it):
   and its `not_before` (the ladder's jittered delay, stretched by the tool's Retry-After);
 - a refusal (validation error), or the last attempt failed -> `sync.dlq` first, then the DLQ
   index in Redis (`syncstate.dlq`), which operators list, retry and discard;
-- deferred by the guard (no attempt spent) -> the delayed topic that fits the wait.
+- deferred by the throttle (no attempt spent) -> the delayed topic that fits the wait.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from incident_sync.outbound.app import (
     app,
     consumed,
     ctx,
-    inbound_topic,
+    observations_topic,
     produce,
     quarantine,
     register,
@@ -83,7 +83,7 @@ lanes = register(Lanes("gate", handle_event))
 
 
 # One agent; its partitions are handled at once, each in order (`outbound.lanes`).
-@app.agent(inbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
+@app.agent(observations_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def gate_agent(stream: faust.StreamT[bytes]) -> None:
     await lanes.run(stream)
 
@@ -105,11 +105,11 @@ async def handle(event: ChangeEvent, message: tracing.Consumed) -> None:
             tracing.set_attributes(span, incident_id=incident)
             key = topics.incident_key(event.tenant, incident)
             value = codec.encode(result.linked)
-            with tracing.sending(topics.CHANGES, key):
+            with tracing.sending(topics.LINKED, key):
                 headers = tracing.kafka_headers()
                 # Durable before the delivery is marked done.
                 await until_done(
-                    lambda: produce(topics.CHANGES, key, value, headers), "gate.publish"
+                    lambda: produce(topics.LINKED, key, value, headers), "gate.publish"
                 )
         # What the gate learnt, then the dedupe mark: one round trip, once published.
         await until_done(lambda: gate.finish(event, result), "gate.finish")

@@ -60,7 +60,7 @@ def later(
     headers = [h for h in message.headers if h[0] not in _OURS]
     headers += [
         (ATTEMPT, str(step.attempt).encode()),
-        (RETRY_TO, topics.INBOUND.encode()),
+        (RETRY_TO, topics.OBSERVATIONS.encode()),
         due_header(due),
     ]
     return step.topic, headers, step.wait_s

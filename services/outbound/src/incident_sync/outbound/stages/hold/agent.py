@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 async def _send(cmd: DeliveryCommand) -> None:
     key = command_key(cmd)
-    with tracing.sending(topics.OUTBOUND, key):
-        await publish(topics.OUTBOUND, key, codec.encode(cmd), tracing.kafka_headers())
+    with tracing.sending(topics.COMMANDS, key):
+        await publish(topics.COMMANDS, key, codec.encode(cmd), tracing.kafka_headers())
 
 
 @app.timer(interval=delivery_settings.hold_check_s)  # type: ignore[untyped-decorator]

@@ -12,7 +12,7 @@ from aiokafka import ConsumerRecord
 from incident_sync.outbound.app import app, ctx, quarantine
 from incident_sync.outbound.quarantine import of_record
 from incident_sync.outbound.stages.delivery.agent import delivery_settings, policy
-from incident_sync.outbound.stages.retry.relay import RetryRelay
+from incident_sync.outbound.stages.relay.relay import RetryRelay
 from incident_sync.runtime.kafka import ensure_topics
 from incident_sync.syncmodel import topics
 from incident_sync.syncstate.quarantine import Stage
@@ -32,7 +32,7 @@ relay = RetryRelay(ctx.settings, delivery_settings, policy.topics, quarantine=_q
 async def retry_relay() -> None:
     """Runs for the worker's life; restarts after an unexpected error."""
     await ensure_topics(
-        ctx.settings, [*policy.topics, topics.DLQ, topics.QUARANTINE, topics.OUTBOUND]
+        ctx.settings, [*policy.topics, topics.DLQ, topics.QUARANTINE, topics.COMMANDS]
     )
     while True:
         try:

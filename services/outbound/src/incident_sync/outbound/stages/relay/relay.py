@@ -67,9 +67,9 @@ def destination(record: ConsumerRecord[bytes, bytes]) -> str:
     """Where a due record goes: `sync.outbound` (a delivery command), or `sync.inbound` for
     a change whose re-read the gate put off (`retry-to` header, `outbound.stages.gate.reread`)."""
     for name, value in record.headers or ():
-        if name == RETRY_TO and value == topics.INBOUND.encode():
-            return topics.INBOUND
-    return topics.OUTBOUND
+        if name == RETRY_TO and value == topics.OBSERVATIONS.encode():
+            return topics.OBSERVATIONS
+    return topics.COMMANDS
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]
