@@ -6,7 +6,7 @@ wiring (`agent.py`) beside its logic:
 - `delivery`: `sync.outbound` -> one attempt through the tool's throttle -> the ladder
   (`sync.retry.<n>`, `sync.dlq`);
 - `hold`: commands of a paused integration, kept in order and let out on resume;
-- `retry`: the relay, `sync.retry.<n>` -> `sync.outbound` (or `sync.inbound`) when due.
+- `relay`: the retry relay, `sync.retry.<n>` -> `sync.outbound` (or `sync.inbound`) when due.
 
 What every stage uses (the context, the state store, lanes, metrics, the quarantine, the
 durable retries) stays in `incident_sync.outbound`. Importing a stage's logic never builds
