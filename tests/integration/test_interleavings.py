@@ -9,7 +9,8 @@ newer edit of the platform's still on its way.
 A snapshot taken before several writes of ours in a row landed shows the value a person set
 before the first of them: old, not an edit (what our write replaces is what a person last
 set, `outbound.recordstate.last_set_by_a_person`), and one showing a previous write of ours is
-not a person's edit either."""
+not a person's edit either; but one taken after the first of them that shows the person's
+value again shows it set again: an edit (the state keeps the version our first write made)."""
 
 from __future__ import annotations
 
@@ -114,3 +115,37 @@ async def snapshot_of_our_previous_write(redis_port: int) -> dict[str, tuple[str
 def test_a_snapshot_showing_our_previous_write_takes_it_not_back(redis_port: int) -> None:
     shown = asyncio.run(snapshot_of_our_previous_write(redis_port))
     assert shown == {s: ("c", "x") for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def person_sets_back_between_our_writes(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    platform = world.sides["platform"]
+    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    world.clock.tick(60)
+    world.edit("tool-a", "description", "a")  # our first write on the platform: d0 -> a
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    world.clock.tick(1)
+    world.edit("tool-a", "description", "b")
+    older = world.queue.pop()
+    world.clock.tick(1)
+    world.edit("platform", "description", "d0")  # a person sets d0 again, after our a
+    snapshot = world.queue.pop()
+    await world.process(older)  # our second write, b, lands on the person's d0
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await world.process(snapshot)  # shows d0: newer than our a, so an edit
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await redis.aclose()
+    return {
+        s: side.records[world.record_ids[s]].get("description") for s, side in world.sides.items()
+    }
+
+
+def test_a_person_setting_back_the_value_before_our_writes_is_an_edit(redis_port: int) -> None:
+    shown = asyncio.run(person_sets_back_between_our_writes(redis_port))
+    assert shown == {s: "d0" for s in ("platform", "tool-a", "tool-b")}, shown

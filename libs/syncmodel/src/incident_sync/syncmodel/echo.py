@@ -69,6 +69,7 @@ def clobbered_fields(
     known: Mapping[str, str | None],
     replaced: Mapping[str, str | None],
     person: Mapping[str, str | None] | None = None,
+    first: Mapping[str, str] | None = None,
 ) -> set[str]:
     """Stale fields whose value is nevertheless newer than the one we wrote over it.
 
@@ -80,7 +81,9 @@ def clobbered_fields(
     `written_ts` holds, per field, the source time of the value our last write put there
     (none where the last value seen was a person's); `known` the record's values as we know
     them (ours, there); `replaced` the values our write replaced, `person` what a person last
-    set before our writes in a row (a snapshot taken before the first shows it). A tool that
+    set before our writes in a row (a snapshot taken before the first shows it; `first`: the
+    version the first made: a snapshot at it or later showing the person's value shows it set
+    again, an edit). A tool that
     reports the changed fields with their old values (a delta webhook) dates each field's
     change exactly. A full snapshot (a platform's) dates only the record: a field it shows
     with neither our value, nor the one we replaced, nor the person's before our writes was
@@ -100,7 +103,14 @@ def clobbered_fields(
             not in {
                 normalize(known.get(f)),
                 normalize(replaced.get(f)),
-                normalize((person or {}).get(f, replaced.get(f))),
+                normalize((person or {}).get(f, replaced.get(f)))
+                if _before_our_first(version, (first or {}).get(f))
+                else normalize(replaced.get(f)),
             }
         )
     }
+
+
+def _before_our_first(version: str | None, first: str | None) -> bool:
+    # Without both versions the snapshot may be older than our first write: the safe guess.
+    return version is None or first is None or version < first

@@ -7,6 +7,8 @@ bookkeeping of where that value came from (names start with NUL, which no field 
 - `\\0p:<field>`: the value our write replaced;
 - `\\0o:<field>`: what a person last set there: the value `\\0p:` holds, or, after several
   writes of ours in a row, the one the first of them replaced;
+- `\\0f:<field>`: the tool's version the first of those writes of ours made (a snapshot at
+  that version or later was taken after it, so the person's value it shows was set again);
 - `\\0s:<field>`: the value we sent, where the tool stored another form of it (cut, normalised,
   or its own default in place of our empty value): the field's value *is* our value, as the
   tool keeps it. Absent where the tool stored what we sent, or the value is someone else's.
@@ -24,6 +26,7 @@ from incident_sync.syncmodel.echo import normalize
 VERSION = "\x00v:"
 PREV = "\x00p:"
 PERSON = "\x00o:"
+FIRST = "\x00f:"
 TS = "\x00t:"
 SENT = "\x00s:"
 
@@ -49,6 +52,7 @@ class KnownState:
     written_ts: dict[str, datetime]
     replaced: dict[str, str | None] = field(default_factory=dict)  # what our write replaced
     person: dict[str, str | None] = field(default_factory=dict)  # what a person last set
+    first: dict[str, str] = field(default_factory=dict)  # version of our first write in a row
     sent: dict[str, str | None] = field(default_factory=dict)  # ours, where stored otherwise
 
 
@@ -62,6 +66,8 @@ def parse_known(raw: Mapping[Any, Any] | Sequence[Any]) -> KnownState:
             known.replaced[name[len(PREV) :]] = value
         elif name.startswith(PERSON):
             known.person[name[len(PERSON) :]] = value
+        elif name.startswith(FIRST):
+            known.first[name[len(FIRST) :]] = value
         elif name.startswith(TS):
             if value:
                 known.written_ts[name[len(TS) :]] = datetime.fromisoformat(value)
@@ -84,6 +90,17 @@ def last_set_by_a_person(known: KnownState) -> dict[str, str | None]:
         else:
             out[f] = known.person.get(f, known.replaced.get(f, value))
     return out
+
+
+def first_of_the_row(
+    known: KnownState, fields: Collection[str], version: str | None
+) -> dict[str, str]:
+    """Per field our write of `version` stores: the version the first of our writes in a row
+    there made. `version` itself where the known value is not ours (this write starts the row)
+    or the tool gives no versions."""
+    if version is None:
+        return {}
+    return {f: known.first.get(f, version) if f in known.written_ts else version for f in fields}
 
 
 def shows(known: KnownState, field: str, value: str | None) -> bool:
@@ -129,6 +146,7 @@ def state_write(
     sent: Mapping[str, str | None] | None = None,
     changed: Collection[str] = (),
     person: Mapping[str, str | None] | None = None,
+    first: Mapping[str, str] | None = None,
 ) -> StateWrite:
     """The state hash commands that remember `fields`.
 
@@ -147,6 +165,7 @@ def state_write(
             mapping.update({PREV + k: replaced.get(k) or "" for k in fields})
         if person is not None:
             mapping.update({PERSON + k: person.get(k) or "" for k in fields})
+        mapping.update({FIRST + k: v for k, v in (first or {}).items() if k in fields})
         marks = sent or {}
         mapping.update({SENT + k: v or "" for k, v in marks.items() if k in fields})
         cleared += [SENT + k for k in fields if k not in marks]

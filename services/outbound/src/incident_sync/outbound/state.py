@@ -140,6 +140,7 @@ class StateStore:
         sent: Mapping[str, str | None] | None = None,
         changed: Collection[str] = (),
         person: Mapping[str, str | None] | None = None,
+        first: Mapping[str, str] | None = None,
     ) -> None:
         """Remember values seen on (or written to) a record, queued.
 
@@ -148,9 +149,12 @@ class StateStore:
         value sent (`outbound.recordstate`). Otherwise they were observed, which clears the
         mark, except for the fields in `ours` (the echo of our write: the value is still the
         one we put there); `changed`: observed fields whose value differs from the known one;
-        `person`: with `replaced`, what a person last set there (`recordstate`).
+        `person`: with `replaced`, what a person last set there, `first`: the version the first
+        of our writes in a row made (`recordstate`).
         """
-        write = state_write(fields, version, written_ts, ours, replaced, sent, changed, person)
+        write = state_write(
+            fields, version, written_ts, ours, replaced, sent, changed, person, first
+        )
         key = keys.state(tenant, integration_id, external_id)
         if write.mapping:
             pipe.hset(key, mapping=write.mapping)  # type: ignore[arg-type]

@@ -24,7 +24,12 @@ from incident_sync.connectors.base import Connector, RequestNotSent, ToolError
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.recordstate import last_set_by_a_person, sent_marks, shows
+from incident_sync.outbound.recordstate import (
+    first_of_the_row,
+    last_set_by_a_person,
+    sent_marks,
+    shows,
+)
 from incident_sync.outbound.stages.delivery import notes
 from incident_sync.outbound.stages.delivery.throttle import Deferred
 from incident_sync.outbound.state import parse_field_writes, parse_hash, parse_known
@@ -229,6 +234,7 @@ class Delivery:
                     sent.source_ts,
                     replaced=before.fields,
                     person=last_set_by_a_person(before),
+                    first=first_of_the_row(before, stored, version),
                     sent=marks,
                 )
                 self._q_wrote(pipe, sent, external_id)

@@ -294,6 +294,7 @@ class Stale:
             known.fields,
             known.replaced,
             known.person,
+            known.first,
         )
         if clobbered and (side.actor is None or event.actor != side.actor):
             fresh = {**fresh, **{f: event.changes[f] for f in clobbered}}
