@@ -90,9 +90,8 @@ def screening(
 
 
 async def test_known_side_drops_an_integration_the_config_does_not_have() -> None:
-    assert (await guards.KnownSide()(screening(event(integration="nope")))).reason == (  # type: ignore[union-attr]
-        "unknown_integration"
-    )
+    decided = await guards.KnownSide()(screening(event(integration="nope")))
+    assert decided is not None and decided.reason == "unknown_integration"
     assert await guards.KnownSide()(screening(event())) is None
 
 
