@@ -76,11 +76,11 @@ async def count_inbound(bootstrap: str) -> int:
     )
     await consumer.start()
     try:
-        parts = consumer.partitions_for_topic(topics.INBOUND) or set()
+        parts = consumer.partitions_for_topic(topics.OBSERVATIONS) or set()
         if not parts:
             await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topics.INBOUND) or set()
-        consumer.assign([TopicPartition(topics.INBOUND, p) for p in parts])
+            parts = consumer.partitions_for_topic(topics.OBSERVATIONS) or set()
+        consumer.assign([TopicPartition(topics.OBSERVATIONS, p) for p in parts])
         count, quiet = 0, 0
         while quiet < 3:  # three empty polls in a row: everything was read
             batch = await consumer.getmany(timeout_ms=500, max_records=10_000)

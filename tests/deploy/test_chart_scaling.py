@@ -32,9 +32,9 @@ def test_keda_scales_the_workers_on_their_consumer_group_lag() -> None:
     assert {t["metadata"]["consumerGroup"] for t in triggers} == {faust_app_id()}
     assert faust_app_id() == FAUST_APP_ID
     assert [t["metadata"]["topic"] for t in triggers] == [
-        topics.INBOUND,
-        topics.CHANGES,
-        topics.OUTBOUND,
+        topics.OBSERVATIONS,
+        topics.LINKED,
+        topics.COMMANDS,
     ]
     assert scaled["spec"]["maxReplicaCount"] <= 6
 

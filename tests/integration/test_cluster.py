@@ -3,7 +3,7 @@
 Every key of a tenant carries the tenant as its hash tag (`syncstate.keys`), so whatever the
 services send together (MULTI/EXEC, multi-key commands, Lua scripts) stays in one slot, which
 a cluster requires; and the whole stack, every service on `redis+cluster://`, syncs both ways
-on it. The gate, delivery, guard, reconciler and control store tests run on the cluster too
+on it. The gate, delivery, throttle, reconciler and control store tests run on the cluster too
 (their `redis_url` / `control` fixtures)."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from incident_sync.connectors.servicenow.connector import ServiceNowConnector
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.stages.delivery.delivery import Delivery
 from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
 from incident_sync.sandbox.servicenow.app import build_app

@@ -265,8 +265,8 @@ def outbound_log(stack: Stack) -> list[tuple[int, int, bytes, bytes]]:
         try:
             await consumer.topics()
             parts = [
-                TopicPartition(topics.OUTBOUND, p)
-                for p in sorted(consumer.partitions_for_topic(topics.OUTBOUND) or ())
+                TopicPartition(topics.COMMANDS, p)
+                for p in sorted(consumer.partitions_for_topic(topics.COMMANDS) or ())
             ]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
@@ -289,7 +289,7 @@ def committed(stack: Stack, partition: int) -> int:
         admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
         await admin.start()
         try:
-            tp = TopicPartition(topics.OUTBOUND, partition)
+            tp = TopicPartition(topics.COMMANDS, partition)
             offsets = await admin.list_consumer_group_offsets(
                 "incident-sync-outbound", partitions=[tp]
             )

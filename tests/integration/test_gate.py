@@ -11,7 +11,7 @@ import pytest
 from incident_sync.connectors.base import Connector, RecordState, Written
 from incident_sync.connectors.capabilities import WebhookSource
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig

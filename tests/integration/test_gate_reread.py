@@ -1,6 +1,6 @@
 """A refresh whose read the tool cannot answer now (503s) is not lost nor quarantined: the
 gate puts it on the retry ladder, the relay brings it back to the gate, and the record's
-values arrive once the tool answers again (`outbound.reread`), on the real stack."""
+values arrive once the tool answers again (`outbound.stages.gate.reread`), on the real stack."""
 
 from __future__ import annotations
 

@@ -117,8 +117,8 @@ class Inbound:
             fetch_max_wait_ms=20,
         )
         await consumer.start()
-        parts = await consumer._client._wait_on_metadata(topics.INBOUND)
-        tps = [TopicPartition(topics.INBOUND, p) for p in sorted(parts)]
+        parts = await consumer._client._wait_on_metadata(topics.OBSERVATIONS)
+        tps = [TopicPartition(topics.OBSERVATIONS, p) for p in sorted(parts)]
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:  # resolve the positions now, not lazily after the test's publish

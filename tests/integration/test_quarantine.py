@@ -104,11 +104,11 @@ def test_an_undecodable_record_is_quarantined_with_its_bytes_and_a_retry_re_ente
     stack, _ = env
     garbage = b'{"delivery_id": "d-1", "kind": "no such kind"'
     key = b"default:prod-snow:INC0099"
-    produce(stack, topics.INBOUND, garbage, key, [("integration-id", b"prod-snow")])
+    produce(stack, topics.OBSERVATIONS, garbage, key, [("integration-id", b"prod-snow")])
     entry = one(stack, "--stage", "gate", "--integration", "prod-snow")
     assert entry["error_type"] == "JSONDecodeError"
-    assert entry["source_topic"] == topics.INBOUND and entry["offset"] is not None
-    assert entry["retry_topic"] == topics.INBOUND
+    assert entry["source_topic"] == topics.OBSERVATIONS and entry["offset"] is not None
+    assert entry["retry_topic"] == topics.OBSERVATIONS
     assert entry["key_text"] == key.decode()
     shown = im(stack, "quarantine", "show", entry["id"])
     assert base64.b64decode(shown["value"]) == garbage
@@ -137,10 +137,10 @@ def test_an_undecodable_record_is_quarantined_with_its_bytes_and_a_retry_re_ente
 
 def test_an_undecodable_record_on_sync_changes_is_the_tenants(env: tuple[Stack, Tools]) -> None:
     stack, _ = env
-    produce(stack, topics.CHANGES, b"\x00\x01 not json", topics.incident_key("default", "X"))
+    produce(stack, topics.LINKED, b"\x00\x01 not json", topics.incident_key("default", "X"))
     entry = one(stack, "--stage", "arbiter", "--grep", "JSONDecodeError")
     assert entry["integration_id"] is None  # neither the key nor the bytes name one
-    assert entry["retry_topic"] == topics.CHANGES
+    assert entry["retry_topic"] == topics.LINKED
     im(stack, "quarantine", "discard", entry["id"], "--yes")
 
 
@@ -181,7 +181,7 @@ def test_a_refresh_the_connector_cannot_make_a_request_for_is_quarantined_at_the
         external_id=TOO_LONG,
         kind=ChangeKind.REFRESH,
     )
-    produce(stack, topics.INBOUND, codec.encode(event), b"default:incidentio:long")
+    produce(stack, topics.OBSERVATIONS, codec.encode(event), b"default:incidentio:long")
     entry = one(stack, "--stage", "gate", "--grep", "URL too long")
     assert entry["error_type"] == "RequestNotSent"  # the connector could not make it
     assert entry["integration_id"] == "incidentio"
@@ -203,7 +203,7 @@ def test_a_write_the_connector_cannot_make_a_request_for_is_quarantined_not_dead
         target_external_id=TOO_LONG,
         set_fields={"title": "never written"},
     )
-    produce(stack, topics.OUTBOUND, codec.encode(cmd), b"default:incidentio:long")
+    produce(stack, topics.COMMANDS, codec.encode(cmd), b"default:incidentio:long")
     entry = one(stack, "--stage", "delivery", what="the quarantined write")
     # The DLQ's rule: a write to the platform is the integration's whose change it carries.
     assert entry["error_type"] == "RequestNotSent" and "URL too long" in entry["error"]
@@ -227,7 +227,7 @@ def test_a_change_too_large_to_pass_on_is_quarantined_and_its_partition_goes_on(
         changes={"description": FieldChange(new="d" * 600_000)},
     )
     key = topics.record_key("default", "incidentio", iid)
-    produce(stack, topics.INBOUND, codec.encode(huge), key)
+    produce(stack, topics.OBSERVATIONS, codec.encode(huge), key)
     entry = one(stack, "--stage", "gate", "--grep", "MessageSizeTooLarge")
     assert entry["error_type"] == "MessageSizeTooLargeError"
     assert entry["size"] == len(codec.encode(huge))
@@ -258,7 +258,7 @@ def test_the_quarantine_depth_and_count_are_exported(env: tuple[Stack, Tools]) -
             for s in fam.samples
         }
 
-    produce(stack, topics.INBOUND, b"nope", b"default:prod-snow:M1")
+    produce(stack, topics.OBSERVATIONS, b"nope", b"default:prod-snow:M1")
     one(stack, "--stage", "gate", "--integration", "prod-snow", "--grep", "JSONDecode")
     labels = (("integration", "prod-snow"), ("stage", "gate"))
     wait_for(lambda: samples().get(("incident_sync_quarantine_depth", labels)) == 1, 10)

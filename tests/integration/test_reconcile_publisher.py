@@ -88,12 +88,14 @@ async def test_a_change_too_large_to_publish_is_quarantined_and_the_others_are_p
     finally:
         await publisher.stop()
 
-    published = [headers["delivery-id"] for _, headers in await read_all(broker, topics.INBOUND)]
+    published = [
+        headers["delivery-id"] for _, headers in await read_all(broker, topics.OBSERVATIONS)
+    ]
     assert published == [small.delivery_id.encode(), after.delivery_id.encode()]
 
     (entry,) = await QuarantineIndex(redis).list("default")
     assert entry.stage is Stage.RECONCILER and entry.integration_id == "prod-snow"
-    assert entry.retry_topic == topics.INBOUND and entry.source_topic is None
+    assert entry.retry_topic == topics.OBSERVATIONS and entry.source_topic is None
     assert entry.error_type == "MessageSizeTooLargeError"
     assert base64.b64decode(entry.value) == codec.encode(huge)
     key, _, headers = entry.original()
@@ -130,7 +132,7 @@ async def test_a_batch_is_a_send_span_of_the_run_and_its_records_carry_it(
     ours = {e.delivery_id.encode() for e in batch}
     carried = [
         headers["traceparent"].decode().split("-")[2]
-        for _, headers in await read_all(broker, topics.INBOUND)
+        for _, headers in await read_all(broker, topics.OBSERVATIONS)
         if headers["delivery-id"] in ours
     ]
     assert carried == [format(send.context.span_id, "016x")] * 2

@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from incident_sync.devstack import processes
-from incident_sync.outbound.ladder import NOT_BEFORE
-from incident_sync.outbound.relay import RetryRelay
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.relay.relay import RetryRelay
 from incident_sync.runtime.kafka import ensure_topics, make_producer
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel import topics
@@ -45,7 +45,7 @@ async def test_a_delayed_record_is_relayed_when_due_with_its_partition_paused_un
         KAFKA_TOPIC_PARTITIONS=1,
         KAFKA_SESSION_TIMEOUT_S=6,
     )
-    await ensure_topics(settings, [DELAYED, topics.OUTBOUND])
+    await ensure_topics(settings, [DELAYED, topics.COMMANDS])
     relay = RetryRelay(settings, DeliverySettings(RETRY_CONSUMER_GROUP="relay-test"), (DELAYED,))
     await relay.start()
     running = asyncio.create_task(relay.run())
@@ -66,7 +66,7 @@ async def test_a_delayed_record_is_relayed_when_due_with_its_partition_paused_un
 
     out = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
     await out.start()
-    out.assign([TopicPartition(topics.OUTBOUND, 0)])
+    out.assign([TopicPartition(topics.COMMANDS, 0)])
     arrived: dict[bytes, float] = {}
     saw_paused = False
     deadline = time.monotonic() + 30
@@ -108,7 +108,7 @@ async def test_a_record_sync_outbound_refuses_is_quarantined_and_the_others_go_o
         KAFKA_SESSION_TIMEOUT_S=6,
     )
     delayed = "sync.retry.2"
-    await ensure_topics(settings, [delayed, topics.OUTBOUND])
+    await ensure_topics(settings, [delayed, topics.COMMANDS])
     kept: list[tuple[int, BaseException]] = []
 
     async def quarantine(record: ConsumerRecord[bytes, bytes], error: BaseException) -> None:
@@ -148,12 +148,12 @@ async def test_a_record_sync_outbound_refuses_is_quarantined_and_the_others_go_o
 
     out = AIOKafkaConsumer(bootstrap_servers=broker, auto_offset_reset="earliest")
     await out.start()
-    out.assign([TopicPartition(topics.OUTBOUND, 0)])
-    end = (await out.end_offsets([TopicPartition(topics.OUTBOUND, 0)]))[
-        TopicPartition(topics.OUTBOUND, 0)
+    out.assign([TopicPartition(topics.COMMANDS, 0)])
+    end = (await out.end_offsets([TopicPartition(topics.COMMANDS, 0)]))[
+        TopicPartition(topics.COMMANDS, 0)
     ]
     values = []
-    while await out.position(TopicPartition(topics.OUTBOUND, 0)) < end:
+    while await out.position(TopicPartition(topics.COMMANDS, 0)) < end:
         for records in (await out.getmany(timeout_ms=200)).values():
             values += [r.value for r in records]
     await out.stop()

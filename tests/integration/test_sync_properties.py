@@ -35,10 +35,10 @@ from redis.asyncio import Redis
 
 from incident_sync.connectors.base import Connector, RecordState, Written
 from incident_sync.connectors.capabilities import WebhookSource
-from incident_sync.outbound.arbiter import Arbiter
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.delivery import Delivery
-from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.stages.arbiter.arbiter import Arbiter
+from incident_sync.outbound.stages.delivery.delivery import Delivery
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.outbound.state import StateStore
 from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig

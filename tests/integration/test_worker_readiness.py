@@ -27,7 +27,7 @@ from tests.deploy.chart import of_kind, render
 
 pytestmark = pytest.mark.integration
 
-PIPELINE = {topics.INBOUND, topics.CHANGES, topics.OUTBOUND}
+PIPELINE = {topics.OBSERVATIONS, topics.LINKED, topics.COMMANDS}
 
 
 @pytest.fixture(scope="module")

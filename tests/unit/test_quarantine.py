@@ -11,8 +11,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ResponseError
 
 from incident_sync.outbound.durable import infrastructure
-from incident_sync.outbound.ladder import NOT_BEFORE
-from incident_sync.outbound.relay import due_at
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.relay.relay import due_at
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand
 from incident_sync.syncstate.quarantine import (
@@ -56,12 +56,15 @@ def test_whose_a_message_is() -> None:
         target_integration_id="incidentio",
     )
     cases = [
-        (Message(topics.INBOUND, codec.encode(change)), "prod-jira"),
-        (Message(topics.OUTBOUND, codec.encode(to_platform)), "prod-snow"),  # the DLQ's owner
-        (Message(topics.INBOUND, b"{", headers=(("integration-id", b"prod-snow"),)), "prod-snow"),
-        (Message(topics.OUTBOUND, b"\xff", key=b"default:prod-jira:10001"), "prod-jira"),
-        (Message(topics.CHANGES, b"{", key=b"default:INC-1"), None),
-        (Message(topics.INBOUND, b"{", key=b"default:not-a-side:1"), None),
+        (Message(topics.OBSERVATIONS, codec.encode(change)), "prod-jira"),
+        (Message(topics.COMMANDS, codec.encode(to_platform)), "prod-snow"),  # the DLQ's owner
+        (
+            Message(topics.OBSERVATIONS, b"{", headers=(("integration-id", b"prod-snow"),)),
+            "prod-snow",
+        ),
+        (Message(topics.COMMANDS, b"\xff", key=b"default:prod-jira:10001"), "prod-jira"),
+        (Message(topics.LINKED, b"{", key=b"default:INC-1"), None),
+        (Message(topics.OBSERVATIONS, b"{", key=b"default:not-a-side:1"), None),
     ]
     for message, whose in cases:
         assert attribute(message, SIDES, "incidentio") == whose, message
@@ -69,19 +72,23 @@ def test_whose_a_message_is() -> None:
 
 def test_an_entry_keeps_the_original_record_and_its_place() -> None:
     read = Message(
-        topics.INBOUND, b"\xff\x00", key=b"k", headers=(("h", b"\x01"),), partition=3, offset=7
+        topics.OBSERVATIONS, b"\xff\x00", key=b"k", headers=(("h", b"\x01"),), partition=3, offset=7
     )
     entry = QuarantineEntry.of(
         Stage.GATE, read, wrapped(MessageSizeTooLargeError("big")), tenant="t", integration_id=None
     )
     assert entry.original() == (b"k", b"\xff\x00", [("h", b"\x01")])
     assert entry.error_type == "MessageSizeTooLargeError"  # not faust's wrapper
-    assert (entry.retry_topic, entry.source_topic, entry.offset) == (topics.INBOUND,) * 2 + (7,)
+    assert (entry.retry_topic, entry.source_topic, entry.offset) == (topics.OBSERVATIONS,) * 2 + (
+        7,
+    )
     assert entry.bucket == "gate|-"
     assert entry.id == entry_id(Stage.GATE, read)  # a redelivery takes its place
-    assert entry.id != entry_id(Stage.GATE, Message(topics.INBOUND, b"", partition=3, offset=8))
-    polled = Message(topics.INBOUND, b"v1", key=b"k", headers=(("delivery-id", b"poll:1"),))
-    again = Message(topics.INBOUND, b"v2", key=b"k", headers=(("delivery-id", b"poll:1"),))
+    assert entry.id != entry_id(
+        Stage.GATE, Message(topics.OBSERVATIONS, b"", partition=3, offset=8)
+    )
+    polled = Message(topics.OBSERVATIONS, b"v1", key=b"k", headers=(("delivery-id", b"poll:1"),))
+    again = Message(topics.OBSERVATIONS, b"v2", key=b"k", headers=(("delivery-id", b"poll:1"),))
     assert entry_id(Stage.RECONCILER, polled) == entry_id(Stage.RECONCILER, again)
 
 

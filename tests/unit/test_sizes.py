@@ -102,9 +102,9 @@ def _stage_messages(event: ChangeEvent) -> dict[str, bytes]:
     )
     dead = DlqEntry.of(command, DeadReason.EXHAUSTED, 5, ERROR, integration_id=NAME)
     return {
-        topics.INBOUND: codec.encode(event),
-        topics.CHANGES: codec.encode(linked),
-        topics.OUTBOUND: codec.encode(command),
+        topics.OBSERVATIONS: codec.encode(event),
+        topics.LINKED: codec.encode(linked),
+        topics.COMMANDS: codec.encode(command),
         topics.DLQ: dead.model_dump_json().encode(),  # as the ladder publishes it
     }
 
@@ -141,9 +141,9 @@ def test_a_change_at_the_limit_fits_every_stage(
     )
     event = _at_size(event, sizes.event_limit(limit), pad)
     messages = _stage_messages(event)
-    assert len(messages[topics.INBOUND]) == sizes.event_limit(limit)
+    assert len(messages[topics.OBSERVATIONS]) == sizes.event_limit(limit)
     for topic, value in messages.items():
-        assert len(value) <= sizes.stage_bound(len(messages[topics.INBOUND])), topic
+        assert len(value) <= sizes.stage_bound(len(messages[topics.OBSERVATIONS])), topic
         assert len(value) <= sizes.value_limit(limit), (topic, len(value))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from incident_sync.outbound.arbiter import Arbiter
 from incident_sync.outbound.commentmap import CommentMap
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.delivery import Delivery
-from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.stages.arbiter.arbiter import Arbiter
+from incident_sync.outbound.stages.delivery.delivery import Delivery
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,

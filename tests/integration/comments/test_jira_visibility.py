@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.stages.delivery.delivery import Delivery
 from incident_sync.syncmodel.events import CommentAction
 from tests.integration.comments.helpers import Sandboxes, command, comment, jira_issue
 

@@ -12,8 +12,8 @@ import pytest
 from incident_sync.connectors.base import ToolError
 from incident_sync.outbound import comments
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.delivery import Delivery
-from incident_sync.outbound.gate import Gate
+from incident_sync.outbound.stages.delivery.delivery import Delivery
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.syncmodel.events import (
     CommentAction,
 )

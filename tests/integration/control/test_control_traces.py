@@ -132,7 +132,7 @@ async def test_a_retried_dlq_entry_carries_the_request_s_trace(
     assert send.attributes["messaging.destination.name"] == "sync.outbound"
     # The record on sync.outbound: the worker's delivery span will be the send span's child.
     consumer = AIOKafkaConsumer(
-        topics.OUTBOUND, bootstrap_servers=control_broker, auto_offset_reset="earliest"
+        topics.COMMANDS, bootstrap_servers=control_broker, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

@@ -43,8 +43,8 @@ def entry(
     age_s: float = 0,
 ) -> QuarantineEntry:
     message = Message(
-        topic={Stage.GATE: topics.INBOUND, Stage.ARBITER: topics.CHANGES}.get(
-            stage, topics.OUTBOUND
+        topic={Stage.GATE: topics.OBSERVATIONS, Stage.ARBITER: topics.LINKED}.get(
+            stage, topics.COMMANDS
         ),
         value=value,
         key=f"{TENANT}:{integration or 'x'}:{offset}".encode(),
@@ -140,7 +140,7 @@ def test_a_retry_puts_the_original_record_on_the_stages_topic_and_is_audited(
     r = admin.post(f"{Q}/{failed.id}/retry")
     assert r.status_code == 202, r.text
     assert r.json() == {"dry_run": False, "retried": [failed.id], "remaining": 0}
-    ((key, value, headers),) = published(control, topics.CHANGES, failed.id)
+    ((key, value, headers),) = published(control, topics.LINKED, failed.id)
     original_key, original_value, original_headers = failed.original()
     assert (key, value) == (original_key, original_value)
     assert headers == [*original_headers, (RETRY_HEADER, failed.id.encode())]

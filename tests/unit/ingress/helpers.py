@@ -98,7 +98,7 @@ class FakeCluster:
 class FakeClient:
     def __init__(self) -> None:
         self.down = False
-        self.cluster = FakeCluster({topics.INBOUND})
+        self.cluster = FakeCluster({topics.OBSERVATIONS})
 
     async def fetch_all_metadata(self) -> FakeCluster:
         if self.down:

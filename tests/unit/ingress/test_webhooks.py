@@ -32,7 +32,7 @@ async def test_accepts_and_publishes_each_event_after_the_ack(client, producer) 
     )
     assert resp.status == 202
     assert await resp.json() == {"status": "accepted", "events": 2}
-    assert [s[0] for s in producer.sent] == [topics.INBOUND, topics.INBOUND]
+    assert [s[0] for s in producer.sent] == [topics.OBSERVATIONS, topics.OBSERVATIONS]
     _topic, key, value, headers = producer.sent[0]
     assert key == topics.record_key("default", "incidentio", "a")
     event = codec.decode(ChangeEvent, value)

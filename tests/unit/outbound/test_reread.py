@@ -1,12 +1,12 @@
-"""Where a refresh whose read failed waits (`outbound.reread.later`): the ladder's topics and
+"""Where a refresh whose read failed waits (`stages.gate.reread.later`): the ladder's topics and
 delays by read attempt, its own headers replaced (never piled up), the original ones kept;
 a refusal or the last attempt is not tried again."""
 
 from __future__ import annotations
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound.ladder import NOT_BEFORE
-from incident_sync.outbound.reread import ATTEMPT, RETRY_TO, attempt, later
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.gate.reread import ATTEMPT, RETRY_TO, attempt, later
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.retry import RetryPolicy
 from incident_sync.syncstate.quarantine import Message
@@ -17,7 +17,7 @@ DOWN = ToolError("HTTP 503", status=503, retryable=True)
 
 def message(*headers: tuple[str, bytes]) -> Message:
     return Message(
-        topic=topics.INBOUND, value=b"{}", key=b"k", headers=(("origin", b"manual"), *headers)
+        topic=topics.OBSERVATIONS, value=b"{}", key=b"k", headers=(("origin", b"manual"), *headers)
     )
 
 
@@ -27,7 +27,7 @@ def test_the_first_failed_read_waits_on_the_first_delayed_topic() -> None:
     topic, headers, wait_s = plan
     assert (topic, wait_s) == (topics.retry_topic(1), 10.0)
     assert ("origin", b"manual") in headers
-    assert (ATTEMPT, b"2") in headers and (RETRY_TO, topics.INBOUND.encode()) in headers
+    assert (ATTEMPT, b"2") in headers and (RETRY_TO, topics.OBSERVATIONS.encode()) in headers
     assert (NOT_BEFORE, b"1010000") in headers
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
-INBOUND: Final = "sync.inbound"  # ingress -> gate: raw normalized observations
-CHANGES: Final = "sync.changes"  # gate -> arbiter: deduped, echo-free, linked changes
-OUTBOUND: Final = "sync.outbound"  # arbiter -> delivery: one write to one side
+# The topics are named in code by what they carry; their names on the broker are deployed and
+# stay as they are ("inbound" and "outbound" there are not directions: see the glossary in
+# docs/architecture.md).
+OBSERVATIONS: Final = "sync.inbound"  # ingress, reconciler -> gate: raw normalized observations
+LINKED: Final = "sync.changes"  # gate -> arbiter: deduped, echo-free, linked changes
+COMMANDS: Final = "sync.outbound"  # arbiter -> delivery: one write to one side
 DLQ: Final = "sync.dlq"  # commands that could not be delivered
 # Messages a stage could not process (undecodable, a bug, too large to produce): the original
 # bytes with the stage and the error, until an operator retries or discards them.
@@ -25,7 +28,13 @@ def retry_topic(n: int) -> str:
 
 RETRY: Final = tuple(retry_topic(n) for n in range(1, 5))
 
-ALL: Final = (INBOUND, CHANGES, OUTBOUND, DLQ, QUARANTINE, *RETRY)
+ALL: Final = (OBSERVATIONS, LINKED, COMMANDS, DLQ, QUARANTINE, *RETRY)
+
+# The names the three had before, kept for the services that still use them (ingress,
+# reconciler, control); new code uses the names above.
+INBOUND: Final = OBSERVATIONS
+CHANGES: Final = LINKED
+OUTBOUND: Final = COMMANDS
 
 
 def record_key(tenant: str, integration_id: str, external_id: str) -> bytes:

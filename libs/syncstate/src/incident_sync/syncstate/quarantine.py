@@ -57,10 +57,10 @@ class Stage(StrEnum):
 # The topic each stage reads, where a retry puts the message back (the relay reads several:
 # the entry names the one its message came from).
 INPUT: dict[Stage, str] = {
-    Stage.GATE: topics.INBOUND,
-    Stage.ARBITER: topics.CHANGES,
-    Stage.DELIVERY: topics.OUTBOUND,
-    Stage.RECONCILER: topics.INBOUND,
+    Stage.GATE: topics.OBSERVATIONS,
+    Stage.ARBITER: topics.LINKED,
+    Stage.DELIVERY: topics.COMMANDS,
+    Stage.RECONCILER: topics.OBSERVATIONS,
 }
 
 

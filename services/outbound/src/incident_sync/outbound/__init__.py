@@ -1,1 +1,2 @@
-"""The stream processors: gate, arbiter and delivery, as faust-streaming agents."""
+"""The outbound worker: its stages (`stages/`: gate, arbiter, delivery, hold, relay), each a
+faust agent beside its logic, and what they share."""

@@ -17,15 +17,13 @@ if os.environ.get("OUTBOUND_LOOP", _default) == "uvloop":
 
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
-from incident_sync.outbound.agents import (  # noqa: E402, F401 - registers them
-    arbiter,
-    delivery,
-    gate,
-    gauges,
-    held,
-    retry,
-)
+from incident_sync.outbound import gauges  # noqa: E402, F401 - registers the timers
 from incident_sync.outbound.app import app  # noqa: E402
+from incident_sync.outbound.stages.arbiter import agent as arbiter  # noqa: E402, F401
+from incident_sync.outbound.stages.delivery import agent as delivery  # noqa: E402, F401
+from incident_sync.outbound.stages.gate import agent as gate  # noqa: E402, F401
+from incident_sync.outbound.stages.hold import agent as hold  # noqa: E402, F401
+from incident_sync.outbound.stages.relay import agent as relay  # noqa: E402, F401
 
 if __name__ == "__main__":
     # Each message makes many short-lived objects; the collector's default (a young-generation

@@ -1,4 +1,5 @@
-"""The faust App and its topics. Agents live in `outbound.agents`, one per module."""
+"""The faust App and its topics. Each stage's agent lives beside its logic, in
+`outbound.stages.<stage>.agent`."""
 
 from __future__ import annotations
 
@@ -125,7 +126,7 @@ async def _drain(sender: faust.App, *args: object, **kwargs: object) -> None:
 
 
 # Whether this worker has joined its group, and the partitions it holds (`outbound.membership`).
-membership = Membership((topics.INBOUND, topics.CHANGES, topics.OUTBOUND))
+membership = Membership((topics.OBSERVATIONS, topics.LINKED, topics.COMMANDS))
 
 
 @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # async receivers are supported
@@ -139,12 +140,12 @@ def consumed(event: faust.EventT[bytes]) -> Consumed:
     return Consumed.of(event.message, app.conf.id)
 
 
-inbound_topic = app.topic(topics.INBOUND, internal=False)
-changes_topic = app.topic(topics.CHANGES, internal=False)
-outbound_topic = app.topic(topics.OUTBOUND, internal=False)
+observations_topic = app.topic(topics.OBSERVATIONS, internal=False)
+linked_topic = app.topic(topics.LINKED, internal=False)
+commands_topic = app.topic(topics.COMMANDS, internal=False)
 dlq_topic = app.topic(topics.DLQ, internal=False)
 quarantine_topic = app.topic(topics.QUARANTINE, internal=False)
-_by_name = {t.get_topic_name(): t for t in (changes_topic, outbound_topic, quarantine_topic)}
+_by_name = {t.get_topic_name(): t for t in (linked_topic, commands_topic, quarantine_topic)}
 
 
 async def produce(

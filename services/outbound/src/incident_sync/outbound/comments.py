@@ -30,7 +30,7 @@ from incident_sync.connectors.base import Connector, RecordNotFound, ToolError
 from incident_sync.connectors.capabilities import CommentThread, WebhookSource
 from incident_sync.outbound.commentmap import CommentMap
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.guard import Deferred
+from incident_sync.outbound.stages.delivery.throttle import Deferred
 from incident_sync.syncmodel.comments import COMMENT
 from incident_sync.syncmodel.events import ChangeEvent, CommentAction, DeliveryCommand
 
@@ -90,9 +90,9 @@ class Comments:
         cmd: DeliveryCommand,
         connector: Connector,
         external_id: str,
-        guard: Callable[[], AbstractAsyncContextManager[None]] = nullcontext,
+        throttle: Callable[[], AbstractAsyncContextManager[None]] = nullcontext,
     ) -> PreparedComment:
-        """`guard` wraps each request to the tool (the delivery's rate, concurrency and
+        """`throttle` wraps each request to the tool (the delivery's rate, concurrency and
         circuit checks)."""
         change = cmd.comment
         assert change is not None
@@ -128,7 +128,7 @@ class Comments:
             if echoes:
                 await self.map.intend(tenant, pid, source, source_id, target, body, time.time())
             try:
-                async with guard():
+                async with throttle():
                     target_id = await connector.add_comment(external_id, body)
             except ToolError as exc:
                 if echoes and exc.status is not None:  # the tool answered: it wrote nothing
@@ -149,7 +149,7 @@ class Comments:
             self._skipped(cmd, "the copy shows this text already")
             return PreparedComment(rest)
         try:
-            async with guard():
+            async with throttle():
                 if change.action is CommentAction.EDITED:
                     await connector.edit_comment(external_id, copy, edit)
                 else:

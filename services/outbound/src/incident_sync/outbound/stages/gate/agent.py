@@ -3,7 +3,7 @@
 A message the gate cannot process (undecodable, a bug, a refresh the connector cannot make,
 a change too large to produce) goes to the quarantine before it is acknowledged; Redis or the
 broker being away is waited out (`outbound.durable`); a refresh whose read the tool could not
-answer now waits on the retry ladder and comes back (`outbound.reread`)."""
+answer now waits on the retry ladder and comes back (`outbound.stages.gate.reread`)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,22 @@ import logging
 import faust
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound import reread
 from incident_sync.outbound.app import (
     app,
     consumed,
     ctx,
-    inbound_topic,
+    observations_topic,
     produce,
     quarantine,
     register,
 )
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.gate import Gate
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import GATE_EVENTS, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.gate import reread
+from incident_sync.outbound.stages.gate.gate import Gate
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import ChangeEvent
@@ -83,7 +83,7 @@ lanes = register(Lanes("gate", handle_event))
 
 
 # One agent; its partitions are handled at once, each in order (`outbound.lanes`).
-@app.agent(inbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
+@app.agent(observations_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def gate_agent(stream: faust.StreamT[bytes]) -> None:
     await lanes.run(stream)
 
@@ -105,11 +105,11 @@ async def handle(event: ChangeEvent, message: tracing.Consumed) -> None:
             tracing.set_attributes(span, incident_id=incident)
             key = topics.incident_key(event.tenant, incident)
             value = codec.encode(result.linked)
-            with tracing.sending(topics.CHANGES, key):
+            with tracing.sending(topics.LINKED, key):
                 headers = tracing.kafka_headers()
                 # Durable before the delivery is marked done.
                 await until_done(
-                    lambda: produce(topics.CHANGES, key, value, headers), "gate.publish"
+                    lambda: produce(topics.LINKED, key, value, headers), "gate.publish"
                 )
         # What the gate learnt, then the dedupe mark: one round trip, once published.
         await until_done(lambda: gate.finish(event, result), "gate.finish")

@@ -5,9 +5,9 @@ echo is recognised; a create first looks for a record already carrying the corre
 retried create never makes a second one; after writing it stores the link and the target's
 new known state: what the tool answered it stored (its own form of a value, or a default it
 filled in) beside what was sent, so that form counts as ours (`outbound.recordstate`). Every
-request to the tool passes the guard (`outbound.guard`: the tool's Retry-After, the circuit breaker,
-rate and concurrency limits). What happens after a failure (the retry ladder, the DLQ) is the
-caller's business (`outbound.ladder`).
+request to the tool passes the throttle (`stages.delivery.throttle`: the tool's Retry-After, the
+circuit breaker, rate and concurrency limits). What happens after a failure (the retry ladder,
+the DLQ) is the caller's business (`stages.delivery.ladder`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from typing import Any, Protocol
 from redis.asyncio.client import Pipeline
 
 from incident_sync.connectors.base import Connector, RequestNotSent, ToolError
-from incident_sync.outbound import notes
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.guard import Deferred
 from incident_sync.outbound.recordstate import (
     first_of_the_row,
     last_set_by_a_person,
     sent_marks,
     shows,
 )
+from incident_sync.outbound.stages.delivery import notes
+from incident_sync.outbound.stages.delivery.throttle import Deferred
 from incident_sync.outbound.state import parse_field_writes, parse_hash, parse_known
 from incident_sync.syncmodel.conflicts import NOT_ARBITRATED
 from incident_sync.syncmodel.events import DeliveryCommand
@@ -50,12 +50,12 @@ class DeliveryResult:
     until: float | None = None  # deferred: not before this unix time
 
 
-class RequestGuard(Protocol):
+class RequestThrottle(Protocol):
     def request(self, tenant: str, integration_id: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class _Open:
-    """No guard: every request leaves at once (tests of the write logic alone)."""
+    """No throttle: every request leaves at once (tests of the write logic alone)."""
 
     @asynccontextmanager
     async def request(self, tenant: str, integration_id: str) -> AsyncIterator[None]:
@@ -63,14 +63,14 @@ class _Open:
 
 
 class Delivery:
-    def __init__(self, ctx: Context, guard: RequestGuard | None = None):
+    def __init__(self, ctx: Context, throttle: RequestThrottle | None = None):
         self.ctx = ctx
-        self.guard: RequestGuard = guard or _Open()
+        self.throttle: RequestThrottle = throttle or _Open()
         self.comments = Comments(ctx)
 
     async def process(self, cmd: DeliveryCommand) -> DeliveryResult:
         """One attempt. A tool error comes back as "failed" (with whether a retry can help),
-        a request the guard holds back as "deferred"; nothing is retried here. A request the
+        a request the throttle holds back as "deferred"; nothing is retried here. A request the
         connector could not make (`RequestNotSent`) is raised: the quarantine's, not the
         DLQ's."""
         try:
@@ -94,16 +94,16 @@ class Delivery:
         ctx, store = self.ctx, self.ctx.store
         target_id = cmd.target_integration_id
         connector = ctx.connector(target_id)
-        guard = self.guard.request
+        throttle = self.throttle.request
         external_id = cmd.target_external_id
         if external_id is None:
             links = await store.links_of(cmd.tenant, cmd.platform_incident_id)
             external_id = links.get(target_id)
             if external_id is None:
-                async with guard(cmd.tenant, target_id):
+                async with throttle(cmd.tenant, target_id):
                     external_id = await connector.find_linked(cmd.platform_incident_id)
             if external_id is None:
-                async with guard(cmd.tenant, target_id):
+                async with throttle(cmd.tenant, target_id):
                     record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
                 created = record.external_id
                 # What the new record holds: what was sent, in the form the tool stored it,
@@ -154,7 +154,7 @@ class Delivery:
         comment = None
         if cmd.comment is not None:  # comments mapped id <-> id (outbound/comments.py)
             comment = await self.comments.prepare(
-                cmd, connector, external_id, lambda: guard(cmd.tenant, target_id)
+                cmd, connector, external_id, lambda: throttle(cmd.tenant, target_id)
             )
             cmd = comment.command
         written = await self._write(cmd, connector, external_id)
@@ -173,7 +173,7 @@ class Delivery:
         target_id = cmd.target_integration_id
         if not cmd.set_fields:
             return False
-        # Superseded already (a burst of edits, a stale retry): skip without asking the guard
+        # Superseded already (a burst of edits, a stale retry): skip without asking the throttle
         # for a request slot. The check that counts comes after the pending mark below.
         async with store.pipeline() as pipe:
             names = self._q_current(pipe, cmd)
@@ -181,7 +181,7 @@ class Delivery:
         if not self._current(cmd, names, standing).set_fields:
             self._skip(cmd)
             return False
-        async with self.guard.request(cmd.tenant, target_id):
+        async with self.throttle.request(cmd.tenant, target_id):
             # Cut to the tool's limits first: what is fingerprinted and remembered is what is
             # sent, so the echo of a cut value is ours (never taken back over the original).
             whole = cmd.set_fields
@@ -256,7 +256,7 @@ class Delivery:
         self, cmd: DeliveryCommand, external_id: str
     ) -> DeliveryCommand:
         """A create that found its record: its copy of the latest comment may be there
-        already (`outbound.notes`)."""
+        already (`outbound.stages.delivery.notes`)."""
         if "comment" not in cmd.set_fields or not await notes.written(
             self.ctx.store.redis,
             cmd.tenant,

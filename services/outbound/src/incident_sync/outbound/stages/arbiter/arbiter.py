@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
+from incident_sync.outbound.stages.arbiter.unlink import unlink_deleted
 from incident_sync.outbound.state import parse_field_writes, parse_hash
 from incident_sync.outbound.stats import count_operator_resolution, q_count_conflict
-from incident_sync.outbound.unlink import unlink_deleted
 from incident_sync.syncmodel.comments import by_comment_id
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.conflicts import (

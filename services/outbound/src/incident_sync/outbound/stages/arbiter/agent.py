@@ -12,18 +12,18 @@ import faust
 
 from incident_sync.outbound.app import (
     app,
-    changes_topic,
     consumed,
     ctx,
+    linked_topic,
     produce,
     quarantine,
     register,
 )
-from incident_sync.outbound.arbiter import Arbiter
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
+from incident_sync.outbound.stages.arbiter.arbiter import Arbiter
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import LinkedEvent
@@ -60,7 +60,7 @@ async def handle(event: faust.EventT[bytes]) -> None:
             target = cmd.target_external_id or f"new:{cmd.platform_incident_id}"
             key = topics.target_key(cmd.tenant, cmd.target_integration_id, target)
             value = codec.encode(cmd)
-            with tracing.sending(topics.OUTBOUND, key):
+            with tracing.sending(topics.COMMANDS, key):
                 headers = tracing.kafka_headers()
 
                 async def send(
@@ -68,7 +68,7 @@ async def handle(event: faust.EventT[bytes]) -> None:
                     value: bytes = value,
                     headers: list[tuple[str, bytes]] = headers,
                 ) -> None:
-                    await produce(topics.OUTBOUND, key, value, headers)
+                    await produce(topics.COMMANDS, key, value, headers)
 
                 await until_done(send, "arbiter.publish")
             COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
@@ -89,6 +89,6 @@ lanes = register(Lanes("arbiter", handle_event))
 
 # One agent; its partitions are handled at once, each in order (`outbound.lanes`): all of an
 # incident's changes share a partition, so its read-decide-write needs no lock.
-@app.agent(changes_topic, concurrency=1)
+@app.agent(linked_topic, concurrency=1)
 async def arbiter_agent(stream: faust.StreamT[bytes]) -> None:
     await lanes.run(stream)

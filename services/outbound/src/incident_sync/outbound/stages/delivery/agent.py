@@ -16,16 +16,16 @@ from typing import Any
 import faust
 from redis.exceptions import RedisError
 
-from incident_sync.outbound.app import app, consumed, ctx, outbound_topic, quarantine, register
-from incident_sync.outbound.delivery import Delivery
+from incident_sync.outbound.app import app, commands_topic, consumed, ctx, quarantine, register
 from incident_sync.outbound.durable import until_done
-from incident_sync.outbound.guard import Guard
-from incident_sync.outbound.hold import Hold
-from incident_sync.outbound.ladder import Ladder
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.delivery import Delivery
+from incident_sync.outbound.stages.delivery.ladder import Ladder
+from incident_sync.outbound.stages.delivery.throttle import Throttle
+from incident_sync.outbound.stages.hold.hold import Hold
 from incident_sync.outbound.stats import q_record_delivery
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
@@ -38,7 +38,7 @@ delivery_settings = DeliverySettings()
 policy = delivery_settings.policy()
 # Produced to by this agent; consumed by the retry relay (plain aiokafka) and operators.
 produced = {
-    name: app.topic(name, internal=False) for name in (*policy.topics, topics.DLQ, topics.OUTBOUND)
+    name: app.topic(name, internal=False) for name in (*policy.topics, topics.DLQ, topics.COMMANDS)
 }
 
 
@@ -48,10 +48,10 @@ async def publish(topic: str, key: bytes, value: bytes, headers: list[tuple[str,
 
 
 # Reads the config the worker has now (reloaded while running).
-guard = Guard(
+throttle = Throttle(
     ctx.store.redis, ctx.settings.redis_url, delivery_settings, lambda i: ctx.config.side(i)
 )
-delivery = Delivery(ctx, guard)
+delivery = Delivery(ctx, throttle)
 hold = Hold(ctx.store.redis)
 ladder = Ladder(policy, DlqIndex(ctx.store.redis), publish, lambda: ctx.config.platform.id)
 
@@ -74,7 +74,7 @@ lanes = register(Lanes("delivery", handle_event))
 
 
 # One agent; its partitions are handled at once, each in order (`outbound.lanes`).
-@app.agent(outbound_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
+@app.agent(commands_topic, concurrency=1)  # >1 can commit past unprocessed events (faust #606)
 async def delivery_agent(stream: faust.StreamT[bytes]) -> None:
     await lanes.run(stream)
 

@@ -5,7 +5,7 @@ marks the message done (and faust commits past it):
   and its `not_before` (the ladder's jittered delay, stretched by the tool's Retry-After);
 - a refusal (validation error), or the last attempt failed -> `sync.dlq` first, then the DLQ
   index in Redis (`syncstate.dlq`), which operators list, retry and discard;
-- deferred by the guard (no attempt spent) -> the delayed topic that fits the wait.
+- deferred by the throttle (no attempt spent) -> the delayed topic that fits the wait.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from incident_sync.outbound.delivery import DeliveryResult
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.metrics import DEFERRED, RETRIES
+from incident_sync.outbound.stages.delivery.delivery import DeliveryResult
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import DeliveryCommand

@@ -1,4 +1,4 @@
-"""What stands between the delivery and a tool: every request to a tool passes `Guard.request`.
+"""What stands between the delivery and a tool: every request to a tool passes `Throttle.request`.
 
 Before the request leaves:
 1. the circuit breaker of the integration (purgatory, per worker): open -> no request until it
@@ -86,7 +86,7 @@ return 1
 """
 
 
-class Guard:
+class Throttle:
     def __init__(
         self,
         redis: Redis,

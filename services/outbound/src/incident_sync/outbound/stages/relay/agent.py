@@ -1,5 +1,6 @@
 """The retry relay in the worker: sync.retry.<n> -> sync.outbound (or the topic a message's
-`retry-to` names) when due. Held commands are `agents.held`'s, the gauges `agents.gauges`'."""
+`retry-to` names) when due. Held commands are `stages.hold.agent`'s, the gauges
+`outbound.gauges`'."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import logging
 
 from aiokafka import ConsumerRecord
 
-from incident_sync.outbound.agents.delivery import delivery_settings, policy
 from incident_sync.outbound.app import app, ctx, quarantine
 from incident_sync.outbound.quarantine import of_record
-from incident_sync.outbound.relay import RetryRelay
+from incident_sync.outbound.stages.delivery.agent import delivery_settings, policy
+from incident_sync.outbound.stages.relay.relay import RetryRelay
 from incident_sync.runtime.kafka import ensure_topics
 from incident_sync.syncmodel import topics
 from incident_sync.syncstate.quarantine import Stage
@@ -31,7 +32,7 @@ relay = RetryRelay(ctx.settings, delivery_settings, policy.topics, quarantine=_q
 async def retry_relay() -> None:
     """Runs for the worker's life; restarts after an unexpected error."""
     await ensure_topics(
-        ctx.settings, [*policy.topics, topics.DLQ, topics.QUARANTINE, topics.OUTBOUND]
+        ctx.settings, [*policy.topics, topics.DLQ, topics.QUARANTINE, topics.COMMANDS]
     )
     while True:
         try:

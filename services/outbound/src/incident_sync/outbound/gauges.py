@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import logging
 
-from incident_sync.outbound.agents.delivery import delivery_settings, guard
-from incident_sync.outbound.agents.retry import relay
 from incident_sync.outbound.app import app, ctx, quarantine
 from incident_sync.outbound.lag import LagProbe
 from incident_sync.outbound.metrics import CIRCUIT_STATE, DLQ_DEPTH, QUARANTINE_DEPTH
+from incident_sync.outbound.stages.delivery.agent import delivery_settings, throttle
+from incident_sync.outbound.stages.relay.agent import relay
 from incident_sync.syncmodel import topics
 from incident_sync.syncstate.dlq import DlqIndex
 
 log = logging.getLogger(__name__)
 
-lag = LagProbe(ctx.settings, app.conf.id, (topics.INBOUND, topics.CHANGES, topics.OUTBOUND))
+lag = LagProbe(ctx.settings, app.conf.id, (topics.OBSERVATIONS, topics.LINKED, topics.COMMANDS))
 dlq = DlqIndex(ctx.store.redis)
 
 
@@ -24,7 +24,7 @@ dlq = DlqIndex(ctx.store.redis)
 async def gauges() -> None:
     config = ctx.config
     for side in (config.platform, *config.integrations):
-        CIRCUIT_STATE.labels(side.id).set(guard.circuit_state(side.id))
+        CIRCUIT_STATE.labels(side.id).set(throttle.circuit_state(side.id))
         try:
             DLQ_DEPTH.labels(side.id).set(await dlq.depth(side.tenant, side.id))
         except Exception as exc:  # noqa: BLE001 - a gauge skips a beat

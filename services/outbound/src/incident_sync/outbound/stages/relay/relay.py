@@ -30,10 +30,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from incident_sync.outbound.durable import infrastructure
-from incident_sync.outbound.ladder import NOT_BEFORE
 from incident_sync.outbound.metrics import RETRY_DEPTH
-from incident_sync.outbound.reread import RETRY_TO
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE
+from incident_sync.outbound.stages.gate.reread import RETRY_TO
 from incident_sync.runtime import tracing
 from incident_sync.runtime.kafka import fetch_options, make_producer
 from incident_sync.runtime.settings import Settings
@@ -65,11 +65,11 @@ def due_at(record: ConsumerRecord[bytes, bytes]) -> float:
 
 def destination(record: ConsumerRecord[bytes, bytes]) -> str:
     """Where a due record goes: `sync.outbound` (a delivery command), or `sync.inbound` for
-    a change whose re-read the gate put off (`retry-to` header, `outbound.reread`)."""
+    a change whose re-read the gate put off (`retry-to` header, `outbound.stages.gate.reread`)."""
     for name, value in record.headers or ():
-        if name == RETRY_TO and value == topics.INBOUND.encode():
-            return topics.INBOUND
-    return topics.OUTBOUND
+        if name == RETRY_TO and value == topics.OBSERVATIONS.encode():
+            return topics.OBSERVATIONS
+    return topics.COMMANDS
 
 
 class _Forget(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound.ladder import NOT_BEFORE, due_header
+from incident_sync.outbound.stages.delivery.ladder import NOT_BEFORE, due_header
 from incident_sync.syncmodel import topics
 from incident_sync.syncmodel.retry import Retry, RetryPolicy
 from incident_sync.syncstate.quarantine import Message
@@ -60,7 +60,7 @@ def later(
     headers = [h for h in message.headers if h[0] not in _OURS]
     headers += [
         (ATTEMPT, str(step.attempt).encode()),
-        (RETRY_TO, topics.INBOUND.encode()),
+        (RETRY_TO, topics.OBSERVATIONS.encode()),
         due_header(due),
     ]
     return step.topic, headers, step.wait_s

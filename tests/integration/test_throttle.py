@@ -1,4 +1,4 @@
-"""The guard in front of every request to a tool, on a real redis-server, with two guards
+"""The throttle in front of every request to a tool, on a real redis-server, with two throttles
 standing for two workers: the rate limit and the concurrency cap are shared through Redis, a
 tool's Retry-After holds every worker, and the circuit breaker opens after transient
 failures, ignores refusals, and probes before it closes."""
@@ -14,8 +14,14 @@ import pytest
 from redis.asyncio import Redis
 
 from incident_sync.connectors.base import ToolError
-from incident_sync.outbound.guard import CLOSED, HALF_OPEN, OPEN, Deferred, Guard
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery.throttle import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    Deferred,
+    Throttle,
+)
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncstate.client import connect
 
@@ -30,16 +36,16 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def guard(redis: Redis, redis_url: str, side: IntegrationConfig, **settings: Any) -> Guard:
+def throttle(redis: Redis, redis_url: str, side: IntegrationConfig, **settings: Any) -> Throttle:
     conf = DeliverySettings(**{"DELIVERY_INLINE_WAIT_S": 0.1, **settings})
-    return Guard(redis, redis_url, conf, lambda _: side)
+    return Throttle(redis, redis_url, conf, lambda _: side)
 
 
 def tool(**kw: Any) -> IntegrationConfig:
     return IntegrationConfig(id="prod-snow", type="servicenow", base_url="http://x", **kw)
 
 
-async def call(g: Guard, fail: ToolError | None = None) -> None:
+async def call(g: Throttle, fail: ToolError | None = None) -> None:
     async with g.request("default", "prod-snow"):
         if fail is not None:
             raise fail
@@ -47,7 +53,7 @@ async def call(g: Guard, fail: ToolError | None = None) -> None:
 
 async def test_the_rate_limit_is_shared_by_every_worker(redis: Redis, redis_url: str) -> None:
     side = tool(rate_limit_per_minute=4)
-    a, b = guard(redis, redis_url, side), guard(redis, redis_url, side)
+    a, b = throttle(redis, redis_url, side), throttle(redis, redis_url, side)
     for g in (a, b, a, b):
         await call(g)
     with pytest.raises(Deferred) as deferred:
@@ -58,7 +64,7 @@ async def test_the_rate_limit_is_shared_by_every_worker(redis: Redis, redis_url:
 
 async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_url: str) -> None:
     side = tool(max_concurrency=1)
-    a, b = guard(redis, redis_url, side), guard(redis, redis_url, side)
+    a, b = throttle(redis, redis_url, side), throttle(redis, redis_url, side)
     async with a.request("default", "prod-snow"):
         with pytest.raises(Deferred) as deferred:
             await call(b)
@@ -67,8 +73,8 @@ async def test_the_concurrency_cap_holds_across_workers(redis: Redis, redis_url:
 
 
 async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_url: str) -> None:
-    a = guard(redis, redis_url, tool())
-    b = guard(redis, redis_url, tool(), DELIVERY_INLINE_WAIT_S=0.3)
+    a = throttle(redis, redis_url, tool())
+    b = throttle(redis, redis_url, tool(), DELIVERY_INLINE_WAIT_S=0.3)
     with pytest.raises(ToolError):
         await call(a, ToolError("429", status=429, retryable=True, retry_after_s=0.6))
     until = await b.blocked_until("default", "prod-snow")
@@ -84,7 +90,7 @@ async def test_a_retry_after_holds_every_worker_until_then(redis: Redis, redis_u
 async def test_the_circuit_opens_on_transient_failures_and_probes_before_closing(
     redis: Redis, redis_url: str
 ) -> None:
-    g = guard(redis, redis_url, tool(), BREAKER_FAILURES=3, BREAKER_OPEN_S=0.3)
+    g = throttle(redis, redis_url, tool(), BREAKER_FAILURES=3, BREAKER_OPEN_S=0.3)
     down = ToolError("HTTP 503", status=503, retryable=True)
     refused = ToolError("HTTP 400", status=400, retryable=False)
     for fail in (down, down, refused, down, down):  # a refusal is an answer: the count restarts
@@ -112,7 +118,7 @@ async def test_a_breaker_opened_while_a_request_waited_for_its_lease_defers_it(
 ) -> None:
     # One lease: the second request passes the breaker's check, then waits for the lease
     # while the first one's failure opens the breaker. It must be deferred, not fail.
-    g = guard(
+    g = throttle(
         redis,
         redis_url,
         tool(max_concurrency=1),

@@ -1,13 +1,13 @@
 """Held commands in the worker: an integration that is not paused (any more) gets the
-commands held for it (`outbound.hold`) delivered, on sync.outbound, every `hold_check_s`."""
+commands held for it (`stages.hold.hold`) delivered, on sync.outbound, every `hold_check_s`."""
 
 from __future__ import annotations
 
 import logging
 
-from incident_sync.outbound.agents.delivery import delivery_settings, hold, publish
 from incident_sync.outbound.app import app, ctx
-from incident_sync.outbound.ladder import command_key
+from incident_sync.outbound.stages.delivery.agent import delivery_settings, hold, publish
+from incident_sync.outbound.stages.delivery.ladder import command_key
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import DeliveryCommand
@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 
 async def _send(cmd: DeliveryCommand) -> None:
     key = command_key(cmd)
-    with tracing.sending(topics.OUTBOUND, key):
-        await publish(topics.OUTBOUND, key, codec.encode(cmd), tracing.kafka_headers())
+    with tracing.sending(topics.COMMANDS, key):
+        await publish(topics.COMMANDS, key, codec.encode(cmd), tracing.kafka_headers())
 
 
 @app.timer(interval=delivery_settings.hold_check_s)  # type: ignore[untyped-decorator]

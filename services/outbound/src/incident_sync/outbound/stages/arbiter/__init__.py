@@ -1,0 +1,1 @@
+"""The arbiter: sync.changes -> conflicts settled, writes planned -> sync.outbound."""

@@ -1,0 +1,1 @@
+"""Delivery: sync.outbound -> one attempt per message -> the ladder (retry topics, DLQ)."""

@@ -1,0 +1,1 @@
+"""The gate: sync.inbound -> guards in order (`guards.CHAIN`) -> sync.changes."""

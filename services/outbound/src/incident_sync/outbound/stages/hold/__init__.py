@@ -1,0 +1,1 @@
+"""Paused integrations: their commands held in order, let out on resume."""
