@@ -30,12 +30,6 @@ RETRY: Final = tuple(retry_topic(n) for n in range(1, 5))
 
 ALL: Final = (OBSERVATIONS, LINKED, COMMANDS, DLQ, QUARANTINE, *RETRY)
 
-# The names the three had before, kept for the services that still use them (ingress,
-# reconciler, control); new code uses the names above.
-INBOUND: Final = OBSERVATIONS
-CHANGES: Final = LINKED
-OUTBOUND: Final = COMMANDS
-
 
 def record_key(tenant: str, integration_id: str, external_id: str) -> bytes:
     """Everything observed about one record stays in order."""

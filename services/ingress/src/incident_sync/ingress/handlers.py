@@ -69,7 +69,7 @@ async def publish_events(publisher: Publisher, side: Side, events: Sequence[Chan
             raise ApiError(
                 413,
                 "too_large",
-                f"the change would be {len(value)} bytes on {topics.INBOUND}; at most {limit}"
+                f"the change would be {len(value)} bytes on {topics.OBSERVATIONS}; at most {limit}"
                 f" are accepted: a later stage's message carries up to {sizes.GROWTH} times"
                 f" the change, and none may exceed KAFKA_MAX_MESSAGE_BYTES ({max_message})",
                 outcome="too_large",

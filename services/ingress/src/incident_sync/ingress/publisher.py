@@ -59,7 +59,7 @@ class Publisher:
         producers: Sequence[AIOKafkaProducer] | None = None,
         pool_size: int | None = None,
         timeout_s: float = 5.0,
-        topic: str = topics.INBOUND,
+        topic: str = topics.OBSERVATIONS,
         ensure: bool = True,
         start_wait_s: float = 5.0,
     ) -> None:

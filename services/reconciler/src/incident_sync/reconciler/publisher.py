@@ -46,7 +46,7 @@ class Publisher:
         return self._producer is not None
 
     async def start(self) -> None:
-        await ensure_topics(self.settings, [topics.INBOUND, topics.QUARANTINE])
+        await ensure_topics(self.settings, [topics.OBSERVATIONS, topics.QUARANTINE])
         producer = make_producer(self.settings)
         await producer.start()
         self._producer = producer
@@ -61,21 +61,21 @@ class Publisher:
         first = events[0]
         key = topics.record_key(first.tenant, first.integration_id, first.external_id)
         # One `send sync.inbound` span for the batch, the child of the run's or the pass's.
-        with tracing.sending(topics.INBOUND, key, count=len(events)):
+        with tracing.sending(topics.OBSERVATIONS, key, count=len(events)):
             await self._publish(events, self._producer)
 
     async def _publish(self, events: Sequence[ChangeEvent], producer: AIOKafkaProducer) -> None:
         pending: list[tuple[ChangeEvent, Message, asyncio.Future[Any]]] = []
         for event in events:
             message = Message(
-                topic=topics.INBOUND,
+                topic=topics.OBSERVATIONS,
                 value=codec.encode(event),
                 key=topics.record_key(event.tenant, event.integration_id, event.external_id),
                 headers=headers(event),
             )
             try:
                 sent = await producer.send(
-                    topics.INBOUND,
+                    topics.OBSERVATIONS,
                     value=message.value,
                     key=message.key,
                     headers=list(message.headers),

@@ -103,7 +103,7 @@ async def resolve_conflict(call: Call) -> web.StreamResponse:
     key = topics.record_key(event.tenant, event.integration_id, event.external_id)
     try:
         await services.publish(
-            topics.INBOUND,
+            topics.OBSERVATIONS,
             key,
             codec.encode(event),
             [("origin", event.origin.value.encode()), ("delivery-id", event.delivery_id.encode())],

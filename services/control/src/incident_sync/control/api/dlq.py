@@ -57,7 +57,7 @@ async def _integration(call: Call) -> None:
 async def _publish(call: Call, entry: DlqEntry) -> None:
     key, cmd = requeue(entry)
     try:
-        await call.services.publish(topics.OUTBOUND, key, codec.encode(cmd), [])
+        await call.services.publish(topics.COMMANDS, key, codec.encode(cmd), [])
     except (KafkaError, OSError, TimeoutError) as exc:  # broker away: put it back
         await _index(call).add(entry)
         raise retrying.unavailable(exc) from None

@@ -79,7 +79,7 @@ async def _publish(call: Call, records: dict[str, str]) -> list[SyncedRecord]:
             ("integration-id", event.integration_id.encode()),
         ]
         try:
-            await call.services.publish(topics.INBOUND, key, codec.encode(event), headers)
+            await call.services.publish(topics.OBSERVATIONS, key, codec.encode(event), headers)
         except (KafkaError, OSError, TimeoutError) as exc:  # broker away: say what was queued
             MANUAL_SYNCS.labels(call.name, "unavailable").inc()
             raise ApiError(
