@@ -10,7 +10,9 @@ A snapshot taken before several writes of ours in a row landed shows the value a
 before the first of them: old, not an edit (what our write replaces is what a person last
 set, `outbound.recordstate.last_set_by_a_person`), and one showing a previous write of ours is
 not a person's edit either; but one taken after the first of them that shows the person's
-value again shows it set again: an edit (the state keeps the version our first write made)."""
+value again shows it set again, and one taken before a write of ours that shows its value shows
+a person's: both are edits (the state keeps our writes in a row with the versions they made,
+and an echo fingerprint is consumed only at its write's version or later)."""
 
 from __future__ import annotations
 
@@ -149,3 +151,70 @@ async def person_sets_back_between_our_writes(redis_port: int) -> dict[str, str 
 def test_a_person_setting_back_the_value_before_our_writes_is_an_edit(redis_port: int) -> None:
     shown = asyncio.run(person_sets_back_between_our_writes(redis_port))
     assert shown == {s: "d0" for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def person_sets_our_later_value_first(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    platform = world.sides["platform"]
+    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    world.clock.tick(60)
+    world.edit("tool-a", "title", "b")
+    world.clock.tick(1)
+    world.edit("tool-a", "title", "a")
+    world.clock.tick(1)
+    world.edit("platform", "title", "b")  # the newest edit, before either of ours lands
+    snapshot = world.queue.pop()
+    while world.queue:  # our two writes in a row on the platform: b, then a
+        await world.process(world.queue.pop(0))
+    await world.process(snapshot)  # older than both: its b is the person's, not ours
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await redis.aclose()
+    return {s: side.records[world.record_ids[s]].get("title") for s, side in world.sides.items()}
+
+
+def test_a_snapshot_older_than_our_writes_showing_a_value_we_wrote_later_is_an_edit(
+    redis_port: int,
+) -> None:
+    shown = asyncio.run(person_sets_our_later_value_first(redis_port))
+    assert shown == {s: "b" for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def snapshot_before_the_echoes(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    platform = world.sides["platform"]
+    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    world.clock.tick(60)
+    world.edit("tool-a", "title", "a")  # ours on the platform from now on: a row begins
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    world.clock.tick(60)
+    world.edit("tool-b", "title", "b")
+    world.clock.tick(1)
+    world.edit("tool-b", "title", "a")
+    world.clock.tick(1)
+    world.edit("platform", "title", "b")  # the newest edit, before either of ours lands
+    snapshot = world.queue.pop()
+    first, second = world.queue.pop(0), world.queue.pop(0)
+    await world.process(first)  # we write b, then a, on the platform and tool-a
+    await world.process(second)
+    await world.process(snapshot)  # before the echoes of our b: its b is the person's
+    while world.queue:
+        await world.process(world.queue.pop(0))
+    await redis.aclose()
+    return {s: side.records[world.record_ids[s]].get("title") for s, side in world.sides.items()}
+
+
+def test_a_snapshot_between_our_writes_in_a_row_shows_the_write_before_it(
+    redis_port: int,
+) -> None:
+    """It takes no echo fingerprint of a later write, and what it shows is compared with the
+    write of ours before it, not the one our last write replaced."""
+    shown = asyncio.run(snapshot_before_the_echoes(redis_port))
+    assert shown == {s: "b" for s in ("platform", "tool-a", "tool-b")}, shown

@@ -13,20 +13,25 @@ OURS_AT = {"d": T0}  # our write on the record carried a change made at T0
 LATER = T0 + timedelta(seconds=5)
 
 
-def clobbered(new: str, version: str, old: str | None = None, first: str | None = "v2") -> bool:
-    """A snapshot (or, with `old`, a delta) at `version` of field d, after our writes in a row:
-    the first (version `first`) replaced the person's "p"; the last replaced our "a" with "b"
-    at v4."""
+ROW = [("v2", "a"), ("v4", "b")]
+
+
+def clobbered(
+    new: str, version: str, old: str | None = None, row: list[tuple[str, str]] | None = ROW
+) -> bool:
+    """A snapshot (or, with `old`, a delta) at `version` of field d, after our writes in a row
+    (`row`): the first wrote "a" over the person's "p" at v2, the last "b" over our "a" at v4."""
     return "d" in clobbered_fields(
         {"d": FieldChange(old=old, new=new)},
         version,
-        {"d": "v4"},
+        {"d": row[-1][0] if row else "v4"},
         LATER,
         OURS_AT,
         {"d": "b"},
         {"d": "a"},
         {"d": "p"},
-        {"d": first} if first is not None else None,
+        {"d": row} if row is not None else None,
+        row_kept=3,
     )
 
 
@@ -39,7 +44,7 @@ def test_a_snapshot_after_our_first_write_showing_the_persons_value_shows_it_set
 
 
 def test_without_the_first_writes_version_the_persons_value_is_taken_as_old() -> None:
-    assert not clobbered("p", "v3", first=None)
+    assert not clobbered("p", "v3", row=None)
 
 
 def test_a_snapshot_showing_a_value_of_ours_is_no_edit() -> None:
@@ -59,3 +64,20 @@ def test_a_delta_is_an_edit_when_it_changes_the_value() -> None:
 
 def test_a_newer_version_is_not_stale_and_so_not_clobbered() -> None:
     assert not clobbered("x", "v5")
+
+
+def test_a_snapshot_before_our_first_write_cannot_show_a_later_value_of_ours_unedited() -> None:
+    """Before our writes in a row, "a" (what our last write replaced: our own, written after
+    the snapshot) stands there only because a person set it: an edit."""
+    assert clobbered("a", "v1")
+    assert not clobbered("a", "v1", row=None)  # no versions: the safe guess
+
+
+def test_a_snapshot_between_writes_of_a_long_row_shows_the_one_before_it() -> None:
+    row = [("v2", "a"), ("v4", "b"), ("v6", "c")]
+    assert not clobbered("b", "v5", row=row)
+    assert clobbered("a", "v5", row=row)  # ours once, but not at v5: set again
+    assert clobbered("c", "v5", row=row)  # ours later only: a person's
+    # Older than every write kept of a row that may be longer: any of them, or the person's.
+    assert not clobbered("c", "v1", row=row)
+    assert not clobbered("p", "v1", row=row)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from incident_sync.syncmodel.events import FieldChange
@@ -69,7 +69,8 @@ def clobbered_fields(
     known: Mapping[str, str | None],
     replaced: Mapping[str, str | None],
     person: Mapping[str, str | None] | None = None,
-    first: Mapping[str, str] | None = None,
+    rows: Mapping[str, Sequence[tuple[str, str | None]]] | None = None,
+    row_kept: int = 8,
 ) -> set[str]:
     """Stale fields whose value is nevertheless newer than the one we wrote over it.
 
@@ -80,15 +81,14 @@ def clobbered_fields(
 
     `written_ts` holds, per field, the source time of the value our last write put there
     (none where the last value seen was a person's); `known` the record's values as we know
-    them (ours, there); `replaced` the values our write replaced, `person` what a person last
-    set before our writes in a row (a snapshot taken before the first shows it; `first`: the
-    version the first made: a snapshot at it or later showing the person's value shows it set
-    again, an edit). A tool that
-    reports the changed fields with their old values (a delta webhook) dates each field's
-    change exactly. A full snapshot (a platform's) dates only the record: a field it shows
-    with neither our value, nor the one we replaced, nor the person's before our writes was
-    changed in between, and is taken as changed at the snapshot's time, the latest it can
-    have been.
+    them (ours, there). A tool that reports the changed fields with their old values (a delta
+    webhook) dates each field's change exactly. A full snapshot (a platform's) dates only the
+    record: a field it shows with another value than the one it held at the snapshot's
+    version was changed in between, and is taken as changed at the snapshot's time, the latest
+    it can have been. That value (`_unedited`) is read from `rows`, our writes in a row there
+    (`[(version, value)]`, oldest first, the last `row_kept` of them), and `person`, what a
+    person set before the first; without versions, `replaced` (what our last write replaced)
+    and `person` are the guesses.
     """
     return {
         f
@@ -100,17 +100,34 @@ def clobbered_fields(
             normalize(c.new) != normalize(c.old)  # a delta: a real change, not whitespace
             if c.old is not None
             else normalize(c.new)
-            not in {
-                normalize(known.get(f)),
-                normalize(replaced.get(f)),
-                normalize((person or {}).get(f, replaced.get(f)))
-                if _before_our_first(version, (first or {}).get(f))
-                else normalize(replaced.get(f)),
-            }
+            not in _unedited(
+                version,
+                (rows or {}).get(f, ()),
+                row_kept,
+                known.get(f),
+                replaced.get(f),
+                (person or {}).get(f, replaced.get(f)),
+            )
         )
     }
 
 
-def _before_our_first(version: str | None, first: str | None) -> bool:
-    # Without both versions the snapshot may be older than our first write: the safe guess.
-    return version is None or first is None or version < first
+def _unedited(
+    version: str | None,
+    row: Sequence[tuple[str, str | None]],
+    row_kept: int,
+    known: str | None,
+    replaced: str | None,
+    person: str | None,
+) -> set[str]:
+    """The values a snapshot at `version` may show in a field nobody but us changed since
+    the value a person set there: the value of our last write at or before `version`, or,
+    taken before the first, the person's. Our value now (`known`) is no news either way."""
+    if version is None or not row:
+        return {normalize(known), normalize(replaced), normalize(person)}
+    at_or_before = [value for v, value in row if v <= version]
+    if at_or_before:
+        return {normalize(known), normalize(at_or_before[-1])}
+    if len(row) < row_kept:  # the whole row is known: before its first write
+        return {normalize(known), normalize(person)}
+    return {normalize(known), normalize(person), *(normalize(value) for _, value in row)}

@@ -7,8 +7,9 @@ bookkeeping of where that value came from (names start with NUL, which no field 
 - `\\0p:<field>`: the value our write replaced;
 - `\\0o:<field>`: what a person last set there: the value `\\0p:` holds, or, after several
   writes of ours in a row, the one the first of them replaced;
-- `\\0f:<field>`: the tool's version the first of those writes of ours made (a snapshot at
-  that version or later was taken after it, so the person's value it shows was set again);
+- `\\0h:<field>`: those writes of ours in a row, oldest first: `[[version, value], ...]`
+  (the last `ROW_KEPT`), so a snapshot at any version is known to show which of them, or the
+  person's value from before the first (`syncmodel.echo.clobbered_fields`);
 - `\\0s:<field>`: the value we sent, where the tool stored another form of it (cut, normalised,
   or its own default in place of our empty value): the field's value *is* our value, as the
   tool keeps it. Absent where the tool stored what we sent, or the value is someone else's.
@@ -21,12 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from incident_sync.syncmodel.echo import normalize
 
 VERSION = "\x00v:"
 PREV = "\x00p:"
 PERSON = "\x00o:"
-FIRST = "\x00f:"
+ROW = "\x00h:"
+ROW_KEPT = 8  # writes of ours in a row remembered per field
 TS = "\x00t:"
 SENT = "\x00s:"
 
@@ -52,7 +56,7 @@ class KnownState:
     written_ts: dict[str, datetime]
     replaced: dict[str, str | None] = field(default_factory=dict)  # what our write replaced
     person: dict[str, str | None] = field(default_factory=dict)  # what a person last set
-    first: dict[str, str] = field(default_factory=dict)  # version of our first write in a row
+    rows: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # ours in a row
     sent: dict[str, str | None] = field(default_factory=dict)  # ours, where stored otherwise
 
 
@@ -66,8 +70,8 @@ def parse_known(raw: Mapping[Any, Any] | Sequence[Any]) -> KnownState:
             known.replaced[name[len(PREV) :]] = value
         elif name.startswith(PERSON):
             known.person[name[len(PERSON) :]] = value
-        elif name.startswith(FIRST):
-            known.first[name[len(FIRST) :]] = value
+        elif name.startswith(ROW):
+            known.rows[name[len(ROW) :]] = _row(value)
         elif name.startswith(TS):
             if value:
                 known.written_ts[name[len(TS) :]] = datetime.fromisoformat(value)
@@ -92,15 +96,27 @@ def last_set_by_a_person(known: KnownState) -> dict[str, str | None]:
     return out
 
 
-def first_of_the_row(
-    known: KnownState, fields: Collection[str], version: str | None
+def _row(raw: str) -> list[tuple[str, str | None]]:
+    try:
+        entries = orjson.loads(raw) if raw else []
+    except orjson.JSONDecodeError:
+        return []
+    return [(str(e[0]), e[1]) for e in entries if isinstance(e, list) and len(e) == 2]
+
+
+def rows_after(
+    known: KnownState, stored: Mapping[str, str | None], version: str | None
 ) -> dict[str, str]:
-    """Per field our write of `version` stores: the version the first of our writes in a row
-    there made. `version` itself where the known value is not ours (this write starts the row)
-    or the tool gives no versions."""
-    if version is None:
-        return {}
-    return {f: known.first.get(f, version) if f in known.written_ts else version for f in fields}
+    """The `\\0h:` marks after our write of `stored` made `version`: the field's row of our
+    writes goes on where the known value is ours, else starts with this write. Empty (no row)
+    where the tool gives no versions."""
+    out: dict[str, str] = {}
+    for f, value in stored.items():
+        row = list(known.rows.get(f, [])) if f in known.written_ts and version else []
+        if version is not None:
+            row.append((version, value))
+        out[f] = orjson.dumps([list(e) for e in row[-ROW_KEPT:]]).decode() if row else ""
+    return out
 
 
 def shows(known: KnownState, field: str, value: str | None) -> bool:
@@ -146,7 +162,7 @@ def state_write(
     sent: Mapping[str, str | None] | None = None,
     changed: Collection[str] = (),
     person: Mapping[str, str | None] | None = None,
-    first: Mapping[str, str] | None = None,
+    rows: Mapping[str, str] | None = None,
 ) -> StateWrite:
     """The state hash commands that remember `fields`.
 
@@ -165,7 +181,7 @@ def state_write(
             mapping.update({PREV + k: replaced.get(k) or "" for k in fields})
         if person is not None:
             mapping.update({PERSON + k: person.get(k) or "" for k in fields})
-        mapping.update({FIRST + k: v for k, v in (first or {}).items() if k in fields})
+        mapping.update({ROW + k: v for k, v in (rows or {}).items() if k in fields})
         marks = sent or {}
         mapping.update({SENT + k: v or "" for k, v in marks.items() if k in fields})
         cleared += [SENT + k for k in fields if k not in marks]

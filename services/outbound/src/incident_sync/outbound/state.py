@@ -140,7 +140,7 @@ class StateStore:
         sent: Mapping[str, str | None] | None = None,
         changed: Collection[str] = (),
         person: Mapping[str, str | None] | None = None,
-        first: Mapping[str, str] | None = None,
+        rows: Mapping[str, str] | None = None,
     ) -> None:
         """Remember values seen on (or written to) a record, queued.
 
@@ -149,11 +149,11 @@ class StateStore:
         value sent (`outbound.recordstate`). Otherwise they were observed, which clears the
         mark, except for the fields in `ours` (the echo of our write: the value is still the
         one we put there); `changed`: observed fields whose value differs from the known one;
-        `person`: with `replaced`, what a person last set there, `first`: the version the first
-        of our writes in a row made (`recordstate`).
+        `person`: with `replaced`, what a person last set there, `rows`: our writes in a row
+        (`recordstate`).
         """
         write = state_write(
-            fields, version, written_ts, ours, replaced, sent, changed, person, first
+            fields, version, written_ts, ours, replaced, sent, changed, person, rows
         )
         key = keys.state(tenant, integration_id, external_id)
         if write.mapping:
@@ -183,8 +183,9 @@ class StateStore:
         fields: Mapping[str, str | None],
         ttl_s: int,
     ) -> None:
-        """Record what we are about to write, before writing, so its echo is recognised;
-        and that the write is pending until its echo is seen."""
+        """Record what we are about to write, before writing, so its echo is recognised
+        (the fingerprint holds "1" until the write's version is known, `q_echo_at`); and that
+        the write is pending until its echo is seen."""
         for name, value in fields.items():
             pipe.set(
                 keys.echo_fingerprint(tenant, integration_id, external_id, name, value),
@@ -195,6 +196,27 @@ class StateStore:
             pending = keys.pending(tenant, integration_id, external_id)
             pipe.hset(pending, mapping={k: v or "" for k, v in fields.items()})
             pipe.expire(pending, ttl_s)
+
+    def q_echo_at(
+        self,
+        pipe: Pipeline,
+        tenant: str,
+        integration_id: str,
+        external_id: str,
+        fields: Mapping[str, str | None],
+        version: str,
+    ) -> None:
+        """Our write of `fields` made the tool's `version`: their fingerprints wait for an
+        echo at that version or later (a snapshot older than the write that shows the same
+        value shows a person's, `stages.gate.read`). A fingerprint already consumed stays
+        gone."""
+        for name, value in fields.items():
+            pipe.set(
+                keys.echo_fingerprint(tenant, integration_id, external_id, name, value),
+                version,
+                xx=True,
+                keepttl=True,
+            )
 
     async def consume_echo(
         self, tenant: str, integration_id: str, external_id: str, field: str, value: str | None

@@ -25,8 +25,8 @@ from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.recordstate import (
-    first_of_the_row,
     last_set_by_a_person,
+    rows_after,
     sent_marks,
     shows,
 )
@@ -224,6 +224,9 @@ class Delivery:
                         stored,
                         ctx.config.echo_ttl_s,
                     )
+                    store.q_echo_at(
+                        pipe, sent.tenant, target_id, external_id, sent.set_fields, version
+                    )
                 store.q_remember_state(
                     pipe,
                     sent.tenant,
@@ -234,7 +237,7 @@ class Delivery:
                     sent.source_ts,
                     replaced=before.fields,
                     person=last_set_by_a_person(before),
-                    first=first_of_the_row(before, stored, version),
+                    rows=rows_after(before, stored, version),
                     sent=marks,
                 )
                 self._q_wrote(pipe, sent, external_id)

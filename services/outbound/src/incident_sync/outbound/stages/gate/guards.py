@@ -40,7 +40,7 @@ from typing import Protocol
 from incident_sync.connectors.base import RecordNotFound
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.recordstate import shows_ours
+from incident_sync.outbound.recordstate import ROW_KEPT, shows_ours
 from incident_sync.outbound.stages.gate.read import GateReader
 from incident_sync.outbound.stages.gate.screening import GateResult, Screening
 from incident_sync.syncmodel.comments import COMMENT, comment_changes, forced_changes
@@ -294,7 +294,8 @@ class Stale:
             known.fields,
             known.replaced,
             known.person,
-            known.first,
+            known.rows,
+            ROW_KEPT,
         )
         if clobbered and (side.actor is None or event.actor != side.actor):
             fresh = {**fresh, **{f: event.changes[f] for f in clobbered}}

@@ -2,9 +2,11 @@
 
 In order, as the gate's guards ask: the delivery's dedupe mark (a duplicate stops there,
 consuming nothing); then the echo fingerprints the event's values consume (whatever guard
-drops the event afterwards); the record's known state; the fields our write set at the event's
-version; and, when asked, the record's incident (`link:`) and the incident's links and
-detached integrations. Reads the gate may not need cost less than another round trip.
+drops the event afterwards; one that holds the version our write made is consumed only by an
+event at that version or later: an older snapshot showing the value shows a person's); the
+record's known state; the fields our write set at the event's version; and, when asked, the
+record's incident (`link:`) and the incident's links and detached integrations. Reads the
+gate may not need cost less than another round trip.
 """
 
 from __future__ import annotations
@@ -24,9 +26,25 @@ _READ = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {1}
 end
+-- Whether version a comes before b, byte by byte as Python compares str (Lua's own `<` on
+-- strings follows the server's locale).
+local function before(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      return x < y
+    end
+  end
+  return #a < #b
+end
 local consumed = {}
 for i = 7, #KEYS do
-  consumed[#consumed + 1] = redis.call('DEL', KEYS[i])
+  local mark = redis.call('GET', KEYS[i])
+  local hit = 0
+  if mark and (mark == '1' or ARGV[1] == '' or not before(ARGV[1], mark)) then
+    hit = redis.call('DEL', KEYS[i])
+  end
+  consumed[#consumed + 1] = hit
 end
 local ours = ''
 if ARGV[1] ~= '' then
