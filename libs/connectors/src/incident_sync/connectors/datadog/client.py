@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import httpx
 
-from incident_sync.connectors.base import ToolError, classify_http_error
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.http import Reset, ResetHeader, ToolClient, path_id
 
 BASE_URL: Final = "https://api.datadoghq.com"
 _ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
@@ -28,65 +28,36 @@ class DatadogAuth(httpx.Auth):
         yield request
 
 
-def error_message(response: httpx.Response) -> str:
-    data = body_json(response)
-    if isinstance(data, dict) and isinstance(data.get("errors"), list):
-        return "; ".join(str(e) for e in data["errors"]) or f"HTTP {response.status_code}"
-    return f"HTTP {response.status_code}: {response.text[:200]}"
-
-
-def classify(response: httpx.Response, message: str) -> ToolError:
-    error = classify_http_error(response, message)
-    if response.status_code == 429 and error.retry_after_s is None:
-        try:
-            reset = float(response.headers.get("x-ratelimit-reset", ""))
-        except ValueError:
-            return error
-        return ToolError(message, status=429, retryable=True, retry_after_s=max(0.0, reset))
-    return error
-
-
 def _id(value: str) -> str:
-    if not _ID.match(value):
-        raise ToolError(f"Datadog: not an incident id: {value!r}", retryable=False)
-    return value
+    return path_id(_ID, value, "Datadog: not an incident id")
 
 
-class DatadogClient:
+class DatadogClient(ToolClient):
+    DEFAULT_BASE_URL = BASE_URL
+    RESET_HEADERS = (ResetHeader("x-ratelimit-reset", Reset.SECONDS),)
+
     def __init__(
         self,
         http: httpx.AsyncClient,
         *,
+        integration: str,
         api_key: str,
         app_key: str,
         base_url: str,
         timeout_s: float,
     ) -> None:
-        self.http = http
-        self._base = (base_url or BASE_URL).rstrip("/")
-        self._auth = bound_auth(DatadogAuth(api_key, app_key), self._base)
-        self._timeout = timeout_s
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            method,
-            self._base + path,
-            error_message=error_message,
-            auth=self._auth,
-            params=params,
-            json=json,
-            timeout_s=self._timeout,
-            classify=classify,
+        super().__init__(
+            http,
+            integration=integration,
+            base_url=base_url,
+            auth=DatadogAuth(api_key, app_key),
+            timeout_s=timeout_s,
         )
-        return json_object(response)
+
+    def error_text(self, body: object) -> str | None:
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            return "; ".join(str(e) for e in body["errors"]) or None
+        return None
 
     async def get_incident(self, incident_id: str) -> dict[str, Any]:
         return _data(await self._call("GET", f"/api/v2/incidents/{_id(incident_id)}"))

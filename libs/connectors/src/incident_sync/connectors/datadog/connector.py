@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordState,
     ToolError,
     WebhookRejected,
@@ -48,14 +47,13 @@ from incident_sync.connectors.datadog.fields import (
     version_of,
 )
 from incident_sync.connectors.datadog.options import DatadogOptions
+from incident_sync.connectors.http import ToolConnector
 from incident_sync.syncmodel.events import ChangeEvent
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class DatadogConnector(Connector, WebhookSource, ChangeFeed):
-    _client: DatadogClient | None = None
-
+class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
     @cached_property
     def options(self) -> DatadogOptions:
         return DatadogOptions.of(self.config)
@@ -74,28 +72,19 @@ class DatadogConnector(Connector, WebhookSource, ChangeFeed):
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
         return webhook.parse_webhook(body, integration_id=self.config.id, tenant=self.config.tenant)
 
-    @property
-    def client(self) -> DatadogClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            cfg = self.config
-            if cfg.api_key is None or cfg.password is None:
-                raise ToolError(
-                    f"{cfg.id}: api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are "
-                    "required",
-                    retryable=False,
-                )
-            self._client = DatadogClient(
-                http,
-                api_key=cfg.api_key.get_secret_value(),
-                app_key=cfg.password.get_secret_value(),
-                base_url=cfg.base_url,
-                timeout_s=cfg.timeout_s,
-            )
-        return self._client
-
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _new_client(self, http: httpx.AsyncClient) -> DatadogClient:
+        cfg = self.config
+        api_key, app_key = self._required(
+            "api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are", cfg.api_key, cfg.password
+        )
+        return DatadogClient(
+            http,
+            integration=cfg.id,
+            api_key=api_key,
+            app_key=app_key,
+            base_url=cfg.base_url,
+            timeout_s=cfg.timeout_s,
+        )
 
     async def test_connection(self) -> None:
         await self.client.search("state:active", page_size=1)

@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordNotFound,
     RecordState,
     ToolError,
@@ -37,6 +36,7 @@ from incident_sync.connectors.base import (
     stored_values,
 )
 from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.pagerduty import signature
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
 from incident_sync.connectors.pagerduty.fields import (
@@ -59,11 +59,9 @@ from incident_sync.syncmodel.fields import Status
 TITLE_MAX = 1024
 
 
-class PagerDutyConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
+class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentThread, ChangeFeed):
     # Notes have ids; they can be added, never edited or deleted (`supports_comment_edits`).
     LIMITS = {TITLE: TITLE_MAX}
-
-    _client: PagerDutyClient | None = None
 
     @cached_property
     def options(self) -> PagerDutyOptions:
@@ -90,27 +88,19 @@ class PagerDutyConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
         )
 
     # -- API -------------------------------------------------------------------------------
-    @property
-    def client(self) -> PagerDutyClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            cfg = self.config
-            if cfg.api_key is None or not cfg.username:
-                raise ToolError(
-                    f"{cfg.id}: api_key and username (the From e-mail) are required",
-                    retryable=False,
-                )
-            self._client = PagerDutyClient(
-                http,
-                token=cfg.api_key.get_secret_value(),
-                from_email=cfg.username,
-                base_url=cfg.base_url,
-                timeout_s=cfg.timeout_s,
-            )
-        return self._client
-
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _new_client(self, http: httpx.AsyncClient) -> PagerDutyClient:
+        cfg = self.config
+        token, from_email = self._required(
+            "api_key and username (the From e-mail) are", cfg.api_key, cfg.username
+        )
+        return PagerDutyClient(
+            http,
+            integration=cfg.id,
+            token=token,
+            from_email=from_email,
+            base_url=cfg.base_url,
+            timeout_s=cfg.timeout_s,
+        )
 
     async def test_connection(self) -> None:
         await self.client.abilities()

@@ -12,7 +12,7 @@ from typing import Any, Final
 import httpx
 
 from incident_sync.connectors.base import RecordNotFound, ToolError
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.http import ToolClient
 
 BASE_URL: Final = "https://slack.com/api"
 RETRYABLE: Final = frozenset(
@@ -32,21 +32,28 @@ class SlackAuth(httpx.Auth):
         yield request
 
 
-def error_message(response: httpx.Response) -> str:
-    data = body_json(response)
-    if isinstance(data, dict) and data.get("error"):
-        return str(data["error"])
-    return f"HTTP {response.status_code}: {response.text[:200]}"
+class SlackClient(ToolClient):
+    DEFAULT_BASE_URL = BASE_URL
 
-
-class SlackClient:
     def __init__(
-        self, http: httpx.AsyncClient, *, token: str, base_url: str, timeout_s: float
+        self,
+        http: httpx.AsyncClient,
+        *,
+        integration: str,
+        token: str,
+        base_url: str,
+        timeout_s: float,
     ) -> None:
-        self.http = http
-        self._base = (base_url or BASE_URL).rstrip("/")
-        self._auth = bound_auth(SlackAuth(token), self._base)
-        self._timeout = timeout_s
+        super().__init__(
+            http,
+            integration=integration,
+            base_url=base_url,
+            auth=SlackAuth(token),
+            timeout_s=timeout_s,
+        )
+
+    def error_text(self, body: object) -> str | None:
+        return str(body["error"]) if isinstance(body, dict) and body.get("error") else None
 
     async def call(
         self,
@@ -56,17 +63,12 @@ class SlackClient:
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
         """One Web API method; `ok: false` becomes a ToolError (or RecordNotFound)."""
-        response = await send(
-            self.http,
+        data = await self._call(
             "GET" if body is None else "POST",
-            f"{self._base}/{method}",
-            error_message=error_message,
-            auth=self._auth,
+            f"/{method}",
             params=params,
             json=dict(body) if body is not None else None,
-            timeout_s=self._timeout,
         )
-        data = json_object(response)
         if data.get("ok") is not True:
             error = str(data.get("error") or "unknown_error")
             if error in NOT_FOUND:
