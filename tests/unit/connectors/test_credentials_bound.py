@@ -11,6 +11,7 @@ import pytest
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.datadog.client import auth as datadog_auth
 from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
 from incident_sync.connectors.servicenow.connector import ServiceNowConnector
@@ -59,8 +60,7 @@ async def test_a_redirect_is_not_followed_even_by_a_client_made_to_follow(
         client = DatadogClient(
             http,
             integration="prod-dd",
-            api_key=API_KEY,
-            app_key=APP_KEY,
+            auth=datadog_auth(API_KEY, APP_KEY),
             base_url=tool.url,
             timeout_s=5,
         )

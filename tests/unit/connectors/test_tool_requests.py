@@ -16,8 +16,10 @@ from prometheus_client import REGISTRY
 
 from incident_sync.connectors.base import RecordNotFound, ToolError
 from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.datadog.client import auth as datadog_auth
 from incident_sync.connectors.jira.client import JiraClient
 from incident_sync.connectors.pagerduty.client import PagerDutyClient
+from incident_sync.connectors.pagerduty.client import auth as pagerduty_auth
 from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
 from incident_sync.sandbox.pagerduty.app import build_app
 from incident_sync.sandbox.pagerduty.state import PagerDutyConfig
@@ -130,16 +132,14 @@ def _jira_reset_in(seconds: int) -> str:
 
 
 def _pagerduty_call(http: httpx.AsyncClient, url: str) -> Awaitable[object]:
-    client = PagerDutyClient(
-        http, integration="pd-reset", token=TOKEN, from_email=FROM, base_url=url, timeout_s=5
-    )
+    auth = pagerduty_auth(TOKEN, FROM)
+    client = PagerDutyClient(http, integration="pd-reset", base_url=url, auth=auth, timeout_s=5)
     return client.abilities()
 
 
 def _datadog_call(http: httpx.AsyncClient, url: str) -> Awaitable[object]:
-    client = DatadogClient(
-        http, integration="dd-reset", api_key="k", app_key="a", base_url=url, timeout_s=5
-    )
+    auth = datadog_auth("k", "a")
+    client = DatadogClient(http, integration="dd-reset", base_url=url, auth=auth, timeout_s=5)
     return client.get_incident("abc")
 
 

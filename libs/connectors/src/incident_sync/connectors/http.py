@@ -19,7 +19,7 @@ from __future__ import annotations
 import abc
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -65,10 +65,33 @@ class ResetHeader:
         return max(0.0, stamp.timestamp() - now)
 
 
+class HeaderAuth(httpx.Auth):
+    """Credentials (and the headers the vendor wants with them) set on every request;
+    `with_body` only on requests that carry a body."""
+
+    def __init__(
+        self, headers: Mapping[str, str], *, with_body: Mapping[str, str] | None = None
+    ) -> None:
+        self._headers = dict(headers)
+        self._with_body = dict(with_body or {})
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(self._headers)
+        if request.content:
+            request.headers.update(self._with_body)
+        yield request
+
+
+def bearer(token: str, *, with_body: Mapping[str, str] | None = None) -> HeaderAuth:
+    """`Authorization: Bearer <token>`."""
+    return HeaderAuth({"Authorization": f"Bearer {token}"}, with_body=with_body)
+
+
 class ToolClient:
     """One integration's client for its tool's API (see the module's docstring)."""
 
     DEFAULT_BASE_URL: ClassVar[str] = ""
+    PATH_PREFIX: ClassVar[str] = ""  # before every path (Jira's /rest/api/3)
     RESET_HEADERS: ClassVar[tuple[ResetHeader, ...]] = ()
     PARAMS: ClassVar[Params] = {}
 
@@ -84,7 +107,7 @@ class ToolClient:
         self.http = http
         # The metric's label: the integration's configured name, never a URL or a secret.
         self.integration = integration
-        self._base = (base_url or self.DEFAULT_BASE_URL).rstrip("/")
+        self._base = (base_url or self.DEFAULT_BASE_URL).rstrip("/") + self.PATH_PREFIX
         self._auth = bound_auth(auth, self._base)
         self._timeout = timeout_s
 
@@ -168,9 +191,23 @@ class ToolConnector(Connector, Generic[C]):
             self._client = self._new_client(http)
         return self._client
 
+    # The tool's client class; each connector names its own.
+    client_class: type[C]
+
     @abc.abstractmethod
+    def _auth(self) -> httpx.Auth:
+        """The tool's credentials from the config (`_required`); the client binds them to
+        the origin of `base_url`."""
+
     def _new_client(self, http: httpx.AsyncClient) -> C:
-        """The tool's client on `http` for this integration (`integration=self.config.id`)."""
+        cfg = self.config
+        return self.client_class(
+            http,
+            integration=cfg.id,
+            base_url=cfg.base_url,
+            auth=self._auth(),
+            timeout_s=cfg.timeout_s,
+        )
 
     def _make_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self.config.timeout_s)

@@ -6,26 +6,18 @@ Errors are `{"errors": ["..."]}`; 429 carries `X-RateLimit-Reset` (seconds until
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
-import httpx
-
 from incident_sync.connectors.base import ToolError
-from incident_sync.connectors.http import Reset, ResetHeader, ToolClient, path_id
+from incident_sync.connectors.http import HeaderAuth, Reset, ResetHeader, ToolClient, path_id
 
 BASE_URL: Final = "https://api.datadoghq.com"
 _ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
-class DatadogAuth(httpx.Auth):
-    def __init__(self, api_key: str, app_key: str) -> None:
-        self._api, self._app = api_key, app_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["DD-API-KEY"] = self._api
-        request.headers["DD-APPLICATION-KEY"] = self._app
-        yield request
+def auth(api_key: str, app_key: str) -> HeaderAuth:
+    return HeaderAuth({"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key})
 
 
 def _id(value: str) -> str:
@@ -35,24 +27,6 @@ def _id(value: str) -> str:
 class DatadogClient(ToolClient):
     DEFAULT_BASE_URL = BASE_URL
     RESET_HEADERS = (ResetHeader("x-ratelimit-reset", Reset.SECONDS),)
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        integration: str,
-        api_key: str,
-        app_key: str,
-        base_url: str,
-        timeout_s: float,
-    ) -> None:
-        super().__init__(
-            http,
-            integration=integration,
-            base_url=base_url,
-            auth=DatadogAuth(api_key, app_key),
-            timeout_s=timeout_s,
-        )
 
     def error_text(self, body: object) -> str | None:
         if isinstance(body, dict) and isinstance(body.get("errors"), list):

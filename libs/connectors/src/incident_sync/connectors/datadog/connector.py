@@ -37,6 +37,7 @@ from incident_sync.connectors.base import (
 from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
 from incident_sync.connectors.datadog import webhook
 from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.datadog.client import auth as client_auth
 from incident_sync.connectors.datadog.fields import (
     DESCRIPTION,
     SEVERITY,
@@ -72,19 +73,12 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
         return webhook.parse_webhook(body, integration_id=self.config.id, tenant=self.config.tenant)
 
-    def _new_client(self, http: httpx.AsyncClient) -> DatadogClient:
+    client_class = DatadogClient
+
+    def _auth(self) -> httpx.Auth:
         cfg = self.config
-        api_key, app_key = self._required(
-            "api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are", cfg.api_key, cfg.password
-        )
-        return DatadogClient(
-            http,
-            integration=cfg.id,
-            api_key=api_key,
-            app_key=app_key,
-            base_url=cfg.base_url,
-            timeout_s=cfg.timeout_s,
-        )
+        what = "api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are"
+        return client_auth(*self._required(what, cfg.api_key, cfg.password))
 
     async def test_connection(self) -> None:
         await self.client.search("state:active", page_size=1)

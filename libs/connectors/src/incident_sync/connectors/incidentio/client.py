@@ -10,11 +10,10 @@ found in a stale cache is looked up once more before being reported as unknown).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
-
-import httpx
 
 from incident_sync.connectors.http import ToolClient, member
 
@@ -30,35 +29,12 @@ class Page:
     total: int | None  # every incident matching the filters, when the API says
 
 
-class BearerAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
-
-
 class IncidentIoClient(ToolClient):
     DEFAULT_BASE_URL = BASE_URL
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        integration: str,
-        api_key: str,
-        base_url: str,
-        timeout_s: float,
-    ) -> None:
-        super().__init__(
-            http,
-            integration=integration,
-            base_url=base_url,
-            auth=BearerAuth(api_key),
-            timeout_s=timeout_s,
-        )
-        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+    @cached_property
+    def _cache(self) -> dict[str, tuple[float, list[dict[str, Any]]]]:
+        return {}
 
     def error_text(self, body: object) -> str | None:
         """incident.io's `{"type", "status", "request_id", "errors": [{"message", ...}]}`."""

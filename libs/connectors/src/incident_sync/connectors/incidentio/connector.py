@@ -35,7 +35,7 @@ from incident_sync.connectors.base import (
     stored_values,
 )
 from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
-from incident_sync.connectors.http import ToolConnector
+from incident_sync.connectors.http import ToolConnector, bearer
 from incident_sync.connectors.incidentio import signature
 from incident_sync.connectors.incidentio.client import MAX_PAGE_SIZE, IncidentIoClient
 from incident_sync.connectors.incidentio.edit import edit_body
@@ -75,15 +75,10 @@ class IncidentIoConnector(ToolConnector[IncidentIoClient], WebhookSource, Change
         )
 
     # -- API -------------------------------------------------------------------------------
-    def _new_client(self, http: httpx.AsyncClient) -> IncidentIoClient:
-        (api_key,) = self._required("api_key is", self.config.api_key)
-        return IncidentIoClient(
-            http,
-            integration=self.config.id,
-            api_key=api_key,
-            base_url=self.config.base_url,
-            timeout_s=self.config.timeout_s,
-        )
+    client_class = IncidentIoClient
+
+    def _auth(self) -> httpx.Auth:
+        return bearer(*self._required("api_key is", self.config.api_key))
 
     @cached_property
     def options(self) -> IncidentIoOptions:

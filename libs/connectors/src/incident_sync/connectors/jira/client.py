@@ -12,8 +12,6 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 
-import httpx
-
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.http import Reset, ResetHeader, ToolClient, path_id
 from incident_sync.connectors.transport import body_json, json_object
@@ -38,23 +36,8 @@ def _id(value: str) -> str:
 class JiraClient(ToolClient):
     RESET_HEADERS = (ResetHeader("x-ratelimit-reset", Reset.ISO),)
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        integration: str,
-        base_url: str,
-        auth: httpx.Auth,
-        timeout_s: float,
-    ) -> None:
-        # Every call is under /rest/api/3; the auth is bound to the origin alone.
-        super().__init__(
-            http,
-            integration=integration,
-            base_url=base_url.rstrip("/") + API,
-            auth=auth,
-            timeout_s=timeout_s,
-        )
+    # Every call is under /rest/api/3 (the auth is bound to the origin alone).
+    PATH_PREFIX = API
 
     def error_text(self, body: object) -> str | None:
         if not isinstance(body, dict):

@@ -126,20 +126,12 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         )
 
     # -- API -------------------------------------------------------------------------------
-    def _new_client(self, http: httpx.AsyncClient) -> JiraClient:
+    client_class = JiraClient
+
+    def _auth(self) -> httpx.Auth:
         cfg = self.config
-        user, token = self._required(
-            "username (account e-mail) and api_key (API token) are",
-            cfg.username,
-            cfg.api_key or cfg.password,
-        )
-        return JiraClient(
-            http,
-            integration=cfg.id,
-            base_url=cfg.base_url,
-            auth=httpx.BasicAuth(user, token),
-            timeout_s=cfg.timeout_s,
-        )
+        what = "username (account e-mail) and api_key (API token) are"
+        return httpx.BasicAuth(*self._required(what, cfg.username, cfg.api_key or cfg.password))
 
     def _read_fields(self, *, comments: bool = True) -> tuple[str, ...]:
         extra = (self.fields.severity_field,) if self.fields.severity_field else ()

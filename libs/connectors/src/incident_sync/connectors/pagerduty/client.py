@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Final
 
-import httpx
-
-from incident_sync.connectors.http import Reset, ResetHeader, ToolClient, member, path_id
+from incident_sync.connectors.http import (
+    HeaderAuth,
+    Reset,
+    ResetHeader,
+    ToolClient,
+    member,
+    path_id,
+)
 
 BASE_URL: Final = "https://api.pagerduty.com"
 ACCEPT: Final = "application/vnd.pagerduty+json;version=2"
@@ -24,17 +30,15 @@ PAGE_LIMIT: Final = 100  # the list endpoints' maximum
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-class PagerDutyAuth(httpx.Auth):
-    def __init__(self, token: str, from_email: str) -> None:
-        self._auth = f"Token token={token}"
-        self._from = from_email
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._auth
-        request.headers["Accept"] = ACCEPT
-        request.headers["Content-Type"] = "application/json"  # the spec requires it on reads too
-        request.headers["From"] = self._from
-        yield request
+def auth(token: str, from_email: str) -> HeaderAuth:
+    return HeaderAuth(
+        {
+            "Authorization": f"Token token={token}",
+            "Accept": ACCEPT,
+            "Content-Type": "application/json",  # the spec requires it on reads too
+            "From": from_email,
+        }
+    )
 
 
 def _id(value: str) -> str:
@@ -46,25 +50,11 @@ class PagerDutyClient(ToolClient):
     # No Retry-After is documented: a 429 says when to try again in `ratelimit-reset`.
     RESET_HEADERS = (ResetHeader("ratelimit-reset", Reset.SECONDS),)
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        integration: str,
-        token: str,
-        from_email: str,
-        base_url: str,
-        timeout_s: float,
-    ) -> None:
-        super().__init__(
-            http,
-            integration=integration,
-            base_url=base_url,
-            auth=PagerDutyAuth(token, from_email),
-            timeout_s=timeout_s,
-        )
-        self._users: dict[str, tuple[float, str | None]] = {}
-        self._priorities: tuple[float, dict[str, str]] | None = None
+    _priorities: tuple[float, dict[str, str]] | None = None
+
+    @cached_property
+    def _users(self) -> dict[str, tuple[float, str | None]]:
+        return {}
 
     def error_text(self, body: object) -> str | None:
         if isinstance(body, dict) and isinstance(body.get("error"), dict):

@@ -39,6 +39,7 @@ from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, Web
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.pagerduty import signature
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
+from incident_sync.connectors.pagerduty.client import auth as client_auth
 from incident_sync.connectors.pagerduty.fields import (
     ASSIGNEE,
     COMMENT,
@@ -88,18 +89,12 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
         )
 
     # -- API -------------------------------------------------------------------------------
-    def _new_client(self, http: httpx.AsyncClient) -> PagerDutyClient:
+    client_class = PagerDutyClient
+
+    def _auth(self) -> httpx.Auth:
         cfg = self.config
-        token, from_email = self._required(
-            "api_key and username (the From e-mail) are", cfg.api_key, cfg.username
-        )
-        return PagerDutyClient(
-            http,
-            integration=cfg.id,
-            token=token,
-            from_email=from_email,
-            base_url=cfg.base_url,
-            timeout_s=cfg.timeout_s,
+        return client_auth(
+            *self._required("api_key and username (the From e-mail) are", cfg.api_key, cfg.username)
         )
 
     async def test_connection(self) -> None:

@@ -85,14 +85,7 @@ class ServiceNowConnector(ToolConnector[ServiceNowClient], WebhookSource, Change
         )
 
     # -- API -------------------------------------------------------------------------------
-    def _new_client(self, http: httpx.AsyncClient) -> ServiceNowClient:
-        return ServiceNowClient(
-            http,
-            integration=self.config.id,
-            base_url=self.config.base_url,
-            auth=self._auth(),
-            timeout_s=self.config.timeout_s,
-        )
+    client_class = ServiceNowClient
 
     def _auth(self) -> httpx.Auth:
         cfg = self.config

@@ -6,13 +6,11 @@ for most failures; `ratelimited` comes as HTTP 429 with `Retry-After`.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
-
 from incident_sync.connectors.base import RecordNotFound, ToolError
-from incident_sync.connectors.http import ToolClient
+from incident_sync.connectors.http import HeaderAuth, ToolClient, bearer
 
 BASE_URL: Final = "https://slack.com/api"
 RETRYABLE: Final = frozenset(
@@ -21,36 +19,13 @@ RETRYABLE: Final = frozenset(
 NOT_FOUND: Final = frozenset({"message_not_found", "thread_not_found"})
 
 
-class SlackAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        if request.method == "POST":
-            request.headers["Content-Type"] = "application/json; charset=utf-8"
-        yield request
+def auth(token: str) -> HeaderAuth:
+    # Every POST carries a JSON body; Slack wants the charset stated.
+    return bearer(token, with_body={"Content-Type": "application/json; charset=utf-8"})
 
 
 class SlackClient(ToolClient):
     DEFAULT_BASE_URL = BASE_URL
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        integration: str,
-        token: str,
-        base_url: str,
-        timeout_s: float,
-    ) -> None:
-        super().__init__(
-            http,
-            integration=integration,
-            base_url=base_url,
-            auth=SlackAuth(token),
-            timeout_s=timeout_s,
-        )
 
     def error_text(self, body: object) -> str | None:
         return str(body["error"]) if isinstance(body, dict) and body.get("error") else None

@@ -26,6 +26,7 @@ from incident_sync.connectors.base import (
 from incident_sync.connectors.capabilities import CommentThread, Notifier
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.slack.client import SlackClient
+from incident_sync.connectors.slack.client import auth as client_auth
 from incident_sync.connectors.slack.message import MESSAGE_TEXT_MAX, render, state_of
 from incident_sync.connectors.slack.options import SlackOptions
 from incident_sync.syncmodel.fields import Field
@@ -35,15 +36,10 @@ from incident_sync.syncmodel.limits import cut
 class SlackConnector(ToolConnector[SlackClient], CommentThread, Notifier):
     supports_comment_edits = True
 
-    def _new_client(self, http: httpx.AsyncClient) -> SlackClient:
-        (token,) = self._required("api_key (the bot token) is", self.config.api_key)
-        return SlackClient(
-            http,
-            integration=self.config.id,
-            token=token,
-            base_url=self.config.base_url,
-            timeout_s=self.config.timeout_s,
-        )
+    client_class = SlackClient
+
+    def _auth(self) -> httpx.Auth:
+        return client_auth(*self._required("api_key (the bot token) is", self.config.api_key))
 
     @cached_property
     def options(self) -> SlackOptions:
