@@ -16,8 +16,6 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
 from incident_sync.connectors.base import WebhookRejected
 from incident_sync.connectors.incidentio.fields import (
     COMMENT,
@@ -29,7 +27,7 @@ from incident_sync.connectors.incidentio.fields import (
     status_of,
 )
 from incident_sync.connectors.incidentio.signature import delivery_id as svix_delivery_id
-from incident_sync.connectors.jsonshape import record_id, text
+from incident_sync.connectors.jsonshape import body_object, record_id, text
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
 
 INCIDENT_EVENTS: Final[Mapping[str, ChangeKind]] = {
@@ -64,12 +62,7 @@ def parse_webhook(
 
 
 def _envelope(body: bytes) -> tuple[str, dict[str, Any]]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
+    data = body_object(body)
     event_type = data.get("event_type")
     if not isinstance(event_type, str) or not event_type:
         raise WebhookRejected(422, "missing event_type")
