@@ -34,16 +34,13 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
+from incident_sync.connectors.canonical import DESCRIPTION, SEVERITY, STATUS, TITLE
 from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
 from incident_sync.connectors.datadog import webhook
 from incident_sync.connectors.datadog.client import DatadogClient
 from incident_sync.connectors.datadog.client import auth as client_auth
 from incident_sync.connectors.datadog.fields import (
-    DESCRIPTION,
-    SEVERITY,
     STATE_OUT,
-    STATUS,
-    TITLE,
     DatadogFieldMap,
     version_of,
 )

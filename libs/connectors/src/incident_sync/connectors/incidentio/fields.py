@@ -13,17 +13,18 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from incident_sync.connectors.canonical import (
+    ASSIGNEE,
+    COMMENT,
+    DESCRIPTION,
+    PRIORITY,
+    SEVERITY,
+    STATUS,
+    TITLE,
+)
 from incident_sync.connectors.jsonshape import as_list, present_text, text
-from incident_sync.syncmodel.fields import Field, Status
+from incident_sync.syncmodel.fields import Status
 
-# Plain `str` values and keys (not the StrEnum members): orjson refuses str-subclass dict keys.
-TITLE: Final = Field.TITLE.value
-DESCRIPTION: Final = Field.DESCRIPTION.value
-STATUS: Final = Field.STATUS.value
-SEVERITY: Final = Field.SEVERITY.value
-COMMENT: Final = Field.COMMENT.value
-PRIORITY: Final = Field.PRIORITY.value
-ASSIGNEE: Final = Field.ASSIGNEE.value
 DEFAULT_PRIORITY_FIELD: Final = "Priority"
 DEFAULT_COMMENT_FIELD: Final = "External work notes"  # where other tools' notes are written
 # Every other custom field is state as `custom.<Field name>`: trigger filters test it (an

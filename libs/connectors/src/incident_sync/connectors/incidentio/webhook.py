@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.canonical import COMMENT, STATUS
 from incident_sync.connectors.incidentio.fields import (
-    COMMENT,
     DEFAULT_COMMENT_FIELD,
     DEFAULT_PRIORITY_FIELD,
-    STATUS,
     canonical_fields,
     parse_timestamp,
     status_of,

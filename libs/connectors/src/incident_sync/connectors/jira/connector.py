@@ -42,12 +42,7 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
-from incident_sync.connectors.http import ToolConnector
-from incident_sync.connectors.jira import signature, transitions
-from incident_sync.connectors.jira.adf import text_to_adf
-from incident_sync.connectors.jira.client import JiraClient
-from incident_sync.connectors.jira.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     DESCRIPTION,
@@ -55,6 +50,13 @@ from incident_sync.connectors.jira.fields import (
     SEVERITY,
     STATUS,
     TITLE,
+)
+from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.http import ToolConnector
+from incident_sync.connectors.jira import signature, transitions
+from incident_sync.connectors.jira.adf import text_to_adf
+from incident_sync.connectors.jira.client import JiraClient
+from incident_sync.connectors.jira.fields import (
     JiraFieldMap,
     parse_time,
     version_of,

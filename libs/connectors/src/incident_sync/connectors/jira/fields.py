@@ -22,18 +22,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from incident_sync.connectors.canonical import (
+    ASSIGNEE,
+    COMMENT,
+    DESCRIPTION,
+    PRIORITY,
+    SEVERITY,
+    STATUS,
+    TITLE,
+)
 from incident_sync.connectors.jira.adf import body_text
 from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.connectors.jsonshape import WrongShape, claimed_id, text
-from incident_sync.syncmodel.fields import Field, Status
-
-TITLE: Final = Field.TITLE.value
-DESCRIPTION: Final = Field.DESCRIPTION.value
-STATUS: Final = Field.STATUS.value
-PRIORITY: Final = Field.PRIORITY.value
-ASSIGNEE: Final = Field.ASSIGNEE.value
-SEVERITY: Final = Field.SEVERITY.value
-COMMENT: Final = Field.COMMENT.value
+from incident_sync.syncmodel.fields import Status
 
 DONE_CATEGORY: Final = "done"
 DEFAULT_CLOSED_STATUSES: Final = ("done", "resolved", "closed", "canceled", "cancelled")
@@ -74,8 +75,7 @@ class JiraFieldMap:
 
     @classmethod
     def from_options(cls, options: JiraOptions | Mapping[str, object]) -> JiraFieldMap:
-        if not isinstance(options, JiraOptions):
-            options = JiraOptions.model_validate(dict(options))
+        options = JiraOptions.coerce(options)
         kwargs: dict[str, Any] = {}
         if options.priority_map:
             kwargs["priorities"] = options.priority_map

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from incident_sync.connectors.base import WebhookRejected
-from incident_sync.connectors.jira.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     DESCRIPTION,
@@ -27,6 +27,8 @@ from incident_sync.connectors.jira.fields import (
     SEVERITY,
     STATUS,
     TITLE,
+)
+from incident_sync.connectors.jira.fields import (
     JiraFieldMap,
     body_value,
     from_epoch_ms,

@@ -35,18 +35,20 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
-from incident_sync.connectors.http import ToolConnector
-from incident_sync.connectors.pagerduty import signature
-from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
-from incident_sync.connectors.pagerduty.client import auth as client_auth
-from incident_sync.connectors.pagerduty.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     ESCALATION_POLICY,
     PRIORITY,
     STATUS,
     TITLE,
+)
+from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.http import ToolConnector
+from incident_sync.connectors.pagerduty import signature
+from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
+from incident_sync.connectors.pagerduty.client import auth as client_auth
+from incident_sync.connectors.pagerduty.fields import (
     PagerDutyFieldMap,
     assignee_ids,
     parse_time,

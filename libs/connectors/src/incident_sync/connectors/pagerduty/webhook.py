@@ -20,13 +20,15 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from incident_sync.connectors.base import WebhookRejected
-from incident_sync.connectors.jsonshape import body_object, header_id, record_id, text
-from incident_sync.connectors.pagerduty.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     ESCALATION_POLICY,
     PRIORITY,
     STATUS,
+)
+from incident_sync.connectors.jsonshape import body_object, header_id, record_id, text
+from incident_sync.connectors.pagerduty.fields import (
     STATUS_IN,
     PagerDutyFieldMap,
     parse_time,
