@@ -112,11 +112,7 @@ class _Base:
         reference = incident.get("reference")
         extra: dict[str, Any] = {} if source_ts is None else {"source_ts": source_ts}
         return ChangeEvent(
-            delivery_id=self.delivery_id,
-            tenant=self.tenant,
-            integration_id=self.integration_id,
-            external_id=incident_id,
-            platform_incident_id=incident_id,
+            **self._about(incident_id),
             reference=reference if isinstance(reference, str) else None,
             kind=kind,
             # Plain dicts: pydantic-core builds the FieldChanges faster than Python does.
@@ -151,11 +147,14 @@ class _Base:
 
     def refresh(self, payload: Mapping[str, Any]) -> ChangeEvent:
         incident_id = _incident_id(payload, "private incident")  # only {"id"}
-        return ChangeEvent(
-            delivery_id=self.delivery_id,
-            tenant=self.tenant,
-            integration_id=self.integration_id,
-            external_id=incident_id,
-            platform_incident_id=incident_id,
-            kind=ChangeKind.REFRESH,
-        )
+        return ChangeEvent(**self._about(incident_id), kind=ChangeKind.REFRESH)
+
+    def _about(self, incident_id: str) -> dict[str, Any]:
+        # The platform's record is the incident itself: its id is both.
+        return {
+            "delivery_id": self.delivery_id,
+            "tenant": self.tenant,
+            "integration_id": self.integration_id,
+            "external_id": incident_id,
+            "platform_incident_id": incident_id,
+        }
