@@ -44,6 +44,8 @@ class Reset(Enum):
 
 @dataclass(frozen=True)
 class ResetHeader:
+    """A vendor's rate-limit header (`name`, case-insensitive) and how it states the time."""
+
     name: str
     unit: Reset
 
