@@ -60,6 +60,8 @@ FLOW = {
     "incident_sync_commands_planned_total",
     "incident_sync_deliveries_total",
     "incident_sync_propagation_seconds_bucket",
+    # the worker's writes to ServiceNow and its reads of incident.io (connectors.http)
+    "incident_sync_tool_request_seconds_bucket",
     "incident_sync_control_requests_total",
     "incident_sync_drift_discrepancies_total",
     "incident_sync_reconcile_runs_total",

@@ -11,6 +11,7 @@ import pytest
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.datadog.client import auth as datadog_auth
 from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
 from incident_sync.connectors.servicenow.connector import ServiceNowConnector
@@ -57,7 +58,11 @@ async def test_a_redirect_is_not_followed_even_by_a_client_made_to_follow(
     tool.on("GET", "/api/v2/incidents/abc", (302, b"", {"Location": f"{elsewhere.url}/steal"}))
     async with httpx.AsyncClient(follow_redirects=True) as http:
         client = DatadogClient(
-            http, api_key=API_KEY, app_key=APP_KEY, base_url=tool.url, timeout_s=5
+            http,
+            integration="prod-dd",
+            auth=datadog_auth(API_KEY, APP_KEY),
+            base_url=tool.url,
+            timeout_s=5,
         )
         with pytest.raises(ToolError) as caught:
             await client.get_incident("abc")
@@ -90,7 +95,9 @@ async def test_an_oauth_token_request_for_another_origin_is_refused(
         elsewhere.url, client_id="cid", client_secret="csecret", username="u", password=PASSWORD
     )
     async with httpx.AsyncClient() as http:
-        client = ServiceNowClient(http, base_url=tool.url, auth=oauth, timeout_s=5)
+        client = ServiceNowClient(
+            http, integration="prod-snow", base_url=tool.url, auth=oauth, timeout_s=5
+        )
         with pytest.raises(ToolError) as caught:
             await client.test_connection()
     assert carried_credentials(elsewhere) == []

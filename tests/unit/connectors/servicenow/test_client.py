@@ -45,7 +45,11 @@ async def test_client_methods(stub: Stub) -> None:
     stub.on("GET", "/api/now/table/sys_journal_field", note_reply(None))
     async with httpx.AsyncClient() as http:
         client = ServiceNowClient(
-            http, base_url=stub.url, auth=httpx.BasicAuth("incident.sync", "pw"), timeout_s=5
+            http,
+            integration="prod-snow",
+            base_url=stub.url,
+            auth=httpx.BasicAuth("incident.sync", "pw"),
+            timeout_s=5,
         )
         await client.test_connection()
         assert stub.seen[-1].query["sysparm_limit"] == "1"

@@ -106,7 +106,9 @@ async def test_oauth_renews_before_expiry(stub: Stub) -> None:
         clock=lambda: now[0],
     )
     async with httpx.AsyncClient() as http:
-        client = ServiceNowClient(http, base_url=stub.url, auth=auth, timeout_s=5)
+        client = ServiceNowClient(
+            http, integration="prod-snow", base_url=stub.url, auth=auth, timeout_s=5
+        )
         await client.get_incident(SYS_ID)
         now[0] += 500  # inside the token's life
         await client.get_incident(SYS_ID)
@@ -137,7 +139,9 @@ async def test_oauth_refused_refresh_falls_back_to_password(stub: Stub) -> None:
         clock=lambda: now[0],
     )
     async with httpx.AsyncClient() as http:
-        client = ServiceNowClient(http, base_url=stub.url, auth=auth, timeout_s=5)
+        client = ServiceNowClient(
+            http, integration="prod-snow", base_url=stub.url, auth=auth, timeout_s=5
+        )
         await client.get_incident(SYS_ID)
         now[0] += 1000
         await client.get_incident(SYS_ID)

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from incident_sync.connectors.base import WebhookRejected
 from incident_sync.syncmodel import ids
 
@@ -29,6 +31,17 @@ class WrongShape(WebhookRejected):
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(422, f"{where}: {problem}")
         self.where = where
+
+
+def body_object(body: bytes) -> dict[str, Any]:
+    """A webhook body that must be a JSON object; anything else is refused with 400."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "body is not a JSON object")
+    return data
 
 
 def as_list(value: object) -> list[Any]:

@@ -16,6 +16,7 @@ API's OpenAPI document shows the models, and its fuzz holds the API to them).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -59,9 +60,26 @@ class ConnectorOptions(BaseModel):
         """`config.options` as this model (already checked when the config was loaded)."""
         return cls.model_validate(config.options)
 
+    @classmethod
+    def coerce(cls, options: Self | Mapping[str, object]) -> Self:
+        """`options` as this model: a model as it is, a mapping validated."""
+        return options if isinstance(options, cls) else cls.model_validate(dict(options))
+
+
+class _ReadFirst:
+    """An `Annotated` marker whose `parse` runs before the type's own validation."""
+
+    def parse(self, value: object) -> object:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self.parse, handler(source))
+
 
 @dataclass(frozen=True)
-class PairList:
+class PairList(_ReadFirst):
     """`Annotated[Pairs, PairList(...)]`: `name=value` pairs as one string
     (`"Highest=P1,High=P2"`, spaces around either side dropped; "" or null is none), read as
     a tuple of pairs. `value` and `name`: what each may be, spaces around it included
@@ -89,11 +107,6 @@ class PairList:
             out.append((name.strip(" "), target.strip(" ")))
         return tuple(out)
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_before_validator_function(self.parse, handler(source))
-
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
@@ -106,7 +119,7 @@ class PairList:
 
 
 @dataclass(frozen=True)
-class Count:
+class Count(_ReadFirst):
     """`Annotated[int, Count(low, high)]`: a whole number in [low, high], given as a number
     or as its digits (`"5"`)."""
 
@@ -120,11 +133,6 @@ class Count:
         if out_of_range and not isinstance(value, bool):
             raise ValueError(f"expected a number from {self.low} to {self.high}")
         return value
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_before_validator_function(self.parse, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler

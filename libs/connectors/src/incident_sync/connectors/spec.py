@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from incident_sync.connectors.base import Connector
 from incident_sync.connectors.capabilities import ChangeFeed, Notifier, WebhookSource, roles
-from incident_sync.syncmodel.fields import Direction
-from incident_sync.syncmodel.tools import ToolTraits
+from incident_sync.syncmodel.fields import Direction, Field
+from incident_sync.syncmodel.tools import CanonicalFields, ToolTraits
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,3 +40,9 @@ class ConnectorSpec(ToolTraits):
     def capabilities(self) -> tuple[str, ...]:
         """The roles its connector implements (`connectors.capabilities.ROLES`)."""
         return roles(self.connector)
+
+
+def both_ways(*fields: Field) -> CanonicalFields:
+    """A tool mapped in code that carries `fields` in and out (its spec's `fields`)."""
+    names = frozenset(f.value for f in fields)
+    return CanonicalFields(inbound=names, outbound=names)

@@ -12,12 +12,15 @@ credential headers such as Datadog's along to wherever the answer points).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any
 
 import httpx
 import orjson
 
+from incident_sync.connectors import metrics
 from incident_sync.connectors.base import RequestNotSent, ToolError, classify_http_error
 from incident_sync.syncmodel.destination import origin
 
@@ -36,12 +39,20 @@ async def send(
     json: object = None,
     timeout_s: float | None = None,
     classify: Callable[[httpx.Response, str], ToolError] = classify_http_error,
+    integration: str | None = None,
 ) -> httpx.Response:
-    """Send one request; raise ToolError for transport failures and error statuses."""
+    """Send one request; raise ToolError for transport failures and error statuses.
+
+    With `integration` (the integration's configured name), the request's duration goes to
+    `incident_sync_tool_request_seconds{integration, method, code}`; a request that never
+    left (`RequestNotSent`) is not observed.
+    """
     content = orjson.dumps(json) if json is not None else None
     headers = {"Accept": "application/json"}
     if content is not None:
         headers["Content-Type"] = "application/json"
+    started = time.perf_counter()
+    code: str | None = metrics.NO_ANSWER
     try:
         response = await http.request(
             method,
@@ -54,12 +65,23 @@ async def send(
             timeout=timeout_s if timeout_s is not None else httpx.USE_CLIENT_DEFAULT,
             follow_redirects=False,  # whatever the client was made with
         )
+        code = str(response.status_code)
+    except (RequestNotSent, asyncio.CancelledError):  # nothing sent, or we stopped waiting
+        code = None
+        raise
     except httpx.InvalidURL as exc:  # not an HTTP error: a URL httpx will not send to
+        code = None
         raise RequestNotSent(f"{method}: not a usable URL: {exc}") from exc
     except httpx.TimeoutException as exc:
+        code = metrics.TIMEOUT
         raise ToolError(f"{method} {url}: timed out ({exc!r})", retryable=True) from exc
     except httpx.TransportError as exc:
         raise ToolError(f"{method} {url}: {exc!r}", retryable=True) from exc
+    finally:
+        if integration is not None and code is not None:
+            metrics.TOOL_REQUEST_SECONDS.labels(integration, method, code).observe(
+                time.perf_counter() - started
+            )
     if response.is_error:
         await response.aread()
         raise classify(response, f"{method} {_path(url)}: {error_message(response)}")

@@ -6,87 +6,32 @@ Errors are `{"errors": ["..."]}`; 429 carries `X-RateLimit-Reset` (seconds until
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
-import httpx
-
-from incident_sync.connectors.base import ToolError, classify_http_error
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.http import HeaderAuth, Reset, ResetHeader, ToolClient, path_id
 
 BASE_URL: Final = "https://api.datadoghq.com"
 _ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
-class DatadogAuth(httpx.Auth):
-    def __init__(self, api_key: str, app_key: str) -> None:
-        self._api, self._app = api_key, app_key
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["DD-API-KEY"] = self._api
-        request.headers["DD-APPLICATION-KEY"] = self._app
-        yield request
-
-
-def error_message(response: httpx.Response) -> str:
-    data = body_json(response)
-    if isinstance(data, dict) and isinstance(data.get("errors"), list):
-        return "; ".join(str(e) for e in data["errors"]) or f"HTTP {response.status_code}"
-    return f"HTTP {response.status_code}: {response.text[:200]}"
-
-
-def classify(response: httpx.Response, message: str) -> ToolError:
-    error = classify_http_error(response, message)
-    if response.status_code == 429 and error.retry_after_s is None:
-        try:
-            reset = float(response.headers.get("x-ratelimit-reset", ""))
-        except ValueError:
-            return error
-        return ToolError(message, status=429, retryable=True, retry_after_s=max(0.0, reset))
-    return error
+def auth(api_key: str, app_key: str) -> HeaderAuth:
+    return HeaderAuth({"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key})
 
 
 def _id(value: str) -> str:
-    if not _ID.match(value):
-        raise ToolError(f"Datadog: not an incident id: {value!r}", retryable=False)
-    return value
+    return path_id(_ID, value, "Datadog: not an incident id")
 
 
-class DatadogClient:
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        api_key: str,
-        app_key: str,
-        base_url: str,
-        timeout_s: float,
-    ) -> None:
-        self.http = http
-        self._base = (base_url or BASE_URL).rstrip("/")
-        self._auth = bound_auth(DatadogAuth(api_key, app_key), self._base)
-        self._timeout = timeout_s
+class DatadogClient(ToolClient):
+    DEFAULT_BASE_URL = BASE_URL
+    RESET_HEADERS = (ResetHeader("x-ratelimit-reset", Reset.SECONDS),)
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            method,
-            self._base + path,
-            error_message=error_message,
-            auth=self._auth,
-            params=params,
-            json=json,
-            timeout_s=self._timeout,
-            classify=classify,
-        )
-        return json_object(response)
+    def error_text(self, body: object) -> str | None:
+        if isinstance(body, dict) and isinstance(body.get("errors"), list):
+            return "; ".join(str(e) for e in body["errors"]) or None
+        return None
 
     async def get_incident(self, incident_id: str) -> dict[str, Any]:
         return _data(await self._call("GET", f"/api/v2/incidents/{_id(incident_id)}"))

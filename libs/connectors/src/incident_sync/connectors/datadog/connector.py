@@ -28,34 +28,30 @@ from typing import Any
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordState,
     ToolError,
     WebhookRejected,
     Written,
     stored_values,
 )
+from incident_sync.connectors.canonical import DESCRIPTION, SEVERITY, STATUS, TITLE
 from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
 from incident_sync.connectors.datadog import webhook
 from incident_sync.connectors.datadog.client import DatadogClient
+from incident_sync.connectors.datadog.client import auth as client_auth
 from incident_sync.connectors.datadog.fields import (
-    DESCRIPTION,
-    SEVERITY,
     STATE_OUT,
-    STATUS,
-    TITLE,
     DatadogFieldMap,
     version_of,
 )
 from incident_sync.connectors.datadog.options import DatadogOptions
+from incident_sync.connectors.http import ToolConnector
 from incident_sync.syncmodel.events import ChangeEvent
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class DatadogConnector(Connector, WebhookSource, ChangeFeed):
-    _client: DatadogClient | None = None
-
+class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
     @cached_property
     def options(self) -> DatadogOptions:
         return DatadogOptions.of(self.config)
@@ -74,28 +70,12 @@ class DatadogConnector(Connector, WebhookSource, ChangeFeed):
     def parse(self, headers: Mapping[str, str], body: bytes) -> list[ChangeEvent]:
         return webhook.parse_webhook(body, integration_id=self.config.id, tenant=self.config.tenant)
 
-    @property
-    def client(self) -> DatadogClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            cfg = self.config
-            if cfg.api_key is None or cfg.password is None:
-                raise ToolError(
-                    f"{cfg.id}: api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are "
-                    "required",
-                    retryable=False,
-                )
-            self._client = DatadogClient(
-                http,
-                api_key=cfg.api_key.get_secret_value(),
-                app_key=cfg.password.get_secret_value(),
-                base_url=cfg.base_url,
-                timeout_s=cfg.timeout_s,
-            )
-        return self._client
+    client_class = DatadogClient
 
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _auth(self) -> httpx.Auth:
+        cfg = self.config
+        what = "api_key (DD-API-KEY) and password (DD-APPLICATION-KEY) are"
+        return client_auth(*self._required(what, cfg.api_key, cfg.password))
 
     async def test_connection(self) -> None:
         await self.client.search("state:active", page_size=1)

@@ -13,13 +13,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from incident_sync.connectors.canonical import DESCRIPTION, SEVERITY, STATUS, TITLE
 from incident_sync.connectors.datadog.options import CORRELATION_FIELD, DatadogOptions
-from incident_sync.syncmodel.fields import Field, Status
-
-TITLE: Final = Field.TITLE.value
-DESCRIPTION: Final = Field.DESCRIPTION.value
-STATUS: Final = Field.STATUS.value
-SEVERITY: Final = Field.SEVERITY.value
+from incident_sync.syncmodel.fields import Status
 
 STATE_IN: Final[Mapping[str, str]] = {
     "active": Status.OPEN.value,
@@ -55,8 +51,7 @@ class DatadogFieldMap:
 
     @classmethod
     def from_options(cls, options: DatadogOptions | Mapping[str, object]) -> DatadogFieldMap:
-        if not isinstance(options, DatadogOptions):
-            options = DatadogOptions.model_validate(dict(options))
+        options = DatadogOptions.coerce(options)
         kwargs: dict[str, Any] = {}
         if options.severity_map:
             kwargs["severities"] = options.severity_map

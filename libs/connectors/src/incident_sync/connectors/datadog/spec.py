@@ -5,16 +5,13 @@ from __future__ import annotations
 
 from incident_sync.connectors.datadog.connector import DatadogConnector
 from incident_sync.connectors.datadog.options import DatadogOptions
-from incident_sync.connectors.spec import ConnectorSpec
+from incident_sync.connectors.spec import ConnectorSpec, both_ways
 from incident_sync.syncmodel.fields import Field as F
-from incident_sync.syncmodel.tools import CanonicalFields
-
-FIELDS = frozenset(f.value for f in (F.TITLE, F.DESCRIPTION, F.STATUS, F.SEVERITY))
 
 SPEC = ConnectorSpec(
     type="datadog",
     summary="Datadog incidents (API v2)",
     connector=DatadogConnector,
     options=DatadogOptions,
-    fields=CanonicalFields(inbound=FIELDS, outbound=FIELDS),
+    fields=both_ways(F.TITLE, F.DESCRIPTION, F.STATUS, F.SEVERITY),
 )

@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
-
 from incident_sync.connectors.base import WebhookRejected
-from incident_sync.connectors.jsonshape import record_id
+from incident_sync.connectors.jsonshape import body_object, record_id
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
 
 DEFAULT_HEADER: Final = "X-Incident-Sync-Token"
@@ -35,12 +33,7 @@ def verify(headers: Mapping[str, str], secret: str, header: str = DEFAULT_HEADER
 
 
 def parse_webhook(body: bytes, *, integration_id: str, tenant: str) -> list[ChangeEvent]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
+    data = body_object(body)
     incident_id = data.get("incident_id")
     if incident_id in (None, ""):
         # A monitor alert sent to the same webhook: not an incident, nothing to sync.

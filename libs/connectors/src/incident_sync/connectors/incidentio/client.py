@@ -10,14 +10,12 @@ found in a stale cache is looked up once more before being reported as unknown).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Final
 
-import httpx
-
-from incident_sync.connectors.base import ToolError
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.http import ToolClient, member
 
 BASE_URL: Final = "https://api.incident.io"
 LOOKUP_TTL_S: Final = 300.0
@@ -31,20 +29,18 @@ class Page:
     total: int | None  # every incident matching the filters, when the API says
 
 
-class BearerAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
+class IncidentIoClient(ToolClient):
+    DEFAULT_BASE_URL = BASE_URL
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
+    @cached_property
+    def _cache(self) -> dict[str, tuple[float, list[dict[str, Any]]]]:
+        return {}
 
-
-def error_message(response: httpx.Response) -> str:
-    """incident.io's `{"type", "status", "request_id", "errors": [{"message", ...}]}`."""
-    data = body_json(response)
-    if isinstance(data, dict):
-        errors = data.get("errors")
+    def error_text(self, body: object) -> str | None:
+        """incident.io's `{"type", "status", "request_id", "errors": [{"message", ...}]}`."""
+        if not isinstance(body, dict):
+            return None
+        errors = body.get("errors")
         messages = []
         if isinstance(errors, list):
             for err in errors:
@@ -52,42 +48,10 @@ def error_message(response: httpx.Response) -> str:
                     source = err.get("source")
                     field = source.get("field") if isinstance(source, dict) else None
                     messages.append(f"{err['message']} ({field})" if field else err["message"])
-        kind = data.get("type", "error")
-        request_id = data.get("request_id")
+        kind = body.get("type", "error")
+        request_id = body.get("request_id")
         text = "; ".join(messages) or str(kind)
         return f"{kind}: {text}" + (f" [request_id {request_id}]" if request_id else "")
-    return f"HTTP {response.status_code}: {response.text[:200]}"
-
-
-class IncidentIoClient:
-    def __init__(
-        self, http: httpx.AsyncClient, *, api_key: str, base_url: str, timeout_s: float
-    ) -> None:
-        self.http = http
-        self._base = (base_url or BASE_URL).rstrip("/")
-        self._auth = bound_auth(BearerAuth(api_key), self._base)
-        self._timeout = timeout_s
-        self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            method,
-            self._base + path,
-            error_message=error_message,
-            auth=self._auth,
-            params=params,
-            json=json,
-            timeout_s=self._timeout,
-        )
-        return json_object(response)
 
     # -- incidents -------------------------------------------------------------------------
     async def show_incident(self, incident_id: str) -> dict[str, Any]:
@@ -192,7 +156,4 @@ class IncidentIoClient:
 
 
 def _obj(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise ToolError(f"incident.io answered without {key!r}", retryable=False)
-    return value
+    return member(data, key, "incident.io")

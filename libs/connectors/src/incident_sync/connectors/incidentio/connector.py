@@ -27,7 +27,6 @@ from typing import Any
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordNotFound,
     RecordState,
     ToolError,
@@ -36,6 +35,7 @@ from incident_sync.connectors.base import (
     stored_values,
 )
 from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
+from incident_sync.connectors.http import ToolConnector, bearer
 from incident_sync.connectors.incidentio import signature
 from incident_sync.connectors.incidentio.client import MAX_PAGE_SIZE, IncidentIoClient
 from incident_sync.connectors.incidentio.edit import edit_body
@@ -47,10 +47,8 @@ from incident_sync.syncmodel.events import ChangeEvent
 IDEMPOTENCY_PREFIX = "incident-sync:"
 
 
-class IncidentIoConnector(Connector, WebhookSource, ChangeFeed):
+class IncidentIoConnector(ToolConnector[IncidentIoClient], WebhookSource, ChangeFeed):
     list_page_size: int = MAX_PAGE_SIZE  # incidents per page of the list endpoint
-
-    _client: IncidentIoClient | None = None
 
     # -- webhooks --------------------------------------------------------------------------
     @cached_property
@@ -77,23 +75,10 @@ class IncidentIoConnector(Connector, WebhookSource, ChangeFeed):
         )
 
     # -- API -------------------------------------------------------------------------------
-    @property
-    def client(self) -> IncidentIoClient:
-        http = self.http
-        # Rebuilt after aclose() replaced the HTTP client; otherwise kept for its lookup cache.
-        if self._client is None or self._client.http is not http:
-            if self.config.api_key is None:
-                raise ToolError(f"{self.config.id}: no api_key configured", retryable=False)
-            self._client = IncidentIoClient(
-                http,
-                api_key=self.config.api_key.get_secret_value(),
-                base_url=self.config.base_url,
-                timeout_s=self.config.timeout_s,
-            )
-        return self._client
+    client_class = IncidentIoClient
 
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _auth(self) -> httpx.Auth:
+        return bearer(*self._required("api_key is", self.config.api_key))
 
     @cached_property
     def options(self) -> IncidentIoOptions:

@@ -13,17 +13,10 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, Final
 
+from incident_sync.connectors import canonical as names
 from incident_sync.connectors.jsonshape import as_list, present_text, text
-from incident_sync.syncmodel.fields import Field, Status
+from incident_sync.syncmodel.fields import Status
 
-# Plain `str` values and keys (not the StrEnum members): orjson refuses str-subclass dict keys.
-TITLE: Final = Field.TITLE.value
-DESCRIPTION: Final = Field.DESCRIPTION.value
-STATUS: Final = Field.STATUS.value
-SEVERITY: Final = Field.SEVERITY.value
-COMMENT: Final = Field.COMMENT.value
-PRIORITY: Final = Field.PRIORITY.value
-ASSIGNEE: Final = Field.ASSIGNEE.value
 DEFAULT_PRIORITY_FIELD: Final = "Priority"
 DEFAULT_COMMENT_FIELD: Final = "External work notes"  # where other tools' notes are written
 # Every other custom field is state as `custom.<Field name>`: trigger filters test it (an
@@ -147,26 +140,26 @@ def canonical_fields(
     as `custom.<Field name>`."""
     out: dict[str, str | None] = {}
     if (name := text(incident.get("name"), "incident.name")) is not None:
-        out[TITLE] = name
+        out[names.TITLE] = name
     has_summary, summary = present_text(incident, "summary", "incident")
     if has_summary:
-        out[DESCRIPTION] = summary
+        out[names.DESCRIPTION] = summary
     if (status := status_of(incident.get("incident_status"))) is not None:
-        out[STATUS] = status
+        out[names.STATUS] = status
     severity = incident.get("severity")
     if isinstance(severity, dict) and (sev_name := _text(severity.get("name"))):
-        out[SEVERITY] = sev_name.lower()
+        out[names.SEVERITY] = sev_name.lower()
     if message := text(
         incident.get("most_recent_update_message"), "incident.most_recent_update_message"
     ):
-        out[COMMENT] = message
+        out[names.COMMENT] = message
     if priority_field:
         has_priority, priority = custom_value(incident, priority_field)
         if has_priority:
-            out[PRIORITY] = priority
+            out[names.PRIORITY] = priority
     has_lead, lead = lead_email(incident)
     if has_lead:
-        out[ASSIGNEE] = lead
+        out[names.ASSIGNEE] = lead
     if comment_field is not None:
         out.update(custom_values(incident, [f for f in (priority_field, comment_field) if f]))
     return out

@@ -16,20 +16,17 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
 from incident_sync.connectors.base import WebhookRejected
+from incident_sync.connectors.canonical import COMMENT, STATUS
 from incident_sync.connectors.incidentio.fields import (
-    COMMENT,
     DEFAULT_COMMENT_FIELD,
     DEFAULT_PRIORITY_FIELD,
-    STATUS,
     canonical_fields,
     parse_timestamp,
     status_of,
 )
 from incident_sync.connectors.incidentio.signature import delivery_id as svix_delivery_id
-from incident_sync.connectors.jsonshape import record_id, text
+from incident_sync.connectors.jsonshape import body_object, record_id, text
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
 
 INCIDENT_EVENTS: Final[Mapping[str, ChangeKind]] = {
@@ -64,12 +61,7 @@ def parse_webhook(
 
 
 def _envelope(body: bytes) -> tuple[str, dict[str, Any]]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
+    data = body_object(body)
     event_type = data.get("event_type")
     if not isinstance(event_type, str) or not event_type:
         raise WebhookRejected(422, "missing event_type")
@@ -120,11 +112,7 @@ class _Base:
         reference = incident.get("reference")
         extra: dict[str, Any] = {} if source_ts is None else {"source_ts": source_ts}
         return ChangeEvent(
-            delivery_id=self.delivery_id,
-            tenant=self.tenant,
-            integration_id=self.integration_id,
-            external_id=incident_id,
-            platform_incident_id=incident_id,
+            **self._about(incident_id),
             reference=reference if isinstance(reference, str) else None,
             kind=kind,
             # Plain dicts: pydantic-core builds the FieldChanges faster than Python does.
@@ -159,11 +147,14 @@ class _Base:
 
     def refresh(self, payload: Mapping[str, Any]) -> ChangeEvent:
         incident_id = _incident_id(payload, "private incident")  # only {"id"}
-        return ChangeEvent(
-            delivery_id=self.delivery_id,
-            tenant=self.tenant,
-            integration_id=self.integration_id,
-            external_id=incident_id,
-            platform_incident_id=incident_id,
-            kind=ChangeKind.REFRESH,
-        )
+        return ChangeEvent(**self._about(incident_id), kind=ChangeKind.REFRESH)
+
+    def _about(self, incident_id: str) -> dict[str, Any]:
+        # The platform's record is the incident itself: its id is both.
+        return {
+            "delivery_id": self.delivery_id,
+            "tenant": self.tenant,
+            "integration_id": self.integration_id,
+            "external_id": incident_id,
+            "platform_incident_id": incident_id,
+        }

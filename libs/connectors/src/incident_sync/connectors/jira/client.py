@@ -2,7 +2,8 @@
 
 Auth is basic `email:api_token`. Bodies of descriptions and comments are ADF in v3.
 Jira answers errors as `{"errorMessages": [...], "errors": {field: message}}`; 429 (and some
-503) carry `Retry-After`, which the shared classification honours.
+503) carry `Retry-After`, which the shared classification honours; a 429 without it waits for
+`X-RateLimit-Reset` (an ISO 8601 time).
 """
 
 from __future__ import annotations
@@ -11,26 +12,13 @@ import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Final
 
-import httpx
-
 from incident_sync.connectors.base import ToolError
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.http import Reset, ResetHeader, ToolClient, path_id
+from incident_sync.connectors.transport import body_json, json_object
 
 API: Final = "/rest/api/3"
 SEARCH_PAGE_SIZE: Final = 100
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")  # an issue id or key, a comment id
-
-
-def error_message(response: httpx.Response) -> str:
-    data = body_json(response)
-    if isinstance(data, dict):
-        parts = [str(m) for m in data.get("errorMessages") or [] if m]
-        errors = data.get("errors")
-        if isinstance(errors, dict):
-            parts.extend(f"{k}: {v}" for k, v in errors.items())
-        if parts:
-            return "; ".join(parts)
-    return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
 PUBLIC_COMMENT_PROPERTY: Final = "sd.public.comment"
@@ -42,55 +30,30 @@ def visibility(internal: bool) -> dict[str, object]:
 
 
 def _id(value: str) -> str:
-    if not _KEY.match(value):
-        raise ToolError(f"Jira: not an issue or comment id: {value!r}", retryable=False)
-    return value
+    return path_id(_KEY, value, "Jira: not an issue or comment id")
 
 
-class JiraClient:
-    def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, auth: httpx.Auth, timeout_s: float
-    ) -> None:
-        self.http = http
-        self._base = base_url.rstrip("/")
-        self._auth = bound_auth(auth, self._base)
-        self._timeout = timeout_s
+class JiraClient(ToolClient):
+    RESET_HEADERS = (ResetHeader("x-ratelimit-reset", Reset.ISO),)
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> httpx.Response:
-        return await send(
-            self.http,
-            method,
-            self._base + API + path,
-            error_message=error_message,
-            auth=self._auth,
-            params=params,
-            json=json,
-            timeout_s=self._timeout,
-        )
+    # Every call is under /rest/api/3 (the auth is bound to the origin alone).
+    PATH_PREFIX = API
 
-    async def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> dict[str, Any]:
-        return json_object(await self._send(method, path, params=params, json=json))
+    def error_text(self, body: object) -> str | None:
+        if not isinstance(body, dict):
+            return None
+        parts = [str(m) for m in body.get("errorMessages") or [] if m]
+        errors = body.get("errors")
+        if isinstance(errors, dict):
+            parts.extend(f"{k}: {v}" for k, v in errors.items())
+        return "; ".join(parts) or None
 
     # -- issues ----------------------------------------------------------------------------
     async def myself(self) -> dict[str, Any]:
-        return await self._json("GET", "/myself")
+        return await self._call("GET", "/myself")
 
     async def get_issue(self, key: str, fields: Sequence[str]) -> dict[str, Any]:
-        return await self._json("GET", f"/issue/{_id(key)}", params={"fields": ",".join(fields)})
+        return await self._call("GET", f"/issue/{_id(key)}", params={"fields": ",".join(fields)})
 
     async def create_issue(
         self, fields: Mapping[str, object], *, properties: Mapping[str, object] | None = None
@@ -99,7 +62,7 @@ class JiraClient:
         body: dict[str, object] = {"fields": dict(fields)}
         if properties:
             body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
-        return await self._json("POST", "/issue", json=body)
+        return await self._call("POST", "/issue", json=body)
 
     async def edit_issue(self, key: str, fields: Mapping[str, object]) -> dict[str, Any] | None:
         """PUT /issue/{key}?returnIssue=true: the issue as stored after the edit (200), or
@@ -115,7 +78,7 @@ class JiraClient:
         return json_object(response)
 
     async def transitions(self, key: str) -> list[dict[str, Any]]:
-        data = await self._json(
+        data = await self._call(
             "GET", f"/issue/{_id(key)}/transitions", params={"expand": "transitions.fields"}
         )
         return [t for t in data.get("transitions") or [] if isinstance(t, dict)]
@@ -141,7 +104,7 @@ class JiraClient:
             }
             if token:
                 params["nextPageToken"] = token
-            data = await self._json("GET", "/search/jql", params=params)
+            data = await self._call("GET", "/search/jql", params=params)
             issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
             for issue in issues:
                 yield issue
@@ -160,14 +123,14 @@ class JiraClient:
         self, key: str, body: Mapping[str, object], *, internal: bool
     ) -> dict[str, Any]:
         payload = {"body": body, "properties": [visibility(internal)]}
-        return await self._json("POST", f"/issue/{_id(key)}/comment", json=payload)
+        return await self._call("POST", f"/issue/{_id(key)}/comment", json=payload)
 
     async def update_comment(
         self, key: str, comment_id: str, body: Mapping[str, object], *, internal: bool
     ) -> dict[str, Any]:
         path = f"/issue/{_id(key)}/comment/{_id(comment_id)}"
         payload = {"body": body, "properties": [visibility(internal)]}
-        return await self._json("PUT", path, params={"notifyUsers": "false"}, json=payload)
+        return await self._call("PUT", path, params={"notifyUsers": "false"}, json=payload)
 
     async def delete_comment(self, key: str, comment_id: str) -> None:
         await self._send("DELETE", f"/issue/{_id(key)}/comment/{_id(comment_id)}")

@@ -36,18 +36,13 @@ from typing import Any, Final
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordState,
     ToolError,
     WebhookRejected,
     Written,
     stored_values,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
-from incident_sync.connectors.jira import signature, transitions
-from incident_sync.connectors.jira.adf import text_to_adf
-from incident_sync.connectors.jira.client import JiraClient
-from incident_sync.connectors.jira.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     DESCRIPTION,
@@ -55,6 +50,13 @@ from incident_sync.connectors.jira.fields import (
     SEVERITY,
     STATUS,
     TITLE,
+)
+from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.http import ToolConnector
+from incident_sync.connectors.jira import signature, transitions
+from incident_sync.connectors.jira.adf import text_to_adf
+from incident_sync.connectors.jira.client import JiraClient
+from incident_sync.connectors.jira.fields import (
     JiraFieldMap,
     parse_time,
     version_of,
@@ -79,11 +81,9 @@ READ_FIELDS: Final = (
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class JiraConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
+class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, ChangeFeed):
     supports_comment_edits = True
     LIMITS = {TITLE: SUMMARY_MAX}
-
-    _client: JiraClient | None = None
 
     @cached_property
     def options(self) -> JiraOptions:
@@ -128,27 +128,12 @@ class JiraConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
         )
 
     # -- API -------------------------------------------------------------------------------
-    @property
-    def client(self) -> JiraClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            cfg = self.config
-            token = cfg.api_key or cfg.password
-            if cfg.username is None or token is None:
-                raise ToolError(
-                    f"{cfg.id}: username (account e-mail) and api_key (API token) are required",
-                    retryable=False,
-                )
-            self._client = JiraClient(
-                http,
-                base_url=cfg.base_url,
-                auth=httpx.BasicAuth(cfg.username, token.get_secret_value()),
-                timeout_s=cfg.timeout_s,
-            )
-        return self._client
+    client_class = JiraClient
 
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _auth(self) -> httpx.Auth:
+        cfg = self.config
+        what = "username (account e-mail) and api_key (API token) are"
+        return httpx.BasicAuth(*self._required(what, cfg.username, cfg.api_key or cfg.password))
 
     def _read_fields(self, *, comments: bool = True) -> tuple[str, ...]:
         extra = (self.fields.severity_field,) if self.fields.severity_field else ()

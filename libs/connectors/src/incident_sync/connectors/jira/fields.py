@@ -22,18 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from incident_sync.connectors import canonical as names
 from incident_sync.connectors.jira.adf import body_text
 from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.connectors.jsonshape import WrongShape, claimed_id, text
-from incident_sync.syncmodel.fields import Field, Status
-
-TITLE: Final = Field.TITLE.value
-DESCRIPTION: Final = Field.DESCRIPTION.value
-STATUS: Final = Field.STATUS.value
-PRIORITY: Final = Field.PRIORITY.value
-ASSIGNEE: Final = Field.ASSIGNEE.value
-SEVERITY: Final = Field.SEVERITY.value
-COMMENT: Final = Field.COMMENT.value
+from incident_sync.syncmodel.fields import Status
 
 DONE_CATEGORY: Final = "done"
 DEFAULT_CLOSED_STATUSES: Final = ("done", "resolved", "closed", "canceled", "cancelled")
@@ -74,8 +67,7 @@ class JiraFieldMap:
 
     @classmethod
     def from_options(cls, options: JiraOptions | Mapping[str, object]) -> JiraFieldMap:
-        if not isinstance(options, JiraOptions):
-            options = JiraOptions.model_validate(dict(options))
+        options = JiraOptions.coerce(options)
         kwargs: dict[str, Any] = {}
         if options.priority_map:
             kwargs["priorities"] = options.priority_map
@@ -126,27 +118,27 @@ class JiraFieldMap:
     def canonical(self, fields: Mapping[str, Any], *, with_comment: bool) -> dict[str, str | None]:
         out: dict[str, str | None] = {}
         if (summary := text(fields.get("summary"), "issue.fields.summary")) is not None:
-            out[TITLE] = summary
+            out[names.TITLE] = summary
         if "description" in fields:
-            out[DESCRIPTION] = body_value(fields["description"], "issue.fields.description")
+            out[names.DESCRIPTION] = body_value(fields["description"], "issue.fields.description")
         if (status := self.status_in(fields.get("status"))) is not None:
-            out[STATUS] = status
+            out[names.STATUS] = status
         if (priority := self.priority_in(_name(fields.get("priority")))) is not None:
-            out[PRIORITY] = priority
+            out[names.PRIORITY] = priority
         if "assignee" in fields:
             assignee = fields["assignee"]
             if assignee is None:
-                out[ASSIGNEE] = None
+                out[names.ASSIGNEE] = None
             elif (email := user_email(assignee)) is not None:
-                out[ASSIGNEE] = email
+                out[names.ASSIGNEE] = email
         if self.severity_field and self.severity_field in fields:
             severity = fields[self.severity_field]
             if severity is None:
-                out[SEVERITY] = None
+                out[names.SEVERITY] = None
             elif (option := option_value(severity)) is not None:
-                out[SEVERITY] = option
+                out[names.SEVERITY] = option
         if with_comment and (latest := latest_comment(fields.get("comment"))) is not None:
-            out[COMMENT] = body_value(latest.get("body"), "issue.fields.comment.body")
+            out[names.COMMENT] = body_value(latest.get("body"), "issue.fields.comment.body")
         return out
 
 

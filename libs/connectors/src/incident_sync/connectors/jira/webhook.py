@@ -18,10 +18,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
 from incident_sync.connectors.base import WebhookRejected
-from incident_sync.connectors.jira.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     DESCRIPTION,
@@ -29,6 +27,8 @@ from incident_sync.connectors.jira.fields import (
     SEVERITY,
     STATUS,
     TITLE,
+)
+from incident_sync.connectors.jira.fields import (
     JiraFieldMap,
     body_value,
     from_epoch_ms,
@@ -36,7 +36,7 @@ from incident_sync.connectors.jira.fields import (
     user_id,
     version_of,
 )
-from incident_sync.connectors.jsonshape import header_id, record_id
+from incident_sync.connectors.jsonshape import body_object, header_id, record_id
 from incident_sync.syncmodel.events import (
     ChangeEvent,
     ChangeKind,
@@ -74,7 +74,7 @@ def parse_webhook(
     integration_id: str,
     tenant: str,
 ) -> list[ChangeEvent]:
-    data = _object(body)
+    data = body_object(body)
     event = data.get("webhookEvent")
     if not isinstance(event, str) or not event:
         raise WebhookRejected(422, "missing webhookEvent: not a Jira webhook")
@@ -209,13 +209,3 @@ def _comment_event(
         actor=author,
         **extra,
     )
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
-    return data

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Final
 
-import httpx
-
-from incident_sync.connectors.base import ToolError, classify_http_error
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.http import (
+    HeaderAuth,
+    Reset,
+    ResetHeader,
+    ToolClient,
+    member,
+    path_id,
+)
 
 BASE_URL: Final = "https://api.pagerduty.com"
 ACCEPT: Final = "application/vnd.pagerduty+json;version=2"
@@ -25,83 +30,39 @@ PAGE_LIMIT: Final = 100  # the list endpoints' maximum
 _ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
-class PagerDutyAuth(httpx.Auth):
-    def __init__(self, token: str, from_email: str) -> None:
-        self._auth = f"Token token={token}"
-        self._from = from_email
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._auth
-        request.headers["Accept"] = ACCEPT
-        request.headers["Content-Type"] = "application/json"  # the spec requires it on reads too
-        request.headers["From"] = self._from
-        yield request
-
-
-def error_message(response: httpx.Response) -> str:
-    data = body_json(response)
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        err = data["error"]
-        details = [str(e) for e in err.get("errors") or []]
-        text = f"{err.get('message', 'error')} (code {err.get('code')})"
-        return text + (": " + "; ".join(details) if details else "")
-    return f"HTTP {response.status_code}: {response.text[:200]}"
-
-
-def classify(response: httpx.Response, message: str) -> ToolError:
-    error = classify_http_error(response, message)
-    if response.status_code == 429 and error.retry_after_s is None:
-        try:
-            reset = float(response.headers.get("ratelimit-reset", ""))
-        except ValueError:
-            return error
-        return ToolError(message, status=429, retryable=True, retry_after_s=max(0.0, reset))
-    return error
+def auth(token: str, from_email: str) -> HeaderAuth:
+    return HeaderAuth(
+        {
+            "Authorization": f"Token token={token}",
+            "Accept": ACCEPT,
+            "Content-Type": "application/json",  # the spec requires it on reads too
+            "From": from_email,
+        }
+    )
 
 
 def _id(value: str) -> str:
-    if not _ID.match(value):
-        raise ToolError(f"PagerDuty: not an id: {value!r}", retryable=False)
-    return value
+    return path_id(_ID, value, "PagerDuty: not an id")
 
 
-class PagerDutyClient:
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        token: str,
-        from_email: str,
-        base_url: str,
-        timeout_s: float,
-    ) -> None:
-        self.http = http
-        self._base = (base_url or BASE_URL).rstrip("/")
-        self._auth = bound_auth(PagerDutyAuth(token, from_email), self._base)
-        self._timeout = timeout_s
-        self._users: dict[str, tuple[float, str | None]] = {}
-        self._priorities: tuple[float, dict[str, str]] | None = None
+class PagerDutyClient(ToolClient):
+    DEFAULT_BASE_URL = BASE_URL
+    # No Retry-After is documented: a 429 says when to try again in `ratelimit-reset`.
+    RESET_HEADERS = (ResetHeader("ratelimit-reset", Reset.SECONDS),)
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            method,
-            self._base + path,
-            error_message=error_message,
-            auth=self._auth,
-            params=params,
-            json=json,
-            timeout_s=self._timeout,
-            classify=classify,
-        )
-        return json_object(response)
+    _priorities: tuple[float, dict[str, str]] | None = None
+
+    @cached_property
+    def _users(self) -> dict[str, tuple[float, str | None]]:
+        return {}
+
+    def error_text(self, body: object) -> str | None:
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            err = body["error"]
+            details = [str(e) for e in err.get("errors") or []]
+            text = f"{err.get('message', 'error')} (code {err.get('code')})"
+            return text + (": " + "; ".join(details) if details else "")
+        return None
 
     # -- incidents -------------------------------------------------------------------------
     async def get_incident(self, incident_id: str) -> dict[str, Any]:
@@ -217,7 +178,4 @@ class PagerDutyClient:
 
 
 def _obj(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise ToolError(f"PagerDuty answered without {key!r}", retryable=False)
-    return value
+    return member(data, key, "PagerDuty")

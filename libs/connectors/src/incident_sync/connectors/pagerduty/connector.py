@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordNotFound,
     RecordState,
     ToolError,
@@ -36,16 +35,20 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
-from incident_sync.connectors.pagerduty import signature
-from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
-from incident_sync.connectors.pagerduty.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     ESCALATION_POLICY,
     PRIORITY,
     STATUS,
     TITLE,
+)
+from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.http import ToolConnector
+from incident_sync.connectors.pagerduty import signature
+from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
+from incident_sync.connectors.pagerduty.client import auth as client_auth
+from incident_sync.connectors.pagerduty.fields import (
     PagerDutyFieldMap,
     assignee_ids,
     parse_time,
@@ -59,11 +62,9 @@ from incident_sync.syncmodel.fields import Status
 TITLE_MAX = 1024
 
 
-class PagerDutyConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
+class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentThread, ChangeFeed):
     # Notes have ids; they can be added, never edited or deleted (`supports_comment_edits`).
     LIMITS = {TITLE: TITLE_MAX}
-
-    _client: PagerDutyClient | None = None
 
     @cached_property
     def options(self) -> PagerDutyOptions:
@@ -90,27 +91,13 @@ class PagerDutyConnector(Connector, WebhookSource, CommentThread, ChangeFeed):
         )
 
     # -- API -------------------------------------------------------------------------------
-    @property
-    def client(self) -> PagerDutyClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            cfg = self.config
-            if cfg.api_key is None or not cfg.username:
-                raise ToolError(
-                    f"{cfg.id}: api_key and username (the From e-mail) are required",
-                    retryable=False,
-                )
-            self._client = PagerDutyClient(
-                http,
-                token=cfg.api_key.get_secret_value(),
-                from_email=cfg.username,
-                base_url=cfg.base_url,
-                timeout_s=cfg.timeout_s,
-            )
-        return self._client
+    client_class = PagerDutyClient
 
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _auth(self) -> httpx.Auth:
+        cfg = self.config
+        return client_auth(
+            *self._required("api_key and username (the From e-mail) are", cfg.api_key, cfg.username)
+        )
 
     async def test_connection(self) -> None:
         await self.client.abilities()

@@ -19,16 +19,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from incident_sync.connectors.canonical import (
+    ESCALATION_POLICY,
+    PRIORITY,
+    STATUS,
+    TITLE,
+)
 from incident_sync.connectors.jsonshape import as_list, claimed_id, text
 from incident_sync.connectors.pagerduty.options import PagerDutyOptions
-from incident_sync.syncmodel.fields import Field, Status
-
-TITLE: Final = Field.TITLE.value
-STATUS: Final = Field.STATUS.value
-PRIORITY: Final = Field.PRIORITY.value
-ASSIGNEE: Final = Field.ASSIGNEE.value
-ESCALATION_POLICY: Final = Field.ESCALATION_POLICY.value
-COMMENT: Final = Field.COMMENT.value
+from incident_sync.syncmodel.fields import Status
 
 STATUS_IN: Final[Mapping[str, str]] = {
     "triggered": Status.OPEN.value,
@@ -56,8 +55,7 @@ class PagerDutyFieldMap:
 
     @classmethod
     def from_options(cls, options: PagerDutyOptions | Mapping[str, object]) -> PagerDutyFieldMap:
-        if not isinstance(options, PagerDutyOptions):
-            options = PagerDutyOptions.model_validate(dict(options))
+        options = PagerDutyOptions.coerce(options)
         return cls(dict(options.priority_map), options.incident_key_prefix or KEY_PREFIX)
 
     def priority_in(self, ref: object) -> str | None:

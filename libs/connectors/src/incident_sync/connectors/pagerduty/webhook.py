@@ -19,16 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
 from incident_sync.connectors.base import WebhookRejected
-from incident_sync.connectors.jsonshape import header_id, record_id, text
-from incident_sync.connectors.pagerduty.fields import (
+from incident_sync.connectors.canonical import (
     ASSIGNEE,
     COMMENT,
     ESCALATION_POLICY,
     PRIORITY,
     STATUS,
+)
+from incident_sync.connectors.jsonshape import body_object, header_id, record_id, text
+from incident_sync.connectors.pagerduty.fields import (
     STATUS_IN,
     PagerDutyFieldMap,
     parse_time,
@@ -121,12 +121,7 @@ def parse_webhook(
 
 
 def _event(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
+    data = body_object(body)
     event = data.get("event")
     if not isinstance(event, dict):
         raise WebhookRejected(422, "missing the event envelope: not a PagerDuty v3 webhook")

@@ -10,14 +10,11 @@ Rate limits: ServiceNow answers 429 with `Retry-After`, and always sends `X-Rate
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
-
-from incident_sync.connectors.base import ToolError, classify_http_error
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.http import Reset, ResetHeader, ToolClient, path_id
 
 TABLE_PATH: Final = "/api/now/table/"
 READ_PARAMS: Final[Mapping[str, str]] = {
@@ -26,29 +23,6 @@ READ_PARAMS: Final[Mapping[str, str]] = {
 }
 CLOSED_STATE: Final = "6"  # Resolved: the state the incident form's "Resolve" button sets
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-
-
-def error_message(response: httpx.Response) -> str:
-    """ServiceNow's `{"error": {"message", "detail"}, "status": "failure"}`."""
-    data = body_json(response)
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        err = data["error"]
-        message, detail = err.get("message") or "", err.get("detail") or ""
-        return f"{message}: {detail}" if message and detail else str(message or detail)
-    return f"HTTP {response.status_code}: {response.text[:200]}"
-
-
-def classify(response: httpx.Response, message: str) -> ToolError:
-    error = classify_http_error(response, message)
-    if response.status_code != 429 or error.retry_after_s is not None:
-        return error
-    try:
-        reset = float(response.headers.get("x-ratelimit-reset", ""))
-    except ValueError:
-        return error
-    return ToolError(
-        message, status=429, retryable=True, retry_after_s=max(0.0, reset - time.time())
-    )
 
 
 def flatten(record: Mapping[str, Any]) -> dict[str, str]:
@@ -62,41 +36,20 @@ def flatten(record: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _id(value: str) -> str:
-    # Ids go into URL paths: refuse anything that could reach another resource.
-    if not _SAFE_ID.match(value):
-        raise ToolError(f"ServiceNow: not a sys_id: {value!r}", retryable=False)
-    return value
+    return path_id(_SAFE_ID, value, "ServiceNow: not a sys_id")
 
 
-class ServiceNowClient:
-    def __init__(
-        self, http: httpx.AsyncClient, *, base_url: str, auth: httpx.Auth, timeout_s: float
-    ) -> None:
-        self.http = http
-        self._base = base_url.rstrip("/")
-        self._auth = bound_auth(auth, self._base)
-        self._timeout = timeout_s
+class ServiceNowClient(ToolClient):
+    RESET_HEADERS = (ResetHeader("x-ratelimit-reset", Reset.UNIX),)
+    PARAMS = READ_PARAMS
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: object = None,
-    ) -> dict[str, Any]:
-        response = await send(
-            self.http,
-            method,
-            self._base + path,
-            error_message=error_message,
-            auth=self._auth,
-            params={**READ_PARAMS, **(params or {})},
-            json=json,
-            timeout_s=self._timeout,
-            classify=classify,
-        )
-        return json_object(response)
+    def error_text(self, body: object) -> str | None:
+        """ServiceNow's `{"error": {"message", "detail"}, "status": "failure"}`."""
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            err = body["error"]
+            message, detail = err.get("message") or "", err.get("detail") or ""
+            return f"{message}: {detail}" if message and detail else str(message or detail)
+        return None
 
     # -- generic table calls ---------------------------------------------------------------
     async def get_record(self, table: str, sys_id: str) -> dict[str, str]:

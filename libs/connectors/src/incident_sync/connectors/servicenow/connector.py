@@ -27,7 +27,6 @@ from typing import Final
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordState,
     ToolError,
     WebhookRejected,
@@ -35,6 +34,7 @@ from incident_sync.connectors.base import (
     stored_values,
 )
 from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
+from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.servicenow import signature
 from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
@@ -55,8 +55,7 @@ DICTIONARY_TABLES: Final = ("incident", "task")  # nearest first: incident overr
 log = logging.getLogger(__name__)
 
 
-class ServiceNowConnector(Connector, WebhookSource, ChangeFeed):
-    _client: ServiceNowClient | None = None
+class ServiceNowConnector(ToolConnector[ServiceNowClient], WebhookSource, ChangeFeed):
     _limits: dict[str, int] | None = None
 
     @cached_property
@@ -86,37 +85,21 @@ class ServiceNowConnector(Connector, WebhookSource, ChangeFeed):
         )
 
     # -- API -------------------------------------------------------------------------------
-    @property
-    def client(self) -> ServiceNowClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            self._client = ServiceNowClient(
-                http,
-                base_url=self.config.base_url,
-                auth=self._auth(),
-                timeout_s=self.config.timeout_s,
-            )
-        return self._client
+    client_class = ServiceNowClient
 
     def _auth(self) -> httpx.Auth:
         cfg = self.config
-        if cfg.username is None or cfg.password is None:
-            raise ToolError(f"{cfg.id}: username and password are required", retryable=False)
-        password = cfg.password.get_secret_value()
+        username, password = self._required("username and password are", cfg.username, cfg.password)
         if cfg.oauth_client_id:
-            if cfg.oauth_client_secret is None:
-                raise ToolError(f"{cfg.id}: oauth_client_secret is required", retryable=False)
+            (secret,) = self._required("oauth_client_secret is", cfg.oauth_client_secret)
             return ServiceNowOAuth(
                 cfg.base_url,
                 client_id=cfg.oauth_client_id,
-                client_secret=cfg.oauth_client_secret.get_secret_value(),
-                username=cfg.username,
+                client_secret=secret,
+                username=username,
                 password=password,
             )
-        return httpx.BasicAuth(cfg.username, password)
-
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+        return httpx.BasicAuth(username, password)
 
     async def test_connection(self) -> None:
         await self.client.test_connection()

@@ -16,10 +16,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
-
 from incident_sync.connectors.base import WebhookRejected
-from incident_sync.connectors.jsonshape import WrongShape, claimed_id, header_id, record_id
+from incident_sync.connectors.jsonshape import (
+    WrongShape,
+    body_object,
+    claimed_id,
+    header_id,
+    record_id,
+)
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 from incident_sync.syncmodel.mapping import FieldMapping
 
@@ -45,7 +49,7 @@ def parse_webhook(
     tenant: str,
     correlation_field: str,
 ) -> list[ChangeEvent]:
-    data = _object(body)
+    data = body_object(body)
     if data.get("table") != TABLE:
         return []  # the rule fired on another table (e.g. copied to change_request)
     event = data.get("event")
@@ -119,16 +123,6 @@ def _changes(
             old = mapping.to_canonical({name: old_value}).get(canonical)
         out[str(canonical)] = FieldChange(old=old, new=value)  # plain str key for orjson
     return out
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise WebhookRejected(400, f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "body is not a JSON object")
-    return data
 
 
 def _dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:

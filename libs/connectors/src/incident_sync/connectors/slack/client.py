@@ -6,13 +6,11 @@ for most failures; `ratelimited` comes as HTTP 429 with `Retry-After`.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
-
 from incident_sync.connectors.base import RecordNotFound, ToolError
-from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
+from incident_sync.connectors.http import HeaderAuth, ToolClient, bearer
 
 BASE_URL: Final = "https://slack.com/api"
 RETRYABLE: Final = frozenset(
@@ -21,32 +19,16 @@ RETRYABLE: Final = frozenset(
 NOT_FOUND: Final = frozenset({"message_not_found", "thread_not_found"})
 
 
-class SlackAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        if request.method == "POST":
-            request.headers["Content-Type"] = "application/json; charset=utf-8"
-        yield request
+def auth(token: str) -> HeaderAuth:
+    # Every POST carries a JSON body; Slack wants the charset stated.
+    return bearer(token, with_body={"Content-Type": "application/json; charset=utf-8"})
 
 
-def error_message(response: httpx.Response) -> str:
-    data = body_json(response)
-    if isinstance(data, dict) and data.get("error"):
-        return str(data["error"])
-    return f"HTTP {response.status_code}: {response.text[:200]}"
+class SlackClient(ToolClient):
+    DEFAULT_BASE_URL = BASE_URL
 
-
-class SlackClient:
-    def __init__(
-        self, http: httpx.AsyncClient, *, token: str, base_url: str, timeout_s: float
-    ) -> None:
-        self.http = http
-        self._base = (base_url or BASE_URL).rstrip("/")
-        self._auth = bound_auth(SlackAuth(token), self._base)
-        self._timeout = timeout_s
+    def error_text(self, body: object) -> str | None:
+        return str(body["error"]) if isinstance(body, dict) and body.get("error") else None
 
     async def call(
         self,
@@ -56,17 +38,12 @@ class SlackClient:
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
         """One Web API method; `ok: false` becomes a ToolError (or RecordNotFound)."""
-        response = await send(
-            self.http,
+        data = await self._call(
             "GET" if body is None else "POST",
-            f"{self._base}/{method}",
-            error_message=error_message,
-            auth=self._auth,
+            f"/{method}",
             params=params,
             json=dict(body) if body is not None else None,
-            timeout_s=self._timeout,
         )
-        data = json_object(response)
         if data.get("ok") is not True:
             error = str(data.get("error") or "unknown_error")
             if error in NOT_FOUND:

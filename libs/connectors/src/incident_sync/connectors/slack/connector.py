@@ -19,42 +19,27 @@ from functools import cached_property
 import httpx
 
 from incident_sync.connectors.base import (
-    Connector,
     RecordState,
     ToolError,
     Written,
 )
 from incident_sync.connectors.capabilities import CommentThread, Notifier
+from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.slack.client import SlackClient
+from incident_sync.connectors.slack.client import auth as client_auth
 from incident_sync.connectors.slack.message import MESSAGE_TEXT_MAX, render, state_of
 from incident_sync.connectors.slack.options import SlackOptions
 from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.limits import cut
 
 
-class SlackConnector(Connector, CommentThread, Notifier):
+class SlackConnector(ToolConnector[SlackClient], CommentThread, Notifier):
     supports_comment_edits = True
 
-    _client: SlackClient | None = None
+    client_class = SlackClient
 
-    @property
-    def client(self) -> SlackClient:
-        http = self.http
-        if self._client is None or self._client.http is not http:
-            if self.config.api_key is None:
-                raise ToolError(
-                    f"{self.config.id}: api_key (the bot token) is required", retryable=False
-                )
-            self._client = SlackClient(
-                http,
-                token=self.config.api_key.get_secret_value(),
-                base_url=self.config.base_url,
-                timeout_s=self.config.timeout_s,
-            )
-        return self._client
-
-    def _make_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.config.timeout_s)
+    def _auth(self) -> httpx.Auth:
+        return client_auth(*self._required("api_key (the bot token) is", self.config.api_key))
 
     @cached_property
     def options(self) -> SlackOptions:
