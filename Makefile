@@ -4,6 +4,8 @@
 #   make test  - lint, type-check and the whole test suite on real parts.
 VENV ?= .venv
 BIN := $(VENV)/bin
+# pytest-xdist workers for `make test` (each runs whole test modules; 0 = in this process)
+TEST_WORKERS ?= 2
 
 .PHONY: run test bootstrap lint bench
 
@@ -19,7 +21,7 @@ lint: bootstrap
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 bench: bootstrap
 	$(BIN)/python -m bench.ingress_publish

@@ -47,26 +47,34 @@ def test_verdict_names_each_leak_and_passes_clean_logs(tmp_path: Path) -> None:
     assert verdict(tmp_path, {"other-secret-value": "a stack"}) == []
 
 
+LEAKY = """
+from tests import leakcheck
+
+def test_logs_a_secret():
+    leakcheck.watch(["s3cret-value-for-the-hook"], "the test")
+    (leakcheck.session_dir() / "service.log").write_text("token s3cret-value-for-the-hook")
+
+def test_logs_nothing():
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
 def test_a_leak_fails_the_run_from_the_session_hook(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, workers: list[str]
 ) -> None:
-    """The suite's own hooks in a run of one passing test that logs a secret it registered:
-    the run fails, after the test, and says where the secret is."""
+    """The suite's own hooks in a run of passing tests, one of which logs a secret it
+    registered: the run fails, after the tests, and says where the secret is; under xdist the
+    worker that ran it tells the controller."""
     repo = str(Path(__file__).resolve().parents[2])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")]))
-    pytester.makeconftest("from tests.conftest import pytest_configure, pytest_sessionfinish")
-    pytester.makepyfile(
-        test_leaky="""
-        from tests import leakcheck
-
-        def test_logs_a_secret():
-            leakcheck.watch(["s3cret-value-for-the-hook"], "the test")
-            (leakcheck.session_dir() / "service.log").write_text("token s3cret-value-for-the-hook")
-        """
+    pytester.makeconftest(
+        "from tests.conftest import pytest_configure, pytest_sessionfinish, pytest_testnodedown"
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    pytester.makepyfile(test_leaky=LEAKY)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *workers)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*1 passed*"])
+    result.stdout.fnmatch_lines(["*2 passed*"])
     result.stdout.fnmatch_lines(
         ["*secrets in the logs of the run*", "*service.log:1: secret from the test"]
     )

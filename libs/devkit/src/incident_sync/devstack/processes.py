@@ -29,12 +29,22 @@ def _ephemeral_low(default: int = 32768) -> int:
 # mid-suite). Ours are tried at random, so parallel runs rarely meet, and each is checked free.
 _PORTS = range(max(1024, _ephemeral_low() - 12_000), _ephemeral_low())
 _rng = random.Random()
+_share = [_PORTS]  # this process's part of the range (`use_port_share`)
+
+
+def use_port_share(index: int, count: int) -> None:
+    """Draw this process's ports from share `index` of `count` equal parts of the range, so
+    parallel processes that each start stacks (test workers) never pick the same one."""
+    if not 0 <= index < count:
+        raise ValueError(f"share {index} of {count}")
+    size = len(_PORTS) // count
+    _share[0] = _PORTS[index * size : (index + 1) * size]
 
 
 def free_port() -> int:
     """A loopback port nobody listens on, outside the range outgoing connections draw from."""
     for _ in range(200):
-        port = _rng.choice(_PORTS)
+        port = _rng.choice(_share[0])
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
