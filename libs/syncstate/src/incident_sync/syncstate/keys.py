@@ -146,7 +146,7 @@ def held_lock(tenant: str, integration_id: str) -> str:
 
 
 def blocked(tenant: str, integration_id: str) -> str:
-    """The tool's "not before" (unix time, `outbound.guard`)."""
+    """The tool's "not before" (unix time, `outbound.stages.delivery.throttle`)."""
     return f"{tenant_prefix(tenant)}block:{integration_id}"
 
 
