@@ -87,9 +87,9 @@ def reconcile(stack: Stack, mode: str) -> dict[str, Any]:
     return wait_for(done, 30, "the reconcile run")
 
 
-def run(demo: bool = True) -> None:
+def run(demo: bool = True, redis_cluster: bool = False) -> None:
     # The polling fallback every minute: an edit whose webhook is lost still arrives.
-    stack = Stack(extra_env={"RECONCILE_POLL_INTERVAL_S": "60"})
+    stack = Stack(extra_env={"RECONCILE_POLL_INTERVAL_S": "60"}, redis_cluster=redis_cluster)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     say(f"starting broker, redis-server, sandboxes and services (logs in {stack.workdir})")

@@ -25,7 +25,12 @@ def dev() -> None:
     show_default=True,
     help="Run the scripted round trip once everything is ready.",
 )
-def dev_up(demo: bool) -> None:
+@click.option(
+    "--redis-cluster",
+    is_flag=True,
+    help="Run a Redis Cluster of three masters instead of one redis-server.",
+)
+def dev_up(demo: bool, redis_cluster: bool) -> None:
     """Start broker, redis-server, sandbox tools and all services; Ctrl-C stops them."""
     try:
         from incident_sync.devstack.demo import run
@@ -40,7 +45,7 @@ def dev_up(demo: bool) -> None:
         )
         sys.exit(2)
 
-    run(demo=demo)
+    run(demo=demo, redis_cluster=redis_cluster)
 
 
 @click.group()
