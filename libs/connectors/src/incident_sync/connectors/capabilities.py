@@ -13,6 +13,9 @@ interface to refuse.
   Without it a comment is appended through `update(..., {"comment": ...})`.
 - `ChangeFeed`: the tool lists the records changed since a time (`changed_since`: the
   reconciler's polling fallback). Without it the poller reports the side `unsupported`.
+- `FieldCatalogue`: the tool lists its fields (`fields`: name, kind, required, allowed values,
+  length limit, read from the tool itself: `im integration fields`), so field mappings can be
+  checked against them when written.
 - `Notifier`: the tool only shows incidents: nothing comes back from it, so it has no
   webhooks and no change feed, and its spec forces the direction `outbound`.
 """
@@ -26,6 +29,7 @@ from typing import ClassVar, Final
 
 from incident_sync.connectors.base import Connector, RecordState, ToolError
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 
 
@@ -78,6 +82,13 @@ class ChangeFeed(Role):
         webhooks), comments included."""
 
 
+class FieldCatalogue(Role):
+    @abc.abstractmethod
+    async def fields(self) -> list[ToolField]:
+        """The fields of the records this integration syncs (its table, project and issue
+        type, ...), as the tool describes them; a ToolError when the tool cannot be asked."""
+
+
 class Notifier(Role):
     """Shows the platform's incidents; takes nothing in (no webhooks, no change feed)."""
 
@@ -87,6 +98,7 @@ ROLES: Final[Mapping[str, type]] = {
     "webhook source": WebhookSource,
     "comment thread": CommentThread,
     "change feed": ChangeFeed,
+    "field catalogue": FieldCatalogue,
     "notifier": Notifier,
 }
 
