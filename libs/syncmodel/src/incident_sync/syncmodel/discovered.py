@@ -2,9 +2,9 @@
 the shape field mappings are checked against when they are written.
 
 Every connector that can list its fields (`connectors.capabilities.FieldCatalogue`) answers
-with these, whatever the tool calls the parts: ServiceNow's dictionary entries and choices,
-Jira's fields with the project's create and edit metadata, PagerDuty's incident custom
-fields, Datadog's incident fields, the platform's custom fields and their options.
+with these, whatever the tool calls the parts (a table's dictionary entries and choices, an
+issue tracker's create metadata, an incident's custom fields and their options); see
+docs/connectors.md for what each reads.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ FieldKind = Literal[
 
 class ToolField(BaseModel):
     """One field of a tool's records. `name` is the tool's own (API) name, the one a mapping
-    names (`assignment_group`, `customfield_10020`); `label` what people see. `allowed`: the
-    values an option field takes (their names as people see them), None where any value of
-    its kind goes; `max_length`: the longest text it keeps, None where the tool states none;
+    names; `label` what people see. `allowed`: the values an option field takes (their names
+    as people see them), None where any value of its kind goes; `max_length`: the longest
+    text it keeps, None where the tool states none;
     `reference`: what a reference field points to (a table, `user`, `group`, `service`);
     `writable`: whether the API takes a value for it at all."""
 
