@@ -239,6 +239,23 @@ class FieldMapping:
     def features(self) -> Features:
         return self.config.features
 
+    def forward_fields(self) -> dict[str, str]:
+        """Canonical field -> the native field it is written to."""
+        return dict(self._forward)
+
+    def reverse_fields(self) -> dict[str, str]:
+        """Native field -> the canonical field it is read as (taken in or not: see
+        `inbound_fields`)."""
+        return dict(self._reverse)
+
+    def value_map(self, canonical: str) -> dict[str, str]:
+        """The native code -> canonical value map of `canonical` (empty: none)."""
+        return dict(self._value_maps.get(canonical, {}))
+
+    def forward_value_map(self, canonical: str) -> dict[str, str]:
+        """Canonical value -> the native code written for it (the lowest that stands for it)."""
+        return dict(self._forward_values.get(canonical, {}))
+
     # -- forward: platform -> external -------------------------------------------------
     def outbound_fields(self) -> frozenset[str]:
         """Canonical fields that are written to the external tool."""
