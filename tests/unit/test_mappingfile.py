@@ -3,7 +3,7 @@ made from any file cross every value the file's own engine crosses, the same way
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from incident_sync.syncmodel.fieldmaps import Crossed, from_tool, to_tool
@@ -37,7 +37,14 @@ CONFIGS = st.builds(
 VALUES = st.sampled_from(["1", "2", "3", "6", "7", "open", "closed", "critical", "minor", "x"])
 
 
+# The default file with its gated fields on: several codes stand for one value there.
+GATED_ON = MappingConfig(features=Features(sync_status=True, sync_severity=True))
+
+
+@settings(max_examples=400)
 @given(CONFIGS, NATIVE, VALUES)
+@example(GATED_ON, "incident_state", "2")
+@example(GATED_ON, "priority", "5")
 def test_what_the_tool_sends_is_taken_in_alike(
     config: MappingConfig, field: str, value: str
 ) -> None:
@@ -49,7 +56,9 @@ def test_what_the_tool_sends_is_taken_in_alike(
     assert crossed == expected
 
 
+@settings(max_examples=400)
 @given(CONFIGS, st.sampled_from(sorted(set(PLATFORM_FIELDS.values()))), VALUES)
+@example(MappingConfig(field_mappings={"incident.status": "incident_state"}), "status", "closed")
 def test_what_the_platform_sends_is_written_alike(
     config: MappingConfig, field: str, value: str
 ) -> None:
