@@ -4,174 +4,44 @@ the running service, with no code change and no restart."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
-from incident_sync.syncmodel.events import DeliveryCommand
-from incident_sync.syncmodel.fields import ConflictStrategy
-from incident_sync.syncmodel.retry import DeadReason
-from incident_sync.syncstate import keys
-from incident_sync.syncstate.client import connect
-from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
-from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
-from incident_sync.syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
-from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
+from tests.integration.control.authz_setups import (
+    ADMIN,
+    CASES_STATE,
+    CONFLICT_A,
+    CONFLICT_B,
+    DLQ_ENTRY,
+    EVERYONE,
+    MANAGERS,
+    PLATFORM,
+    Q_A,
+    Q_B,
+    Q_T,
+    ROLES,
+    RUN_A,
+    SIGNED_IN,
+    SNOW,
+    STATUS,
+    TENANT_MANAGERS,
+    A,
+    Case,
+    deleting,
+    dlq_entries,
+    linked_record,
+    pending_conflicts,
+    quarantine_entries,
+    saved_run,
+    schedule,
+    token_path,
+)
 from tests.integration.control.service import ControlService, on_server_and_cluster
 
 pytestmark = pytest.mark.integration
-
-ROLES = ("admin", "manager", "manager_one", "commander", "viewer", "anonymous")
-EVERYONE = frozenset(ROLES)
-SIGNED_IN = EVERYONE - {"anonymous"}
-ADMIN = frozenset({"admin"})
-MANAGERS = frozenset({"admin", "manager", "manager_one"})  # manager_one: acme/snow-a, acme/snow-c
-TENANT_MANAGERS = frozenset({"admin", "manager"})  # manager: all of tenant acme
-STATUS = frozenset({"admin", "manager", "manager_one", "commander", "viewer"})
-
-A = "/api/v1/tenants/acme"
-SNOW = {"type": "servicenow", "base_url": "http://127.0.0.1:9", "username": "sync"}
-PLATFORM = {"name": "incidentio", "type": "incidentio", "base_url": "http://127.0.0.1:9"}
-
-
-@dataclass
-class Case:
-    method: str
-    path: str
-    allowed: frozenset[str]
-    route: str  # the OpenAPI path it exercises
-    body: Callable[[], Any] | None = None
-    ok: tuple[int, ...] = (200,)
-    before: Callable[[httpx.Client], Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _delete(path: str) -> Callable[[httpx.Client], Any]:
-    return lambda admin: admin.delete(path)
-
-
-def _token_path(admin: httpx.Client) -> None:
-    r = admin.post("/api/v1/tokens", json={"name": "throwaway", "role": "viewer"})
-    CASES_STATE["token"] = r.json()["id"]
-
-
-CASES_STATE: dict[str, str] = {}
-
-# Two conflicts of tenant acme: one on snow-a about an incident led by the commander ("ic"),
-# one on snow-b about somebody else's incident.
-CONFLICT_A, CONFLICT_B = "conflict-00000000000a", "conflict-00000000000b"
-
-
-def _pending_conflicts(admin: httpx.Client | None = None) -> None:
-    asyncio.run(_save_conflicts(CASES_STATE["redis"]))
-
-
-async def _save_conflicts(redis_url: str) -> None:
-    redis = connect(redis_url)
-    now = datetime.now(UTC)
-    for conflict_id, integration, incident, lead in (
-        (CONFLICT_A, "snow-a", "INC-A", "ic"),
-        (CONFLICT_B, "snow-b", "INC-B", "someone-else"),
-    ):
-        await ConflictStore(redis).save(
-            ConflictRecord(
-                id=conflict_id,
-                tenant="acme",
-                platform_incident_id=incident,
-                field="title",
-                integration_id=integration,
-                strategy=ConflictStrategy.MANUAL_REVIEW,
-                platform=SideValue(side="incidentio", record_id=incident, value="p", ts=now),
-                external=SideValue(side=integration, record_id="sys1", value="e", ts=now),
-            )
-        )
-        await redis.hset(keys.state("acme", "incidentio", incident), "assignee", lead)
-    await redis.aclose()
-
-
-def _linked_record(admin: httpx.Client | None = None) -> None:
-    """A record of snow-a linked to an incident, as the pipeline leaves it in Redis."""
-
-    async def link() -> None:
-        redis = connect(CASES_STATE["redis"])
-        await redis.set(keys.link("acme", "snow-a", "sys1"), "INC-A")
-        await redis.aclose()
-
-    asyncio.run(link())
-
-
-# A reconcile run of snow-a, saved as the reconciler saves one.
-RUN_A = "rec-00000000000a"
-
-
-def _saved_run(admin: httpx.Client | None = None) -> None:
-    asyncio.run(_save_run(CASES_STATE["redis"]))
-
-
-async def _save_run(redis_url: str) -> None:
-    redis = connect(redis_url)
-    await ReconcileStore(redis).save(
-        ReconcileRun(id=RUN_A, tenant="acme", integration="snow-a", mode=RunMode.DRY_RUN)
-    )
-    await redis.aclose()
-
-
-def _schedule(admin: httpx.Client) -> None:
-    path = f"{A}/integrations/snow-a/reconcile/schedule"
-    admin.post(path, json={"interval": 3600}).raise_for_status()
-
-
-# One dead-lettered write in each of snow-a's and snow-b's DLQ (put back before each case).
-DLQ_ENTRY = entry_id("0123456789abcdef0123456789abcdef")
-
-
-def _dlq_entries(admin: httpx.Client | None = None) -> None:
-    asyncio.run(_save_dlq_entries(CASES_STATE["redis"]))
-
-
-async def _save_dlq_entries(redis_url: str) -> None:
-    redis = connect(redis_url)
-    for integration in ("snow-a", "snow-b"):
-        cmd = DeliveryCommand(
-            command_id="0123456789abcdef0123456789abcdef",
-            causation_id="e1",
-            tenant="acme",
-            platform_incident_id="INC-A",
-            source_integration_id="incidentio",
-            target_integration_id=integration,
-            target_external_id="sys1",
-            set_fields={"title": "t"},
-        )
-        await DlqIndex(redis).add(DlqEntry.of(cmd, DeadReason.REJECTED, 1, "HTTP 400"))
-    await redis.aclose()
-
-
-# Quarantined messages of tenant acme: one of snow-a, one of snow-b, one of no integration.
-def _quarantined(n: int, integration: str | None) -> QuarantineEntry:
-    message = Message(topic="sync.inbound", value=b"{", key=b"k", partition=0, offset=n)
-    return QuarantineEntry.of(
-        Stage.GATE, message, ValueError("bad"), tenant="acme", integration_id=integration
-    )
-
-
-Q_A, Q_B, Q_T = _quarantined(1, "snow-a"), _quarantined(2, "snow-b"), _quarantined(3, None)
-
-
-def _quarantine_entries(admin: httpx.Client | None = None) -> None:
-    async def save() -> None:
-        redis = connect(CASES_STATE["redis"])
-        for entry in (Q_A, Q_B, Q_T):
-            await QuarantineIndex(redis).add(entry)
-        await redis.aclose()
-
-    asyncio.run(save())
-
 
 TI = "/api/v1/tenants/{tenant}/integrations"
 I = f"{TI}/{{name}}"  # noqa: E741
@@ -193,9 +63,9 @@ CASES = [
     Case("GET", f"{A}/integrations", MANAGERS, TI),
     Case("GET", "/api/v1/tenants/other/integrations", ADMIN, TI),
     Case("POST", f"{A}/integrations", MANAGERS, TI,
-         body=lambda: NEW_C, ok=(201,), before=_delete(f"{A}/integrations/snow-c")),
+         body=lambda: NEW_C, ok=(201,), before=deleting(f"{A}/integrations/snow-c")),
     Case("POST", f"{A}/integrations", TENANT_MANAGERS, TI,
-         body=lambda: NEW_D, ok=(201,), before=_delete(f"{A}/integrations/snow-d")),
+         body=lambda: NEW_D, ok=(201,), before=deleting(f"{A}/integrations/snow-d")),
     Case("GET", f"{A}/integrations/snow-a", MANAGERS, I),
     Case("GET", f"{A}/integrations/snow-b", TENANT_MANAGERS, I),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x", ADMIN, I),
@@ -212,11 +82,11 @@ CASES = [
          body=lambda: {"owner": "platform", "priority": 10}),
     Case("DELETE", f"{A}/integrations/snow-a/ownership/title", MANAGERS, OWN),
     Case("POST", f"{A}/integrations/snow-a/sync", MANAGERS, f"{I}/sync", ok=(202,),
-         before=_linked_record),
+         before=linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync?dry_run=true", TENANT_MANAGERS, f"{I}/sync"),
     # allowed: the tool is asked whether sys1 exists, and snow-a's (no credentials) refuses
     Case("POST", f"{A}/integrations/snow-a/sync/sys1", MANAGERS, f"{I}/sync/{{record_id}}",
-         ok=(502,), before=_linked_record),
+         ok=(502,), before=linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync/sys1", TENANT_MANAGERS,
          f"{I}/sync/{{record_id}}", ok=(404,)),  # allowed, but nothing of snow-b is linked
     Case("GET", f"{A}/integrations/snow-a/status", STATUS, f"{I}/status"),
@@ -227,33 +97,33 @@ CASES = [
     Case("GET", f"{A}/platform", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/platform"),
     Case("PUT", f"{A}/platform", ADMIN, "/api/v1/tenants/{tenant}/platform",
          body=lambda: PLATFORM),
-    Case("GET", f"{A}/integrations/snow-a/dlq", MANAGERS, DQ, before=_dlq_entries),
+    Case("GET", f"{A}/integrations/snow-a/dlq", MANAGERS, DQ, before=dlq_entries),
     Case("GET", f"{A}/integrations/snow-b/dlq", TENANT_MANAGERS, DQ),
     Case("POST", f"{A}/integrations/snow-a/dlq/retry", MANAGERS, f"{DQ}/retry",
          body=lambda: {"dry_run": True}),
     Case("POST", f"{A}/integrations/snow-a/dlq/{DLQ_ENTRY}/retry", MANAGERS,
-         f"{DQ}/{{entry_id}}/retry", ok=(202,), before=_dlq_entries),
+         f"{DQ}/{{entry_id}}/retry", ok=(202,), before=dlq_entries),
     Case("POST", f"{A}/integrations/snow-b/dlq/{DLQ_ENTRY}/retry", TENANT_MANAGERS,
-         f"{DQ}/{{entry_id}}/retry", ok=(202,), before=_dlq_entries),
+         f"{DQ}/{{entry_id}}/retry", ok=(202,), before=dlq_entries),
     Case("DELETE", f"{A}/integrations/snow-a/dlq/{DLQ_ENTRY}", MANAGERS, f"{DQ}/{{entry_id}}",
-         before=_dlq_entries),
-    Case("GET", f"{A}/quarantine", MANAGERS, QL, before=_quarantine_entries),
-    Case("GET", f"{A}/quarantine/{Q_A.id}", MANAGERS, QE, before=_quarantine_entries),
-    Case("GET", f"{A}/quarantine/{Q_T.id}", TENANT_MANAGERS, QE, before=_quarantine_entries),
+         before=dlq_entries),
+    Case("GET", f"{A}/quarantine", MANAGERS, QL, before=quarantine_entries),
+    Case("GET", f"{A}/quarantine/{Q_A.id}", MANAGERS, QE, before=quarantine_entries),
+    Case("GET", f"{A}/quarantine/{Q_T.id}", TENANT_MANAGERS, QE, before=quarantine_entries),
     Case("POST", f"{A}/quarantine/retry", MANAGERS, f"{QL}/retry",
          body=lambda: {"dry_run": True}),
     Case("POST", f"{A}/quarantine/{Q_A.id}/retry", MANAGERS, f"{QE}/retry", ok=(202,),
-         before=_quarantine_entries),
+         before=quarantine_entries),
     Case("POST", f"{A}/quarantine/{Q_B.id}/retry", TENANT_MANAGERS, f"{QE}/retry", ok=(202,),
-         before=_quarantine_entries),
-    Case("DELETE", f"{A}/quarantine/{Q_A.id}", MANAGERS, QE, before=_quarantine_entries),
+         before=quarantine_entries),
+    Case("DELETE", f"{A}/quarantine/{Q_A.id}", MANAGERS, QE, before=quarantine_entries),
     Case("GET", f"{A}/conflicts", MANAGERS | {"commander"}, CL),
     Case("GET", f"{A}/conflicts/{CONFLICT_A}", MANAGERS | {"commander"}, C),
     Case("GET", f"{A}/conflicts/{CONFLICT_B}", TENANT_MANAGERS, C),
     Case("POST", f"{A}/conflicts/{CONFLICT_A}/resolve", MANAGERS | {"commander"}, f"{C}/resolve",
-         body=lambda: {"resolution": "use-platform"}, ok=(202,), before=_pending_conflicts),
+         body=lambda: {"resolution": "use-platform"}, ok=(202,), before=pending_conflicts),
     Case("POST", f"{A}/conflicts/{CONFLICT_B}/resolve", TENANT_MANAGERS, f"{C}/resolve",
-         body=lambda: {"resolution": "ignore"}, ok=(202,), before=_pending_conflicts),
+         body=lambda: {"resolution": "ignore"}, ok=(202,), before=pending_conflicts),
     Case("POST", f"{A}/integrations/snow-a/reconcile", MANAGERS, REC,
          body=lambda: {"mode": "dry-run"}, ok=(202,)),
     Case("POST", f"{A}/integrations/snow-b/reconcile", TENANT_MANAGERS, REC,
@@ -262,17 +132,17 @@ CASES = [
     Case("GET", f"{A}/integrations/snow-b/reconcile/runs", STATUS - {"manager_one"},
          f"{REC}/runs"),
     Case("GET", f"{A}/integrations/snow-a/reconcile/runs/{RUN_A}", STATUS, f"{REC}/runs/{{run_id}}",
-         before=_saved_run),
+         before=saved_run),
     Case("POST", f"{A}/integrations/snow-a/reconcile/schedule", MANAGERS, f"{REC}/schedule",
          body=lambda: {"interval": "1h", "auto_heal": True}),
     Case("GET", f"{A}/integrations/snow-a/reconcile/schedule", STATUS, f"{REC}/schedule",
-         before=_schedule),
+         before=schedule),
     Case("GET", f"{A}/audit", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/audit"),
     Case("GET", "/api/v1/audit", ADMIN, "/api/v1/audit"),
     Case("GET", "/api/v1/tokens", ADMIN, "/api/v1/tokens"),
     Case("POST", "/api/v1/tokens", ADMIN, "/api/v1/tokens", body=lambda: MADE, ok=(201,)),
     Case("DELETE", "/api/v1/tokens/{token}", ADMIN, "/api/v1/tokens/{token_id}",
-         before=_token_path),
+         before=token_path),
     Case("GET", "/api/v1/keys", ADMIN, "/api/v1/keys"),
     Case("POST", "/api/v1/keys/rotate", ADMIN, "/api/v1/keys/rotate"),
 ]  # fmt: skip
@@ -335,7 +205,7 @@ def test_role_route_matrix(
     control: ControlService, admin: httpx.Client, tokens: dict[str, str | None]
 ) -> None:
     CASES_STATE["redis"] = control.redis_url
-    _pending_conflicts()
+    pending_conflicts()
     wrong = []
     clients = {role: control.client(tokens[role]) for role in ROLES}
     reset(admin)
