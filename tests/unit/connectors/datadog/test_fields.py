@@ -1,13 +1,14 @@
 """The Datadog connector lists an incident's fields (`FieldCatalogue`) from the sandbox's
 `GET /api/v2/incidents/config/user-defined-fields`, over HTTP: kinds, required, valid values,
-no length limits; deleted definitions left out; pages followed; a failing tool is a
-ToolError."""
+no length limits; deleted definitions left out; pages followed; the fields of the incidents
+Datadog answered (tests/vendor) all described; a failing tool is a ToolError."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 from aiohttp import web
 
@@ -16,7 +17,7 @@ from incident_sync.connectors.capabilities import FieldCatalogue
 from incident_sync.connectors.datadog.connector import DatadogConnector
 from incident_sync.sandbox.datadog.app import DEFAULT_FIELDS, DatadogConfig, build_app
 from incident_sync.syncmodel.discovered import ToolField
-from tests.unit.connectors.datadog.test_connector import config
+from tests.unit.connectors.datadog.test_connector import SAMPLES, config
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 
@@ -59,7 +60,7 @@ async def test_lists_the_incident_fields_with_kinds_and_values(
 
 async def test_follows_the_pages(dd: Harness, connector: DatadogConnector) -> None:
     whole = await connector.client.user_defined_fields()
-    paged = await connector.client.user_defined_fields(page_size=4)
+    paged = await connector.client.user_defined_fields(page_size=5)
     assert [d["id"] for d in paged] == [d["id"] for d in whole] and len(whole) > 8
     numbers = [r.query["page[number]"] for r in dd.api_requests("/api/v2/incidents/config")]
     assert numbers == ["0", "0", "1", "2"]
@@ -78,3 +79,21 @@ async def test_a_failing_tool_is_a_tool_error(dd: Harness, connector: DatadogCon
         assert caught.value.status == 403 and not caught.value.retryable
     finally:
         await bad.aclose()
+
+
+async def test_the_recorded_incidents_fields_are_described(connector: DatadogConnector) -> None:
+    """Every field of an incident Datadog answered (tests/vendor) has a definition of its
+    type in the sandbox's listing."""
+    codes = {"dropdown": 1, "multiselect": 2, "textbox": 3, "autocomplete": 6}
+    definitions = {
+        d["attributes"]["name"]: d["attributes"]["type"]
+        for d in await connector.client.user_defined_fields()
+    }
+    for name in (
+        "rest_v2_incidents_get_response_200.json",
+        "rest_v2_incidents_create_response_201.json",
+    ):
+        recorded = orjson.loads((SAMPLES / name).read_bytes())["data"]["attributes"]["fields"]
+        assert {k: definitions.get(k) for k in recorded} == {
+            k: codes[v["type"]] for k, v in recorded.items()
+        }

@@ -1,26 +1,38 @@
 """The Jira connector lists the fields of its project's issue type (`FieldCatalogue`) against
 the Jira sandbox over HTTP: the create metadata (required, allowed values, schema kinds, paged)
-and the site's field list; every request is valid for the platform spec; unknown projects,
-issue types and a failing tool are ToolErrors."""
+and the site's field list; every request is valid for the platform spec, every answer has the
+keys of the spec's examples (tests/vendor); unknown projects, issue types and a failing tool
+are ToolErrors."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.capabilities import FieldCatalogue
+from incident_sync.connectors.jira import catalogue
 from incident_sync.connectors.jira.connector import JiraConnector
 from incident_sync.sandbox.jira.app import build_app
 from incident_sync.sandbox.jira.state import JiraConfig
 from incident_sync.syncmodel.discovered import ToolField
-from tests.unit.connectors.jira.helpers import API_EMAIL, API_TOKEN, config
+from tests.unit.connectors.jira.helpers import API_EMAIL, API_TOKEN, SAMPLES, config, sample
 from tests.unit.connectors.openapi import spec
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 SPEC = "jira-cloud-platform-swagger-v3.v3.json"
+
+
+def site_fields() -> list[dict[str, Any]]:
+    """The spec's example of `GET /field` (a list, where `sample` reads objects)."""
+    found: list[dict[str, Any]] = orjson.loads(
+        (SAMPLES / "rest_getFields_response_200.json").read_bytes()
+    )
+    return found
 
 
 @pytest.fixture
@@ -113,3 +125,33 @@ async def test_unknown_project_type_and_failures_are_tool_errors(jira: Harness) 
     finally:
         await connector.aclose()
     assert caught.value.status == 500 and caught.value.retryable
+
+
+def test_the_spec_examples_read_as_fields() -> None:
+    site = site_fields()
+    screen = sample("rest_getCreateIssueMetaIssueTypeId_response_200.json")["fields"]
+    by_name = {f.name: f for f in catalogue.tool_fields(screen, site)}
+    # the example has no schema: a field of unknown type is listed as a string
+    assignee = ToolField(name="assignee", label="Assignee", kind="string", required=True)
+    assert by_name["assignee"] == assignee
+    description = by_name["description"]  # off the screen: read only
+    assert description.kind == "text" and description.max_length == 32_767
+    assert not description.writable
+    assert by_name["summary"].max_length == 255 and by_name["summary"].kind == "string"
+
+
+async def test_the_sandbox_answers_in_the_spec_examples_shape(jira: Harness) -> None:
+    """Every key of the spec's examples is in the sandbox's answers (they may say more)."""
+    auth = httpx.BasicAuth(API_EMAIL, API_TOKEN)
+    async with httpx.AsyncClient(base_url=jira.url + "/rest/api/3", auth=auth) as client:
+        site = (await client.get("/field")).json()
+        types = (await client.get("/issue/createmeta/OPS/issuetypes")).json()
+        screen = (await client.get("/issue/createmeta/OPS/issuetypes/10001")).json()
+    example = site_fields()
+    assert all(set(example[0]) <= set(f) for f in site)
+    example_types = sample("rest_getCreateIssueMetaIssueTypes_response_200.json")
+    assert set(example_types) <= set(types)
+    assert all(set(example_types["issueTypes"][0]) <= set(t) for t in types["issueTypes"])
+    example_screen = sample("rest_getCreateIssueMetaIssueTypeId_response_200.json")
+    assert set(example_screen) <= set(screen)
+    assert all(set(example_screen["fields"][0]) | {"schema"} <= set(f) for f in screen["fields"])

@@ -1,7 +1,8 @@
 """The PagerDuty connector lists an incident's fields (`FieldCatalogue`) against the sandbox
 over HTTP: the built-in fields it syncs (priorities from `GET /priorities`), the incident
 custom fields with their options (`GET /incidents/custom_fields?include[]=field_options`);
-every request is valid for the REST spec; a failing tool is a ToolError."""
+every request is valid for the REST spec, every answer has the keys of the spec's examples
+(tests/vendor); a failing tool is a ToolError."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from aiohttp import web
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.capabilities import FieldCatalogue
+from incident_sync.connectors.pagerduty import catalogue
 from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
 from incident_sync.sandbox.pagerduty.app import build_app
 from incident_sync.sandbox.pagerduty.state import PagerDutyConfig
 from incident_sync.syncmodel.discovered import ToolField
 from tests.unit.connectors.openapi import spec
-from tests.unit.connectors.pagerduty.helpers import FROM, TOKEN, config
+from tests.unit.connectors.pagerduty.helpers import FROM, TOKEN, config, sample
 from tests.unit.connectors.sandbox_harness import Harness, running
 
 SPEC = "pagerduty-rest-openapiv3.json"
@@ -78,3 +80,32 @@ async def test_a_failing_tool_is_a_tool_error(pd: Harness, connector: PagerDutyC
     with pytest.raises(ToolError) as caught:
         await connector.fields()
     assert caught.value.status == 500 and caught.value.retryable
+
+
+def test_the_spec_example_reads_as_custom_fields() -> None:
+    custom = sample("rest_list_custom_fields_response.json")["fields"]
+    priorities = [p["name"] for p in sample("rest_list_priorities_response.json")["priorities"]]
+    by_name = {f.name: f for f in catalogue.tool_fields(priorities, custom, title_max=1024)}
+    environment = by_name["custom_fields.environment"]
+    assert environment.kind == "option" and environment.allowed == ("abc",)
+    assert environment.label == "Environment"
+    assert by_name["priority"].allowed == ("P1", "P2", "P3", "P4", "P5")
+
+
+async def test_the_sandbox_answers_in_the_spec_examples_shape(pd: Harness) -> None:
+    """Every key of the spec's examples is in the sandbox's answers (they may say more)."""
+    headers = {"Authorization": f"Token token={TOKEN}"}
+    async with httpx.AsyncClient(base_url=pd.url, headers=headers) as client:
+        fields = (await client.get("/incidents/custom_fields?include[]=field_options")).json()
+        options = (await client.get("/incidents/custom_fields/PCF0ENV/field_options")).json()
+        priorities = (await client.get("/priorities")).json()
+        missing = await client.get("/incidents/custom_fields/PNOPE/field_options")
+    (example,) = sample("rest_list_custom_fields_response.json")["fields"]
+    assert all(set(example) <= set(f) for f in fields["fields"])
+    (example_option,) = example["field_options"]
+    assert all(set(example_option) <= set(o) for f in fields["fields"] for o in f["field_options"])
+    assert options["field_options"]
+    assert all(set(example_option) <= set(o) for o in options["field_options"])
+    example_priority = sample("rest_list_priorities_response.json")["priorities"][0]
+    assert all(set(example_priority) <= set(p) for p in priorities["priorities"])
+    assert missing.status_code == 404

@@ -70,6 +70,7 @@ _DEFINITIONS: Final[tuple[tuple[str, str, int, bool, bool, list[JSON] | None, bo
     ("summary", "Summary", 3, False, True, None, False),
     ("services", "Services", 6, False, True, None, False),
     ("teams", "Teams", 6, False, True, None, False),
+    ("slug", "Slug", 3, False, True, None, False),  # every recorded incident carries it
     ("incident_sync_id", "incident-sync id", 3, False, False, None, False),
     ("incident_sync_ref", "incident-sync ref", 3, False, False, None, False),
     (

@@ -194,7 +194,14 @@ async def issue_types(request: web.Request) -> web.Response:
     start, size = _page(request)
     base = f"{request.scheme}://{request.host}"
     types = [
-        {"self": f"{base}{API}/issuetype/{tid}", "id": tid, "name": name, "subtask": False}
+        {
+            "self": f"{base}{API}/issuetype/{tid}",
+            "id": tid,
+            "name": name,
+            "description": f"A{'n' if name[0] in 'AEIOU' else ''} {name.lower()}",
+            "iconUrl": f"{base}/images/icons/issuetypes/{name.lower()}.png",
+            "subtask": False,
+        }
         for tid, name in ISSUE_TYPES
     ]
     page = types[start : start + size]
