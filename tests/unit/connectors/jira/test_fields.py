@@ -107,7 +107,12 @@ async def test_follows_the_create_metadata_pages(jira: Harness, connector: JiraC
 
 
 async def test_unknown_project_type_and_failures_are_tool_errors(jira: Harness) -> None:
-    for options, status in (({"project_key": "NOPE"}, 404), ({"issue_type": "Epic"}, None)):
+    cases = (
+        ({"project_key": "NOPE"}, 404),
+        ({"issue_type": "Epic"}, None),
+        ({"project_key": ""}, None),
+    )
+    for options, status in cases:
         connector = JiraConnector(config(jira.url, **options))
         try:
             with pytest.raises(ToolError) as caught:
