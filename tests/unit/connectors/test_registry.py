@@ -37,6 +37,7 @@ def test_each_connector_has_the_roles_its_tool_has() -> None:
         "webhook source",
         "comment thread",
         "change feed",
+        "field catalogue",
     )
     assert specs["servicenow"].capabilities == ("record store", "webhook source", "change feed")
     assert specs["slack"].direction is Direction.OUTBOUND and specs["incidentio"].platform

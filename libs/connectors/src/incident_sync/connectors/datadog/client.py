@@ -13,6 +13,8 @@ from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.http import HeaderAuth, Reset, ResetHeader, ToolClient, path_id
 
 BASE_URL: Final = "https://api.datadoghq.com"
+FIELD_PAGE: Final = 1000  # the largest page the field listing gives
+MAX_PAGES: Final = 100  # a listing that never ends is cut, not followed forever
 _ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 
@@ -66,6 +68,25 @@ class DatadogClient(ToolClient):
             if not items or not isinstance(following, int) or following <= offset:
                 return
             offset = following
+
+    async def user_defined_fields(self, page_size: int = FIELD_PAGE) -> list[dict[str, Any]]:
+        """Every incident field definition, `GET /api/v2/incidents/config/user-defined-fields`
+        page by page (`page[number]` from 0) until a page comes back short."""
+        found: list[dict[str, Any]] = []
+        number = 0
+        while True:
+            data = await self._call(
+                "GET",
+                "/api/v2/incidents/config/user-defined-fields",
+                params={"page[size]": page_size, "page[number]": number},
+            )
+            items = data.get("data")
+            if not isinstance(items, list):
+                raise ToolError("Datadog listed no field definitions", retryable=False)
+            found.extend(i for i in items if isinstance(i, dict))
+            if len(items) < page_size or number >= MAX_PAGES:
+                return found
+            number += 1
 
     async def search(self, query: str, page_size: int = 10) -> list[dict[str, Any]]:
         """`GET /api/v2/incidents/search?query=`: the incidents of the first page."""

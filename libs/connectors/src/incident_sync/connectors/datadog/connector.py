@@ -35,8 +35,8 @@ from incident_sync.connectors.base import (
     stored_values,
 )
 from incident_sync.connectors.canonical import DESCRIPTION, SEVERITY, STATUS, TITLE
-from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
-from incident_sync.connectors.datadog import webhook
+from incident_sync.connectors.capabilities import ChangeFeed, FieldCatalogue, WebhookSource
+from incident_sync.connectors.datadog import catalogue, webhook
 from incident_sync.connectors.datadog.client import DatadogClient
 from incident_sync.connectors.datadog.client import auth as client_auth
 from incident_sync.connectors.datadog.fields import (
@@ -46,18 +46,19 @@ from incident_sync.connectors.datadog.fields import (
 )
 from incident_sync.connectors.datadog.options import DatadogOptions
 from incident_sync.connectors.http import ToolConnector
+from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
+class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, FieldCatalogue):
     @cached_property
     def options(self) -> DatadogOptions:
         return DatadogOptions.of(self.config)
 
     @cached_property
-    def fields(self) -> DatadogFieldMap:
+    def field_map(self) -> DatadogFieldMap:
         return DatadogFieldMap.from_options(self.options)
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> None:
@@ -83,6 +84,10 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
     async def fetch(self, external_id: str) -> RecordState:
         return self._record(await self.client.get_incident(external_id))
 
+    async def fields(self) -> list[ToolField]:
+        """The incident's title and its field definitions (`connectors.datadog.catalogue`)."""
+        return catalogue.tool_fields(await self.client.user_defined_fields())
+
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """The incidents list has no time filter: every linked incident modified since."""
         out = []
@@ -99,10 +104,10 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
             raise ToolError(
                 f"Datadog: refusing to search for {platform_incident_id!r}", retryable=False
             )
-        query = f'{self.fields.correlation_field}:"{platform_incident_id}"'
+        query = f'{self.field_map.correlation_field}:"{platform_incident_id}"'
         for incident in await self.client.search(query):
             attributes = incident.get("attributes") or {}
-            if self.fields.platform_incident(attributes) == platform_incident_id:
+            if self.field_map.platform_incident(attributes) == platform_incident_id:
                 return str(incident["id"])
         return None
 
@@ -114,7 +119,10 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
         attributes["customer_impacted"] = False
         native = attributes.setdefault("fields", {})
         assert isinstance(native, dict)
-        native[self.fields.correlation_field] = {"type": "textbox", "value": platform_incident_id}
+        native[self.field_map.correlation_field] = {
+            "type": "textbox",
+            "value": platform_incident_id,
+        }
         created = await self.client.create_incident(attributes)
         ref = {"type": "textbox", "value": str(created["id"])}
         ref_field = self.options.ref_field
@@ -144,7 +152,7 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
             native["state"] = {"type": "dropdown", "value": STATE_OUT[status]}
         if SEVERITY in fields:
             severity = fields[SEVERITY]
-            value = self.fields.severity_out(severity) if severity else "UNKNOWN"
+            value = self.field_map.severity_out(severity) if severity else "UNKNOWN"
             if value is None:
                 raise ToolError(f"Datadog: no severity maps to {severity!r}", retryable=False)
             native["severity"] = {"type": "dropdown", "value": value}
@@ -158,10 +166,10 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed):
         public_id = attrs.get("public_id")
         return RecordState(
             external_id=str(incident.get("id")),
-            fields=self.fields.canonical(attrs),
+            fields=self.field_map.canonical(attrs),
             reference=f"IR-{public_id}" if isinstance(public_id, int) else None,
             version=version_of(attrs.get("modified")),
-            platform_incident_id=self.fields.platform_incident(attrs),
+            platform_incident_id=self.field_map.platform_incident(attrs),
             updated_at=_time(attrs.get("modified")),
         )
 

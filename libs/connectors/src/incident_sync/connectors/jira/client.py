@@ -18,6 +18,8 @@ from incident_sync.connectors.transport import body_json, json_object
 
 API: Final = "/rest/api/3"
 SEARCH_PAGE_SIZE: Final = 100
+META_PAGE_SIZE: Final = 200  # the create metadata's largest page
+META_MAX: Final = 10_000  # a listing that never ends is cut, not followed forever
 _KEY = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")  # an issue id or key, a comment id
 
 
@@ -112,6 +114,47 @@ class JiraClient(ToolClient):
             if data.get("isLast", True) is True or not next_token or next_token == token:
                 return
             token = str(next_token)
+
+    # -- fields ------------------------------------------------------------------------------
+    async def all_fields(self) -> list[dict[str, Any]]:
+        """`GET /field`: every field of the site (FieldDetails: id, name, custom, schema)."""
+        response = await self._send("GET", "/field")
+        data = body_json(response)
+        if not isinstance(data, list):
+            raise ToolError("Jira listed its fields without a list", retryable=False)
+        return [f for f in data if isinstance(f, dict)]
+
+    async def create_issue_types(
+        self, project: str, *, page_size: int = META_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
+        """The issue types a create in `project` can have (`createmeta/{project}/issuetypes`,
+        every page)."""
+        return await self._pages(
+            f"/issue/createmeta/{_id(project)}/issuetypes", "issueTypes", page_size
+        )
+
+    async def create_fields(
+        self, project: str, issue_type_id: str, *, page_size: int = META_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
+        """The create screen's fields of one issue type in `project`
+        (`createmeta/{project}/issuetypes/{id}`, FieldCreateMetadata, every page)."""
+        path = f"/issue/createmeta/{_id(project)}/issuetypes/{_id(issue_type_id)}"
+        return await self._pages(path, "fields", page_size)
+
+    async def _pages(self, path: str, key: str, page_size: int) -> list[dict[str, Any]]:
+        """Every item under `key` of a `startAt` / `maxResults` / `total` listing."""
+        found: list[dict[str, Any]] = []
+        while True:
+            data = await self._call(
+                "GET", path, params={"startAt": len(found), "maxResults": page_size}
+            )
+            page = data.get(key)
+            if not isinstance(page, list):
+                raise ToolError(f"Jira answered {path} without {key!r}", retryable=False)
+            found.extend(item for item in page if isinstance(item, dict))
+            total = data.get("total")
+            if not page or not isinstance(total, int) or len(found) >= min(total, META_MAX):
+                return found
 
     # -- comments ----------------------------------------------------------------------------
     # Jira Service Management shows a comment on the portal and mails it to the customer

@@ -51,9 +51,14 @@ from incident_sync.connectors.canonical import (
     STATUS,
     TITLE,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.capabilities import (
+    ChangeFeed,
+    CommentThread,
+    FieldCatalogue,
+    WebhookSource,
+)
 from incident_sync.connectors.http import ToolConnector
-from incident_sync.connectors.jira import signature, transitions
+from incident_sync.connectors.jira import catalogue, signature, transitions
 from incident_sync.connectors.jira.adf import text_to_adf
 from incident_sync.connectors.jira.client import JiraClient
 from incident_sync.connectors.jira.fields import (
@@ -64,6 +69,7 @@ from incident_sync.connectors.jira.fields import (
 from incident_sync.connectors.jira.limits import SUMMARY_MAX, fit_text
 from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.connectors.jira.webhook import parse_webhook
+from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Status
 
@@ -81,7 +87,9 @@ READ_FIELDS: Final = (
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
-class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, ChangeFeed):
+class JiraConnector(
+    ToolConnector[JiraClient], WebhookSource, CommentThread, ChangeFeed, FieldCatalogue
+):
     supports_comment_edits = True
     LIMITS = {TITLE: SUMMARY_MAX}
 
@@ -90,7 +98,7 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         return JiraOptions.of(self.config)
 
     @cached_property
-    def fields(self) -> JiraFieldMap:
+    def field_map(self) -> JiraFieldMap:
         return JiraFieldMap.from_options(self.options)
 
     @property
@@ -122,7 +130,7 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         return parse_webhook(
             headers,
             body,
-            fields=self.fields,
+            fields=self.field_map,
             integration_id=self.config.id,
             tenant=self.config.tenant,
         )
@@ -136,7 +144,7 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         return httpx.BasicAuth(*self._required(what, cfg.username, cfg.api_key or cfg.password))
 
     def _read_fields(self, *, comments: bool = True) -> tuple[str, ...]:
-        extra = (self.fields.severity_field,) if self.fields.severity_field else ()
+        extra = (self.field_map.severity_field,) if self.field_map.severity_field else ()
         return tuple(f for f in READ_FIELDS if comments or f != "comment") + extra
 
     async def test_connection(self) -> None:
@@ -146,12 +154,37 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         issue = await self.client.get_issue(external_id, self._read_fields())
         return self._record(issue)
 
+    async def fields(self) -> list[ToolField]:
+        """The create screen of the integration's project and issue type, then the site's
+        system fields it lacks (`connectors.jira.catalogue`); the issue type is found by
+        name among the project's."""
+        project, wanted = self.options.project_key, self.options.issue_type
+        if not project:
+            raise ToolError(
+                f"{self.config.id}: the project_key option is required", retryable=False
+            )
+        types = await self.client.create_issue_types(project)
+        type_id = next(
+            (
+                str(t["id"])
+                for t in types
+                if "id" in t and str(t.get("name", "")).casefold() == wanted.casefold()
+            ),
+            None,
+        )
+        if type_id is None:
+            raise ToolError(
+                f"Jira: project {project} has no issue type {wanted!r}", retryable=False
+            )
+        screen = await self.client.create_fields(project, type_id)
+        return catalogue.tool_fields(screen, await self.client.all_fields())
+
     async def find_linked(self, platform_incident_id: str) -> str | None:
         if not _SAFE_ID.match(platform_incident_id):
             raise ToolError(
                 f"Jira: refusing to search for id {platform_incident_id!r}", retryable=False
             )
-        jql = f'labels = "{self.fields.label(platform_incident_id)}" ORDER BY created ASC'
+        jql = f'labels = "{self.field_map.label(platform_incident_id)}" ORDER BY created ASC'
         async for issue in self.client.search(jql, ("id",), page_size=1):
             return str(issue["id"])
         return None
@@ -192,7 +225,7 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
 
     async def linked_issues(self) -> list[RecordState]:
         """Every issue carrying a correlation label (manual sync of all linked tickets)."""
-        prefix = self.fields.label_prefix
+        prefix = self.field_map.label_prefix
         project = self.options.project_key
         jql = f'labels is not EMPTY AND project = "{project}"' if project else "labels is not EMPTY"
         out = []
@@ -219,7 +252,7 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         native.setdefault("summary", f"Incident {platform_incident_id}")
         native["project"] = {"key": project}
         native["issuetype"] = {"name": options.issue_type}
-        native["labels"] = [self.fields.label(platform_incident_id)]
+        native["labels"] = [self.field_map.label(platform_incident_id)]
         created = await self.client.create_issue(
             native, properties={PROPERTY_KEY: {"platformIncidentId": platform_incident_id}}
         )
@@ -302,14 +335,14 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
             description = fields[DESCRIPTION]
             native["description"] = text_to_adf(description) if description else None
         if (priority := fields.get(PRIORITY)) is not None:
-            name = self.fields.priority_out(priority)
+            name = self.field_map.priority_out(priority)
             if name is None:
                 raise ToolError(f"Jira: no priority maps to {priority!r}", retryable=False)
             native["priority"] = {"name": name}
         if ASSIGNEE in fields:
             native["assignee"] = await self._assignee(fields[ASSIGNEE])
-        if self.fields.severity_field and (severity := fields.get(SEVERITY)) is not None:
-            native[self.fields.severity_field] = {"value": severity.capitalize()}
+        if self.field_map.severity_field and (severity := fields.get(SEVERITY)) is not None:
+            native[self.field_map.severity_field] = {"value": severity.capitalize()}
         return native
 
     async def _assignee(self, email: str | None) -> dict[str, str] | None:
@@ -321,7 +354,7 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         return {"accountId": account}
 
     async def _transition(self, key: str, status: str) -> None:
-        await transitions.move(self.client, self.fields, self.options, key, status)
+        await transitions.move(self.client, self.field_map, self.options, key, status)
 
     def _record(self, issue: Mapping[str, Any]) -> RecordState:
         issue_id = issue.get("id")
@@ -333,9 +366,9 @@ class JiraConnector(ToolConnector[JiraClient], WebhookSource, CommentThread, Cha
         updated = parse_time(raw_fields.get("updated"))
         return RecordState(
             external_id=str(issue_id),
-            fields=self.fields.canonical(raw_fields, with_comment="comment" in raw_fields),
+            fields=self.field_map.canonical(raw_fields, with_comment="comment" in raw_fields),
             reference=key if isinstance(key, str) else None,
             version=version_of(updated),
-            platform_incident_id=self.fields.platform_incident(raw_fields.get("labels")),
+            platform_incident_id=self.field_map.platform_incident(raw_fields.get("labels")),
             updated_at=updated,
         )

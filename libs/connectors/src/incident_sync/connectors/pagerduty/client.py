@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Final
 
+from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.http import (
     HeaderAuth,
     Reset,
@@ -165,6 +166,35 @@ class PagerDutyClient(ToolClient):
             }
             self._priorities = (now, names)
         return self._priorities[1].get(name.casefold())
+
+    async def priority_names(self) -> list[str]:
+        """The account's priorities by name, in its order (`GET /priorities`, every page)."""
+        names: list[str] = []
+        offset = 0
+        while True:
+            data = await self._call(
+                "GET", "/priorities", params={"limit": PAGE_LIMIT, "offset": offset}
+            )
+            page = [p for p in data.get("priorities") or [] if isinstance(p, dict)]
+            names.extend(str(p["name"]) for p in page if p.get("name"))
+            if data.get("more") is not True or not page:
+                return names
+            offset += len(page)
+
+    async def custom_fields(self) -> list[dict[str, Any]]:
+        """The incident custom fields with their options: `GET /incidents/custom_fields
+        ?include[]=field_options` (the Base Incident Type's fields, the type of the incidents
+        the connector creates; the spec marks it deprecated in favour of
+        `/incidents/types/{type}/custom_fields`, which the connector does not need until it
+        creates incidents of another type). Generally available since 2023: no
+        `X-EARLY-ACCESS` header."""
+        data = await self._call(
+            "GET", "/incidents/custom_fields", params={"include[]": "field_options"}
+        )
+        fields = data.get("fields")
+        if not isinstance(fields, list):
+            raise ToolError("PagerDuty listed no custom fields", retryable=False)
+        return [f for f in fields if isinstance(f, dict)]
 
     async def find_escalation_policy(self, name: str) -> str | None:
         data = await self._call("GET", "/escalation_policies", params={"query": name})

@@ -43,9 +43,14 @@ from incident_sync.connectors.canonical import (
     STATUS,
     TITLE,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, CommentThread, WebhookSource
+from incident_sync.connectors.capabilities import (
+    ChangeFeed,
+    CommentThread,
+    FieldCatalogue,
+    WebhookSource,
+)
 from incident_sync.connectors.http import ToolConnector
-from incident_sync.connectors.pagerduty import signature
+from incident_sync.connectors.pagerduty import catalogue, signature
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
 from incident_sync.connectors.pagerduty.client import auth as client_auth
 from incident_sync.connectors.pagerduty.fields import (
@@ -56,13 +61,16 @@ from incident_sync.connectors.pagerduty.fields import (
 )
 from incident_sync.connectors.pagerduty.options import PagerDutyOptions
 from incident_sync.connectors.pagerduty.webhook import parse_webhook
+from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Status
 
 TITLE_MAX = 1024
 
 
-class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentThread, ChangeFeed):
+class PagerDutyConnector(
+    ToolConnector[PagerDutyClient], WebhookSource, CommentThread, ChangeFeed, FieldCatalogue
+):
     # Notes have ids; they can be added, never edited or deleted (`supports_comment_edits`).
     LIMITS = {TITLE: TITLE_MAX}
 
@@ -71,7 +79,7 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
         return PagerDutyOptions.of(self.config)
 
     @cached_property
-    def fields(self) -> PagerDutyFieldMap:
+    def field_map(self) -> PagerDutyFieldMap:
         return PagerDutyFieldMap.from_options(self.options)
 
     # -- webhooks --------------------------------------------------------------------------
@@ -85,7 +93,7 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
         return parse_webhook(
             headers,
             body,
-            fields=self.fields,
+            fields=self.field_map,
             integration_id=self.config.id,
             tenant=self.config.tenant,
         )
@@ -102,13 +110,20 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
     async def test_connection(self) -> None:
         await self.client.abilities()
 
+    async def fields(self) -> list[ToolField]:
+        """The built-in fields the connector syncs and the incident custom fields
+        (`connectors.pagerduty.catalogue`)."""
+        priorities = await self.client.priority_names()
+        custom = await self.client.custom_fields()
+        return catalogue.tool_fields(priorities, custom, title_max=TITLE_MAX)
+
     async def fetch(self, external_id: str) -> RecordState:
         return await self._read(await self.client.get_incident(external_id), comments=True)
 
     async def _read(self, incident: Mapping[str, Any], *, comments: bool) -> RecordState:
         """Canonical state of an incident object: the assignee's e-mail (users are cached)
         and, with `comments`, the latest note (one more request)."""
-        fields = self.fields.canonical(incident)
+        fields = self.field_map.canonical(incident)
         ids = assignee_ids(incident)
         if ids:
             email = await self.client.user_email(ids[0])
@@ -156,7 +171,7 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
         return out
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
-        key = self.fields.incident_key(platform_incident_id)
+        key = self.field_map.incident_key(platform_incident_id)
         for incident in await self.client.incidents_by_key(key):
             if incident.get("incident_key") == key:
                 return str(incident["id"])
@@ -173,7 +188,7 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
             "title": fields.get(TITLE) or f"Incident {platform_incident_id}",
             "service": {"id": service, "type": "service_reference"},
             "urgency": self.options.urgency,
-            "incident_key": self.fields.incident_key(platform_incident_id),
+            "incident_key": self.field_map.incident_key(platform_incident_id),
         }
         if (priority := fields.get(PRIORITY)) is not None:
             body["priority"] = await self._priority(priority)
@@ -265,7 +280,7 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
 
     async def _priority(self, canonical: str) -> dict[str, str]:
         # A reference by id: creates take only that (updates would also take a bare name).
-        name = self.fields.priority_out(canonical)
+        name = self.field_map.priority_out(canonical)
         priority_id = await self.client.priority_id(name)
         if priority_id is None:
             raise ToolError(f"PagerDuty: the account has no priority {name!r}", retryable=False)
@@ -291,6 +306,6 @@ class PagerDutyConnector(ToolConnector[PagerDutyClient], WebhookSource, CommentT
             fields=fields,
             reference=f"#{number}" if isinstance(number, int) else None,
             version=version_of(updated),
-            platform_incident_id=self.fields.platform_incident(incident.get("incident_key")),
+            platform_incident_id=self.field_map.platform_incident(incident.get("incident_key")),
             updated_at=updated,
         )

@@ -20,6 +20,7 @@ from incident_sync.sandbox.base import (
     object_body,
     sandbox_app,
 )
+from incident_sync.sandbox.datadog import fieldconfig
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
 from incident_sync.sandbox.ids import now as utcnow
 from incident_sync.sandbox.routes import Routes
@@ -344,5 +345,5 @@ def build_app(config: DatadogConfig | None = None) -> web.Application:
         state,
         sender=sender,
         middlewares=[faults_mw, authenticate],
-        routes=[routes, control_routes(STATE, _controls)],
+        routes=[routes, fieldconfig.routes, control_routes(STATE, _controls)],
     )

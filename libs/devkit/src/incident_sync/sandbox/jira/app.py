@@ -6,7 +6,7 @@ from aiohttp import web
 
 from incident_sync.sandbox.base import sandbox_app
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
-from incident_sync.sandbox.jira import api, control, properties
+from incident_sync.sandbox.jira import api, control, fieldmeta, properties
 from incident_sync.sandbox.jira.state import STATE, JiraConfig, State, users
 from incident_sync.sandbox.jira.store import JiraStore
 from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender
@@ -22,5 +22,5 @@ def build_app(config: JiraConfig | None = None) -> web.Application:
         state,
         sender=sender,
         middlewares=[faults, api.authenticate],
-        routes=[api.routes, properties.routes, control.routes],
+        routes=[api.routes, fieldmeta.routes, properties.routes, control.routes],
     )

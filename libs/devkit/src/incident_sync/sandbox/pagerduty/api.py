@@ -246,7 +246,17 @@ async def list_policies(request: web.Request) -> web.Response:
 
 @routes.get("/priorities")
 async def list_priorities(request: web.Request) -> web.Response:
-    priorities = [
-        {"id": pid, "type": "priority", "name": name, "summary": name} for pid, name in PRIORITIES
-    ]
-    return web.json_response({"priorities": priorities, "more": False})
+    base = f"{request.scheme}://{request.host}"
+
+    def shown(priority: tuple[str, str]) -> JSON:
+        pid, name = priority
+        return {
+            "id": pid,
+            "type": "priority",
+            "summary": name,
+            "self": f"{base}/priorities/{pid}",
+            "name": name,
+            "description": f"Priority {name} of the sandbox account",
+        }
+
+    return paged(request, "priorities", PRIORITIES, shown)

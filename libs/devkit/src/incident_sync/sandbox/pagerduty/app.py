@@ -6,7 +6,7 @@ from aiohttp import web
 
 from incident_sync.sandbox.base import sandbox_app
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
-from incident_sync.sandbox.pagerduty import api, control
+from incident_sync.sandbox.pagerduty import api, control, customfields
 from incident_sync.sandbox.pagerduty.state import STATE, PagerDutyConfig, State, new_store
 from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender
 
@@ -21,5 +21,6 @@ def build_app(config: PagerDutyConfig | None = None) -> web.Application:
         state,
         sender=sender,
         middlewares=[faults, api.authenticate],
-        routes=[api.routes, control.routes],
+        # before `api.routes`, whose `/incidents/{id}` would take `/incidents/custom_fields`
+        routes=[customfields.routes, api.routes, control.routes],
     )
