@@ -87,3 +87,13 @@ def test_use_context_completes_the_files_context_names(tmp_path: Path) -> None:
         IM_CONFIG=str(config),
     )
     assert flag.stdout.split() == ["plain,staging"]
+
+
+def test_the_fields_commands_complete() -> None:
+    done = im(COMP_WORDS="im integration fie", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
+    assert done.returncode == 0, done.stderr
+    assert "plain,fields" in done.stdout.split()  # beside field-ownership
+    group = im(COMP_WORDS="im plat", COMP_CWORD="1", _IM_COMPLETE="bash_complete")
+    assert group.stdout.split() == ["plain,platform"]
+    command = im(COMP_WORDS="im platform f", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
+    assert command.stdout.split() == ["plain,fields"]
