@@ -12,6 +12,8 @@ Options (`IntegrationConfig.options`):
   once per connector; an integration user not allowed to read the dictionary gets the stock
   lengths (`STOCK_LENGTHS`). Values are cut to these lengths, visibly, before they are sent
   (journal fields are not cut: their entries are stored whole).
+Fields (`fields`, `im integration fields`): the incident table's columns, its own and task's,
+from `sys_dictionary`, with the choices of `sys_choice` (`servicenow.dictionary`).
 Auth is OAuth 2.0 (password grant) when `oauth_client_id` is set, basic auth otherwise.
 """
 
