@@ -80,15 +80,15 @@ def tool_fields(
     tables it extends, `tables` nearest first), in element order."""
     columns = _nearest(dictionary, tables)
     rank = {t: n for n, t in enumerate(tables)}
-    options: dict[str, tuple[int, list[tuple[float, str]]]] = {}
+    lists: dict[str, tuple[int, list[tuple[float, str]]]] = {}
     for row in choices:
         element, value = row.get("element", ""), row.get("value", "")
         table_rank = rank.get(row.get("name", ""))
         if not element or table_rank is None:
             continue
-        held = options.get(element)
+        held = lists.get(element)
         if held is None or table_rank < held[0]:  # a nearer table's list replaces the other's
-            options[element] = held = (table_rank, [])
+            lists[element] = held = (table_rank, [])
         if table_rank == held[0]:
             held[1].append((_sequence(row.get("sequence", "")), value))
     out = []
@@ -97,7 +97,7 @@ def tool_fields(
         kind = kind_of(
             row.get("internal_type", ""), reference=reference, choice=row.get("choice", "")
         )
-        listed = options.get(element)
+        listed = lists.get(element)
         allowed = None
         if kind == "option":
             allowed = tuple(v for _, v in sorted(listed[1])) if listed else ()
