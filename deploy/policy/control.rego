@@ -56,6 +56,7 @@ some_integration_of_tenant_in_scope if {
 manager_actions := {
 	"integration.read", "integration.create", "integration.apply", "integration.update",
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
+	"integration.fields",
 	"status.read", "conflict.read", "conflict.resolve", "integration.sync",
 	"dlq.read", "dlq.retry", "dlq.discard",
 	"quarantine.list", "quarantine.read", "quarantine.retry", "quarantine.discard",
@@ -108,7 +109,7 @@ allow if {
 allow if {
 	authenticated
 	input.subject.role == "integration.manager"
-	input.action in {"platform.read", "audit.read"}
+	input.action in {"platform.read", "platform.fields", "audit.read"}
 	tenant_in_scope
 }
 

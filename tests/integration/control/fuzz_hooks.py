@@ -8,11 +8,14 @@
   address) and `FUZZ_PASSWORD`;
 - `FUZZ_STATUSES`: a file that gets one line `<operation> <status>` per answer.
 
+Before a case of the fields routes, an existing side it names is pointed at `FUZZ_TOOL`.
+
 And one check of the project's own on top of schemathesis's: every 4xx is `{"error", "reason"}`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from typing import Any
@@ -36,6 +39,10 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
+    if case.operation.path.endswith("/fields"):
+        # Best effort, as below: the case's own answer is what is checked.
+        with contextlib.suppress(httpx.HTTPError):
+            _fields_ask_the_stub(case)
     params = case.path_parameters or {}
     if params.get("tenant") == KNOWN.get("tenant") and params.get("name") == KNOWN.get("name"):
         # Best effort: a case that deleted or renamed things may stand in the way (its answer
@@ -56,6 +63,44 @@ def before_call(context: Any, case: Any, **kwargs: Any) -> None:
             headers={"Authorization": f"Bearer {os.environ['FUZZ_TOKEN']}"},
             timeout=5,
         )
+
+
+def _admin(method: str, path: str, **kw: Any) -> httpx.Response:
+    return httpx.request(
+        method,
+        f"{os.environ['FUZZ_URL']}/api/v1/tenants/{path}",
+        headers={"Authorization": f"Bearer {os.environ['FUZZ_TOKEN']}"},
+        timeout=5,
+        **kw,
+    )
+
+
+def _fields_ask_the_stub(case: Any) -> None:
+    """A fields case asks the side's tool: an existing side the run made (at an address
+    nothing listens on, or without credentials) is pointed at the stub tool first, so the
+    handler's answer is checked, not the designed 502 of a tool that cannot be reached (a
+    5xx is a server error to schemathesis). A side that does not exist is left so (404)."""
+    params = case.path_parameters or {}
+    tenant, name = str(params.get("tenant", "/")), str(params.get("name", "/"))
+    stub = os.environ["FUZZ_TOOL"]
+    if "/" in tenant:
+        return
+    if case.operation.path.endswith("/platform/fields"):
+        found = _admin("GET", f"{tenant}/platform")
+        if found.status_code == 200:
+            # Every credential sent given again: moving it to another address keeps none.
+            side = {"name": found.json()["name"], "type": "incidentio", "base_url": stub}
+            secrets = {"api_key": "fuzz-key", "password": None, "oauth_client_secret": None}
+            _admin("PUT", f"{tenant}/platform", json={**side, **secrets})
+        return
+    known = (name, tenant) == (KNOWN.get("name"), KNOWN.get("tenant"))  # put back below
+    path = f"{tenant}/integrations/{name}"
+    if known or "/" in name or _admin("GET", path).status_code != 200:
+        return
+    side = {"type": "servicenow", "base_url": stub, "username": "u"}
+    secrets = {"password": os.environ["FUZZ_PASSWORD"], "api_key": None,
+               "oauth_client_secret": None}  # fmt: skip
+    _admin("PUT", path, json={**side, **secrets})
 
 
 @schemathesis.hook

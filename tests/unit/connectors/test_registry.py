@@ -39,7 +39,13 @@ def test_each_connector_has_the_roles_its_tool_has() -> None:
         "change feed",
         "field catalogue",
     )
-    assert specs["servicenow"].capabilities == ("record store", "webhook source", "change feed")
+    assert specs["servicenow"].capabilities == (
+        "record store",
+        "webhook source",
+        "change feed",
+        "field catalogue",
+    )
+    assert "field catalogue" in specs["incidentio"].capabilities
     assert specs["slack"].direction is Direction.OUTBOUND and specs["incidentio"].platform
 
 

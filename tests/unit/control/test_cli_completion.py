@@ -122,3 +122,13 @@ def test_sourced_in_zsh_it_registers_the_function_and_completes_im_integ() -> No
 def test_sourced_in_fish_it_completes_im_integ() -> None:
     lines = run_shell(FISH, "-c", 'im completion fish | source; complete -C"im integ"')
     assert [line.split("\t")[0] for line in lines] == ["integration"], lines
+
+
+def test_the_fields_commands_complete() -> None:
+    done = im(COMP_WORDS="im integration fie", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
+    assert done.returncode == 0, done.stderr
+    assert "plain,fields" in done.stdout.split()  # beside field-ownership
+    group = im(COMP_WORDS="im plat", COMP_CWORD="1", _IM_COMPLETE="bash_complete")
+    assert group.stdout.split() == ["plain,platform"]
+    command = im(COMP_WORDS="im platform f", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
+    assert command.stdout.split() == ["plain,fields"]

@@ -130,11 +130,13 @@ class IncidentIoClient(ToolClient):
     async def custom_field_options(
         self, custom_field_id: str, *, refresh: bool = False
     ) -> list[dict[str, Any]]:
+        """Every option of a select field: `GET /v1/custom_field_options`, page by page."""
         return await self._lookup(
             "/v1/custom_field_options",
             "custom_field_options",
             refresh,
             params={"custom_field_id": custom_field_id, "page_size": MAX_PAGE_SIZE},
+            paged=True,
         )
 
     async def _lookup(
@@ -143,14 +145,28 @@ class IncidentIoClient(ToolClient):
         key: str,
         refresh: bool,
         params: Mapping[str, str | int] | None = None,
+        *,
+        paged: bool = False,
     ) -> list[dict[str, Any]]:
+        """The list under `key`; `paged`: following `pagination_meta.after` to the end."""
         cache_key = path + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
         cached = self._cache.get(cache_key)
         now = time.monotonic()
         if cached is not None and not refresh and now - cached[0] < LOOKUP_TTL_S:
             return cached[1]
-        data = await self._call("GET", path, params=params)
-        items = [i for i in data.get(key) or [] if isinstance(i, dict)]
+        items: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            query = {**(params or {}), **({"after": after} if after else {})}
+            data = await self._call("GET", path, params=query or None)
+            page = [i for i in data.get(key) or [] if isinstance(i, dict)]
+            items += page
+            meta = data.get("pagination_meta")
+            cursor = meta.get("after") if isinstance(meta, dict) else None
+            # Stop on an empty page or a cursor that does not move (never loop forever).
+            if not paged or not page or not isinstance(cursor, str) or cursor in ("", after):
+                break
+            after = cursor
         self._cache[cache_key] = (now, items)
         return items
 

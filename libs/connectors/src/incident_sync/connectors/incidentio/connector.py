@@ -34,20 +34,23 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
+from incident_sync.connectors.capabilities import ChangeFeed, FieldCatalogue, WebhookSource
 from incident_sync.connectors.http import ToolConnector, bearer
-from incident_sync.connectors.incidentio import signature
+from incident_sync.connectors.incidentio import catalogue, signature
 from incident_sync.connectors.incidentio.client import MAX_PAGE_SIZE, IncidentIoClient
 from incident_sync.connectors.incidentio.edit import edit_body
 from incident_sync.connectors.incidentio.fields import canonical_fields, parse_timestamp
 from incident_sync.connectors.incidentio.options import IncidentIoOptions
 from incident_sync.connectors.incidentio.webhook import parse_webhook
+from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 
 IDEMPOTENCY_PREFIX = "incident-sync:"
 
 
-class IncidentIoConnector(ToolConnector[IncidentIoClient], WebhookSource, ChangeFeed):
+class IncidentIoConnector(
+    ToolConnector[IncidentIoClient], WebhookSource, ChangeFeed, FieldCatalogue
+):
     list_page_size: int = MAX_PAGE_SIZE  # incidents per page of the list endpoint
 
     # -- webhooks --------------------------------------------------------------------------
@@ -94,6 +97,13 @@ class IncidentIoConnector(ToolConnector[IncidentIoClient], WebhookSource, Change
 
     async def test_connection(self) -> None:
         await self.client.severities(refresh=True)
+
+    async def fields(self) -> list[ToolField]:
+        """The incident's built-in fields and the organisation's custom fields, read now
+        (`incidentio.catalogue`)."""
+        return await catalogue.read_fields(
+            self.client, priority_field=self._priority_field, comment_field=self._comment_field
+        )
 
     async def fetch(self, external_id: str) -> RecordState:
         return self._record(await self.client.show_incident(external_id))

@@ -12,6 +12,8 @@ Options (`IntegrationConfig.options`):
   once per connector; an integration user not allowed to read the dictionary gets the stock
   lengths (`STOCK_LENGTHS`). Values are cut to these lengths, visibly, before they are sent
   (journal fields are not cut: their entries are stored whole).
+Fields (`fields`, `im integration fields`): the incident table's columns, its own and task's,
+from `sys_dictionary`, with the choices of `sys_choice` (`servicenow.dictionary`).
 Auth is OAuth 2.0 (password grant) when `oauth_client_id` is set, basic auth otherwise.
 """
 
@@ -33,13 +35,15 @@ from incident_sync.connectors.base import (
     Written,
     stored_values,
 )
-from incident_sync.connectors.capabilities import ChangeFeed, WebhookSource
+from incident_sync.connectors.capabilities import ChangeFeed, FieldCatalogue, WebhookSource
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.servicenow import signature
 from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
+from incident_sync.connectors.servicenow.dictionary import read_fields
 from incident_sync.connectors.servicenow.options import ServiceNowOptions
 from incident_sync.connectors.servicenow.webhook import JOURNAL_FIELDS, parse_webhook
+from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 
 CLOSING_STATES: Final = frozenset({"6", "7"})
@@ -55,7 +59,9 @@ DICTIONARY_TABLES: Final = ("incident", "task")  # nearest first: incident overr
 log = logging.getLogger(__name__)
 
 
-class ServiceNowConnector(ToolConnector[ServiceNowClient], WebhookSource, ChangeFeed):
+class ServiceNowConnector(
+    ToolConnector[ServiceNowClient], WebhookSource, ChangeFeed, FieldCatalogue
+):
     _limits: dict[str, int] | None = None
 
     @cached_property
@@ -200,6 +206,11 @@ class ServiceNowConnector(ToolConnector[ServiceNowClient], WebhookSource, Change
         shown = self.mapping.to_canonical({k: v for k, v in record.items() if k in values})
         stored = stored_values(fields, {str(k): v for k, v in shown.items()})
         return Written(_version(record), stored)
+
+    async def fields(self) -> list[ToolField]:
+        """The incident table's columns (its own and task's) from the dictionary, with the
+        choices of those that have a choice list (`servicenow.dictionary`)."""
+        return await read_fields(self.client, DICTIONARY_TABLES)
 
     # -- limits ----------------------------------------------------------------------------
     async def field_limits(self) -> Mapping[str, int]:

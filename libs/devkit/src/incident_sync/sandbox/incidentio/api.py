@@ -281,7 +281,20 @@ async def list_custom_field_options(request: web.Request) -> web.Response:
     field_id = request.query.get("custom_field_id", "")
     if catalog.custom_field(field_id) is None:
         return invalid(ValidationFailed("custom_field_id", "Custom field not found", "not_found"))
+    # Paged as documented: `page_size` (at most 250, 25 by default) after the option `after`.
+    try:
+        page_size = int(request.query.get("page_size") or 25)
+    except ValueError:
+        return invalid(ValidationFailed("page_size", "must be an integer"))
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        return invalid(ValidationFailed("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
     options = catalog.options_of(field_id)
-    return web.json_response(
-        {"custom_field_options": options, "pagination_meta": {"page_size": len(options)}}
-    )
+    start = 0
+    if after := request.query.get("after"):
+        ids = [o["id"] for o in options]
+        start = ids.index(after) + 1 if after in ids else len(ids)
+    page = options[start : start + page_size]
+    meta: JSON = {"page_size": page_size}
+    if start + page_size < len(options):
+        meta["after"] = page[-1]["id"]
+    return web.json_response({"custom_field_options": page, "pagination_meta": meta})

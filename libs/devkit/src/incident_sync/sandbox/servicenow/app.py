@@ -22,7 +22,9 @@ def build_app(config: ServiceNowConfig | None = None) -> web.Application:
         token_ttl_s=config.token_ttl_s,
         rate_limit_per_hour=config.rate_limit_per_hour,
     )
-    custom = Customizations(dict(config.max_lengths), set(config.collapse_spaces))
+    custom = Customizations(
+        dict(config.max_lengths), set(config.collapse_spaces), set(config.mandatory)
+    )
     state = State(config, TableStore(config.require_close_fields, custom), sender, auth)
     # ServiceNow's REST API takes request bodies up to glide.rest.max_content_length (10 MB by
     # default), not aiohttp's 1 MiB.

@@ -142,8 +142,16 @@ TABLES: Final[dict[str, Table]] = {
     "sys_dictionary": Table(
         "sys_dictionary", "", 0,
         dict.fromkeys(_words("sys_id name element column_label internal_type max_length "
+                             "mandatory reference read_only choice "
                              "sys_created_on sys_created_by sys_mod_count sys_updated_on "
                              "sys_updated_by"), ""),
+        {}, journal=False, read_only=True,
+    ),
+    "sys_choice": Table(
+        "sys_choice", "", 0,
+        dict.fromkeys(_words("sys_id name element value label sequence inactive language "
+                             "dependent_value sys_created_on sys_created_by sys_mod_count "
+                             "sys_updated_on sys_updated_by"), ""),
         {}, journal=False, read_only=True,
     ),
 }  # fmt: skip

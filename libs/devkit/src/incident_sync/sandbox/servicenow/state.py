@@ -32,9 +32,11 @@ class ServiceNowConfig:
     rate_limit_per_hour: int | None = None  # None = no rate-limit rule matches
     require_close_fields: bool = False  # the "close code/notes mandatory" data policy
     # The administrators' changes: "table.column" -> max_length, columns whose runs of spaces
-    # a business rule collapses (`store.Customizations`).
+    # a business rule collapses, "table.column" the dictionary makes mandatory
+    # (`store.Customizations`).
     max_lengths: dict[str, int] = field(default_factory=dict)
     collapse_spaces: tuple[str, ...] = ()
+    mandatory: tuple[str, ...] = ()
     human_user: str = "john.smith"  # the default actor of /_sandbox edits
 
 

@@ -3,7 +3,6 @@ state lifecycle, sys_* bookkeeping and what changed (for the business-rule webho
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections import Counter
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from incident_sync.sandbox.ids import glide, now, sys_id
+from incident_sync.sandbox.servicenow import dictionary
 from incident_sync.sandbox.servicenow.schema import (
     CANCELED,
     CLOSED,
@@ -69,10 +69,12 @@ class Customizations:
     """What an instance's administrators changed: column lengths in the dictionary
     (`"incident.short_description"` -> max_length) and a before business rule on incident that
     collapses runs of spaces in the listed columns (and trims them), as customers add to keep
-    their data tidy. A stock instance has neither."""
+    their data tidy; columns the dictionary makes mandatory ("table.column"). A stock instance
+    has none of these."""
 
     lengths: dict[str, int] = field(default_factory=dict)
     collapse_spaces: set[str] = field(default_factory=set)
+    mandatory: set[str] = field(default_factory=set)  # "table.column" the dictionary requires
 
 
 class TableStore:
@@ -104,21 +106,14 @@ class TableStore:
         return self.custom.lengths.get(f"{owner}.{column}", length)
 
     def refresh_dictionary(self) -> None:
-        """`sys_dictionary` rows for every column with a length (one per defining table)."""
-        rows = self.rows["sys_dictionary"]
-        rows.clear()
-        for table in TABLES.values():
-            for column, (owner, _) in table.lengths.items():
-                key = hashlib.sha256(f"{owner}.{column}".encode()).hexdigest()[:32]
-                rows[key] = {
-                    **TABLES["sys_dictionary"].blank(),
-                    "sys_id": key,
-                    "name": owner,
-                    "element": column,
-                    "column_label": column.replace("_", " ").capitalize(),
-                    "internal_type": "journal_input" if column in JOURNAL_FIELDS else "string",
-                    "max_length": str(self.max_length(table, column)),
-                }
+        """`sys_dictionary` and `sys_choice` rows for the modelled tables' columns (one per
+        defining table: `sandbox.servicenow.dictionary`), with the lengths in force."""
+        for name, rows in (
+            ("sys_dictionary", dictionary.dictionary_rows(
+                TABLES["sys_dictionary"].blank(), self.max_length, self.custom.mandatory)),
+            ("sys_choice", dictionary.choice_rows(TABLES["sys_choice"].blank())),
+        ):  # fmt: skip
+            self.rows[name] = {row["sys_id"]: row for row in rows}
 
     def record_api_write(
         self, table: str, key: str, op: str, body: Mapping[str, Any] | None = None

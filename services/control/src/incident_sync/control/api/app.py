@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from redis.asyncio import Redis
 
-from incident_sync.control.api import admin, dlq, ownership, sync, syncstatus
+from incident_sync.control.api import admin, dlq, fields, ownership, sync, syncstatus
 from incident_sync.control.api import conflicts as conf
 from incident_sync.control.api import integrations as integ
 from incident_sync.control.api import quarantine as qr
@@ -51,6 +51,7 @@ from incident_sync.controlstore.store import Actor, ControlStore
 from incident_sync.runtime.configfiles import MappingDirectory, load_config
 from incident_sync.runtime.webapp import service_app
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.discovered import FieldList
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord
 from incident_sync.syncstate.dlq import DlqEntry
@@ -105,6 +106,14 @@ def route_table() -> list[Route]:
         r("POST", f"{I}/test", "integration.test", syncstatus.test_integration,
           "Live connection test through the tool's connector", "integrations",
           response=ConnectionTest),
+        r("GET", f"{I}/fields", "integration.fields", fields.integration_fields,
+          "The fields the tool offers, read from the tool itself", "integrations",
+          description="Each field's name (the tool's own, the one a mapping names), label, "
+          "kind, whether it is required, its allowed values, its length limit, what a "
+          "reference points to and whether it is writable, as the tool describes them now. "
+          "409 when the tool type cannot list its fields; 502 when the tool cannot be "
+          "reached, does not answer in time or refuses.",
+          response=FieldList, errors=(400, 401, 403, 404, 409, 502)),
         r("GET", f"{I}/ownership", "integration.read", ownership.get_ownership,
           "Field ownership rules (the tool type's defaults when none are set)", "ownership",
           response=OwnershipView),
@@ -206,6 +215,14 @@ def route_table() -> list[Route]:
         # platform connection
         r("GET", f"{T}/platform", "platform.read", integ.get_platform,
           "The tenant's platform connection", "platform", response=IntegrationView),
+        r("GET", f"{T}/platform/fields", "platform.fields", fields.platform_fields,
+          "The platform's fields: its built-in fields and custom fields with their options",
+          "platform",
+          description="Built-in fields by their canonical names, custom fields as "
+          "`custom.<name>` (those the connection's options bind to priority and comment by "
+          "those names). 409 when the platform's type cannot list its fields; 502 when it "
+          "cannot be reached, does not answer in time or refuses.",
+          response=FieldList, errors=(400, 401, 403, 404, 409, 502)),
         r("PUT", f"{T}/platform", "platform.write", integ.put_platform,
           "Create or replace the tenant's platform connection", "platform",
           body=PlatformSpec, response=IntegrationView, extra_responses={201: "created"},

@@ -11,6 +11,7 @@ from incident_sync.control.cli.completion import completion
 from incident_sync.control.cli.config import complete_context, config
 from incident_sync.control.cli.conflict import conflict
 from incident_sync.control.cli.declarative import apply, get
+from incident_sync.control.cli.fields import platform  # also adds `integration fields`
 from incident_sync.control.cli.integration import integration
 from incident_sync.control.cli.manual_sync import sync_records
 from incident_sync.control.cli.quarantine import quarantine
@@ -62,6 +63,7 @@ def main(
       im dev up                                   the whole system locally, prints a token
       im integration list
       im integration get prod-snow -o yaml > prod-snow.yaml; im apply -f prod-snow.yaml
+      im integration fields prod-snow             what the tool offers: kinds, values, lengths
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
@@ -77,6 +79,7 @@ def main(
 
 integration.add_command(sync_records)  # `im integration sync` (its own module)
 main.add_command(integration)
+main.add_command(platform)
 main.add_command(conflict)
 main.add_command(quarantine)
 main.add_command(apply)
