@@ -45,7 +45,8 @@ def test_each_connector_has_the_roles_its_tool_has() -> None:
         "change feed",
         "field catalogue",
     )
-    assert "field catalogue" in specs["incidentio"].capabilities
+    for tool in ("incidentio", "pagerduty", "datadog"):
+        assert "field catalogue" in specs[tool].capabilities, tool
     assert specs["slack"].direction is Direction.OUTBOUND and specs["incidentio"].platform
 
 

@@ -23,11 +23,11 @@ FieldKind = Literal[
 
 class ToolField(BaseModel):
     """One field of a tool's records. `name` is the tool's own (API) name, the one a mapping
-    names; `label` what people see. `allowed`: the values an option field takes (their names
-    as people see them), None where any value of its kind goes; `max_length`: the longest
-    text it keeps, None where the tool states none;
-    `reference`: what a reference field points to (a table, `user`, `group`, `service`);
-    `writable`: whether the API takes a value for it at all."""
+    names; `label` what people see. `allowed`: the values an option field takes, as its API
+    writes them (a choice's value, an option's name), None where any value of its kind goes;
+    `max_length`: the longest text it keeps, None where the tool states none; `reference`:
+    what a reference field points to (a table, `user`, `group`, `service`); `writable`:
+    whether the API takes a value for it at all."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
