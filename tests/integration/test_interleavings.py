@@ -23,9 +23,28 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel.events import ChangeKind
 from incident_sync.syncmodel.fields import ConflictStrategy
-from tests.integration.test_sync_properties import make_world
+from tests.integration.test_sync_properties import World, make_world
 
 pytestmark = pytest.mark.integration
+
+
+async def drain(world: World) -> None:
+    """Deliver every queued webhook in order, with those their processing queues."""
+    while world.queue:
+        await world.process(world.queue.pop(0))
+
+
+async def created(redis: Redis, fields: dict[str, str | None]) -> World:
+    """A last-write-wins world where alice created INC1 with `fields`, synced everywhere."""
+    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
+    world.sides["platform"].write("INC1", fields, "alice", ChangeKind.CREATED)
+    await drain(world)
+    return world
+
+
+def shown_on_each(world: World, field: str) -> dict[str, str | None]:
+    """What each side's record of INC1 shows in `field`."""
+    return {s: side.records[world.record_ids[s]].get(field) for s, side in world.sides.items()}
 
 
 async def scenario(redis_port: int) -> dict[str, str | None]:
@@ -33,22 +52,17 @@ async def scenario(redis_port: int) -> dict[str, str | None]:
     world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
     platform, tool = world.sides["platform"], world.sides["tool-b"]
     platform.write("INC1", {"title": "t", "description": ""}, "alice", ChangeKind.CREATED)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     assert "description" not in tool.records["tool-b-INC1"]  # the create sent nothing there
     world.clock.tick(60)
     world.edit("platform", "description", "a")
     on_its_way = world.queue.pop()
     tool.write("tool-b-INC1", {"description": ""}, "alice")  # still empty, as it was
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await world.process(on_its_way)
-    while world.queue:  # the echoes of what that wrote
-        await world.process(world.queue.pop(0))
+    await drain(world)  # the echoes of what that wrote
     await redis.aclose()
-    return {
-        s: side.records[world.record_ids[s]].get("description") for s, side in world.sides.items()
-    }
+    return shown_on_each(world, "description")
 
 
 def test_an_empty_field_of_a_created_record_takes_back_no_newer_edit(redis_port: int) -> None:
@@ -58,21 +72,15 @@ def test_an_empty_field_of_a_created_record_takes_back_no_newer_edit(redis_port:
 
 async def writes_in_a_row(redis_port: int) -> dict[str, tuple[str | None, str | None]]:
     redis = Redis(port=redis_port)
-    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
-    platform = world.sides["platform"]
-    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    world = await created(redis, {"title": "t0", "description": "d0"})
     world.clock.tick(60)
     world.edit("tool-a", "description", "a")
     world.edit("tool-a", "description", "b")
     world.edit("platform", "title", "x")  # its snapshot still shows d0
     snapshot = world.queue.pop()
-    while world.queue:  # tool-a's two edits: two writes of ours in a row on the platform
-        await world.process(world.queue.pop(0))
+    await drain(world)  # tool-a's two edits: two writes of ours in a row on the platform
     await world.process(snapshot)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await redis.aclose()
     return {
         s: (
@@ -96,17 +104,14 @@ async def snapshot_of_our_previous_write(redis_port: int) -> dict[str, tuple[str
     for side, value in (("platform", "p"), ("tool-a", "b")):  # b is ours on the platform
         world.clock.tick(60)
         world.edit(side, "title", value)
-        while world.queue:
-            await world.process(world.queue.pop(0))
+        await drain(world)
     world.clock.tick(60)
     world.edit("tool-a", "title", "c")
     world.edit("platform", "description", "x")  # its snapshot still shows our b
     snapshot = world.queue.pop()
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await world.process(snapshot)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await redis.aclose()
     return {
         s: tuple(side.records[world.record_ids[s]].get(f) for f in ("title", "description"))
@@ -121,15 +126,10 @@ def test_a_snapshot_showing_our_previous_write_takes_it_not_back(redis_port: int
 
 async def person_sets_back_between_our_writes(redis_port: int) -> dict[str, str | None]:
     redis = Redis(port=redis_port)
-    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
-    platform = world.sides["platform"]
-    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    world = await created(redis, {"title": "t0", "description": "d0"})
     world.clock.tick(60)
     world.edit("tool-a", "description", "a")  # our first write on the platform: d0 -> a
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     world.clock.tick(1)
     world.edit("tool-a", "description", "b")
     older = world.queue.pop()
@@ -137,15 +137,11 @@ async def person_sets_back_between_our_writes(redis_port: int) -> dict[str, str 
     world.edit("platform", "description", "d0")  # a person sets d0 again, after our a
     snapshot = world.queue.pop()
     await world.process(older)  # our second write, b, lands on the person's d0
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await world.process(snapshot)  # shows d0: newer than our a, so an edit
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await redis.aclose()
-    return {
-        s: side.records[world.record_ids[s]].get("description") for s, side in world.sides.items()
-    }
+    return shown_on_each(world, "description")
 
 
 def test_a_person_setting_back_the_value_before_our_writes_is_an_edit(redis_port: int) -> None:
@@ -155,11 +151,7 @@ def test_a_person_setting_back_the_value_before_our_writes_is_an_edit(redis_port
 
 async def person_sets_our_later_value_first(redis_port: int) -> dict[str, str | None]:
     redis = Redis(port=redis_port)
-    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
-    platform = world.sides["platform"]
-    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    world = await created(redis, {"title": "t0", "description": "d0"})
     world.clock.tick(60)
     world.edit("tool-a", "title", "b")
     world.clock.tick(1)
@@ -167,13 +159,11 @@ async def person_sets_our_later_value_first(redis_port: int) -> dict[str, str | 
     world.clock.tick(1)
     world.edit("platform", "title", "b")  # the newest edit, before either of ours lands
     snapshot = world.queue.pop()
-    while world.queue:  # our two writes in a row on the platform: b, then a
-        await world.process(world.queue.pop(0))
+    await drain(world)  # our two writes in a row on the platform: b, then a
     await world.process(snapshot)  # older than both: its b is the person's, not ours
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await redis.aclose()
-    return {s: side.records[world.record_ids[s]].get("title") for s, side in world.sides.items()}
+    return shown_on_each(world, "title")
 
 
 def test_a_snapshot_older_than_our_writes_showing_a_value_we_wrote_later_is_an_edit(
@@ -185,15 +175,10 @@ def test_a_snapshot_older_than_our_writes_showing_a_value_we_wrote_later_is_an_e
 
 async def snapshot_before_the_echoes(redis_port: int) -> dict[str, str | None]:
     redis = Redis(port=redis_port)
-    world = await make_world(redis, ConflictStrategy.LAST_WRITE_WINS)
-    platform = world.sides["platform"]
-    platform.write("INC1", {"title": "t0", "description": "d0"}, "alice", ChangeKind.CREATED)
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    world = await created(redis, {"title": "t0", "description": "d0"})
     world.clock.tick(60)
     world.edit("tool-a", "title", "a")  # ours on the platform from now on: a row begins
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     world.clock.tick(60)
     world.edit("tool-b", "title", "b")
     world.clock.tick(1)
@@ -205,10 +190,9 @@ async def snapshot_before_the_echoes(redis_port: int) -> dict[str, str | None]:
     await world.process(first)  # we write b, then a, on the platform and tool-a
     await world.process(second)
     await world.process(snapshot)  # before the echoes of our b: its b is the person's
-    while world.queue:
-        await world.process(world.queue.pop(0))
+    await drain(world)
     await redis.aclose()
-    return {s: side.records[world.record_ids[s]].get("title") for s, side in world.sides.items()}
+    return shown_on_each(world, "title")
 
 
 def test_a_snapshot_between_our_writes_in_a_row_shows_the_write_before_it(

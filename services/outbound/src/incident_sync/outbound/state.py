@@ -186,12 +186,8 @@ class StateStore:
         """Record what we are about to write, before writing, so its echo is recognised
         (the fingerprint holds "1" until the write's version is known, `q_echo_at`); and that
         the write is pending until its echo is seen."""
-        for name, value in fields.items():
-            pipe.set(
-                keys.echo_fingerprint(tenant, integration_id, external_id, name, value),
-                b"1",
-                ex=ttl_s,
-            )
+        for key in _fingerprints(tenant, integration_id, external_id, fields):
+            pipe.set(key, b"1", ex=ttl_s)
         if fields:
             pending = keys.pending(tenant, integration_id, external_id)
             pipe.hset(pending, mapping={k: v or "" for k, v in fields.items()})
@@ -210,13 +206,8 @@ class StateStore:
         echo at that version or later (a snapshot older than the write that shows the same
         value shows a person's, `stages.gate.read`). A fingerprint already consumed stays
         gone."""
-        for name, value in fields.items():
-            pipe.set(
-                keys.echo_fingerprint(tenant, integration_id, external_id, name, value),
-                version,
-                xx=True,
-                keepttl=True,
-            )
+        for key in _fingerprints(tenant, integration_id, external_id, fields):
+            pipe.set(key, version, xx=True, keepttl=True)
 
     async def consume_echo(
         self, tenant: str, integration_id: str, external_id: str, field: str, value: str | None
@@ -266,8 +257,8 @@ class StateStore:
         fields: Mapping[str, str | None],
     ) -> None:
         """A write we expected an echo of did not happen: take its marks back."""
-        for name, value in fields.items():
-            pipe.delete(keys.echo_fingerprint(tenant, integration_id, external_id, name, value))
+        for key in _fingerprints(tenant, integration_id, external_id, fields):
+            pipe.delete(key)
         self.q_settle_pending(pipe, tenant, integration_id, external_id, list(fields))
 
     # -- the arbiter's memory: the last change let through per incident field ---------------
@@ -360,3 +351,13 @@ class StateStore:
         return parse_ours(
             await self.redis.hget(keys.ours(tenant, integration_id, external_id), version)
         )
+
+
+def _fingerprints(
+    tenant: str, integration_id: str, external_id: str, fields: Mapping[str, str | None]
+) -> list[str]:
+    """The echo fingerprint key of each field = value of a write to one record."""
+    return [
+        keys.echo_fingerprint(tenant, integration_id, external_id, name, value)
+        for name, value in fields.items()
+    ]
