@@ -13,6 +13,7 @@ from incident_sync.control.cli.conflict import conflict
 from incident_sync.control.cli.declarative import apply, get
 from incident_sync.control.cli.fields import platform  # also adds `integration fields`
 from incident_sync.control.cli.integration import integration
+from incident_sync.control.cli.link import link
 from incident_sync.control.cli.manual_sync import sync_records
 from incident_sync.control.cli.quarantine import quarantine
 from incident_sync.control.cli.reconcile import reconcile
@@ -78,6 +79,7 @@ def main(
 
 
 integration.add_command(sync_records)  # `im integration sync` (its own module)
+integration.add_command(link)  # `im integration link`
 main.add_command(integration)
 main.add_command(platform)
 main.add_command(conflict)
