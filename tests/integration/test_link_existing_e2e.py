@@ -157,8 +157,9 @@ def test_an_outbound_only_integration_links_and_gets_the_incidents_values(
         assert done["result"] == "linked"
         # Its ticket is never read: the incident's own refresh pushes the incident's values.
         wait_for(
-            lambda: tools.snow_record(ticket["sys_id"])["short_description"]
-            == "Certificate expiry",
+            lambda: (
+                tools.snow_record(ticket["sys_id"])["short_description"] == "Certificate expiry"
+            ),
             30,
             "the incident's name on the ticket",
         )
