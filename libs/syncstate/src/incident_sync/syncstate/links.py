@@ -107,13 +107,13 @@ async def link_pair(
                 if incident == platform_incident_id and record == external_id:
                     await pipe.unwatch()  # type: ignore[no-untyped-call]
                     return PairLink("unchanged")
-                if incident is not None or record is not None:
+                other_incident = incident if incident != platform_incident_id else None
+                other_record = record if record != external_id else None
+                if other_incident is not None or other_record is not None:
                     await pipe.unwatch()  # type: ignore[no-untyped-call]
-                    others = (
-                        incident if incident != platform_incident_id else None,
-                        record if record != external_id else None,
-                    )
-                    return PairLink("taken", *others)
+                    return PairLink("taken", other_incident, other_record)
+                # Neither is linked elsewhere (one way of this pair may be written already:
+                # the write completes it).
                 pipe.multi()  # type: ignore[no-untyped-call]
                 q_link(pipe, tenant, platform_incident_id, integration_id, external_id)
                 pipe.hdel(keys.detached(tenant, platform_incident_id), integration_id)
