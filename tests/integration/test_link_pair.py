@@ -14,8 +14,8 @@ from incident_sync.syncstate.client import connect
 pytestmark = pytest.mark.integration
 
 
-def _s(value: bytes | None) -> str | None:
-    return value.decode() if value is not None else None
+def _s(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _both_ways(redis_url: str, tenant: str) -> tuple[str | None, str | None]:
