@@ -58,6 +58,7 @@ manager_actions := {
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
 	"integration.fields",
 	"status.read", "conflict.read", "conflict.resolve", "integration.sync",
+	"integration.link",
 	"dlq.read", "dlq.retry", "dlq.discard",
 	"quarantine.list", "quarantine.read", "quarantine.retry", "quarantine.discard",
 }

@@ -8,7 +8,8 @@
   address) and `FUZZ_PASSWORD`;
 - `FUZZ_STATUSES`: a file that gets one line `<operation> <status>` per answer.
 
-Before a case of the fields routes, an existing side it names is pointed at `FUZZ_TOOL`.
+Before a case of the fields routes, an existing side it names is pointed at `FUZZ_TOOL`;
+before a case of the links route, the tenant's platform and the integration both are.
 
 And one check of the project's own on top of schemathesis's: every 4xx is `{"error", "reason"}`.
 """
@@ -39,7 +40,7 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
-    if case.operation.path.endswith("/fields"):
+    if case.operation.path.endswith(("/fields", "/links")):
         # Best effort, as below: the case's own answer is what is checked.
         with contextlib.suppress(httpx.HTTPError):
             _fields_ask_the_stub(case)
@@ -85,14 +86,16 @@ def _fields_ask_the_stub(case: Any) -> None:
     stub = os.environ["FUZZ_TOOL"]
     if "/" in tenant:
         return
-    if case.operation.path.endswith("/platform/fields"):
+    links = case.operation.path.endswith("/links")  # asks the platform and the integration
+    if links or case.operation.path.endswith("/platform/fields"):
         found = _admin("GET", f"{tenant}/platform")
         if found.status_code == 200:
             # Every credential sent given again: moving it to another address keeps none.
             side = {"name": found.json()["name"], "type": "incidentio", "base_url": stub}
             secrets = {"api_key": "fuzz-key", "password": None, "oauth_client_secret": None}
             _admin("PUT", f"{tenant}/platform", json={**side, **secrets})
-        return
+        if not links:
+            return
     known = (name, tenant) == (KNOWN.get("name"), KNOWN.get("tenant"))  # put back below
     path = f"{tenant}/integrations/{name}"
     if known or "/" in name or _admin("GET", path).status_code != 200:

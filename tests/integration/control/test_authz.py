@@ -94,6 +94,11 @@ CASES = [
          ok=(502,), before=linked_record),
     Case("POST", f"{A}/integrations/snow-b/sync/sys1", TENANT_MANAGERS,
          f"{I}/sync/{{record_id}}", ok=(404,)),  # allowed, but nothing of snow-b is linked
+    # allowed: the platform is asked whether the incident exists, and (no credentials) refuses
+    Case("POST", f"{A}/integrations/snow-a/links", MANAGERS, f"{I}/links",
+         body=lambda: {"incident": "INC-A", "record": "INC0010001"}, ok=(502,)),
+    Case("POST", f"{A}/integrations/snow-b/links", TENANT_MANAGERS, f"{I}/links",
+         body=lambda: {"incident": "INC-A", "record": "INC0010001"}, ok=(502,)),
     Case("GET", f"{A}/integrations/snow-a/status", STATUS, f"{I}/status"),
     Case("GET", f"{A}/integrations/snow-b/status", STATUS - {"manager_one"}, f"{I}/status"),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x/status", ADMIN, f"{I}/status"),

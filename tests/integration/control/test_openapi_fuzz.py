@@ -54,10 +54,16 @@ KNOWN = {
 
 
 def snow_table(method: str, path: str) -> bytes:
-    """A ServiceNow Table API that has every incident asked for (and no journal entries)."""
+    """A ServiceNow Table API that has every incident asked for (and no journal entries),
+    the known record under any number; and an incident.io that has every incident."""
     found = re.match(r"^/api/now/table/incident/([^/?]+)", path)
     if method == "GET" and found:
         return orjson.dumps({"result": {"sys_id": found[1], "sys_mod_count": "1"}})
+    if method == "GET" and path.startswith("/api/now/table/incident?") and "number" in path:
+        return orjson.dumps({"result": [{"sys_id": KNOWN["record_id"]}]})
+    incident = re.match(r"^/v2/incidents/([^/?]+)$", path)
+    if method == "GET" and incident:
+        return orjson.dumps({"incident": {"id": incident[1]}})
     return b'{"result": []}'
 
 

@@ -128,6 +128,14 @@ class Connector(abc.ABC):
     async def fetch(self, external_id: str) -> RecordState:
         """Read one record; RecordNotFound if it does not exist."""
 
+    async def resolve(self, reference: str) -> RecordState:
+        """The record users know as `reference` (its number or key, as the tool shows it, or
+        its id); RecordNotFound when the tool has none. Its `external_id` is the tool's id,
+        the one links name. By default the reference is read as an id (a PagerDuty or Datadog
+        id; Jira reads an issue by key or id alike); a tool whose users know another handle
+        (ServiceNow's INC0010001 for a sys_id) overrides this."""
+        return await self.fetch(reference)
+
     @abc.abstractmethod
     async def find_linked(self, platform_incident_id: str) -> str | None:
         """The id of the record correlated with a platform incident, if one exists.

@@ -187,6 +187,14 @@ class Tools:
         record: dict[str, Any] = body.get("result", body)
         return record
 
+    def create_snow(self, **fields: Any) -> dict[str, Any]:
+        """A ticket an agent opens in the UI (not linked to any incident): the record."""
+        r = self.sn.post("/_sandbox/table/incident", json=fields)
+        r.raise_for_status()
+        body: dict[str, Any] = r.json()
+        record: dict[str, Any] = body.get("result", body)
+        return record
+
     def edit_snow(self, sys_id: str, **fields: Any) -> None:
         self.sn.patch(f"/_sandbox/table/incident/{sys_id}", json=fields).raise_for_status()
 

@@ -1,7 +1,8 @@
 """Links between platform incidents and tool records, and the pipeline's known state, as the
 control plane, the unlinking of deleted records and the reconciler see them.
 
-The outbound worker writes these keys (`incident_sync.syncstate.keys` names them,
+The outbound worker writes these keys (the links through `q_link`, as `link_pair` does for an
+operator's link of an existing record; `incident_sync.syncstate.keys` names them,
 `incident_sync.outbound.recordstate` lays out the state hash): `is:{t}:links:{incident}`
 (hash integration -> external id),
 `is:{t}:link:{integration}:{external_id}` (-> incident), `is:{t}:state:{side}:{record}` (the
@@ -23,6 +24,8 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import WatchError
 
 from incident_sync.syncmodel.conflicts import FieldWrite
 from incident_sync.syncstate import keys
@@ -63,6 +66,61 @@ async def linked_records(redis: Redis, tenant: str, integration_id: str) -> dict
             if value is not None:
                 out[key[len(prefix) :]] = _s(value)
     return out
+
+
+def q_link(
+    pipe: Pipeline, tenant: str, platform_incident_id: str, integration_id: str, external_id: str
+) -> None:
+    """Link both ways; queue it on a transaction so neither is found without the other."""
+    pipe.hset(keys.links(tenant, platform_incident_id), integration_id, external_id)
+    pipe.set(keys.link(tenant, integration_id, external_id), platform_incident_id)
+
+
+@dataclass(frozen=True)
+class PairLink:
+    """The outcome of `link_pair`: `linked` (written now), `unchanged` (this pair was linked
+    already) or `taken` (nothing written: the record's incident, the incident's record in the
+    integration, whichever is another)."""
+
+    result: str
+    record_incident: str | None = None
+    incident_record: str | None = None
+
+
+async def link_pair(
+    redis: Redis, tenant: str, platform_incident_id: str, integration_id: str, external_id: str
+) -> PairLink:
+    """Link one record to one incident unless either is linked to another already (a link
+    is never moved silently). Atomic: both keys are watched between the read and the write.
+    The link ends the integration's detachment for the incident (an operator chose its
+    record)."""
+    record_key = keys.link(tenant, integration_id, external_id)
+    links_key = keys.links(tenant, platform_incident_id)
+    while True:
+        async with redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(record_key, links_key)
+                raw_incident = await pipe.get(record_key)
+                raw_record = await pipe.hget(links_key, integration_id)
+                incident = _s(raw_incident) if raw_incident is not None else None
+                record = _s(raw_record) if raw_record is not None else None
+                if incident == platform_incident_id and record == external_id:
+                    await pipe.unwatch()  # type: ignore[no-untyped-call]
+                    return PairLink("unchanged")
+                other_incident = incident if incident != platform_incident_id else None
+                other_record = record if record != external_id else None
+                if other_incident is not None or other_record is not None:
+                    await pipe.unwatch()  # type: ignore[no-untyped-call]
+                    return PairLink("taken", other_incident, other_record)
+                # Neither is linked elsewhere (one way of this pair may be written already:
+                # the write completes it).
+                pipe.multi()  # type: ignore[no-untyped-call]
+                q_link(pipe, tenant, platform_incident_id, integration_id, external_id)
+                pipe.hdel(keys.detached(tenant, platform_incident_id), integration_id)
+                await pipe.execute()
+                return PairLink("linked")
+            except WatchError:
+                continue  # written meanwhile: read again
 
 
 async def unlink(

@@ -20,7 +20,7 @@ from redis.asyncio.client import Pipeline
 
 from incident_sync.outbound.recordstate import KnownState, parse_hash, parse_known, state_write
 from incident_sync.syncmodel.conflicts import FieldWrite
-from incident_sync.syncstate import keys
+from incident_sync.syncstate import keys, links
 
 __all__ = ["KnownState", "StateStore", "parse_hash", "parse_known"]
 
@@ -81,9 +81,8 @@ class StateStore:
         integration_id: str,
         external_id: str,
     ) -> None:
-        """Both ways; queue it on a transaction so neither is found without the other."""
-        pipe.hset(keys.links(tenant, platform_incident_id), integration_id, external_id)
-        pipe.set(keys.link(tenant, integration_id, external_id), platform_incident_id)
+        """Both ways (`syncstate.links.q_link`); queue it on a transaction."""
+        links.q_link(pipe, tenant, platform_incident_id, integration_id, external_id)
 
     async def platform_incident_for(
         self, tenant: str, integration_id: str, external_id: str

@@ -29,6 +29,7 @@ from typing import Final
 import httpx
 
 from incident_sync.connectors.base import (
+    RecordNotFound,
     RecordState,
     ToolError,
     WebhookRejected,
@@ -172,6 +173,17 @@ class ServiceNowConnector(
                     values[element] = note
             out.append(self._record(values, fallback_id=""))
         return out
+
+    async def resolve(self, reference: str) -> RecordState:
+        """An incident by its number (INC0010001), as agents know it, or by its sys_id."""
+        if not _QUERY_SAFE.match(reference):
+            raise RecordNotFound(f"ServiceNow: {reference!r} is not an incident number or id")
+        rows = await self.client.search_incidents(
+            f"number={reference}^ORsys_id={reference}", limit=1, fields=["sys_id"]
+        )
+        if not rows or not rows[0].get("sys_id"):
+            raise RecordNotFound(f"ServiceNow has no incident {reference}")
+        return await self.fetch(rows[0]["sys_id"])
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         if not _QUERY_SAFE.match(platform_incident_id):

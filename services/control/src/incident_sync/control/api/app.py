@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 from redis.asyncio import Redis
 
-from incident_sync.control.api import admin, dlq, fields, ownership, sync, syncstatus
+from incident_sync.control.api import admin, dlq, fields, links, ownership, sync, syncstatus
 from incident_sync.control.api import conflicts as conf
 from incident_sync.control.api import integrations as integ
 from incident_sync.control.api import quarantine as qr
@@ -138,6 +138,19 @@ def route_table() -> list[Route]:
           "503 when the tool cannot be asked now, 502 when it refuses the read.",
           query=SyncQuery, response=SyncRequested, status=202,
           extra_responses={200: "dry run"}, errors=(400, 401, 403, 404, 409, 422, 502, 503)),
+        r("POST", f"{I}/links", "integration.link", links.link_record,
+          "Link an existing record to an existing platform incident, and sync them once",
+          "sync",
+          description="`record` is the reference the tool's users know (a ServiceNow "
+          "number, a Jira key, a PagerDuty or Datadog id); both are read first (404 naming "
+          "the one missing). The link is written both ways, audited, and the pair synced "
+          "once (a refresh of the record, or of the incident for an outbound-only "
+          "integration): ownership and conflict rules decide which values win. 200 "
+          "`unchanged` when this pair is linked already (nothing written); 409 when the "
+          "record or the incident is linked elsewhere (a link is never moved).",
+          body=links.LinkRequest, response=links.LinkResult, status=201,
+          extra_responses={200: "linked already: unchanged"},
+          errors=(400, 401, 403, 404, 409, 422, 502, 503)),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),

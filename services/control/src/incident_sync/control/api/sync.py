@@ -17,7 +17,8 @@ import math
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from incident_sync.connectors.lookup import Found, look_up
+from incident_sync.connectors.base import Connector
+from incident_sync.connectors.lookup import Found, Lookup, look_up
 from incident_sync.connectors.registry import make_connector
 from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import audit
@@ -37,11 +38,7 @@ async def _integration(call: Call) -> StoredSide:
     stored = await call.services.store.integration(call.tenant, call.name)
     if stored is None:
         raise not_found(f"integration {call.tenant}/{call.name}")
-    direction = stored.config.get("direction", Direction.BIDIRECTIONAL.value)
-    traits = known(stored.config["type"])
-    if direction == Direction.OUTBOUND.value or (
-        traits is not None and traits.direction is Direction.OUTBOUND
-    ):
+    if is_outbound_only(stored):
         raise ApiError(
             409,
             "conflict",
@@ -51,16 +48,36 @@ async def _integration(call: Call) -> StoredSide:
     return stored
 
 
-def _event(call: Call, record_id: str, incident: str) -> ChangeEvent:
-    return ChangeEvent(
+async def publish_refresh(call: Call, side: str, record_id: str, incident: str) -> str:
+    """Queue a manual `refresh` of one record of `side` (an integration, or the platform
+    with the incident as its record) on the observations, keyed like the record's webhooks;
+    the event's id. Raises what the producer raises when the broker is away."""
+    event = ChangeEvent(
         delivery_id=new_id(),
         tenant=call.tenant,
-        integration_id=call.name,
+        integration_id=side,
         external_id=record_id,
         platform_incident_id=incident,
         kind=ChangeKind.REFRESH,
         origin=Origin.MANUAL,
         actor=call.subject.name,
+    )
+    key = topics.record_key(event.tenant, event.integration_id, event.external_id)
+    headers = [
+        ("origin", event.origin.value.encode()),
+        ("delivery-id", event.delivery_id.encode()),
+        ("integration-id", event.integration_id.encode()),
+    ]
+    await call.services.publish(topics.OBSERVATIONS, key, codec.encode(event), headers)
+    return event.event_id
+
+
+def is_outbound_only(stored: StoredSide) -> bool:
+    """Its records are never read: the tool is not a source (by configuration or type)."""
+    direction = stored.config.get("direction", Direction.BIDIRECTIONAL.value)
+    traits = known(stored.config["type"])
+    return direction == Direction.OUTBOUND.value or (
+        traits is not None and traits.direction is Direction.OUTBOUND
     )
 
 
@@ -71,15 +88,8 @@ async def _publish(call: Call, records: dict[str, str]) -> list[SyncedRecord]:
         if dry_run:
             out.append(SyncedRecord(record_id=record_id, incident_id=incident))
             continue
-        event = _event(call, record_id, incident)
-        key = topics.record_key(event.tenant, event.integration_id, event.external_id)
-        headers = [
-            ("origin", event.origin.value.encode()),
-            ("delivery-id", event.delivery_id.encode()),
-            ("integration-id", event.integration_id.encode()),
-        ]
         try:
-            await call.services.publish(topics.OBSERVATIONS, key, codec.encode(event), headers)
+            event_id = await publish_refresh(call, call.name, record_id, incident)
         except (KafkaError, OSError, TimeoutError) as exc:  # broker away: say what was queued
             MANUAL_SYNCS.labels(call.name, "unavailable").inc()
             raise ApiError(
@@ -89,7 +99,7 @@ async def _publish(call: Call, records: dict[str, str]) -> list[SyncedRecord]:
                 f"{type(exc).__name__}; retry later",
             ) from None
         MANUAL_SYNCS.labels(call.name, "accepted").inc()
-        out.append(SyncedRecord(record_id=record_id, incident_id=incident, event_id=event.event_id))
+        out.append(SyncedRecord(record_id=record_id, incident_id=incident, event_id=event_id))
     return out
 
 
@@ -115,28 +125,38 @@ async def sync_integration(call: Call) -> web.StreamResponse:
     return await _answer(call, await _publish(call, records))
 
 
-async def _ensure_exists(call: Call, stored: StoredSide, record_id: str) -> None:
-    """The linked record must still exist in its tool (one read through its connector): 404
-    when the tool has no such record, 503 when it cannot be asked, 502 when it refuses."""
+def connector_of(call: Call, stored: StoredSide) -> Connector:
+    """The side's connector (the caller closes it); 409 when it cannot be made."""
     try:
         config = to_config(stored, call.services.keyring)
-        connector = make_connector(resolve_mapping(config, call.services.mappings.read))
+        return make_connector(resolve_mapping(config, call.services.mappings.read))
     except ValueError as exc:  # a mapping file gone, a tool without a connector
-        raise ApiError(409, "conflict", f"{call.name} cannot be read: {exc}") from None
+        raise ApiError(409, "conflict", f"{stored.name} cannot be read: {exc}") from None
+
+
+def lookup_error(lookup: Lookup) -> ApiError:
+    """What a read that found nothing answers: 404 when the tool has no such record, 503
+    (with Retry-After) when it cannot be asked now, 502 when it refuses."""
+    if lookup.found is Found.MISSING:
+        return ApiError(404, "not_found", lookup.reason)
+    if lookup.found is Found.UNAVAILABLE:
+        wait = math.ceil(lookup.retry_after_s) if lookup.retry_after_s else 5
+        return ApiError(503, "unavailable", lookup.reason, headers={"Retry-After": str(wait)})
+    return ApiError(502, "bad_gateway", lookup.reason)
+
+
+async def _ensure_exists(call: Call, stored: StoredSide, record_id: str) -> None:
+    """The linked record must still exist in its tool (one read through its connector)."""
+    connector = connector_of(call, stored)
     try:
         lookup = await look_up(connector, record_id)
     finally:
         await connector.aclose()
     if lookup.found is Found.FOUND:
         return
-    if lookup.found is Found.MISSING:
-        MANUAL_SYNCS.labels(call.name, "not_found").inc()
-        raise ApiError(404, "not_found", lookup.reason)
-    MANUAL_SYNCS.labels(call.name, lookup.found.value).inc()
-    if lookup.found is Found.UNAVAILABLE:
-        wait = math.ceil(lookup.retry_after_s) if lookup.retry_after_s else 5
-        raise ApiError(503, "unavailable", lookup.reason, headers={"Retry-After": str(wait)})
-    raise ApiError(502, "bad_gateway", lookup.reason)
+    found = "not_found" if lookup.found is Found.MISSING else lookup.found.value
+    MANUAL_SYNCS.labels(call.name, found).inc()
+    raise lookup_error(lookup)
 
 
 async def sync_record(call: Call) -> web.StreamResponse:

@@ -13,6 +13,7 @@ from incident_sync.control.cli.conflict import conflict
 from incident_sync.control.cli.declarative import apply, get
 from incident_sync.control.cli.fields import platform  # also adds `integration fields`
 from incident_sync.control.cli.integration import integration
+from incident_sync.control.cli.link import link
 from incident_sync.control.cli.manual_sync import sync_records
 from incident_sync.control.cli.quarantine import quarantine
 from incident_sync.control.cli.reconcile import reconcile
@@ -67,6 +68,7 @@ def main(
       im integration field-ownership list prod-snow
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
+      im integration link prod-snow --incident 01HXYZ... --record INC0010001
       im integration dlq prod-snow
       im quarantine list                          messages a stage could not process
       im conflict list --status pending
@@ -78,6 +80,7 @@ def main(
 
 
 integration.add_command(sync_records)  # `im integration sync` (its own module)
+integration.add_command(link)  # `im integration link`
 main.add_command(integration)
 main.add_command(platform)
 main.add_command(conflict)
