@@ -202,3 +202,31 @@ def test_a_snapshot_between_our_writes_in_a_row_shows_the_write_before_it(
     write of ours before it, not the one our last write replaced."""
     shown = asyncio.run(snapshot_before_the_echoes(redis_port))
     assert shown == {s: "b" for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def person_sets_our_earlier_value_again(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await created(redis, {"title": "t0", "description": "d0"})
+    world.clock.tick(60)
+    world.edit("tool-b", "description", "b")
+    tool_b_edit = world.queue.pop()
+    world.clock.tick(1)
+    world.edit("platform", "description", "a")  # newer: it wins, where b landed too
+    platform_edit = world.queue.pop()
+    await world.process(tool_b_edit)  # our b on the platform, its echo still on its way
+    await world.process(platform_edit)  # our a over it
+    world.clock.tick(60)
+    world.edit("platform", "description", "b")  # a person, after both of ours
+    await world.process(world.queue.pop())  # before the echo of our b
+    await drain(world)
+    await redis.aclose()
+    return shown_on_each(world, "description")
+
+
+def test_a_person_setting_a_value_we_wrote_before_our_last_write_is_an_edit(
+    redis_port: int,
+) -> None:
+    """Our later write replaced the earlier one's value: its echo fingerprint goes (its echo
+    is known by its version), so the person's b is not taken for that echo."""
+    shown = asyncio.run(person_sets_our_earlier_value_again(redis_port))
+    assert shown == {s: "b" for s in ("platform", "tool-a", "tool-b")}, shown

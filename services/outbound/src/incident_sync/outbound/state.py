@@ -208,6 +208,18 @@ class StateStore:
         for key in _fingerprints(tenant, integration_id, external_id, fields):
             pipe.set(key, version, xx=True, keepttl=True)
 
+    def q_forget_echo(
+        self,
+        pipe: Pipeline,
+        tenant: str,
+        integration_id: str,
+        external_id: str,
+        fields: Mapping[str, str | None],
+    ) -> None:
+        """Drop the echo fingerprints of these values (a later write of ours replaced them)."""
+        for key in _fingerprints(tenant, integration_id, external_id, fields):
+            pipe.delete(key)
+
     async def consume_echo(
         self, tenant: str, integration_id: str, external_id: str, field: str, value: str | None
     ) -> bool:

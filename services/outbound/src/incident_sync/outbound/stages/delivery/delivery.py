@@ -13,7 +13,7 @@ the DLQ) is the caller's business (`stages.delivery.ladder`).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from incident_sync.outbound.stages.delivery import notes
 from incident_sync.outbound.stages.delivery.throttle import Deferred
 from incident_sync.outbound.state import parse_field_writes, parse_hash, parse_known
 from incident_sync.syncmodel.conflicts import NOT_ARBITRATED
+from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import Field
 
@@ -190,12 +191,15 @@ class Delivery:
             # for pending writes; so either this check sees the winner or the arbiter sees
             # this write. In that order, in one round trip, with the record's known state.
             async with store.pipeline() as pipe:
+                # What earlier writes of ours there still wait for (before this one's marks).
+                store.q_pending_writes(pipe, cmd.tenant, target_id, external_id)
                 store.q_expect_echo(
                     pipe, cmd.tenant, target_id, external_id, cmd.set_fields, ctx.config.echo_ttl_s
                 )
                 names = self._q_current(pipe, cmd)
                 store.q_known_state(pipe, cmd.tenant, target_id, external_id)
                 answers = await pipe.execute()
+            waiting = parse_hash(answers[0])
             before = parse_known(answers[-1])
             current = self._current(cmd, names, answers[-3:-1] if names else answers[-2:-1])
             await self._drop_stale(cmd, current, external_id)
@@ -226,6 +230,15 @@ class Delivery:
                     )
                     store.q_echo_at(
                         pipe, sent.tenant, target_id, external_id, sent.set_fields, version
+                    )
+                    # An earlier write's other value there: its echo is known by its version
+                    # now, and a later snapshot showing that value again shows a person's.
+                    store.q_forget_echo(
+                        pipe,
+                        sent.tenant,
+                        target_id,
+                        external_id,
+                        superseded(waiting, sent.set_fields),
                     )
                 store.q_remember_state(
                     pipe,
@@ -337,3 +350,14 @@ class Delivery:
                 extra={"command_id": cmd.command_id, "fields": sorted(stale)},
             )
             await self._not_written(cmd, external_id, stale)
+
+
+def superseded(
+    waiting: Mapping[str, str | None], written: Mapping[str, str | None]
+) -> dict[str, str | None]:
+    """The values earlier writes of ours put in the fields `written` now sets otherwise."""
+    return {
+        f: old
+        for f, old in waiting.items()
+        if f in written and normalize(old) != normalize(written[f])
+    }
