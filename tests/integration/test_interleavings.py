@@ -230,3 +230,28 @@ def test_a_person_setting_a_value_we_wrote_before_our_last_write_is_an_edit(
     is known by its version), so the person's b is not taken for that echo."""
     shown = asyncio.run(person_sets_our_earlier_value_again(redis_port))
     assert shown == {s: "b" for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def person_sets_our_value_back_after_their_own(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await created(redis, {"title": "t0", "description": "d0"})
+    world.clock.tick(60)
+    world.edit("tool-b", "description", "x")
+    await world.process(world.queue.pop())  # our x on the platform, its echo on its way
+    world.clock.tick(60)
+    world.edit("platform", "description", "a")  # a person's, after ours
+    await world.process(world.queue.pop())
+    world.clock.tick(60)
+    world.edit("platform", "description", "x")  # the person again, before our x's echo
+    await world.process(world.queue.pop())
+    await drain(world)
+    await redis.aclose()
+    return shown_on_each(world, "description")
+
+
+def test_a_person_setting_our_value_again_after_their_own_edit_is_an_edit(
+    redis_port: int,
+) -> None:
+    """A value seen in the field after our write ends that write's echo fingerprint."""
+    shown = asyncio.run(person_sets_our_value_back_after_their_own(redis_port))
+    assert shown == {s: "x" for s in ("platform", "tool-a", "tool-b")}, shown

@@ -20,7 +20,8 @@ from incident_sync.outbound.state import KnownState, parse_hash, parse_known, pa
 from incident_sync.syncstate import keys
 
 # KEYS: seen, state, ours, link, links, detached, then one fingerprint key per field.
-# ARGV: version ("" = none), read the link ("1"/""), read links and detached ("1"/"").
+# ARGV: version ("" = none), read the link ("1"/""), read links and detached ("1"/""), then
+# the field of each fingerprint key.
 # Answers {1} for a duplicate, else {0, consumed flags, state, ours, link, links, detached}.
 _READ = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -42,7 +43,13 @@ for i = 7, #KEYS do
   local mark = redis.call('GET', KEYS[i])
   local hit = 0
   if mark and (mark == '1' or ARGV[1] == '' or not before(ARGV[1], mark)) then
-    hit = redis.call('DEL', KEYS[i])
+    -- A value seen in the field after our write (ours or a person's) ends its echo.
+    local seen = redis.call('HGET', KEYS[2], '\0v:' .. ARGV[i - 3])
+    if mark ~= '1' and seen and before(mark, seen) then
+      redis.call('DEL', KEYS[i])
+    else
+      hit = redis.call('DEL', KEYS[i])
+    end
   end
   consumed[#consumed + 1] = hit
 end
@@ -109,7 +116,7 @@ class GateReader:
                 for n in names
             ),
         ]
-        args = [version or "", "1" if incident_of_record else "", "1" if incident else ""]
+        args = [version or "", "1" if incident_of_record else "", "1" if incident else "", *names]
         answer = await self._read(keys=touched, args=args)
         if int(answer[0]) == 1:
             return GateRead(True, set(), KnownState({}, {}, {}), set(), None, None, None)
