@@ -20,6 +20,7 @@ import httpx
 
 from incident_sync.syncmodel import limits
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.declared import MappingRefused, declared
 from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.mapping import FieldMapping
 
@@ -156,6 +157,44 @@ class Connector(abc.ABC):
         Returns the tool's answer: the record's version after the write and the values it
         stored, where the tool reports them (`Written`).
         """
+
+    # -- declared field maps (`IntegrationConfig.field_maps`) -------------------------------
+    # A connector that maps its values in code calls these at its edges; one that writes
+    # native columns through the mapping engine gets them from `self.mapping` as it is.
+    def split_declared(
+        self, fields: Mapping[str, str | None], context: Mapping[str, str | None] | None = None
+    ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        """(the fields the connector's own code writes, tool field -> value for the declared
+        maps). A value a value map refuses is a non-retryable ToolError with the map's reason:
+        nothing is sent, and the write is dead-lettered where an operator sees why."""
+        maps = declared(self.mapping)
+        if maps is None:
+            return dict(fields), {}
+        try:
+            return maps.split(fields, context)
+        except MappingRefused as exc:
+            reason = f"{self.config.id}: refused by its field map: {exc}"
+            raise ToolError(reason, retryable=False) from None
+
+    def join_declared(
+        self, own: Mapping[str, str | None], native: Mapping[str, str | None]
+    ) -> dict[str, str | None]:
+        """A record's platform fields: what the connector's own code read and the declared
+        maps' fields, crossed from `native` (the record's values of `declared_reads`)."""
+        maps = declared(self.mapping)
+        return dict(own) if maps is None else maps.joined(own, native)
+
+    @property
+    def declared_reads(self) -> frozenset[str]:
+        """The tool fields the declared maps take in: what a read must ask the tool for."""
+        maps = declared(self.mapping)
+        return frozenset() if maps is None else maps.tool_fields()
+
+    @property
+    def declared_writes(self) -> frozenset[str]:
+        """The tool fields the declared maps write."""
+        maps = declared(self.mapping)
+        return frozenset() if maps is None else maps.written_tool_fields()
 
     # -- limits ------------------------------------------------------------------------------
     async def field_limits(self) -> Mapping[str, int]:

@@ -226,7 +226,7 @@ def check(
     all hold."""
     tool_fields = {f.name: f for f in tool}
     platform_fields = {f.name: f for f in platform}
-    problems = _duplicates(mappings)
+    problems = duplicates(mappings)
     for m in mappings:
         target = tool_fields.get(m.tool)
         source = platform_fields.get(m.platform)
@@ -252,7 +252,9 @@ def check(
     return problems
 
 
-def _duplicates(mappings: Sequence[FieldMap]) -> list[str]:
+def duplicates(mappings: Sequence[FieldMap]) -> list[str]:
+    """A tool field written by two maps, or a platform field taken in by two: the problems
+    that need no field list to see."""
     problems: list[str] = []
     written: dict[str, FieldMap] = {}
     taken: dict[str, FieldMap] = {}

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from incident_sync.connectors.registry import REGISTRY
 from incident_sync.control.auth import Role, Scope
 from incident_sync.syncmodel.config import SECRET_FIELDS, IntegrationConfig, maps_by_file
+from incident_sync.syncmodel.fieldmaps import CUSTOM
 from incident_sync.syncmodel.fields import Field as CanonicalField
 from incident_sync.syncmodel.ownership import FieldOwnership
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStatus
@@ -78,8 +79,20 @@ def canonical_field(name: str) -> str | None:
     return name if name in CANONICAL_FIELDS else None
 
 
-# A request may name a field's ownership rule as the tools do (normalized when stored).
-OwnershipKey: Any = Literal[tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))]
+def platform_field(name: str) -> str | None:
+    """A canonical field (by its name or a tool's alias) or a custom field (`custom.<name>`)
+    as rules name it; None when it is neither."""
+    if name.startswith(CUSTOM) and len(name) > len(CUSTOM) and not name[len(CUSTOM)].isspace():
+        return name
+    return canonical_field(name)
+
+
+# A request may name a field's ownership rule as the tools do (normalized when stored), or a
+# custom field of the platform, as field maps name it.
+OwnershipKey: Any = (
+    Literal[tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))]
+    | Annotated[str, Field(pattern=r"^custom\.[^\s].*$", max_length=200)]
+)
 
 _CONFIG = {k: v for k, v in IntegrationConfig.model_fields.items() if k not in _IDENTITY}
 _FIELDS = {
