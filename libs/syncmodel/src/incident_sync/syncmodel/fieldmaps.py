@@ -203,13 +203,15 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
 
 # -- the check against what the tool and the platform have ------------------------------------
 # Which kinds a value of one kind can be written into without a value map.
+# Text and options go into references and users by name: the connector resolves the record
+# the name stands for, and reports a name it cannot resolve.
 _FITS: Final[Mapping[FieldKind, frozenset[FieldKind]]] = {
-    "string": frozenset({"string", "text"}),
-    "text": frozenset({"string", "text"}),
+    "string": frozenset({"string", "text", "reference", "user"}),
+    "text": frozenset({"string", "text", "reference", "user"}),
     "number": frozenset({"number", "string", "text"}),
     "boolean": frozenset({"boolean", "string", "text"}),
     "datetime": frozenset({"datetime", "string", "text"}),
-    "option": frozenset({"option", "string", "text"}),
+    "option": frozenset({"option", "string", "text", "reference"}),
     "options": frozenset({"options", "string", "text"}),
     "user": frozenset({"user", "string", "text"}),
     "reference": frozenset({"reference", "string", "text"}),

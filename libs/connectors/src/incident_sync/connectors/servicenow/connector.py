@@ -43,6 +43,7 @@ from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
 from incident_sync.connectors.servicenow.dictionary import read_fields
 from incident_sync.connectors.servicenow.options import ServiceNowOptions
+from incident_sync.connectors.servicenow.references import References, reference_tables
 from incident_sync.connectors.servicenow.webhook import JOURNAL_FIELDS, parse_webhook
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
@@ -64,6 +65,7 @@ class ServiceNowConnector(
     ToolConnector[ServiceNowClient], WebhookSource, ChangeFeed, FieldCatalogue
 ):
     _limits: dict[str, int] | None = None
+    _references: References | None = None
 
     @cached_property
     def options(self) -> ServiceNowOptions:
@@ -119,7 +121,7 @@ class ServiceNowConnector(
             entry = await self.client.latest_work_note(external_id, element=journal)
             if entry:
                 record[journal] = entry
-        return self._record(record, fallback_id=external_id)
+        return self._record(await self._readable(record), fallback_id=external_id)
 
     async def fetch_many(
         self, external_ids: Sequence[str], *, comments: bool = True
@@ -171,7 +173,7 @@ class ServiceNowConnector(
             for element in journals:
                 if note := latest.get((element, row.get("sys_id", ""))):
                     values[element] = note
-            out.append(self._record(values, fallback_id=""))
+            out.append(self._record(await self._readable(values), fallback_id=""))
         return out
 
     async def resolve(self, reference: str) -> RecordState:
@@ -198,23 +200,23 @@ class ServiceNowConnector(
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        values = self._native(await self.fit(fields))
+        values = await self._writable(self._native(await self.fit(fields)))
         values[self.correlation_field] = platform_incident_id
         for column, default in self.options.create_defaults().items():
             values.setdefault(column, default)
         record = await self.client.create_incident(**values)
         for journal in JOURNAL_FIELDS:
             record.pop(journal, None)  # written, but read back as "": not a known value
-        return self._record(record, fallback_id="")
+        return self._record(await self._readable(record), fallback_id="")
 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         """One PATCH; its answer is the record as stored: the version (padded
         sys_mod_count) and the values (a business rule may have rewritten them)."""
         fields = await self.fit(fields)
-        values = self._native(fields)
+        values = await self._writable(self._native(fields))
         if not values:
             return Written()
-        record = await self.client.update_incident(external_id, values)
+        record = await self._readable(await self.client.update_incident(external_id, values))
         shown = self.mapping.to_canonical({k: v for k, v in record.items() if k in values})
         stored = stored_values(fields, {str(k): v for k, v in shown.items()})
         return Written(_version(record), stored)
@@ -263,6 +265,24 @@ class ServiceNowConnector(
                 if row.get("name") == table and row.get("max_length", "").isdigit():
                     lengths[row.get("element", "")] = int(row["max_length"])
         return lengths or dict(STOCK_LENGTHS)
+
+    # -- reference columns of declared field maps (`servicenow.references`) -----------------
+    async def _reference_columns(self) -> References | None:
+        columns = self.declared_reads | self.declared_writes
+        if not columns:
+            return None  # nothing to resolve: the dictionary is not read for it
+        if self._references is None:
+            tables = reference_tables(await self.fields(), columns)
+            self._references = References(self.client, tables)
+        return self._references
+
+    async def _writable(self, values: dict[str, str | None]) -> dict[str, str | None]:
+        refs = await self._reference_columns()
+        return await refs.to_sys_ids(values) if refs is not None else values
+
+    async def _readable(self, row: dict[str, str]) -> dict[str, str]:
+        refs = await self._reference_columns()
+        return await refs.to_names(row) if refs is not None else row
 
     # -- helpers ---------------------------------------------------------------------------
     def _native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
