@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -170,8 +171,19 @@ class Connector(abc.ABC):
         maps = declared(self.mapping)
         if maps is None:
             return dict(fields), {}
-        try:
+        with self._refusals():
             return maps.split(fields, context)
+
+    def to_native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        """`fields` as the native columns the side's mapping writes (a connector that writes
+        through the mapping engine); a refused value is a ToolError as in `split_declared`."""
+        with self._refusals():
+            return self.mapping.to_native(fields)
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        try:
+            yield
         except MappingRefused as exc:
             reason = f"{self.config.id}: refused by its field map: {exc}"
             raise ToolError(reason, retryable=False) from None

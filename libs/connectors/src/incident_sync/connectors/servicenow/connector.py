@@ -287,7 +287,7 @@ class ServiceNowConnector(
     # -- helpers ---------------------------------------------------------------------------
     def _native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
         values: dict[str, str | None] = {}
-        for name, value in self.mapping.to_native(fields).items():
+        for name, value in self.to_native(fields).items():
             if name in JOURNAL_FIELDS:
                 if value:  # writing a journal appends an entry; nothing to append otherwise
                     values[name] = value
