@@ -191,3 +191,36 @@ def test_the_reconciler_finds_and_heals_a_mapped_field_changed_behind_the_back(
         30,
         "the heal",
     )
+
+
+def test_a_mapped_field_changed_on_both_sides_at_once_is_parked_and_resolved(
+    mapped: tuple[Stack, Tools],
+) -> None:
+    stack, tools = mapped
+    im(stack, "integration", "configure", "prod-snow", "--conflict-strategy=manual-review")
+    time.sleep(1.5)
+    try:
+        incident = tools.declare("Card declines", "issuer", team="Search", service="payments-api")
+        iid = incident["id"]
+        sys_id = ticket_of(tools, iid)["sys_id"]
+        group = sys_id_of(GROUP, "Search Support")
+        wait_for(lambda: tools.snow_record(sys_id)["assignment_group"] == group, 30, "the group")
+        tools.quiesce()
+        tools.edit_snow(sys_id, assignment_group=sys_id_of(GROUP, "Payments Support"))
+        tools.edit_incident(iid, team=None)  # cleared on the platform at the same moment
+
+        def pending() -> list[dict[str, Any]]:
+            return [
+                c
+                for c in im(stack, "conflict", "list", "--status", "pending")["items"]
+                if c["platform_incident_id"] == iid and c["field"] == "custom.Affected team"
+            ]
+
+        (parked,) = wait_for(pending, 30, "the conflict on the mapped field")
+        assert parked["external"]["value"] == "Payments"  # by the reverse map, not a sys_id
+        assert parked["platform"]["value"] is None
+        settled = im(stack, "conflict", "resolve", parked["id"], "--use-external")
+        assert settled["status"] == "resolved"
+        wait_for(lambda: custom(tools, iid, "Affected team") == "Payments", 30, "the resolution")
+    finally:
+        im(stack, "integration", "configure", "prod-snow", "--conflict-strategy=last-write-wins")
