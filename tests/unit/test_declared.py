@@ -65,7 +65,10 @@ def test_joined_takes_the_declared_fields_from_the_tools_values() -> None:
     # A tool value the map does not name is not taken in, and the reason is there to report.
     assert m.joined({}, {"customfield_100": "other"}) == {}
     assert m.refusals({"customfield_100": "other"}) == [
-        "custom.Team <-> customfield_100: the tool value 'other' is not in the value map"
+        (
+            "custom.Team",
+            "custom.Team <-> customfield_100: the tool value 'other' is not in the value map",
+        )
     ]
 
 
@@ -121,3 +124,19 @@ def test_the_platform_has_no_field_maps() -> None:
                 "field_maps": [SERVICE.model_dump()],
             }
         )
+
+
+def test_a_template_fills_in_its_own_field_and_may_name_no_other_yet() -> None:
+    prefixed = {
+        "platform": "title",
+        "tool": "short_description",
+        "direction": "outbound",
+        "template": "[incident.io] {title}",
+    }
+    config = IntegrationConfig.model_validate(side(field_maps=[prefixed]))
+    assert config.mapping().to_native({"title": "Down"})["short_description"] == (
+        "[incident.io] Down"
+    )
+    linked = {**prefixed, "template": "{title} - {url}"}
+    with pytest.raises(ValidationError, match=r"\['url'\] are not carried with a write"):
+        IntegrationConfig.model_validate(side(field_maps=[linked]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,11 +20,14 @@ from typing import ClassVar
 
 import httpx
 
+from incident_sync.connectors.metrics import FIELD_MAP_REFUSALS
 from incident_sync.syncmodel import limits
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.declared import MappingRefused, declared
 from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.mapping import FieldMapping
+
+log = logging.getLogger(__name__)
 
 
 class WebhookRejected(Exception):
@@ -180,6 +184,22 @@ class Connector(abc.ABC):
         with self._refusals():
             return self.mapping.to_native(fields)
 
+    def to_canonical(self, native: Mapping[str, str | None]) -> dict[str, str | None]:
+        """A record's native columns as platform fields through the side's mapping (a
+        connector that reads through the mapping engine); a value a declared map refuses is
+        reported as in `join_declared`."""
+        self._report_refusals(native)
+        return {str(k): v for k, v in self.mapping.to_canonical(native).items()}
+
+    def _report_refusals(self, native: Mapping[str, str | None]) -> None:
+        maps = declared(self.mapping)
+        for platform_field, reason in maps.refusals(native) if maps is not None else ():
+            FIELD_MAP_REFUSALS.labels(self.config.id, platform_field).inc()
+            log.warning(
+                "a value its field map refuses is not taken in",
+                extra={"integration": self.config.id, "field": platform_field, "reason": reason},
+            )
+
     @contextlib.contextmanager
     def _refusals(self) -> Iterator[None]:
         try:
@@ -194,7 +214,10 @@ class Connector(abc.ABC):
         """A record's platform fields: what the connector's own code read and the declared
         maps' fields, crossed from `native` (the record's values of `declared_reads`)."""
         maps = declared(self.mapping)
-        return dict(own) if maps is None else maps.joined(own, native)
+        if maps is None:
+            return dict(own)
+        self._report_refusals(native)
+        return maps.joined(own, native)
 
     @property
     def declared_reads(self) -> frozenset[str]:

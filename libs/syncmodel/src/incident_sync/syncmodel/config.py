@@ -25,7 +25,12 @@ from pydantic import (
 
 from incident_sync.syncmodel.declared import DeclaredMapping
 from incident_sync.syncmodel.destination import BASE_URL_PATTERN
-from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates
+from incident_sync.syncmodel.fieldmaps import (
+    FieldMap,
+    PlatformFieldName,
+    duplicates,
+    placeholders,
+)
 from incident_sync.syncmodel.fields import (
     ConflictStrategy,
     Direction,
@@ -162,6 +167,15 @@ class IntegrationConfig(BaseModel):
             raise ValueError("the platform maps no fields: field maps are an integration's")
         if problems := duplicates(maps):
             raise ValueError("; ".join(problems))
+        for m in maps:
+            # A write carries the fields that changed, not the incident's others nor its link:
+            # a template naming them would be filled with blanks, so it is refused until the
+            # pipeline carries them.
+            if m.template is not None and (other := placeholders(m.template) - {m.platform}):
+                raise ValueError(
+                    f"{m.name}: a template may name only its own field {{{m.platform}}} for "
+                    f"now; {sorted(other)} are not carried with a write"
+                )
         return maps
 
     @field_validator("options")

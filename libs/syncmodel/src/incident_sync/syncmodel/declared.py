@@ -93,13 +93,13 @@ class DeclaredMapping(FieldMapping):
                     out[m.platform] = crossed.value
         return out
 
-    def refusals(self, native: Mapping[str, str | None]) -> list[str]:
-        """Why values of `native` (tool field -> value) were not taken in (refused by a value
-        map), for a report: empty when all crossed or were skipped as declared."""
-        reasons: list[str] = []
+    def refusals(self, native: Mapping[str, str | None]) -> list[tuple[str, str]]:
+        """(platform field, why) for each value of `native` (tool field -> value) a value map
+        refused to take in, for a report: empty when all crossed or were skipped."""
+        reasons: list[tuple[str, str]] = []
         for m in self._in.values():
             if m.tool in native and isinstance(crossed := from_tool(m, native[m.tool]), Refused):
-                reasons.append(crossed.reason)
+                reasons.append((m.platform, crossed.reason))
         return reasons
 
     # -- a connector that writes native columns (the mapping engine's interface) ----------

@@ -217,8 +217,8 @@ class ServiceNowConnector(
         if not values:
             return Written()
         record = await self._readable(await self.client.update_incident(external_id, values))
-        shown = self.mapping.to_canonical({k: v for k, v in record.items() if k in values})
-        stored = stored_values(fields, {str(k): v for k, v in shown.items()})
+        shown = self.to_canonical({k: v for k, v in record.items() if k in values})
+        stored = stored_values(fields, shown)
         return Written(_version(record), stored)
 
     async def fields(self) -> list[ToolField]:
@@ -306,8 +306,7 @@ class ServiceNowConnector(
             raise ToolError("ServiceNow returned an incident without a sys_id", retryable=False)
         return RecordState(
             external_id=sys_id,
-            # Plain str keys: the mapping returns StrEnum members, which orjson refuses.
-            fields={str(k): v for k, v in self.mapping.to_canonical(record).items()},
+            fields=self.to_canonical(record),  # plain str keys (orjson refuses StrEnums)
             reference=record.get("number") or None,
             version=_version(record),
             platform_incident_id=record.get(self.correlation_field) or None,
