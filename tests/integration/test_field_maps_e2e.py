@@ -32,7 +32,6 @@ TEAM_TO_GROUP = {
         "unmapped": "refuse",
     },
 }
-SERVICE_TO_CI = {"platform": "custom.Affected service", "tool": "cmdb_ci"}
 GROUP = "sys_user_group"
 
 
@@ -53,8 +52,21 @@ def patch(stack: Stack, **fields: Any) -> httpx.Response:
 @pytest.fixture(scope="module")
 def mapped(env: tuple[Stack, Tools]) -> tuple[Stack, Tools]:
     stack, tools = env
-    written = patch(stack, field_maps=[TEAM_TO_GROUP, SERVICE_TO_CI])
+    written = patch(stack, field_maps=[TEAM_TO_GROUP])
     assert written.status_code == 200, written.text
+    # The other through the CLI: a dry run checks it against both tools and stores nothing.
+    args = ("integration", "field-maps", "set", "prod-snow", "custom.Affected service")
+    checked = im(stack, *args, "cmdb_ci", "--dry-run")
+    assert checked == {"integration": "prod-snow", "valid": True, "problems": []}
+    assert len(im(stack, "integration", "field-maps", "list", "prod-snow")["field_maps"]) == 1
+    wrong = im(stack, *args, "u_nope", "--dry-run", code=1)
+    assert not wrong["valid"] and "u_nope" in wrong["problems"][0]
+    im(stack, *args, "cmdb_ci")
+    listed = im(stack, "integration", "field-maps", "list", "prod-snow")["field_maps"]
+    assert [(m["platform"], m["tool"]) for m in listed] == [
+        ("custom.Affected team", "assignment_group"),
+        ("custom.Affected service", "cmdb_ci"),
+    ]
     time.sleep(1.5)  # the pipeline and the reconciler reload their config every 0.5 s
     return stack, tools
 

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.config import IntegrationConfig, parse_config
 from incident_sync.syncmodel.declared import DeclaredMapping, MappingRefused, declared
-from incident_sync.syncmodel.fieldmaps import FieldMap
-from incident_sync.syncmodel.mapping import default_mapping
+from incident_sync.syncmodel.fieldmaps import FieldMap, uncarried
+from incident_sync.syncmodel.loaderrors import ConfigError
+from incident_sync.syncmodel.mapping import MappingConfig, default_mapping
 from incident_sync.syncmodel.toolfields import ToolFieldMapping
 
 IDENTITY = ToolFieldMapping(
@@ -103,7 +104,6 @@ def test_an_integrations_field_maps_are_its_mapping() -> None:
 @pytest.mark.parametrize(
     ("maps", "expected"),
     [
-        ([SERVICE, SERVICE], "written by"),  # one tool field written twice
         ([{"platform": "bogus", "tool": "x"}], "platform"),  # neither canonical nor custom.*
         ([{"platform": "title", "tool": "x", "extra": 1}], "extra"),  # unknown key
     ],
@@ -112,6 +112,15 @@ def test_field_maps_that_cannot_hold_are_refused_at_load(maps: list[Any], expect
     raw = [m.model_dump() if isinstance(m, FieldMap) else m for m in maps]
     with pytest.raises(ValidationError, match=expected):
         IntegrationConfig.model_validate(side(field_maps=raw))
+
+
+def test_a_tool_field_written_twice_is_refused_where_the_fields_are_checked() -> None:
+    raw: dict[str, Any] = {
+        "platform": {"id": "p", "type": "incidentio", "base_url": "https://p"},
+        "integrations": [side(field_maps=[SERVICE.model_dump(), SERVICE.model_dump()])],
+    }
+    with pytest.raises(ConfigError, match="written by"):
+        parse_config(raw, source="sides.json", read=lambda name: MappingConfig())
 
 
 def test_the_platform_has_no_field_maps() -> None:
@@ -138,5 +147,10 @@ def test_a_template_fills_in_its_own_field_and_may_name_no_other_yet() -> None:
         "[incident.io] Down"
     )
     linked = {**prefixed, "template": "{title} - {url}"}
-    with pytest.raises(ValidationError, match=r"\['url'\] are not carried with a write"):
-        IntegrationConfig.model_validate(side(field_maps=[linked]))
+    raw: dict[str, Any] = {
+        "platform": {"id": "p", "type": "incidentio", "base_url": "https://p"},
+        "integrations": [side(field_maps=[linked])],
+    }
+    with pytest.raises(ConfigError, match=r"\['url'\] are not carried with a write"):
+        parse_config(raw, source="sides.json", read=lambda name: MappingConfig())
+    assert uncarried([FieldMap.model_validate(linked)])  # and the control API's check

@@ -80,6 +80,9 @@ CASES = [
     # allowed: the tool is asked, and snow-a's (no credentials, nothing listening) refuses
     Case("GET", f"{A}/integrations/snow-a/fields", MANAGERS, f"{I}/fields", ok=(502,)),
     Case("GET", f"{A}/integrations/snow-b/fields", TENANT_MANAGERS, f"{I}/fields", ok=(502,)),
+    Case("POST", f"{A}/integrations/snow-a/field-maps/check", MANAGERS, f"{I}/field-maps/check",
+         body=lambda: {"field_maps": [{"platform": "title", "tool": "short_description"}]},
+         ok=(409, 502)),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x/fields", ADMIN, f"{I}/fields",
          ok=(502,)),
     Case("GET", f"{A}/integrations/snow-a/ownership", MANAGERS, f"{I}/ownership"),

@@ -25,12 +25,7 @@ from pydantic import (
 
 from incident_sync.syncmodel.declared import DeclaredMapping
 from incident_sync.syncmodel.destination import BASE_URL_PATTERN
-from incident_sync.syncmodel.fieldmaps import (
-    FieldMap,
-    PlatformFieldName,
-    duplicates,
-    placeholders,
-)
+from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates, uncarried
 from incident_sync.syncmodel.fields import (
     ConflictStrategy,
     Direction,
@@ -165,17 +160,8 @@ class IntegrationConfig(BaseModel):
         tool = info.data.get("type")
         if maps and tool is not None and traits_of(tool).platform:
             raise ValueError("the platform maps no fields: field maps are an integration's")
-        if problems := duplicates(maps):
-            raise ValueError("; ".join(problems))
-        for m in maps:
-            # A write carries the fields that changed, not the incident's others nor its link:
-            # a template naming them would be filled with blanks, so it is refused until the
-            # pipeline carries them.
-            if m.template is not None and (other := placeholders(m.template) - {m.platform}):
-                raise ValueError(
-                    f"{m.name}: a template may name only its own field {{{m.platform}}} for "
-                    f"now; {sorted(other)} are not carried with a write"
-                )
+        # Two maps writing one tool field (and the like) are the field check's to refuse
+        # (the control API, `parse_config`): a JSON schema cannot say it.
         return maps
 
     @field_validator("options")
@@ -312,6 +298,13 @@ def parse_config(raw: object, *, source: str, read: MappingReader) -> SyncConfig
         config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {describe(exc, guide_keys())}") from None
+    # What the control API's field check refuses and needs no tool to see (the sides file
+    # has no such check: its maps' fields are the tools' to know).
+    problems = [
+        p for i in config.integrations for p in duplicates(i.field_maps) + uncarried(i.field_maps)
+    ]
+    if problems:
+        raise ConfigError(f"{source}: field_maps: " + "; ".join(problems))
     try:
         return config.model_copy(
             update={

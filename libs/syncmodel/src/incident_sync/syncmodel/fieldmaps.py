@@ -18,7 +18,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,16 +74,68 @@ class ValueMap(BaseModel):
         return inverse if len(inverse) == len(self.values) else None
 
 
+# A template's text: `{name}` placeholders (no format spec, conversion or index), `{{` and
+# `}}` for braces; what `placeholders` accepts, as a pattern the API's schema shows.
+TEMPLATE_PATTERN: Final = r"^([^{}]|\{\{|\}\}|\{[^{}!:\[\]]+\})*$"
+
+
+def _rules_in_schema(schema: dict[str, Any]) -> None:
+    """The rules `_one_way_of_crossing` checks, in the JSON schema (the control API's
+    OpenAPI document), so a client sees them before a request is refused."""
+
+    def direction_in(*names: str) -> dict[str, Any]:
+        # No `direction` is bidirectional, its default.
+        given = {"required": ["direction"], "properties": {"direction": {"enum": list(names)}}}
+        return (
+            {"anyOf": [{"not": {"required": ["direction"]}}, given]}
+            if ("bidirectional" in names)
+            else given
+        )
+
+    def needs(key: str) -> dict[str, Any]:
+        value_map = {"required": [key], "properties": {key: {"type": "string"}}}
+        return {"properties": {"value_map": value_map}}
+
+    by_default = {
+        "required": ["value_map"],
+        "properties": {
+            "value_map": {
+                "required": ["unmapped"],
+                "properties": {"unmapped": {"const": "default"}},
+            }
+        },
+    }
+    schema["allOf"] = [
+        {  # a template writes to the tool, and is the only way of crossing
+            "if": {"required": ["template"], "properties": {"template": {"type": "string"}}},
+            "then": {
+                "required": ["direction"],
+                "properties": {"direction": {"const": "outbound"}, "value_map": {"type": "null"}},
+            },
+        },
+        {
+            "if": {"allOf": [by_default, direction_in("outbound", "bidirectional")]},
+            "then": needs("default"),
+        },
+        {
+            "if": {"allOf": [by_default, direction_in("inbound", "bidirectional")]},
+            "then": needs("reverse_default"),
+        },
+    ]
+
+
 class FieldMap(BaseModel):
     """One declared mapping of an integration."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_rules_in_schema)
 
     platform: PlatformFieldName
     tool: ToolFieldName
     direction: Direction = Direction.BIDIRECTIONAL
     value_map: ValueMap | None = None
-    template: str | None = Field(default=None, min_length=1, max_length=10_000)
+    template: str | None = Field(
+        default=None, min_length=1, max_length=10_000, pattern=TEMPLATE_PATTERN
+    )
 
     @model_validator(mode="after")
     def _one_way_of_crossing(self) -> FieldMap:
@@ -251,6 +303,20 @@ def check(
             problems += _crossing(m, target, source, "platform", inverse)
         if m.template is not None:
             problems += _template(m, target, platform_fields)
+    return problems
+
+
+def uncarried(mappings: Sequence[FieldMap]) -> list[str]:
+    """Templates naming what a write does not carry: a write carries the fields that changed,
+    not the incident's others nor its link, so such a template would be filled with blanks.
+    For now a template names only its own field."""
+    problems: list[str] = []
+    for m in mappings:
+        if m.template is not None and (other := placeholders(m.template) - {m.platform}):
+            problems.append(
+                f"{m.name}: a template may name only its own field {{{m.platform}}} for now; "
+                f"{sorted(other)} are not carried with a write"
+            )
     return problems
 
 

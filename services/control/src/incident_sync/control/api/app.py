@@ -7,7 +7,16 @@ import logging
 from aiohttp import web
 from redis.asyncio import Redis
 
-from incident_sync.control.api import admin, dlq, fields, links, ownership, sync, syncstatus
+from incident_sync.control.api import (
+    admin,
+    dlq,
+    fieldcheck,
+    fields,
+    links,
+    ownership,
+    sync,
+    syncstatus,
+)
 from incident_sync.control.api import conflicts as conf
 from incident_sync.control.api import integrations as integ
 from incident_sync.control.api import quarantine as qr
@@ -22,6 +31,8 @@ from incident_sync.control.api.models import (
     ConnectionTest,
     Deleted,
     ErrorBody,
+    FieldMapsCheck,
+    FieldMapsChecked,
     IntegrationCreate,
     IntegrationList,
     IntegrationPatch,
@@ -60,6 +71,10 @@ from incident_sync.syncstate.reconcile import ReconcileRun
 
 log = logging.getLogger("control")
 
+FIELD_MAPS_CHECKED = (
+    "A request giving `field_maps` is checked against both tools' fields: 422 naming each "
+    "problem, 502 when a tool cannot be asked."
+)
 T = f"{API}/tenants/{{tenant}}"
 I = f"{T}/integrations/{{name}}"  # noqa: E741
 
@@ -83,18 +98,20 @@ def route_table() -> list[Route]:
           response=IntegrationList),
         r("POST", f"{T}/integrations", "integration.create", integ.create_integration,
           "Create an integration", "integrations", body=IntegrationCreate,
-          response=IntegrationView, status=201, errors=(400, 401, 403, 404, 409, 422)),
+          description=FIELD_MAPS_CHECKED,
+          response=IntegrationView, status=201, errors=(400, 401, 403, 404, 409, 422, 502)),
         r("GET", I, "integration.read", integ.get_integration, "Get an integration",
           "integrations", response=IntegrationView),
         r("PUT", I, "integration.apply", integ.put_integration,
           "Create or replace an integration (declarative apply)", "integrations",
           description="Fields left out take their defaults; secrets and `paused` left out "
-          "keep their current value; a secret set to null is cleared.",
+          "keep their current value; a secret set to null is cleared. " + FIELD_MAPS_CHECKED,
           body=IntegrationSpec, response=IntegrationView,
-          extra_responses={201: "created"}, errors=(400, 401, 403, 404, 409, 422)),
+          extra_responses={201: "created"}, errors=(400, 401, 403, 404, 409, 422, 502)),
         r("PATCH", I, "integration.update", integ.patch_integration,
           "Change some fields of an integration", "integrations", body=IntegrationPatch,
-          response=IntegrationView, errors=(400, 401, 403, 404, 409, 422)),
+          description=FIELD_MAPS_CHECKED,
+          response=IntegrationView, errors=(400, 401, 403, 404, 409, 422, 502)),
         r("DELETE", I, "integration.delete", integ.delete_integration,
           "Delete an integration", "integrations", response=Deleted),
         r("POST", f"{I}/pause", "integration.pause", integ.pause_integration,
@@ -114,6 +131,14 @@ def route_table() -> list[Route]:
           "409 when the tool type cannot list its fields; 502 when the tool cannot be "
           "reached, does not answer in time or refuses.",
           response=FieldList, errors=(400, 401, 403, 404, 409, 502)),
+        r("POST", f"{I}/field-maps/check", "integration.fields", fieldcheck.check_maps,
+          "Check field maps against both sides' fields, without storing them", "integrations",
+          description="The problems a write of these `field_maps` would be refused for (an "
+          "unknown field, a kind that does not fit, values the tool does not allow, ...), "
+          "read from both tools now; empty when they hold. 409 without a platform "
+          "connection or when a side cannot be asked; 502 when a tool cannot be reached.",
+          body=FieldMapsCheck, response=FieldMapsChecked,
+          errors=(400, 401, 403, 404, 409, 422, 502)),
         r("GET", f"{I}/ownership", "integration.read", ownership.get_ownership,
           "Field ownership rules (the tool type's defaults when none are set)", "ownership",
           response=OwnershipView),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from incident_sync.control.cli import dlq as _dlq  # noqa: F401 - adds `integration dlq*`
+from incident_sync.control.cli import fieldmaps as _fieldmaps  # noqa: F401 - `field-maps`
 from incident_sync.control.cli.admin import audit, keys, token, whoami
 from incident_sync.control.cli.client import Options
 from incident_sync.control.cli.completion import completion
