@@ -15,6 +15,8 @@ Options (`IntegrationConfig.options`):
 host (https://api.datadoghq.eu, ...).
 Limits: the incidents API reference gives no maximum for a title or a textbox field, so
 nothing is cut here (`LIMITS` is empty).
+Declared field maps are written as `attributes.fields.<name>` and read from every incident
+read (`connectors.datadog.values`).
 """
 
 from __future__ import annotations

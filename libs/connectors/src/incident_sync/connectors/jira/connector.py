@@ -22,6 +22,8 @@ Options (`IntegrationConfig.options`):
 Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
 `actor` is the integration account's accountId: its own changes come back as echoes.
 Values are cut to Jira's limits (`connectors.jira.limits`) before they are sent.
+Declared field maps (`IntegrationConfig.field_maps`) are written as `fields.<id>` in each
+field's shape and read from every issue read and webhook (`connectors.jira.shapes`).
 """
 
 from __future__ import annotations

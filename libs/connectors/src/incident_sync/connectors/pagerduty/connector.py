@@ -15,6 +15,8 @@ service acts as); `actor` is that user's id, so its own changes come back as ech
 Limits: a title holds 1,024 characters. The REST reference documents no maximum for it;
 1,024 is the documented bound of an event's `summary`, which becomes the incident's title, so
 titles are kept within it.
+Declared field maps onto `custom_fields.<name>` are incident custom field values, set and
+read through `/incidents/{id}/custom_fields/values` (`connectors.pagerduty.customvalues`).
 """
 
 from __future__ import annotations
