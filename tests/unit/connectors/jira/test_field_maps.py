@@ -36,6 +36,7 @@ MAPS: list[dict[str, Any]] = [
     },
     {"platform": "custom.Owner", "tool": "customfield_10060"},  # a user picker
     {"platform": "custom.Tags", "tool": "labels"},
+    {"platform": "custom.Impacted", "tool": "customfield_10080"},  # a multi-select
 ]
 
 
@@ -91,6 +92,7 @@ async def test_declared_fields_are_written_in_jiras_shapes_and_read_back(
             "custom.Area": "data",
             "custom.Owner": "bob@example.com",
             "custom.Tags": "checkout, eu",
+            "custom.Impacted": "checkout,search",
         },
     )
     (sent,) = bodies(jira, "POST", "/issue")
@@ -98,11 +100,13 @@ async def test_declared_fields_are_written_in_jiras_shapes_and_read_back(
     assert sent["fields"]["components"] == [{"name": "Database"}, {"name": "Frontend"}]
     assert set(sent["fields"]["customfield_10060"]) == {"accountId"}
     assert sent["fields"]["labels"] == ["incident-sync-01HMAPS", "checkout", "eu"]
+    assert sent["fields"]["customfield_10080"] == [{"value": "checkout"}, {"value": "search"}]
     expected = {
         "custom.Team": "Payments",
         "custom.Area": "data",
         "custom.Owner": "bob@example.com",
         "custom.Tags": "checkout, eu",
+        "custom.Impacted": "checkout, search",  # a list reads back joined with ", "
     }
     assert {k: record.fields[k] for k in expected} == expected
     fetched = await connector.fetch(record.external_id)
@@ -114,6 +118,11 @@ async def test_declared_fields_are_written_in_jiras_shapes_and_read_back(
     (created,) = [e for e in await events(jira, connector) if e.kind.value == "created"]
     assert created.changes["custom.Team"] == FieldChange(new="Payments")
     assert created.changes["custom.Area"] == FieldChange(new="data")
+    # Cleared: an empty list is sent, and the field reads back as cleared.
+    written = await connector.update(record.external_id, {"custom.Impacted": ""})
+    assert bodies(jira, "PUT", record.external_id)[-1]["fields"] == {"customfield_10080": []}
+    assert written.stored == {"custom.Impacted": None}
+    assert (await connector.fetch(record.external_id)).fields["custom.Impacted"] is None
 
 
 async def test_an_edit_writes_the_mapped_value_and_its_webhook_carries_it(

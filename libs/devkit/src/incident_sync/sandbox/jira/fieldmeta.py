@@ -14,7 +14,8 @@ Both pages take `startAt` and `maxResults` (50 by default, 200 at most). An unkn
 or issue type is Jira's 404.
 
 The one project's Incident screen has the system fields and two custom fields: a select
-(`customfield_10050`, "Severity") and a user picker (`customfield_10060`); a third custom
+(`customfield_10050`, "Severity"), a user picker (`customfield_10060`) and a multi-select
+(`customfield_10080`); a fourth custom
 field (`customfield_10070`, a number) exists on no screen of the project.
 """
 
@@ -25,7 +26,13 @@ from typing import Any, Final
 from aiohttp import web
 
 from incident_sync.sandbox.jira.api import from_exc
-from incident_sync.sandbox.jira.sitefields import COMPONENTS, FIELDS, SCREENS, SEVERITIES
+from incident_sync.sandbox.jira.sitefields import (
+    COMPONENTS,
+    FIELDS,
+    SCREENS,
+    SERVICES,
+    SEVERITIES,
+)
 from incident_sync.sandbox.jira.state import STATE, State
 from incident_sync.sandbox.jira.store import ISSUE_TYPES, PRIORITIES
 from incident_sync.sandbox.jira.values import JiraError
@@ -64,10 +71,10 @@ def _allowed(base: str, state: State, fid: str, type_id: str) -> list[JSON] | No
         return [{"self": f"{base}{API}/priority/{p}", "id": p, "name": n} for p, n in PRIORITIES]
     if fid == "components":
         return [{"self": f"{base}{API}/component/{c}", "id": c, "name": n} for c, n in COMPONENTS]
-    if fid == "customfield_10050":
+    options = {"customfield_10050": SEVERITIES, "customfield_10080": SERVICES}.get(fid)
+    if options is not None:
         return [
-            {"self": f"{base}{API}/customFieldOption/{o}", "value": v, "id": o}
-            for o, v in SEVERITIES
+            {"self": f"{base}{API}/customFieldOption/{o}", "value": v, "id": o} for o, v in options
         ]
     return None
 

@@ -1,11 +1,13 @@
 """The screen fields the sandbox's issues keep beyond their own columns: a select custom field
-(`customfield_10050`), a user picker (`customfield_10060`), `components` and `duedate`, in the
-shapes Jira Cloud's REST v3 documents for a create / edit body's `fields` ("Edit issue" /
-"Create issue": a select `{"value": ...}` or `{"id": ...}`, a user `{"accountId": ...}`,
-components `[{"name": ...} | {"id": ...}]`, a date `"YYYY-MM-DD"`; `null` clears) and as an
-issue's `fields` show them (an option `{"self", "value", "id"}`, a user object, components
-`[{"self", "id", "name"}]`). A field on no screen of the issue's type is refused, a value of
-another shape or not among the field's options is Jira's 400 naming the field.
+(`customfield_10050`), a user picker (`customfield_10060`), a multi-select
+(`customfield_10080`), `components` and `duedate`, in the shapes Jira Cloud's REST v3
+documents for a create / edit body's `fields` ("Edit issue" / "Create issue": a select
+`{"value": ...}` or `{"id": ...}`, a multi-select a list of those, a user `{"accountId":
+...}`, components `[{"name": ...} | {"id": ...}]`, a date `"YYYY-MM-DD"`; `null` clears) and
+as an issue's `fields` show them (an option `{"self", "value", "id"}`, a list of options, a
+user object, components `[{"self", "id", "name"}]`; an empty multi-select is `null`). A
+field on no screen of the issue's type is refused, a value of another shape or not among the
+field's options is Jira's 400 naming the field.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from incident_sync.sandbox.jira.sitefields import COMPONENTS, FIELDS, SCREENS, SEVERITIES
+from incident_sync.sandbox.jira.sitefields import COMPONENTS, FIELDS, SCREENS, SERVICES, SEVERITIES
 from incident_sync.sandbox.jira.values import JiraError
 
 JSON = dict[str, Any]
@@ -24,6 +26,11 @@ OWN: Final = frozenset(
     | {"labels"}
 )
 OPTIONS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {"customfield_10050": SEVERITIES}
+# Lists of options: field id -> (its options, the key naming one in a body)
+LISTS: Final[Mapping[str, tuple[tuple[tuple[str, str], ...], str, str]]] = {
+    "components": (COMPONENTS, "name", "/component/"),
+    "customfield_10080": (SERVICES, "value", "/customFieldOption/"),
+}
 USERS: Final = frozenset({"customfield_10060"})
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BY_ID: Final = {f["id"]: f for f in FIELDS}
@@ -42,10 +49,13 @@ def unknown(name: str) -> JiraError:
 def parse(field_id: str, value: object, user_exists: Callable[[str], bool]) -> Any:
     """The stored form of a body's `value` for `field_id` (an option id, an accountId, a
     list of component ids, a date), or JiraError."""
-    if field_id == "components":
+    if field_id in LISTS:
+        options, key, _ = LISTS[field_id]
+        if value is None and field_id != "components":
+            return []
         if not isinstance(value, list):
-            raise JiraError(errors={field_id: "Components must be an array"})
-        return [_pick(field_id, item, COMPONENTS, "name") for item in value]
+            raise JiraError(errors={field_id: f"{field_id} must be an array"})
+        return [_pick(field_id, item, options, key) for item in value]
     if value is None:
         return None
     if field_id in OPTIONS:
@@ -75,9 +85,11 @@ def render(
     field_id: str, stored: Any, api: Callable[[str], str], user: Callable[[str], JSON | None]
 ) -> Any:
     """How an issue's `fields` show the stored value (`api`: a path -> its REST link)."""
-    if field_id == "components":
-        names = dict(COMPONENTS)
-        return [{"self": api(f"/component/{c}"), "id": c, "name": names[c]} for c in stored or []]
+    if field_id in LISTS:
+        options, key, path = LISTS[field_id]
+        names = dict(options)
+        shown = [{"self": api(f"{path}{c}"), "id": c, key: names[c]} for c in stored or []]
+        return shown if shown or field_id == "components" else None  # an empty custom: null
     if stored is None:
         return None
     if field_id in OPTIONS:
@@ -90,8 +102,8 @@ def render(
 
 def text(field_id: str, stored: Any, display_name: Callable[[str], str | None]) -> str | None:
     """The changelog's `fromString` / `toString` of a stored value."""
-    if field_id == "components":
-        names = dict(COMPONENTS)
+    if field_id in LISTS:
+        names = dict(LISTS[field_id][0])
         return ", ".join(names[c] for c in stored) if stored else None
     if stored is None:
         return None

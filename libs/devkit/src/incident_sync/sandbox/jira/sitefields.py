@@ -1,8 +1,8 @@
 """The Jira stand-in's site fields (FieldDetails, as `GET /rest/api/3/field` lists them) and
 the create screen of each issue type: the one project's Incident screen has the system fields
 and two custom fields, a select (`customfield_10050`, "Severity") and a user picker
-(`customfield_10060`); a third custom field (`customfield_10070`, a number) exists on no
-screen of the project."""
+(`customfield_10060`), and a multi-select (`customfield_10080`, "Affected services"); another
+custom field (`customfield_10070`, a number) exists on no screen of the project."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ JSON = dict[str, Any]
 CUSTOM: Final = "com.atlassian.jira.plugin.system.customfieldtypes:"
 COMPONENTS: Final = (("10100", "API"), ("10101", "Database"), ("10102", "Frontend"))
 SEVERITIES: Final = (("10200", "Critical"), ("10201", "Major"), ("10202", "Minor"))
+SERVICES: Final = (("10300", "checkout"), ("10301", "payments"), ("10302", "search"))
 
 
 def _system(fid: str, name: str, type_: str, items: str | None = None) -> JSON:
@@ -21,9 +22,11 @@ def _system(fid: str, name: str, type_: str, items: str | None = None) -> JSON:
     return {"id": fid, "key": fid, "name": name, "custom": False, "schema": schema}
 
 
-def _custom(number: int, name: str, type_: str, custom: str) -> JSON:
+def _custom(number: int, name: str, type_: str, custom: str, items: str | None = None) -> JSON:
     fid = f"customfield_{number}"
-    schema = {"type": type_, "custom": CUSTOM + custom, "customId": number}
+    schema: JSON = {"type": type_, "custom": CUSTOM + custom, "customId": number}
+    if items:
+        schema["items"] = items
     return {"id": fid, "key": fid, "name": name, "custom": True, "schema": schema}
 
 
@@ -45,6 +48,7 @@ FIELDS: Final[tuple[JSON, ...]] = (
     _custom(10050, "Severity", "option", "select"),
     _custom(10060, "On-call engineer", "user", "userpicker"),
     _custom(10070, "Story points", "number", "float"),
+    _custom(10080, "Affected services", "array", "multiselect", items="option"),
 )
 # The create screen of each issue type: (field id, required)
 SCREENS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
@@ -61,6 +65,7 @@ SCREENS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
         ("duedate", False),
         ("customfield_10050", True),
         ("customfield_10060", False),
+        ("customfield_10080", False),
     ),
     "10002": (
         ("project", True),

@@ -264,7 +264,7 @@ class JiraStore:
                 items.append(_item("labels", None, " ".join(issue.labels), None, " ".join(labels)))
                 issue.labels = labels
         for name, value in screen.items():
-            before = issue.screen.get(name, [] if name == "components" else None)
+            before = issue.screen.get(name, [] if name in screenfields.LISTS else None)
             if value != before:
                 items.append(screenfields.changelog_item(name, before, value, self._display_name))
                 issue.screen[name] = value
