@@ -14,6 +14,7 @@ import pytest
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.datadog.connector import DatadogConnector
+from incident_sync.connectors.datadog.values import NotWritable, native_values, to_dd
 from incident_sync.sandbox.datadog.app import STATE
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.events import ChangeKind
@@ -150,3 +151,34 @@ async def test_fields_that_cannot_be_mapped_are_refused_before_a_write(
     finally:
         await conn.aclose()
     assert writes(dd, "POST") == []
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "expected"),
+    [
+        (1, "prod", {"type": "dropdown", "value": "prod"}),
+        (3, "", {"type": "textbox", "value": None}),
+        (2, "a, b", {"type": "multiselect", "value": ["a", "b"]}),
+        (6, None, {"type": "autocomplete", "value": None}),
+    ],
+)
+def test_values_take_the_documented_shape_of_their_field(
+    code: int, value: str | None, expected: dict[str, object]
+) -> None:
+    assert to_dd({"name": "f", "type": code}, value) == expected
+
+
+def test_number_fields_are_not_written_and_values_read_as_text() -> None:
+    with pytest.raises(NotWritable):
+        to_dd({"name": "n", "type": 7}, "3")
+    fields = {
+        "a": {"type": "dropdown", "value": "prod"},
+        "b": {"type": "multiselect", "value": ["x", "y"]},
+        "c": {"type": "textbox", "value": None},
+        "d": "not a field value",
+    }
+    assert native_values(fields, frozenset({"a", "b", "c", "d", "e"})) == {
+        "a": "prod",
+        "b": "x, y",
+        "c": None,
+    }

@@ -13,7 +13,9 @@ import orjson
 import pytest
 
 from incident_sync.connectors.base import ToolError
+from incident_sync.connectors.jira.adf import text_to_adf
 from incident_sync.connectors.jira.connector import JiraConnector
+from incident_sync.connectors.jira.shapes import NotWritable, native_values, to_jira
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.events import ChangeEvent, FieldChange
 from tests.unit.connectors.jira.helpers import API_EMAIL, API_TOKEN, SECRET
@@ -200,3 +202,60 @@ async def test_a_persons_edit_of_the_mapped_field_comes_in_through_its_webhook(
         {"custom.Team": FieldChange(old="Search", new="Payments")}
     ]  # Minor is not in the value map: not taken in (the edit of nothing synced is dropped)
     assert "custom.Team" not in (await connector.fetch(record.external_id)).fields
+
+
+CUSTOM = "com.atlassian.jira.plugin.system.customfieldtypes:"
+
+
+@pytest.mark.parametrize(
+    ("schema", "value", "expected"),
+    [
+        ({"type": "string"}, "text", "text"),
+        ({"type": "string", "custom": CUSTOM + "textarea"}, "a\nb", text_to_adf("a\nb")),
+        ({"type": "number"}, "3", 3),
+        ({"type": "number"}, "2.5", 2.5),
+        ({"type": "option"}, "Major", {"value": "Major"}),
+        ({"type": "option-with-child"}, "EU", {"value": "EU"}),
+        ({"type": "priority"}, "High", {"name": "High"}),
+        ({"type": "array", "items": "option"}, "a, b,,", [{"value": "a"}, {"value": "b"}]),
+        ({"type": "array", "items": "component"}, "API", [{"name": "API"}]),
+        ({"type": "array", "items": "string"}, "x,y", ["x", "y"]),
+        ({"type": "array", "items": "string"}, None, []),
+        ({"type": "user"}, "Bob@Example.com", {"accountId": "acc-bob"}),
+        ({"type": "option"}, "", None),
+    ],
+)
+def test_values_take_the_shape_of_their_jira_field(
+    schema: dict[str, Any], value: str | None, expected: object
+) -> None:
+    assert to_jira("customfield_1", schema, value, {"bob@example.com": "acc-bob"}) == expected
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [({"type": "number"}, "many"), ({"type": "issuelinks"}, "OPS-1"), ({"type": "project"}, "X")],
+)
+def test_values_a_jira_field_cannot_take_are_refused(schema: dict[str, Any], value: str) -> None:
+    with pytest.raises(NotWritable):
+        to_jira("f", schema, value, {})
+
+
+def test_jira_values_read_as_text() -> None:
+    issue = {
+        "customfield_1": {"self": "x", "value": "Major", "id": "1"},
+        "customfield_2": [{"value": "a"}, {"value": "b"}],
+        "customfield_3": {"accountId": "acc", "emailAddress": "Bob@Example.com"},
+        "customfield_4": {"accountId": "acc"},  # a hidden address: not known
+        "customfield_5": None,
+        "customfield_6": 3.0,
+        "labels": ["incident-sync-01H", "eu"],
+    }
+    wanted = frozenset(issue) | {"customfield_9"}
+    assert native_values(issue, wanted, "incident-sync-") == {
+        "customfield_1": "Major",
+        "customfield_2": "a, b",
+        "customfield_3": "bob@example.com",
+        "customfield_5": None,
+        "customfield_6": "3",
+        "labels": "eu",
+    }

@@ -15,6 +15,7 @@ import pytest
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.pagerduty.connector import PagerDutyConnector
+from incident_sync.connectors.pagerduty.customvalues import NotWritable, native_values, to_pd
 from incident_sync.sandbox.pagerduty.state import STATE
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind
@@ -186,3 +187,39 @@ def test_the_documented_field_values_event_is_a_refresh_of_the_mapped_fields_it_
         ("custom.Env",),
     )
     assert PagerDutyConnector(config_with([MAPS[1]])).parse(headers, body) == []  # not mapped
+
+
+@pytest.mark.parametrize(
+    ("data_type", "field_type", "value", "expected"),
+    [
+        ("string", "single_value", "x", "x"),
+        ("string", "single_value_fixed", "", None),
+        ("integer", "single_value", "12", 12),
+        ("float", "single_value", "2.5", 2.5),
+        ("boolean", "single_value", "True", True),
+        ("string", "multi_value_fixed", "eu-west-1, us-east-1", ["eu-west-1", "us-east-1"]),
+        ("string", "multi_value", "", None),
+    ],
+)
+def test_custom_field_values_take_their_fields_type(
+    data_type: str, field_type: str, value: str, expected: object
+) -> None:
+    field = {"name": "f", "data_type": data_type, "field_type": field_type}
+    assert to_pd(field, value) == expected
+
+
+def test_custom_field_values_of_another_type_are_refused_and_values_read_as_text() -> None:
+    with pytest.raises(NotWritable):
+        to_pd({"name": "f", "data_type": "boolean", "field_type": "single_value"}, "maybe")
+    shown = [
+        {"name": "a", "value": ["x", "y"]},
+        {"name": "b", "value": False},
+        {"name": "c", "value": 3.0},
+        {"name": "d", "value": None},
+    ]
+    assert native_values(shown) == {
+        "custom_fields.a": "x, y",
+        "custom_fields.b": "false",
+        "custom_fields.c": "3",
+        "custom_fields.d": None,
+    }
