@@ -211,7 +211,7 @@ def test_custom_field_values_take_their_fields_type(
 def test_custom_field_values_of_another_type_are_refused_and_values_read_as_text() -> None:
     with pytest.raises(NotWritable):
         to_pd({"name": "f", "data_type": "boolean", "field_type": "single_value"}, "maybe")
-    shown = [
+    shown: list[dict[str, Any]] = [
         {"name": "a", "value": ["x", "y"]},
         {"name": "b", "value": False},
         {"name": "c", "value": 3.0},
