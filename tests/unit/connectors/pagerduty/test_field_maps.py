@@ -159,6 +159,19 @@ async def test_a_refused_value_sends_nothing(pd: Harness, connector: PagerDutyCo
     assert (fetched.fields["title"], fetched.fields["custom.Env"]) == ("t", "Staging")
 
 
+async def test_a_value_outside_a_fixed_fields_options_makes_no_incident(pd: Harness) -> None:
+    # The values are set after the create: a value PagerDuty would refuse is refused first.
+    maps = [{"platform": "custom.E", "tool": "custom_fields.environment"}]  # no value map
+    conn = PagerDutyConnector(config_with(maps, pd.url))
+    try:
+        with pytest.raises(ToolError, match="not among its options") as caught:
+            await conn.create("01HOPTION", {"title": "t", "custom.E": "qa"})
+    finally:
+        await conn.aclose()
+    assert not caught.value.retryable
+    assert [r for r in pd.requests if r.method in ("POST", "PUT")] == []
+
+
 async def test_a_skipped_value_leaves_the_incidents_field_as_it_was(
     pd: Harness, connector: PagerDutyConnector
 ) -> None:
@@ -204,7 +217,9 @@ def test_the_documented_field_values_event_is_a_refresh_of_the_mapped_fields_it_
 def test_custom_field_values_take_their_fields_type(
     data_type: str, field_type: str, value: str, expected: object
 ) -> None:
-    field = {"name": "f", "data_type": data_type, "field_type": field_type}
+    options = [{"data": {"value": v}} for v in ("eu-west-1", "us-east-1")]
+    field: dict[str, Any] = {"name": "f", "data_type": data_type, "field_type": field_type}
+    field["field_options"] = options
     assert to_pd(field, value) == expected
 
 

@@ -6,6 +6,8 @@ by the field's `data_type` and `field_type` (`GET /incidents/custom_fields`): a 
 or date-time as is; an integer or a float as a JSON number; a boolean from `true` / `false`;
 a `multi_value` or `multi_value_fixed` field as a list of its items, which travel as text
 separated by commas (`"eu-west-1, us-east-1"`); an empty value clears the field (`null`).
+A fixed field's values must be among its `field_options`: checked here, before the incident
+is made, since the values are set by a request of their own after the create.
 Read (`from_pd`): a string as is, a number or a boolean as text, a list joined with `", "`,
 `null` as cleared.
 """
@@ -33,12 +35,32 @@ def field_name(tool_field: str) -> str | None:
 def to_pd(field: Mapping[str, Any], value: str | None) -> object:
     """The value to send for `value` into `field` (a custom field definition)."""
     name, data_type = field.get("name"), field.get("data_type")
-    if str(field.get("field_type", "")).startswith("multi_value"):
+    field_type = str(field.get("field_type", ""))
+    if field_type.startswith("multi_value"):
         items = [item.strip() for item in (value or "").split(",") if item.strip()]
-        return [_one(name, data_type, item) for item in items] or None
-    if value is None or value == "":
+        values = [_one(name, data_type, item) for item in items]
+    elif value is None or value == "":
         return None
-    return _one(name, data_type, value)
+    else:
+        values = [_one(name, data_type, value)]
+    if field_type.endswith("_fixed"):
+        allowed = _options(field)
+        if outside := [v for v in values if v not in allowed]:
+            raise NotWritable(f"custom field {name}: {outside} are not among its options")
+    if field_type.startswith("multi_value"):
+        return values or None
+    return values[0]
+
+
+def _options(field: Mapping[str, Any]) -> list[object]:
+    """A fixed field's option values (`field_options[].data.value`)."""
+    options = field.get("field_options")
+    out: list[object] = []
+    for option in options if isinstance(options, list) else []:
+        data = option.get("data") if isinstance(option, Mapping) else None
+        if isinstance(data, Mapping) and "value" in data:
+            out.append(data["value"])
+    return out
 
 
 def _one(name: object, data_type: object, value: str) -> object:
