@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from incident_sync.connectors.registry import make_connector
 from incident_sync.syncmodel.config import IntegrationConfig, parse_config
 from incident_sync.syncmodel.declared import DeclaredMapping, MappingRefused, declared
 from incident_sync.syncmodel.fieldmaps import FieldMap, uncarried
@@ -154,3 +155,15 @@ def test_a_template_fills_in_its_own_field_and_may_name_no_other_yet() -> None:
     with pytest.raises(ConfigError, match=r"\['url'\] are not carried with a write"):
         parse_config(raw, source="sides.json", read=lambda name: MappingConfig())
     assert uncarried([FieldMap.model_validate(linked)])  # and the control API's check
+
+
+def test_a_value_its_map_skips_is_neither_sent_nor_remembered() -> None:
+    m = DeclaredMapping(IDENTITY, [TEAM, PRIORITY])
+    assert m.skipped({"priority": "P4", "title": "t", "custom.Team": "Search"}) == {"priority"}
+    config = IntegrationConfig.model_validate(
+        side(type="jira", field_maps=[PRIORITY.model_dump()], options={"project_key": "OPS"})
+    )
+    connector = make_connector(config)
+    # What the delivery fingerprints and records as written: the skipped value is not in it.
+    assert connector.sendable({"priority": "P4", "title": "t"}) == {"title": "t"}
+    assert connector.sendable({"priority": "P1"}) == {"priority": "P1"}

@@ -240,10 +240,18 @@ class Connector(abc.ABC):
         """`fields` as they are sent: each value cut to the tool's limit (idempotent).
 
         The delivery fits a command before it records what it writes, so the echo of a cut
-        value is known as ours; `create` and `update` fit again (a no-op then), so every
+        value is known as ours (and a value a declared map skips is neither sent nor
+        remembered: `sendable`); `create` and `update` fit again (a no-op then), so every
         caller writes within the limits.
         """
-        return limits.fit(fields, await self.field_limits())
+        return limits.fit(self.sendable(fields), await self.field_limits())
+
+    def sendable(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        """`fields` less those the declared maps skip: they are not sent, so the tool keeps
+        its value there and nothing is remembered as written."""
+        maps = declared(self.mapping)
+        skipped = maps.skipped(fields) if maps is not None else frozenset()
+        return {k: v for k, v in fields.items() if k not in skipped}
 
     # -- batch reads (the reconciler) ------------------------------------------------------
     # How many records a batched read asks for at once, and how many single reads the

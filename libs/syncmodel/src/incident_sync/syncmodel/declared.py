@@ -22,7 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from incident_sync.syncmodel.fieldmaps import Crossed, FieldMap, Refused, from_tool, to_tool
+from incident_sync.syncmodel.fieldmaps import (
+    Crossed,
+    FieldMap,
+    Refused,
+    Skipped,
+    from_tool,
+    to_tool,
+)
 from incident_sync.syncmodel.mapping import FieldMapping
 
 
@@ -78,6 +85,16 @@ class DeclaredMapping(FieldMapping):
             if isinstance(crossed, Crossed):
                 native[m.tool] = crossed.value
         return own, native
+
+    def skipped(self, fields: Mapping[str, str | None]) -> frozenset[str]:
+        """The platform fields of `fields` whose value its map skips (not sent: the tool
+        keeps its value there)."""
+        return frozenset(
+            name
+            for name, value in fields.items()
+            if (m := self._out.get(name)) is not None
+            and isinstance(to_tool(m, value, fields), Skipped)
+        )
 
     def joined(
         self, own: Mapping[str, str | None], native: Mapping[str, str | None]
