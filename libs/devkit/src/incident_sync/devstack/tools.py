@@ -142,6 +142,10 @@ class Tools:
         """title, status, priority (name), assignee (e-mail), escalation_policy (name), user."""
         self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/edit", **fields)
 
+    def set_pd_custom_fields(self, pd_id: str, **values: Any) -> None:
+        """A responder sets incident custom field values, by field name."""
+        self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/custom_fields", values=values)
+
     def note_pd(self, pd_id: str, content: str) -> None:
         self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/notes", content=content)
 
