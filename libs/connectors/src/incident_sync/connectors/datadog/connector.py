@@ -48,7 +48,6 @@ from incident_sync.connectors.datadog.fields import (
 )
 from incident_sync.connectors.datadog.options import DatadogOptions
 from incident_sync.connectors.datadog.values import NotWritable, native_values, to_dd
-from incident_sync.connectors.declaredwrites import skipped_fields
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
@@ -144,11 +143,7 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
         own, declared = self.split_declared(fields)
         attributes = await self._with_declared(self._attributes(own), declared)
         if not attributes:
-            if not skipped_fields(self, fields, own, declared):
-                return Written()
-            # Only skipped values: nothing is sent, the incident's are what the write leaves.
-            shown = (await self.fetch(external_id)).fields
-            return Written(stored=stored_values(fields, shown))
+            return Written()
         record = self._record(await self.client.update_incident(external_id, attributes))
         return Written(record.version, stored_values(fields, record.fields))
 

@@ -59,7 +59,6 @@ from incident_sync.connectors.capabilities import (
     FieldCatalogue,
     WebhookSource,
 )
-from incident_sync.connectors.declaredwrites import skipped_fields
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.jira import catalogue, signature, transitions
 from incident_sync.connectors.jira.adf import text_to_adf
@@ -319,11 +318,6 @@ class JiraConnector(
             if issue is not None:
                 shown = self._record(issue).fields
                 stored = stored_values({k: v for k, v in fields.items() if k != STATUS}, shown)
-        missing = skipped_fields(self, fields, own, declared) - stored.keys()
-        if missing and self.declared_reads:
-            # Not sent: what the issue holds there is what this write leaves.
-            issue = await self.client.get_issue(external_id, tuple(sorted(self.declared_reads)))
-            stored.update(stored_values(dict.fromkeys(missing), self._record(issue).fields))
         if PRIORITY in own and own[PRIORITY] is None:
             # An issue always has a priority: asked for none, it keeps the one it has.
             issue = await self.client.get_issue(external_id, ("priority",))

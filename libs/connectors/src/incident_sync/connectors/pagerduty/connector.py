@@ -51,7 +51,6 @@ from incident_sync.connectors.capabilities import (
     FieldCatalogue,
     WebhookSource,
 )
-from incident_sync.connectors.declaredwrites import skipped_fields
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.pagerduty import catalogue, signature
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
@@ -289,9 +288,8 @@ class PagerDutyConnector(
         if changes:
             answer = await self.client.update_incident(external_id, changes)
             version = version_of(parse_time(answer.get("updated_at")))
-        elif ASSIGNEE in own or values is not None or skipped_fields(self, fields, own, declared):
-            # Unassigning is not written (it keeps its assignee), nor a skipped value (the
-            # incident's is what the write leaves); values move `updated_at`.
+        elif ASSIGNEE in own or values is not None:
+            # Unassigning is not written (it keeps its assignee); values move `updated_at`.
             answer = await self.client.get_incident(external_id)
             if values is not None:
                 version = version_of(parse_time(answer.get("updated_at")))

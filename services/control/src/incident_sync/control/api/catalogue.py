@@ -14,7 +14,7 @@ import asyncio
 import httpx
 from pydantic import ValidationError
 
-from incident_sync.connectors.base import Connector, ToolError
+from incident_sync.connectors.base import Connector, RequestNotSent, ToolError
 from incident_sync.connectors.capabilities import FieldCatalogue
 from incident_sync.connectors.registry import make_connector
 from incident_sync.control.api.errors import ApiError
@@ -52,6 +52,8 @@ async def ask_fields(call: Call, stored: StoredSide) -> list[ToolField]:
             reason = f"a {kind} connector cannot list its tool's fields (no field catalogue)"
             raise ApiError(409, "conflict", reason)
         return await asyncio.wait_for(connector.fields(), timeout)
+    except RequestNotSent as exc:  # no request could be made (credentials not configured)
+        raise ApiError(409, "conflict", f"{stored.name} cannot be asked: {exc}") from None
     except ToolError as exc:
         raise ApiError(502, "bad_gateway", str(exc)) from None
     except TimeoutError:
