@@ -158,16 +158,19 @@ class PagerDutyConnector(
         return out
 
     async def changed_since(self, since: datetime) -> list[RecordState]:
-        """The incidents with a log entry since then (`GET /log_entries?since=`), read."""
+        """The linked incidents with a log entry since then (`GET /log_entries?since=`)."""
+        return [r for r in await self.recent(since) if r.platform_incident_id is not None]
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every incident with a log entry since then (its trigger is one: made since then
+        too), read, its `incident_key` ours or not."""
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         out = []
         for incident_id in await self.client.incidents_logged_since(stamp):
             try:
-                record = await self.fetch(incident_id)
+                out.append(await self.fetch(incident_id))
             except RecordNotFound:
                 continue
-            if record.platform_incident_id is not None:
-                out.append(record)
         return out
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
@@ -308,4 +311,5 @@ class PagerDutyConnector(
             version=version_of(updated),
             platform_incident_id=self.field_map.platform_incident(incident.get("incident_key")),
             updated_at=updated,
+            created_at=parse_time(incident.get("created_at")),
         )
