@@ -1,0 +1,82 @@
+"""Linking what exists in bulk: `POST .../integrations/{name}/link-jobs` asks for a job that
+matches the platform's existing incidents with the integration's existing records (by the
+correlation field, a reference written in a field, or the title) and, unless it is a dry run,
+links the pairs; `GET .../link-jobs/{job_id}` shows it.
+
+The job is queued in Redis (`syncstate.linkjobs`); the reconciler holding the integration's
+lease takes it within a tick, lists both sides on the real tools and records the plan, the
+progress counts and the outcome on the same record (`im integration link --auto` waits for it).
+Each link the job makes is audited (`integration.link`) by the reconciler, as the single link's
+is here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from incident_sync.control.api.errors import json_response, not_found
+from incident_sync.control.api.integrations import existing
+from incident_sync.control.api.reconcile import INTERVAL_PATTERN, MAX_INTERVAL_S, seconds
+from incident_sync.control.api.routing import Call
+from incident_sync.syncmodel.matching import By
+from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore, Requester
+
+DEFAULT_SINCE = "30d"
+
+
+class LinkJobRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: By = Field(
+        description="correlation: the record holds the incident's id; reference: either "
+        "names the other (its reference or id) in a field; title: the same normalised title, "
+        "made within two hours of each other"
+    )
+    since: (
+        Annotated[int, Field(ge=1, le=MAX_INTERVAL_S)]
+        | Annotated[str, Field(pattern=INTERVAL_PATTERN)]
+    ) = Field(
+        DEFAULT_SINCE,
+        description="what is matched: made or changed this long ago at most; seconds, or "
+        "like 12h, 30d",
+    )
+    dry_run: bool = Field(False, description="plan only: list the pairs, link nothing")
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, value: int | str) -> int:
+        return seconds(value)
+
+
+def _store(call: Call) -> LinkJobStore:
+    return LinkJobStore(call.services.redis)
+
+
+async def request_job(call: Call) -> web.StreamResponse:
+    await existing(call)
+    if await call.services.store.platform(call.tenant) is None:
+        raise not_found(f"a platform connection for tenant {call.tenant}")
+    body: LinkJobRequest = call.body
+    subject = call.subject
+    job = LinkJob(
+        tenant=call.tenant,
+        integration=call.name,
+        by=body.by,
+        since_s=seconds(body.since),
+        dry_run=body.dry_run,
+        requested_by=Requester(
+            id=subject.id, name=subject.name, role=subject.role.value if subject.role else ""
+        ),
+    )
+    await _store(call).request(job)
+    return json_response(job.model_dump(mode="json"), status=202)
+
+
+async def get_job(call: Call) -> web.StreamResponse:
+    job = await _store(call).get(call.tenant, call.params["job_id"])
+    if job is None or job.integration != call.name:
+        raise not_found(f"link job {call.params['job_id']} of {call.tenant}/{call.name}")
+    return json_response(job.model_dump(mode="json"))
