@@ -104,6 +104,11 @@ class Tools:
         )["issues"]
         return issues
 
+    def create_jira(self, **fields: Any) -> dict[str, Any]:
+        """An issue a person raises in Jira (`summary`, `description`, `labels`, ...)."""
+        issue: dict[str, Any] = self._ui(self.jira, "POST", "/_sandbox/issues", **fields)
+        return issue
+
     def jira_issue(self, issue_id: str) -> dict[str, Any]:
         issue: dict[str, Any] = self._ui(self.jira, "GET", f"/_sandbox/issues/{issue_id}")
         return issue

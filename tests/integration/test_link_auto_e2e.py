@@ -1,0 +1,212 @@
+"""Day one in bulk: `im integration link NAME --auto --by correlation|reference|title` matches
+the platform's existing incidents with the tools' existing records, as a control-API job the
+reconciler runs on the real tools: a dry run prints the plan and writes nothing, the real run
+links (audited, each pair synced once), a rerun changes nothing, an ambiguous match is listed
+and never linked, and a viewer may not ask.
+
+The real parts: broker, redis-server, the incident.io, ServiceNow and Jira sandboxes over HTTP,
+the pipeline, the control service and the reconciler as child processes, the real `im`. The
+records "existed before installation": made with the tools' webhooks switched off, so the
+pipeline never heard of them; both integrations have a trigger no incident matches, so the
+pipeline makes no record of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from incident_sync.devstack.stack import Stack
+from incident_sync.devstack.tools import Tools, wait_for
+from tests.integration.conftest import im, run_im, start_stack
+
+pytestmark = pytest.mark.integration
+
+NEVER = {"all": [{"field": "custom.Affected team", "equals": "No such team"}]}
+
+
+@pytest.fixture(scope="module")
+def env() -> Iterator[tuple[Stack, Tools]]:
+    overrides = {"prod-snow": {"trigger": NEVER}, "prod-jira": {"trigger": NEVER}}
+    yield from start_stack(tools=("jira",), overrides=overrides)
+
+
+def before_installation(tools: Tools, tool: str, make: Callable[[], Any]) -> Any:
+    """A record made while nobody listens to the tool's webhooks."""
+    tools.drop_webhooks(tool, 1.0)
+    try:
+        return make()
+    finally:
+        tools.drop_webhooks(tool, 0.0)
+
+
+def auto(stack: Stack, name: str, by: str, *options: str, code: int = 0) -> dict[str, Any]:
+    job: dict[str, Any] = im(stack, "integration", "link", name, "--auto", "--by", by, *options,
+                             code=code)  # fmt: skip
+    return job
+
+
+def pairs(job: dict[str, Any]) -> dict[tuple[str, str], str]:
+    return {(p["incident"], p["record"]): p["result"] for p in job["pairs"]}
+
+
+def link_audits(stack: Stack, name: str) -> list[dict[str, Any]]:
+    entries = im(stack, "audit", "--action", "integration.link", "--name", name)
+    return [e for e in entries["items"] if (e.get("after") or {}).get("job")]
+
+
+def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
+    env: tuple[Stack, Tools],
+) -> None:
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    by_corr = tools.declare(f"Payments down {tag}", "cards declined")
+    by_ref = tools.declare(f"Search slow {tag}", "p99 at 4s")
+    by_title = tools.declare(f"Checkout latency in eu-west {tag}", "timeouts")
+    twice = tools.declare(f"Disk full {tag}", "db-1")
+    snow_corr = before_installation(
+        tools,
+        "servicenow",
+        lambda: tools.create_snow(
+            short_description=f"Card payments failing {tag}", u_incident_io_id=by_corr["id"]
+        ),
+    )
+    snow_ref = before_installation(
+        tools,
+        "servicenow",
+        lambda: tools.create_snow(
+            short_description=f"Customers report slowness {tag}",
+            description=f"Tracked as {by_ref['reference']} in incident.io.",
+        ),
+    )
+    snow_title = before_installation(
+        tools,
+        "servicenow",
+        lambda: tools.create_snow(short_description=f"checkout LATENCY in EU-West {tag}!"),
+    )
+    snow_twice = [
+        before_installation(
+            tools, "servicenow", lambda: tools.create_snow(short_description=f"Disk full {tag}")
+        )
+        for _ in range(2)
+    ]
+    jira_corr = before_installation(
+        tools,
+        "jira",
+        lambda: tools.create_jira(
+            summary=f"Payments incident {tag}", labels=[f"incident-sync-{by_corr['id']}"]
+        ),
+    )
+    tools.quiesce()  # fmt: skip
+    made = [r["sys_id"] for r in tools.snow_records_for(by_corr["id"])]
+    assert made == [snow_corr["sys_id"]]  # made by hand, not by the pipeline
+
+    # A dry run prints the plan and writes nothing.
+    dry = auto(stack, "prod-snow", "correlation", "--dry-run")
+    assert dry["status"] == "done" and dry["dry_run"] is True
+    assert pairs(dry) == {(by_corr["id"], snow_corr["sys_id"]): "planned"}
+    planned = dry["pairs"][0]
+    assert planned["record_reference"] == snow_corr["number"]
+    assert planned["incident_reference"] == by_corr["reference"]
+    assert dry["counts"]["linked"] == 0 and dry["counts"]["planned"] == 1
+    assert dry["requests"]["prod-snow"] >= 1 and dry["requests"]["incidentio"] >= 1
+    assert link_audits(stack, "prod-snow") == []
+
+    # The real run links the pair, audits it and syncs it once.
+    done = auto(stack, "prod-snow", "correlation", "--since", "1d")
+    assert pairs(done) == {(by_corr["id"], snow_corr["sys_id"]): "linked"}
+    assert done["counts"]["linked"] == 1 and done["counts"]["done"] == 1
+    assert done["pairs"][0]["event_id"]
+    sys_id = snow_corr["sys_id"]
+    wait_for(
+        lambda: (
+            tools.incident(by_corr["id"])["name"] == tools.snow_record(sys_id)["short_description"]
+        ),
+        30,
+        "the sync of the pair",
+    )
+    audits = link_audits(stack, "prod-snow")
+    assert [(a["after"]["incident"], a["after"]["record"]) for a in audits] == [
+        (by_corr["id"], snow_corr["number"])
+    ]
+    assert audits[0]["after"]["job"] == done["id"] and audits[0]["actor"]["name"]
+
+    # A rerun changes nothing: what is linked is left out.
+    again = auto(stack, "prod-snow", "correlation")
+    assert again["pairs"] == [] and again["counts"]["linked"] == 0
+    assert again["counts"]["already_linked"] >= 1
+    assert len(link_audits(stack, "prod-snow")) == 1
+
+    # By a reference written in a field: the ticket names the incident's INC-n.
+    ref = auto(stack, "prod-snow", "reference")
+    assert pairs(ref) == {(by_ref["id"], snow_ref["sys_id"]): "linked"}
+
+    # By title (normalised, within the window); two tickets with one title are ambiguous.
+    title = auto(stack, "prod-snow", "title")
+    assert pairs(title) == {(by_title["id"], snow_title["sys_id"]): "linked"}
+    ambiguous = {(a["side"], a["id"]): set(a["candidates"]) for a in title["ambiguous"]}
+    twins = {t["sys_id"] for t in snow_twice}
+    assert ambiguous[("incident", twice["id"])] == twins
+    assert title["counts"]["ambiguous"] >= 1
+    # Never linked: a rerun lists it again, and links nothing new.
+    rerun = auto(stack, "prod-snow", "title")
+    assert rerun["pairs"] == []
+    assert {a["id"] for a in rerun["ambiguous"]} >= {twice["id"]}
+    assert tools.snow_records_for(twice["id"]) == []
+
+    # Another tool: the Jira issue labelled with the incident's id.
+    jira = auto(stack, "prod-jira", "correlation")
+    assert pairs(jira) == {(by_corr["id"], str(jira_corr["id"])): "linked"}
+    assert jira["pairs"][0]["record_reference"] == jira_corr["key"]
+    assert auto(stack, "prod-jira", "correlation")["pairs"] == []
+
+
+def test_the_table_output_shows_the_plan(env: tuple[Stack, Tools]) -> None:
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    incident = tools.declare(f"Queue backlog {tag}", "consumers stuck")
+    ticket = before_installation(tools, "servicenow", lambda: tools.create_snow(
+        short_description=f"Queue backlog {tag}"))  # fmt: skip
+    shown = subprocess.run(  # noqa: S603 - our own CLI
+        [str(Path(sys.executable).parent / "im"), "integration", "link", "prod-snow", "--auto",
+         "--by", "title", "--dry-run"],
+        env={**os.environ, "IM_API_URL": stack.url("control"), "IM_TOKEN": stack.admin_token},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert ticket["number"] in shown.stdout and incident["reference"] in shown.stdout
+    assert "dry run" in shown.stdout
+    # Not a terminal: plain progress lines on stderr, the last one the outcome.
+    assert shown.stderr.strip().splitlines()[-1].startswith("prod-snow: done:")
+
+
+def test_a_viewer_may_not_ask_for_a_link_job(env: tuple[Stack, Tools]) -> None:
+    stack, _ = env
+    base = stack.url("control")
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    viewer = httpx.post(
+        f"{base}/api/v1/tokens",
+        json={"name": "watcher", "role": "viewer", "scope": {"tenants": ["default"]}},
+        headers=admin,
+        timeout=30,
+    ).json()["token"]
+    path = f"{base}/api/v1/tenants/default/integrations/prod-snow/link-jobs"
+    refused = httpx.post(
+        path,
+        json={"by": "title"},
+        headers={"Authorization": f"Bearer {viewer}"},
+        timeout=30,
+    )
+    assert refused.status_code == 403 and "may not" in refused.json()["reason"]
+    code, _ = run_im(stack, "--token", viewer, "integration", "link", "prod-snow", "--auto",
+                     "--by", "title")  # fmt: skip
+    assert code == 4
+    bad = httpx.post(path, json={"by": "guess"}, headers=admin, timeout=30)
+    assert bad.status_code == 422 and "by" in bad.text
