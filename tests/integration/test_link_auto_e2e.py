@@ -210,3 +210,45 @@ def test_a_viewer_may_not_ask_for_a_link_job(env: tuple[Stack, Tools]) -> None:
     assert code == 4
     bad = httpx.post(path, json={"by": "guess"}, headers=admin, timeout=30)
     assert bad.status_code == 422 and "by" in bad.text
+
+
+def test_initial_platform_gives_the_record_the_incidents_values_at_first_link(
+    env: tuple[Stack, Tools],
+) -> None:
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    incident = tools.declare(f"Cache misses {tag}", "hit ratio at 20%")
+    ticket = before_installation(tools, "servicenow", lambda: tools.create_snow(
+        short_description=f"cache MISSES {tag}!!", description="raised by the NOC"))  # fmt: skip
+    tools.quiesce()
+    job = auto(stack, "prod-snow", "title", "--initial", "platform")
+    assert job["initial"] == "platform"
+    assert pairs(job)[(incident["id"], ticket["sys_id"])] == "linked"
+    # The platform won every shared field: the ticket takes the incident's title and
+    # summary; without --initial the ticket is read and its values reach the incident.
+    wait_for(
+        lambda: tools.snow_record(ticket["sys_id"])["short_description"] == f"Cache misses {tag}",
+        30,
+        "the incident's title on the ticket",
+    )
+    assert tools.snow_record(ticket["sys_id"])["description"] == "hit ratio at 20%"
+    tools.quiesce()
+    assert tools.incident(incident["id"])["name"] == f"Cache misses {tag}"
+    audits = [a for a in link_audits(stack, "prod-snow") if a["after"]["job"] == job["id"]]
+    assert {a["after"]["initial"] for a in audits} == {"platform"}
+
+
+def test_without_initial_the_first_sync_reads_the_record(env: tuple[Stack, Tools]) -> None:
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    incident = tools.declare(f"Login loop {tag}", "users bounce")
+    ticket = before_installation(tools, "servicenow", lambda: tools.create_snow(
+        short_description=f"LOGIN loop {tag}"))  # fmt: skip
+    tools.quiesce()
+    job = auto(stack, "prod-snow", "title")
+    assert pairs(job)[(incident["id"], ticket["sys_id"])] == "linked"
+    wait_for(
+        lambda: tools.incident(incident["id"])["name"] == f"LOGIN loop {tag}",
+        30,
+        "the ticket's title on the incident",
+    )

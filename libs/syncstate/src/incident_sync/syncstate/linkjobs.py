@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from incident_sync.syncmodel.events import utcnow
-from incident_sync.syncmodel.matching import By
+from incident_sync.syncmodel.matching import By, Initial
 from incident_sync.syncstate import keys
 
 JOB_TTL_S: Final = 30 * 86_400
@@ -49,6 +49,8 @@ class PlannedPair(BaseModel):
     record_reference: str | None = Field(None, description="as its users know it")
     title: str | None = Field(None, description="the incident's")
     by: By
+    incident_changed: datetime | None = None  # as listed (what `--initial newer` compares)
+    record_changed: datetime | None = None
     result: PairResult = "planned"
     event_id: str | None = Field(None, description="the sync of the pair queued (linked)")
     error: str | None = None
@@ -90,6 +92,9 @@ class LinkJob(BaseModel):
     by: By
     since_s: int = Field(description="what is matched: made or changed this many seconds ago")
     dry_run: bool = False
+    # Who wins each field at first link; None: the pair's first sync is a refresh of the
+    # record (of the incident for an outbound-only integration), the usual rules deciding.
+    initial: Initial | None = None
     requested_by: Requester | None = None
     status: JobStatus = JobStatus.QUEUED
     requested_at: datetime = Field(default_factory=utcnow)

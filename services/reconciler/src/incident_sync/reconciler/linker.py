@@ -7,8 +7,9 @@ its change feed, includes records whose correlation column is empty). What is li
 is left out, so a rerun plans nothing new. Each pair is linked as a single `im integration
 link` links one: `syncstate.links.link_pair` (never over another link), an audit entry
 (`integration.link`, naming the job and its requester), and one sync of the pair
-(`syncmodel.firstsync`) published through the pipeline. The job's record shows the plan at
-once and the counts as they move (saved at most every `PROGRESS_S`).
+(`syncmodel.firstsync`: a refresh of the record, or with the job's `initial` one refresh per
+side for the fields it wins at first link) published through the pipeline. The job's record
+shows the plan at once and the counts as they move (saved at most every `PROGRESS_S`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from incident_sync.reconciler.candidates import candidate
 from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.sides import REQUESTS, Sides
 from incident_sync.syncmodel import firstsync, matching
-from incident_sync.syncmodel.events import utcnow
+from incident_sync.syncmodel.events import ChangeEvent, utcnow
 from incident_sync.syncstate import links
 from incident_sync.syncstate.linkjobs import (
     LISTED,
@@ -122,6 +123,8 @@ class Linker:
                 record_reference=reference(p.record, "record"),
                 title=by_incident[p.incident].fields.get("title"),
                 by=p.by,
+                incident_changed=by_incident[p.incident].updated_at,
+                record_changed=by_record[p.record].updated_at,
             )
             for p in plan.pairs
         ]
@@ -170,20 +173,11 @@ class Linker:
             job.errors.append(f"{pair.record_reference or pair.record}: {pair.error}")
             return
         await self._audit(job, pair)
-        side = self.sides.config.side(job.integration)
-        event = firstsync.first_sync(
-            job.tenant,
-            platform=self.sides.config.platform.id,
-            integration=job.integration,
-            takes_in=side is not None and side.direction.accepts_inbound,
-            incident=pair.incident,
-            record_id=pair.record,
-            actor=job.requested_by.name if job.requested_by else "link-job",
-        )
+        events = self._first_sync(job, pair)
         pair.result = "linked"
         job.counts.linked += 1
         try:
-            await self.publisher.publish([event])
+            await self.publisher.publish(events)
         except Exception:
             pair.error = (
                 "linked, but its sync could not be queued: run `im integration sync "
@@ -192,7 +186,44 @@ class Linker:
             job.counts.errors += 1
             job.errors.append(f"{pair.record_reference or pair.record}: {pair.error}")
             raise  # the broker is away: the rest waits for a rerun (which plans them again)
-        pair.event_id = event.event_id
+        pair.event_id = events[0].event_id if events else None
+
+    def _first_sync(self, job: LinkJob, pair: PlannedPair) -> list[ChangeEvent]:
+        """The pair's first sync: a refresh of the record (`first_sync`), or with `initial`
+        one refresh per side for the fields it wins (`initial_sync`)."""
+        config = self.sides.config
+        side = config.side(job.integration)
+        if side is None:
+            raise LinkJobError(f"integration {job.integration} is no longer configured")
+        actor = job.requested_by.name if job.requested_by else "link-job"
+        if job.initial is None:
+            event = firstsync.first_sync(
+                job.tenant,
+                platform=config.platform.id,
+                integration=job.integration,
+                takes_in=side.direction.accepts_inbound,
+                incident=pair.incident,
+                record_id=pair.record,
+                actor=actor,
+            )
+            return [event]
+        now = utcnow()
+        won = firstsync.winners(
+            side,
+            self.sides.mapping(job.integration),
+            job.initial,
+            platform_changed=pair.incident_changed or now,
+            external_changed=pair.record_changed or now,
+        )
+        return firstsync.initial_sync(
+            job.tenant,
+            platform=config.platform.id,
+            integration=side,
+            won=won,
+            incident=pair.incident,
+            record_id=pair.record,
+            actor=actor,
+        )
 
     async def _audit(self, job: LinkJob, pair: PlannedPair) -> None:
         who = job.requested_by
@@ -207,6 +238,7 @@ class Linker:
                 "record": pair.record_reference or pair.record,
                 "record_id": pair.record,
                 "by": pair.by.value,
+                "initial": job.initial.value if job.initial else None,
                 "job": job.id,
             },
         )

@@ -21,7 +21,7 @@ from incident_sync.control.api.errors import json_response, not_found
 from incident_sync.control.api.integrations import existing
 from incident_sync.control.api.reconcile import INTERVAL_PATTERN, MAX_INTERVAL_S, seconds
 from incident_sync.control.api.routing import Call
-from incident_sync.syncmodel.matching import By
+from incident_sync.syncmodel.matching import By, Initial
 from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore, Requester
 
 DEFAULT_SINCE = "30d"
@@ -44,6 +44,12 @@ class LinkJobRequest(BaseModel):
         "like 12h, 30d",
     )
     dry_run: bool = Field(False, description="plan only: list the pairs, link nothing")
+    initial: Initial | None = Field(
+        None,
+        description="who wins each field at first link, within field ownership: platform, "
+        "external, or newer (the side changed last); default: the record is read and the "
+        "usual rules decide, as for a single link",
+    )
 
     @field_validator("since")
     @classmethod
@@ -67,6 +73,7 @@ async def request_job(call: Call) -> web.StreamResponse:
         by=body.by,
         since_s=seconds(body.since),
         dry_run=body.dry_run,
+        initial=body.initial,
         requested_by=Requester(
             id=subject.id, name=subject.name, role=subject.role.value if subject.role else ""
         ),

@@ -13,6 +13,7 @@ from incident_sync.control.cli.linkauto import run_auto
 from incident_sync.control.cli.output import emit
 
 BY = ("correlation", "reference", "title")
+INITIAL = ("platform", "external", "newer")
 
 
 @click.command("link")
@@ -35,6 +36,12 @@ BY = ("correlation", "reference", "title")
 )
 @click.option("--dry-run", is_flag=True, help="with --auto: print the plan, link nothing")
 @click.option(
+    "--initial",
+    type=click.Choice(INITIAL),
+    help="with --auto: who wins each field at first link, within field ownership (newer: "
+    "the side changed last); default: the record is read and the usual rules decide",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=600,
@@ -44,8 +51,8 @@ BY = ("correlation", "reference", "title")
 @api_command
 @click.pass_context
 def link(ctx: click.Context, a: Api, name: str, incident: str | None, record: str | None,
-         auto: bool, by: str | None, since: str, dry_run: bool, timeout: float,
-         fmt: str) -> None:  # fmt: skip
+         auto: bool, by: str | None, since: str, dry_run: bool, initial: str | None,
+         timeout: float, fmt: str) -> None:  # fmt: skip
     """Link the existing record REF of NAME to the existing platform incident ID, then sync
     the pair once (ownership and conflict rules decide which values win); or, with --auto,
     every pair that matches.
@@ -56,6 +63,7 @@ def link(ctx: click.Context, a: Api, name: str, incident: str | None, record: st
       im integration link prod-jira --incident 01HXYZ... --record OPS-12 --format json
       im integration link prod-snow --auto --by correlation --since 30d --dry-run
       im integration link prod-snow --auto --by title -o json
+      im integration link prod-jira --auto --by reference --initial platform
     Rerunning either changes nothing (result `unchanged`; --auto leaves what is linked out).
     --auto matches by the correlation field, a reference written in a field, or the title
     (within two hours); a match that is not the only one both ways is listed as ambiguous
@@ -68,12 +76,13 @@ def link(ctx: click.Context, a: Api, name: str, incident: str | None, record: st
             fail("--auto matches the pairs itself: leave out --incident and --record", USAGE)
         if by is None:
             fail("say how --auto matches: --by correlation, reference or title", USAGE)
-        run_auto(ctx, a, name, by=by, since=since, dry_run=dry_run, timeout=timeout, fmt=fmt)
+        run_auto(ctx, a, name, by=by, since=since, dry_run=dry_run, initial=initial,
+                 timeout=timeout, fmt=fmt)  # fmt: skip
         return
     if not incident or not record:
         fail("name the pair (--incident ID --record REF), or match them with --auto --by", USAGE)
-    if by or dry_run:
-        fail("--by and --dry-run go with --auto", USAGE)
+    if by or dry_run or initial:
+        fail("--by, --dry-run and --initial go with --auto", USAGE)
     body = {"incident": incident, "record": record}
     _, answer = a.call("POST", a.tenant_path(f"/integrations/{name}/links"), json=body)
 

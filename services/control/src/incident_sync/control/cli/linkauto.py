@@ -94,6 +94,8 @@ def show(job: dict[str, Any]) -> None:
         f"{verb} {job['id']} of {job['integration']}, by {job['by']}",
         [
             ("status", job["status"] + (f": {job['error']}" if job.get("error") else "")),
+            ("first sync", f"initial {job['initial']}" if job.get("initial") else
+             "the record read, the usual rules"),
             ("pairs planned", c["planned"]),
             *(() if job["dry_run"] else (("linked", c["linked"]), ("unchanged", c["unchanged"]),
                                           ("errors", c["errors"]))),
@@ -140,10 +142,14 @@ def show(job: dict[str, Any]) -> None:
 
 def run_auto(
     ctx: click.Context, a: Api, name: str, *, by: str, since: str, dry_run: bool,
-    timeout: float, fmt: str,
+    initial: str | None, timeout: float, fmt: str,
 ) -> None:  # fmt: skip
     """Post the job, wait for it, print it; exit 1 when it failed or a pair was not linked."""
-    body = {"by": by, "since": int(since) if since.isdigit() else since, "dry_run": dry_run}
+    body: dict[str, object] = {
+        "by": by, "since": int(since) if since.isdigit() else since, "dry_run": dry_run,
+    }  # fmt: skip
+    if initial:
+        body["initial"] = initial
     _, job = a.call("POST", _path(a, name), json=body)
     job = wait(a, name, job, timeout)
     emit(job, fmt, show)
