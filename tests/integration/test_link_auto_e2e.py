@@ -210,6 +210,25 @@ def test_a_viewer_may_not_ask_for_a_link_job(env: tuple[Stack, Tools]) -> None:
     assert code == 4
     bad = httpx.post(path, json={"by": "guess"}, headers=admin, timeout=30)
     assert bad.status_code == 422 and "by" in bad.text
+    unknown = httpx.post(path.replace("prod-snow", "nope"), json={"by": "title"},
+                         headers=admin, timeout=30)  # fmt: skip
+    assert unknown.status_code == 404
+
+
+def test_a_tool_that_cannot_list_its_records_is_a_409(env: tuple[Stack, Tools]) -> None:
+    stack, _ = env
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    chat = f"{stack.url('control')}/api/v1/tenants/default/integrations/team-chat"
+    made = httpx.put(chat, json={"type": "slack", "base_url": "http://127.0.0.1:9",
+                                 "api_key": "xoxb-unused", "trigger": NEVER,
+                                 "options": {"channel": "C0123456789"}},
+                     headers=admin, timeout=30)  # fmt: skip
+    assert made.status_code in (200, 201), made.text
+    try:
+        r = httpx.post(f"{chat}/link-jobs", json={"by": "title"}, headers=admin, timeout=30)
+        assert r.status_code == 409 and "cannot list" in r.json()["reason"]
+    finally:
+        httpx.delete(chat, headers=admin, timeout=30).raise_for_status()
 
 
 def test_initial_platform_gives_the_record_the_incidents_values_at_first_link(

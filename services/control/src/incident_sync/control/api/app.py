@@ -170,8 +170,9 @@ def route_table() -> list[Route]:
           "one both ways; the rest is listed as ambiguous, never guessed), and unless "
           "`dry_run` links each pair as `POST .../links` does (audited, synced once). What "
           "is linked already is left out: a rerun links nothing new. Poll the job for its "
-          "plan, counts and outcome.",
-          body=linkjobs.LinkJobRequest, response=LinkJob, status=202),
+          "plan, counts and outcome. 409 for a tool that cannot list its records (a notifier).",
+          body=linkjobs.LinkJobRequest, response=LinkJob, status=202,
+          errors=(400, 401, 403, 404, 409, 422)),
         r("GET", f"{I}/link-jobs/{{job_id}}", "integration.link", linkjobs.get_job,
           "One link job: status, counts, the plan (pairs, ambiguous, unmatched), errors",
           "sync", response=LinkJob),

@@ -17,7 +17,9 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from incident_sync.control.api.errors import json_response, not_found
+from incident_sync.connectors.capabilities import ChangeFeed
+from incident_sync.connectors.registry import REGISTRY
+from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import existing
 from incident_sync.control.api.reconcile import INTERVAL_PATTERN, MAX_INTERVAL_S, seconds
 from incident_sync.control.api.routing import Call
@@ -61,8 +63,19 @@ def _store(call: Call) -> LinkJobStore:
     return LinkJobStore(call.services.redis)
 
 
+def _lists_records(tool_type: str) -> bool:
+    """Whether the tool's connector lists its existing records (`ChangeFeed.recent`)."""
+    spec = REGISTRY.traits(tool_type)
+    return spec is not None and issubclass(spec.connector, ChangeFeed)
+
+
 async def request_job(call: Call) -> web.StreamResponse:
-    await existing(call)
+    stored = await existing(call)
+    tool_type = str(stored.config.get("type", ""))
+    if not _lists_records(tool_type):
+        raise ApiError(
+            409, "conflict", f"{call.name} ({tool_type}) cannot list its existing records"
+        )
     if await call.services.store.platform(call.tenant) is None:
         raise not_found(f"a platform connection for tenant {call.tenant}")
     body: LinkJobRequest = call.body
