@@ -13,6 +13,7 @@ pipeline makes no record of its own.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -22,9 +23,12 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncmodel.matching import By
+from incident_sync.syncstate.linkjobs import JobStatus, LinkJob, LinkJobStore
 from tests.integration.conftest import im, run_im, start_stack
 
 pytestmark = pytest.mark.integration
@@ -271,3 +275,31 @@ def test_without_initial_the_first_sync_reads_the_record(env: tuple[Stack, Tools
         30,
         "the ticket's title on the incident",
     )
+
+
+def test_a_job_left_running_by_a_reconciler_that_died_is_marked_failed(
+    env: tuple[Stack, Tools],
+) -> None:
+    stack, _ = env
+    job = LinkJob(integration="prod-snow", by=By.TITLE, since_s=60, status=JobStatus.RUNNING,
+                  worker="reconciler-gone")  # fmt: skip
+
+    async def save() -> None:
+        redis = Redis.from_url(stack.redis_url)
+        await LinkJobStore(redis).request(job)
+        await redis.aclose()
+
+    asyncio.run(save())
+    # The reconciler that takes the integration next (this one, restarted) finds it.
+    reconciler = stack.child("reconciler")
+    reconciler.kill()
+    reconciler.start()
+    path = f"{stack.url('control')}/api/v1/tenants/default/integrations/prod-snow/link-jobs"
+    auth = {"Authorization": f"Bearer {stack.admin_token}"}
+
+    def failed() -> dict[str, Any] | None:
+        got: dict[str, Any] = httpx.get(f"{path}/{job.id}", headers=auth, timeout=10).json()
+        return got if got["status"] == "failed" else None
+
+    marked = wait_for(failed, 30, "the orphaned job marked failed")
+    assert "reconciler-gone" in marked["error"] and "stopped" in marked["error"]

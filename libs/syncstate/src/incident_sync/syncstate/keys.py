@@ -242,6 +242,11 @@ def link_job(tenant: str, job_id: str) -> str:
     return f"{tenant_prefix(tenant)}linkjob:{job_id}"
 
 
+def link_jobs(tenant: str, integration: str) -> str:
+    """Sorted set of the integration's link job ids by request time (the newest kept)."""
+    return f"{tenant_prefix(tenant)}linkjobs:{integration}"
+
+
 def link_job_queue(tenant: str, integration: str) -> str:
     """List of the integration's link jobs asked for and not taken yet (ids)."""
     return f"{tenant_prefix(tenant)}linkjobs:queue:{integration}"

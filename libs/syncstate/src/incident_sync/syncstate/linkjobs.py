@@ -5,7 +5,10 @@ A job asked for is saved `queued` and its id pushed on the integration's queue; 
 holding the integration's lease takes it, marks it `running`, saves the plan (pairs, ambiguous
 candidates, unmatched items) and, unless it is a dry run, the progress counts as it links,
 then the outcome (`done` or `failed`). Keys: `is:{tenant}:linkjob:{id}` (the record, JSON,
-kept `JOB_TTL_S`), `is:{tenant}:linkjobs:queue:{integration}` (ids not taken yet).
+kept `JOB_TTL_S`), `is:{tenant}:linkjobs:{integration}` (sorted set of job ids by request
+time, the newest `HISTORY_KEPT`: what a reconciler taking the integration over checks for a
+job its predecessor left `running`), `is:{tenant}:linkjobs:queue:{integration}` (ids not
+taken yet).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from incident_sync.syncmodel.matching import By, Initial
 from incident_sync.syncstate import keys
 
 JOB_TTL_S: Final = 30 * 86_400
+HISTORY_KEPT: Final = 200
 LISTED: Final = 1_000  # unmatched items listed in full per side (all are counted)
 
 
@@ -132,12 +136,22 @@ class LinkJobStore:
 
     async def request(self, job: LinkJob) -> None:
         """Save the job `queued` and queue it for the integration's reconciler."""
+        history = keys.link_jobs(job.tenant, job.integration)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(
                 keys.link_job(job.tenant, job.id), job.model_dump_json().encode(), ex=JOB_TTL_S
             )
+            pipe.zadd(history, {job.id: job.requested_at.timestamp()})
+            pipe.zremrangebyrank(history, 0, -HISTORY_KEPT - 1)
             pipe.lpush(keys.link_job_queue(job.tenant, job.integration), job.id)
             await pipe.execute()
+
+    async def history(self, tenant: str, integration: str, limit: int = 20) -> list[LinkJob]:
+        """The integration's latest jobs, newest first."""
+        ids = await self.redis.zrevrange(keys.link_jobs(tenant, integration), 0, limit - 1)
+        wanted = [keys.link_job(tenant, _s(i)) for i in ids if isinstance(i, bytes | str)]
+        raws = await self.redis.mget(wanted) if wanted else []
+        return [LinkJob.model_validate_json(r) for r in raws if r is not None]
 
     async def next_request(self, tenant: str, integration: str) -> LinkJob | None:
         """The oldest queued job of the integration (taken off the queue), if any."""

@@ -195,7 +195,21 @@ class Reconciler:
         await self.link_jobs.save(done)
 
     async def _fail_orphaned(self, integration: str) -> None:
-        """Runs left `running` by a reconciler that died holding this lease."""
+        """Runs and link jobs left `running` by a reconciler that died holding this lease."""
+        for job in await self.link_jobs.history(self.tenant, integration, limit=20):
+            if job.status is JobStatus.RUNNING and job.worker != self.settings.instance:
+                stopped = (
+                    f"the reconciler running it ({job.worker}) stopped; a rerun links the rest"
+                )
+                await self.link_jobs.save(
+                    job.model_copy(
+                        update={
+                            "status": JobStatus.FAILED,
+                            "finished_at": utcnow(),
+                            "error": stopped,
+                        }
+                    )
+                )
         for run in await self.store.history(self.tenant, integration, limit=20):
             if run.status is RunStatus.RUNNING and run.worker != self.settings.instance:
                 await self.store.save(
