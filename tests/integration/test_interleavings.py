@@ -17,13 +17,15 @@ and an echo fingerprint is consumed only at its write's version or later)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import pytest
 from redis.asyncio import Redis
 
-from incident_sync.syncmodel.events import ChangeKind
+from incident_sync.connectors.base import ToolError, Written
+from incident_sync.syncmodel.events import ChangeKind, DeliveryCommand
 from incident_sync.syncmodel.fields import ConflictStrategy
-from tests.integration.test_sync_properties import World, make_world
+from tests.integration.test_sync_properties import SimSide, World, make_world
 
 pytestmark = pytest.mark.integration
 
@@ -255,3 +257,50 @@ def test_a_person_setting_our_value_again_after_their_own_edit_is_an_edit(
     """A value seen in the field after our write ends that write's echo fingerprint."""
     shown = asyncio.run(person_sets_our_value_back_after_their_own(redis_port))
     assert shown == {s: "x" for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+class Unavailable:
+    """Makes a side's next update fail as a 503 would, before anything is written."""
+
+    def __init__(self, side: SimSide) -> None:
+        self.side, self.update, self.down = side, side.update, False
+        side.update = self._update  # type: ignore[method-assign]
+
+    async def _update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
+        if self.down:
+            self.down = False
+            raise ToolError("unavailable", status=503, retryable=True)
+        return await self.update(external_id, fields)
+
+
+async def person_sets_the_value_of_our_failed_write(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await created(redis, {"title": "t0", "description": "d0"})
+    platform = Unavailable(world.sides["platform"])
+    failed: list[DeliveryCommand] = []
+    world.clock.tick(60)
+    world.edit("tool-b", "description", "a")
+    platform.down = True  # our a to the platform fails: its fingerprint stays, no version
+    await world.process(world.queue.pop(), failed)
+    assert len(failed) == 1, world.trace
+    world.clock.tick(60)
+    world.edit("tool-b", "description", "b")
+    await drain(world)  # our b on the platform, and its echo
+    world.clock.tick(60)
+    world.edit("platform", "description", "a")  # a person, after our b
+    await drain(world)
+    for cmd in failed:  # the retry of our a, too late: superseded
+        await world.delivery.process(cmd)
+    await drain(world)
+    await redis.aclose()
+    return shown_on_each(world, "description")
+
+
+def test_a_person_setting_the_value_of_our_failed_write_after_a_later_one_is_an_edit(
+    redis_port: int,
+) -> None:
+    """A write that failed leaves its fingerprint without a version (it may have landed), so
+    the gate's read cannot tell it ended: our later write there drops it (delivery's
+    `superseded`), and the person's a is not taken for its echo."""
+    shown = asyncio.run(person_sets_the_value_of_our_failed_write(redis_port))
+    assert shown == {s: "a" for s in ("platform", "tool-a", "tool-b")}, shown

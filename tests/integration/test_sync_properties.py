@@ -201,7 +201,11 @@ class World:
             self.edits.append(Edit(side_id, name, value, ts))
         self.trace.append(f"{ts:%M:%S} user edits {side_id}: {name}={value!r}")
 
-    async def process(self, event: ChangeEvent) -> None:
+    async def process(
+        self, event: ChangeEvent, failed: list[DeliveryCommand] | None = None
+    ) -> None:
+        """Gate, arbiter and delivery for one webhook. `failed`: where a write the tool
+        refused goes (to be retried later, as the ladder would); without it, none may fail."""
         result = await self.gate.process(event)
         if result.commit is not None:  # the pipeline does this once the change is published
             await result.commit()
@@ -220,6 +224,9 @@ class World:
             for cmd in outcome.commands:
                 self.check_not_back_to_origin(cmd, event, result.linked.clobbered)
                 done = await self.delivery.process(cmd)
+                if failed is not None and done.outcome == "failed":
+                    failed.append(cmd)
+                    continue
                 assert done.outcome != "failed", done.error
         await self.gate.mark_done(event)
 

@@ -216,7 +216,8 @@ class StateStore:
         external_id: str,
         fields: Mapping[str, str | None],
     ) -> None:
-        """Drop the echo fingerprints of these values (a later write of ours replaced them)."""
+        """Drop the echo fingerprints of these values (a later write of ours replaced them,
+        or the write did not happen)."""
         for key in _fingerprints(tenant, integration_id, external_id, fields):
             pipe.delete(key)
 
@@ -268,8 +269,7 @@ class StateStore:
         fields: Mapping[str, str | None],
     ) -> None:
         """A write we expected an echo of did not happen: take its marks back."""
-        for key in _fingerprints(tenant, integration_id, external_id, fields):
-            pipe.delete(key)
+        self.q_forget_echo(pipe, tenant, integration_id, external_id, fields)
         self.q_settle_pending(pipe, tenant, integration_id, external_id, list(fields))
 
     # -- the arbiter's memory: the last change let through per incident field ---------------

@@ -20,16 +20,12 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field
 
 from incident_sync.connectors.base import RecordState
-from incident_sync.connectors.lookup import Found, look_up, resolve
+from incident_sync.connectors.lookup import resolve
 from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import audit, existing
+from incident_sync.control.api.lookups import read_record
 from incident_sync.control.api.routing import Call
-from incident_sync.control.api.sync import (
-    connector_of,
-    is_outbound_only,
-    lookup_error,
-    publish_event,
-)
+from incident_sync.control.api.sync import is_outbound_only, publish_event
 from incident_sync.controlstore.records import StoredSide
 from incident_sync.syncmodel import firstsync, ids
 from incident_sync.syncstate import links
@@ -62,28 +58,13 @@ async def _platform(call: Call) -> StoredSide:
 
 
 async def _incident_exists(call: Call, platform: StoredSide, incident: str) -> None:
-    connector = connector_of(call, platform)
-    try:
-        lookup = await look_up(connector, incident)
-    finally:
-        await connector.aclose()
-    if lookup.found is Found.MISSING:
-        raise not_found(f"the platform incident {incident!r} ({platform.name})")
-    if lookup.found is not Found.FOUND:
-        raise lookup_error(lookup)
+    missing = f"the platform incident {incident!r} ({platform.name})"
+    await read_record(call, platform, incident, missing=missing)
 
 
 async def _record(call: Call, stored: StoredSide, reference: str) -> RecordState:
-    connector = connector_of(call, stored)
-    try:
-        lookup = await resolve(connector, reference)
-    finally:
-        await connector.aclose()
-    if lookup.found is Found.MISSING:
-        raise not_found(f"the record {reference!r} of {call.tenant}/{call.name}")
-    if lookup.record is None:
-        raise lookup_error(lookup)
-    return lookup.record
+    missing = f"the record {reference!r} of {call.tenant}/{call.name}"
+    return await read_record(call, stored, reference, read=resolve, missing=missing)
 
 
 def _taken(call: Call, request: LinkRequest, record_id: str, outcome: links.PairLink) -> ApiError:

@@ -12,22 +12,18 @@ sync of every linked record does not (the gate drops a refresh of a record gone,
 
 from __future__ import annotations
 
-import math
-
 from aiohttp import web
 from aiokafka.errors import KafkaError
 
-from incident_sync.connectors.base import Connector
-from incident_sync.connectors.lookup import Found, Lookup, look_up
-from incident_sync.connectors.registry import make_connector
+from incident_sync.connectors.lookup import Found, Lookup
 from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import audit
+from incident_sync.control.api.lookups import read_record
 from incident_sync.control.api.models import SyncedRecord, SyncRequested
 from incident_sync.control.api.routing import Call
 from incident_sync.control.metrics import MANUAL_SYNCS
-from incident_sync.controlstore.records import StoredSide, to_config
+from incident_sync.controlstore.records import StoredSide
 from incident_sync.syncmodel import codec, firstsync, topics
-from incident_sync.syncmodel.config import resolve_mapping
 from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Direction
 from incident_sync.syncmodel.tools import known
@@ -123,38 +119,14 @@ async def sync_integration(call: Call) -> web.StreamResponse:
     return await _answer(call, await _publish(call, records))
 
 
-def connector_of(call: Call, stored: StoredSide) -> Connector:
-    """The side's connector (the caller closes it); 409 when it cannot be made."""
-    try:
-        config = to_config(stored, call.services.keyring)
-        return make_connector(resolve_mapping(config, call.services.mappings.read))
-    except ValueError as exc:  # a mapping file gone, a tool without a connector
-        raise ApiError(409, "conflict", f"{stored.name} cannot be read: {exc}") from None
-
-
-def lookup_error(lookup: Lookup) -> ApiError:
-    """What a read that found nothing answers: 404 when the tool has no such record, 503
-    (with Retry-After) when it cannot be asked now, 502 when it refuses."""
-    if lookup.found is Found.MISSING:
-        return ApiError(404, "not_found", lookup.reason)
-    if lookup.found is Found.UNAVAILABLE:
-        wait = math.ceil(lookup.retry_after_s) if lookup.retry_after_s else 5
-        return ApiError(503, "unavailable", lookup.reason, headers={"Retry-After": str(wait)})
-    return ApiError(502, "bad_gateway", lookup.reason)
-
-
 async def _ensure_exists(call: Call, stored: StoredSide, record_id: str) -> None:
     """The linked record must still exist in its tool (one read through its connector)."""
-    connector = connector_of(call, stored)
-    try:
-        lookup = await look_up(connector, record_id)
-    finally:
-        await connector.aclose()
-    if lookup.found is Found.FOUND:
-        return
-    found = "not_found" if lookup.found is Found.MISSING else lookup.found.value
-    MANUAL_SYNCS.labels(call.name, found).inc()
-    raise lookup_error(lookup)
+
+    def count(lookup: Lookup) -> None:
+        found = "not_found" if lookup.found is Found.MISSING else lookup.found.value
+        MANUAL_SYNCS.labels(call.name, found).inc()
+
+    await read_record(call, stored, record_id, failed=count)
 
 
 async def sync_record(call: Call) -> web.StreamResponse:

@@ -233,6 +233,8 @@ class Delivery:
                     )
                     # An earlier write's other value there: its echo is known by its version
                     # now, and a later snapshot showing that value again shows a person's.
+                    # (The gate's read ends a fingerprint that holds its write's version; one
+                    # whose write failed holds none, test_interleavings.py.)
                     store.q_forget_echo(
                         pipe,
                         sent.tenant,
