@@ -4,11 +4,11 @@ reconciler runs on the real tools: a dry run prints the plan and writes nothing,
 links (audited, each pair synced once), a rerun changes nothing, an ambiguous match is listed
 and never linked, and a viewer may not ask.
 
-The real parts: broker, redis-server, the incident.io, ServiceNow and Jira sandboxes over HTTP,
-the pipeline, the control service and the reconciler as child processes, the real `im`. The
-records "existed before installation": made with the tools' webhooks switched off, so the
-pipeline never heard of them; both integrations have a trigger no incident matches, so the
-pipeline makes no record of its own.
+The real parts: broker, redis-server, the incident.io, ServiceNow, Jira and PagerDuty sandboxes
+over HTTP, the pipeline, the control service and the reconciler as child processes, the real
+`im`. The records "existed before installation": made with the tools' webhooks switched off,
+so the pipeline never heard of them; every integration has a trigger no incident matches, so
+the pipeline makes no record of its own.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ NEVER = {"all": [{"field": "custom.Affected team", "equals": "No such team"}]}
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
-    overrides = {"prod-snow": {"trigger": NEVER}, "prod-jira": {"trigger": NEVER}}
-    yield from start_stack(tools=("jira",), overrides=overrides)
+    overrides = {side: {"trigger": NEVER} for side in ("prod-snow", "prod-jira", "prod-pd")}
+    yield from start_stack(tools=("jira", "pagerduty"), overrides=overrides)
 
 
 def before_installation(tools: Tools, tool: str, make: Callable[[], Any]) -> Any:
@@ -108,6 +108,13 @@ def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
             summary=f"Payments incident {tag}", labels=[f"incident-sync-{by_corr['id']}"]
         ),
     )
+    paged = before_installation(
+        tools,
+        "pagerduty",
+        lambda: tools.create_pd(
+            title=f"Payments paged {tag}", incident_key=f"incident-sync-{by_corr['id']}"
+        ),
+    )
     tools.quiesce()  # fmt: skip
     made = [r["sys_id"] for r in tools.snow_records_for(by_corr["id"])]
     assert made == [snow_corr["sys_id"]]  # made by hand, not by the pipeline
@@ -170,6 +177,11 @@ def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
     assert pairs(jira) == {(by_corr["id"], str(jira_corr["id"])): "linked"}
     assert jira["pairs"][0]["record_reference"] == jira_corr["key"]
     assert auto(stack, "prod-jira", "correlation")["pairs"] == []
+    # And PagerDuty: the page whose incident_key names the incident.
+    pd = auto(stack, "prod-pd", "correlation")
+    assert pairs(pd) == {(by_corr["id"], paged["id"]): "linked"}
+    assert pd["pairs"][0]["record_reference"] == f"#{paged['incident_number']}"
+    assert auto(stack, "prod-pd", "correlation")["pairs"] == []
 
 
 def test_the_table_output_shows_the_plan(env: tuple[Stack, Tools]) -> None:

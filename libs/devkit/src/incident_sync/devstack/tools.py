@@ -139,6 +139,11 @@ class Tools:
         )["incidents"]
         return found
 
+    def create_pd(self, **fields: Any) -> dict[str, Any]:
+        """An incident a responder triggers in PagerDuty (`title`, `incident_key`, ...)."""
+        incident: dict[str, Any] = self._ui(self.pd, "POST", "/_sandbox/incidents", **fields)
+        return incident
+
     def pd_incident(self, pd_id: str) -> dict[str, Any]:
         incident: dict[str, Any] = self._ui(self.pd, "GET", f"/_sandbox/incidents/{pd_id}")
         return incident
