@@ -106,9 +106,11 @@ async def test_pagerduty_lists_recent_incidents_with_or_without_our_key(pd: Harn
     ours = await conn.create("P1", {"title": "ours"})
     paged = {"title": "paged", "user": pd_helpers.FROM}
     theirs = await ui(pd, "POST", "/_sandbox/incidents", paged)
+    before = len(pd.api_requests("/incidents"))
     recent = {r.external_id: r for r in await conn.recent(mark)}
     assert set(recent) == {ours.external_id, theirs["id"]}
     assert recent[theirs["id"]].platform_incident_id is None
+    assert len(pd.api_requests("/incidents")) - before == 1  # one page lists both, no notes
     assert all(r.created_at is not None for r in recent.values())
     assert [r.external_id for r in await conn.changed_since(mark)] == [ours.external_id]
     problems = [p for r in pd.requests for p in spec(PD_SPEC).problems(r)]
