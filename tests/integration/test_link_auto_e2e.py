@@ -90,6 +90,11 @@ def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
             description=f"Tracked as {by_ref['reference']} in incident.io.",
         ),
     )
+    # The other way round: an incident whose summary names a ticket raised before it.
+    snow_first = before_installation(
+        tools, "servicenow", lambda: tools.create_snow(short_description=f"VPN drops {tag}")
+    )
+    names_ticket = tools.declare(f"Remote access {tag}", f"Opened from {snow_first['number']}.")
     snow_title = before_installation(
         tools,
         "servicenow",
@@ -155,9 +160,13 @@ def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
     assert again["counts"]["already_linked"] >= 1
     assert len(link_audits(stack, "prod-snow")) == 1
 
-    # By a reference written in a field: the ticket names the incident's INC-n.
+    # By a reference written in a field: the ticket names the incident's INC-n, or the
+    # incident the ticket's number.
     ref = auto(stack, "prod-snow", "reference")
-    assert pairs(ref) == {(by_ref["id"], snow_ref["sys_id"]): "linked"}
+    assert pairs(ref) == {
+        (by_ref["id"], snow_ref["sys_id"]): "linked",
+        (names_ticket["id"], snow_first["sys_id"]): "linked",
+    }
 
     # By title (normalised, within the window); two tickets with one title are ambiguous.
     title = auto(stack, "prod-snow", "title")
