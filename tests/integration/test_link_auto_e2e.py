@@ -4,11 +4,11 @@ reconciler runs on the real tools: a dry run prints the plan and writes nothing,
 links (audited, each pair synced once), a rerun changes nothing, an ambiguous match is listed
 and never linked, and a viewer may not ask.
 
-The real parts: broker, redis-server, the incident.io, ServiceNow, Jira and PagerDuty sandboxes
-over HTTP, the pipeline, the control service and the reconciler as child processes, the real
-`im`. The records "existed before installation": made with the tools' webhooks switched off,
-so the pipeline never heard of them; every integration has a trigger no incident matches, so
-the pipeline makes no record of its own.
+The real parts: broker, redis-server, the incident.io, ServiceNow, Jira, PagerDuty and Datadog
+sandboxes over HTTP, the pipeline, the control service and the reconciler as child processes,
+the real `im`. The records "existed before installation": made with the tools' webhooks
+switched off, so the pipeline never heard of them; every integration has a trigger no
+incident matches, so the pipeline makes no record of its own.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ NEVER = {"all": [{"field": "custom.Affected team", "equals": "No such team"}]}
 
 @pytest.fixture(scope="module")
 def env() -> Iterator[tuple[Stack, Tools]]:
-    overrides = {side: {"trigger": NEVER} for side in ("prod-snow", "prod-jira", "prod-pd")}
-    yield from start_stack(tools=("jira", "pagerduty"), overrides=overrides)
+    sides = ("prod-snow", "prod-jira", "prod-pd", "prod-dd")
+    overrides = {side: {"trigger": NEVER} for side in sides}
+    yield from start_stack(tools=("jira", "pagerduty", "datadog"), overrides=overrides)
 
 
 def before_installation(tools: Tools, tool: str, make: Callable[[], Any]) -> Any:
@@ -191,6 +192,21 @@ def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
     assert pairs(pd) == {(by_corr["id"], paged["id"]): "linked"}
     assert pd["pairs"][0]["record_reference"] == f"#{paged['incident_number']}"
     assert auto(stack, "prod-pd", "correlation")["pairs"] == []
+
+
+def test_datadog_incidents_link_by_title(env: tuple[Stack, Tools]) -> None:
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    incident = tools.declare(f"Error budget burn {tag}", "SLO at risk")
+    declared = before_installation(
+        tools, "datadog", lambda: tools.create_dd(f"error budget BURN {tag}")
+    )
+    plan = auto(stack, "prod-dd", "title", "--dry-run")
+    assert pairs(plan)[(incident["id"], declared["id"])] == "planned"
+    done = auto(stack, "prod-dd", "title")
+    assert pairs(done)[(incident["id"], declared["id"])] == "linked"
+    assert done["pairs"][0]["record_reference"].startswith("IR-")
+    assert (incident["id"], declared["id"]) not in pairs(auto(stack, "prod-dd", "title"))
 
 
 def test_the_table_output_shows_the_plan(env: tuple[Stack, Tools]) -> None:

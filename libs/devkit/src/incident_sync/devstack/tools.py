@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from incident_sync.devstack.optional import DD_API_KEY, DD_APP_KEY
 from incident_sync.devstack.stack import SN_HUMAN, SN_HUMAN_PASSWORD, Stack
 
 T = TypeVar("T")
@@ -77,6 +78,17 @@ class Tools:
             f'/_sandbox/search?query=incident_sync_id:"{incident_id}"',
         )
         return found
+
+    def create_dd(self, title: str) -> dict[str, Any]:
+        """An incident a person declares in Datadog (through its API, as its UI does)."""
+        if self.dd is None:
+            raise RuntimeError("that tool is not part of this stack")
+        keys = {"DD-API-KEY": DD_API_KEY, "DD-APPLICATION-KEY": DD_APP_KEY}
+        body = {"data": {"type": "incidents", "attributes": {"title": title}}}
+        r = self.dd.post("/api/v2/incidents", json=body, headers=keys)
+        r.raise_for_status()
+        incident: dict[str, Any] = r.json()["data"]
+        return incident
 
     def edit_dd(self, dd_id: str, **fields: Any) -> None:
         """title, state (active/stable/resolved), severity (SEV-n), summary."""
