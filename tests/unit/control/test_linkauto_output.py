@@ -69,6 +69,7 @@ def test_on_a_terminal_one_line_is_redrawn_with_an_eta() -> None:
     text = out.getvalue()
     assert text.count("\r\033[K") == 3 and text.endswith("\n") and text.count("\n") == 1
     assert "ETA" in text.split("\r\033[K")[2]  # while linking, from the pace so far
+    assert "[##########----------] 2/4 pairs" in text.split("\r\033[K")[2]
     assert "done: 4/4" in text.split("\r\033[K")[3]
 
 

@@ -21,7 +21,8 @@ def _path(a: Api, name: str, tail: str = "") -> str:
 
 
 class Progress:
-    """What the job has done so far, written to `out` when it changes."""
+    """What the job has done so far, written to `out` when it changes: on a terminal one
+    line redrawn in place (a bar, the counts, an ETA), otherwise a plain line each time."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -53,7 +54,9 @@ class Progress:
         )
         if job["dry_run"] or job["status"] != "running":
             return f"{job['integration']}: {job['status']}: {counts}"
-        return f"{job['integration']}: linking {counts}{self.eta(c) if self.terminal else ''}"
+        if not self.terminal:
+            return f"{job['integration']}: linking {counts}"
+        return f"{job['integration']}: {bar(c['done'], c['planned'])} {counts}{self.eta(c)}"
 
     def eta(self, counts: dict[str, int]) -> str:
         done, planned = counts["done"], counts["planned"]
@@ -66,6 +69,12 @@ class Progress:
         if self.terminal and self.last:
             self.out.write("\n")
             self.out.flush()
+
+
+def bar(done: int, total: int, width: int = 20) -> str:
+    """`[######--------------]`: how much of `total` is done."""
+    filled = width * done // total if total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 def wait(a: Api, name: str, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
