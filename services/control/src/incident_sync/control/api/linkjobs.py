@@ -27,6 +27,7 @@ from incident_sync.syncmodel.matching import By, Initial
 from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore, Requester
 
 DEFAULT_SINCE = "30d"
+MAX_SINCE_S = 3650 * 86_400  # ten years: older than any tool's records, within datetime
 
 
 class LinkJobRequest(BaseModel):
@@ -43,7 +44,7 @@ class LinkJobRequest(BaseModel):
     ) = Field(
         DEFAULT_SINCE,
         description="what is matched: made or changed this long ago at most; seconds, or "
-        "like 12h, 30d",
+        "like 12h, 30d (at most 3650d)",
     )
     dry_run: bool = Field(False, description="plan only: list the pairs, link nothing")
     initial: Initial | None = Field(
@@ -56,7 +57,10 @@ class LinkJobRequest(BaseModel):
     @field_validator("since")
     @classmethod
     def _since(cls, value: int | str) -> int:
-        return seconds(value)
+        since = seconds(value)
+        if since > MAX_SINCE_S:
+            raise ValueError("since goes back 3650 days (3650d) at most")
+        return since
 
 
 def _store(call: Call) -> LinkJobStore:
