@@ -88,7 +88,9 @@ def initial_sync(
 ) -> list[ChangeEvent]:
     """The refreshes that give each side the fields the other won (`winners`): the
     incident's, delivered to the integration only, and the record's, delivered to the
-    platform only, each limited to those fields."""
+    platform only, each limited to those fields. Forced through the gate as a heal's push
+    is (origin `reconciler`): unlike an operator's sync of the incident, it does not end the
+    incident's detachment from the other integrations."""
     events = []
     for owner, (side, read, to) in {
         Owner.PLATFORM: (platform, incident, integration.id),
@@ -97,5 +99,9 @@ def initial_sync(
         fields = tuple(f for f, w in won.items() if w is owner)
         if fields:
             event = refresh(tenant, side, read, incident, actor)
-            events.append(event.model_copy(update={"only_fields": fields, "deliver_to": (to,)}))
+            events.append(
+                event.model_copy(
+                    update={"only_fields": fields, "deliver_to": (to,), "origin": Origin.RECONCILER}
+                )
+            )
     return events
