@@ -44,7 +44,7 @@ class LinkJobRequest(BaseModel):
     ) = Field(
         DEFAULT_SINCE,
         description="what is matched: made or changed this long ago at most; seconds, or "
-        "like 12h, 30d (at most 3650d)",
+        "like 12h, 30d (longer than 3650d is taken as 3650d)",
     )
     dry_run: bool = Field(False, description="plan only: list the pairs, link nothing")
     initial: Initial | None = Field(
@@ -57,10 +57,8 @@ class LinkJobRequest(BaseModel):
     @field_validator("since")
     @classmethod
     def _since(cls, value: int | str) -> int:
-        since = seconds(value)
-        if since > MAX_SINCE_S:
-            raise ValueError("since goes back 3650 days (3650d) at most")
-        return since
+        # Longer ago than any tool's records is all of them (and keeps the date in range).
+        return min(seconds(value), MAX_SINCE_S)
 
 
 def _store(call: Call) -> LinkJobStore:
