@@ -132,3 +132,13 @@ def test_the_fields_commands_complete() -> None:
     assert group.stdout.split() == ["plain,platform"]
     command = im(COMP_WORDS="im platform f", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
     assert command.stdout.split() == ["plain,fields"]
+
+
+def test_link_auto_and_its_options_complete() -> None:
+    words = "im integration link prod-snow --au"
+    done = im(COMP_WORDS=words, COMP_CWORD="4", _IM_COMPLETE="bash_complete")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["plain,--auto"]
+    words = "im integration link prod-snow --auto --by "
+    by = im(COMP_WORDS=words, COMP_CWORD="6", _IM_COMPLETE="bash_complete")
+    assert by.stdout.split() == ["plain,correlation", "plain,reference", "plain,title"]

@@ -82,6 +82,8 @@ class RecordState:
     platform_incident_id: str | None = None
     # When the record last changed, by the tool's clock (None where the tool does not say).
     updated_at: datetime | None = None
+    # When it was made, by the tool's clock (None where the tool does not say).
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -96,12 +96,14 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
 
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """The incidents list has no time filter: every linked incident modified since."""
+        return [r for r in await self.recent(since) if r.platform_incident_id is not None]
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every incident modified since then (made since then too), ours or not."""
         out = []
         async for incident in self.client.list_incidents():
             record = self._record(incident)
-            if record.platform_incident_id is not None and (
-                record.updated_at is None or record.updated_at >= since
-            ):
+            if record.updated_at is None or record.updated_at >= since:
                 out.append(record)
         return out
 
@@ -218,6 +220,7 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
             version=version_of(attrs.get("modified")),
             platform_incident_id=self.field_map.platform_incident(attrs),
             updated_at=_time(attrs.get("modified")),
+            created_at=_time(attrs.get("created")),
         )
 
 

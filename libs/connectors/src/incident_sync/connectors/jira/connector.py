@@ -225,17 +225,26 @@ class JiraConnector(
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """Linked issues updated since then. JQL dates are read in the account's time zone,
         so the window is relative (`-Nm`, by Jira's clock), rounded up to whole minutes."""
+        found = await self._updated_since(since, " AND labels is not EMPTY", self._read_fields())
+        return [r for r in found if r.platform_incident_id is not None]
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every issue of the project updated since then (made since then, too), labelled
+        or not, with its `created` time."""
+        return await self._updated_since(since, "", (*self._read_fields(comments=False), "created"))
+
+    async def _updated_since(
+        self, since: datetime, also: str, fields: tuple[str, ...]
+    ) -> list[RecordState]:
         minutes = max(1, math.ceil((datetime.now(UTC) - since).total_seconds() / 60))
         project = self.options.project_key
-        jql = f'updated >= "-{minutes}m" AND labels is not EMPTY'
+        jql = f'updated >= "-{minutes}m"{also}'
         if project:
             jql += f' AND project = "{project}"'
-        out = []
-        async for issue in self.client.search(jql + " ORDER BY updated ASC", self._read_fields()):
-            record = self._record(issue)
-            if record.platform_incident_id is not None:
-                out.append(record)
-        return out
+        return [
+            self._record(issue)
+            async for issue in self.client.search(jql + " ORDER BY updated ASC", fields)
+        ]
 
     async def linked_issues(self) -> list[RecordState]:
         """Every issue carrying a correlation label (manual sync of all linked tickets)."""
@@ -446,4 +455,5 @@ class JiraConnector(
             version=version_of(updated),
             platform_incident_id=self.field_map.platform_incident(raw_fields.get("labels")),
             updated_at=updated,
+            created_at=parse_time(raw_fields.get("created")),
         )

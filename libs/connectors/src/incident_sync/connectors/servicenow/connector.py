@@ -140,13 +140,26 @@ class ServiceNowConnector(
 
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """Linked incidents whose `sys_updated_on` (UTC) is at or after `since`."""
+        return await self._updated_since(
+            since, f"^{self.correlation_field}ISNOTEMPTY", comments=True
+        )
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every incident whose `sys_updated_on` (UTC) is at or after `since` (a record made
+        since then is updated since then), its correlation column set or not."""
+        return await self._updated_since(since, "", comments=False)
+
+    async def _updated_since(
+        self, since: datetime, also: str, *, comments: bool
+    ) -> list[RecordState]:
+        """`sys_updated_on>=<since>` (and `also`), oldest first, a page at a time."""
         stamp = since.astimezone(UTC).strftime(GLIDE_TIME)
-        query = f"sys_updated_on>={stamp}^{self.correlation_field}ISNOTEMPTY^ORDERBYsys_updated_on"
+        query = f"sys_updated_on>={stamp}{also}^ORDERBYsys_updated_on"
         out: list[RecordState] = []
         offset = 0
         while True:
             rows = await self.client.search_incidents(query, limit=self.batch_size, offset=offset)
-            out += await self._with_journals(rows, comments=True)
+            out += await self._with_journals(rows, comments=comments)
             if len(rows) < self.batch_size:
                 return out
             offset += len(rows)
@@ -311,6 +324,7 @@ class ServiceNowConnector(
             version=_version(record),
             platform_incident_id=record.get(self.correlation_field) or None,
             updated_at=_glide_time(record.get("sys_updated_on", "")),
+            created_at=_glide_time(record.get("sys_created_on", "")),
         )
 
 

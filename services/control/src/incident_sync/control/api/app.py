@@ -12,6 +12,7 @@ from incident_sync.control.api import (
     dlq,
     fieldcheck,
     fields,
+    linkjobs,
     links,
     ownership,
     sync,
@@ -66,6 +67,7 @@ from incident_sync.syncmodel.discovered import FieldList
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord
 from incident_sync.syncstate.dlq import DlqEntry
+from incident_sync.syncstate.linkjobs import LinkJob
 from incident_sync.syncstate.quarantine import QuarantinedMessage, QuarantineEntry
 from incident_sync.syncstate.reconcile import ReconcileRun
 
@@ -176,6 +178,21 @@ def route_table() -> list[Route]:
           body=links.LinkRequest, response=links.LinkResult, status=201,
           extra_responses={200: "linked already: unchanged"},
           errors=(400, 401, 403, 404, 409, 422, 502, 503)),
+        r("POST", f"{I}/link-jobs", "integration.link", linkjobs.request_job,
+          "Queue a job that links existing incidents with existing records (or plans it)",
+          "sync",
+          description="The reconciler holding the integration's lease lists the platform's "
+          "incidents and the integration's records made or changed within `since`, matches "
+          "them `by` correlation, reference or title (a match counts only when it is the only "
+          "one both ways; the rest is listed as ambiguous, never guessed), and unless "
+          "`dry_run` links each pair as `POST .../links` does (audited, synced once). What "
+          "is linked already is left out: a rerun links nothing new. Poll the job for its "
+          "plan, counts and outcome. 409 for a tool that cannot list its records (a notifier).",
+          body=linkjobs.LinkJobRequest, response=LinkJob, status=202,
+          errors=(400, 401, 403, 404, 409, 422)),
+        r("GET", f"{I}/link-jobs/{{job_id}}", "integration.link", linkjobs.get_job,
+          "One link job: status, counts, the plan (pairs, ambiguous, unmatched), errors",
+          "sync", response=LinkJob),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),

@@ -70,6 +70,7 @@ def main(
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
       im integration link prod-snow --incident 01HXYZ... --record INC0010001
+      im integration link prod-snow --auto --by correlation --dry-run   what exists, paired
       im integration dlq prod-snow
       im quarantine list                          messages a stage could not process
       im conflict list --status pending
