@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from redis.asyncio.client import Pipeline
 
-from incident_sync.connectors.base import Connector, RequestNotSent, ToolError
+from incident_sync.connectors.base import Connector, RequestNotSent, ToolError, write_context
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
@@ -34,6 +34,7 @@ from incident_sync.outbound.stages.delivery import notes
 from incident_sync.outbound.stages.delivery.throttle import Deferred
 from incident_sync.outbound.state import parse_field_writes, parse_hash, parse_known
 from incident_sync.syncmodel.conflicts import NOT_ARBITRATED
+from incident_sync.syncmodel.declared import declared
 from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import Field
@@ -104,8 +105,10 @@ class Delivery:
                 async with throttle(cmd.tenant, target_id):
                     external_id = await connector.find_linked(cmd.platform_incident_id)
             if external_id is None:
+                context = await self._template_context(cmd, connector)
                 async with throttle(cmd.tenant, target_id):
-                    record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
+                    with write_context(context):
+                        record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
                 created = record.external_id
                 # What the new record holds: what was sent, in the form the tool stored it,
                 # and what it filled in itself where the create sent nothing (an empty value).
@@ -168,6 +171,19 @@ class Delivery:
         mapping = self.ctx.mappings.get(integration_id)
         return set(mapping.outbound_fields()) - {Field.COMMENT} if mapping else set()
 
+    async def _template_context(
+        self, cmd: DeliveryCommand, connector: Connector
+    ) -> dict[str, str | None]:
+        """What the target's templates may name besides the command's own fields: the
+        incident's values as the platform shows them now, its `url` and `reference` (one
+        read of the platform, only for a target whose templates need it)."""
+        maps = declared(connector.mapping)
+        if maps is None or not maps.needs_context:
+            return {}
+        platform = self.ctx.connector(self.ctx.config.platform.id)
+        incident = await platform.fetch(cmd.platform_incident_id)
+        return {**incident.fields, "url": incident.url, "reference": incident.reference}
+
     async def _write(self, cmd: DeliveryCommand, connector: Connector, external_id: str) -> bool:
         """Set the command's fields on the record; False when none is left to write."""
         ctx, store = self.ctx, self.ctx.store
@@ -207,7 +223,8 @@ class Delivery:
             if not cmd.set_fields:
                 return False
             try:
-                written = await connector.update(external_id, cmd.set_fields)
+                with write_context(await self._template_context(cmd, connector)):
+                    written = await connector.update(external_id, cmd.set_fields)
             except ToolError as exc:
                 if not exc.retryable:  # never written: no echo to wait for
                     await self._not_written(cmd, external_id, set(cmd.set_fields))
