@@ -234,3 +234,14 @@ def reconcile_lease(tenant: str, side: str) -> str:
 def reconcile_heals(tenant: str, integration: str) -> str:
     """Hash: `{record}\\0{field}` -> the heal attempt (`syncmodel.healing`)."""
     return f"{_reconcile(tenant)}heals:{integration}"
+
+
+# -- the incidents' timelines (`syncstate.timeline`) ---------------------------------------------
+def timeline(tenant: str, incident: str) -> str:
+    """Stream: every decision about the incident (capped, TTL)."""
+    return f"{tenant_prefix(tenant)}timeline:{incident}"
+
+
+def timeline_ref(tenant: str, reference: str) -> str:
+    """The incident a reference people know (a ServiceNow number) names (TTL)."""
+    return f"{tenant_prefix(tenant)}tlref:{reference}"
