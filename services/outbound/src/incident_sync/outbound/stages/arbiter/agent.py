@@ -23,6 +23,7 @@ from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
+from incident_sync.outbound.stages.arbiter import record
 from incident_sync.outbound.stages.arbiter.arbiter import Arbiter
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
@@ -72,6 +73,10 @@ async def handle(event: faust.EventT[bytes]) -> None:
 
                 await until_done(send, "arbiter.publish")
             COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
+        recorded = record.entries(ctx, linked, result)
+        if recorded:  # the incident's timeline: one round trip, once the commands are durable
+            tenant, pid = linked.event.tenant, linked.platform_incident_id
+            await until_done(lambda: ctx.timeline.add(tenant, pid, *recorded), "arbiter.timeline")
         log.info(
             "arbiter",
             extra={

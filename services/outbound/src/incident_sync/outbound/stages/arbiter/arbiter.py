@@ -46,6 +46,11 @@ class ArbiterResult:
     commands: list[DeliveryCommand]
     conflicts: list[ConflictRecord] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
+    # For the incident's timeline: what the source contributed, an operator's settled
+    # conflict, and whether a deleted record was unlinked.
+    offered: dict[str, str | None] = field(default_factory=dict)
+    settled: ConflictRecord | None = None
+    unlinked: bool = False
 
 
 class Arbiter:
@@ -61,7 +66,7 @@ class Arbiter:
         if event.resolves_conflict is not None:
             return await self._settle(linked, offered)
         if event.kind is ChangeKind.DELETED:
-            return ArbiterResult(commands=await unlink_deleted(ctx, linked))
+            return ArbiterResult(commands=await unlink_deleted(ctx, linked), unlinked=True)
 
         arbitrated = [f for f in offered if f not in NOT_ARBITRATED]
         last, parked = await self._read(tenant, pid, arbitrated)
@@ -69,7 +74,7 @@ class Arbiter:
         reassert: dict[str, FieldWrite] = {}
         winners: dict[str, FieldWrite] = {}
         restore: dict[str, str | None] = {}
-        result = ArbiterResult(commands=[])
+        result = ArbiterResult(commands=[], offered=offered)
         for name in arbitrated:
             new = FieldWrite(source, offered[name], event.source_ts)
             previous = last.get(name)
@@ -291,4 +296,4 @@ class Arbiter:
             label = record.resolution.value if record.resolution is not None else "unknown"
             CONFLICTS_RESOLVED.labels(record.integration_id, label).inc()
         commands = plan_deliveries(linked, ctx.config, ctx.mappings, accepted=accepted)
-        return ArbiterResult(commands=commands)
+        return ArbiterResult(commands=commands, offered=accepted, settled=record)
