@@ -132,3 +132,9 @@ def test_the_fields_commands_complete() -> None:
     assert group.stdout.split() == ["plain,platform"]
     command = im(COMP_WORDS="im platform f", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
     assert command.stdout.split() == ["plain,fields"]
+
+
+def test_the_completion_protocol_completes_incident_timeline() -> None:
+    done = im(COMP_WORDS="im incident time", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["plain,timeline"]
