@@ -6,7 +6,7 @@ number (INC00...).
 Each decision the pipeline makes shows up as an entry: received, created and linked (with the
 ServiceNow id and status), written (id, HTTP status, duration), dropped as the echo of our
 write, skipped for ownership, a conflict parked and resolved by the operator, dead-lettered,
-healed by the reconciler."""
+healed by the reconciler, quarantined."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ import pytest
 
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncmodel import codec, topics
+from incident_sync.syncmodel.events import DeliveryCommand
 from tests.integration.conftest import im, run_im, start_stack
+from tests.integration.test_quarantine import TOO_LONG, produce
 
 pytestmark = pytest.mark.integration
 
@@ -190,3 +193,31 @@ def test_an_edit_behind_the_back_is_healed_by_the_reconciler(env: tuple[Stack, T
     assert (healed["rule"], healed["detail"]["run"]) == ("mismatch", run["id"])
     assert healed["detail"]["heal"] == "take_external"
     wait_for(lambda: tools.incident(iid)["name"] == "renamed behind the back", 30, "healed")
+
+
+def test_a_write_the_connector_cannot_make_is_quarantined_on_the_timeline(
+    env: tuple[Stack, Tools],
+) -> None:
+    stack, tools = env
+    iid, _ = linked(tools, "Timeline quarantined")
+    # A write to the platform naming a record id no URL can carry: the connector cannot make
+    # the request (`RequestNotSent`), so the delivery quarantines the command.
+    cmd = DeliveryCommand(
+        causation_id="e-long",
+        platform_incident_id=iid,
+        source_integration_id="prod-snow",
+        target_integration_id="incidentio",
+        target_external_id=TOO_LONG,
+        set_fields={"title": "never written"},
+    )
+    produce(stack, topics.COMMANDS, codec.encode(cmd), b"default:incidentio:long")
+    entry = having(stack, iid, lambda e: e["kind"] == "quarantined", "the quarantine")
+    assert (entry["sides"], entry["fields"], entry["rule"]) == (
+        ["incidentio"],
+        ["title"],
+        "RequestNotSent",
+    )
+    assert entry["detail"]["stage"] == "delivery"
+    assert entry["detail"]["message"] == cmd.command_id
+    (held,) = im(stack, "quarantine", "list", "--stage", "delivery")["items"]
+    im(stack, "quarantine", "discard", held["id"], "--yes")

@@ -10,6 +10,7 @@ import logging
 
 import faust
 
+from incident_sync.outbound import timeline
 from incident_sync.outbound.app import (
     app,
     consumed,
@@ -41,6 +42,21 @@ async def handle_event(event: faust.EventT[bytes]) -> None:
         STAGE_ERRORS.labels("arbiter").inc()
         log.exception("arbiter failed; the message goes to the quarantine")
         await quarantine.put(Stage.ARBITER, of_event(event), exc)
+        try:
+            linked = codec.decode(LinkedEvent, event.value)
+        except Exception:  # noqa: BLE001 - undecodable: quarantined, no incident to name
+            return
+        source = linked.event
+        await timeline.quarantined(
+            ctx,
+            source.tenant,
+            linked.platform_incident_id,
+            source.integration_id,
+            "arbiter",
+            exc,
+            fields=tuple(source.changes),
+            message_id=source.event_id,
+        )
 
 
 async def handle(event: faust.EventT[bytes]) -> None:

@@ -19,6 +19,7 @@ import faust
 from redis.exceptions import RedisError
 
 from incident_sync.connectors import transport
+from incident_sync.outbound import timeline
 from incident_sync.outbound.app import app, commands_topic, consumed, ctx, quarantine, register
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
@@ -36,7 +37,7 @@ from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import DeliveryCommand, utcnow
 from incident_sync.syncstate.dlq import DlqIndex
 from incident_sync.syncstate.quarantine import Stage
-from incident_sync.syncstate.timeline import Entry, Kind
+from incident_sync.syncstate.timeline import Entry
 
 log = logging.getLogger(__name__)
 delivery_settings = DeliverySettings()
@@ -75,23 +76,16 @@ async def handle_event(event: faust.EventT[bytes]) -> None:
         log.exception("delivery failed; the message goes to the quarantine")
         await quarantine.put(Stage.DELIVERY, of_event(event), exc)
         if cmd is not None:
-            await quarantined(cmd, exc)
-
-
-async def quarantined(cmd: DeliveryCommand, exc: Exception) -> None:
-    """The quarantine on the incident's timeline: best effort (the entry is the record)."""
-    entry = Entry(
-        Kind.QUARANTINED,
-        (cmd.target_integration_id,),
-        tuple(cmd.set_fields),
-        type(exc).__name__,
-        tracing.trace_id(),
-        {"stage": "delivery", "command": cmd.command_id, "error": str(exc)},
-    )
-    try:
-        await ctx.timeline.add(cmd.tenant, cmd.platform_incident_id, entry)
-    except (RedisError, OSError) as error:
-        log.warning("timeline entry not written", extra={"reason": repr(error)})
+            await timeline.quarantined(
+                ctx,
+                cmd.tenant,
+                cmd.platform_incident_id,
+                cmd.target_integration_id,
+                "delivery",
+                exc,
+                fields=tuple(cmd.set_fields),
+                message_id=cmd.command_id,
+            )
 
 
 lanes = register(Lanes("delivery", handle_event))
