@@ -89,8 +89,10 @@ async def handle(event: faust.EventT[bytes]) -> None:
 
                 await until_done(send, "arbiter.publish")
             COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
-        recorded = record.entries(ctx, linked, result)
-        if recorded:  # the incident's timeline: one round trip, once the commands are durable
+        # The incident's timeline: written with the arbiter's round trip on its main path (all
+        # but what was planned from its answer); else here, once the commands are durable.
+        recorded = result.later if result.recorded else record.entries(ctx, linked, result)
+        if recorded:
             tenant, pid = linked.event.tenant, linked.platform_incident_id
             await until_done(lambda: ctx.timeline.add(tenant, pid, *recorded), "arbiter.timeline")
         log.info(

@@ -5,15 +5,18 @@ unlinked. Field names, sides, rules and ids only: never the values."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from incident_sync.outbound.context import Context
-from incident_sync.outbound.stages.arbiter.arbiter import ArbiterResult
 from incident_sync.runtime import tracing
-from incident_sync.syncmodel.events import LinkedEvent
+from incident_sync.syncmodel.events import DeliveryCommand, LinkedEvent
 from incident_sync.syncmodel.skips import skips
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStatus
 from incident_sync.syncstate.timeline import Detail, Entry, Kind
+
+if TYPE_CHECKING:
+    from incident_sync.outbound.stages.arbiter.arbiter import ArbiterResult
 
 
 def _conflict(record: ConflictRecord, trace: str | None) -> list[Entry]:
@@ -65,15 +68,27 @@ def entries(ctx: Context, linked: LinkedEvent, result: ArbiterResult) -> list[En
         out.append(Entry(Kind.SKIPPED, (source,), tuple(still), "parked", trace))
     for skip in skips(linked, ctx.config, ctx.mappings, result.offered):
         out.append(Entry(Kind.SKIPPED, (skip.side,), skip.fields, skip.reason, trace))
-    if result.commands:
-        targets = tuple(dict.fromkeys(c.target_integration_id for c in result.commands))
-        fields = {f for c in result.commands for f in c.set_fields}
-        fields |= {"comment" for c in result.commands if c.comment is not None}
-        creates = sum(1 for c in result.commands if c.target_external_id is None)
-        detail: dict[str, Detail] = {
-            "source": source,
-            "commands": len(result.commands),
-            "creates": creates or None,
-        }
-        out.append(Entry(Kind.PLANNED, targets, tuple(fields), None, trace, detail))
+    out += _planned(source, result.commands, None, trace)
     return out
+
+
+def restored(linked: LinkedEvent, commands: Sequence[DeliveryCommand]) -> list[Entry]:
+    """The put-backs planned onto the source record (a clobbered or overtaken edit)."""
+    return _planned(linked.event.integration_id, commands, "put_back", tracing.trace_id())
+
+
+def _planned(
+    source: str, commands: Sequence[DeliveryCommand], rule: str | None, trace: str | None
+) -> list[Entry]:
+    if not commands:
+        return []
+    targets = tuple(dict.fromkeys(c.target_integration_id for c in commands))
+    fields = {f for c in commands for f in c.set_fields}
+    fields |= {"comment" for c in commands if c.comment is not None}
+    creates = sum(1 for c in commands if c.target_external_id is None)
+    detail: dict[str, Detail] = {
+        "source": source,
+        "commands": len(commands),
+        "creates": creates or None,
+    }
+    return [Entry(Kind.PLANNED, targets, tuple(fields), rule, trace, detail)]
