@@ -117,16 +117,16 @@ class Arbiter:
                     restore[name] = new.value
                 if name in parked:
                     await self._update_pending(tenant, parked[name], new)
-        # Our write of another value to the source record may be on its way (planned before
-        # this change won): it would land on top of the winner. Checked after the winners are
-        # stored (in that order, one round trip), while delivery checks the winners after
-        # marking its write pending, so one of the two always sees the other.
         result.commands = plan_deliveries(
             linked, ctx.config, ctx.mappings, accepted=accepted, reassert=reassert
         )
         # The decisions on the incident's timeline ride this round trip (before the commands
         # are published: a redelivered change may record them twice, never lose them).
         recorded = recording.entries(ctx, linked, result)
+        # Our write of another value to the source record may be on its way (planned before
+        # this change won): it would land on top of the winner. Checked after the winners are
+        # stored (in that order, one round trip), while delivery checks the winners after
+        # marking its write pending, so one of the two always sees the other.
         async with store.pipeline() as pipe:
             store.q_set_field_writes(pipe, tenant, pid, winners)
             ctx.timeline.q_add(pipe, tenant, pid, *recorded)

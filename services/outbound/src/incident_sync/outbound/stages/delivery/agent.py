@@ -124,7 +124,7 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
             return
         held_for = await until_done(lambda: hold.place(cmd, config, depths), "hold")
         error = None
-        timeline: dict[str, Any] = {}
+        observed: dict[str, Any] = {}  # what the timeline tells of the attempt
         if held_for is not None:
             outcome, external_id = "held", cmd.target_external_id
             DEFERRED.labels(cmd.target_integration_id, "paused").inc()
@@ -132,7 +132,7 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
             transport.forget_status()
             started = time.perf_counter()
             result = await until_done(lambda: delivery.process(cmd), "delivery")
-            timeline = {
+            observed = {
                 "duration_s": time.perf_counter() - started,
                 "status": result.status or transport.last_status(),
                 "linked": result.linked,
@@ -140,7 +140,7 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
             outcome = await until_done(lambda: ladder.settle(cmd, result), "ladder")
             external_id, error = result.external_id, result.error
             if result.reference and external_id is not None:
-                timeline["reference"] = result.reference
+                observed["reference"] = result.reference
         tracing.set_attributes(span, external_id=external_id, outcome=outcome)
         if outcome in ("written", "created", "skipped", "failed"):
             DELIVERIES.labels(cmd.target_integration_id, outcome).inc()
@@ -148,8 +148,8 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
             PROPAGATION.labels(cmd.target_integration_id).observe(
                 (utcnow() - cmd.received_at).total_seconds()
             )
-        reference = timeline.pop("reference", None)
-        recorded = record.entries(cmd, outcome, external_id=external_id, error=error, **timeline)
+        reference = observed.pop("reference", None)
+        recorded = record.entries(cmd, outcome, external_id=external_id, error=error, **observed)
         await done(cmd, outcome, error, scope, key, recorded, reference)
         log.info(
             "delivery",
