@@ -5,8 +5,8 @@
 2. the id of a linked record in one of the tenant's integrations (a Jira issue id or key as
    the links name it, a PagerDuty or Datadog id, a ServiceNow sys_id): its `link:` key;
 3. a record's reference as its users know it (a ServiceNow number, INC0010001), which the
-   pipeline keeps beside the timeline whenever it records an event or a create carrying it
-   (`keys.timeline_ref`, as long as the timeline).
+   pipeline keeps beside the timeline when it creates the record, passes one of its changes
+   or an operator links it by that reference (`keys.timeline_ref`, as long as the timeline).
 Nothing else is asked (no tool is called): a reference the pipeline never saw is a 404.
 
 The policy decides with the incident's lead (the platform incident's `assignee` as the

@@ -7,7 +7,8 @@ for `direction`; plus `linked` when the gate adopted the incident a record names
 incident is the platform's own record, the record's link, or, for an event decided before
 the gate read its link, the incident the record names; an event of a record that names none
 (never linked, an unknown side) is recorded nowhere. Ids, the origin and field names only:
-never the values.
+never the values. The reference of a record whose change passed, or whose link was adopted,
+is kept beside the timeline (`Timeline.q_reference`).
 """
 
 from __future__ import annotations
@@ -69,4 +70,7 @@ def recorded(s: Screening, result: GateResult) -> GateResult:
                 detail={"record": event.external_id},
             )
         )
-    return replace(result, incident=incident, entries=tuple(entries), reference=event.reference)
+    # A record's reference never changes: kept when the gate passes one of its changes (its
+    # echoes, the most frequent events, carry it again for nothing).
+    reference = event.reference if result.reason == "passed" or len(entries) > 1 else None
+    return replace(result, incident=incident, entries=tuple(entries), reference=reference)
