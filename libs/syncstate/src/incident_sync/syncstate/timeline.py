@@ -15,12 +15,12 @@ and the callers record ids, statuses, rules and field names, not field values.
 
 A reference people know (a ServiceNow number such as INC0010001) is no id the links name:
 `q_reference` keeps it -> incident beside the timeline (`keys.timeline_ref`, the same TTL),
-written by the gate whenever it records an event carrying the record's reference.
+written where the pipeline learns it: a create, a passed change, an operator's link.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -177,7 +177,3 @@ class Timeline:
     async def incident_of_reference(self, tenant: str, reference: str) -> str | None:
         raw = await self.redis.get(keys.timeline_ref(tenant, reference))
         return _s(raw) if raw is not None else None
-
-
-def fields_of(names: Sequence[str] | Mapping[str, object]) -> tuple[str, ...]:
-    return tuple(sorted(names))
