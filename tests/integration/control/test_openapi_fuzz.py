@@ -34,6 +34,7 @@ from incident_sync.syncstate import keys
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
+from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 from tests.integration.control.service import ControlService, start_control
 from tests.integration.hosts import Host, recording_host
 
@@ -50,6 +51,7 @@ KNOWN = {
     "entry_id": entry_id(COMMAND_ID),
     "run_id": "rec-00000000000a",
     "record_id": "sys1",
+    "ref": "INC-A",  # an incident with a timeline
 }
 
 
@@ -119,6 +121,8 @@ async def seed(redis_url: str) -> None:
         ReconcileRun(id=KNOWN["run_id"], tenant=tenant, integration=name, mode=RunMode.DRY_RUN)
     )
     await redis.set(keys.link(tenant, name, KNOWN["record_id"]), "INC-A")
+    entry = Entry(Kind.WRITTEN, (name,), ("title",), detail={"record": "sys1", "status": 200})
+    await Timeline(redis).add(tenant, KNOWN["ref"], Entry(Kind.RECEIVED, ("incidentio",)), entry)
     await redis.aclose()
 
 
