@@ -44,6 +44,7 @@ from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, DeliveryCommand, FieldChange
+from incident_sync.syncmodel.fieldmaps import FieldMap
 from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.mapping import default_mapping
 from incident_sync.syncstate.conflicts import (
@@ -90,10 +91,17 @@ class SimSide(Connector, WebhookSource):
     versions: dict[str, int] = field(default_factory=dict)
     updated: dict[str, datetime] = field(default_factory=dict)
     sync_writes: int = 0
+    # The platform's fields its full snapshots carry.
+    fields: tuple[str, ...] = FIELDS
+    config_extra: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         Connector.__init__(
-            self, IntegrationConfig(id=self.side_id, type="servicenow", base_url="http://sim")
+            self,
+            IntegrationConfig.model_validate(
+                {"id": self.side_id, "type": "servicenow", "base_url": "http://sim"}
+                | self.config_extra
+            ),
         )
 
     def write(
@@ -109,7 +117,7 @@ class SimSide(Connector, WebhookSource):
         self.versions[external_id] = self.versions.get(external_id, 0) + 1
         ts = self.updated[external_id] = self.clock.tick()
         if self.is_platform:  # a full snapshot, no old values, no actor
-            changes = {k: FieldChange(new=v) for k, v in record.items() if k in FIELDS}
+            changes = {k: FieldChange(new=v) for k, v in record.items() if k in self.fields}
         else:  # the changed fields with their old values
             changes = {k: FieldChange(old=old.get(k) or "", new=v) for k, v in fields.items()}
         self.queue.append(
@@ -245,8 +253,16 @@ class World:
 
 
 async def make_world(
-    redis: Redis, strategy: ConflictStrategy, tool_a: type[SimSide] = SimSide
+    redis: Redis,
+    strategy: ConflictStrategy,
+    tool_a: type[SimSide] = SimSide,
+    *,
+    tool_b: type[SimSide] = SimSide,
+    field_maps: tuple[FieldMap, ...] = (),
+    fields: tuple[str, ...] = FIELDS,
 ) -> World:
+    """The platform and two tools; `field_maps` are both tools' declared maps (`fields`:
+    what the platform's snapshots carry)."""
     await redis.flushdb()
     clock = Clock()
     tools = [
@@ -258,6 +274,7 @@ async def make_world(
             ownership={},
             conflict_strategy=strategy,
             conflict_window_s=WINDOW_S,
+            field_maps=field_maps,
         )
         for tool_id in ("tool-a", "tool-b")
     ]
@@ -266,16 +283,19 @@ async def make_world(
         integrations=tuple(tools),
     )
     queue: list[ChangeEvent] = []
+    maps: dict[str, object] = {"field_maps": [m.model_dump() for m in field_maps]}
     sides = {
-        "platform": SimSide(side_id="platform", is_platform=True, clock=clock, queue=queue),
-        "tool-a": tool_a(side_id="tool-a", clock=clock, queue=queue),
-        "tool-b": SimSide(side_id="tool-b", clock=clock, queue=queue),
+        "platform": SimSide(
+            side_id="platform", is_platform=True, clock=clock, queue=queue, fields=fields
+        ),
+        "tool-a": tool_a(side_id="tool-a", clock=clock, queue=queue, config_extra=maps),
+        "tool-b": tool_b(side_id="tool-b", clock=clock, queue=queue, config_extra=maps),
     }
     ctx = Context(
         settings=Settings(),
         config=config,
         store=StateStore(redis),
-        mappings={k: default_mapping() for k in sides},
+        mappings={"platform": default_mapping()} | {t.id: t.mapping() for t in tools},
         preset_connectors=dict(sides),
     )
     return World(

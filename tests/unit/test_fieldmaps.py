@@ -4,8 +4,9 @@ and the check against the fields a tool and the platform say they have."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from incident_sync.syncmodel.discovered import ToolField
@@ -243,3 +244,46 @@ def test_a_tool_field_written_twice_is_refused() -> None:
 def test_a_mapped_value_longer_than_the_field_keeps_is_refused() -> None:
     m = fm(platform="custom.Team", tool="short_description", value_map={"values": {"x": "y" * 161}})
     assert any("longer than" in p for p in check([m], TOOL, PLATFORM))
+
+
+# -- the schema the control API shows --------------------------------------------------------
+def _optional(**fields: st.SearchStrategy[object]) -> st.SearchStrategy[dict[str, object]]:
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+RAW_MAPS = st.builds(
+    lambda required, rest: {**required, **rest},
+    st.fixed_dictionaries(
+        {"platform": st.sampled_from(["title", "custom.Team"]), "tool": st.just("x")}
+    ),
+    _optional(
+        direction=st.sampled_from(["outbound", "inbound", "bidirectional"]),
+        template=st.sampled_from(["{title}", "a {{b}} c", "{x!r}", "{", "}", "{}", "{a[0]}", None]),
+        value_map=st.none()
+        | st.builds(
+            lambda given: {"values": {"a": "b"}, **given},
+            _optional(
+                unmapped=st.sampled_from(["skip", "default", "refuse"]),
+                default=st.sampled_from(["d", None]),
+                reverse_default=st.sampled_from(["r", None]),
+            ),
+        ),
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=RAW_MAPS)
+def test_the_schema_says_exactly_what_the_model_accepts(raw: dict[str, object]) -> None:
+    """The JSON schema carries the model's own rules (a template writes to the tool only and
+    is the only way of crossing, defaults where `unmapped: default` needs them, a template's
+    syntax), so what a client builds from the OpenAPI document is never refused for them,
+    and what the schema refuses the model refuses too."""
+    by_schema = Draft202012Validator(FieldMap.model_json_schema()).is_valid(raw)
+    try:
+        FieldMap.model_validate(raw)
+    except ValidationError:
+        by_model = False
+    else:
+        by_model = True
+    assert by_schema == by_model, raw

@@ -21,6 +21,9 @@ from incident_sync.syncmodel.matching import (
     normalised_title,
     plan_links,
 )
+from incident_sync.syncmodel.matching import (
+    mentions as mentioned,
+)
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
@@ -173,3 +176,16 @@ def test_the_first_winner_is_the_owner_then_the_operators_choice() -> None:
     assert first_winner(None, Initial.NEWER, early, late) is Owner.EXTERNAL
     assert first_winner(None, Initial.NEWER, late, early) is Owner.PLATFORM
     assert first_winner(None, Initial.NEWER, early, early) is Owner.PLATFORM
+
+
+def test_mentions_are_the_words_that_could_name_an_item_and_only_names_match() -> None:
+    words = mentioned(["See INC0010001, and OPS-12.", None, "(#42) for INC-7: 01HX9Z", ""])
+    assert {"INC0010001", "OPS-12", "#42", "INC-7", "01HX9Z"} <= words
+    assert not {"INC0010001,", "OPS-12.", "(#42)", "INC-7:"} & words
+    incidents = [inc(1)]
+    records = [
+        rec(1, mentions=tuple(mentioned(["Raised for INC-1."]))),
+        rec(2, mentions=tuple(mentioned(["INC-10 is another"]))),
+    ]
+    plan = plan_links(incidents, records, By.REFERENCE)
+    assert [(p.incident, p.record) for p in plan.pairs] == [("01J001", "sys001")]

@@ -142,8 +142,13 @@ async def test_catalog_endpoints(inc):
     severities = (await client.get("/v1/severities", headers=AUTH)).json()["severities"]
     assert {s["name"]: s["rank"] for s in severities} == {"Critical": 3, "Major": 2, "Minor": 1}
     fields = (await client.get("/v2/custom_fields", headers=AUTH)).json()["custom_fields"]
-    assert [f["name"] for f in fields] == ["External work notes", "Priority", "Affected team"]
-    assert [f["field_type"] for f in fields] == ["text", "single_select", "single_select"]
+    assert [f["name"] for f in fields] == [
+        "External work notes",
+        "Priority",
+        "Affected team",
+        "Affected service",
+    ]
+    assert [f["field_type"] for f in fields] == ["text", "single_select", "single_select", "text"]
     options = (
         await client.get(
             "/v1/custom_field_options", params={"custom_field_id": fields[1]["id"]}, headers=AUTH

@@ -13,11 +13,13 @@ import httpx
 
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import ConflictStrategy
+from incident_sync.syncmodel.matching import By
 from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate import keys
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
+from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore
 from incident_sync.syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from incident_sync.syncstate.timeline import Entry, Kind, Timeline
@@ -129,6 +131,21 @@ async def save_run(redis_url: str) -> None:
     await ReconcileStore(redis).save(
         ReconcileRun(id=RUN_A, tenant="acme", integration="snow-a", mode=RunMode.DRY_RUN)
     )
+    await redis.aclose()
+
+
+# A link job of snow-a, saved as the reconciler saves one.
+JOB_A = "lnk-00000000000a"
+
+
+def saved_job(admin: httpx.Client | None = None) -> None:
+    asyncio.run(save_job(CASES_STATE["redis"]))
+
+
+async def save_job(redis_url: str) -> None:
+    redis = connect(redis_url)
+    job = LinkJob(id=JOB_A, tenant="acme", integration="snow-a", by=By.CORRELATION, since_s=60)
+    await LinkJobStore(redis).save(job)
     await redis.aclose()
 
 

@@ -29,10 +29,12 @@ from redis.asyncio import Redis
 
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import ConflictStrategy
+from incident_sync.syncmodel.matching import By
 from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate import keys
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
+from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
 from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 from tests.integration.control.service import ControlService, start_control
@@ -50,6 +52,7 @@ KNOWN = {
     "conflict_id": "conflict-00000000000a",
     "entry_id": entry_id(COMMAND_ID),
     "run_id": "rec-00000000000a",
+    "job_id": "lnk-00000000000a",
     "record_id": "sys1",
     "ref": "INC-A",  # an incident with a timeline
 }
@@ -119,6 +122,9 @@ async def seed(redis_url: str) -> None:
     await DlqIndex(redis).add(DlqEntry.of(command, DeadReason.REJECTED, 1, "HTTP 400"))
     await ReconcileStore(redis).save(
         ReconcileRun(id=KNOWN["run_id"], tenant=tenant, integration=name, mode=RunMode.DRY_RUN)
+    )
+    await LinkJobStore(redis).save(
+        LinkJob(id=KNOWN["job_id"], tenant=tenant, integration=name, by=By.TITLE, since_s=60)
     )
     await redis.set(keys.link(tenant, name, KNOWN["record_id"]), "INC-A")
     entry = Entry(Kind.WRITTEN, (name,), ("title",), detail={"record": "sys1", "status": 200})

@@ -52,10 +52,13 @@ async def test_lists_the_incident_fields_with_kinds_and_values(
     environment = by_name["environment"]
     assert environment.required and environment.allowed == ("prod", "staging")
     assert by_name["customers_affected"].kind == "number"
+    # The API documents no value shape for a number: not written (a field map is refused).
+    assert not by_name["customers_affected"].writable
     assert "old_region" not in by_name  # soft-deleted
     # every field an incident of the sandbox carries is described
     assert set(DEFAULT_FIELDS) <= set(by_name)
-    assert all(f.max_length is None and f.writable for f in by_name.values())
+    assert all(f.max_length is None for f in by_name.values())
+    assert all(f.writable for f in by_name.values() if f.name != "customers_affected")
 
 
 async def test_follows_the_pages(dd: Harness, connector: DatadogConnector) -> None:

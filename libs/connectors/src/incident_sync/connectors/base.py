@@ -11,17 +11,23 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
 import httpx
 
+from incident_sync.connectors.metrics import FIELD_MAP_REFUSALS
 from incident_sync.syncmodel import limits
 from incident_sync.syncmodel.config import IntegrationConfig
+from incident_sync.syncmodel.declared import MappingRefused, declared
 from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.mapping import FieldMapping
+
+log = logging.getLogger(__name__)
 
 
 class WebhookRejected(Exception):
@@ -76,6 +82,8 @@ class RecordState:
     platform_incident_id: str | None = None
     # When the record last changed, by the tool's clock (None where the tool does not say).
     updated_at: datetime | None = None
+    # When it was made, by the tool's clock (None where the tool does not say).
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,74 @@ class Connector(abc.ABC):
         stored, where the tool reports them (`Written`).
         """
 
+    # -- declared field maps (`IntegrationConfig.field_maps`) -------------------------------
+    # A connector that maps its values in code calls these at its edges; one that writes
+    # native columns through the mapping engine gets them from `self.mapping` as it is.
+    def split_declared(
+        self, fields: Mapping[str, str | None], context: Mapping[str, str | None] | None = None
+    ) -> tuple[dict[str, str | None], dict[str, str | None]]:
+        """(the fields the connector's own code writes, tool field -> value for the declared
+        maps). A value a value map refuses is a non-retryable ToolError with the map's reason:
+        nothing is sent, and the write is dead-lettered where an operator sees why."""
+        maps = declared(self.mapping)
+        if maps is None:
+            return dict(fields), {}
+        with self._refusals():
+            return maps.split(fields, context)
+
+    def to_native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        """`fields` as the native columns the side's mapping writes (a connector that writes
+        through the mapping engine); a refused value is a ToolError as in `split_declared`."""
+        with self._refusals():
+            return self.mapping.to_native(fields)
+
+    def to_canonical(self, native: Mapping[str, str | None]) -> dict[str, str | None]:
+        """A record's native columns as platform fields through the side's mapping (a
+        connector that reads through the mapping engine); a value a declared map refuses is
+        reported as in `join_declared`."""
+        self._report_refusals(native)
+        return {str(k): v for k, v in self.mapping.to_canonical(native).items()}
+
+    def _report_refusals(self, native: Mapping[str, str | None]) -> None:
+        maps = declared(self.mapping)
+        for platform_field, reason in maps.refusals(native) if maps is not None else ():
+            FIELD_MAP_REFUSALS.labels(self.config.id, platform_field).inc()
+            log.warning(
+                "a value its field map refuses is not taken in",
+                extra={"integration": self.config.id, "field": platform_field, "reason": reason},
+            )
+
+    @contextlib.contextmanager
+    def _refusals(self) -> Iterator[None]:
+        try:
+            yield
+        except MappingRefused as exc:
+            reason = f"{self.config.id}: refused by its field map: {exc}"
+            raise ToolError(reason, retryable=False) from None
+
+    def join_declared(
+        self, own: Mapping[str, str | None], native: Mapping[str, str | None]
+    ) -> dict[str, str | None]:
+        """A record's platform fields: what the connector's own code read and the declared
+        maps' fields, crossed from `native` (the record's values of `declared_reads`)."""
+        maps = declared(self.mapping)
+        if maps is None:
+            return dict(own)
+        self._report_refusals(native)
+        return maps.joined(own, native)
+
+    @property
+    def declared_reads(self) -> frozenset[str]:
+        """The tool fields the declared maps take in: what a read must ask the tool for."""
+        maps = declared(self.mapping)
+        return frozenset() if maps is None else maps.tool_fields()
+
+    @property
+    def declared_writes(self) -> frozenset[str]:
+        """The tool fields the declared maps write."""
+        maps = declared(self.mapping)
+        return frozenset() if maps is None else maps.written_tool_fields()
+
     # -- limits ------------------------------------------------------------------------------
     async def field_limits(self) -> Mapping[str, int]:
         """Maximum characters per canonical field (`LIMITS` unless the instance says)."""
@@ -166,10 +242,18 @@ class Connector(abc.ABC):
         """`fields` as they are sent: each value cut to the tool's limit (idempotent).
 
         The delivery fits a command before it records what it writes, so the echo of a cut
-        value is known as ours; `create` and `update` fit again (a no-op then), so every
+        value is known as ours (and a value a declared map skips is neither sent nor
+        remembered: `sendable`); `create` and `update` fit again (a no-op then), so every
         caller writes within the limits.
         """
-        return limits.fit(fields, await self.field_limits())
+        return limits.fit(self.sendable(fields), await self.field_limits())
+
+    def sendable(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
+        """`fields` less those the declared maps skip: they are not sent, so the tool keeps
+        its value there and nothing is remembered as written."""
+        maps = declared(self.mapping)
+        skipped = maps.skipped(fields) if maps is not None else frozenset()
+        return {k: v for k, v in fields.items() if k not in skipped}
 
     # -- batch reads (the reconciler) ------------------------------------------------------
     # How many records a batched read asks for at once, and how many single reads the

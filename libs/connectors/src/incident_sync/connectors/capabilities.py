@@ -11,8 +11,9 @@ interface to refuse.
 - `CommentThread`: the tool keeps comments with ids; `add_comment` returns the new id (the
   delivery maps it), `edit_comment` / `delete_comment` where `supports_comment_edits`.
   Without it a comment is appended through `update(..., {"comment": ...})`.
-- `ChangeFeed`: the tool lists the records changed since a time (`changed_since`: the
-  reconciler's polling fallback). Without it the poller reports the side `unsupported`.
+- `ChangeFeed`: the tool lists the records changed since a time (`changed_since`, linked
+  ones: the reconciler's polling fallback; `recent`, linked or not: what linking existing
+  records matches). Without it the poller reports the side `unsupported`.
 - `FieldCatalogue`: the tool lists its fields (`fields`: name, kind, required, allowed values,
   length limit, read from the tool itself: `im integration fields`), so field mappings can be
   checked against them when written.
@@ -80,6 +81,12 @@ class ChangeFeed(Role):
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """The records changed at or after `since` (the polling fallback for missed
         webhooks), comments included."""
+
+    @abc.abstractmethod
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every record created or changed at or after `since`, linked to an incident or
+        not (what `im integration link --auto` matches), as the tool's own search lists
+        them; comments are not read."""
 
 
 class FieldCatalogue(Role):

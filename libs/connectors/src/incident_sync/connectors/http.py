@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from incident_sync.connectors.base import Connector, ToolError, classify_http_error
+from incident_sync.connectors.base import Connector, RequestNotSent, ToolError, classify_http_error
 from incident_sync.connectors.transport import body_json, bound_auth, json_object, send
 
 Params = Mapping[str, str | int]
@@ -215,9 +215,9 @@ class ToolConnector(Connector, Generic[C]):
         return httpx.AsyncClient(timeout=self.config.timeout_s)
 
     def _required(self, what: str, *values: SecretStr | str | None) -> list[str]:
-        """The credentials `values`, as plain strings; a non-retryable ToolError naming `what`
-        (never a value) when one is not configured."""
+        """The credentials `values`, as plain strings; `RequestNotSent` naming `what` (never a
+        value) when one is not configured: no request can be made, so none reaches the tool."""
         out = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values if v]
         if len(out) < len(values):
-            raise ToolError(f"{self.config.id}: {what} required", retryable=False)
+            raise RequestNotSent(f"{self.config.id}: {what} required")
         return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 # `code` is the HTTP status, or `timeout` / `error` when no answer came: a bounded set.
 TIMEOUT: Final = "timeout"
@@ -17,4 +17,12 @@ TOOL_REQUEST_SECONDS: Final = Histogram(
     "or failed connection), by the integration's configured name, HTTP method and status.",
     ["integration", "method", "code"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+FIELD_MAP_REFUSALS: Final = Counter(
+    "incident_sync_field_map_refusals_total",
+    "A tool's value of a mapped field that its value map refuses to take in (`unmapped: "
+    "refuse`): the platform keeps its value, and the log says which. By the integration's "
+    "configured name and the platform field.",
+    ["integration", "field"],
 )

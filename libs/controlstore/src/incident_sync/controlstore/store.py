@@ -79,6 +79,13 @@ def audit_entry(
     }
 
 
+async def append_audit(redis: Redis, tenant: str | None, entry: Mapping[str, Any]) -> None:
+    """Append an entry (`audit_entry`) to `tenant`'s audit trail (None: the system's); what
+    the control service records, and the reconciler for the links a job makes."""
+    stream = keys.audit(tenant) if tenant else keys.SYSTEM_AUDIT
+    await redis.xadd(stream, {"e": orjson.dumps(entry)}, maxlen=AUDIT_MAXLEN, approximate=True)
+
+
 def changed_secrets(
     before: StoredSide | None, after: StoredSide | None, keyring: Keyring
 ) -> list[str]:
@@ -220,10 +227,7 @@ class ControlStore:
 
     # -- audit -------------------------------------------------------------------------------
     async def record(self, tenant: str | None, entry: Mapping[str, Any]) -> None:
-        stream = keys.audit(tenant) if tenant else keys.SYSTEM_AUDIT
-        await self.redis.xadd(
-            stream, {"e": orjson.dumps(entry)}, maxlen=AUDIT_MAXLEN, approximate=True
-        )
+        await append_audit(self.redis, tenant, entry)
 
     async def audit(
         self,

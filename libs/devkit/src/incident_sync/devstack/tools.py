@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from incident_sync.devstack.optional import DD_API_KEY, DD_APP_KEY
 from incident_sync.devstack.stack import SN_HUMAN, SN_HUMAN_PASSWORD, Stack
 
 T = TypeVar("T")
@@ -78,6 +79,17 @@ class Tools:
         )
         return found
 
+    def create_dd(self, title: str) -> dict[str, Any]:
+        """An incident a person declares in Datadog (through its API, as its UI does)."""
+        if self.dd is None:
+            raise RuntimeError("that tool is not part of this stack")
+        keys = {"DD-API-KEY": DD_API_KEY, "DD-APPLICATION-KEY": DD_APP_KEY}
+        body = {"data": {"type": "incidents", "attributes": {"title": title}}}
+        r = self.dd.post("/api/v2/incidents", json=body, headers=keys)
+        r.raise_for_status()
+        incident: dict[str, Any] = r.json()["data"]
+        return incident
+
     def edit_dd(self, dd_id: str, **fields: Any) -> None:
         """title, state (active/stable/resolved), severity (SEV-n), summary."""
         self._ui(self.dd, "PATCH", f"/_sandbox/incidents/{dd_id}", **fields)
@@ -103,6 +115,11 @@ class Tools:
             self.jira, "GET", f"/_sandbox/issues?label=incident-sync-{incident_id}"
         )["issues"]
         return issues
+
+    def create_jira(self, **fields: Any) -> dict[str, Any]:
+        """An issue a person raises in Jira (`summary`, `description`, `labels`, ...)."""
+        issue: dict[str, Any] = self._ui(self.jira, "POST", "/_sandbox/issues", **fields)
+        return issue
 
     def jira_issue(self, issue_id: str) -> dict[str, Any]:
         issue: dict[str, Any] = self._ui(self.jira, "GET", f"/_sandbox/issues/{issue_id}")
@@ -134,6 +151,11 @@ class Tools:
         )["incidents"]
         return found
 
+    def create_pd(self, **fields: Any) -> dict[str, Any]:
+        """An incident a responder triggers in PagerDuty (`title`, `incident_key`, ...)."""
+        incident: dict[str, Any] = self._ui(self.pd, "POST", "/_sandbox/incidents", **fields)
+        return incident
+
     def pd_incident(self, pd_id: str) -> dict[str, Any]:
         incident: dict[str, Any] = self._ui(self.pd, "GET", f"/_sandbox/incidents/{pd_id}")
         return incident
@@ -141,6 +163,10 @@ class Tools:
     def edit_pd(self, pd_id: str, **fields: Any) -> None:
         """title, status, priority (name), assignee (e-mail), escalation_policy (name), user."""
         self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/edit", **fields)
+
+    def set_pd_custom_fields(self, pd_id: str, **values: Any) -> None:
+        """A responder sets incident custom field values, by field name."""
+        self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/custom_fields", values=values)
 
     def note_pd(self, pd_id: str, content: str) -> None:
         self._ui(self.pd, "POST", f"/_sandbox/incidents/{pd_id}/notes", content=content)

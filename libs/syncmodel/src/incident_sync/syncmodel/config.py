@@ -23,9 +23,10 @@ from pydantic import (
     model_validator,
 )
 
+from incident_sync.syncmodel.declared import DeclaredMapping
 from incident_sync.syncmodel.destination import BASE_URL_PATTERN
+from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates, uncarried
 from incident_sync.syncmodel.fields import (
-    CanonicalName,
     ConflictStrategy,
     Direction,
     ReopenPolicy,
@@ -98,8 +99,13 @@ class IntegrationConfig(BaseModel):
     # Paused by an operator: its changes wait (held in order) and are delivered on resume.
     paused: bool = False
     timeout_s: float = Field(default=10.0, gt=0, le=300)
-    # Field ownership by canonical field; None = the tool type's defaults, {} = no rules.
-    ownership: dict[CanonicalName, FieldOwnership] | None = None
+    # Declared field maps: a platform field (canonical or `custom.<name>`) to a tool field,
+    # with a direction and a value map or a text template (`syncmodel.fieldmaps`); checked
+    # against the fields both sides list where they are written (the control API).
+    field_maps: tuple[FieldMap, ...] = Field(default=(), max_length=200)
+    # Field ownership by platform field (canonical or `custom.<name>`); None = the tool
+    # type's defaults, {} = no rules.
+    ownership: dict[PlatformFieldName, FieldOwnership] | None = None
     conflict_strategy: ConflictStrategy = ConflictStrategy.LAST_WRITE_WINS
     # Two sides changing one field within this many seconds (by their own clocks) conflict.
     conflict_window_s: float = Field(default=5.0, ge=0, le=86_400)
@@ -146,6 +152,18 @@ class IntegrationConfig(BaseModel):
             )
         return features
 
+    @field_validator("field_maps")
+    @classmethod
+    def _field_maps_agree(
+        cls, maps: tuple[FieldMap, ...], info: ValidationInfo
+    ) -> tuple[FieldMap, ...]:
+        tool = info.data.get("type")
+        if maps and tool is not None and traits_of(tool).platform:
+            raise ValueError("the platform maps no fields: field maps are an integration's")
+        # Two maps writing one tool field (and the like) are the field check's to refuse
+        # (the control API, `parse_config`): a JSON schema cannot say it.
+        return maps
+
     @field_validator("options")
     @classmethod
     def _options_the_connector_reads(
@@ -158,8 +176,13 @@ class IntegrationConfig(BaseModel):
         return options
 
     def mapping(self) -> FieldMapping:
-        """The side's field map. Reads no file: a `mapping_file` must have been read into
-        `field_map` where the config was loaded (`resolve_mapping`)."""
+        """The side's field map, its declared `field_maps` over it. Reads no file: a
+        `mapping_file` must have been read into `field_map` where the config was loaded
+        (`resolve_mapping`)."""
+        own = self._own_mapping()
+        return DeclaredMapping(own, self.field_maps) if self.field_maps else own
+
+    def _own_mapping(self) -> FieldMapping:
         if self.field_map is not None:
             mapping = FieldMapping(self.field_map)
         elif self.mapping_file is not None:
@@ -275,6 +298,13 @@ def parse_config(raw: object, *, source: str, read: MappingReader) -> SyncConfig
         config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {describe(exc, guide_keys())}") from None
+    # What the control API's field check refuses and needs no tool to see (the sides file
+    # has no such check: its maps' fields are the tools' to know).
+    problems = [
+        p for i in config.integrations for p in duplicates(i.field_maps) + uncarried(i.field_maps)
+    ]
+    if problems:
+        raise ConfigError(f"{source}: field_maps: " + "; ".join(problems))
     try:
         return config.model_copy(
             update={

@@ -18,7 +18,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -74,16 +74,68 @@ class ValueMap(BaseModel):
         return inverse if len(inverse) == len(self.values) else None
 
 
+# A template's text: `{name}` placeholders (no format spec, conversion or index), `{{` and
+# `}}` for braces; what `placeholders` accepts, as a pattern the API's schema shows.
+TEMPLATE_PATTERN: Final = r"^([^{}]|\{\{|\}\}|\{[^{}!:\[\]]+\})*$"
+
+
+def _rules_in_schema(schema: dict[str, Any]) -> None:
+    """The rules `_one_way_of_crossing` checks, in the JSON schema (the control API's
+    OpenAPI document), so a client sees them before a request is refused."""
+
+    def direction_in(*names: str) -> dict[str, Any]:
+        # No `direction` is bidirectional, its default.
+        given = {"required": ["direction"], "properties": {"direction": {"enum": list(names)}}}
+        return (
+            {"anyOf": [{"not": {"required": ["direction"]}}, given]}
+            if ("bidirectional" in names)
+            else given
+        )
+
+    def needs(key: str) -> dict[str, Any]:
+        value_map = {"required": [key], "properties": {key: {"type": "string"}}}
+        return {"properties": {"value_map": value_map}}
+
+    by_default = {
+        "required": ["value_map"],
+        "properties": {
+            "value_map": {
+                "required": ["unmapped"],
+                "properties": {"unmapped": {"const": "default"}},
+            }
+        },
+    }
+    schema["allOf"] = [
+        {  # a template writes to the tool, and is the only way of crossing
+            "if": {"required": ["template"], "properties": {"template": {"type": "string"}}},
+            "then": {
+                "required": ["direction"],
+                "properties": {"direction": {"const": "outbound"}, "value_map": {"type": "null"}},
+            },
+        },
+        {
+            "if": {"allOf": [by_default, direction_in("outbound", "bidirectional")]},
+            "then": needs("default"),
+        },
+        {
+            "if": {"allOf": [by_default, direction_in("inbound", "bidirectional")]},
+            "then": needs("reverse_default"),
+        },
+    ]
+
+
 class FieldMap(BaseModel):
     """One declared mapping of an integration."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_rules_in_schema)
 
     platform: PlatformFieldName
     tool: ToolFieldName
     direction: Direction = Direction.BIDIRECTIONAL
     value_map: ValueMap | None = None
-    template: str | None = Field(default=None, min_length=1, max_length=10_000)
+    template: str | None = Field(
+        default=None, min_length=1, max_length=10_000, pattern=TEMPLATE_PATTERN
+    )
 
     @model_validator(mode="after")
     def _one_way_of_crossing(self) -> FieldMap:
@@ -203,13 +255,15 @@ def render(template: str, values: Mapping[str, str | None]) -> str:
 
 # -- the check against what the tool and the platform have ------------------------------------
 # Which kinds a value of one kind can be written into without a value map.
+# Text and options go into references and users by name: the connector resolves the record
+# the name stands for, and reports a name it cannot resolve.
 _FITS: Final[Mapping[FieldKind, frozenset[FieldKind]]] = {
-    "string": frozenset({"string", "text"}),
-    "text": frozenset({"string", "text"}),
+    "string": frozenset({"string", "text", "reference", "user"}),
+    "text": frozenset({"string", "text", "reference", "user"}),
     "number": frozenset({"number", "string", "text"}),
     "boolean": frozenset({"boolean", "string", "text"}),
     "datetime": frozenset({"datetime", "string", "text"}),
-    "option": frozenset({"option", "string", "text"}),
+    "option": frozenset({"option", "string", "text", "reference"}),
     "options": frozenset({"options", "string", "text"}),
     "user": frozenset({"user", "string", "text"}),
     "reference": frozenset({"reference", "string", "text"}),
@@ -226,7 +280,7 @@ def check(
     all hold."""
     tool_fields = {f.name: f for f in tool}
     platform_fields = {f.name: f for f in platform}
-    problems = _duplicates(mappings)
+    problems = duplicates(mappings)
     for m in mappings:
         target = tool_fields.get(m.tool)
         source = platform_fields.get(m.platform)
@@ -252,7 +306,23 @@ def check(
     return problems
 
 
-def _duplicates(mappings: Sequence[FieldMap]) -> list[str]:
+def uncarried(mappings: Sequence[FieldMap]) -> list[str]:
+    """Templates naming what a write does not carry: a write carries the fields that changed,
+    not the incident's others nor its link, so such a template would be filled with blanks.
+    For now a template names only its own field."""
+    problems: list[str] = []
+    for m in mappings:
+        if m.template is not None and (other := placeholders(m.template) - {m.platform}):
+            problems.append(
+                f"{m.name}: a template may name only its own field {{{m.platform}}} for now; "
+                f"{sorted(other)} are not carried with a write"
+            )
+    return problems
+
+
+def duplicates(mappings: Sequence[FieldMap]) -> list[str]:
+    """A tool field written by two maps, or a platform field taken in by two: the problems
+    that need no field list to see."""
     problems: list[str] = []
     written: dict[str, FieldMap] = {}
     taken: dict[str, FieldMap] = {}

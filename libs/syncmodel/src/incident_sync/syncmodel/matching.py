@@ -81,6 +81,16 @@ def normalised_title(title: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# A reference or id as people write one in a field: INC0010001, OPS-12, INC-123, #42, a ULID.
+_WORD: Final = re.compile(r"#?[0-9A-Za-z](?:[0-9A-Za-z_.\-]*[0-9A-Za-z])?")
+
+
+def mentions(texts: Iterable[str | None]) -> frozenset[str]:
+    """The words of `texts` that could name an item of the other side (what `Candidate`'s
+    `mentions` holds): `plan_links` keeps those that are some item's id or reference."""
+    return frozenset(w for text in texts if text for w in _WORD.findall(text))
+
+
 def plan_links(
     incidents: Iterable[Candidate],
     records: Iterable[Candidate],

@@ -236,6 +236,22 @@ def reconcile_heals(tenant: str, integration: str) -> str:
     return f"{_reconcile(tenant)}heals:{integration}"
 
 
+# -- linking what exists (`syncstate.linkjobs`) ---------------------------------------------------
+def link_job(tenant: str, job_id: str) -> str:
+    """A job of `im integration link --auto` (JSON, kept `linkjobs.JOB_TTL_S`)."""
+    return f"{tenant_prefix(tenant)}linkjob:{job_id}"
+
+
+def link_jobs(tenant: str, integration: str) -> str:
+    """Sorted set of the integration's link job ids by request time (the newest kept)."""
+    return f"{tenant_prefix(tenant)}linkjobs:{integration}"
+
+
+def link_job_queue(tenant: str, integration: str) -> str:
+    """List of the integration's link jobs asked for and not taken yet (ids)."""
+    return f"{tenant_prefix(tenant)}linkjobs:queue:{integration}"
+
+
 # -- the incidents' timelines (`syncstate.timeline`) ---------------------------------------------
 def timeline(tenant: str, incident: str) -> str:
     """Stream: every decision about the incident (capped, TTL)."""

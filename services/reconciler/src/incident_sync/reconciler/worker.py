@@ -4,8 +4,9 @@ schedule and its polling.
 Every round (a third of the lease time, at most `tick_s`): reload the config if it changed,
 renew or take the leases of the tenant's sides (the platform and each integration), and keep
 one task per side held. A side's task serves the integration's queued runs (requested through
-the control API, or queued by its schedule) and polls the side when its interval is due. A
-lease lost stops its task at once; a run it interrupts is recorded as failed.
+the control API, or queued by its schedule), then its queued link jobs (`reconciler.linker`),
+and polls the side when its interval is due. A lease lost stops its task at once; a run or
+job it interrupts is recorded as failed.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from redis.asyncio import Redis
 from incident_sync.controlstore import stats as counters
 from incident_sync.reconciler.engine import Engine
 from incident_sync.reconciler.leases import Leases
+from incident_sync.reconciler.linker import Linker
 from incident_sync.reconciler.poller import Poller
 from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.settings import ReconcilerSettings
 from incident_sync.reconciler.sides import Sides
 from incident_sync.syncmodel.events import utcnow
 from incident_sync.syncstate import keys
+from incident_sync.syncstate.linkjobs import JobStatus, LinkJob, LinkJobStore
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import (
     ReconcileRun,
@@ -50,6 +53,8 @@ class Reconciler:
         self.publisher = Publisher(settings, redis)
         timeline = Timeline(redis, settings.timeline_max_entries, settings.timeline_retention_s)
         self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance, timeline)
+        self.link_jobs = LinkJobStore(redis)
+        self.linker = Linker(sides, self.link_jobs, self.publisher, redis, settings.instance)
         self.poller = Poller(
             sides,
             self.store,
@@ -123,6 +128,8 @@ class Reconciler:
                     await self._schedule(side)
                     while (run := await self.store.next_request(self.tenant, side)) is not None:
                         await self._execute(run)
+                    while (job := await self.link_jobs.next_request(self.tenant, side)) is not None:
+                        await self._link(job)
                 if self.sides.pollable(side) and await self.poller.due(self.tenant, side):
                     await self.poller.poll(self.tenant, side)
                     self.last_polls[side] = utcnow().isoformat()
@@ -164,8 +171,47 @@ class Reconciler:
                 done.discrepancies_found,
             )
 
+    async def _link(self, job: LinkJob) -> None:
+        running = job.model_copy(
+            update={
+                "status": JobStatus.RUNNING,
+                "started_at": utcnow(),
+                "worker": self.settings.instance,
+            }
+        )
+        await self.link_jobs.save(running)
+        try:
+            done = await self.linker.run(running)
+        except asyncio.CancelledError:
+            stopped = running.model_copy(
+                update={
+                    "status": JobStatus.FAILED,
+                    "finished_at": utcnow(),
+                    "error": "interrupted: this reconciler lost its lease or stopped (a rerun "
+                    "links the rest)",
+                }
+            )
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.link_jobs.save(stopped))
+            raise
+        await self.link_jobs.save(done)
+
     async def _fail_orphaned(self, integration: str) -> None:
-        """Runs left `running` by a reconciler that died holding this lease."""
+        """Runs and link jobs left `running` by a reconciler that died holding this lease."""
+        for job in await self.link_jobs.history(self.tenant, integration, limit=20):
+            if job.status is JobStatus.RUNNING and job.worker != self.settings.instance:
+                stopped = (
+                    f"the reconciler running it ({job.worker}) stopped; a rerun links the rest"
+                )
+                await self.link_jobs.save(
+                    job.model_copy(
+                        update={
+                            "status": JobStatus.FAILED,
+                            "finished_at": utcnow(),
+                            "error": stopped,
+                        }
+                    )
+                )
         for run in await self.store.history(self.tenant, integration, limit=20):
             if run.status is RunStatus.RUNNING and run.worker != self.settings.instance:
                 await self.store.save(

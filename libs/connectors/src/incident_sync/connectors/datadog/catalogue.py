@@ -14,6 +14,10 @@ Kinds: dropdown -> option, multiselect -> options (both with their valid values,
 stores them: `value`, e.g. `SEV-1`), textbox -> text (Datadog's free text box), textarray,
 metric tag and autocomplete (services, teams) -> options (any value unless valid values are
 given), number -> number, datetime -> datetime; an unknown type is listed as `string`.
+Number and datetime fields are listed as not writable: the incidents API documents no value
+shape for them (`IncidentFieldAttributes` has single and multiple string values only), so
+the connector does not write them (`connectors.datadog.values`) and a field map onto one is
+refused where it is declared.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ KINDS: Final[Mapping[int, FieldKind]] = {
     7: "number",
     8: "datetime",
 }
+UNWRITTEN: Final = frozenset({7, 8})  # number, datetime: no documented value shape
 TITLE: Final = ToolField(name="title", label="Title", kind="string", required=True)
 
 
@@ -61,6 +66,7 @@ def tool_field(definition: Mapping[str, Any]) -> ToolField | None:
         kind=kind,
         required=attributes.get("required") is True,
         allowed=_allowed(attributes.get("valid_values")),
+        writable=kind_code not in UNWRITTEN,
     )
 
 

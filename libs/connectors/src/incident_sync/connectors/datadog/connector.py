@@ -15,6 +15,8 @@ Options (`IntegrationConfig.options`):
 host (https://api.datadoghq.eu, ...).
 Limits: the incidents API reference gives no maximum for a title or a textbox field, so
 nothing is cut here (`LIMITS` is empty).
+Declared field maps are written as `attributes.fields.<name>` and read from every incident
+read (`connectors.datadog.values`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from incident_sync.connectors.datadog.fields import (
     version_of,
 )
 from incident_sync.connectors.datadog.options import DatadogOptions
+from incident_sync.connectors.datadog.values import NotWritable, native_values, to_dd
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
@@ -53,6 +56,9 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 
 
 class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, FieldCatalogue):
+    # The account's field definitions by name, read once per connector for declared maps.
+    _definitions: dict[str, Mapping[str, Any]] | None = None
+
     @cached_property
     def options(self) -> DatadogOptions:
         return DatadogOptions.of(self.config)
@@ -90,12 +96,14 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
 
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """The incidents list has no time filter: every linked incident modified since."""
+        return [r for r in await self.recent(since) if r.platform_incident_id is not None]
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every incident modified since then (made since then too), ours or not."""
         out = []
         async for incident in self.client.list_incidents():
             record = self._record(incident)
-            if record.platform_incident_id is not None and (
-                record.updated_at is None or record.updated_at >= since
-            ):
+            if record.updated_at is None or record.updated_at >= since:
                 out.append(record)
         return out
 
@@ -114,7 +122,8 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        attributes = self._attributes(await self.fit(fields))
+        own, declared = self.split_declared(await self.fit(fields))
+        attributes = await self._with_declared(self._attributes(own), declared)
         attributes.setdefault("title", f"Incident {platform_incident_id}")
         attributes["customer_impacted"] = False
         native = attributes.setdefault("fields", {})
@@ -133,11 +142,48 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         """One PATCH; its answer is the incident as stored."""
         fields = await self.fit(fields)
-        attributes = self._attributes(fields)
+        own, declared = self.split_declared(fields)
+        attributes = await self._with_declared(self._attributes(own), declared)
         if not attributes:
             return Written()
         record = self._record(await self.client.update_incident(external_id, attributes))
         return Written(record.version, stored_values(fields, record.fields))
+
+    async def field_definitions(self) -> dict[str, Mapping[str, Any]]:
+        """The account's incident field definitions (their attributes) by name, read once
+        per connector."""
+        if self._definitions is None:
+            found: dict[str, Mapping[str, Any]] = {}
+            for definition in await self.client.user_defined_fields():
+                attributes = definition.get("attributes")
+                if isinstance(attributes, dict) and not attributes.get("deleted"):
+                    found[str(attributes.get("name"))] = attributes
+            self._definitions = found
+        return self._definitions
+
+    async def _with_declared(
+        self, attributes: dict[str, object], declared: Mapping[str, str | None]
+    ) -> dict[str, object]:
+        """`attributes` with the declared maps' `fields.<name>` values (`datadog.values`);
+        a field the account lacks, one the link lives in, or one whose values have no
+        documented shape is a non-retryable ToolError before anything is sent."""
+        if not declared:
+            return attributes
+        definitions = await self.field_definitions()
+        linking = {self.field_map.correlation_field, self.options.ref_field}
+        native: dict[str, object] = {}
+        for name, value in declared.items():
+            definition = definitions.get(name)
+            if definition is None or name in linking:
+                why = "holds the link" if name in linking else "is not a field of the account"
+                raise ToolError(f"Datadog: {name!r} {why}", retryable=False)
+            try:
+                native[name] = to_dd(definition, value)
+            except NotWritable as exc:
+                raise ToolError(f"Datadog: {exc}", retryable=False) from None
+        existing = attributes.get("fields")
+        own = existing if isinstance(existing, dict) else {}
+        return {**attributes, "fields": {**native, **own}}
 
     def _attributes(self, fields: Mapping[str, str | None]) -> dict[str, object]:
         attributes: dict[str, object] = {}
@@ -166,11 +212,15 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
         public_id = attrs.get("public_id")
         return RecordState(
             external_id=str(incident.get("id")),
-            fields=self.field_map.canonical(attrs),
+            fields=self.join_declared(
+                self.field_map.canonical(attrs),
+                native_values(attrs.get("fields"), self.declared_reads),
+            ),
             reference=f"IR-{public_id}" if isinstance(public_id, int) else None,
             version=version_of(attrs.get("modified")),
             platform_incident_id=self.field_map.platform_incident(attrs),
             updated_at=_time(attrs.get("modified")),
+            created_at=_time(attrs.get("created")),
         )
 
 

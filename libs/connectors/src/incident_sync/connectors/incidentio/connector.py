@@ -146,6 +146,10 @@ class IncidentIoConnector(
                 out.append(self._record(incident))
         return out
 
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """The platform's incidents are each its own record: those changed since then."""
+        return await self.changed_since(since)
+
     async def find_linked(self, platform_incident_id: str) -> str | None:
         # The platform incident is its own record: linked means "still exists".
         try:
@@ -208,4 +212,5 @@ def _record(incident: Mapping[str, Any], fields: dict[str, str | None]) -> Recor
         version=updated_at if isinstance(updated_at, str) else None,
         platform_incident_id=incident_id,
         updated_at=parse_timestamp(updated_at),
+        created_at=parse_timestamp(incident.get("created_at")),
     )

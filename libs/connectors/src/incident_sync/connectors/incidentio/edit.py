@@ -10,6 +10,9 @@
   from other tools are written where responders can see them, in a custom field;
 - priority -> the custom field named by `priority_field` (default "Priority"): a
   single-select by option value, or a text field; left out when the account has no such field;
+- `custom.<name>` (an integration's declared field map into one of the platform's custom
+  fields) -> that field's entry (`custom_entry`: text, numeric, link, single- and
+  multi-select by option value);
 - assignee -> the incident lead role (`incident_role_assignments`, by e-mail address; None
   leaves the role unassigned).
 Values the account does not know raise a non-retryable ToolError: retrying cannot help until
@@ -23,8 +26,15 @@ from typing import Any, Final
 
 from incident_sync.connectors.base import ToolError
 from incident_sync.connectors.incidentio.client import IncidentIoClient
+from incident_sync.connectors.incidentio.fields import CUSTOM_PREFIX
 from incident_sync.syncmodel.fields import Field, Status
 
+# How each plain custom field type takes its value in an entry.
+_PLAIN_VALUES: Final[Mapping[str, str]] = {
+    "text": "value_text",
+    "numeric": "value_numeric",
+    "link": "value_link",
+}
 STATUS_CATEGORY: Final[Mapping[str, str]] = {Status.OPEN: "live", Status.CLOSED: "closed"}
 
 Lookup = Callable[..., Awaitable[list[dict[str, Any]]]]
@@ -54,11 +64,20 @@ async def edit_body(
         values = [{"value_text": note}] if note else []
         body["custom_field_entries"] = [{"custom_field_id": field_id, "values": values}]
     if Field.PRIORITY in fields and priority_field:
-        entry = await priority_entry(client, priority_field, fields[Field.PRIORITY])
+        entry = await custom_entry(client, priority_field, fields[Field.PRIORITY])
         if entry is not None:
             entries = body.setdefault("custom_field_entries", [])
             assert isinstance(entries, list)
             entries.append(entry)
+    for name, value in fields.items():
+        if not name.startswith(CUSTOM_PREFIX):
+            continue  # an integration's declared map into one of the platform's custom fields
+        entry = await custom_entry(client, name[len(CUSTOM_PREFIX) :], value)
+        if entry is None:
+            raise ToolError(f"incident.io: no custom field {name!r}", retryable=False)
+        entries = body.setdefault("custom_field_entries", [])
+        assert isinstance(entries, list)
+        entries.append(entry)
     if Field.ASSIGNEE in fields:
         assignment: dict[str, object] = {"incident_role_id": await lead_role_id(client)}
         if email := fields[Field.ASSIGNEE]:
@@ -67,38 +86,50 @@ async def edit_body(
     return body
 
 
-async def priority_entry(
-    client: IncidentIoClient, name: str, priority: str | None
+async def custom_entry(
+    client: IncidentIoClient, name: str, value: str | None
 ) -> dict[str, object] | None:
-    """The custom field entry holding `priority`; None when the account has no such field."""
+    """The custom field entry setting the field called `name` to `value` (None or "": unset);
+    None when the account has no such field. Text and numeric fields take the value, a link
+    field a URL, a single-select the option whose value it is, a multi-select the options it
+    names separated by ", " (how a multi-select reads as `custom.<name>`). Any other type
+    (catalog-backed fields among them) or an unknown option is a non-retryable ToolError."""
     wanted = name.casefold()
     found = await _find(client.custom_fields, lambda f: str(f.get("name", "")).casefold() == wanted)
     if not found:
         return None
     field = found[0]
     field_id = str(field["id"])
-    if not priority:
+    if not value:
         return {"custom_field_id": field_id, "values": []}
-    if field.get("field_type") == "text":
-        return {"custom_field_id": field_id, "values": [{"value_text": priority}]}
-    if field.get("field_type") != "single_select":
+    kind = str(field.get("field_type"))
+    if kind in _PLAIN_VALUES:
+        return {"custom_field_id": field_id, "values": [{_PLAIN_VALUES[kind]: value}]}
+    if kind not in ("single_select", "multi_select"):
         raise ToolError(
-            f"incident.io: custom field {name!r} is {field.get('field_type')!r}, "
-            "not single_select or text",
+            f"incident.io: custom field {name!r} is {kind!r}: only text, numeric, link and "
+            "select fields are written",
             retryable=False,
         )
 
     async def options(*, refresh: bool = False) -> list[dict[str, Any]]:
         return await client.custom_field_options(field_id, refresh=refresh)
 
-    match = await _find(
-        options, lambda o: str(o.get("value", "")).casefold() == priority.casefold()
-    )
-    if not match:
-        raise ToolError(
-            f"incident.io: custom field {name!r} has no option {priority!r}", retryable=False
-        )
-    return {"custom_field_id": field_id, "values": [{"value_option_id": str(match[0]["id"])}]}
+    wanted_values = [value] if kind == "single_select" else [v.strip() for v in value.split(",")]
+    chosen: list[dict[str, object]] = []
+    for one in wanted_values:
+        match = await _find(options, _option_valued(one))
+        if not match:
+            raise ToolError(
+                f"incident.io: custom field {name!r} has no option {one!r}", retryable=False
+            )
+        chosen.append({"value_option_id": str(match[0]["id"])})
+    return {"custom_field_id": field_id, "values": chosen}
+
+
+def _option_valued(value: str) -> Callable[[dict[str, Any]], bool]:
+    wanted = value.casefold()
+    return lambda option: str(option.get("value", "")).casefold() == wanted
 
 
 async def lead_role_id(client: IncidentIoClient) -> str:

@@ -22,6 +22,8 @@ Options (`IntegrationConfig.options`):
 Auth to Jira is basic `username` (the account e-mail) + `api_key` (an API token).
 `actor` is the integration account's accountId: its own changes come back as echoes.
 Values are cut to Jira's limits (`connectors.jira.limits`) before they are sent.
+Declared field maps (`IntegrationConfig.field_maps`) are written as `fields.<id>` in each
+field's shape and read from every issue read and webhook (`connectors.jira.shapes`).
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ from incident_sync.connectors.jira.fields import (
 )
 from incident_sync.connectors.jira.limits import SUMMARY_MAX, fit_text
 from incident_sync.connectors.jira.options import JiraOptions
+from incident_sync.connectors.jira.shapes import (
+    LABELS,
+    NotWritable,
+    is_user,
+    items_of,
+    native_values,
+    to_jira,
+)
 from incident_sync.connectors.jira.webhook import parse_webhook
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
@@ -92,6 +102,8 @@ class JiraConnector(
 ):
     supports_comment_edits = True
     LIMITS = {TITLE: SUMMARY_MAX}
+    # The site's field schemas (`GET /field`), read once per connector for declared maps.
+    _schemas: dict[str, Mapping[str, Any]] | None = None
 
     @cached_property
     def options(self) -> JiraOptions:
@@ -133,6 +145,7 @@ class JiraConnector(
             fields=self.field_map,
             integration_id=self.config.id,
             tenant=self.config.tenant,
+            declared=self._declared_of,
         )
 
     # -- API -------------------------------------------------------------------------------
@@ -145,7 +158,8 @@ class JiraConnector(
 
     def _read_fields(self, *, comments: bool = True) -> tuple[str, ...]:
         extra = (self.field_map.severity_field,) if self.field_map.severity_field else ()
-        return tuple(f for f in READ_FIELDS if comments or f != "comment") + extra
+        own = tuple(f for f in READ_FIELDS if comments or f != "comment") + extra
+        return own + tuple(sorted(self.declared_reads - set(own)))
 
     async def test_connection(self) -> None:
         await self.client.myself()
@@ -211,17 +225,26 @@ class JiraConnector(
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """Linked issues updated since then. JQL dates are read in the account's time zone,
         so the window is relative (`-Nm`, by Jira's clock), rounded up to whole minutes."""
+        found = await self._updated_since(since, " AND labels is not EMPTY", self._read_fields())
+        return [r for r in found if r.platform_incident_id is not None]
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every issue of the project updated since then (made since then, too), labelled
+        or not, with its `created` time."""
+        return await self._updated_since(since, "", (*self._read_fields(comments=False), "created"))
+
+    async def _updated_since(
+        self, since: datetime, also: str, fields: tuple[str, ...]
+    ) -> list[RecordState]:
         minutes = max(1, math.ceil((datetime.now(UTC) - since).total_seconds() / 60))
         project = self.options.project_key
-        jql = f'updated >= "-{minutes}m" AND labels is not EMPTY'
+        jql = f'updated >= "-{minutes}m"{also}'
         if project:
             jql += f' AND project = "{project}"'
-        out = []
-        async for issue in self.client.search(jql + " ORDER BY updated ASC", self._read_fields()):
-            record = self._record(issue)
-            if record.platform_incident_id is not None:
-                out.append(record)
-        return out
+        return [
+            self._record(issue)
+            async for issue in self.client.search(jql + " ORDER BY updated ASC", fields)
+        ]
 
     async def linked_issues(self) -> list[RecordState]:
         """Every issue carrying a correlation label (manual sync of all linked tickets)."""
@@ -248,20 +271,25 @@ class JiraConnector(
             )
         internal = self.comments_internal  # a bad option refuses before anything is made
         fields = await self.fit(fields)
-        native = await self._native(fields)
+        own, declared = self.split_declared(fields)
+        native = {**await self._native(own), **await self._declared_native(declared)}
         native.setdefault("summary", f"Incident {platform_incident_id}")
         native["project"] = {"key": project}
         native["issuetype"] = {"name": options.issue_type}
-        native["labels"] = [self.field_map.label(platform_incident_id)]
+        label = self.field_map.label(platform_incident_id)
+        extra_labels = native.get(LABELS)
+        native[LABELS] = [label] + [
+            v for v in (extra_labels if isinstance(extra_labels, list) else []) if v != label
+        ]
         created = await self.client.create_issue(
             native, properties={PROPERTY_KEY: {"platformIncidentId": platform_incident_id}}
         )
         issue_id = str(created.get("id") or "")
         if not issue_id:
             raise ToolError("Jira created an issue but answered without its id", retryable=False)
-        if (status := fields.get(STATUS)) == Status.CLOSED:
+        if (status := own.get(STATUS)) == Status.CLOSED:
             await self._transition(issue_id, status)
-        if comment := fields.get(COMMENT):
+        if comment := own.get(COMMENT):
             await self.client.add_comment(issue_id, text_to_adf(comment), internal=internal)
         # The create answers only the issue's id and key: what Jira stored (its default
         # priority where none was sent, say) is read back, so it is known as ours.
@@ -282,20 +310,30 @@ class JiraConnector(
         the transition and the comment that may follow move `updated` again.
         """
         fields = await self.fit(fields)
-        native = await self._native(fields)
+        own, declared = self.split_declared(fields)
+        native = {**await self._native(own), **await self._declared_native(declared)}
+        if LABELS in native:
+            # The correlation label is ours, not the mapped value's: it stays.
+            labelled = await self.client.get_issue(external_id, (LABELS,))
+            prefix = self.field_map.label_prefix
+            current = labelled.get("fields", {}).get(LABELS)
+            ours = [v for v in current or [] if isinstance(v, str) and v.startswith(prefix)]
+            mapped = native[LABELS]
+            extra = [v for v in mapped if v not in ours] if isinstance(mapped, list) else []
+            native[LABELS] = ours + extra
         stored: dict[str, str | None] = {}
         if native:
             issue = await self.client.edit_issue(external_id, native)
             if issue is not None:
                 shown = self._record(issue).fields
                 stored = stored_values({k: v for k, v in fields.items() if k != STATUS}, shown)
-        if PRIORITY in fields and fields[PRIORITY] is None:
+        if PRIORITY in own and own[PRIORITY] is None:
             # An issue always has a priority: asked for none, it keeps the one it has.
             issue = await self.client.get_issue(external_id, ("priority",))
             stored.update(stored_values({PRIORITY: None}, self._record(issue).fields))
-        if (status := fields.get(STATUS)) is not None:
+        if (status := own.get(STATUS)) is not None:
             await self._transition(external_id, status)
-        if comment := fields.get(COMMENT):
+        if comment := own.get(COMMENT):
             await self.client.add_comment(
                 external_id, text_to_adf(comment), internal=self.comments_internal
             )
@@ -345,6 +383,49 @@ class JiraConnector(
             native[self.field_map.severity_field] = {"value": severity.capitalize()}
         return native
 
+    async def field_schemas(self) -> dict[str, Mapping[str, Any]]:
+        """Field id -> its schema (`GET /field`), read once per connector."""
+        if self._schemas is None:
+            schemas: dict[str, Mapping[str, Any]] = {}
+            for details in await self.client.all_fields():
+                schema = details.get("schema")
+                if isinstance(details.get("id"), str) and isinstance(schema, dict):
+                    schemas[details["id"]] = schema
+            self._schemas = schemas
+        return self._schemas
+
+    async def _declared_native(self, declared: Mapping[str, str | None]) -> dict[str, object]:
+        """The declared maps' `fields.<id>` values in each field's shape
+        (`connectors.jira.shapes`); a field the site lacks or a value it cannot take is a
+        non-retryable ToolError before anything is sent."""
+        if not declared:
+            return {}
+        schemas = await self.field_schemas()
+        out: dict[str, object] = {}
+        for field_id, value in declared.items():
+            schema = schemas.get(field_id)
+            if schema is None:
+                raise ToolError(f"Jira: the site has no field {field_id!r}", retryable=False)
+            accounts: dict[str, str] = {}
+            if is_user(schema) and value:
+                for email in items_of(value):
+                    found = await self._assignee(email)
+                    accounts[email.lower()] = str((found or {})["accountId"])
+            try:
+                out[field_id] = to_jira(field_id, schema, value, accounts)
+            except NotWritable as exc:
+                raise ToolError(f"Jira: {exc}", retryable=False) from None
+        return out
+
+    def _declared_of(
+        self, own: Mapping[str, str | None], raw_fields: Mapping[str, Any]
+    ) -> dict[str, str | None]:
+        """`own` (what the connector's code read of an issue's `raw_fields`) with the declared
+        maps' fields crossed from the same issue."""
+        wanted = self.declared_reads
+        native = native_values(raw_fields, wanted, self.field_map.label_prefix) if wanted else {}
+        return self.join_declared(own, native)
+
     async def _assignee(self, email: str | None) -> dict[str, str] | None:
         if not email:
             return None  # unassign
@@ -366,9 +447,13 @@ class JiraConnector(
         updated = parse_time(raw_fields.get("updated"))
         return RecordState(
             external_id=str(issue_id),
-            fields=self.field_map.canonical(raw_fields, with_comment="comment" in raw_fields),
+            fields=self._declared_of(
+                self.field_map.canonical(raw_fields, with_comment="comment" in raw_fields),
+                raw_fields,
+            ),
             reference=key if isinstance(key, str) else None,
             version=version_of(updated),
             platform_incident_id=self.field_map.platform_incident(raw_fields.get("labels")),
             updated_at=updated,
+            created_at=parse_time(raw_fields.get("created")),
         )

@@ -15,7 +15,7 @@ The delivery id is `X-Atlassian-Webhook-Identifier` (unchanged on Jira's retries
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from incident_sync.connectors.base import WebhookRejected
@@ -64,6 +64,13 @@ CHANGELOG_FIELDS: Final[Mapping[str, str]] = {
     "priority": PRIORITY,
     "assignee": ASSIGNEE,
 }
+# (what the connector's code read, the issue's fields) -> the record's platform fields with
+# the declared maps' ones crossed from those fields (`JiraConnector._declared_of`).
+Declared = Callable[[Mapping[str, str | None], Mapping[str, Any]], dict[str, str | None]]
+
+
+def _no_maps(own: Mapping[str, str | None], raw: Mapping[str, Any]) -> dict[str, str | None]:
+    return dict(own)
 
 
 def parse_webhook(
@@ -73,7 +80,10 @@ def parse_webhook(
     fields: JiraFieldMap,
     integration_id: str,
     tenant: str,
+    declared: Declared = _no_maps,
 ) -> list[ChangeEvent]:
+    """The events of one delivery. `declared` crosses the declared maps' fields (a created
+    issue's snapshot, an updated one's changelog items naming them) as `fetch` reads them."""
     data = body_object(body)
     event = data.get("webhookEvent")
     if not isinstance(event, str) or not event:
@@ -107,10 +117,10 @@ def parse_webhook(
     if kind is ChangeKind.DELETED:
         changes: dict[str, FieldChange] = {}
     elif kind is ChangeKind.CREATED:
-        snapshot = fields.canonical(issue_fields, with_comment=False)
+        snapshot = declared(fields.canonical(issue_fields, with_comment=False), issue_fields)
         changes = {f: FieldChange(new=v) for f, v in snapshot.items() if v is not None}
     else:
-        changes = _changelog(data.get("changelog"), issue_fields, fields)
+        changes = _changelog(data.get("changelog"), issue_fields, fields, declared)
         if not changes:
             return []  # an update of fields this service does not sync
     extra: dict[str, Any] = {}
@@ -129,7 +139,7 @@ def parse_webhook(
 
 
 def _changelog(
-    changelog: object, issue_fields: Mapping[str, Any], fields: JiraFieldMap
+    changelog: object, issue_fields: Mapping[str, Any], fields: JiraFieldMap, declared: Declared
 ) -> dict[str, FieldChange]:
     if changelog is None:
         return {}
@@ -138,17 +148,36 @@ def _changelog(
     items = changelog.get("items")
     if not isinstance(items, list):
         raise WebhookRejected(422, "changelog.items must be a list")
-    current = fields.canonical(issue_fields, with_comment=False)
+    current = declared(fields.canonical(issue_fields, with_comment=False), issue_fields)
     out: dict[str, FieldChange] = {}
     for item in items:
         if not isinstance(item, dict):
             raise WebhookRejected(422, "changelog.items holds a non-object")
+        out.update(_declared_change(item, issue_fields, declared))
         canonical = _canonical_field(item, fields)
         if canonical is None or canonical not in current:
             continue  # not synced, or its new value cannot be read (hidden e-mail address)
         old = _old_value(canonical, item, fields)
         out[canonical] = FieldChange(old=old, new=current[canonical])
     return out
+
+
+def _declared_change(
+    item: Mapping[str, Any], issue_fields: Mapping[str, Any], declared: Declared
+) -> dict[str, FieldChange]:
+    """The platform fields a changelog item changes through the declared maps: the new value
+    from the issue snapshot, the old one from `fromString` where it is a single value."""
+    field_id = item.get("fieldId")
+    if not isinstance(field_id, str) or field_id not in issue_fields:
+        return {}
+    new = declared({}, {field_id: issue_fields[field_id]})
+    if not new:
+        return {}
+    raw = issue_fields[field_id]
+    single = isinstance(raw, str) or (isinstance(raw, Mapping) and "accountId" not in raw)
+    before = item.get("fromString")
+    old = declared({}, {field_id: before}) if single and isinstance(before, str) else {}
+    return {name: FieldChange(old=old.get(name), new=value) for name, value in new.items()}
 
 
 def _canonical_field(item: Mapping[str, Any], fields: JiraFieldMap) -> str | None:

@@ -131,6 +131,21 @@ class PagerDutyClient(ToolClient):
         data = await self._call("GET", f"/incidents/{_id(incident_id)}/notes")
         return [n for n in data.get("notes") or [] if isinstance(n, dict)]
 
+    # -- custom field values ---------------------------------------------------------------
+    async def custom_field_values(self, incident_id: str) -> list[dict[str, Any]]:
+        """`GET /incidents/{id}/custom_fields/values`: the incident's field values."""
+        data = await self._call("GET", f"/incidents/{_id(incident_id)}/custom_fields/values")
+        return _values(data)
+
+    async def set_custom_field_values(
+        self, incident_id: str, values: Mapping[str, object]
+    ) -> list[dict[str, Any]]:
+        """`PUT /incidents/{id}/custom_fields/values` with `{"custom_fields": [{"name",
+        "value"}]}` (field name -> value): the incident's field values after it."""
+        body = {"custom_fields": [{"name": k, "value": v} for k, v in values.items()]}
+        path = f"/incidents/{_id(incident_id)}/custom_fields/values"
+        return _values(await self._call("PUT", path, json=body))
+
     # -- lookups ---------------------------------------------------------------------------
     async def abilities(self) -> list[str]:
         data = await self._call("GET", "/abilities")
@@ -205,6 +220,13 @@ class PagerDutyClient(ToolClient):
             ):
                 return str(policy["id"])
         return None
+
+
+def _values(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    values = data.get("custom_fields")
+    if not isinstance(values, list):
+        raise ToolError("PagerDuty answered custom field values without a list", retryable=False)
+    return [v for v in values if isinstance(v, dict)]
 
 
 def _obj(data: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ service acts as); `actor` is that user's id, so its own changes come back as ech
 Limits: a title holds 1,024 characters. The REST reference documents no maximum for it;
 1,024 is the documented bound of an event's `summary`, which becomes the incident's title, so
 titles are kept within it.
+Declared field maps onto `custom_fields.<name>` are incident custom field values, set and
+read through `/incidents/{id}/custom_fields/values` (`connectors.pagerduty.customvalues`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.pagerduty import catalogue, signature
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
 from incident_sync.connectors.pagerduty.client import auth as client_auth
+from incident_sync.connectors.pagerduty.customvalues import (
+    NotWritable,
+    field_name,
+    native_values,
+    to_pd,
+)
 from incident_sync.connectors.pagerduty.fields import (
     PagerDutyFieldMap,
     assignee_ids,
@@ -61,6 +69,7 @@ from incident_sync.connectors.pagerduty.fields import (
 )
 from incident_sync.connectors.pagerduty.options import PagerDutyOptions
 from incident_sync.connectors.pagerduty.webhook import parse_webhook
+from incident_sync.syncmodel.declared import declared as declared_maps
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Status
@@ -73,6 +82,8 @@ class PagerDutyConnector(
 ):
     # Notes have ids; they can be added, never edited or deleted (`supports_comment_edits`).
     LIMITS = {TITLE: TITLE_MAX}
+    # The account's incident custom fields by name, read once per connector for declared maps.
+    _custom_fields: dict[str, Mapping[str, Any]] | None = None
 
     @cached_property
     def options(self) -> PagerDutyOptions:
@@ -96,7 +107,15 @@ class PagerDutyConnector(
             fields=self.field_map,
             integration_id=self.config.id,
             tenant=self.config.tenant,
+            declared=self._declared_inbound(),
         )
+
+    def _declared_inbound(self) -> dict[str, str]:
+        """Tool field -> platform field of the declared maps taken in."""
+        maps = declared_maps(self.mapping)
+        if maps is None:
+            return {}
+        return {m.tool: m.platform for m in maps.maps if m.direction.accepts_inbound}
 
     # -- API -------------------------------------------------------------------------------
     client_class = PagerDutyClient
@@ -120,9 +139,16 @@ class PagerDutyConnector(
     async def fetch(self, external_id: str) -> RecordState:
         return await self._read(await self.client.get_incident(external_id), comments=True)
 
-    async def _read(self, incident: Mapping[str, Any], *, comments: bool) -> RecordState:
-        """Canonical state of an incident object: the assignee's e-mail (users are cached)
-        and, with `comments`, the latest note (one more request)."""
+    async def _read(
+        self,
+        incident: Mapping[str, Any],
+        *,
+        comments: bool,
+        values: list[dict[str, Any]] | None = None,
+    ) -> RecordState:
+        """Canonical state of an incident object: the assignee's e-mail (users are cached),
+        with `comments` the latest note (one more request), and the declared maps' fields
+        from its custom field values (`values`, else one more request)."""
         fields = self.field_map.canonical(incident)
         ids = assignee_ids(incident)
         if ids:
@@ -133,7 +159,12 @@ class PagerDutyConnector(
             notes = await self.client.notes(str(incident.get("id")))
             if notes and isinstance(content := notes[-1].get("content"), str):
                 fields[COMMENT] = content
-        return self._record(incident, fields)
+        native: dict[str, str | None] = {}
+        if self.declared_reads:
+            if values is None:
+                values = await self.client.custom_field_values(str(incident.get("id")))
+            native = native_values(values)
+        return self._record(incident, self.join_declared(fields, native))
 
     async def fetch_many(
         self, external_ids: Sequence[str], *, comments: bool = True
@@ -158,10 +189,10 @@ class PagerDutyConnector(
         return out
 
     async def changed_since(self, since: datetime) -> list[RecordState]:
-        """The incidents with a log entry since then (`GET /log_entries?since=`), read."""
-        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        """The linked incidents with a log entry since then (`GET /log_entries?since=`),
+        each read with its notes."""
         out = []
-        for incident_id in await self.client.incidents_logged_since(stamp):
+        for incident_id in await self._logged_since(since):
             try:
                 record = await self.fetch(incident_id)
             except RecordNotFound:
@@ -169,6 +200,17 @@ class PagerDutyConnector(
             if record.platform_incident_id is not None:
                 out.append(record)
         return out
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every incident with a log entry since then (its trigger is one: made since then
+        too), its `incident_key` ours or not; read in batches (`fetch_many`), without notes."""
+        ids = await self._logged_since(since)
+        found = await self.fetch_many(ids, comments=False)
+        return [found[i] for i in ids if i in found]
+
+    async def _logged_since(self, since: datetime) -> list[str]:
+        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return list(await self.client.incidents_logged_since(stamp))
 
     async def find_linked(self, platform_incident_id: str) -> str | None:
         key = self.field_map.incident_key(platform_incident_id)
@@ -184,16 +226,18 @@ class PagerDutyConnector(
         if not service:
             raise ToolError(f"{self.config.id}: the service_id option is required", retryable=False)
         fields = await self.fit(fields)
+        own, declared = self.split_declared(fields)
+        custom = await self._custom_values(declared)  # refused before anything is made
         body: dict[str, object] = {
-            "title": fields.get(TITLE) or f"Incident {platform_incident_id}",
+            "title": own.get(TITLE) or f"Incident {platform_incident_id}",
             "service": {"id": service, "type": "service_reference"},
             "urgency": self.options.urgency,
             "incident_key": self.field_map.incident_key(platform_incident_id),
         }
-        if (priority := fields.get(PRIORITY)) is not None:
+        if (priority := own.get(PRIORITY)) is not None:
             body["priority"] = await self._priority(priority)
         # Every reference is looked up before anything is made (an unknown one refuses it).
-        policy_name, assignee = fields.get(ESCALATION_POLICY), fields.get(ASSIGNEE)
+        policy_name, assignee = own.get(ESCALATION_POLICY), own.get(ASSIGNEE)
         policy = await self._policy(policy_name) if policy_name is not None else None
         assigned = [await self._assignment(assignee)] if assignee is not None else None
         # PagerDuty refuses `assignments` beside an `escalation_policy` on a create. With both,
@@ -213,45 +257,58 @@ class PagerDutyConnector(
                 **incident,
                 **await self.client.update_incident(incident_id, {"assignments": assigned}),
             }
-        if fields.get(STATUS) == Status.CLOSED:
+        values = None
+        if custom:
+            values = await self.client.set_custom_field_values(incident_id, custom)
+        if own.get(STATUS) == Status.CLOSED:
             await self.client.update_incident(incident_id, self._status_change("resolved"))
-        if comment := fields.get(COMMENT):
+        if comment := own.get(COMMENT):
             await self.client.add_note(incident_id, comment)
         # As created: what PagerDuty filled in itself (the escalation policy's on-call user
         # as the assignee, when none was sent) is part of what this write stored.
-        stored = (await self._read(incident, comments=False)).fields
+        stored = (await self._read(incident, comments=False, values=values)).fields
         stored.pop(STATUS, None)  # resolved afterwards when asked: as sent
         return self._record(incident, {**fields, **stored})
 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
-        """One PUT for the incident's fields, a note for `comment`; returns `updated_at` and
-        the values the PUT's answer shows."""
+        """One PUT for the incident's fields, one for the declared maps' custom field values
+        (before it, so the incident's `updated_at` is the version after both), a note for
+        `comment`; returns `updated_at` and the values the PUTs' answers show."""
         fields = await self.fit(fields)
+        own, declared = self.split_declared(fields)
+        custom = await self._custom_values(declared)  # refused before anything is sent
         changes: dict[str, object] = {}
-        if (title := fields.get(TITLE)) is not None:
+        if (title := own.get(TITLE)) is not None:
             changes["title"] = title
-        if (priority := fields.get(PRIORITY)) is not None:
+        if (priority := own.get(PRIORITY)) is not None:
             changes["priority"] = await self._priority(priority)
-        if (policy := fields.get(ESCALATION_POLICY)) is not None:
+        if (policy := own.get(ESCALATION_POLICY)) is not None:
             changes["escalation_policy"] = await self._policy(policy)
         # An unassigned value is not written: PagerDuty keeps someone assigned to every open
         # incident (its escalation policy pages the next one).
-        if (assignee := fields.get(ASSIGNEE)) is not None:
+        if (assignee := own.get(ASSIGNEE)) is not None:
             changes["assignments"] = [await self._assignment(assignee)]
-        if (status := fields.get(STATUS)) is not None:
+        if (status := own.get(STATUS)) is not None:
             native = await self._status_target(external_id, status)
             if native is not None:
                 changes.update(self._status_change(native))
+        values = None
+        if custom:
+            values = await self.client.set_custom_field_values(external_id, custom)
         version, answer = None, None
         if changes:
             answer = await self.client.update_incident(external_id, changes)
             version = version_of(parse_time(answer.get("updated_at")))
-        elif ASSIGNEE in fields:  # unassigning is not written: it keeps its assignee
+        elif ASSIGNEE in own or values is not None:
+            # Unassigning is not written (it keeps its assignee); values move `updated_at`.
             answer = await self.client.get_incident(external_id)
+            if values is not None:
+                version = version_of(parse_time(answer.get("updated_at")))
         stored = {}
         if answer is not None:
-            stored = stored_values(fields, (await self._read(answer, comments=False)).fields)
-        if comment := fields.get(COMMENT):
+            shown = (await self._read(answer, comments=False, values=values)).fields
+            stored = stored_values(fields, shown)
+        if comment := own.get(COMMENT):
             await self.client.add_note(external_id, comment)
         return Written(version, stored)
 
@@ -261,6 +318,33 @@ class PagerDutyConnector(
         return str(note["id"]) if note.get("id") else None
 
     # -- helpers ---------------------------------------------------------------------------
+    async def custom_field_definitions(self) -> dict[str, Mapping[str, Any]]:
+        """The account's incident custom fields by name, read once per connector."""
+        if self._custom_fields is None:
+            found = await self.client.custom_fields()
+            self._custom_fields = {str(f["name"]): f for f in found if "name" in f}
+        return self._custom_fields
+
+    async def _custom_values(self, declared: Mapping[str, str | None]) -> dict[str, object]:
+        """Custom field name -> the value to set, for the declared maps' tool fields; a field
+        the account lacks or a value it cannot take is a non-retryable ToolError."""
+        if not declared:
+            return {}
+        definitions = await self.custom_field_definitions()
+        out: dict[str, object] = {}
+        for tool_field, value in declared.items():
+            name = field_name(tool_field)
+            definition = definitions.get(name or "")
+            if name is None or definition is None:
+                raise ToolError(
+                    f"PagerDuty: no incident custom field {tool_field!r}", retryable=False
+                )
+            try:
+                out[name] = to_pd(definition, value)
+            except NotWritable as exc:
+                raise ToolError(f"PagerDuty: {exc}", retryable=False) from None
+        return out
+
     async def _status_target(self, external_id: str, status: str) -> str | None:
         """The native status to set, or None when the incident is already there."""
         if status not in (Status.OPEN, Status.CLOSED):
@@ -308,4 +392,5 @@ class PagerDutyConnector(
             version=version_of(updated),
             platform_incident_id=self.field_map.platform_incident(incident.get("incident_key")),
             updated_at=updated,
+            created_at=parse_time(incident.get("created_at")),
         )

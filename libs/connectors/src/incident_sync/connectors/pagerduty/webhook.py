@@ -9,7 +9,12 @@ event per delivery. Incident events:
   canonical assignee is an e-mail address, so the event asks the pipeline to re-read the
   incident's assignee and escalation policy (kind refresh, only those fields);
 - `incident.annotated` (an `incident_note`): a CommentChange with the note id, and the
-  canonical `comment` (notes can only be added).
+  canonical `comment` (notes can only be added);
+- `incident.custom_field_values.updated` (`incident_field_values`): the fields of
+  `changed_custom_fields` the integration's declared maps take in (`declared`: tool field
+  `custom_fields.<name>` -> platform field) are re-read (kind refresh, only those fields):
+  the values are read as `fetch` reads them, through the one crossing that reads them. A
+  change of no mapped field is not synced.
 Other incident events (responders, status updates, tasks, workflows...), service events and
 `pagey.ping` are well-formed but not synced. The delivery id is `X-Webhook-Id`.
 """
@@ -57,6 +62,8 @@ REASSIGN_EVENTS: Final = frozenset(
 TRIGGERED: Final = "incident.triggered"
 PRIORITY_UPDATED: Final = "incident.priority_updated"
 ANNOTATED: Final = "incident.annotated"
+CUSTOM_FIELD_VALUES: Final = "incident.custom_field_values.updated"
+CUSTOM_PREFIX: Final = "custom_fields."
 
 
 def parse_webhook(
@@ -66,12 +73,14 @@ def parse_webhook(
     fields: PagerDutyFieldMap,
     integration_id: str,
     tenant: str,
+    declared: Mapping[str, str] | None = None,
 ) -> list[ChangeEvent]:
     event = _event(body)
     event_type = event["event_type"]
     if event.get("resource_type") != "incident":
         return []  # service.*, pagey.ping
-    synced = {TRIGGERED, PRIORITY_UPDATED, ANNOTATED} | STATUS_EVENTS | REASSIGN_EVENTS
+    synced = {TRIGGERED, PRIORITY_UPDATED, ANNOTATED, CUSTOM_FIELD_VALUES}
+    synced |= STATUS_EVENTS | REASSIGN_EVENTS
     if event_type not in synced:
         return []
     data = event.get("data")
@@ -94,6 +103,8 @@ def parse_webhook(
         base["source_ts"] = occurred
     if event_type == ANNOTATED:
         return [_note(base, data)]
+    if event_type == CUSTOM_FIELD_VALUES:
+        return _field_values(base, data, declared or {})
     incident_id = _id(data, "event.data.id")
     base.update(
         external_id=incident_id,
@@ -132,6 +143,30 @@ def _event(body: bytes) -> dict[str, Any]:
 
 def _id(obj: Mapping[str, Any], where: str) -> str:
     return record_id(obj.get("id"), where)
+
+
+def _field_values(
+    base: dict[str, Any], data: Mapping[str, Any], declared: Mapping[str, str]
+) -> list[ChangeEvent]:
+    incident = data.get("incident")
+    changed = data.get("changed_custom_fields")
+    if not isinstance(incident, dict) or not isinstance(changed, list):
+        raise WebhookRejected(
+            422, "incident.custom_field_values.updated: needs data.incident and a list of "
+            "data.changed_custom_fields"
+        )  # fmt: skip
+    names = {CUSTOM_PREFIX + str(v.get("name")) for v in changed if isinstance(v, dict)}
+    only = sorted({platform for tool, platform in declared.items() if tool in names})
+    if not only:
+        return []
+    return [
+        ChangeEvent(
+            **base,
+            external_id=_id(incident, "event.data.incident.id"),
+            kind=ChangeKind.REFRESH,
+            only_fields=tuple(only),
+        )
+    ]
 
 
 def _note(base: dict[str, Any], data: Mapping[str, Any]) -> ChangeEvent:

@@ -43,6 +43,7 @@ from incident_sync.connectors.servicenow.auth import ServiceNowOAuth
 from incident_sync.connectors.servicenow.client import ServiceNowClient
 from incident_sync.connectors.servicenow.dictionary import read_fields
 from incident_sync.connectors.servicenow.options import ServiceNowOptions
+from incident_sync.connectors.servicenow.references import References, reference_tables
 from incident_sync.connectors.servicenow.webhook import JOURNAL_FIELDS, parse_webhook
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
@@ -64,6 +65,7 @@ class ServiceNowConnector(
     ToolConnector[ServiceNowClient], WebhookSource, ChangeFeed, FieldCatalogue
 ):
     _limits: dict[str, int] | None = None
+    _references: References | None = None
 
     @cached_property
     def options(self) -> ServiceNowOptions:
@@ -119,7 +121,7 @@ class ServiceNowConnector(
             entry = await self.client.latest_work_note(external_id, element=journal)
             if entry:
                 record[journal] = entry
-        return self._record(record, fallback_id=external_id)
+        return self._record(await self._readable(record), fallback_id=external_id)
 
     async def fetch_many(
         self, external_ids: Sequence[str], *, comments: bool = True
@@ -138,13 +140,26 @@ class ServiceNowConnector(
 
     async def changed_since(self, since: datetime) -> list[RecordState]:
         """Linked incidents whose `sys_updated_on` (UTC) is at or after `since`."""
+        return await self._updated_since(
+            since, f"^{self.correlation_field}ISNOTEMPTY", comments=True
+        )
+
+    async def recent(self, since: datetime) -> list[RecordState]:
+        """Every incident whose `sys_updated_on` (UTC) is at or after `since` (a record made
+        since then is updated since then), its correlation column set or not."""
+        return await self._updated_since(since, "", comments=False)
+
+    async def _updated_since(
+        self, since: datetime, also: str, *, comments: bool
+    ) -> list[RecordState]:
+        """`sys_updated_on>=<since>` (and `also`), oldest first, a page at a time."""
         stamp = since.astimezone(UTC).strftime(GLIDE_TIME)
-        query = f"sys_updated_on>={stamp}^{self.correlation_field}ISNOTEMPTY^ORDERBYsys_updated_on"
+        query = f"sys_updated_on>={stamp}{also}^ORDERBYsys_updated_on"
         out: list[RecordState] = []
         offset = 0
         while True:
             rows = await self.client.search_incidents(query, limit=self.batch_size, offset=offset)
-            out += await self._with_journals(rows, comments=True)
+            out += await self._with_journals(rows, comments=comments)
             if len(rows) < self.batch_size:
                 return out
             offset += len(rows)
@@ -171,7 +186,7 @@ class ServiceNowConnector(
             for element in journals:
                 if note := latest.get((element, row.get("sys_id", ""))):
                     values[element] = note
-            out.append(self._record(values, fallback_id=""))
+            out.append(self._record(await self._readable(values), fallback_id=""))
         return out
 
     async def resolve(self, reference: str) -> RecordState:
@@ -198,25 +213,25 @@ class ServiceNowConnector(
     async def create(
         self, platform_incident_id: str, fields: Mapping[str, str | None]
     ) -> RecordState:
-        values = self._native(await self.fit(fields))
+        values = await self._writable(self._native(await self.fit(fields)))
         values[self.correlation_field] = platform_incident_id
         for column, default in self.options.create_defaults().items():
             values.setdefault(column, default)
         record = await self.client.create_incident(**values)
         for journal in JOURNAL_FIELDS:
             record.pop(journal, None)  # written, but read back as "": not a known value
-        return self._record(record, fallback_id="")
+        return self._record(await self._readable(record), fallback_id="")
 
     async def update(self, external_id: str, fields: Mapping[str, str | None]) -> Written:
         """One PATCH; its answer is the record as stored: the version (padded
         sys_mod_count) and the values (a business rule may have rewritten them)."""
         fields = await self.fit(fields)
-        values = self._native(fields)
+        values = await self._writable(self._native(fields))
         if not values:
             return Written()
-        record = await self.client.update_incident(external_id, values)
-        shown = self.mapping.to_canonical({k: v for k, v in record.items() if k in values})
-        stored = stored_values(fields, {str(k): v for k, v in shown.items()})
+        record = await self._readable(await self.client.update_incident(external_id, values))
+        shown = self.to_canonical({k: v for k, v in record.items() if k in values})
+        stored = stored_values(fields, shown)
         return Written(_version(record), stored)
 
     async def fields(self) -> list[ToolField]:
@@ -264,10 +279,28 @@ class ServiceNowConnector(
                     lengths[row.get("element", "")] = int(row["max_length"])
         return lengths or dict(STOCK_LENGTHS)
 
+    # -- reference columns of declared field maps (`servicenow.references`) -----------------
+    async def _reference_columns(self) -> References | None:
+        columns = self.declared_reads | self.declared_writes
+        if not columns:
+            return None  # nothing to resolve: the dictionary is not read for it
+        if self._references is None:
+            tables = reference_tables(await self.fields(), columns)
+            self._references = References(self.client, tables)
+        return self._references
+
+    async def _writable(self, values: dict[str, str | None]) -> dict[str, str | None]:
+        refs = await self._reference_columns()
+        return await refs.to_sys_ids(values) if refs is not None else values
+
+    async def _readable(self, row: dict[str, str]) -> dict[str, str]:
+        refs = await self._reference_columns()
+        return await refs.to_names(row) if refs is not None else row
+
     # -- helpers ---------------------------------------------------------------------------
     def _native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
         values: dict[str, str | None] = {}
-        for name, value in self.mapping.to_native(fields).items():
+        for name, value in self.to_native(fields).items():
             if name in JOURNAL_FIELDS:
                 if value:  # writing a journal appends an entry; nothing to append otherwise
                     values[name] = value
@@ -286,12 +319,12 @@ class ServiceNowConnector(
             raise ToolError("ServiceNow returned an incident without a sys_id", retryable=False)
         return RecordState(
             external_id=sys_id,
-            # Plain str keys: the mapping returns StrEnum members, which orjson refuses.
-            fields={str(k): v for k, v in self.mapping.to_canonical(record).items()},
+            fields=self.to_canonical(record),  # plain str keys (orjson refuses StrEnums)
             reference=record.get("number") or None,
             version=_version(record),
             platform_incident_id=record.get(self.correlation_field) or None,
             updated_at=_glide_time(record.get("sys_updated_on", "")),
+            created_at=_glide_time(record.get("sys_created_on", "")),
         )
 
 

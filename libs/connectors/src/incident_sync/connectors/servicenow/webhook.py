@@ -24,6 +24,7 @@ from incident_sync.connectors.jsonshape import (
     header_id,
     record_id,
 )
+from incident_sync.syncmodel.declared import declared
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 from incident_sync.syncmodel.mapping import FieldMapping
 
@@ -64,6 +65,16 @@ def parse_webhook(
     )
     changes = _changes(kind, data, current, mapping)
     extra: dict[str, Any] = {}
+    if mapped := _declared_changed(kind, data, current, mapping):
+        # A declared map's column may be a reference (a sys_id here): the gate reads the
+        # record through the connector, which shows it by name, rather than take it as sent.
+        # A new record's are left out: the next read shows them.
+        if kind is ChangeKind.UPDATED:
+            kind, changes, extra["only_fields"] = ChangeKind.REFRESH, {}, mapped
+        else:
+            maps = declared(mapping)
+            taken = {m.platform for m in maps.maps} if maps is not None else set()
+            changes = {k: v for k, v in changes.items() if k not in taken}
     if (updated_on := data.get("sys_updated_on")) is not None:
         extra["source_ts"] = _timestamp(updated_on)
     actor = data.get("sys_updated_by")
@@ -123,6 +134,21 @@ def _changes(
             old = mapping.to_canonical({name: old_value}).get(canonical)
         out[str(canonical)] = FieldChange(old=old, new=value)  # plain str key for orjson
     return out
+
+
+def _declared_changed(
+    kind: ChangeKind, data: Mapping[str, Any], current: Mapping[str, Any], mapping: FieldMapping
+) -> tuple[str, ...]:
+    """The inbound columns of a declared map this delivery changes (every inbound one it
+    carries when it does), or () when it changes none."""
+    maps = declared(mapping)
+    if maps is None or kind is ChangeKind.DELETED:
+        return ()
+    updated = data.get("updated_fields")
+    names = updated if isinstance(updated, list) else list(current)
+    inbound = mapping.native_inbound_fields()
+    changed = tuple(sorted(n for n in names if isinstance(n, str) and n in inbound))
+    return changed if set(changed) & maps.tool_fields() else ()
 
 
 def _dict(data: Mapping[str, Any], key: str) -> dict[str, Any]:

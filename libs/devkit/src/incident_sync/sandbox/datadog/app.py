@@ -20,7 +20,7 @@ from incident_sync.sandbox.base import (
     object_body,
     sandbox_app,
 )
-from incident_sync.sandbox.datadog import fieldconfig
+from incident_sync.sandbox.datadog import fieldconfig, fieldvalues
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
 from incident_sync.sandbox.ids import now as utcnow
 from incident_sync.sandbox.routes import Routes
@@ -128,12 +128,17 @@ def _apply(incident: Incident | None, attributes: object) -> tuple[str | None, J
         raise ValueError("title must be a non-empty string")
     updates: JSON = {}
     for name, value in (attributes.get("fields") or {}).items():
-        if name not in DEFAULT_FIELDS or not isinstance(value, dict) or "value" not in value:
+        if name not in DEFAULT_FIELDS:
+            updates[name] = fieldvalues.checked(name, value)  # the account's other fields
+            continue
+        if not isinstance(value, dict) or "value" not in value:
             raise ValueError(f"invalid field {name!r}")
         if name == "state" and value["value"] not in STATES:
             raise ValueError(f"invalid state {value['value']!r}")
         if name == "severity" and value["value"] not in SEVERITIES:
             raise ValueError(f"invalid severity {value['value']!r}")
+        if DEFAULT_FIELDS[name]["type"] in fieldvalues.MULTIPLE.values():
+            fieldvalues.checked(name, value)  # a list of strings, or null
         updates[name] = {"type": DEFAULT_FIELDS[name]["type"], "value": value["value"]}
     return title, updates
 
@@ -314,10 +319,13 @@ async def update(request: web.Request) -> web.Response:
 
 @routes.patch("/_sandbox/incidents/{id}")
 async def ui_edit(request: web.Request) -> web.Response:
-    """A responder's edit: `{"title", "state", "severity", "summary"}` as plain values."""
+    """A responder's edit: `{"title", "state", "severity", "summary"}` as plain values, and
+    `fields`: other fields in the API's shape."""
     state, incident = _incident(request)
     body = await object_body(request, lambda: error(400, "the body must be a JSON object"))
     fields = {k: {"value": body[k]} for k in ("state", "severity", "summary") if k in body}
+    if isinstance(body.get("fields"), dict):
+        fields.update(body["fields"])
     try:
         title, updates = _apply(incident, {"title": body.get("title"), "fields": fields})
     except ValueError as exc:

@@ -30,6 +30,7 @@ PRIORITY_FIELD = "Priority"
 PRIORITY_OPTIONS = ("P1", "P2", "P3", "P4", "P5")
 TEAM_FIELD = "Affected team"  # a select nothing maps: what trigger filters test
 TEAM_OPTIONS = ("Payments", "Search", "Platform")
+SERVICE_FIELD = "Affected service"  # free text: the service's name, as its CI is called
 _ROLES: tuple[tuple[str, str, str], ...] = (
     ("Incident Lead", "lead", "lead"),
     ("Reporter", "reporter", "reporter"),
@@ -101,6 +102,14 @@ class Catalog:
                 "name": TEAM_FIELD,
                 "field_type": "single_select",
                 "description": "The team whose service is affected",
+                "created_at": at,
+                "updated_at": at,
+            },
+            {
+                "id": ulid(),
+                "name": SERVICE_FIELD,
+                "field_type": "text",
+                "description": "The service that is affected, by name",
                 "created_at": at,
                 "updated_at": at,
             },

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from incident_sync.sandbox.base import bad, found, object_body, store_control_routes
 from incident_sync.sandbox.incidentio import webhooks
-from incident_sync.sandbox.incidentio.catalog import JSON
+from incident_sync.sandbox.incidentio.catalog import JSON, SERVICE_FIELD
 from incident_sync.sandbox.incidentio.state import STATE, State
 from incident_sync.sandbox.incidentio.store import VISIBILITIES, Incident
 from incident_sync.sandbox.routes import Refusal
@@ -65,11 +65,15 @@ def _ui_updates(state: State, body: JSON) -> JSON | str:
         if severity is None:
             return f"unknown severity {body['severity']!r}"
         updates["severity_id"] = severity["id"]
-    if "external_work_notes" in body:  # the seeded text custom field, by its UI name
-        field = catalog.custom_field_by_name("External work notes")
+    for key, name in (("external_work_notes", "External work notes"), ("service", SERVICE_FIELD)):
+        if key not in body:  # a seeded text custom field, by its UI name
+            continue
+        field = catalog.custom_field_by_name(name)
         assert field is not None
-        text = body["external_work_notes"]
-        updates["custom_values"] = {field["id"]: [{"value_text": text}] if text else []}
+        text = body[key]
+        updates.setdefault("custom_values", {})[field["id"]] = (
+            [{"value_text": text}] if text else []
+        )
     for key, name in (("priority", "Priority"), ("team", "Affected team")):
         if key not in body:  # a single-select, by option value
             continue

@@ -13,7 +13,7 @@ from incident_sync.sandbox.base import (
     record_and_body,
     store_control_routes,
 )
-from incident_sync.sandbox.jira import webhooks
+from incident_sync.sandbox.jira import screenfields, webhooks
 from incident_sync.sandbox.jira.adf import doc
 from incident_sync.sandbox.jira.render import Renderer
 from incident_sync.sandbox.jira.state import STATE, State
@@ -53,6 +53,11 @@ def view(request: web.Request, state: State, issue: Issue) -> JSON:
         "assignee": assignee.email if assignee else None,
         "labels": issue.labels,
         "properties": issue.properties,
+        # The screen's other fields as text (an option's value, components' names).
+        "screen": {
+            name: screenfields.text(name, value, lambda a: state.store.users[a].email)
+            for name, value in issue.screen.items()
+        },
         "comments": [
             {
                 "id": c.id,
@@ -84,6 +89,8 @@ def _native(state: State, body: JSON) -> JSON | str:
             fields["assignee"] = {"accountId": user.account_id}
     if "labels" in body:
         fields["labels"] = body["labels"]
+    if isinstance(body.get("fields"), dict):  # other fields, in the REST body's shapes
+        fields.update(body["fields"])
     return fields
 
 

@@ -14,7 +14,8 @@ Both pages take `startAt` and `maxResults` (50 by default, 200 at most). An unkn
 or issue type is Jira's 404.
 
 The one project's Incident screen has the system fields and two custom fields: a select
-(`customfield_10050`, "Severity") and a user picker (`customfield_10060`); a third custom
+(`customfield_10050`, "Severity"), a user picker (`customfield_10060`) and a multi-select
+(`customfield_10080`); a fourth custom
 field (`customfield_10070`, a number) exists on no screen of the project.
 """
 
@@ -25,6 +26,13 @@ from typing import Any, Final
 from aiohttp import web
 
 from incident_sync.sandbox.jira.api import from_exc
+from incident_sync.sandbox.jira.sitefields import (
+    COMPONENTS,
+    FIELDS,
+    SCREENS,
+    SERVICES,
+    SEVERITIES,
+)
 from incident_sync.sandbox.jira.state import STATE, State
 from incident_sync.sandbox.jira.store import ISSUE_TYPES, PRIORITIES
 from incident_sync.sandbox.jira.values import JiraError
@@ -32,69 +40,6 @@ from incident_sync.sandbox.routes import Routes
 
 JSON = dict[str, Any]
 API: Final = "/rest/api/3"
-CUSTOM: Final = "com.atlassian.jira.plugin.system.customfieldtypes:"
-COMPONENTS: Final = (("10100", "API"), ("10101", "Database"), ("10102", "Frontend"))
-SEVERITIES: Final = (("10200", "Critical"), ("10201", "Major"), ("10202", "Minor"))
-
-
-def _system(fid: str, name: str, type_: str, items: str | None = None) -> JSON:
-    schema: JSON = {"type": type_, "system": fid}
-    if items:
-        schema["items"] = items
-    return {"id": fid, "key": fid, "name": name, "custom": False, "schema": schema}
-
-
-def _custom(number: int, name: str, type_: str, custom: str) -> JSON:
-    fid = f"customfield_{number}"
-    schema = {"type": type_, "custom": CUSTOM + custom, "customId": number}
-    return {"id": fid, "key": fid, "name": name, "custom": True, "schema": schema}
-
-
-FIELDS: Final[tuple[JSON, ...]] = (
-    _system("summary", "Summary", "string"),
-    _system("description", "Description", "string"),
-    _system("issuetype", "Issue Type", "issuetype"),
-    _system("project", "Project", "project"),
-    _system("priority", "Priority", "priority"),
-    _system("assignee", "Assignee", "user"),
-    _system("reporter", "Reporter", "user"),
-    _system("labels", "Labels", "array", "string"),
-    _system("components", "Components", "array", "component"),
-    _system("duedate", "Due date", "date"),
-    _system("status", "Status", "status"),
-    _system("resolution", "Resolution", "resolution"),
-    _system("created", "Created", "datetime"),
-    _system("updated", "Updated", "datetime"),
-    _custom(10050, "Severity", "option", "select"),
-    _custom(10060, "On-call engineer", "user", "userpicker"),
-    _custom(10070, "Story points", "number", "float"),
-)
-# The create screen of each issue type: (field id, required)
-SCREENS: Final[dict[str, tuple[tuple[str, bool], ...]]] = {
-    "10001": (
-        ("project", True),
-        ("issuetype", True),
-        ("summary", True),
-        ("description", False),
-        ("priority", False),
-        ("assignee", False),
-        ("reporter", True),
-        ("labels", False),
-        ("components", False),
-        ("duedate", False),
-        ("customfield_10050", True),
-        ("customfield_10060", False),
-    ),
-    "10002": (
-        ("project", True),
-        ("issuetype", True),
-        ("summary", True),
-        ("description", False),
-        ("priority", False),
-        ("assignee", False),
-        ("labels", False),
-    ),
-}
 
 
 def field_details() -> list[JSON]:
@@ -126,10 +71,10 @@ def _allowed(base: str, state: State, fid: str, type_id: str) -> list[JSON] | No
         return [{"self": f"{base}{API}/priority/{p}", "id": p, "name": n} for p, n in PRIORITIES]
     if fid == "components":
         return [{"self": f"{base}{API}/component/{c}", "id": c, "name": n} for c, n in COMPONENTS]
-    if fid == "customfield_10050":
+    options = {"customfield_10050": SEVERITIES, "customfield_10080": SERVICES}.get(fid)
+    if options is not None:
         return [
-            {"self": f"{base}{API}/customFieldOption/{o}", "value": v, "id": o}
-            for o, v in SEVERITIES
+            {"self": f"{base}{API}/customFieldOption/{o}", "value": v, "id": o} for o, v in options
         ]
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from incident_sync.sandbox.jira import screenfields
 from incident_sync.sandbox.jira.adf import to_wiki
 from incident_sync.sandbox.jira.store import (
     ISSUE_TYPES,
@@ -139,6 +140,10 @@ class Renderer:
                 "startAt": 0,
             },
         }
+        for name in screenfields.kept(issue.issue_type):
+            all_fields[name] = screenfields.render(
+                name, issue.screen.get(name), self._api, self.user
+            )
         if wanted is None or "*all" in wanted or "*navigable" in wanted:
             return all_fields
         return {k: v for k, v in all_fields.items() if k in wanted}

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from incident_sync.sandbox.ids import now as utcnow
+from incident_sync.sandbox.jira import screenfields
 from incident_sync.sandbox.jira.adf import to_wiki
 from incident_sync.sandbox.jira.values import (
     JiraError,
@@ -99,6 +100,8 @@ class Issue:
     resolution_id: str | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
+    # The screen's other fields (`screenfields`): field id -> stored value.
+    screen: dict[str, Any] = field(default_factory=dict)
 
 
 class JiraStore:
@@ -189,6 +192,7 @@ class JiraStore:
         description = fields.get("description")
         check_doc("description", description)
         labels = labels_of(fields.get("labels", []))
+        screen = self._screen(type_id, fields, create=True)
         at = utcnow()
         issue = Issue(
             id=str(self._next_issue),
@@ -203,6 +207,7 @@ class JiraStore:
             labels=labels,
             created=at,
             updated=at,
+            screen=screen,
         )
         self._next_issue += 1
         self._next_number += 1
@@ -212,13 +217,10 @@ class JiraStore:
     def edit(self, issue: Issue, fields: JSON) -> list[JSON]:
         """Apply an edit; returns the changelog items of what really changed."""
         for name in fields:
-            if name not in ("summary", "description", "priority", "assignee", "labels"):
-                raise JiraError(
-                    errors={
-                        name: f"Field '{name}' cannot be set. It is not on the appropriate "
-                        "screen, or unknown."
-                    }
-                )
+            own = ("summary", "description", "priority", "assignee", "labels")
+            if name not in own and name not in screenfields.kept(issue.issue_type):
+                raise screenfields.unknown(name)
+        screen = self._screen(issue.issue_type, fields, create=False)
         items: list[JSON] = []
         if "summary" in fields:
             summary = summary_of(fields["summary"])
@@ -261,9 +263,31 @@ class JiraStore:
             if labels != issue.labels:
                 items.append(_item("labels", None, " ".join(issue.labels), None, " ".join(labels)))
                 issue.labels = labels
+        for name, value in screen.items():
+            before = issue.screen.get(name, [] if name in screenfields.LISTS else None)
+            if value != before:
+                items.append(screenfields.changelog_item(name, before, value, self._display_name))
+                issue.screen[name] = value
         if items:
             self._touch(issue)
         return items
+
+    def _display_name(self, account: str) -> str | None:
+        user = self.users.get(account)
+        return user.display_name if user else None
+
+    def _screen(self, issue_type: str, fields: JSON, *, create: bool) -> dict[str, Any]:
+        """The stored values of the body's screen fields kept beyond the own columns. A create
+        ignores the other fields it does not keep, as before, except custom fields: one on no
+        screen of the issue type is refused, as Jira does."""
+        kept = screenfields.kept(issue_type)
+        out: dict[str, Any] = {}
+        for name, value in fields.items():
+            if name in kept:
+                out[name] = screenfields.parse(name, value, lambda a: a in self.users)
+            elif create and name.startswith("customfield_"):
+                raise screenfields.unknown(name)
+        return out
 
     def transition(self, issue: Issue, transition_id: str, fields: JSON) -> list[JSON]:
         found = next((t for t in self.available_transitions(issue) if t[0] == transition_id), None)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from incident_sync.sandbox.base import sandbox_app
 from incident_sync.sandbox.faults import ApiFaults, fault_middleware
-from incident_sync.sandbox.pagerduty import api, control, customfields
+from incident_sync.sandbox.pagerduty import api, control, customfields, fieldvalues
 from incident_sync.sandbox.pagerduty.state import STATE, PagerDutyConfig, State, new_store
 from incident_sync.sandbox.webhook_sender import SenderConfig, WebhookSender
 
@@ -22,5 +22,5 @@ def build_app(config: PagerDutyConfig | None = None) -> web.Application:
         sender=sender,
         middlewares=[faults, api.authenticate],
         # before `api.routes`, whose `/incidents/{id}` would take `/incidents/custom_fields`
-        routes=[customfields.routes, api.routes, control.routes],
+        routes=[customfields.routes, fieldvalues.routes, api.routes, control.routes],
     )

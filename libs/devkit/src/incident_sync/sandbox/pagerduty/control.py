@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from incident_sync.sandbox.base import bad, found, json_body, record_and_body, store_control_routes
-from incident_sync.sandbox.pagerduty import render, webhooks
+from incident_sync.sandbox.pagerduty import fieldvalues, render, webhooks
 from incident_sync.sandbox.pagerduty.state import STATE, State
 from incident_sync.sandbox.pagerduty.store import (
     POLICIES,
@@ -38,6 +38,7 @@ def view(state: State, incident: Incident) -> JSON:
         "escalation_policy_name": dict(POLICIES)[incident.policy_id],
         "assignee_emails": [users[u].email for u in incident.assignees],
         "notes": [render.note(state.store, n) for n in incident.notes],
+        "custom_field_values": {v["name"]: v["value"] for v in fieldvalues.values(incident)},
     }
 
 
@@ -115,3 +116,16 @@ async def ui_note(request: web.Request) -> web.Response:
     note = state.store.add_note(incident, body.get("content"), actor)
     webhooks.annotated(request, state, incident, note)
     return web.json_response({"id": note.id}, status=201)
+
+
+@routes.post("/_sandbox/incidents/{id}/custom_fields")
+async def ui_custom_fields(request: web.Request) -> web.Response:
+    """A responder sets custom field values: `{"values": {name: value}}`."""
+    state, incident, body, actor = await _edit(request)
+    given = body.get("values")
+    items = [{"name": k, "value": v} for k, v in given.items()] if isinstance(given, dict) else None
+    changed = fieldvalues.set_values(state.store, incident, items, actor)
+    if changed:
+        data = fieldvalues.event_data(incident, changed)
+        webhooks.send(request, state, fieldvalues.EVENT, data, actor)
+    return web.json_response(view(state, incident))

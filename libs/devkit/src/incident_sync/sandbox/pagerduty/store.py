@@ -78,6 +78,8 @@ class Incident:
     last_status_change_by: str
     resolved_at: datetime | None = None
     notes: list[Note] = field(default_factory=list)
+    # Incident custom field values (`fieldvalues`): field id -> value.
+    custom: dict[str, Any] = field(default_factory=dict)
 
 
 class PdError(Exception):
@@ -142,6 +144,12 @@ class PagerDutyStore:
 
     def _touch(self, incident: Incident) -> None:
         incident.updated_at = max(utcnow(), incident.updated_at + timedelta(milliseconds=1))
+
+    def logged(self, incident: Incident, kind: str, actor: str) -> None:
+        """A change made elsewhere (its custom field values): `updated_at` moves, and the
+        change is in the account's log."""
+        self._touch(incident)
+        self.log.append((incident.updated_at, kind, incident.id, actor))
 
     def create(self, body: JSON, actor: str) -> Incident:
         title = _title(body.get("title"))

@@ -53,6 +53,11 @@ def _send(request: web.Request, state: State, event_type: str, data: JSON, actor
     hold_for_response(request, delivery)
 
 
+def send(request: web.Request, state: State, event_type: str, data: JSON, actor: str) -> None:
+    """One incident event of `event_type` with its `data`."""
+    _send(request, state, event_type, data, actor)
+
+
 def incident_events(
     request: web.Request, state: State, incident: Incident, events: list[str], actor: str
 ) -> None:

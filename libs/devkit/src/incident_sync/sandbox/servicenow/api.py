@@ -10,7 +10,7 @@ from aiohttp import web
 
 from incident_sync.sandbox.base import found
 from incident_sync.sandbox.routes import Refusal, Routes
-from incident_sync.sandbox.servicenow import query, webhooks
+from incident_sync.sandbox.servicenow import query, referenced, webhooks
 from incident_sync.sandbox.servicenow.auth import sn_error, token_endpoint, unauthenticated
 from incident_sync.sandbox.servicenow.render import ReadOptions, render
 from incident_sync.sandbox.servicenow.schema import TABLES, Table
@@ -59,7 +59,11 @@ def _base_url(request: web.Request) -> str:
 
 
 def _names(state: State) -> dict[str, str]:
-    return {user_sys_id(name): name for name in state.config.users}
+    """Display values by sys_id: users' names, and the seeded groups' and CIs'."""
+    names = {user_sys_id(name): name for name in state.config.users}
+    for table in referenced.SEEDED:
+        names.update({k: row["name"] for k, row in state.store.rows[table].items()})
+    return names
 
 
 def _table(request: web.Request) -> Table:

@@ -147,6 +147,21 @@ TABLES: Final[dict[str, Table]] = {
                              "sys_updated_by"), ""),
         {}, journal=False, read_only=True,
     ),
+    # What incidents reference: read-only here, seeded (`sandbox.servicenow.referenced`).
+    "sys_user_group": Table(
+        "sys_user_group", "", 0,
+        dict.fromkeys(_words("sys_id name description active email manager "
+                             "sys_created_on sys_created_by sys_mod_count sys_updated_on "
+                             "sys_updated_by"), ""),
+        {}, journal=False, read_only=True,
+    ),
+    "cmdb_ci": Table(
+        "cmdb_ci", "", 0,
+        dict.fromkeys(_words("sys_id name short_description active operational_status "
+                             "sys_class_name sys_created_on sys_created_by sys_mod_count "
+                             "sys_updated_on sys_updated_by"), ""),
+        {}, journal=False, read_only=True,
+    ),
     "sys_choice": Table(
         "sys_choice", "", 0,
         dict.fromkeys(_words("sys_id name element value label sequence inactive language "

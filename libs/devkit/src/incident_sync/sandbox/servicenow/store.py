@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from incident_sync.sandbox.ids import glide, now, sys_id
-from incident_sync.sandbox.servicenow import dictionary
+from incident_sync.sandbox.servicenow import dictionary, referenced
 from incident_sync.sandbox.servicenow.schema import (
     CANCELED,
     CLOSED,
@@ -113,6 +113,9 @@ class TableStore:
                 TABLES["sys_dictionary"].blank(), self.max_length, self.custom.mandatory)),
             ("sys_choice", dictionary.choice_rows(TABLES["sys_choice"].blank())),
         ):  # fmt: skip
+            self.rows[name] = {row["sys_id"]: row for row in rows}
+        for name in referenced.SEEDED:
+            rows = referenced.seeded_rows(name, TABLES[name].blank())
             self.rows[name] = {row["sys_id"]: row for row in rows}
 
     def record_api_write(

@@ -7,7 +7,17 @@ import logging
 from aiohttp import web
 from redis.asyncio import Redis
 
-from incident_sync.control.api import admin, dlq, fields, links, ownership, sync, syncstatus
+from incident_sync.control.api import (
+    admin,
+    dlq,
+    fieldcheck,
+    fields,
+    linkjobs,
+    links,
+    ownership,
+    sync,
+    syncstatus,
+)
 from incident_sync.control.api import conflicts as conf
 from incident_sync.control.api import integrations as integ
 from incident_sync.control.api import quarantine as qr
@@ -23,6 +33,8 @@ from incident_sync.control.api.models import (
     ConnectionTest,
     Deleted,
     ErrorBody,
+    FieldMapsCheck,
+    FieldMapsChecked,
     IntegrationCreate,
     IntegrationList,
     IntegrationPatch,
@@ -56,11 +68,16 @@ from incident_sync.syncmodel.discovered import FieldList
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord
 from incident_sync.syncstate.dlq import DlqEntry
+from incident_sync.syncstate.linkjobs import LinkJob
 from incident_sync.syncstate.quarantine import QuarantinedMessage, QuarantineEntry
 from incident_sync.syncstate.reconcile import ReconcileRun
 
 log = logging.getLogger("control")
 
+FIELD_MAPS_CHECKED = (
+    "A request giving `field_maps` is checked against both tools' fields: 422 naming each "
+    "problem, 502 when a tool cannot be asked."
+)
 T = f"{API}/tenants/{{tenant}}"
 I = f"{T}/integrations/{{name}}"  # noqa: E741
 
@@ -84,18 +101,20 @@ def route_table() -> list[Route]:
           response=IntegrationList),
         r("POST", f"{T}/integrations", "integration.create", integ.create_integration,
           "Create an integration", "integrations", body=IntegrationCreate,
-          response=IntegrationView, status=201, errors=(400, 401, 403, 404, 409, 422)),
+          description=FIELD_MAPS_CHECKED,
+          response=IntegrationView, status=201, errors=(400, 401, 403, 404, 409, 422, 502)),
         r("GET", I, "integration.read", integ.get_integration, "Get an integration",
           "integrations", response=IntegrationView),
         r("PUT", I, "integration.apply", integ.put_integration,
           "Create or replace an integration (declarative apply)", "integrations",
           description="Fields left out take their defaults; secrets and `paused` left out "
-          "keep their current value; a secret set to null is cleared.",
+          "keep their current value; a secret set to null is cleared. " + FIELD_MAPS_CHECKED,
           body=IntegrationSpec, response=IntegrationView,
-          extra_responses={201: "created"}, errors=(400, 401, 403, 404, 409, 422)),
+          extra_responses={201: "created"}, errors=(400, 401, 403, 404, 409, 422, 502)),
         r("PATCH", I, "integration.update", integ.patch_integration,
           "Change some fields of an integration", "integrations", body=IntegrationPatch,
-          response=IntegrationView, errors=(400, 401, 403, 404, 409, 422)),
+          description=FIELD_MAPS_CHECKED,
+          response=IntegrationView, errors=(400, 401, 403, 404, 409, 422, 502)),
         r("DELETE", I, "integration.delete", integ.delete_integration,
           "Delete an integration", "integrations", response=Deleted),
         r("POST", f"{I}/pause", "integration.pause", integ.pause_integration,
@@ -115,6 +134,14 @@ def route_table() -> list[Route]:
           "409 when the tool type cannot list its fields; 502 when the tool cannot be "
           "reached, does not answer in time or refuses.",
           response=FieldList, errors=(400, 401, 403, 404, 409, 502)),
+        r("POST", f"{I}/field-maps/check", "integration.fields", fieldcheck.check_maps,
+          "Check field maps against both sides' fields, without storing them", "integrations",
+          description="The problems a write of these `field_maps` would be refused for (an "
+          "unknown field, a kind that does not fit, values the tool does not allow, ...), "
+          "read from both tools now; empty when they hold. 409 without a platform "
+          "connection or when a side cannot be asked; 502 when a tool cannot be reached.",
+          body=FieldMapsCheck, response=FieldMapsChecked,
+          errors=(400, 401, 403, 404, 409, 422, 502)),
         r("GET", f"{I}/ownership", "integration.read", ownership.get_ownership,
           "Field ownership rules (the tool type's defaults when none are set)", "ownership",
           response=OwnershipView),
@@ -152,6 +179,21 @@ def route_table() -> list[Route]:
           body=links.LinkRequest, response=links.LinkResult, status=201,
           extra_responses={200: "linked already: unchanged"},
           errors=(400, 401, 403, 404, 409, 422, 502, 503)),
+        r("POST", f"{I}/link-jobs", "integration.link", linkjobs.request_job,
+          "Queue a job that links existing incidents with existing records (or plans it)",
+          "sync",
+          description="The reconciler holding the integration's lease lists the platform's "
+          "incidents and the integration's records made or changed within `since`, matches "
+          "them `by` correlation, reference or title (a match counts only when it is the only "
+          "one both ways; the rest is listed as ambiguous, never guessed), and unless "
+          "`dry_run` links each pair as `POST .../links` does (audited, synced once). What "
+          "is linked already is left out: a rerun links nothing new. Poll the job for its "
+          "plan, counts and outcome. 409 for a tool that cannot list its records (a notifier).",
+          body=linkjobs.LinkJobRequest, response=LinkJob, status=202,
+          errors=(400, 401, 403, 404, 409, 422)),
+        r("GET", f"{I}/link-jobs/{{job_id}}", "integration.link", linkjobs.get_job,
+          "One link job: status, counts, the plan (pairs, ambiguous, unmatched), errors",
+          "sync", response=LinkJob),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),

@@ -12,12 +12,13 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from incident_sync.connectors.registry import REGISTRY
 from incident_sync.control.api.errors import ApiError, invalid, json_response, not_found
+from incident_sync.control.api.fieldcheck import check_field_maps
 from incident_sync.control.api.models import (
     KEEP_IF_ABSENT,
     Deleted,
     IntegrationList,
     IntegrationView,
-    canonical_field,
+    platform_field,
 )
 from incident_sync.control.api.routing import Call
 from incident_sync.controlstore.crypto import Keyring, KeyringError
@@ -76,7 +77,7 @@ def _normalize_ownership(data: dict[str, Any]) -> None:
         return
     normalized: dict[str, Any] = {}
     for name, rule in rules.items():
-        canonical = canonical_field(name)
+        canonical = platform_field(name)
         if canonical is None:
             raise ApiError(422, "invalid", f"ownership: unknown field {name!r}")
         normalized[canonical] = rule
@@ -262,6 +263,16 @@ async def write_side(
     other_kind: Kind = "platform" if kind == "integration" else "integration"
     if await call.services.store.name_taken(tenant, name, kind):
         raise ApiError(409, "conflict", f"{name!r} is the {other_kind} side's id in {tenant}")
+    if fields.get("field_maps"):
+        # Asked before the write (the check reads both tools); `mutate` is pure, so the side
+        # checked is the one written, unless a concurrent write moved it in between.
+        store = call.services.store
+        current = await (
+            store.platform(tenant) if kind == "platform" else store.integration(tenant, name)
+        )
+        candidate = mutate(current)
+        assert candidate is not None
+        await check_field_maps(call, candidate)
     try:
         result = await call.services.store.write(tenant, kind, name, mutate, actor(call), action)
     except SecretsBound as refused:

@@ -25,10 +25,10 @@ from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import audit, existing
 from incident_sync.control.api.lookups import read_record
 from incident_sync.control.api.routing import Call
-from incident_sync.control.api.sync import is_outbound_only, publish_refresh
+from incident_sync.control.api.sync import is_outbound_only, publish_event
 from incident_sync.controlstore.records import StoredSide
 from incident_sync.runtime import tracing
-from incident_sync.syncmodel import ids
+from incident_sync.syncmodel import firstsync, ids
 from incident_sync.syncstate import links
 from incident_sync.syncstate.timeline import Entry, Kind
 
@@ -119,15 +119,21 @@ async def link_record(call: Call) -> web.StreamResponse:
     )
     await _recorded(call, request, record_id)
     # The sync of the pair: the record read where its tool is a source, else the incident.
-    side, refreshed = (
-        (platform.name, request.incident) if is_outbound_only(stored) else (call.name, record_id)
+    event = firstsync.first_sync(
+        call.tenant,
+        platform=platform.name,
+        integration=call.name,
+        takes_in=not is_outbound_only(stored),
+        incident=request.incident,
+        record_id=record_id,
+        actor=call.subject.name,
     )
     try:
-        answer.event_id = await publish_refresh(call, side, refreshed, request.incident)
+        answer.event_id = await publish_event(call, event)
     except (KafkaError, OSError, TimeoutError) as exc:  # linked; the sync can be asked again
         again = (
             f"im sync incident {request.incident}"
-            if side == platform.name
+            if event.integration_id == platform.name
             else f"im integration sync {call.name} --record {record_id}"
         )
         raise ApiError(

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from incident_sync.connectors.registry import REGISTRY
 from incident_sync.control.auth import Role, Scope
 from incident_sync.syncmodel.config import SECRET_FIELDS, IntegrationConfig, maps_by_file
+from incident_sync.syncmodel.fieldmaps import CUSTOM, FieldMap
 from incident_sync.syncmodel.fields import Field as CanonicalField
 from incident_sync.syncmodel.ownership import FieldOwnership
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStatus
@@ -78,8 +79,18 @@ def canonical_field(name: str) -> str | None:
     return name if name in CANONICAL_FIELDS else None
 
 
-# A request may name a field's ownership rule as the tools do (normalized when stored).
-OwnershipKey: Any = Literal[tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))]
+def platform_field(name: str) -> str | None:
+    """A canonical field (by its name or a tool's alias) or a custom field (`custom.<name>`)
+    as rules name it; None when it is neither."""
+    if name.startswith(CUSTOM) and len(name) > len(CUSTOM) and not name[len(CUSTOM)].isspace():
+        return name
+    return canonical_field(name)
+
+
+# A request may name a field's ownership rule as the tools do (normalized when stored), or a
+# custom field of the platform, as field maps name it.
+_NAMED = "|".join(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
+OwnershipKey: Any = Annotated[str, Field(pattern=rf"^(({_NAMED})|custom\.\S.*)$", max_length=200)]
 
 _CONFIG = {k: v for k, v in IntegrationConfig.model_fields.items() if k not in _IDENTITY}
 _FIELDS = {
@@ -111,6 +122,10 @@ def _per_tool_rules(schema: dict[str, Any]) -> None:
         branch: dict[str, Any] = {"properties": {"type": {"const": tool}, "options": options}}
         if not maps_by_file(tool, "", None):  # the platform: never
             branch["properties"]["features"] = {"type": "null"}
+        if spec.platform:  # field maps are an integration's
+            branch["properties"]["field_maps"] = {
+                "anyOf": [{"type": "null"}, {"type": "array", "maxItems": 0}]
+            }
         elif not maps_by_file(tool, None, None):  # mapped in code: only given a mapping
             branch["anyOf"] = [
                 {"properties": {"features": {"type": "null"}}},
@@ -349,3 +364,15 @@ class SyncRequested(BaseModel):
     tenant: str
     dry_run: bool
     records: list[SyncedRecord] = Field(description="each linked record re-read and pushed")
+
+
+class FieldMapsCheck(_Body):
+    """Field maps to check against both sides' fields, without storing them."""
+
+    field_maps: list[FieldMap] = Field(max_length=200)
+
+
+class FieldMapsChecked(BaseModel):
+    integration: str
+    valid: bool
+    problems: list[str]

@@ -13,7 +13,7 @@ from incident_sync.control.api.models import (
     OwnershipEntry,
     OwnershipRule,
     OwnershipView,
-    canonical_field,
+    platform_field,
 )
 from incident_sync.control.api.routing import Call
 from incident_sync.controlstore.records import StoredSide
@@ -52,7 +52,7 @@ async def get_ownership(call: Call) -> web.StreamResponse:
 
 
 async def _change_rule(call: Call, rule: OwnershipRule | None) -> web.StreamResponse:
-    field = canonical_field(call.params["field"])
+    field = platform_field(call.params["field"])
     if field is None:
         raise ApiError(422, "invalid", f"unknown field {call.params['field']!r}")
     stored = await existing(call)

@@ -304,6 +304,19 @@ def _mapping_files(schema: dict[str, Any], names: Sequence[str]) -> None:
     schema["properties"]["mapping_file"] = {**keep, "anyOf": branches}
 
 
+def _closed_pattern_keys(node: Any) -> None:
+    """A dict whose keys must match a pattern (pydantic's `patternProperties`) takes no other
+    key: said in the schema (`additionalProperties: false`), as the model refuses them."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _closed_pattern_keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            _closed_pattern_keys(value)
+
+
 def openapi(
     routes: list[Route],
     *,
@@ -326,6 +339,7 @@ def openapi(
     unique = list(dict.fromkeys(wanted))
     refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
     schemas: dict[str, Any] = top.get("$defs", {})
+    _closed_pattern_keys(schemas)
     for r in routes:
         if r.body is not None:
             _mapping_files(

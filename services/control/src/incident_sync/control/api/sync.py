@@ -23,8 +23,8 @@ from incident_sync.control.api.models import SyncedRecord, SyncRequested
 from incident_sync.control.api.routing import Call
 from incident_sync.control.metrics import MANUAL_SYNCS
 from incident_sync.controlstore.records import StoredSide
-from incident_sync.syncmodel import codec, topics
-from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, Origin, new_id
+from incident_sync.syncmodel import codec, firstsync, topics
+from incident_sync.syncmodel.events import ChangeEvent
 from incident_sync.syncmodel.fields import Direction
 from incident_sync.syncmodel.tools import known
 from incident_sync.syncstate import links
@@ -48,16 +48,14 @@ async def publish_refresh(call: Call, side: str, record_id: str, incident: str) 
     """Queue a manual `refresh` of one record of `side` (an integration, or the platform
     with the incident as its record) on the observations, keyed like the record's webhooks;
     the event's id. Raises what the producer raises when the broker is away."""
-    event = ChangeEvent(
-        delivery_id=new_id(),
-        tenant=call.tenant,
-        integration_id=side,
-        external_id=record_id,
-        platform_incident_id=incident,
-        kind=ChangeKind.REFRESH,
-        origin=Origin.MANUAL,
-        actor=call.subject.name,
+    return await publish_event(
+        call, firstsync.refresh(call.tenant, side, record_id, incident, call.subject.name)
     )
+
+
+async def publish_event(call: Call, event: ChangeEvent) -> str:
+    """Publish one change on the observations, keyed and with the headers of the record's
+    webhooks; the event's id."""
     key = topics.record_key(event.tenant, event.integration_id, event.external_id)
     headers = [
         ("origin", event.origin.value.encode()),

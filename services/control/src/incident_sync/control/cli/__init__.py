@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from incident_sync.control.cli import dlq as _dlq  # noqa: F401 - adds `integration dlq*`
+from incident_sync.control.cli import fieldmaps as _fieldmaps  # noqa: F401 - `field-maps`
 from incident_sync.control.cli.admin import audit, keys, token, whoami
 from incident_sync.control.cli.client import Options
 from incident_sync.control.cli.completion import completion
@@ -70,6 +71,7 @@ def main(
       im integration sync-status prod-snow
       im integration sync prod-jira --dry-run     re-read linked records and push them
       im integration link prod-snow --incident 01HXYZ... --record INC0010001
+      im integration link prod-snow --auto --by correlation --dry-run   what exists, paired
       im integration dlq prod-snow
       im quarantine list                          messages a stage could not process
       im conflict list --status pending

@@ -116,7 +116,7 @@ class Delivery:
                 # What the new record holds: what was sent, in the form the tool stored it,
                 # and what it filled in itself where the create sent nothing (an empty value).
                 stored = {
-                    **cmd.set_fields,
+                    **connector.sendable(cmd.set_fields),  # a value its map skips: not sent
                     **{k: v for k, v in record.fields.items() if k != Field.COMMENT},
                 }
                 # And nothing where it was sent nothing and said it filled in nothing: known
