@@ -54,7 +54,9 @@ class Reconciler:
         timeline = Timeline(redis, settings.timeline_max_entries, settings.timeline_retention_s)
         self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance, timeline)
         self.link_jobs = LinkJobStore(redis)
-        self.linker = Linker(sides, self.link_jobs, self.publisher, redis, settings.instance)
+        self.linker = Linker(
+            sides, self.link_jobs, self.publisher, redis, settings.instance, timeline
+        )
         self.poller = Poller(
             sides,
             self.store,
