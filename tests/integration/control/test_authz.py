@@ -39,6 +39,7 @@ from tests.integration.control.authz_setups import (
     saved_job,
     saved_run,
     schedule,
+    timelines,
     token_path,
 )
 from tests.integration.control.service import ControlService, on_server_and_cluster
@@ -54,6 +55,7 @@ CL = "/api/v1/tenants/{tenant}/conflicts"
 QL = "/api/v1/tenants/{tenant}/quarantine"
 QE = f"{QL}/{{quarantine_id}}"
 C = f"{CL}/{{conflict_id}}"
+TL = "/api/v1/tenants/{tenant}/incidents/{ref}/timeline"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
 MADE = {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}
 CASES = [
@@ -147,6 +149,11 @@ CASES = [
          body=lambda: {"resolution": "use-platform"}, ok=(202,), before=pending_conflicts),
     Case("POST", f"{A}/conflicts/{CONFLICT_B}/resolve", TENANT_MANAGERS, f"{C}/resolve",
          body=lambda: {"resolution": "ignore"}, ok=(202,), before=pending_conflicts),
+    Case("GET", f"{A}/incidents/INC-A/timeline", TENANT_MANAGERS | {"commander"}, TL,
+         before=timelines),
+    Case("GET", f"{A}/incidents/sys1/timeline", TENANT_MANAGERS | {"commander"}, TL,
+         before=timelines),  # a linked record's id names its incident (INC-A)
+    Case("GET", f"{A}/incidents/INC-B/timeline", TENANT_MANAGERS, TL, before=timelines),
     Case("POST", f"{A}/integrations/snow-a/reconcile", MANAGERS, REC,
          body=lambda: {"mode": "dry-run"}, ok=(202,)),
     Case("POST", f"{A}/integrations/snow-b/reconcile", TENANT_MANAGERS, REC,

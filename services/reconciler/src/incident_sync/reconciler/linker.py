@@ -27,6 +27,7 @@ from incident_sync.controlstore.store import Actor, append_audit, audit_entry
 from incident_sync.reconciler.candidates import candidate
 from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.sides import REQUESTS, Sides
+from incident_sync.runtime import tracing
 from incident_sync.syncmodel import firstsync, matching
 from incident_sync.syncmodel.events import ChangeEvent, utcnow
 from incident_sync.syncstate import links
@@ -38,6 +39,7 @@ from incident_sync.syncstate.linkjobs import (
     LinkJobStore,
     PlannedPair,
 )
+from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 
 log = logging.getLogger("reconciler.linker")
 
@@ -50,13 +52,20 @@ class LinkJobError(Exception):
 
 class Linker:
     def __init__(
-        self, sides: Sides, store: LinkJobStore, publisher: Publisher, redis: Redis, instance: str
+        self,
+        sides: Sides,
+        store: LinkJobStore,
+        publisher: Publisher,
+        redis: Redis,
+        instance: str,
+        timeline: Timeline | None = None,
     ) -> None:
         self.sides = sides
         self.store = store
         self.publisher = publisher
         self.redis = redis
         self.instance = instance
+        self.timeline = timeline if timeline is not None else Timeline(redis)
 
     async def run(self, job: LinkJob) -> LinkJob:
         """Carry out a job; the returned record says how it went (`done` or `failed`)."""
@@ -173,6 +182,7 @@ class Linker:
             job.errors.append(f"{pair.record_reference or pair.record}: {pair.error}")
             return
         await self._audit(job, pair)
+        await self._recorded(job, pair)
         events = self._first_sync(job, pair)
         pair.result = "linked"
         job.counts.linked += 1
@@ -224,6 +234,22 @@ class Linker:
             record_id=pair.record,
             actor=actor,
         )
+
+    async def _recorded(self, job: LinkJob, pair: PlannedPair) -> None:
+        """The link on the incident's timeline, and the record's reference beside it."""
+        detail = {
+            "record": pair.record,
+            "reference": pair.record_reference,
+            "match": pair.by.value,
+            "job": job.id,
+            "by": job.requested_by.name if job.requested_by else None,
+        }
+        entry = Entry(Kind.LINKED, (job.integration,), (), "link_job", tracing.trace_id(), detail)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.timeline.q_add(pipe, job.tenant, pair.incident, entry)
+            if pair.record_reference and pair.record_reference != pair.record:
+                self.timeline.q_reference(pipe, job.tenant, pair.record_reference, pair.incident)
+            await pipe.execute()
 
     async def _audit(self, job: LinkJob, pair: PlannedPair) -> None:
         who = job.requested_by

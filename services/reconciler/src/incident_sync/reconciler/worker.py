@@ -38,6 +38,7 @@ from incident_sync.syncstate.reconcile import (
     RunMode,
     RunStatus,
 )
+from incident_sync.syncstate.timeline import Timeline
 
 log = logging.getLogger("reconciler")
 
@@ -50,9 +51,12 @@ class Reconciler:
         self.tenant = settings.sync_tenant
         self.store = ReconcileStore(redis)
         self.publisher = Publisher(settings, redis)
-        self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance)
+        timeline = Timeline(redis, settings.timeline_max_entries, settings.timeline_retention_s)
+        self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance, timeline)
         self.link_jobs = LinkJobStore(redis)
-        self.linker = Linker(sides, self.link_jobs, self.publisher, redis, settings.instance)
+        self.linker = Linker(
+            sides, self.link_jobs, self.publisher, redis, settings.instance, timeline
+        )
         self.poller = Poller(
             sides,
             self.store,

@@ -50,6 +50,9 @@ class DeliveryResult:
     retryable: bool = False  # a failure that another attempt may fix
     retry_after_s: float | None = None  # the tool said when to come back
     until: float | None = None  # deferred: not before this unix time
+    status: int | None = None  # the tool's HTTP status (a failure's, for the timeline)
+    linked: bool = False  # the record was linked by this attempt (created or found)
+    reference: str | None = None  # a created record's reference (INC0010001)
 
 
 class RequestThrottle(Protocol):
@@ -86,6 +89,7 @@ class Delivery:
                 str(exc),
                 retryable=exc.retryable,
                 retry_after_s=exc.retry_after_s,
+                status=exc.status,
             )
         except Deferred as exc:
             return DeliveryResult(
@@ -98,12 +102,14 @@ class Delivery:
         connector = ctx.connector(target_id)
         throttle = self.throttle.request
         external_id = cmd.target_external_id
+        found = False  # a create that found its record (linked now)
         if external_id is None:
             links = await store.links_of(cmd.tenant, cmd.platform_incident_id)
             external_id = links.get(target_id)
             if external_id is None:
                 async with throttle(cmd.tenant, target_id):
                     external_id = await connector.find_linked(cmd.platform_incident_id)
+                found = external_id is not None  # by the tool's correlation: linked now
             if external_id is None:
                 context = await self._template_context(cmd, connector)
                 async with throttle(cmd.tenant, target_id):
@@ -150,7 +156,7 @@ class Delivery:
                 # Written: what follows is retried on its own (Redis away) rather than
                 # redoing the write with the whole attempt (as after an update).
                 await until_done(after_create, "delivery.after_create")
-                return DeliveryResult("created", created)
+                return DeliveryResult("created", created, linked=True, reference=record.reference)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
         if cmd.is_create:  # ... that found its record: write only what it lacks
             cmd = await self._not_yet_shown(cmd, external_id)
@@ -164,7 +170,7 @@ class Delivery:
         written = await self._write(cmd, connector, external_id)
         if comment is not None and await until_done(comment.finish, "delivery.comment"):
             written = True
-        return DeliveryResult("written" if written else "skipped", external_id)
+        return DeliveryResult("written" if written else "skipped", external_id, linked=found)
 
     def _carried(self, integration_id: str) -> set[str]:
         """The fields the pipeline writes to the integration's records, comments aside."""
