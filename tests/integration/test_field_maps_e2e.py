@@ -238,6 +238,33 @@ def test_a_mapped_field_changed_on_both_sides_at_once_is_parked_and_resolved(
         im(stack, "integration", "configure", "prod-snow", "--conflict-strategy=last-write-wins")
 
 
+def test_an_ownership_rule_on_a_mapped_field_keeps_the_tools_edits_out(
+    mapped: tuple[Stack, Tools],
+) -> None:
+    stack, tools = mapped
+    field = "custom.Affected team"
+    args = ("integration", "field-ownership")
+    rules = im(stack, *args, "set", "prod-snow", field, "--owner", "platform")
+    assert {r["field"]: r["owner"] for r in rules["rules"]}[field] == "platform"
+    time.sleep(1.5)
+    try:
+        incident = tools.declare("Ledger lag", "replica behind", team="Payments")
+        iid = incident["id"]
+        sys_id = ticket_of(tools, iid)["sys_id"]
+        payments = sys_id_of(GROUP, "Payments Support")
+        wait_for(lambda: tools.snow_record(sys_id)["assignment_group"] == payments, 30, "group")
+        tools.quiesce()
+        tools.edit_snow(sys_id, assignment_group=sys_id_of(GROUP, "Search Support"))
+        tools.quiesce()
+        time.sleep(1.0)
+        assert custom(tools, iid, "Affected team") == "Payments"  # the platform owns it
+        tools.edit_incident(iid, team=None)  # the owner's edit still travels
+        wait_for(lambda: tools.snow_record(sys_id)["assignment_group"] == "", 30, "the owner")
+    finally:
+        im(stack, *args, "unset", "prod-snow", field)
+        time.sleep(1.5)
+
+
 def test_a_template_builds_the_tickets_description_from_the_summary_and_the_link(
     mapped: tuple[Stack, Tools],
 ) -> None:

@@ -46,7 +46,8 @@ FIELD_NAMES: Final = tuple(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
 PARAMS: Final[Mapping[str, str]] = {
     "tenant": NAME_PATTERN,
     "name": NAME_PATTERN,
-    "field": rf"^({'|'.join(FIELD_NAMES)})$",
+    # A canonical field or a platform custom field (`custom.<name>`, as field maps name it).
+    "field": rf"^({'|'.join(FIELD_NAMES)}|custom\.[^\s/][^/]*)$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
     "record_id": ids.PATTERN,  # a tool's record id: the rule of the ingress and the parsers
@@ -60,7 +61,8 @@ _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 
 def _param_schema(name: str) -> dict[str, Any]:
     if name == "field":
-        return {"type": "string", "enum": list(FIELD_NAMES)}
+        custom = {"type": "string", "pattern": r"^custom\.[^\s/][^/]*$", "maxLength": 200}
+        return {"anyOf": [{"type": "string", "enum": list(FIELD_NAMES)}, custom]}
     return {"type": "string", "pattern": PARAMS.get(name, r"^.+$")}
 
 

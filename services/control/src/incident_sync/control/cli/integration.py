@@ -310,7 +310,8 @@ def ownership() -> None:
     platform: platform changes sync out, the tool's changes to it are ignored
     external: the tool's changes sync in, writes to the tool are skipped
     Fields: title, description, status, severity, priority, assignee (assigned_to),
-    escalation_policy, comment (work_notes, comments).
+    escalation_policy, comment (work_notes, comments), and the platform's custom fields
+    a field map carries: custom.<Field name>.
 
     \b
       im integration field-ownership set prod-snow severity --owner platform --priority 10
