@@ -39,6 +39,7 @@ import httpx
 
 from incident_sync.connectors.base import (
     RecordState,
+    RequestNotSent,
     ToolError,
     WebhookRejected,
     Written,
@@ -174,9 +175,7 @@ class JiraConnector(
         name among the project's."""
         project, wanted = self.options.project_key, self.options.issue_type
         if not project:
-            raise ToolError(
-                f"{self.config.id}: the project_key option is required", retryable=False
-            )
+            raise RequestNotSent(f"{self.config.id}: the project_key option is required")
         types = await self.client.create_issue_types(project)
         type_id = next(
             (
@@ -266,9 +265,7 @@ class JiraConnector(
         options = self.options
         project = options.project_key
         if not project:
-            raise ToolError(
-                f"{self.config.id}: the project_key option is required", retryable=False
-            )
+            raise RequestNotSent(f"{self.config.id}: the project_key option is required")
         internal = self.comments_internal  # a bad option refuses before anything is made
         fields = await self.fit(fields)
         own, declared = self.split_declared(fields)

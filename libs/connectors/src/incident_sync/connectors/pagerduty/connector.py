@@ -32,6 +32,7 @@ import httpx
 from incident_sync.connectors.base import (
     RecordNotFound,
     RecordState,
+    RequestNotSent,
     ToolError,
     WebhookRejected,
     Written,
@@ -224,7 +225,7 @@ class PagerDutyConnector(
     ) -> RecordState:
         service = self.options.service_id
         if not service:
-            raise ToolError(f"{self.config.id}: the service_id option is required", retryable=False)
+            raise RequestNotSent(f"{self.config.id}: the service_id option is required")
         fields = await self.fit(fields)
         own, declared = self.split_declared(fields)
         custom = await self._custom_values(declared)  # refused before anything is made

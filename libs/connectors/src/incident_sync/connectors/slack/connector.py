@@ -20,6 +20,7 @@ import httpx
 
 from incident_sync.connectors.base import (
     RecordState,
+    RequestNotSent,
     ToolError,
     Written,
 )
@@ -49,7 +50,7 @@ class SlackConnector(ToolConnector[SlackClient], CommentThread, Notifier):
     def channel(self) -> str:
         channel = self.options.channel
         if not channel:
-            raise ToolError(f"{self.config.id}: the channel option is required", retryable=False)
+            raise RequestNotSent(f"{self.config.id}: the channel option is required")
         return channel
 
     @staticmethod
