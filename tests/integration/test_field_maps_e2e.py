@@ -76,15 +76,6 @@ def ticket_of(tools: Tools, iid: str) -> dict[str, Any]:
     return tools.snow_record(records[0]["sys_id"])
 
 
-def custom(tools: Tools, iid: str, name: str) -> str | None:
-    for entry in tools.incident(iid).get("custom_field_entries") or []:
-        if entry["custom_field"]["name"] == name and entry["values"]:
-            value = entry["values"][0]
-            option = value.get("value_option")
-            return str(option["value"]) if option else value.get("value_text")
-    return None
-
-
 def behind_the_back(tools: Tools, tool: str, edit: Callable[[], object]) -> None:
     tools.drop_webhooks(tool, 1.0)
     try:
@@ -139,11 +130,10 @@ def test_mapped_fields_travel_both_ways_by_name_and_their_echo_is_known(
 
     # An agent reassigns the ticket: the incident's team follows, through the reverse map.
     tools.edit_snow(sys_id, assignment_group=sys_id_of(GROUP, "Search Support"))
-    wait_for(lambda: custom(tools, incident["id"], "Affected team") == "Search", 30, "the team")
+    iid = incident["id"]
+    wait_for(lambda: tools.custom_value(iid, "Affected team") == "Search", 30, "the team")
     tools.edit_snow(sys_id, cmdb_ci=sys_id_of("cmdb_ci", "search-cluster"))
-    wait_for(
-        lambda: custom(tools, incident["id"], "Affected service") == "search-cluster", 30, "the CI"
-    )
+    wait_for(lambda: tools.custom_value(iid, "Affected service") == "search-cluster", 30, "the CI")
 
 
 def test_an_unresolvable_or_refused_value_is_dead_lettered_with_its_reason(
@@ -199,7 +189,7 @@ def test_the_reconciler_finds_and_heals_a_mapped_field_changed_behind_the_back(
     healed = im(stack, "integration", "reconcile", "prod-snow", "--auto-heal")
     assert healed["status"] == "succeeded" and healed["fixes"] >= 1
     wait_for(
-        lambda: custom(tools, incident["id"], "Affected service") == "payments-api",
+        lambda: tools.custom_value(incident["id"], "Affected service") == "payments-api",
         30,
         "the heal",
     )
@@ -233,7 +223,8 @@ def test_a_mapped_field_changed_on_both_sides_at_once_is_parked_and_resolved(
         assert parked["platform"]["value"] is None
         settled = im(stack, "conflict", "resolve", parked["id"], "--use-external")
         assert settled["status"] == "resolved"
-        wait_for(lambda: custom(tools, iid, "Affected team") == "Payments", 30, "the resolution")
+        resolved = "the resolution"
+        wait_for(lambda: tools.custom_value(iid, "Affected team") == "Payments", 30, resolved)
     finally:
         im(stack, "integration", "configure", "prod-snow", "--conflict-strategy=last-write-wins")
 
@@ -257,7 +248,7 @@ def test_an_ownership_rule_on_a_mapped_field_keeps_the_tools_edits_out(
         tools.edit_snow(sys_id, assignment_group=sys_id_of(GROUP, "Search Support"))
         tools.quiesce()
         time.sleep(1.0)
-        assert custom(tools, iid, "Affected team") == "Payments"  # the platform owns it
+        assert tools.custom_value(iid, "Affected team") == "Payments"  # the platform owns it
         tools.edit_incident(iid, team=None)  # the owner's edit still travels
         wait_for(lambda: tools.snow_record(sys_id)["assignment_group"] == "", 30, "the owner")
     finally:

@@ -41,15 +41,6 @@ def env() -> Iterator[tuple[Stack, Tools]]:
     yield from start_stack(tools=("jira", "pagerduty", "datadog"), overrides=MAPS)
 
 
-def custom(tools: Tools, iid: str, name: str) -> str | None:
-    for entry in tools.incident(iid).get("custom_field_entries") or []:
-        if entry["custom_field"]["name"] == name and entry["values"]:
-            value = entry["values"][0]
-            option = value.get("value_option")
-            return str(option["value"]) if option else value.get("value_text")
-    return None
-
-
 def jira_services(tools: Tools, issue_id: str) -> str | None:
     """The issue's "Affected services" as the agent sees them (the options' values)."""
     shown = tools.jira_issue(issue_id)["screen"].get("customfield_10080")
@@ -87,14 +78,14 @@ def test_mapped_fields_reach_each_tool_in_its_shape_and_come_back(
 
     # Each tool's own edit comes back through its map, and reaches the others.
     tools.edit_jira(issue["id"], fields={"customfield_10080": [{"value": "search"}]})
-    wait_for(lambda: custom(tools, iid, "Affected team") == "Search", 30, "Jira's edit")
+    wait_for(lambda: tools.custom_value(iid, "Affected team") == "Search", 30, "Jira's edit")
     tools.quiesce()
     tools.set_pd_custom_fields(pd["id"], customer_impact="search-api")
-    wait_for(lambda: custom(tools, iid, "Affected service") == "search-api", 30, "PD's edit")
+    wait_for(lambda: tools.custom_value(iid, "Affected service") == "search-api", 30, "PD's edit")
     wait_for(lambda: dd_value(tools, iid, "root_cause") == "search-api", 30, "on to DD")
     tools.quiesce()
     tools.edit_dd(dd["id"], fields={"root_cause": {"type": "textbox", "value": "edge"}})
-    wait_for(lambda: custom(tools, iid, "Affected service") == "edge", 30, "DD's edit")
+    wait_for(lambda: tools.custom_value(iid, "Affected service") == "edge", 30, "DD's edit")
     wait_for(lambda: pd_value(tools, pd["id"], "customer_impact") == "edge", 30, "on to PD")
 
 

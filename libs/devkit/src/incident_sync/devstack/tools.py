@@ -244,6 +244,16 @@ class Tools:
         client = self._sandboxes()[tool]
         client.post("/_sandbox/faults", json={"webhook_storm": storm or None}).raise_for_status()
 
+    def custom_value(self, incident_id: str, name: str) -> str | None:
+        """The incident's value of the custom field called `name`: a selected option's value
+        or the text; None when it has none."""
+        for entry in self.incident(incident_id).get("custom_field_entries") or []:
+            if entry["custom_field"]["name"] == name and entry["values"]:
+                value = entry["values"][0]
+                option = value.get("value_option")
+                return str(option["value"]) if option else value.get("value_text")
+        return None
+
     def platform_notes(self, incident_id: str) -> str | None:
         """What incident-sync wrote to the incident's "External work notes" field."""
         for entry in self.incident(incident_id).get("custom_field_entries") or []:
