@@ -256,6 +256,30 @@ def test_an_ownership_rule_on_a_mapped_field_keeps_the_tools_edits_out(
         time.sleep(1.5)
 
 
+def test_a_catalog_backed_team_maps_to_the_assignment_group_both_ways(
+    mapped: tuple[Stack, Tools],
+) -> None:
+    """incident.io's Team is usually catalog-backed: its values are catalog entries, written by
+    the entry's id (found by name) and read by name."""
+    stack, tools = mapped
+    catalog_team = {**TEAM_TO_GROUP, "platform": "custom.Team"}
+    service = {"platform": "custom.Affected service", "tool": "cmdb_ci"}
+    assert patch(stack, field_maps=[catalog_team, service]).status_code == 200
+    time.sleep(1.5)
+    try:
+        incident = tools.declare("Refunds stuck", "queue", team_entry="Search")
+        iid = incident["id"]
+        sys_id = ticket_of(tools, iid)["sys_id"]
+        search = sys_id_of(GROUP, "Search Support")
+        wait_for(lambda: tools.snow_record(sys_id)["assignment_group"] == search, 30, "group")
+        tools.quiesce()
+        tools.edit_snow(sys_id, assignment_group=sys_id_of(GROUP, "Payments Support"))
+        wait_for(lambda: tools.custom_value(iid, "Team") == "Payments", 30, "the catalog entry")
+    finally:
+        assert patch(stack, field_maps=[TEAM_TO_GROUP, service]).status_code == 200
+        time.sleep(1.5)
+
+
 def test_a_template_builds_the_tickets_description_from_the_summary_and_the_link(
     mapped: tuple[Stack, Tools],
 ) -> None:

@@ -146,9 +146,18 @@ async def test_catalog_endpoints(inc):
         "External work notes",
         "Priority",
         "Affected team",
+        "Team",
         "Affected service",
     ]
-    assert [f["field_type"] for f in fields] == ["text", "single_select", "single_select", "text"]
+    kinds = ["text", "single_select", "single_select", "single_select", "text"]
+    assert [f["field_type"] for f in fields] == kinds
+    team = fields[3]
+    entries = await client.get(
+        "/v3/catalog_entries",
+        params={"catalog_type_id": team["catalog_type_id"], "identifier": "team-search"},
+        headers=AUTH,
+    )
+    assert [e["name"] for e in entries.json()["catalog_entries"]] == ["Search"]
     options = (
         await client.get(
             "/v1/custom_field_options", params={"custom_field_id": fields[1]["id"]}, headers=AUTH

@@ -245,13 +245,15 @@ class Tools:
         client.post("/_sandbox/faults", json={"webhook_storm": storm or None}).raise_for_status()
 
     def custom_value(self, incident_id: str, name: str) -> str | None:
-        """The incident's value of the custom field called `name`: a selected option's value
-        or the text; None when it has none."""
+        """The incident's value of the custom field called `name`: a selected option's value,
+        a catalog entry's name or the text; None when it has none."""
         for entry in self.incident(incident_id).get("custom_field_entries") or []:
             if entry["custom_field"]["name"] == name and entry["values"]:
                 value = entry["values"][0]
-                option = value.get("value_option")
-                return str(option["value"]) if option else value.get("value_text")
+                option, entry = value.get("value_option"), value.get("value_catalog_entry")
+                if option:
+                    return str(option["value"])
+                return str(entry["name"]) if entry else value.get("value_text")
         return None
 
     def platform_notes(self, incident_id: str) -> str | None:

@@ -139,6 +139,20 @@ class IncidentIoClient(ToolClient):
             paged=True,
         )
 
+    async def catalog_entries(
+        self, catalog_type_id: str, identifier: str, *, refresh: bool = False
+    ) -> list[dict[str, Any]]:
+        """The entries of a catalog type that `identifier` names (an id, an external id or an
+        alias; the name too where the type uses names as identifiers):
+        `GET /v3/catalog_entries?identifier=`."""
+        return await self._lookup(
+            "/v3/catalog_entries",
+            "catalog_entries",
+            refresh,
+            # An identifier names one entry (or a few): one page is all there is to read.
+            params={"catalog_type_id": catalog_type_id, "identifier": identifier, "page_size": 25},
+        )
+
     async def _lookup(
         self,
         path: str,

@@ -93,7 +93,8 @@ async def custom_entry(
     None when the account has no such field. Text and numeric fields take the value, a link
     field a URL, a single-select the option whose value it is, a multi-select the options it
     names separated by ", " (how a multi-select reads as `custom.<name>`). Any other type
-    (catalog-backed fields among them) or an unknown option is a non-retryable ToolError."""
+    or an unknown option is a non-retryable ToolError. A catalog-backed field takes the entry
+    the value names (`_catalog_values`)."""
     wanted = name.casefold()
     found = await _find(client.custom_fields, lambda f: str(f.get("name", "")).casefold() == wanted)
     if not found:
@@ -103,6 +104,8 @@ async def custom_entry(
     if not value:
         return {"custom_field_id": field_id, "values": []}
     kind = str(field.get("field_type"))
+    if isinstance(catalog := field.get("catalog_type_id"), str) and catalog:
+        return {"custom_field_id": field_id, "values": await _catalog_values(client, field, value)}
     if kind in _PLAIN_VALUES:
         return {"custom_field_id": field_id, "values": [{_PLAIN_VALUES[kind]: value}]}
     if kind not in ("single_select", "multi_select"):
@@ -125,6 +128,32 @@ async def custom_entry(
             )
         chosen.append({"value_option_id": str(match[0]["id"])})
     return {"custom_field_id": field_id, "values": chosen}
+
+
+async def _catalog_values(
+    client: IncidentIoClient, field: Mapping[str, Any], value: str
+) -> list[dict[str, object]]:
+    """A catalog-backed field's values: the entry each name stands for (found by its name,
+    an alias or its external id; several of a multi-select separated by ", "), as the
+    incident's entry names it back. A name with no entry, or with several, is refused."""
+    names = [value] if field.get("field_type") != "multi_select" else value.split(",")
+    chosen: list[dict[str, object]] = []
+    for name in (n.strip() for n in names):
+
+        async def entries(*, refresh: bool = False, wanted: str = name) -> list[dict[str, Any]]:
+            return await client.catalog_entries(
+                str(field["catalog_type_id"]), wanted, refresh=refresh
+            )
+
+        found = await _find(entries, lambda _: True)
+        if len(found) != 1:
+            what = "no catalog entry" if not found else "several catalog entries"
+            raise ToolError(
+                f"incident.io: custom field {field.get('name')!r}: {what} named {name!r}",
+                retryable=False,
+            )
+        chosen.append({"value_catalog_entry_id": str(found[0]["id"])})
+    return chosen
 
 
 def _option_valued(value: str) -> Callable[[dict[str, Any]], bool]:

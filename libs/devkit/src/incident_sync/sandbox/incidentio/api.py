@@ -275,6 +275,40 @@ for _path, _name, _items in CATALOG_LISTS:
     routes.get(_path)(_catalog_list(_name, _items))
 
 
+@routes.get("/v3/catalog_entries")
+async def list_catalog_entries(request: web.Request) -> web.Response:
+    """A catalog type's entries (`catalog_type_id`, required), those `identifier` names when
+    given (a name, an alias or the external id), paged by `after` as documented."""
+    catalog = request.app[STATE].store.catalog
+    type_id = request.query.get("catalog_type_id", "")
+    kind = next((t for t in catalog.catalog_types if t["id"] == type_id), None)
+    if kind is None:
+        return invalid(ValidationFailed("catalog_type_id", "Catalog type not found", "not_found"))
+    try:
+        page_size = int(request.query.get("page_size") or 25)
+    except ValueError:
+        return invalid(ValidationFailed("page_size", "must be an integer"))
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        return invalid(ValidationFailed("page_size", f"must be between 1 and {MAX_PAGE_SIZE}"))
+    identifier = request.query.get("identifier")
+    entries = (
+        catalog.catalog_entries_named(type_id, identifier)
+        if identifier is not None
+        else [e for e in catalog.catalog_entries if e["catalog_type_id"] == type_id]
+    )
+    start = 0
+    if after := request.query.get("after"):
+        ids = [e["id"] for e in entries]
+        start = ids.index(after) + 1 if after in ids else len(ids)
+    page = entries[start : start + page_size]
+    meta: JSON = {"page_size": page_size}
+    if start + page_size < len(entries):
+        meta["after"] = page[-1]["id"]
+    return web.json_response(
+        {"catalog_entries": page, "catalog_type": kind, "pagination_meta": meta}
+    )
+
+
 @routes.get("/v1/custom_field_options")
 async def list_custom_field_options(request: web.Request) -> web.Response:
     catalog = request.app[STATE].store.catalog

@@ -1,5 +1,6 @@
 """The seeded, read-only configuration objects: statuses, severities, custom fields (a text
-field for external notes, a single-select Priority), incident roles and users."""
+field for external notes, a single-select Priority, a catalog-backed Team), incident roles,
+users, and the catalog's Team type with its entries."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ PRIORITY_OPTIONS = ("P1", "P2", "P3", "P4", "P5")
 TEAM_FIELD = "Affected team"  # a select nothing maps: what trigger filters test
 TEAM_OPTIONS = ("Payments", "Search", "Platform")
 SERVICE_FIELD = "Affected service"  # free text: the service's name, as its CI is called
+# A catalog-backed field, as incident.io's Team usually is: its values are the entries of a
+# catalog type, found by `GET /v3/catalog_entries?identifier=` (name, alias or external id).
+CATALOG_TEAM_FIELD = "Team"
+CATALOG_TEAMS = ("Payments", "Search", "Platform")
 _ROLES: tuple[tuple[str, str, str], ...] = (
     ("Incident Lead", "lead", "lead"),
     ("Reporter", "reporter", "reporter"),
@@ -53,6 +58,8 @@ class Catalog:
     custom_field_options: list[JSON]
     incident_roles: list[JSON]
     users: list[JSON]
+    catalog_types: list[JSON]
+    catalog_entries: list[JSON]
 
     @classmethod
     def seed(cls) -> Catalog:
@@ -80,7 +87,31 @@ class Catalog:
             }
             for name, rank, desc in _SEVERITIES
         ]
-        fields = [
+        team_type: JSON = {
+            "id": ulid(),
+            "name": "Team",
+            "description": "The teams of the organisation",
+            "type_name": 'Custom["Team"]',
+            "is_editable": True,
+            "ranked": False,
+            "created_at": at,
+            "updated_at": at,
+        }
+        catalog_entries = [
+            {
+                "id": ulid(),
+                "catalog_type_id": team_type["id"],
+                "name": name,
+                "aliases": [name.lower()],
+                "external_id": f"team-{name.lower()}",
+                "rank": rank,
+                "attribute_values": {},
+                "created_at": at,
+                "updated_at": at,
+            }
+            for rank, name in enumerate(CATALOG_TEAMS, start=1)
+        ]
+        fields: list[JSON] = [
             {
                 "id": ulid(),
                 "name": EXTERNAL_NOTES_FIELD,
@@ -102,6 +133,15 @@ class Catalog:
                 "name": TEAM_FIELD,
                 "field_type": "single_select",
                 "description": "The team whose service is affected",
+                "created_at": at,
+                "updated_at": at,
+            },
+            {
+                "id": ulid(),
+                "name": CATALOG_TEAM_FIELD,
+                "field_type": "single_select",
+                "description": "The team responding (from the catalog)",
+                "catalog_type_id": team_type["id"],
                 "created_at": at,
                 "updated_at": at,
             },
@@ -153,7 +193,17 @@ class Catalog:
             "created_at": at,
             "updated_at": at,
         }
-        return cls(statuses, severities, fields, incident_type, options, roles, users)
+        return cls(
+            statuses,
+            severities,
+            fields,
+            incident_type,
+            options,
+            roles,
+            users,
+            [team_type],
+            catalog_entries,
+        )
 
     def status(self, status_id: str) -> JSON | None:
         return next((s for s in self.statuses if s["id"] == status_id), None)
@@ -188,6 +238,21 @@ class Catalog:
 
     def option(self, field_id: str, option_id: str) -> JSON | None:
         return next((o for o in self.options_of(field_id) if o["id"] == option_id), None)
+
+    def catalog_entry(self, type_id: str, entry_id: str) -> JSON | None:
+        return next(
+            (e for e in self.catalog_entries
+             if e["catalog_type_id"] == type_id and e["id"] == entry_id),
+            None,
+        )  # fmt: skip
+
+    def catalog_entries_named(self, type_id: str, identifier: str) -> list[JSON]:
+        """The type's entries `identifier` names: by name, an alias or the external id."""
+        return [
+            e for e in self.catalog_entries
+            if e["catalog_type_id"] == type_id
+            and identifier in (e["name"], e["external_id"], *e["aliases"])
+        ]  # fmt: skip
 
     def role(self, role_id: str) -> JSON | None:
         return next((r for r in self.incident_roles if r["id"] == role_id), None)

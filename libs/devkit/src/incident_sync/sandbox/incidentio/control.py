@@ -8,7 +8,7 @@ from aiohttp import web
 
 from incident_sync.sandbox.base import bad, found, object_body, store_control_routes
 from incident_sync.sandbox.incidentio import webhooks
-from incident_sync.sandbox.incidentio.catalog import JSON, SERVICE_FIELD
+from incident_sync.sandbox.incidentio.catalog import CATALOG_TEAM_FIELD, JSON, SERVICE_FIELD
 from incident_sync.sandbox.incidentio.state import STATE, State
 from incident_sync.sandbox.incidentio.store import VISIBILITIES, Incident
 from incident_sync.sandbox.routes import Refusal
@@ -83,6 +83,14 @@ def _ui_updates(state: State, body: JSON) -> JSON | str:
         if body[key] and option is None:
             return f"unknown {key} {body[key]!r}"
         values = [{"value_option_id": option["id"]}] if option else []
+        updates.setdefault("custom_values", {})[field["id"]] = values
+    if "team_entry" in body:  # the catalog-backed Team, by the entry's name
+        field = catalog.custom_field_by_name(CATALOG_TEAM_FIELD)
+        assert field is not None
+        named = catalog.catalog_entries_named(field["catalog_type_id"], str(body["team_entry"]))
+        if body["team_entry"] and not named:
+            return f"unknown team {body['team_entry']!r}"
+        values = [{"value_catalog_entry_id": named[0]["id"]}] if body["team_entry"] else []
         updates.setdefault("custom_values", {})[field["id"]] = values
     if "lead" in body:  # the incident lead, by e-mail address (None unassigns)
         user = catalog.user({"email": str(body["lead"])}) if body["lead"] else None

@@ -185,7 +185,14 @@ class IncidentStore:
             if not isinstance(field_id, str) or self.catalog.custom_field(field_id) is None:
                 raise ValidationFailed(f"{here}.custom_field_id", "Custom field not found")
             values: list[JSON] = []
+            catalog_type = (self.catalog.custom_field(field_id) or {}).get("catalog_type_id")
             for m, value in enumerate(entry["values"]):
+                entry_id = value.get("value_catalog_entry_id") if isinstance(value, dict) else None
+                if catalog_type and entry_id is not None:
+                    if self.catalog.catalog_entry(catalog_type, str(entry_id)) is None:
+                        raise ValidationFailed(f"{here}.values[{m}]", "Catalog entry not found")
+                    values.append({"value_catalog_entry_id": entry_id})
+                    continue
                 option_id = value.get("value_option_id") if isinstance(value, dict) else None
                 if option_id is not None:
                     if self.catalog.option(field_id, str(option_id)) is None:
@@ -233,6 +240,12 @@ class IncidentStore:
     def _value(self, field: JSON, stored: JSON) -> JSON:
         if "value_option_id" in stored:
             return {"value_option": self.catalog.option(field["id"], stored["value_option_id"])}
+        if "value_catalog_entry_id" in stored:
+            entry = self.catalog.catalog_entry(
+                field.get("catalog_type_id", ""), stored["value_catalog_entry_id"]
+            )
+            keys = ("id", "name", "aliases", "external_id", "archived_at")
+            return {"value_catalog_entry": {k: (entry or {}).get(k) for k in keys}}
         return dict(stored)
 
     def _roles(self, incident: Incident) -> list[JSON]:
