@@ -39,10 +39,16 @@ class RedisCluster:
 
     def start(self, ready_timeout_s: float = 30.0) -> RedisCluster:
         workdir = self.workdir or Path(tempfile.mkdtemp(prefix="incident-sync-cluster-"))
-        self.ports = self.ports or [processes.free_port() for _ in range(self.masters)]
         # The bus port is the node's port + 10000 unless set: that one was never checked
-        # free (and may fall in the range outgoing connections draw from).
-        self.bus_ports = [processes.free_port() for _ in self.ports]
+        # free (and may fall in the range outgoing connections draw from). Nothing listens on
+        # any of them yet, so each is drawn apart from those already drawn.
+        taken: list[int] = list(self.ports)
+        while len(taken) < self.masters:
+            taken.append(_another(taken))
+        self.ports = taken[: self.masters]
+        self.bus_ports = []
+        for _ in self.ports:
+            self.bus_ports.append(_another([*self.ports, *self.bus_ports]))
         try:
             for n, port in enumerate(self.ports):
                 data = workdir / f"node-{port}"
@@ -102,3 +108,10 @@ class RedisCluster:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
+
+
+def _another(taken: list[int]) -> int:
+    """A free port not among `taken` (ports drawn but not yet listened on)."""
+    while (port := processes.free_port()) in taken:
+        pass
+    return port
