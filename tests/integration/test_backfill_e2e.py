@@ -219,6 +219,36 @@ def test_a_backfill_left_running_goes_on_from_its_checkpoint(
         set_snow(api, trigger=NEVER)
 
 
+def test_a_refused_create_is_failed_with_the_dlq_reason_and_a_rerun_makes_it(
+    env: tuple[Stack, Tools], api: httpx.Client
+) -> None:
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    refused = tools.declare(f"Settlement gap {tag}", "refused once", team="Payments")
+    tools.quiesce()
+    set_snow(api, trigger=PAYMENTS)
+    try:
+        # ServiceNow refuses (400) what the create asks: a non-retryable error, the DLQ.
+        tools.api_faults(
+            "servicenow", fail_status=400, fail_count=1000, path_contains="/table/incident"
+        )
+        try:
+            job = backfill(stack, code=1)
+        finally:
+            tools.api_faults("servicenow")
+        item = {i["incident"]: i for i in job["items"]}[refused["id"]]
+        assert item["result"] == "failed" and "rejected" in item["error"], item
+        assert "DLQ" in item["error"] and job["counts"]["failed"] >= 1
+        assert any("rejected" in e for e in job["errors"])
+        assert tools.snow_records_for(refused["id"]) == []
+        # Not linked, so a rerun takes it again.
+        again = backfill(stack)
+        assert results(again, {refused["id"]}) == {refused["id"]: "created"}
+        assert len(tools.snow_records_for(refused["id"])) == 1
+    finally:
+        set_snow(api, trigger=NEVER)
+
+
 def test_the_creates_keep_to_the_rate_limit(env: tuple[Stack, Tools], api: httpx.Client) -> None:
     stack, tools = env
     tag = os.urandom(3).hex()
