@@ -121,7 +121,7 @@ class Backfiller(JobRunner[BackfillJob]):
         c.not_matching = len(chosen.not_matching)
         c.closed = len(chosen.closed)
         c.detached = len(chosen.detached)
-        c.pending = c.selected
+        c.pending = 0 if job.dry_run else c.selected
         job.listed = {config.platform.id: len(listed)}
         job.selected = True
         return job
