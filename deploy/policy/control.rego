@@ -9,7 +9,8 @@
 # input.request   {method, path}
 #
 # Roles: platform.administrator (everything), integration.manager (integrations in its scope),
-# incident_commander (sync status; conflicts of incidents assigned to them), viewer (sync status).
+# incident_commander (sync status; conflicts and timelines of incidents assigned to them), viewer
+# (sync status).
 package incident_sync.control
 
 import rego.v1
@@ -143,6 +144,23 @@ allow if {
 	input.subject.role == "incident_commander"
 	input.action == "conflict.list"
 	tenant_in_scope
+}
+
+# -- an incident's timeline: managers of the whole tenant; incident commanders, the incidents
+# they lead (input.resource.incident, as for conflicts) ----------------------------------------
+allow if {
+	authenticated
+	input.subject.role == "integration.manager"
+	input.action == "incident.timeline"
+	tenant_in_scope
+}
+
+allow if {
+	authenticated
+	input.subject.role == "incident_commander"
+	input.action == "incident.timeline"
+	tenant_in_scope
+	assigned_to_subject
 }
 
 # -- reconciliation: managers run and schedule it; whoever sees sync status sees its history --

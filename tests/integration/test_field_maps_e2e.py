@@ -236,3 +236,40 @@ def test_a_mapped_field_changed_on_both_sides_at_once_is_parked_and_resolved(
         wait_for(lambda: custom(tools, iid, "Affected team") == "Payments", 30, "the resolution")
     finally:
         im(stack, "integration", "configure", "prod-snow", "--conflict-strategy=last-write-wins")
+
+
+def test_a_template_builds_the_tickets_description_from_the_summary_and_the_link(
+    mapped: tuple[Stack, Tools],
+) -> None:
+    stack, tools = mapped
+    template = {
+        "platform": "description",
+        "tool": "description",
+        "direction": "outbound",
+        "template": "{description}\n\nincident.io: {url} ({reference})",
+    }
+    service = {"platform": "custom.Affected service", "tool": "cmdb_ci"}
+    written = patch(stack, field_maps=[TEAM_TO_GROUP, service, template])
+    assert written.status_code == 200, written.text
+    time.sleep(1.5)
+    incident = tools.declare("Login loop", "SSO redirects forever")
+    iid, link = incident["id"], f"{incident['permalink']} ({incident['reference']})"
+    sys_id = ticket_of(tools, iid)["sys_id"]
+    wait_for(
+        lambda: (
+            tools.snow_record(sys_id)["description"]
+            == f"SSO redirects forever\n\nincident.io: {link}"
+        ),
+        30,
+        "the description from the template",
+    )
+    tools.edit_incident(iid, summary="SSO redirect loop after the IdP change")
+    wait_for(
+        lambda: tools.snow_record(sys_id)["description"].startswith("SSO redirect loop after"),
+        30,
+        "the template written again",
+    )
+    tools.quiesce()
+    # The ticket's description is the template's, never taken back into the summary.
+    assert tools.incident(iid)["summary"] == "SSO redirect loop after the IdP change"
+    assert tools.snow_record(sys_id)["description"].endswith(link)

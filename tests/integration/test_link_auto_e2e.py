@@ -187,6 +187,13 @@ def test_link_auto_plans_links_and_reruns_to_nothing_by_each_rule(
     assert pairs(jira) == {(by_corr["id"], str(jira_corr["id"])): "linked"}
     assert jira["pairs"][0]["record_reference"] == jira_corr["key"]
     assert auto(stack, "prod-jira", "correlation")["pairs"] == []
+    # Each link is on the incident's timeline, found by the Jira key people know.
+    shown = im(stack, "incident", "timeline", jira_corr["key"])
+    assert (shown["incident"], shown["resolved_by"]) == (by_corr["id"], "reference")
+    by_job = {e["detail"]["job"]: e for e in shown["entries"] if e["rule"] == "link_job"}
+    assert by_job[jira["id"]]["sides"] == ["prod-jira"]
+    assert by_job[done["id"]]["detail"]["record"] == snow_corr["sys_id"]
+    assert by_job[done["id"]]["detail"]["match"] == "correlation"
     # And PagerDuty: the page whose incident_key names the incident.
     pd = auto(stack, "prod-pd", "correlation")
     assert pairs(pd) == {(by_corr["id"], paged["id"]): "linked"}

@@ -165,3 +165,17 @@ def test_an_outbound_only_integration_links_and_gets_the_incidents_values(
         )
     finally:
         configure(stack, direction="bidirectional")
+
+
+def test_an_operators_link_is_on_the_incidents_timeline_found_by_the_number(
+    stack: Stack, tools: Tools
+) -> None:
+    iid, ticket = existing(tools, "Timeline of a link")
+    number, sys_id = ticket["number"], ticket["sys_id"]
+    im(stack, "integration", "link", "prod-snow", "--incident", iid, "--record", number)
+    shown = im(stack, "incident", "timeline", number)
+    assert (shown["incident"], shown["resolved_by"]) == (iid, "reference")
+    (linked,) = [e for e in shown["entries"] if e["kind"] == "linked"]
+    assert (linked["sides"], linked["rule"]) == (["prod-snow"], "operator")
+    assert linked["detail"] == {"record": sys_id, "reference": number, "by": linked["detail"]["by"]}
+    assert linked["detail"]["by"]  # the token's name

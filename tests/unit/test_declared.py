@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from incident_sync.connectors.registry import make_connector
 from incident_sync.syncmodel.config import IntegrationConfig, parse_config
 from incident_sync.syncmodel.declared import DeclaredMapping, MappingRefused, declared
-from incident_sync.syncmodel.fieldmaps import FieldMap, uncarried
+from incident_sync.syncmodel.fieldmaps import FieldMap
 from incident_sync.syncmodel.loaderrors import ConfigError
 from incident_sync.syncmodel.mapping import MappingConfig, default_mapping
 from incident_sync.syncmodel.toolfields import ToolFieldMapping
@@ -136,25 +136,29 @@ def test_the_platform_has_no_field_maps() -> None:
         )
 
 
-def test_a_template_fills_in_its_own_field_and_may_name_no_other_yet() -> None:
-    prefixed = {
-        "platform": "title",
-        "tool": "short_description",
+def test_a_template_is_filled_from_the_write_and_the_incidents_context() -> None:
+    linked = {
+        "platform": "description",
+        "tool": "description",
         "direction": "outbound",
-        "template": "[incident.io] {title}",
+        "template": "{description}\n\nincident.io: {url} ({reference}) - {title}",
     }
-    config = IntegrationConfig.model_validate(side(field_maps=[prefixed]))
-    assert config.mapping().to_native({"title": "Down"})["short_description"] == (
-        "[incident.io] Down"
-    )
-    linked = {**prefixed, "template": "{title} - {url}"}
-    raw: dict[str, Any] = {
-        "platform": {"id": "p", "type": "incidentio", "base_url": "https://p"},
-        "integrations": [side(field_maps=[linked])],
+    mapping = declared(IntegrationConfig.model_validate(side(field_maps=[linked])).mapping())
+    assert mapping is not None and mapping.needs_context
+    context = {"url": "https://app.incident.io/incidents/1", "reference": "INC-1", "title": "T"}
+    own, native = mapping.split({"description": "Checkout down"}, context)
+    assert own == {}
+    assert native == {
+        "description": "Checkout down\n\nincident.io: https://app.incident.io/incidents/1 "
+        "(INC-1) - T"
     }
-    with pytest.raises(ConfigError, match=r"\['url'\] are not carried with a write"):
-        parse_config(raw, source="sides.json", read=lambda name: MappingConfig())
-    assert uncarried([FieldMap.model_validate(linked)])  # and the control API's check
+    # A field the template names is written: the template is written again, from the context.
+    own, native = mapping.split({"title": "T2"}, {**context, "description": "Checkout down"})
+    assert own == {"title": "T2"} and str(native["description"]).endswith("(INC-1) - T2")
+    assert mapping.templated_by(["title"]) == {"description"}
+    own_only = {**linked, "template": "[incident.io] {description}"}
+    plain = declared(IntegrationConfig.model_validate(side(field_maps=[own_only])).mapping())
+    assert plain is not None and not plain.needs_context  # no read of the platform for it
 
 
 def test_a_value_its_map_skips_is_neither_sent_nor_remembered() -> None:

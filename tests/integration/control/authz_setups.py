@@ -23,6 +23,7 @@ from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore
 from incident_sync.syncstate.quarantine import Message, QuarantineEntry, QuarantineIndex, Stage
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
+from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 
 ROLES = ("admin", "manager", "manager_one", "commander", "viewer", "anonymous")
 EVERYONE = frozenset(ROLES)
@@ -101,6 +102,21 @@ def linked_record(admin: httpx.Client | None = None) -> None:
         await redis.aclose()
 
     asyncio.run(link())
+
+
+def timelines(admin: httpx.Client | None = None) -> None:
+    """INC-A (led by "ic") and INC-B (led by someone else) with a timeline entry each, and a
+    record of snow-a linked to INC-A, as the pipeline leaves them."""
+
+    async def record() -> None:
+        await save_conflicts(CASES_STATE["redis"])  # the incidents' leads
+        redis = connect(CASES_STATE["redis"])
+        for incident in ("INC-A", "INC-B"):
+            await Timeline(redis).add("acme", incident, Entry(Kind.RECEIVED, ("incidentio",)))
+        await redis.set(keys.link("acme", "snow-a", "sys1"), "INC-A")
+        await redis.aclose()
+
+    asyncio.run(record())
 
 
 # A reconcile run of snow-a, saved as the reconciler saves one.

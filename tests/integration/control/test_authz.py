@@ -39,6 +39,7 @@ from tests.integration.control.authz_setups import (
     saved_job,
     saved_run,
     schedule,
+    timelines,
     token_path,
 )
 from tests.integration.control.service import ControlService, on_server_and_cluster
@@ -54,6 +55,7 @@ CL = "/api/v1/tenants/{tenant}/conflicts"
 QL = "/api/v1/tenants/{tenant}/quarantine"
 QE = f"{QL}/{{quarantine_id}}"
 C = f"{CL}/{{conflict_id}}"
+TL = "/api/v1/tenants/{tenant}/incidents/{ref}/timeline"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
 MADE = {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}
 CASES = [
@@ -79,14 +81,14 @@ CASES = [
     Case("POST", f"{A}/integrations/snow-a/resume", MANAGERS, f"{I}/resume"),
     Case("POST", f"{A}/integrations/snow-a/test", MANAGERS, f"{I}/test"),
     Case("POST", f"{A}/integrations/snow-b/test", TENANT_MANAGERS, f"{I}/test"),
-    # allowed: the tool is asked, and snow-a's (no credentials, nothing listening) refuses
-    Case("GET", f"{A}/integrations/snow-a/fields", MANAGERS, f"{I}/fields", ok=(502,)),
-    Case("GET", f"{A}/integrations/snow-b/fields", TENANT_MANAGERS, f"{I}/fields", ok=(502,)),
+    # allowed: the side is to be asked, but it has no credentials to ask with (409)
+    Case("GET", f"{A}/integrations/snow-a/fields", MANAGERS, f"{I}/fields", ok=(409,)),
+    Case("GET", f"{A}/integrations/snow-b/fields", TENANT_MANAGERS, f"{I}/fields", ok=(409,)),
     Case("POST", f"{A}/integrations/snow-a/field-maps/check", MANAGERS, f"{I}/field-maps/check",
          body=lambda: {"field_maps": [{"platform": "title", "tool": "short_description"}]},
          ok=(409, 502)),
     Case("GET", "/api/v1/tenants/other/integrations/snow-x/fields", ADMIN, f"{I}/fields",
-         ok=(502,)),
+         ok=(409,)),
     Case("GET", f"{A}/integrations/snow-a/ownership", MANAGERS, f"{I}/ownership"),
     Case("PUT", f"{A}/integrations/snow-a/ownership/severity", MANAGERS, OWN,
          body=lambda: {"owner": "platform", "priority": 10}),
@@ -123,7 +125,7 @@ CASES = [
     Case("GET", "/api/v1/tenants/other/status", ADMIN, "/api/v1/tenants/{tenant}/status"),
     Case("GET", f"{A}/platform", TENANT_MANAGERS, "/api/v1/tenants/{tenant}/platform"),
     Case("GET", f"{A}/platform/fields", TENANT_MANAGERS,
-         "/api/v1/tenants/{tenant}/platform/fields", ok=(502,)),
+         "/api/v1/tenants/{tenant}/platform/fields", ok=(409,)),
     Case("PUT", f"{A}/platform", ADMIN, "/api/v1/tenants/{tenant}/platform",
          body=lambda: PLATFORM),
     Case("GET", f"{A}/integrations/snow-a/dlq", MANAGERS, DQ, before=dlq_entries),
@@ -153,6 +155,11 @@ CASES = [
          body=lambda: {"resolution": "use-platform"}, ok=(202,), before=pending_conflicts),
     Case("POST", f"{A}/conflicts/{CONFLICT_B}/resolve", TENANT_MANAGERS, f"{C}/resolve",
          body=lambda: {"resolution": "ignore"}, ok=(202,), before=pending_conflicts),
+    Case("GET", f"{A}/incidents/INC-A/timeline", TENANT_MANAGERS | {"commander"}, TL,
+         before=timelines),
+    Case("GET", f"{A}/incidents/sys1/timeline", TENANT_MANAGERS | {"commander"}, TL,
+         before=timelines),  # a linked record's id names its incident (INC-A)
+    Case("GET", f"{A}/incidents/INC-B/timeline", TENANT_MANAGERS, TL, before=timelines),
     Case("POST", f"{A}/integrations/snow-a/reconcile", MANAGERS, REC,
          body=lambda: {"mode": "dry-run"}, ok=(202,)),
     Case("POST", f"{A}/integrations/snow-b/reconcile", TENANT_MANAGERS, REC,

@@ -37,6 +37,7 @@ from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, Sid
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore
 from incident_sync.syncstate.reconcile import ReconcileRun, ReconcileStore, RunMode
+from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 from tests.integration.control.service import ControlService, start_control
 from tests.integration.hosts import Host, recording_host
 
@@ -54,6 +55,7 @@ KNOWN = {
     "run_id": "rec-00000000000a",
     "job_id": "lnk-00000000000a",
     "record_id": "sys1",
+    "ref": "INC-A",  # an incident with a timeline
 }
 
 
@@ -129,6 +131,8 @@ async def seed(redis_url: str) -> None:
         BackfillJob(id=KNOWN["job_id"], tenant=tenant, integration=name, since_s=60)
     )
     await redis.set(keys.link(tenant, name, KNOWN["record_id"]), "INC-A")
+    entry = Entry(Kind.WRITTEN, (name,), ("title",), detail={"record": "sys1", "status": 200})
+    await Timeline(redis).add(tenant, KNOWN["ref"], Entry(Kind.RECEIVED, ("incidentio",)), entry)
     await redis.aclose()
 
 

@@ -134,6 +134,12 @@ def test_the_fields_commands_complete() -> None:
     assert command.stdout.split() == ["plain,fields"]
 
 
+def test_the_completion_protocol_completes_incident_timeline() -> None:
+    done = im(COMP_WORDS="im incident time", COMP_CWORD="2", _IM_COMPLETE="bash_complete")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["plain,timeline"]
+
+
 def test_link_auto_and_its_options_complete() -> None:
     words = "im integration link prod-snow --au"
     done = im(COMP_WORDS=words, COMP_CWORD="4", _IM_COMPLETE="bash_complete")

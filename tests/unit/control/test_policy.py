@@ -44,3 +44,13 @@ def test_denials_say_why() -> None:
     assert not decision.allow and "viewer" in decision.reason
     anonymous = POLICY.decide({"subject": {"authenticated": False}, "action": "whoami"})
     assert not anonymous.allow and "token" in anonymous.reason
+
+
+def test_an_incidents_timeline_is_for_tenant_managers_and_the_incidents_commander() -> None:
+    mine = {"id": "INC1", "commander": "alice", "assignees": []}
+    theirs = {"id": "INC2", "commander": "bob", "assignees": []}
+    assert decide("incident_commander", "incident.timeline", incident=mine)
+    assert not decide("incident_commander", "incident.timeline", incident=theirs)
+    assert not decide("incident_commander", "incident.timeline")  # an unknown reference
+    assert decide("integration.manager", "incident.timeline", incident=theirs)
+    assert not decide("viewer", "incident.timeline", incident=mine)

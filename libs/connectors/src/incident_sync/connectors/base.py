@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import ClassVar
 
 import httpx
@@ -28,6 +30,23 @@ from incident_sync.syncmodel.fields import Field
 from incident_sync.syncmodel.mapping import FieldMapping
 
 log = logging.getLogger(__name__)
+# The incident's values a template may name besides the write's own fields (its other fields,
+# `url`, `reference`), for the write being made: set by the delivery around a create or an
+# update (`write_context`) where the target's templates need them. Task-local, so concurrent
+# writes each see their own.
+WRITE_CONTEXT: ContextVar[Mapping[str, str | None]] = ContextVar(
+    "write_context", default=MappingProxyType({})
+)
+
+
+@contextlib.contextmanager
+def write_context(values: Mapping[str, str | None]) -> Iterator[None]:
+    """`values` as the template context of the writes made within."""
+    token = WRITE_CONTEXT.set(values)
+    try:
+        yield
+    finally:
+        WRITE_CONTEXT.reset(token)
 
 
 class WebhookRejected(Exception):
@@ -82,6 +101,9 @@ class RecordState:
     platform_incident_id: str | None = None
     # When the record last changed, by the tool's clock (None where the tool does not say).
     updated_at: datetime | None = None
+    # Where people open it (incident.io's permalink), where the tool says: what a template's
+    # `{url}` shows.
+    url: str | None = None
     # When it was made, by the tool's clock (None where the tool does not say).
     created_at: datetime | None = None
 
@@ -178,13 +200,17 @@ class Connector(abc.ABC):
         if maps is None:
             return dict(fields), {}
         with self._refusals():
-            return maps.split(fields, context)
+            return maps.split(fields, WRITE_CONTEXT.get() if context is None else context)
 
     def to_native(self, fields: Mapping[str, str | None]) -> dict[str, str | None]:
         """`fields` as the native columns the side's mapping writes (a connector that writes
         through the mapping engine); a refused value is a ToolError as in `split_declared`."""
+        maps = declared(self.mapping)
         with self._refusals():
-            return self.mapping.to_native(fields)
+            if maps is None:
+                return self.mapping.to_native(fields)
+            own, native = maps.split(fields, WRITE_CONTEXT.get())
+            return {**maps.base.to_native(own), **native}
 
     def to_canonical(self, native: Mapping[str, str | None]) -> dict[str, str | None]:
         """A record's native columns as platform fields through the side's mapping (a

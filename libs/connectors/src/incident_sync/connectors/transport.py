@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -26,6 +27,21 @@ from incident_sync.syncmodel.destination import origin
 
 # Builds the human message for a failed response from the vendor's error body.
 ErrorMessage = Callable[[httpx.Response], str]
+
+
+# The status of the last answer a tool gave in this task (`last_status`): what a caller that
+# only sees the connector's result (the delivery's timeline) can tell of the request.
+_answered: ContextVar[int | None] = ContextVar("incident_sync_tool_answer", default=None)
+
+
+def last_status() -> int | None:
+    """The HTTP status of the last answer `send` received in the current task, if any."""
+    return _answered.get()
+
+
+def forget_status() -> None:
+    """Forget the last answer (before the requests whose status is wanted)."""
+    _answered.set(None)
 
 
 async def send(
@@ -66,6 +82,7 @@ async def send(
             follow_redirects=False,  # whatever the client was made with
         )
         code = str(response.status_code)
+        _answered.set(response.status_code)
     except (RequestNotSent, asyncio.CancelledError):  # nothing sent, or we stopped waiting
         code = None
         raise

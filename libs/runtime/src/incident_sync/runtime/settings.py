@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # Keys that open the secrets in the control store (first = primary); see controlstore.
     control_encryption_keys: SecretStr | None = Field(None, alias="CONTROL_ENCRYPTION_KEYS")
     log_level: str = Field("INFO", alias="LOG_LEVEL")
+    # The incidents' timelines (`syncstate.timeline`): entries kept per incident, and how long
+    # a timeline is kept after its last entry (and how old an entry a read still shows).
+    timeline_max_entries: int = Field(500, ge=1, le=100_000, alias="TIMELINE_MAX_ENTRIES")
+    timeline_retention_s: int = Field(7 * 24 * 3600, ge=60, alias="TIMELINE_RETENTION_S")
     # Ingress
     http_host: str = Field("0.0.0.0", alias="HTTP_HOST")  # noqa: S104 - a pod listens on all
     http_port: int = Field(8080, alias="HTTP_PORT")

@@ -185,6 +185,12 @@ def kafka_headers() -> list[tuple[str, bytes]]:
     return [(k, v.encode("latin-1")) for k, v in carrier.items()]
 
 
+def trace_id() -> str | None:
+    """The current span's trace id (32 hex), None outside a traced span."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
+
+
 def set_attributes(span: Span, **values: Any) -> None:
     """Set the sync.* attributes that are known (None and "" are left out)."""
     if not span.is_recording():

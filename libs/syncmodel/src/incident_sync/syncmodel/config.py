@@ -25,7 +25,7 @@ from pydantic import (
 
 from incident_sync.syncmodel.declared import DeclaredMapping
 from incident_sync.syncmodel.destination import BASE_URL_PATTERN
-from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates, uncarried
+from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates
 from incident_sync.syncmodel.fields import (
     ConflictStrategy,
     Direction,
@@ -300,9 +300,7 @@ def parse_config(raw: object, *, source: str, read: MappingReader) -> SyncConfig
         raise ConfigError(f"{source}: {describe(exc, guide_keys())}") from None
     # What the control API's field check refuses and needs no tool to see (the sides file
     # has no such check: its maps' fields are the tools' to know).
-    problems = [
-        p for i in config.integrations for p in duplicates(i.field_maps) + uncarried(i.field_maps)
-    ]
+    problems = [p for i in config.integrations for p in duplicates(i.field_maps)]
     if problems:
         raise ConfigError(f"{source}: field_maps: " + "; ".join(problems))
     try:

@@ -12,7 +12,9 @@ A connector crosses the values at its edge:
   and the declared tool fields' values, already crossed) and joins what it read
   (`joined`: its own canonical values, and the declared fields' crossed from the tool's
   native values of `tool_fields()`).
-A declared map of a platform field the side already maps replaces that mapping. A value its
+A declared map of a platform field the side already maps replaces that mapping. A text
+template is filled from the write's fields and a `context` (the incident's other values, its
+`url` and `reference`), and written again when any field it names is written. A value its
 value map refuses raises `MappingRefused` (the write does not happen: the caller reports it);
 a skipped one is left out (the other side keeps its value). Taken in, a refused or skipped
 value is left out too, and `refusals` says why, for whoever reads the record to report it.
@@ -20,7 +22,7 @@ value is left out too, and `refusals` says why, for whoever reads the record to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from incident_sync.syncmodel.fieldmaps import (
     Crossed,
@@ -28,6 +30,7 @@ from incident_sync.syncmodel.fieldmaps import (
     Refused,
     Skipped,
     from_tool,
+    placeholders,
     to_tool,
 )
 from incident_sync.syncmodel.mapping import FieldMapping
@@ -47,6 +50,11 @@ class DeclaredMapping(FieldMapping):
         self._out = {m.platform: m for m in self.maps if m.direction.writes_outbound}
         self._in = {m.platform: m for m in self.maps if m.direction.accepts_inbound}
         self._declared = frozenset(m.platform for m in self.maps)
+        self._placeholders = {
+            m.platform: frozenset(placeholders(m.template))
+            for m in self._out.values()
+            if m.template is not None
+        }
 
     # -- which platform fields travel ------------------------------------------------------
     def outbound_fields(self) -> frozenset[str]:
@@ -75,9 +83,12 @@ class DeclaredMapping(FieldMapping):
         own = {k: v for k, v in fields.items() if k not in self._declared}
         native: dict[str, str | None] = {}
         values = {**(context or {}), **fields}
-        for name, value in fields.items():
-            m = self._out.get(name)
-            if m is None:
+        for m in self._out.values():
+            if m.platform in fields:
+                value = fields[m.platform]
+            elif m.template is not None and self._placeholders[m.platform] & set(fields):
+                value = values.get(m.platform)  # a field it names changed: written again
+            else:
                 continue
             crossed = to_tool(m, value, values)
             if isinstance(crossed, Refused):
@@ -85,6 +96,18 @@ class DeclaredMapping(FieldMapping):
             if isinstance(crossed, Crossed):
                 native[m.tool] = crossed.value
         return own, native
+
+    @property
+    def needs_context(self) -> bool:
+        """Whether a write needs the incident's other values (`split`'s `context`): a
+        template names a field besides its own, or the incident's link or reference."""
+        return any(names - {p} for p, names in self._placeholders.items())
+
+    def templated_by(self, fields: Iterable[str]) -> frozenset[str]:
+        """The platform fields whose templates name any of `fields` (written again when one
+        of those changes)."""
+        changed = set(fields)
+        return frozenset(p for p, names in self._placeholders.items() if names & changed)
 
     def skipped(self, fields: Mapping[str, str | None]) -> frozenset[str]:
         """The platform fields of `fields` whose value its map skips (not sent: the tool

@@ -306,20 +306,6 @@ def check(
     return problems
 
 
-def uncarried(mappings: Sequence[FieldMap]) -> list[str]:
-    """Templates naming what a write does not carry: a write carries the fields that changed,
-    not the incident's others nor its link, so such a template would be filled with blanks.
-    For now a template names only its own field."""
-    problems: list[str] = []
-    for m in mappings:
-        if m.template is not None and (other := placeholders(m.template) - {m.platform}):
-            problems.append(
-                f"{m.name}: a template may name only its own field {{{m.platform}}} for now; "
-                f"{sorted(other)} are not carried with a write"
-            )
-    return problems
-
-
 def duplicates(mappings: Sequence[FieldMap]) -> list[str]:
     """A tool field written by two maps, or a platform field taken in by two: the problems
     that need no field list to see."""

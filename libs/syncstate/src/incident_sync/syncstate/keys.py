@@ -250,3 +250,14 @@ def jobs(tenant: str, kind: str, integration: str) -> str:
 def job_queue(tenant: str, kind: str, integration: str) -> str:
     """List of the integration's jobs of one kind asked for and not taken yet (ids)."""
     return f"{tenant_prefix(tenant)}{kind}jobs:queue:{integration}"
+
+
+# -- the incidents' timelines (`syncstate.timeline`) ---------------------------------------------
+def timeline(tenant: str, incident: str) -> str:
+    """Stream: every decision about the incident (capped, TTL)."""
+    return f"{tenant_prefix(tenant)}timeline:{incident}"
+
+
+def timeline_ref(tenant: str, reference: str) -> str:
+    """The incident a reference people know (a ServiceNow number) names (TTL)."""
+    return f"{tenant_prefix(tenant)}tlref:{reference}"

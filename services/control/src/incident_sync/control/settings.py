@@ -32,3 +32,6 @@ class ControlSettings(BaseSettings):
     mappings_dir: str = Field(default_factory=default_mappings_dir, alias="MAPPINGS_DIR")
     # How long a connection test may take.
     test_timeout_s: float = Field(10.0, gt=0, alias="CONTROL_TEST_TIMEOUT_S")
+    # The incidents' timelines (`syncstate.timeline`), as the pipeline's services keep them.
+    timeline_max_entries: int = Field(500, ge=1, le=100_000, alias="TIMELINE_MAX_ENTRIES")
+    timeline_retention_s: int = Field(7 * 24 * 3600, ge=60, alias="TIMELINE_RETENTION_S")

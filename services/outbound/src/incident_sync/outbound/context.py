@@ -13,6 +13,7 @@ from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.config import SyncConfig
 from incident_sync.syncmodel.mapping import FieldMapping
 from incident_sync.syncstate.client import connect
+from incident_sync.syncstate.timeline import Timeline
 
 
 @dataclass
@@ -28,6 +29,12 @@ class Context:
 
     def __post_init__(self) -> None:
         self._connectors = ConnectorPool(self.config, preset=self.preset_connectors)
+        # Every decision about an incident (`syncstate.timeline`), within the settings' bounds.
+        self.timeline = Timeline(
+            self.store.redis,
+            self.settings.timeline_max_entries,
+            self.settings.timeline_retention_s,
+        )
 
     @classmethod
     def from_env(cls, settings: Settings | None = None) -> Context:

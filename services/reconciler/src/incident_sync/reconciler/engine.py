@@ -29,6 +29,7 @@ from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.events import ChangeEvent, utcnow
 from incident_sync.syncstate.links import Known, LinkView
 from incident_sync.syncstate.reconcile import LISTED_DISCREPANCIES, ReconcileRun, RunMode, RunStatus
+from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 
 log = logging.getLogger("reconciler.engine")
 
@@ -67,12 +68,20 @@ class Outcome:
 
 
 class Engine:
-    def __init__(self, sides: Sides, view: LinkView, publisher: Publisher, instance: str):
+    def __init__(
+        self,
+        sides: Sides,
+        view: LinkView,
+        publisher: Publisher,
+        instance: str,
+        timeline: Timeline | None = None,
+    ):
         self.sides = sides
         self.view = view
         self.publisher = publisher
         self.instance = instance
         self.attempts = Attempts(view.redis)
+        self.timeline = timeline if timeline is not None else Timeline(view.redis)
 
     async def run(self, run: ReconcileRun) -> ReconcileRun:
         """Carry out a requested run; the returned record says how it went."""
@@ -239,6 +248,19 @@ class Engine:
             outcome.unlinks = []
         return outcome
 
+    async def _record(self, run: ReconcileRun, healed: list[drift.Discrepancy]) -> None:
+        """Each correction sent on its incident's timeline (one round trip for the run)."""
+        if not healed:
+            return
+        trace = tracing.trace_id()
+        async with self.view.redis.pipeline(transaction=False) as pipe:
+            for d in healed:
+                detail = {"run": run.id, "record": d.external_id, "heal": d.heal.value}
+                fields = (d.field,) if d.field else ()
+                entry = Entry(Kind.HEALED, (run.integration,), fields, d.type.value, trace, detail)
+                self.timeline.q_add(pipe, run.tenant, d.platform_incident_id, entry)
+            await pipe.execute()
+
     async def heal(self, run: ReconcileRun, outcome: Outcome) -> None:
         """Unlink (and recreate) what is gone, then publish the corrective changes."""
         config = self.sides.config
@@ -259,6 +281,7 @@ class Engine:
                     )
                 )
         await self.publisher.publish(outcome.events)
+        await self._record(run, outcome.healed)
         if outcome.judgement is not None:  # remembered once sent: the next run judges them
             judged = outcome.judgement
             await self.attempts.write(run.tenant, run.integration, judged.attempts, judged.forget)

@@ -27,6 +27,7 @@ from incident_sync.reconciler.candidates import candidate
 from incident_sync.reconciler.jobs import JobRunner
 from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.sides import Sides
+from incident_sync.runtime import tracing
 from incident_sync.syncmodel import firstsync, matching
 from incident_sync.syncmodel.events import ChangeEvent, utcnow
 from incident_sync.syncstate import links
@@ -37,6 +38,7 @@ from incident_sync.syncstate.linkjobs import (
     LinkJobStore,
     PlannedPair,
 )
+from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 
 PROGRESS_S = 0.5  # at most this often the job's counts are saved while it links
 
@@ -47,13 +49,20 @@ class LinkJobError(Exception):
 
 class Linker(JobRunner[LinkJob]):
     def __init__(
-        self, sides: Sides, store: LinkJobStore, publisher: Publisher, redis: Redis, instance: str
+        self,
+        sides: Sides,
+        store: LinkJobStore,
+        publisher: Publisher,
+        redis: Redis,
+        instance: str,
+        timeline: Timeline | None = None,
     ) -> None:
         self.sides = sides
         self.store = store
         self.publisher = publisher
         self.redis = redis
         self.instance = instance
+        self.timeline = timeline if timeline is not None else Timeline(redis)
 
     async def work(self, job: LinkJob, requests: Counter[str]) -> LinkJob:
         job = await self._plan(job)
@@ -150,6 +159,7 @@ class Linker(JobRunner[LinkJob]):
             job.errors.append(f"{pair.record_reference or pair.record}: {pair.error}")
             return
         await self._audit(job, pair)
+        await self._recorded(job, pair)
         events = self._first_sync(job, pair)
         pair.result = "linked"
         job.counts.linked += 1
@@ -201,6 +211,22 @@ class Linker(JobRunner[LinkJob]):
             record_id=pair.record,
             actor=actor,
         )
+
+    async def _recorded(self, job: LinkJob, pair: PlannedPair) -> None:
+        """The link on the incident's timeline, and the record's reference beside it."""
+        detail = {
+            "record": pair.record,
+            "reference": pair.record_reference,
+            "match": pair.by.value,
+            "job": job.id,
+            "by": job.requested_by.name if job.requested_by else None,
+        }
+        entry = Entry(Kind.LINKED, (job.integration,), (), "link_job", tracing.trace_id(), detail)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.timeline.q_add(pipe, job.tenant, pair.incident, entry)
+            if pair.record_reference and pair.record_reference != pair.record:
+                self.timeline.q_reference(pipe, job.tenant, pair.record_reference, pair.incident)
+            await pipe.execute()
 
     async def _audit(self, job: LinkJob, pair: PlannedPair) -> None:
         who = job.requested_by

@@ -45,6 +45,7 @@ from incident_sync.syncstate.reconcile import (
     RunMode,
     RunStatus,
 )
+from incident_sync.syncstate.timeline import Timeline
 
 T = TypeVar("T")
 log = logging.getLogger("reconciler")
@@ -58,9 +59,12 @@ class Reconciler:
         self.tenant = settings.sync_tenant
         self.store = ReconcileStore(redis)
         self.publisher = Publisher(settings, redis)
-        self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance)
+        timeline = Timeline(redis, settings.timeline_max_entries, settings.timeline_retention_s)
+        self.engine = Engine(sides, LinkView(redis), self.publisher, settings.instance, timeline)
         self.link_jobs = LinkJobStore(redis)
-        self.linker = Linker(sides, self.link_jobs, self.publisher, redis, settings.instance)
+        self.linker = Linker(
+            sides, self.link_jobs, self.publisher, redis, settings.instance, timeline
+        )
         self.backfills = BackfillJobStore(redis)
         self.backfiller = Backfiller(
             sides, self.backfills, self.publisher, redis, settings.instance,

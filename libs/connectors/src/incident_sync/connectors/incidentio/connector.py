@@ -213,4 +213,5 @@ def _record(incident: Mapping[str, Any], fields: dict[str, str | None]) -> Recor
         platform_incident_id=incident_id,
         updated_at=parse_timestamp(updated_at),
         created_at=parse_timestamp(incident.get("created_at")),
+        url=permalink if isinstance(permalink := incident.get("permalink"), str) else None,
     )

@@ -23,6 +23,7 @@ from incident_sync.control.api import conflicts as conf
 from incident_sync.control.api import integrations as integ
 from incident_sync.control.api import quarantine as qr
 from incident_sync.control.api import reconcile as rec
+from incident_sync.control.api import timeline as tl
 from incident_sync.control.api.context import Services
 from incident_sync.control.api.models import (
     AuditList,
@@ -269,6 +270,13 @@ def route_table() -> list[Route]:
           "other changes; the record is marked resolved at once.",
           body=ConflictResolve, response=ConflictRecord, status=202,
           resource=conf.conflict_resource, errors=(400, 401, 403, 404, 409, 422, 503)),
+        r("GET", f"{T}/incidents/{{ref}}/timeline", "incident.timeline", tl.get_timeline,
+          "An incident's timeline: every decision the pipeline made about it", "incidents",
+          description="`ref`: the platform incident's id, a linked record's id in any "
+          "integration, or a reference the pipeline saw (a ServiceNow number). Entries oldest "
+          "first, within TIMELINE_MAX_ENTRIES and TIMELINE_RETENTION_S.",
+          query=tl.TimelineQuery, response=tl.IncidentTimeline,
+          resource=tl.timeline_resource),
         # reconciliation
         r("POST", f"{I}/reconcile", "reconcile.run", rec.request_run,
           "Queue a reconcile run (dry-run or auto-heal) for the reconciler", "reconcile",

@@ -18,6 +18,7 @@ from incident_sync.runtime import tracing
 from incident_sync.runtime.configfiles import MappingDirectory
 from incident_sync.runtime.kafka import make_producer
 from incident_sync.runtime.settings import Settings
+from incident_sync.syncstate.timeline import Timeline
 
 if TYPE_CHECKING:
     from incident_sync.control.api.routing import Route
@@ -36,6 +37,12 @@ class Services:
     routes: list[Route] = field(default_factory=list)
     _producer: AIOKafkaProducer | None = None
     _producer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def timeline(self) -> Timeline:
+        """The incidents' timelines (`syncstate.timeline`), with the pipeline's bounds."""
+        settings = self.settings
+        return Timeline(self.redis, settings.timeline_max_entries, settings.timeline_retention_s)
 
     async def publish(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]

@@ -21,7 +21,7 @@ from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.models import FieldMapsChecked
 from incident_sync.control.api.routing import Call
 from incident_sync.controlstore.records import StoredSide
-from incident_sync.syncmodel.fieldmaps import FieldMap, check, uncarried
+from incident_sync.syncmodel.fieldmaps import FieldMap, check
 
 
 async def problems_of(call: Call, side: StoredSide, maps: Sequence[FieldMap]) -> list[str]:
@@ -37,8 +37,7 @@ async def problems_of(call: Call, side: StoredSide, maps: Sequence[FieldMap]) ->
             f"field_maps are checked against the platform's fields: tenant {call.tenant} has "
             "no platform connection yet",
         )
-    problems = uncarried(maps)  # what the pipeline cannot fill in yet, whatever the tools say
-    return problems + check(maps, await ask_fields(call, side), await ask_fields(call, platform))
+    return check(maps, await ask_fields(call, side), await ask_fields(call, platform))
 
 
 async def check_field_maps(call: Call, side: StoredSide) -> None:

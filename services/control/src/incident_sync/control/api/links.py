@@ -27,8 +27,10 @@ from incident_sync.control.api.lookups import read_record
 from incident_sync.control.api.routing import Call
 from incident_sync.control.api.sync import is_outbound_only, publish_event
 from incident_sync.controlstore.records import StoredSide
+from incident_sync.runtime import tracing
 from incident_sync.syncmodel import firstsync, ids
 from incident_sync.syncstate import links
+from incident_sync.syncstate.timeline import Entry, Kind
 
 
 class LinkRequest(BaseModel):
@@ -79,6 +81,18 @@ def _taken(call: Call, request: LinkRequest, record_id: str, outcome: links.Pair
     return ApiError(409, "conflict", "; ".join(held) + " (a link is never moved: unlink it first)")
 
 
+async def _recorded(call: Call, request: LinkRequest, record_id: str) -> None:
+    """The link on the incident's timeline (and the reference given, when it is no id)."""
+    timeline = call.services.timeline
+    detail = {"record": record_id, "reference": request.record, "by": call.subject.name}
+    entry = Entry(Kind.LINKED, (call.name,), (), "operator", tracing.trace_id(), detail)
+    async with call.services.redis.pipeline(transaction=False) as pipe:
+        timeline.q_add(pipe, call.tenant, request.incident, entry)
+        if request.record != record_id:
+            timeline.q_reference(pipe, call.tenant, request.record, request.incident)
+        await pipe.execute()
+
+
 async def link_record(call: Call) -> web.StreamResponse:
     stored = await existing(call)
     request: LinkRequest = call.body
@@ -103,6 +117,7 @@ async def link_record(call: Call) -> web.StreamResponse:
         {"kind": "integration", "name": call.name},
         after={"incident": request.incident, "record": request.record, "record_id": record_id},
     )
+    await _recorded(call, request, record_id)
     # The sync of the pair: the record read where its tool is a source, else the incident.
     event = firstsync.first_sync(
         call.tenant,

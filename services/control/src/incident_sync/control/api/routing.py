@@ -53,6 +53,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "run_id": r"^rec-[0-9a-f]{12}$",
     "entry_id": ENTRY_PATTERN,
     "quarantine_id": QUARANTINE_PATTERN,
+    "ref": ids.PATTERN,  # an incident as people know it: a platform id, a record's id or number
 }
 _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 
@@ -92,6 +93,7 @@ _RESOURCE_KEYS: Final = {
     "run_id": "run",
     "entry_id": "dlq_entry",
     "quarantine_id": "quarantine_entry",
+    "ref": "ref",
 }
 
 

@@ -14,6 +14,7 @@ from incident_sync.control.cli.config import complete_context, config
 from incident_sync.control.cli.conflict import conflict
 from incident_sync.control.cli.declarative import apply, get
 from incident_sync.control.cli.fields import platform  # also adds `integration fields`
+from incident_sync.control.cli.incident import incident
 from incident_sync.control.cli.integration import integration
 from incident_sync.control.cli.link import link
 from incident_sync.control.cli.manual_sync import sync_records
@@ -75,6 +76,7 @@ def main(
       im integration dlq prod-snow
       im quarantine list                          messages a stage could not process
       im conflict list --status pending
+      im incident timeline INC0010001             every decision about one incident
       im integration reconcile prod-snow --dry-run
       im sync incident 01HXYZ... -o json          re-read one record now, through the ingress
       im config get-contexts; im config use-context prod
@@ -88,6 +90,7 @@ integration.add_command(backfill)  # `im integration backfill`
 main.add_command(integration)
 main.add_command(platform)
 main.add_command(conflict)
+main.add_command(incident)
 main.add_command(quarantine)
 main.add_command(apply)
 main.add_command(get)

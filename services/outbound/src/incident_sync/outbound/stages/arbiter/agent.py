@@ -10,6 +10,7 @@ import logging
 
 import faust
 
+from incident_sync.outbound import timeline
 from incident_sync.outbound.app import (
     app,
     consumed,
@@ -23,6 +24,7 @@ from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import COMMANDS_PLANNED, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
+from incident_sync.outbound.stages.arbiter import record
 from incident_sync.outbound.stages.arbiter.arbiter import Arbiter
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import codec, topics
@@ -40,6 +42,21 @@ async def handle_event(event: faust.EventT[bytes]) -> None:
         STAGE_ERRORS.labels("arbiter").inc()
         log.exception("arbiter failed; the message goes to the quarantine")
         await quarantine.put(Stage.ARBITER, of_event(event), exc)
+        try:
+            linked = codec.decode(LinkedEvent, event.value)
+        except Exception:  # noqa: BLE001 - undecodable: quarantined, no incident to name
+            return
+        source = linked.event
+        await timeline.quarantined(
+            ctx,
+            source.tenant,
+            linked.platform_incident_id,
+            source.integration_id,
+            "arbiter",
+            exc,
+            fields=tuple(source.changes),
+            message_id=source.event_id,
+        )
 
 
 async def handle(event: faust.EventT[bytes]) -> None:
@@ -72,6 +89,12 @@ async def handle(event: faust.EventT[bytes]) -> None:
 
                 await until_done(send, "arbiter.publish")
             COMMANDS_PLANNED.labels(cmd.target_integration_id).inc()
+        # The incident's timeline: written with the arbiter's round trip on its main path (all
+        # but what was planned from its answer); else here, once the commands are durable.
+        recorded = result.later if result.recorded else record.entries(ctx, linked, result)
+        if recorded:
+            tenant, pid = linked.event.tenant, linked.platform_incident_id
+            await until_done(lambda: ctx.timeline.add(tenant, pid, *recorded), "arbiter.timeline")
         log.info(
             "arbiter",
             extra={

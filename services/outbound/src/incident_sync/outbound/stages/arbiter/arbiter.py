@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.metrics import CONFLICTS_DETECTED, CONFLICTS_RESOLVED
+from incident_sync.outbound.stages.arbiter import record as recording
 from incident_sync.outbound.stages.arbiter.unlink import unlink_deleted
 from incident_sync.outbound.state import parse_field_writes, parse_hash
 from incident_sync.outbound.stats import count_operator_resolution, q_count_conflict
@@ -37,6 +38,7 @@ from incident_sync.syncstate.conflicts import (
     Resolution,
     SideValue,
 )
+from incident_sync.syncstate.timeline import Entry
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,15 @@ class ArbiterResult:
     commands: list[DeliveryCommand]
     conflicts: list[ConflictRecord] = field(default_factory=list)
     parked: list[str] = field(default_factory=list)
+    # For the incident's timeline: what the source contributed, an operator's settled
+    # conflict, and whether a deleted record was unlinked.
+    offered: dict[str, str | None] = field(default_factory=dict)
+    settled: ConflictRecord | None = None
+    unlinked: bool = False
+    # Written already (with the arbiter's own round trip), but for `later`: entries known
+    # only after it (the put-backs planned from its answer), for the agent to write.
+    recorded: bool = False
+    later: list[Entry] = field(default_factory=list)
 
 
 class Arbiter:
@@ -61,7 +72,7 @@ class Arbiter:
         if event.resolves_conflict is not None:
             return await self._settle(linked, offered)
         if event.kind is ChangeKind.DELETED:
-            return ArbiterResult(commands=await unlink_deleted(ctx, linked))
+            return ArbiterResult(commands=await unlink_deleted(ctx, linked), unlinked=True)
 
         arbitrated = [f for f in offered if f not in NOT_ARBITRATED]
         last, parked = await self._read(tenant, pid, arbitrated)
@@ -69,7 +80,7 @@ class Arbiter:
         reassert: dict[str, FieldWrite] = {}
         winners: dict[str, FieldWrite] = {}
         restore: dict[str, str | None] = {}
-        result = ArbiterResult(commands=[])
+        result = ArbiterResult(commands=[], offered=offered)
         for name in arbitrated:
             new = FieldWrite(source, offered[name], event.source_ts)
             previous = last.get(name)
@@ -106,14 +117,22 @@ class Arbiter:
                     restore[name] = new.value
                 if name in parked:
                     await self._update_pending(tenant, parked[name], new)
+        result.commands = plan_deliveries(
+            linked, ctx.config, ctx.mappings, accepted=accepted, reassert=reassert
+        )
+        # The decisions on the incident's timeline ride this round trip (before the commands
+        # are published: a redelivered change may record them twice, never lose them).
+        recorded = recording.entries(ctx, linked, result)
         # Our write of another value to the source record may be on its way (planned before
         # this change won): it would land on top of the winner. Checked after the winners are
         # stored (in that order, one round trip), while delivery checks the winners after
         # marking its write pending, so one of the two always sees the other.
         async with store.pipeline() as pipe:
             store.q_set_field_writes(pipe, tenant, pid, winners)
+            ctx.timeline.q_add(pipe, tenant, pid, *recorded)
             store.q_pending_writes(pipe, tenant, source, event.external_id)
             pending = parse_hash((await pipe.execute())[-1])
+        result.recorded = True
         kept = {n: w.value for n, w in winners.items()}
         kept.update({n: offered[n] for n in result.parked})  # each side keeps its own value
         for name, value in kept.items():
@@ -122,12 +141,11 @@ class Arbiter:
             # Made on top of our pending value: our write landed first, nothing to put back.
             if normalize(self._replaced(event, name)) != normalize(pending[name]):
                 restore[name] = value
-        result.commands = plan_deliveries(
-            linked, ctx.config, ctx.mappings, accepted=accepted, reassert=reassert
-        )
         restore.update({f: v for f, v in accepted.items() if f in linked.clobbered})
         restore = {f: v for f, v in restore.items() if f not in reassert}
-        result.commands += restore_source(linked, ctx.config, ctx.mappings, restore)
+        restored = restore_source(linked, ctx.config, ctx.mappings, restore)
+        result.commands += restored
+        result.later = recording.restored(linked, restored)
         result.commands = by_comment_id(result.commands, linked)  # comments mapped id <-> id
         return result
 
@@ -291,4 +309,4 @@ class Arbiter:
             label = record.resolution.value if record.resolution is not None else "unknown"
             CONFLICTS_RESOLVED.labels(record.integration_id, label).inc()
         commands = plan_deliveries(linked, ctx.config, ctx.mappings, accepted=accepted)
-        return ArbiterResult(commands=commands)
+        return ArbiterResult(commands=commands, offered=accepted, settled=record)

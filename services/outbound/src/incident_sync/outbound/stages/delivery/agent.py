@@ -11,17 +11,22 @@ large to produce) goes to the quarantine, not the DLQ: the DLQ is for the tools'
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import faust
 from redis.exceptions import RedisError
 
+from incident_sync.connectors import transport
+from incident_sync.outbound import timeline
 from incident_sync.outbound.app import app, commands_topic, consumed, ctx, quarantine, register
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.lanes import Lanes
 from incident_sync.outbound.metrics import DEFERRED, DELIVERIES, PROPAGATION, STAGE_ERRORS
 from incident_sync.outbound.quarantine import of_event
 from incident_sync.outbound.settings import DeliverySettings
+from incident_sync.outbound.stages.delivery import record
 from incident_sync.outbound.stages.delivery.delivery import Delivery
 from incident_sync.outbound.stages.delivery.ladder import Ladder
 from incident_sync.outbound.stages.delivery.throttle import Throttle
@@ -32,6 +37,7 @@ from incident_sync.syncmodel import codec, topics
 from incident_sync.syncmodel.events import DeliveryCommand, utcnow
 from incident_sync.syncstate.dlq import DlqIndex
 from incident_sync.syncstate.quarantine import Stage
+from incident_sync.syncstate.timeline import Entry
 
 log = logging.getLogger(__name__)
 delivery_settings = DeliverySettings()
@@ -61,6 +67,7 @@ def dedupe_key(cmd: DeliveryCommand) -> str:
 
 
 async def handle_event(event: faust.EventT[bytes]) -> None:
+    cmd: DeliveryCommand | None = None
     try:
         cmd = codec.decode(DeliveryCommand, event.value)
         await handle(cmd, consumed(event))
@@ -68,6 +75,17 @@ async def handle_event(event: faust.EventT[bytes]) -> None:
         STAGE_ERRORS.labels("delivery").inc()
         log.exception("delivery failed; the message goes to the quarantine")
         await quarantine.put(Stage.DELIVERY, of_event(event), exc)
+        if cmd is not None:
+            await timeline.quarantined(
+                ctx,
+                cmd.tenant,
+                cmd.platform_incident_id,
+                cmd.target_integration_id,
+                "delivery",
+                exc,
+                fields=tuple(cmd.set_fields),
+                message_id=cmd.command_id,
+            )
 
 
 lanes = register(Lanes("delivery", handle_event))
@@ -106,13 +124,23 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
             return
         held_for = await until_done(lambda: hold.place(cmd, config, depths), "hold")
         error = None
+        observed: dict[str, Any] = {}  # what the timeline tells of the attempt
         if held_for is not None:
             outcome, external_id = "held", cmd.target_external_id
             DEFERRED.labels(cmd.target_integration_id, "paused").inc()
         else:
+            transport.forget_status()
+            started = time.perf_counter()
             result = await until_done(lambda: delivery.process(cmd), "delivery")
+            observed = {
+                "duration_s": time.perf_counter() - started,
+                "status": result.status or transport.last_status(),
+                "linked": result.linked,
+            }
             outcome = await until_done(lambda: ladder.settle(cmd, result), "ladder")
             external_id, error = result.external_id, result.error
+            if result.reference and external_id is not None:
+                observed["reference"] = result.reference
         tracing.set_attributes(span, external_id=external_id, outcome=outcome)
         if outcome in ("written", "created", "skipped", "failed"):
             DELIVERIES.labels(cmd.target_integration_id, outcome).inc()
@@ -120,7 +148,9 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
             PROPAGATION.labels(cmd.target_integration_id).observe(
                 (utcnow() - cmd.received_at).total_seconds()
             )
-        await done(cmd, outcome, error, scope, key)
+        reference = observed.pop("reference", None)
+        recorded = record.entries(cmd, outcome, external_id=external_id, error=error, **observed)
+        await done(cmd, outcome, error, scope, key, recorded, reference)
         log.info(
             "delivery",
             extra={
@@ -135,13 +165,25 @@ async def handle(cmd: DeliveryCommand, message: tracing.Consumed) -> None:
         )
 
 
-async def done(cmd: DeliveryCommand, outcome: str, error: str | None, scope: str, key: str) -> None:
-    """The sync counters and the dedupe mark, in one round trip. The counters are best
-    effort: when Redis fails that trip, the mark alone is retried until it is written."""
+async def done(
+    cmd: DeliveryCommand,
+    outcome: str,
+    error: str | None,
+    scope: str,
+    key: str,
+    recorded: Sequence[Entry] = (),
+    reference: str | None = None,
+) -> None:
+    """The sync counters, the incident's timeline and the dedupe mark, in one round trip. The
+    counters and the timeline are best effort: when Redis fails that trip, the mark alone is
+    retried until it is written."""
     store, config = ctx.store, ctx.config
     try:
         async with store.pipeline() as pipe:
             q_record_delivery(pipe, cmd, outcome, config, error)
+            ctx.timeline.q_add(pipe, cmd.tenant, cmd.platform_incident_id, *recorded)
+            if reference:
+                ctx.timeline.q_reference(pipe, cmd.tenant, reference, cmd.platform_incident_id)
             store.q_mark_seen(pipe, cmd.tenant, scope, key, config.dedupe_ttl_s)
             await pipe.execute()
     except (RedisError, OSError) as exc:

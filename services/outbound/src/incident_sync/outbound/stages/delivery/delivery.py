@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from redis.asyncio.client import Pipeline
 
-from incident_sync.connectors.base import Connector, RequestNotSent, ToolError
+from incident_sync.connectors.base import Connector, RequestNotSent, ToolError, write_context
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
@@ -34,6 +34,7 @@ from incident_sync.outbound.stages.delivery import notes
 from incident_sync.outbound.stages.delivery.throttle import Deferred
 from incident_sync.outbound.state import parse_field_writes, parse_hash, parse_known
 from incident_sync.syncmodel.conflicts import NOT_ARBITRATED
+from incident_sync.syncmodel.declared import declared
 from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import DeliveryCommand
 from incident_sync.syncmodel.fields import Field
@@ -49,6 +50,9 @@ class DeliveryResult:
     retryable: bool = False  # a failure that another attempt may fix
     retry_after_s: float | None = None  # the tool said when to come back
     until: float | None = None  # deferred: not before this unix time
+    status: int | None = None  # the tool's HTTP status (a failure's, for the timeline)
+    linked: bool = False  # the record was linked by this attempt (created or found)
+    reference: str | None = None  # a created record's reference (INC0010001)
 
 
 class RequestThrottle(Protocol):
@@ -85,6 +89,7 @@ class Delivery:
                 str(exc),
                 retryable=exc.retryable,
                 retry_after_s=exc.retry_after_s,
+                status=exc.status,
             )
         except Deferred as exc:
             return DeliveryResult(
@@ -97,15 +102,19 @@ class Delivery:
         connector = ctx.connector(target_id)
         throttle = self.throttle.request
         external_id = cmd.target_external_id
+        found = False  # a create that found its record (linked now)
         if external_id is None:
             links = await store.links_of(cmd.tenant, cmd.platform_incident_id)
             external_id = links.get(target_id)
             if external_id is None:
                 async with throttle(cmd.tenant, target_id):
                     external_id = await connector.find_linked(cmd.platform_incident_id)
+                found = external_id is not None  # by the tool's correlation: linked now
             if external_id is None:
+                context = await self._template_context(cmd, connector)
                 async with throttle(cmd.tenant, target_id):
-                    record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
+                    with write_context(context):
+                        record = await connector.create(cmd.platform_incident_id, cmd.set_fields)
                 created = record.external_id
                 # What the new record holds: what was sent, in the form the tool stored it,
                 # and what it filled in itself where the create sent nothing (an empty value).
@@ -147,7 +156,7 @@ class Delivery:
                 # Written: what follows is retried on its own (Redis away) rather than
                 # redoing the write with the whole attempt (as after an update).
                 await until_done(after_create, "delivery.after_create")
-                return DeliveryResult("created", created)
+                return DeliveryResult("created", created, linked=True, reference=record.reference)
             await store.link(cmd.tenant, cmd.platform_incident_id, target_id, external_id)
         if cmd.is_create:  # ... that found its record: write only what it lacks
             cmd = await self._not_yet_shown(cmd, external_id)
@@ -161,12 +170,25 @@ class Delivery:
         written = await self._write(cmd, connector, external_id)
         if comment is not None and await until_done(comment.finish, "delivery.comment"):
             written = True
-        return DeliveryResult("written" if written else "skipped", external_id)
+        return DeliveryResult("written" if written else "skipped", external_id, linked=found)
 
     def _carried(self, integration_id: str) -> set[str]:
         """The fields the pipeline writes to the integration's records, comments aside."""
         mapping = self.ctx.mappings.get(integration_id)
         return set(mapping.outbound_fields()) - {Field.COMMENT} if mapping else set()
+
+    async def _template_context(
+        self, cmd: DeliveryCommand, connector: Connector
+    ) -> dict[str, str | None]:
+        """What the target's templates may name besides the command's own fields: the
+        incident's values as the platform shows them now, its `url` and `reference` (one
+        read of the platform, only for a target whose templates need it)."""
+        maps = declared(connector.mapping)
+        if maps is None or not maps.needs_context:
+            return {}
+        platform = self.ctx.connector(self.ctx.config.platform.id)
+        incident = await platform.fetch(cmd.platform_incident_id)
+        return {**incident.fields, "url": incident.url, "reference": incident.reference}
 
     async def _write(self, cmd: DeliveryCommand, connector: Connector, external_id: str) -> bool:
         """Set the command's fields on the record; False when none is left to write."""
@@ -207,7 +229,8 @@ class Delivery:
             if not cmd.set_fields:
                 return False
             try:
-                written = await connector.update(external_id, cmd.set_fields)
+                with write_context(await self._template_context(cmd, connector)):
+                    written = await connector.update(external_id, cmd.set_fields)
             except ToolError as exc:
                 if not exc.retryable:  # never written: no echo to wait for
                     await self._not_written(cmd, external_id, set(cmd.set_fields))

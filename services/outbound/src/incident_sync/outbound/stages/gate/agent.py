@@ -12,6 +12,7 @@ import logging
 import faust
 
 from incident_sync.connectors.base import ToolError
+from incident_sync.outbound import timeline
 from incident_sync.outbound.app import (
     app,
     consumed,
@@ -39,18 +40,40 @@ policy = DeliverySettings().policy()  # the delivery's ladder: its delays and de
 
 
 async def handle_event(message: faust.EventT[bytes]) -> None:
+    event: ChangeEvent | None = None
     try:
         event = codec.decode(ChangeEvent, message.value)
         await handle(event, consumed(message))
-    except ToolError as exc:
-        if not await read_later(message, event, exc):
+    except ToolError as exc:  # raised by a re-read, so the event was decoded
+        if event is None or not await read_later(message, event, exc):
             STAGE_ERRORS.labels("gate").inc()
             log.error("the record could not be read; the event goes to the quarantine")
             await quarantine.put(Stage.GATE, of_event(message), exc)
+            if event is not None:
+                await quarantined(event, exc)
     except Exception as exc:
         STAGE_ERRORS.labels("gate").inc()
         log.exception("gate failed; the message goes to the quarantine")
         await quarantine.put(Stage.GATE, of_event(message), exc)
+        if event is not None:
+            await quarantined(event, exc)
+
+
+async def quarantined(event: ChangeEvent, exc: BaseException) -> None:
+    """On the timeline of the incident the event names without a read: the platform's own
+    record, or the incident a tool's record claims."""
+    platform = event.integration_id == ctx.config.platform.id
+    incident = event.external_id if platform else event.platform_incident_id
+    await timeline.quarantined(
+        ctx,
+        event.tenant,
+        incident,
+        event.integration_id,
+        "gate",
+        exc,
+        fields=tuple(event.changes),
+        message_id=event.delivery_id,
+    )
 
 
 async def read_later(message: faust.EventT[bytes], event: ChangeEvent, exc: ToolError) -> bool:

@@ -17,6 +17,7 @@ from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.stages.gate.guards import Guard, chain
 from incident_sync.outbound.stages.gate.read import GateReader
+from incident_sync.outbound.stages.gate.record import recorded
 from incident_sync.outbound.stages.gate.screening import GateResult, Screening
 from incident_sync.syncmodel.events import ChangeEvent, LinkedEvent, Origin
 from incident_sync.syncstate import links
@@ -36,8 +37,8 @@ class Gate:
         for guard in self.guards:
             decided = await guard(s)
             if decided is not None:
-                return decided
-        return await self._passed(s)
+                return recorded(s, decided)
+        return recorded(s, await self._passed(s))
 
     async def _passed(self, s: Screening) -> GateResult:
         """A change every guard let through, as the arbiter gets it."""
@@ -73,8 +74,18 @@ class Gate:
         async with self.ctx.store.pipeline() as pipe:
             if result.writes is not None:
                 result.writes(pipe)
+            self._q_recorded(pipe, event, result)
             self._q_mark_done(pipe, event)
             await pipe.execute()
+
+    def _q_recorded(self, pipe: Pipeline, event: ChangeEvent, result: GateResult) -> None:
+        """The decision on the incident's timeline (and the record's reference beside it)."""
+        if result.incident is None or not result.entries:
+            return
+        timeline = self.ctx.timeline
+        timeline.q_add(pipe, event.tenant, result.incident, *result.entries)
+        if result.reference:
+            timeline.q_reference(pipe, event.tenant, result.reference, result.incident)
 
     def _q_mark_done(self, pipe: Pipeline, event: ChangeEvent) -> None:
         self.ctx.store.q_mark_seen(

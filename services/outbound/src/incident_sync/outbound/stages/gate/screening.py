@@ -21,6 +21,7 @@ from incident_sync.syncmodel.config import IntegrationConfig, SyncConfig
 from incident_sync.syncmodel.echo import normalize
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, LinkedEvent, Origin
 from incident_sync.syncstate import keys
+from incident_sync.syncstate.timeline import Entry
 
 # Commands queued on a pipeline: what the gate learnt, sent with the delivery's dedupe mark.
 Writes = Callable[[Pipeline], None]
@@ -36,6 +37,11 @@ class GateResult:
     # the publish would make the redelivered change look like a no-op, and lose it.
     writes: Writes | None = None
     redis: Redis | None = None
+    # What the incident's timeline records of the decision (`Gate.process` adds it; written
+    # by `Gate.finish` in the same round trip).
+    incident: str | None = None
+    entries: tuple[Entry, ...] = ()
+    reference: str | None = None
 
     @property
     def commit(self) -> Callable[[], Awaitable[None]] | None:
