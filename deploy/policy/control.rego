@@ -59,7 +59,7 @@ manager_actions := {
 	"integration.delete", "integration.pause", "integration.resume", "integration.test",
 	"integration.fields",
 	"status.read", "conflict.read", "conflict.resolve", "integration.sync",
-	"integration.link",
+	"integration.link", "integration.backfill",
 	"dlq.read", "dlq.retry", "dlq.discard",
 	"quarantine.list", "quarantine.read", "quarantine.retry", "quarantine.discard",
 }

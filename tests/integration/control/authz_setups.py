@@ -16,6 +16,7 @@ from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.matching import By
 from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate import keys
+from incident_sync.syncstate.backfilljobs import BackfillJob, BackfillJobStore
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
@@ -134,7 +135,7 @@ async def save_run(redis_url: str) -> None:
     await redis.aclose()
 
 
-# A link job of snow-a, saved as the reconciler saves one.
+# A link job and a backfill of snow-a, saved as the reconciler saves them.
 JOB_A = "lnk-00000000000a"
 
 
@@ -146,6 +147,9 @@ async def save_job(redis_url: str) -> None:
     redis = connect(redis_url)
     job = LinkJob(id=JOB_A, tenant="acme", integration="snow-a", by=By.CORRELATION, since_s=60)
     await LinkJobStore(redis).save(job)
+    await BackfillJobStore(redis).save(
+        BackfillJob(id=JOB_A, tenant="acme", integration="snow-a", since_s=60)
+    )
     await redis.aclose()
 
 

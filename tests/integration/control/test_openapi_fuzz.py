@@ -32,6 +32,7 @@ from incident_sync.syncmodel.fields import ConflictStrategy
 from incident_sync.syncmodel.matching import By
 from incident_sync.syncmodel.retry import DeadReason
 from incident_sync.syncstate import keys
+from incident_sync.syncstate.backfilljobs import BackfillJob, BackfillJobStore
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStore, SideValue
 from incident_sync.syncstate.dlq import DlqEntry, DlqIndex, entry_id
 from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore
@@ -125,6 +126,9 @@ async def seed(redis_url: str) -> None:
     )
     await LinkJobStore(redis).save(
         LinkJob(id=KNOWN["job_id"], tenant=tenant, integration=name, by=By.TITLE, since_s=60)
+    )
+    await BackfillJobStore(redis).save(
+        BackfillJob(id=KNOWN["job_id"], tenant=tenant, integration=name, since_s=60)
     )
     await redis.set(keys.link(tenant, name, KNOWN["record_id"]), "INC-A")
     entry = Entry(Kind.WRITTEN, (name,), ("title",), detail={"record": "sys1", "status": 200})

@@ -236,20 +236,20 @@ def reconcile_heals(tenant: str, integration: str) -> str:
     return f"{_reconcile(tenant)}heals:{integration}"
 
 
-# -- linking what exists (`syncstate.linkjobs`) ---------------------------------------------------
-def link_job(tenant: str, job_id: str) -> str:
-    """A job of `im integration link --auto` (JSON, kept `linkjobs.JOB_TTL_S`)."""
-    return f"{tenant_prefix(tenant)}linkjob:{job_id}"
+# -- jobs for the reconciler (`syncstate.jobs`: kind `link`, `backfill`) -------------------------
+def job(tenant: str, kind: str, job_id: str) -> str:
+    """A job of one kind (JSON, kept `jobs.JOB_TTL_S`)."""
+    return f"{tenant_prefix(tenant)}{kind}job:{job_id}"
 
 
-def link_jobs(tenant: str, integration: str) -> str:
-    """Sorted set of the integration's link job ids by request time (the newest kept)."""
-    return f"{tenant_prefix(tenant)}linkjobs:{integration}"
+def jobs(tenant: str, kind: str, integration: str) -> str:
+    """Sorted set of the integration's job ids of one kind by request time (the newest kept)."""
+    return f"{tenant_prefix(tenant)}{kind}jobs:{integration}"
 
 
-def link_job_queue(tenant: str, integration: str) -> str:
-    """List of the integration's link jobs asked for and not taken yet (ids)."""
-    return f"{tenant_prefix(tenant)}linkjobs:queue:{integration}"
+def job_queue(tenant: str, kind: str, integration: str) -> str:
+    """List of the integration's jobs of one kind asked for and not taken yet (ids)."""
+    return f"{tenant_prefix(tenant)}{kind}jobs:queue:{integration}"
 
 
 # -- the incidents' timelines (`syncstate.timeline`) ---------------------------------------------

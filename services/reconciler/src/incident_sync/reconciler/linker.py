@@ -14,7 +14,6 @@ shows the plan at once and the counts as they move (saved at most every `PROGRES
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from datetime import timedelta
@@ -25,8 +24,9 @@ from incident_sync.connectors.base import RecordState
 from incident_sync.connectors.capabilities import ChangeFeed
 from incident_sync.controlstore.store import Actor, append_audit, audit_entry
 from incident_sync.reconciler.candidates import candidate
+from incident_sync.reconciler.jobs import JobRunner
 from incident_sync.reconciler.publisher import Publisher
-from incident_sync.reconciler.sides import REQUESTS, Sides
+from incident_sync.reconciler.sides import Sides
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel import firstsync, matching
 from incident_sync.syncmodel.events import ChangeEvent, utcnow
@@ -34,14 +34,11 @@ from incident_sync.syncstate import links
 from incident_sync.syncstate.linkjobs import (
     LISTED,
     AmbiguousItem,
-    JobStatus,
     LinkJob,
     LinkJobStore,
     PlannedPair,
 )
 from incident_sync.syncstate.timeline import Entry, Kind, Timeline
-
-log = logging.getLogger("reconciler.linker")
 
 PROGRESS_S = 0.5  # at most this often the job's counts are saved while it links
 
@@ -50,7 +47,7 @@ class LinkJobError(Exception):
     """The job cannot run (the integration is gone, a side cannot list its records)."""
 
 
-class Linker:
+class Linker(JobRunner[LinkJob]):
     def __init__(
         self,
         sides: Sides,
@@ -67,33 +64,13 @@ class Linker:
         self.instance = instance
         self.timeline = timeline if timeline is not None else Timeline(redis)
 
-    async def run(self, job: LinkJob) -> LinkJob:
-        """Carry out a job; the returned record says how it went (`done` or `failed`)."""
-        clock = time.monotonic()
-        requests: Counter[str] = Counter()
-        REQUESTS.set(requests)  # this task's own
-        job = job.model_copy(
-            update={"status": JobStatus.RUNNING, "started_at": utcnow(), "worker": self.instance}
-        )
-        try:
-            job = await self._plan(job)
-            job.requests = dict(requests)
-            await self.store.save(job)
-            if not job.dry_run:
-                job = await self._link(job, requests)
-            status, error = JobStatus.DONE, None
-        except Exception as exc:
-            log.exception("link job failed", extra={"job": job.id, "integration": job.integration})
-            status, error = JobStatus.FAILED, str(exc) or repr(exc)
-        return job.model_copy(
-            update={
-                "status": status,
-                "error": error,
-                "finished_at": utcnow(),
-                "duration_s": round(time.monotonic() - clock, 3),
-                "requests": dict(requests),
-            }
-        )
+    async def work(self, job: LinkJob, requests: Counter[str]) -> LinkJob:
+        job = await self._plan(job)
+        job.requests = dict(requests)
+        await self.store.save(job)
+        if not job.dry_run:
+            job = await self._link(job, requests)
+        return job
 
     async def _listing(self, side_id: str, job: LinkJob) -> list[RecordState]:
         connector = self.sides.connector(side_id)

@@ -28,4 +28,6 @@ class ReconcilerSettings(Settings):
     lease_s: float = Field(15.0, gt=0, alias="RECONCILE_LEASE_S")
     # How often a held side's request queue and schedule are looked at.
     tick_s: float = Field(1.0, gt=0, alias="RECONCILE_TICK_S")
+    # A backfill stops waiting for the records it asked for after this long without one.
+    backfill_idle_s: float = Field(120.0, gt=0, alias="BACKFILL_IDLE_S")
     instance: str = Field(default_factory=_instance, alias="RECONCILE_INSTANCE")

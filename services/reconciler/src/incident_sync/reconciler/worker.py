@@ -4,9 +4,10 @@ schedule and its polling.
 Every round (a third of the lease time, at most `tick_s`): reload the config if it changed,
 renew or take the leases of the tenant's sides (the platform and each integration), and keep
 one task per side held. A side's task serves the integration's queued runs (requested through
-the control API, or queued by its schedule), then its queued link jobs (`reconciler.linker`),
-and polls the side when its interval is due. A lease lost stops its task at once; a run or
-job it interrupts is recorded as failed.
+the control API, or queued by its schedule), then its queued jobs (link jobs,
+`reconciler.linker`; backfills, `reconciler.backfiller`), and polls the side when its interval
+is due. A lease lost stops its task at once; a run or link job it interrupts is recorded as
+failed, a backfill is put back on its queue and goes on from its checkpoint.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import TypeVar
 
 from redis.asyncio import Redis
 
 from incident_sync.controlstore import stats as counters
+from incident_sync.reconciler.backfiller import Backfiller
 from incident_sync.reconciler.engine import Engine
+from incident_sync.reconciler.jobs import JobRunner
 from incident_sync.reconciler.leases import Leases
 from incident_sync.reconciler.linker import Linker
 from incident_sync.reconciler.poller import Poller
@@ -29,7 +34,9 @@ from incident_sync.reconciler.settings import ReconcilerSettings
 from incident_sync.reconciler.sides import Sides
 from incident_sync.syncmodel.events import utcnow
 from incident_sync.syncstate import keys
-from incident_sync.syncstate.linkjobs import JobStatus, LinkJob, LinkJobStore
+from incident_sync.syncstate.backfilljobs import BackfillJobStore
+from incident_sync.syncstate.jobs import J, JobStatus, JobStore
+from incident_sync.syncstate.linkjobs import LinkJobStore
 from incident_sync.syncstate.links import LinkView
 from incident_sync.syncstate.reconcile import (
     ReconcileRun,
@@ -40,6 +47,7 @@ from incident_sync.syncstate.reconcile import (
 )
 from incident_sync.syncstate.timeline import Timeline
 
+T = TypeVar("T")
 log = logging.getLogger("reconciler")
 
 
@@ -57,6 +65,11 @@ class Reconciler:
         self.linker = Linker(
             sides, self.link_jobs, self.publisher, redis, settings.instance, timeline
         )
+        self.backfills = BackfillJobStore(redis)
+        self.backfiller = Backfiller(
+            sides, self.backfills, self.publisher, redis, settings.instance,
+            idle_s=settings.backfill_idle_s,
+        )  # fmt: skip
         self.poller = Poller(
             sides,
             self.store,
@@ -131,7 +144,9 @@ class Reconciler:
                     while (run := await self.store.next_request(self.tenant, side)) is not None:
                         await self._execute(run)
                     while (job := await self.link_jobs.next_request(self.tenant, side)) is not None:
-                        await self._link(job)
+                        await self._job(self.link_jobs, self.linker, job, "a rerun links the rest")
+                    while (bf := await self.backfills.next_request(self.tenant, side)) is not None:
+                        await self._job(self.backfills, self.backfiller, bf, None)
                 if self.sides.pollable(side) and await self.poller.due(self.tenant, side):
                     await self.poller.poll(self.tenant, side)
                     self.last_polls[side] = utcnow().isoformat()
@@ -173,33 +188,44 @@ class Reconciler:
                 done.discrepancies_found,
             )
 
-    async def _link(self, job: LinkJob) -> None:
+    async def _job(
+        self, store: JobStore[J], runner: JobRunner[J], job: J, rerun: str | None
+    ) -> None:
+        """Run a job. Interrupted: with `rerun` (what a rerun does), it is failed; without,
+        it is put back on its queue for the next holder of the lease, who goes on with it."""
         running = job.model_copy(
             update={
                 "status": JobStatus.RUNNING,
-                "started_at": utcnow(),
+                "started_at": job.started_at or utcnow(),
                 "worker": self.settings.instance,
             }
         )
-        await self.link_jobs.save(running)
+        await store.save(running)
         try:
-            done = await self.linker.run(running)
+            done = await runner.run(running)
         except asyncio.CancelledError:
+            if rerun is None:
+                # Back on the queue as it was last saved: the next holder goes on with it.
+                saved = await _quietly(store.get(job.tenant, job.id))
+                if saved is not None:
+                    await _quietly(store.requeue(saved))
+                raise
+            error = f"interrupted: this reconciler lost its lease or stopped ({rerun})"
             stopped = running.model_copy(
-                update={
-                    "status": JobStatus.FAILED,
-                    "finished_at": utcnow(),
-                    "error": "interrupted: this reconciler lost its lease or stopped (a rerun "
-                    "links the rest)",
-                }
+                update={"status": JobStatus.FAILED, "finished_at": utcnow(), "error": error}
             )
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.link_jobs.save(stopped))
+            await _quietly(store.save(stopped))
             raise
-        await self.link_jobs.save(done)
+        await store.save(done)
 
     async def _fail_orphaned(self, integration: str) -> None:
-        """Runs and link jobs left `running` by a reconciler that died holding this lease."""
+        """Runs and link jobs left `running` by a reconciler that died holding this lease are
+        failed; its backfills are queued again, to go on from their checkpoints."""
+        for backfill in await self.backfills.history(self.tenant, integration, limit=20):
+            if backfill.status is JobStatus.RUNNING and backfill.worker != self.settings.instance:
+                await self.backfills.requeue(
+                    backfill.model_copy(update={"resumed": backfill.resumed + 1})
+                )
         for job in await self.link_jobs.history(self.tenant, integration, limit=20):
             if job.status is JobStatus.RUNNING and job.worker != self.settings.instance:
                 stopped = (
@@ -265,3 +291,10 @@ class Reconciler:
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _quietly(step: Awaitable[T]) -> T | None:
+    """A last write on the way out (shielded from the cancellation; its failure ignored)."""
+    with contextlib.suppress(Exception):
+        return await asyncio.shield(step)
+    return None

@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 
 from incident_sync.control.api import (
     admin,
+    backfill,
     dlq,
     fieldcheck,
     fields,
@@ -65,6 +66,7 @@ from incident_sync.runtime.configfiles import MappingDirectory, load_config
 from incident_sync.runtime.webapp import service_app
 from incident_sync.syncmodel.config import IntegrationConfig
 from incident_sync.syncmodel.discovered import FieldList
+from incident_sync.syncstate.backfilljobs import BackfillJob
 from incident_sync.syncstate.client import connect
 from incident_sync.syncstate.conflicts import ConflictRecord
 from incident_sync.syncstate.dlq import DlqEntry
@@ -194,6 +196,23 @@ def route_table() -> list[Route]:
         r("GET", f"{I}/link-jobs/{{job_id}}", "integration.link", linkjobs.get_job,
           "One link job: status, counts, the plan (pairs, ambiguous, unmatched), errors",
           "sync", response=LinkJob),
+        r("POST", f"{I}/backfill-jobs", "integration.backfill", backfill.request_job,
+          "Queue a job that makes the record of every existing incident the integration syncs",
+          "sync",
+          description="The reconciler holding the integration's lease lists the platform's "
+          "incidents made or changed within `since`, keeps those matching the integration's "
+          "trigger and `status` (open by default) that have no record there (and were not "
+          "detached from it), and unless `dry_run` publishes one refresh of each delivered "
+          "to this integration only: the pipeline makes each record as any create (its "
+          "correlation search first, the rate limit, the DLQ). The job waits for the links "
+          "and reports each incident's result; it goes on from its checkpoint after a "
+          "reconciler stops, and a rerun makes nothing twice. 409 for an inbound-only "
+          "integration.",
+          body=backfill.BackfillRequest, response=BackfillJob, status=202,
+          errors=(400, 401, 403, 404, 409, 422)),
+        r("GET", f"{I}/backfill-jobs/{{job_id}}", "integration.backfill", backfill.get_job,
+          "One backfill job: status, counts, each incident's result, errors",
+          "sync", response=BackfillJob),
         r("GET", f"{I}/status", "status.read", syncstatus.integration_status,
           "Sync status: the pipeline's counters for this integration", "status",
           response=SyncStatus),

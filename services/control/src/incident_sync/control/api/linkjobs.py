@@ -12,22 +12,17 @@ is here.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident_sync.connectors.capabilities import ChangeFeed
 from incident_sync.connectors.registry import REGISTRY
+from incident_sync.control.api import jobs
 from incident_sync.control.api.errors import ApiError, json_response, not_found
 from incident_sync.control.api.integrations import existing
-from incident_sync.control.api.reconcile import INTERVAL_PATTERN, MAX_INTERVAL_S, seconds
 from incident_sync.control.api.routing import Call
 from incident_sync.syncmodel.matching import By, Initial
-from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore, Requester
-
-DEFAULT_SINCE = "30d"
-MAX_SINCE_S = 3650 * 86_400  # ten years: older than any tool's records, within datetime
+from incident_sync.syncstate.linkjobs import LinkJob, LinkJobStore
 
 
 class LinkJobRequest(BaseModel):
@@ -38,11 +33,8 @@ class LinkJobRequest(BaseModel):
         "names the other (its reference or id) in a field; title: the same normalised title, "
         "made within two hours of each other"
     )
-    since: (
-        Annotated[int, Field(ge=1, le=MAX_INTERVAL_S)]
-        | Annotated[str, Field(pattern=INTERVAL_PATTERN)]
-    ) = Field(
-        DEFAULT_SINCE,
+    since: jobs.Since = Field(
+        jobs.DEFAULT_SINCE,
         description="what is matched: made or changed this long ago at most; seconds, or "
         "like 12h, 30d (longer than 3650d is taken as 3650d)",
     )
@@ -57,8 +49,7 @@ class LinkJobRequest(BaseModel):
     @field_validator("since")
     @classmethod
     def _since(cls, value: int | str) -> int:
-        # Longer ago than any tool's records is all of them (and keeps the date in range).
-        return min(seconds(value), MAX_SINCE_S)
+        return jobs.since_s(value)
 
 
 def _store(call: Call) -> LinkJobStore:
@@ -81,24 +72,18 @@ async def request_job(call: Call) -> web.StreamResponse:
     if await call.services.store.platform(call.tenant) is None:
         raise not_found(f"a platform connection for tenant {call.tenant}")
     body: LinkJobRequest = call.body
-    subject = call.subject
     job = LinkJob(
         tenant=call.tenant,
         integration=call.name,
         by=body.by,
-        since_s=seconds(body.since),
+        since_s=jobs.since_s(body.since),
         dry_run=body.dry_run,
         initial=body.initial,
-        requested_by=Requester(
-            id=subject.id, name=subject.name, role=subject.role.value if subject.role else ""
-        ),
+        requested_by=jobs.requester(call),
     )
     await _store(call).request(job)
     return json_response(job.model_dump(mode="json"), status=202)
 
 
 async def get_job(call: Call) -> web.StreamResponse:
-    job = await _store(call).get(call.tenant, call.params["job_id"])
-    if job is None or job.integration != call.name:
-        raise not_found(f"link job {call.params['job_id']} of {call.tenant}/{call.name}")
-    return json_response(job.model_dump(mode="json"))
+    return await jobs.get_job(call, _store(call), "link job")

@@ -7,6 +7,7 @@ import click
 from incident_sync.control.cli import dlq as _dlq  # noqa: F401 - adds `integration dlq*`
 from incident_sync.control.cli import fieldmaps as _fieldmaps  # noqa: F401 - `field-maps`
 from incident_sync.control.cli.admin import audit, keys, token, whoami
+from incident_sync.control.cli.backfill import backfill
 from incident_sync.control.cli.client import Options
 from incident_sync.control.cli.completion import completion
 from incident_sync.control.cli.config import complete_context, config
@@ -85,6 +86,7 @@ def main(
 
 integration.add_command(sync_records)  # `im integration sync` (its own module)
 integration.add_command(link)  # `im integration link`
+integration.add_command(backfill)  # `im integration backfill`
 main.add_command(integration)
 main.add_command(platform)
 main.add_command(conflict)

@@ -1,16 +1,16 @@
 """`im integration link NAME --auto --by ...`: ask the control API for a link job, wait for
-the reconciler to carry it out (showing its progress on stderr: a line redrawn in place on a
-terminal, plain lines otherwise), then print the plan and the result (or `-o json`)."""
+the reconciler to carry it out (showing its progress on stderr, `cli.jobwait`), then print
+the plan and the result (or `-o json`)."""
 
 from __future__ import annotations
 
 import sys
-import time
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
-from incident_sync.control.cli.client import ERROR, Api, fail
+from incident_sync.control.cli import jobwait
+from incident_sync.control.cli.client import ERROR, Api
 from incident_sync.control.cli.output import emit, key_values, short, table
 
 SHOWN_UNMATCHED = 50  # unmatched items listed in the table (all are counted; -o json has more)
@@ -20,80 +20,29 @@ def _path(a: Api, name: str, tail: str = "") -> str:
     return a.tenant_path(f"/integrations/{name}/link-jobs{tail}")
 
 
-class Progress:
-    """What the job has done so far, written to `out` when it changes: on a terminal one
-    line redrawn in place (a bar, the counts, an ETA), otherwise a plain line each time."""
+class Progress(jobwait.Progress):
+    """A link job's progress: pairs done of those planned, and how each went."""
 
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.terminal = out.isatty()
-        self.started = time.monotonic()
-        self.last = ""
+    verb = "linking"
 
-    def show(self, job: dict[str, Any]) -> None:
-        line = self.line(job)
-        if line == self.last:
-            return
-        self.last = line
-        if self.terminal:
-            self.out.write("\r\033[K" + line)
-        else:
-            self.out.write(line + "\n")
-        self.out.flush()
+    def before(self, job: dict[str, Any]) -> str | None:
+        if not job["counts"]["planned"] and not job["pairs"]:
+            return "listing and matching"
+        return None
 
-    def line(self, job: dict[str, Any]) -> str:
+    def counts(self, job: dict[str, Any]) -> str:
         c = job["counts"]
-        if job["status"] == "queued":
-            return f"{job['integration']}: queued for the reconciler"
-        if job["status"] == "running" and not c["planned"] and not job["pairs"]:
-            return f"{job['integration']}: listing and matching"
-        counts = (
+        return (
             f"{c['done']}/{c['planned']} pairs: {c['linked']} linked, {c['unchanged']} "
             f"unchanged, {c['errors']} errors; {c['ambiguous']} ambiguous, {c['unmatched']} "
             "unmatched"
         )
-        if job["dry_run"] or job["status"] != "running":
-            return f"{job['integration']}: {job['status']}: {counts}"
-        if not self.terminal:
-            return f"{job['integration']}: linking {counts}"
-        return f"{job['integration']}: {bar(c['done'], c['planned'])} {counts}{self.eta(c)}"
 
-    def eta(self, counts: dict[str, int]) -> str:
-        done, planned = counts["done"], counts["planned"]
-        if not done or done >= planned:
-            return ""
-        left = (time.monotonic() - self.started) / done * (planned - done)
-        return f", ETA {left:.0f}s"
+    def total(self, job: dict[str, Any]) -> int:
+        return int(job["counts"]["planned"])
 
-    def end(self) -> None:
-        if self.terminal and self.last:
-            self.out.write("\n")
-            self.out.flush()
-
-
-def bar(done: int, total: int, width: int = 20) -> str:
-    """`[######--------------]`: how much of `total` is done."""
-    filled = width * done // total if total else width
-    return "[" + "#" * filled + "-" * (width - filled) + "]"
-
-
-def wait(a: Api, name: str, job: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-    progress = Progress(sys.stderr)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            progress.show(job)
-            if job["status"] not in ("queued", "running"):
-                return job
-            if time.monotonic() > deadline:
-                fail(
-                    f"link job {job['id']} is still {job['status']} after {timeout_s:g}s (is a "
-                    "reconciler running?)"
-                )
-            time.sleep(0.25)
-            job = a.get(_path(a, name, f"/{job['id']}"))
-    finally:
-        progress.end()
+    def done(self, job: dict[str, Any]) -> int:
+        return int(job["counts"]["done"])
 
 
 def show(job: dict[str, Any]) -> None:
@@ -160,7 +109,7 @@ def run_auto(
     if initial:
         body["initial"] = initial
     _, job = a.call("POST", _path(a, name), json=body)
-    job = wait(a, name, job, timeout)
+    job = jobwait.wait(a, _path(a, name), job, timeout, Progress(sys.stderr))
     emit(job, fmt, show)
     if job["status"] == "failed" or job["counts"]["errors"]:
         ctx.exit(ERROR)
