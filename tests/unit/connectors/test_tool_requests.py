@@ -183,3 +183,25 @@ async def test_a_429_without_retry_after_waits_for_the_vendors_reset_header(
     wait = caught.value.retry_after_s
     assert caught.value.status == 429 and caught.value.retryable
     assert wait is not None and low <= wait <= high
+
+
+async def test_a_credential_http_cannot_carry_is_no_request_and_is_not_quoted() -> None:
+    """A token with characters a header cannot hold: nothing is sent (`RequestNotSent`, which
+    the control API answers as "cannot be asked" and the pipeline quarantines), and the
+    reason does not quote the value."""
+    from incident_sync.connectors.base import RequestNotSent
+    from incident_sync.connectors.registry import make_connector
+    from incident_sync.syncmodel.config import IntegrationConfig
+
+    token = "xoxb-caf\u00e9-\u4e2d"
+    connector = make_connector(
+        IntegrationConfig.model_validate(
+            {"id": "s", "type": "slack", "base_url": "http://127.0.0.1:9", "api_key": token}
+        )
+    )
+    try:
+        with pytest.raises(RequestNotSent) as caught:
+            await connector.test_connection()
+    finally:
+        await connector.aclose()
+    assert token not in str(caught.value) and "caf" not in str(caught.value)

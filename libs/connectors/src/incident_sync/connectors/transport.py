@@ -89,6 +89,10 @@ async def send(
     except httpx.InvalidURL as exc:  # not an HTTP error: a URL httpx will not send to
         code = None
         raise RequestNotSent(f"{method}: not a usable URL: {exc}") from exc
+    except UnicodeEncodeError:  # a header value (a credential) that HTTP cannot carry
+        code = None
+        # Not quoted: the value may be a secret.
+        raise RequestNotSent(f"{method}: a header value (a credential?) is not ASCII") from None
     except httpx.TimeoutException as exc:
         code = metrics.TIMEOUT
         raise ToolError(f"{method} {url}: timed out ({exc!r})", retryable=True) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import random
@@ -41,15 +42,24 @@ def use_port_share(index: int, count: int) -> None:
     _share[0] = _PORTS[index * size : (index + 1) * size]
 
 
+# The ports handed out lately: a port is free until its child listens, so two draws before
+# then could otherwise give the same one (a stack draws all its ports first).
+_recent: collections.deque[int] = collections.deque(maxlen=256)
+
+
 def free_port() -> int:
-    """A loopback port nobody listens on, outside the range outgoing connections draw from."""
+    """A loopback port nobody listens on, outside the range outgoing connections draw from,
+    and none of the last ones this process handed out."""
     for _ in range(200):
         port = _rng.choice(_share[0])
+        if port in _recent:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _recent.append(port)
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # a crowded range: any port
         s.bind(("127.0.0.1", 0))
