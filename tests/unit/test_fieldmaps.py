@@ -287,3 +287,36 @@ def test_the_schema_says_exactly_what_the_model_accepts(raw: dict[str, object]) 
     else:
         by_model = True
     assert by_schema == by_model, raw
+
+
+def test_every_regex_engine_reads_a_custom_field_name_alike() -> None:
+    """The name's pattern is checked by Python (`is_custom_field`), by pydantic (Rust's regex)
+    and by OpenAPI clients (ECMA's): a name one accepts and another refuses is a request the
+    schema allows and the API refuses (a fuzzed `custom.\\x85…` once was). Every code point of
+    the basic plane, first and later in the name, reads the same in all three."""
+    import jsonschema_rs
+    from pydantic import TypeAdapter
+
+    from incident_sync.syncmodel.fieldmaps import CUSTOM_NAME, PlatformFieldName, is_custom_field
+
+    rust = TypeAdapter(PlatformFieldName)
+    ecma = jsonschema_rs.validator_for({"type": "string", "pattern": f"^{CUSTOM_NAME}$"})
+
+    def accepted_by_rust(name: str) -> bool:
+        try:
+            rust.validate_python(name)
+        except ValidationError:
+            return False
+        return True
+
+    disagreements = []
+    for point in range(0x10000):
+        if 0xD800 <= point <= 0xDFFF:
+            continue  # surrogates are no text to name a field with
+        for name in (f"custom.{chr(point)}x", f"custom.x{chr(point)}"):
+            verdicts = (is_custom_field(name), accepted_by_rust(name), ecma.is_valid(name))
+            if len(set(verdicts)) > 1:
+                disagreements.append((hex(point), name.index(chr(point)), verdicts))
+    assert disagreements == []
+    assert is_custom_field("custom.Team") and not is_custom_field("custom. Team")
+    assert not is_custom_field("custom.\x85Team") and not is_custom_field("custom.\ufeffTeam")

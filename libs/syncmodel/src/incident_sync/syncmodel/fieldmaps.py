@@ -14,6 +14,7 @@ integration's words (`outbound`: to the tool, `inbound`: from it, `bidirectional
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,22 @@ from incident_sync.syncmodel.fields import Direction
 from incident_sync.syncmodel.fields import Field as Canonical
 
 CUSTOM: Final = "custom."
+# What counts as blank differs between regex engines (Python's and Rust's \s take U+0085 and
+# U+001C-U+001F, ECMA's, which OpenAPI clients use, takes U+FEFF and not them), so the name's
+# first character and its end are spelled out: every engine reads these the same way.
+_BLANK: Final = r"\s\x1c-\x1f\x85\ufeff"
+_LINE_END: Final = r"\n\r\u2028\u2029"
+CUSTOM_NAME: Final = rf"custom\.[^{_BLANK}][^{_LINE_END}]*"
+# The same shape inside a URL path, where a name cannot hold a slash.
+CUSTOM_PATH_NAME: Final = rf"custom\.[^{_BLANK}/][^{_LINE_END}/]*"
+_CUSTOM_NAME: Final = re.compile(CUSTOM_NAME)
+
+
+def is_custom_field(name: str) -> bool:
+    """Whether `name` names a platform custom field (`custom.<name>`, its name not blank-led)."""
+    return _CUSTOM_NAME.fullmatch(name) is not None
+
+
 # Placeholders a template may use besides the platform's fields: the incident's link and its
 # reference as people know it (INC-123).
 TEMPLATE_EXTRAS: Final = frozenset({"url", "reference"})
@@ -37,7 +54,7 @@ PlatformFieldName = Annotated[
     Field(
         min_length=1,
         max_length=200,
-        pattern=rf"^(({'|'.join(f.value for f in Canonical)})|custom\.[^\s].*)$",
+        pattern=rf"^(({'|'.join(f.value for f in Canonical)})|{CUSTOM_NAME})$",
     ),
 ]
 ToolFieldName = Annotated[str, Field(min_length=1, max_length=200)]

@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from incident_sync.connectors.registry import REGISTRY
 from incident_sync.control.auth import Role, Scope
 from incident_sync.syncmodel.config import SECRET_FIELDS, IntegrationConfig, maps_by_file
-from incident_sync.syncmodel.fieldmaps import CUSTOM, FieldMap
+from incident_sync.syncmodel.fieldmaps import CUSTOM_NAME, FieldMap, is_custom_field
 from incident_sync.syncmodel.fields import Field as CanonicalField
 from incident_sync.syncmodel.ownership import FieldOwnership
 from incident_sync.syncstate.conflicts import ConflictRecord, ConflictStatus
@@ -82,7 +82,7 @@ def canonical_field(name: str) -> str | None:
 def platform_field(name: str) -> str | None:
     """A canonical field (by its name or a tool's alias) or a custom field (`custom.<name>`)
     as rules name it; None when it is neither."""
-    if name.startswith(CUSTOM) and len(name) > len(CUSTOM) and not name[len(CUSTOM)].isspace():
+    if is_custom_field(name):
         return name
     return canonical_field(name)
 
@@ -90,7 +90,7 @@ def platform_field(name: str) -> str | None:
 # A request may name a field's ownership rule as the tools do (normalized when stored), or a
 # custom field of the platform, as field maps name it.
 _NAMED = "|".join(sorted(CANONICAL_FIELDS | set(FIELD_ALIASES)))
-OwnershipKey: Any = Annotated[str, Field(pattern=rf"^(({_NAMED})|custom\.\S.*)$", max_length=200)]
+OwnershipKey: Any = Annotated[str, Field(pattern=rf"^(({_NAMED})|{CUSTOM_NAME})$", max_length=200)]
 
 _CONFIG = {k: v for k, v in IntegrationConfig.model_fields.items() if k not in _IDENTITY}
 _FIELDS = {

@@ -29,6 +29,7 @@ from incident_sync.control.api.models import (
 )
 from incident_sync.control.auth import ANONYMOUS, Subject
 from incident_sync.syncmodel import ids
+from incident_sync.syncmodel.fieldmaps import CUSTOM_PATH_NAME
 from incident_sync.syncstate.dlq import ENTRY_PATTERN
 from incident_sync.syncstate.quarantine import ENTRY_PATTERN as QUARANTINE_PATTERN
 
@@ -47,7 +48,7 @@ PARAMS: Final[Mapping[str, str]] = {
     "tenant": NAME_PATTERN,
     "name": NAME_PATTERN,
     # A canonical field or a platform custom field (`custom.<name>`, as field maps name it).
-    "field": rf"^({'|'.join(FIELD_NAMES)}|custom\.[^\s/][^/]*)$",
+    "field": rf"^({'|'.join(FIELD_NAMES)}|{CUSTOM_PATH_NAME})$",
     "token_id": r"^[0-9a-f]{12}$",
     "conflict_id": r"^conflict-[0-9a-f]{12}$",
     "record_id": ids.PATTERN,  # a tool's record id: the rule of the ingress and the parsers
@@ -61,7 +62,7 @@ _COMPILED: Final = {k: re.compile(v) for k, v in PARAMS.items()}
 
 def _param_schema(name: str) -> dict[str, Any]:
     if name == "field":
-        custom = {"type": "string", "pattern": r"^custom\.[^\s/][^/]*$", "maxLength": 200}
+        custom = {"type": "string", "pattern": rf"^{CUSTOM_PATH_NAME}$", "maxLength": 200}
         return {"anyOf": [{"type": "string", "enum": list(FIELD_NAMES)}, custom]}
     return {"type": "string", "pattern": PARAMS.get(name, r"^.+$")}
 
