@@ -304,3 +304,28 @@ def test_a_person_setting_the_value_of_our_failed_write_after_a_later_one_is_an_
     `superseded`), and the person's a is not taken for its echo."""
     shown = asyncio.run(person_sets_the_value_of_our_failed_write(redis_port))
     assert shown == {s: "a" for s in ("platform", "tool-a", "tool-b")}, shown
+
+
+async def set_back_delivered_first(redis_port: int) -> dict[str, str | None]:
+    redis = Redis(port=redis_port)
+    world = await created(redis, {"title": "a", "description": "d0"})
+    world.clock.tick(60)
+    world.edit("tool-b", "title", "b")
+    world.edit("tool-a", "title", "c")
+    world.edit("tool-b", "title", "a")  # the newest edit: back to the value every side holds
+    back, changed, set_back = world.queue.pop(0), world.queue.pop(0), world.queue.pop(0)
+    for event in (set_back, changed, back):  # tool-b's deliveries come newest first
+        await world.process(event)
+    await drain(world)
+    await redis.aclose()
+    return shown_on_each(world, "title")
+
+
+def test_a_person_setting_a_value_back_beats_an_older_edit_elsewhere(redis_port: int) -> None:
+    """tool-b's person sets the title to b, then back to a (what all show); tool-a's person
+    sets c between the two. tool-b's second webhook comes first: it shows what we know, but
+    its old value (b) says the field was changed meanwhile, so it is an edit, dated after
+    tool-a's: last-write-wins keeps a everywhere (once this was dropped as no news, and
+    tool-a's older c overwrote the newest edit)."""
+    shown = asyncio.run(set_back_delivered_first(redis_port))
+    assert shown == {"platform": "a", "tool-a": "a", "tool-b": "a"}, shown

@@ -356,12 +356,32 @@ class NoOp:
         # A clobbered edit is news even though the record shows our value again, and even
         # if a person happened to type a value we wrote earlier (the actor tells them apart).
         changes.update({f: fresh[f] for f in s.clobbered if f not in echoed})
+        changes.update({f: c for f, c in set_back(s).items() if f not in echoed})
         remember = s.remembering(fresh, known, ours=echoed, settle=echoed)
         resolving = event.resolves_conflict is not None
         if not changes and event.kind is not ChangeKind.CREATED and not resolving:
             return s.dropped("echo_or_noop", remember)
         s.changes, s.remember = changes, remember
         return None
+
+
+def set_back(s: Screening) -> dict[str, FieldChange]:
+    """A person's edits back to the value the record showed as we know it, made after an
+    edit of theirs we have not seen yet (its delivery is late): the change's old value is not
+    the one we know. Nothing to write, but an edit, dated now: by last-write-wins it beats an
+    older edit on another side still on its way. Only a person's (the tool names its actor and
+    it is not ours): our own write's echo has the same shape."""
+    actor = s.integration.actor
+    if actor is None or s.event.actor is None or s.event.actor == actor:
+        return {}
+    known = s.known_read.known.fields
+    return {
+        f: c
+        for f, c in s.fresh.items()
+        if c.old is not None
+        and normalize(c.new) == normalize(known.get(f))
+        and normalize(c.old) != normalize(known.get(f))
+    }
 
 
 def chain(ctx: Context, reader: GateReader, comments: Comments) -> tuple[Guard, ...]:
