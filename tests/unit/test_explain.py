@@ -38,8 +38,14 @@ class Timeline:
         self.steps.append(step)
         return step
 
-    def explain(self, field: str = "title", sides: tuple[str, ...] = (P, T)) -> dict[str, Reason]:
-        return {r.side: r for r in explain(field, self.steps, sides, today=DAY)}
+    def explain(
+        self,
+        field: str = "title",
+        sides: tuple[str, ...] = (P, T),
+        directions: Mapping[str, str] | None = None,
+    ) -> dict[str, Reason]:
+        answer = explain(field, self.steps, sides, directions=directions, today=DAY)
+        return {r.side: r for r in answer}
 
 
 def created_and_written(tl: Timeline) -> tuple[Step, Step]:
@@ -137,6 +143,43 @@ def test_direction_one_way_either_way() -> None:
         "direction is tool→platform only."
     )
     assert "not written" not in answer[P].sentence
+
+
+def test_a_one_way_direction_is_said_even_where_the_timeline_has_nothing() -> None:
+    # An outbound-only integration's webhooks are ignored at the ingress: no entry at all.
+    tl = Timeline()
+    made, _ = created_and_written(tl)
+    answer = tl.explain(directions={T: "outbound", "tool-b": "bidirectional"})
+    clause = "because the integration's direction is platform→tool only"
+    assert answer[P].sentence == (
+        f"Set when the incident was made on {P} at 14:02:00 UTC (delivery d-1); "
+        f"{T}'s edits are not taken in {clause}."
+    )
+    assert answer[P].entries == (made.id,)  # the direction rests on no entry
+    assert answer[T].sentence.endswith(f"; its edits are not taken in {clause}.")
+    alone = Timeline().explain(directions={T: "outbound"})[T]
+    assert (alone.sentence, alone.entries, alone.at) == (
+        f"Its edits are not taken in {clause}.",
+        (),
+        None,
+    )
+
+    inbound = Timeline().explain(directions={T: "inbound", P: "inbound"})
+    assert inbound[T].sentence == (
+        "Nothing is written here because the integration's direction is tool→platform only."
+    )
+    assert inbound[P].sentence == NO_DECISION  # the platform's own direction is no one-way side
+
+    # Said once: where an entry says it already, the configuration adds nothing.
+    skipped = Timeline()
+    skipped.add("skipped", (T,), rule="direction", source=P)
+    sentence = skipped.explain(directions={T: "inbound"})[T].sentence
+    assert sentence.count("tool→platform only") == 1
+    gate = Timeline()
+    gate.add("skipped", (T,), rule="direction", delivery="d-1")
+    answer = gate.explain(directions={T: "outbound"})
+    assert answer[P].sentence.count("platform→tool only") == 1
+    assert answer[T].sentence.count("platform→tool only") == 1
 
 
 def test_the_reasons_a_change_is_not_written_on_a_target() -> None:
@@ -377,11 +420,16 @@ steps = st.lists(
 )
 
 
-@given(steps, st.sampled_from(FIELDS))
+directions = st.dictionaries(
+    st.sampled_from(SIDES), st.sampled_from(["outbound", "inbound", "bidirectional"])
+)
+
+
+@given(steps, st.sampled_from(FIELDS), directions)
 def test_every_side_once_in_order_one_sentence_resting_on_the_fields_entries(
-    timeline: list[Step], field: str
+    timeline: list[Step], field: str, ways: dict[str, str]
 ) -> None:
-    answer = explain(field, timeline, (P, T), today=DAY)
+    answer = explain(field, timeline, (P, T), directions=ways, today=DAY)
     sides = [r.side for r in answer]
     assert sides[:2] == [P, T] and len(sides) == len(set(sides))
     named = {s for step in timeline if field in step.fields for s in step.sides}
@@ -396,7 +444,8 @@ def test_every_side_once_in_order_one_sentence_resting_on_the_fields_entries(
         if reason.entries:
             assert reason.at == mine[reason.entries[-1]].at
         else:
-            assert text == NO_DECISION and reason.at is None
+            assert reason.at is None
+            assert text == NO_DECISION or "direction" in text
 
 
 @given(steps, steps, st.sampled_from(FIELDS))

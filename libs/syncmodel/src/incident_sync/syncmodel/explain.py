@@ -18,7 +18,12 @@ How a side's sentence is made, walking the field's entries in order:
   written there (the side owns the field, its direction, its mapping, its trigger, its record
   deleted, nothing to write); a conflict parked or resolved (by whom, choosing what); a write
   deferred, held, retried, dead-lettered, quarantined or still planned;
-- a side no entry names: "no decision about this field recorded (within the timeline's
+- an integration's direction now, where it stops the field whatever the timeline kept
+  (the ingress ignores an outbound-only integration's webhooks before any decision is
+  recorded): "its edits are not taken in because the integration's direction is
+  platform→tool only" (and so on the platform's side), "nothing is written here because
+  ... tool→platform only" -- unless an entry said so already;
+- a side with nothing said: "no decision about this field recorded (within the timeline's
   retention)".
 """
 
@@ -91,14 +96,18 @@ class _Side:
     notes: list[_Note] = field(default_factory=list)
     planned: Step | None = None
 
-    def note(self, text: str, step: Step, key: str | None = None, cause: bool = False) -> None:
+    def note(
+        self, text: str, step: Step | None, key: str | None = None, cause: bool = False
+    ) -> None:
+        """Say `text` (resting on `step`; None: on the configuration, no entry)."""
+        steps = [step] if step is not None else []
         if key is not None:
             for n in self.notes:
                 if n.key == key:
                     n.text, n.cause = text, cause
-                    n.steps.append(step)
+                    n.steps += steps
                     return
-        self.notes.append(_Note(text, [step], key, cause))
+        self.notes.append(_Note(text, steps, key, cause))
 
     def set_basis(self, text: str, step: Step) -> None:
         # A cause since the last basis (a resolution, a heal) is why this value came.
@@ -266,15 +275,20 @@ def explain(
     steps: Sequence[Step],
     sides: Sequence[str],
     *,
+    directions: Mapping[str, str] | None = None,
     today: date | None = None,
 ) -> list[Reason]:
     """One `Reason` per side of the incident for the field `name` (see the module): the
     `sides` given (the platform's first), then any other side the field's entries name, in
-    the order they first do. `steps`: the incident's timeline, oldest first; `today`: the
-    day whose times are said without their date."""
+    the order they first do. `steps`: the incident's timeline, oldest first; `directions`:
+    the integrations' directions now (`outbound`, `inbound`, `bidirectional`), said where
+    one way stops the field whatever the timeline kept (an outbound-only integration's edits
+    are ignored before any decision is recorded); `today`: the day whose times are said
+    without their date."""
     mine = [s for s in steps if name in s.fields]
     order = list(dict.fromkeys([*sides, *(side for s in mine for side in s.sides)]))
     state = {side: _Side(side) for side in order}
+    told: set[tuple[str, str]] = set()  # (side noted, side whose direction it names)
     parked_at: dict[str, str] = {}  # conflict id -> when it was parked (said as a time)
 
     def others(skip: str) -> list[_Side]:
@@ -293,6 +307,8 @@ def explain(
         elif kind == "skipped" and here is not None and side is not None:
             if step.rule == "nothing_to_write" or step.rule == "paused":
                 here.planned = None
+            if step.rule == "direction":
+                told |= {(o, side) for o in state}
             if _source_of(step, earlier) == side:
                 clause = _not_taken(step.rule)
                 if here.basis is not None and here.basis[1].kind == "received":
@@ -350,6 +366,19 @@ def explain(
                 "quarantined": f"a write at {t} could not be made{rule} and is quarantined",
             }[kind]
             here.note(text, step)
+    platform = sides[0] if sides else None
+    for side, direction in sorted((directions or {}).items()):
+        if side not in state or side == platform:
+            continue
+        if direction == "outbound":
+            clause = _not_taken("direction")
+            if (side, side) not in told:
+                state[side].note(f"its edits are not taken in because {clause}", None)
+            if platform is not None and (platform, side) not in told:
+                state[platform].note(f"{side}'s edits are not taken in because {clause}", None)
+        elif direction == "inbound" and (side, side) not in told:
+            clause = _not_written("direction", side)
+            state[side].note(f"nothing is written here because {clause}", None)
     place = {s.id: n for n, s in enumerate(mine)}
     return [_sentence(state[side], place, order, today) for side in order]
 
@@ -373,4 +402,4 @@ def _sentence(
     # A sentence starts with a capital, unless with a side's name (an id, as it is written).
     if not any(text.startswith(f"{name}'s") for name in names):
         text = text[0].upper() + text[1:]
-    return Reason(side.name, text + ".", ids, by_id[ids[-1]].at)
+    return Reason(side.name, text + ".", ids, by_id[ids[-1]].at if ids else None)
