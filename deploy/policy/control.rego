@@ -9,8 +9,8 @@
 # input.request   {method, path}
 #
 # Roles: platform.administrator (everything), integration.manager (integrations in its scope),
-# incident_commander (sync status; conflicts and timelines of incidents assigned to them), viewer
-# (sync status).
+# incident_commander (sync status; conflicts, timelines and field explanations of incidents
+# assigned to them), viewer (sync status).
 package incident_sync.control
 
 import rego.v1
@@ -146,8 +146,9 @@ allow if {
 	tenant_in_scope
 }
 
-# -- an incident's timeline: managers of the whole tenant; incident commanders, the incidents
-# they lead (input.resource.incident, as for conflicts) ----------------------------------------
+# -- an incident's timeline (and its fields explained, the same action): managers of the whole
+# tenant; incident commanders, the incidents they lead (input.resource.incident, as for
+# conflicts) -----------------------------------------------------------------------------------
 allow if {
 	authenticated
 	input.subject.role == "integration.manager"

@@ -56,6 +56,7 @@ QL = "/api/v1/tenants/{tenant}/quarantine"
 QE = f"{QL}/{{quarantine_id}}"
 C = f"{CL}/{{conflict_id}}"
 TL = "/api/v1/tenants/{tenant}/incidents/{ref}/timeline"
+EX = "/api/v1/tenants/{tenant}/incidents/{ref}/explain"
 NEW_C, NEW_D = {"name": "snow-c", **SNOW}, {"name": "snow-d", **SNOW}
 MADE = {"name": "made", "role": "viewer", "scope": {"tenants": ["acme"]}}
 CASES = [
@@ -160,6 +161,13 @@ CASES = [
     Case("GET", f"{A}/incidents/sys1/timeline", TENANT_MANAGERS | {"commander"}, TL,
          before=timelines),  # a linked record's id names its incident (INC-A)
     Case("GET", f"{A}/incidents/INC-B/timeline", TENANT_MANAGERS, TL, before=timelines),
+    # explaining a field: the timeline's policy, so a viewer may not
+    Case("GET", f"{A}/incidents/INC-A/explain?field=title", TENANT_MANAGERS | {"commander"}, EX,
+         before=timelines),
+    Case("GET", f"{A}/incidents/sys1/explain?field=short_description",
+         TENANT_MANAGERS | {"commander"}, EX, before=timelines),
+    Case("GET", f"{A}/incidents/INC-B/explain?field=custom.Team", TENANT_MANAGERS, EX,
+         before=timelines),
     Case("POST", f"{A}/integrations/snow-a/reconcile", MANAGERS, REC,
          body=lambda: {"mode": "dry-run"}, ok=(202,)),
     Case("POST", f"{A}/integrations/snow-b/reconcile", TENANT_MANAGERS, REC,

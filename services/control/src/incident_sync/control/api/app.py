@@ -11,6 +11,7 @@ from incident_sync.control.api import (
     admin,
     backfill,
     dlq,
+    explain,
     fieldcheck,
     fields,
     linkjobs,
@@ -276,6 +277,16 @@ def route_table() -> list[Route]:
           "integration, or a reference the pipeline saw (a ServiceNow number). Entries oldest "
           "first, within TIMELINE_MAX_ENTRIES and TIMELINE_RETENTION_S.",
           query=tl.TimelineQuery, response=tl.IncidentTimeline,
+          resource=tl.timeline_resource),
+        r("GET", f"{T}/incidents/{{ref}}/explain", "incident.timeline", explain.get_explanation,
+          "Why one field holds what it holds on each side of an incident", "incidents",
+          description="`ref` as for the timeline; `field`: a canonical field, a tool's alias "
+          "of one or a platform custom field (`custom.<name>`). One sentence per side (the "
+          "platform's, then the linked ones), read from the incident's timeline: written by "
+          "us from which edit, an edit not taken in (ownership, direction, mapping), an echo "
+          "dropped, a conflict parked or resolved, healed by the reconciler; with the value "
+          "the pipeline last knew there. The timeline's policy action and retention.",
+          query=explain.ExplainQuery, response=explain.IncidentExplanation,
           resource=tl.timeline_resource),
         # reconciliation
         r("POST", f"{I}/reconcile", "reconcile.run", rec.request_run,

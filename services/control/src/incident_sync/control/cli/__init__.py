@@ -77,6 +77,7 @@ def main(
       im quarantine list                          messages a stage could not process
       im conflict list --status pending
       im incident timeline INC0010001             every decision about one incident
+      im incident explain INC0010001 --field title   why the field holds what it holds, per side
       im integration reconcile prod-snow --dry-run
       im sync incident 01HXYZ... -o json          re-read one record now, through the ingress
       im config get-contexts; im config use-context prod

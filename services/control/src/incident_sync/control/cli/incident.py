@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from incident_sync.control.cli.client import Api, api_command
-from incident_sync.control.cli.output import emit, table
+from incident_sync.control.cli.output import emit, short, table
 
 
 @click.group()
@@ -19,6 +19,7 @@ def incident() -> None:
       im incident timeline INC0010001         a ServiceNow number, a Jira key, a PagerDuty
                                               or Datadog id of a linked record
       im incident timeline OPS-12 -o json
+      im incident explain INC0010001 --field title
     """
 
 
@@ -62,5 +63,45 @@ def timeline(a: Api, ref: str, limit: int | None, fmt: str) -> None:
                 for e in d["entries"]
             ],
         )
+
+    emit(data, fmt, render)
+
+
+VALUE_WIDTH = 60  # characters of a value on the plain line
+
+
+def _side_line(side: dict[str, Any]) -> str:
+    """One side on one line: its name, the value known there (cut short), the sentence."""
+    label = side["side"] + (" (platform)" if side["platform"] else "")
+    value = side.get("value")
+    shown = f" = {short(value, VALUE_WIDTH)!r}" if value is not None else ""
+    return f"{label}{shown}: {side['sentence']}"
+
+
+@incident.command("explain")
+@click.argument("ref")
+@click.option(
+    "--field",
+    "field_name",
+    required=True,
+    metavar="FIELD",
+    help="a canonical field (title, status, ...), a tool's alias (short_description) or "
+    "a platform custom field (custom.<name>)",
+)
+@api_command
+def explain(a: Api, ref: str, field_name: str, fmt: str) -> None:
+    """Why FIELD of the incident REF holds what it holds on each side: one line per side
+    (the platform's, then the linked ones), read from the incident's timeline -- written by
+    us from which edit, an edit not taken in (ownership, direction, mapping), an echo of our
+    write dropped, a conflict parked or resolved, healed by the reconciler, or no decision
+    recorded within the timeline's retention.
+
+    REF as for `im incident timeline`. Exit 2 for an unknown field, 3 when nothing is known
+    by that reference."""
+    data = a.get(a.tenant_path(f"/incidents/{ref}/explain"), params={"field": field_name})
+
+    def render(d: dict[str, Any]) -> None:
+        for side in d["sides"]:
+            click.echo(_side_line(side))
 
     emit(data, fmt, render)

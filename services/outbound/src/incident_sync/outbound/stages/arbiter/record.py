@@ -1,7 +1,7 @@
 """What the incident's timeline records of one arbiter decision (`syncstate.timeline`):
 conflicts detected, parked and resolved (by whom), fields left parked, the writes planned (to
-which sides), what the routing left out and why (`syncmodel.skips`), a deleted record
-unlinked. Field names, sides, rules and ids only: never the values."""
+which sides), what the routing left out and why (`syncmodel.skips`, with the change's source),
+a deleted record unlinked. Field names, sides, rules and ids only: never the values."""
 
 from __future__ import annotations
 
@@ -64,10 +64,13 @@ def entries(ctx: Context, linked: LinkedEvent, result: ArbiterResult) -> list[En
         out.append(_resolved(result.settled, trace))
     fresh = {c.field for c in result.conflicts}
     still = [f for f in result.parked if f not in fresh]
+    # The change's source on each skip: whether the side's own edit was not taken in, or
+    # another side's change not written there (`syncmodel.explain` reads it).
+    whose: Mapping[str, Detail] = {"source": source}
     if still:
-        out.append(Entry(Kind.SKIPPED, (source,), tuple(still), "parked", trace))
+        out.append(Entry(Kind.SKIPPED, (source,), tuple(still), "parked", trace, whose))
     for skip in skips(linked, ctx.config, ctx.mappings, result.offered):
-        out.append(Entry(Kind.SKIPPED, (skip.side,), skip.fields, skip.reason, trace))
+        out.append(Entry(Kind.SKIPPED, (skip.side,), skip.fields, skip.reason, trace, whose))
     out += _planned(source, result.commands, None, trace)
     return out
 
