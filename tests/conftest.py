@@ -11,12 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import incident_sync.connectors.registry  # noqa: F401 - installs the tool catalogue (entry points)
 from incident_sync.devstack import processes
 from tests import leakcheck
 
 pytest_plugins = ["pytester"]  # tests/unit/test_leakcheck.py runs the hooks in a run of their own
+
+# No deadline per example: how long one takes is the machine's load (two workers, the stacks'
+# processes), not a property of the code; speed is measured in bench/, never in a test.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 # What the xdist workers found, gathered by the controller as each worker finishes.
 _from_workers: list[str] = []

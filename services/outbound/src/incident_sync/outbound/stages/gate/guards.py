@@ -370,15 +370,19 @@ def set_back(s: Screening) -> dict[str, FieldChange]:
     edit of theirs we have not seen yet (its delivery is late): the change's old value is not
     the one we know. Nothing to write, but an edit, dated now: by last-write-wins it beats an
     older edit on another side still on its way. Only a person's (the tool names its actor and
-    it is not ours): our own write's echo has the same shape."""
-    actor = s.integration.actor
-    if actor is None or s.event.actor is None or s.event.actor == actor:
+    it is not ours): our own write's echo has the same shape. And only one newer than what
+    the field's value was last seen at: a late copy of the edit that made it has its shape too.
+    """
+    actor, version = s.integration.actor, s.event.version
+    if actor is None or s.event.actor is None or s.event.actor == actor or version is None:
         return {}
-    known = s.known_read.known.fields
+    known, versions = s.known_read.known.fields, s.known_read.known.versions
     return {
         f: c
         for f, c in s.fresh.items()
         if c.old is not None
+        and (seen := versions.get(f)) is not None
+        and version > seen
         and normalize(c.new) == normalize(known.get(f))
         and normalize(c.old) != normalize(known.get(f))
     }
