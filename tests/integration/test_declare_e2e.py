@@ -9,6 +9,7 @@ platform incident, so the pipeline makes no ServiceNow record of its own.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -20,8 +21,15 @@ import redis
 from incident_sync.connectors.incidentio.connector import IDEMPOTENCY_PREFIX
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.outbound.context import Context, mappings_of
+from incident_sync.outbound.stages.gate.gate import Gate
+from incident_sync.outbound.state import StateStore
+from incident_sync.runtime.configfiles import load_config
+from incident_sync.runtime.settings import Settings
 from incident_sync.syncmodel.declare import declare_key
+from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 from incident_sync.syncstate import keys
+from incident_sync.syncstate.client import connect
 from tests.integration.conftest import start_stack
 
 pytestmark = pytest.mark.integration
@@ -194,6 +202,53 @@ def test_the_poller_alone_declares_a_record_whose_webhook_was_lost(
     tools.quiesce()
     assert incidents(tools) == before + 1
     assert tools.incident(pid)["name"] == f"Cache cold {tag}"
+
+
+async def test_two_workers_racing_on_one_record_declare_one_incident(
+    env: tuple[Stack, Tools],
+) -> None:
+    """Two gates (as two workers would, say around a rebalance) take two deliveries of one
+    unlinked record at the same moment: both ask the platform, one incident is made, and both
+    link the record to it."""
+    stack, tools = env
+    tag = os.urandom(3).hex()
+    record = before_installation(
+        tools,
+        lambda: tools.create_snow(short_description=f"Disk full {tag}", impact="1", urgency="1"),
+    )
+    before = incidents(tools)
+    config = load_config(stack.config_path, mappings_dir=stack.workdir)
+    gates = [
+        Gate(
+            Context(
+                settings=Settings(),
+                config=config,
+                store=StateStore(connect(stack.redis_url)),
+                mappings=mappings_of(config),
+            )
+        )
+        for _ in range(2)
+    ]
+    try:
+        events = [
+            ChangeEvent(
+                delivery_id=f"race-{tag}-{n}",
+                integration_id="prod-snow",
+                external_id=record["sys_id"],
+                kind=ChangeKind.UPDATED,
+                changes={"title": FieldChange(new=f"Disk full {tag}")},
+                actor="john.smith",
+            )
+            for n in range(2)
+        ]
+        results = await asyncio.gather(*(g.process(e) for g, e in zip(gates, events, strict=True)))
+    finally:
+        for gate in gates:
+            await gate.ctx.aclose()
+    pids = {r.linked.platform_incident_id for r in results if r.linked is not None}
+    assert len(pids) == 1
+    assert incidents(tools) == before + 1
+    assert linked_incident(stack, record["sys_id"]) == pids.pop()
 
 
 def before_installation(tools: Tools, make: Any) -> Any:
