@@ -165,3 +165,23 @@ def test_the_option_table_covers_what_each_connector_reads() -> None:
         if tool == "jira":  # "close_transition" if closing else "reopen_transition"
             names.add("reopen_transition")
         assert names == set(model.model_fields), tool
+
+
+def test_the_declare_rule_loads_and_its_unknown_keys_are_named(tmp_path: Path) -> None:
+    rule = {"when": {"all": [{"field": "priority", "equals": "P1"}]}}
+
+    def declare(c: dict[str, Any]) -> None:
+        c["integrations"][0]["declare"] = rule
+
+    config = load_config(sides(tmp_path, declare))
+    assert config.integrations[0].declare is not None
+    assert config.integrations[0].declare.matches({"priority": "P1"})
+    assert IntegrationConfig.model_fields["declare"].default is None  # off by default
+
+    def typo(c: dict[str, Any]) -> None:
+        c["integrations"][0]["declare"] = {**rule, "whenever": {}}
+        c["integrations"][0]["declare"]["when"]["all"][0]["equal"] = "P1"
+
+    message = refusal(sides(tmp_path, typo))
+    assert "integrations[0].declare.whenever: unknown key" in message
+    assert "integrations[0].declare.when.all[0].equal: unknown key" in message

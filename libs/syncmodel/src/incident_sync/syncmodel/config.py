@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from incident_sync.syncmodel.declare import Declare
 from incident_sync.syncmodel.declared import DeclaredMapping
 from incident_sync.syncmodel.destination import BASE_URL_PATTERN
 from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates
@@ -116,6 +117,9 @@ class IntegrationConfig(BaseModel):
     max_concurrency: int | None = Field(default=None, gt=0, le=10_000)
     # Only platform incidents matching it get a record in this tool; None = all of them.
     trigger: Trigger | None = None
+    # Declare from the tool: an unlinked record of this tool matching `declare.when` makes a
+    # platform incident, linked to it (`syncmodel.declare`); None = off.
+    declare: Declare | None = None
     # What a reopen (closed -> open) does to the other side: reopen it, or only note it.
     reopen: ReopenPolicy = ReopenPolicy.REOPEN
     # Tool-specific settings: the tool's options model (`ToolTraits.options`) checks them at

@@ -59,6 +59,7 @@ class Kind(StrEnum):
     QUARANTINED = "quarantined"
     HEALED = "healed"  # the reconciler's correction of one side
     LINKED = "linked"
+    DECLARED = "declared"  # a tool's record declared the incident (its integration's rule)
     UNLINKED = "unlinked"
 
 

@@ -12,6 +12,11 @@ GATE_EVENTS = Counter(
     "Observed changes by the gate's decision (passed, or why dropped).",
     ["integration", "decision"],
 )
+DECLARED = Counter(
+    "incident_sync_declared_total",
+    "Platform incidents declared from a tool's record (its integration's declare rule).",
+    ["integration"],
+)
 COMMANDS_PLANNED = Counter(
     "incident_sync_commands_planned_total",
     "Writes planned by the arbiter, by target integration.",

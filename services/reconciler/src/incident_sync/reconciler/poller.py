@@ -71,13 +71,24 @@ class Poller:
         with tracing.stage("poll", kind=SpanKind.INTERNAL, integration_id=side_id):
             return await self._poll(tenant, side_id)
 
+    async def _listed(self, feed: ChangeFeed, side_id: str, since: datetime) -> list[RecordState]:
+        """The records changed since then; for an integration with a declare rule
+        (`syncmodel.declare`) also those not linked to any incident, which the gate may
+        declare one for (the same record the webhook brought declares the same incident)."""
+        records = await feed.changed_since(since)
+        side = self.sides.config.side(side_id)
+        if side is None or side.declare is None or side is self.sides.config.platform:
+            return records
+        seen = {r.external_id for r in records}
+        return records + [r for r in await feed.recent(since) if r.external_id not in seen]
+
     async def _poll(self, tenant: str, side_id: str) -> int:
         started = utcnow()
         mark = await self.store.watermark(tenant, side_id) or started - self.interval
         connector = self.sides.connector(side_id)
         try:
             records = (
-                await connector.changed_since(mark - self.overlap)
+                await self._listed(connector, side_id, mark - self.overlap)
                 if isinstance(connector, ChangeFeed)
                 else None
             )

@@ -26,7 +26,8 @@ The order, cheapest and most certain first:
 9. `stale`: every field older than the version known (unless an edit our older write landed
    on) -> `stale`;
 10. `echo_actor`: our own integration user made the change -> `echo_actor`;
-11. `linked`: the record's platform incident (adopting the one it names) -> `unlinked`;
+11. `linked`: the record's platform incident (adopting the one it names, else declaring one
+    under its integration's declare rule) -> `unlinked`;
 12. `noop`: nothing the record did not show already, nor our own value in the tool's form
     -> `echo_or_noop`.
 """
@@ -41,6 +42,7 @@ from incident_sync.connectors.base import RecordNotFound
 from incident_sync.outbound.comments import Comments
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.recordstate import ROW_KEPT, shows_ours
+from incident_sync.outbound.stages.gate.declare import Declarer
 from incident_sync.outbound.stages.gate.read import GateReader
 from incident_sync.outbound.stages.gate.screening import GateResult, Screening
 from incident_sync.syncmodel.comments import COMMENT, comment_changes, forced_changes
@@ -323,12 +325,18 @@ class EchoActor:
 
 class Linked:
     """The record's platform incident (`Screening.pid`): the platform's own record is one; a
-    tool's record its link, else the incident it names (the link adopted)."""
+    tool's record its link, else the incident it names (the link adopted), else the one it
+    declares under its integration's declare rule (`stages.gate.declare`)."""
 
     name = "linked"
 
+    def __init__(self, declarer: Declarer | None = None) -> None:
+        self.declarer = declarer  # None: no declare rules (the guard's own tests)
+
     async def __call__(self, s: Screening) -> GateResult | None:
         pid = s.event.external_id if s.is_platform else await s.platform_incident()
+        if pid is None and self.declarer is not None:
+            pid = await self.declarer.declare(s)
         if pid is None:
             return s.dropped("unlinked", s.remembering(s.fresh, s.known_read.known.fields))
         s.pid = pid
@@ -401,7 +409,7 @@ def chain(ctx: Context, reader: GateReader, comments: Comments) -> tuple[Guard, 
         EchoVersion(),
         Stale(),
         EchoActor(),
-        Linked(),
+        Linked(Declarer(ctx)),
         NoOp(),
     )
 

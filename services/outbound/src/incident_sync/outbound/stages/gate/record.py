@@ -59,7 +59,26 @@ def recorded(s: Screening, result: GateResult) -> GateResult:
         "version": event.version,
     }
     entries = [Entry(kind, (event.integration_id,), fields, rule, trace, detail)]
-    if s.read is not None and s.read.incident is None and s.pid is not None and not s.is_platform:
+    if s.declared:
+        entries.append(
+            Entry(
+                Kind.DECLARED,
+                (event.integration_id,),
+                rule="declare",
+                trace_id=trace,
+                detail={"record": event.external_id, "reference": event.reference},
+            )
+        )
+        entries.append(
+            Entry(
+                Kind.LINKED,
+                (event.integration_id,),
+                rule="declared",
+                trace_id=trace,
+                detail={"record": event.external_id},
+            )
+        )
+    elif s.read is not None and s.read.incident is None and s.pid is not None and not s.is_platform:
         # The link adopted from the record's own claim (`Screening.platform_incident`).
         entries.append(
             Entry(

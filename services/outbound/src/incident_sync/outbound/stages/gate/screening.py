@@ -73,6 +73,7 @@ class Screening:
     fresh: dict[str, FieldChange] = field(default_factory=dict)  # not stale (guard `stale`)
     clobbered: set[str] = field(default_factory=set)  # edits our older write landed on
     pid: str | None = None  # the record's platform incident (guard `linked`)
+    declared: bool = False  # the record declared that incident (`stages.gate.declare`)
     changes: dict[str, FieldChange] = field(default_factory=dict)  # news (guard `noop`)
     remember: Writes | None = None  # what a passed change teaches, once published
 
