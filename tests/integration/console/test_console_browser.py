@@ -7,7 +7,6 @@ it; a viewer gets no write control. The main pages are saved as screenshots
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
 from tests.integration.conftest import im, start_stack
 from tests.integration.console.browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
     chromium,
     press,
     shoot,
@@ -31,13 +28,8 @@ from tests.integration.console.browser import (
 from tests.integration.console.browser import sign_out as leave
 from tests.integration.test_conflicts_e2e import configure, conflicts_of, edit_both, linked_ticket
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)),
-        reason="chromium and chromium-driver are installed by scripts/bootstrap.sh",
-    ),
-]
+# No skip without a browser: scripts/bootstrap.sh installs chromium and chromium-driver.
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
