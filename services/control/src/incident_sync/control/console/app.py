@@ -17,15 +17,16 @@ from urllib.parse import quote
 import jinja2
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from incident_sync.control.api import conflicts as conf
 from incident_sync.control.api import dlq
+from incident_sync.control.api import reconcile as rec
 from incident_sync.control.api import timeline as tl
 from incident_sync.control.api.context import Services
-from incident_sync.control.api.errors import ApiError
+from incident_sync.control.api.errors import ApiError, invalid
 from incident_sync.control.api.models import ConflictQuery, ConflictResolve
-from incident_sync.control.api.quarantine import QuarantineQuery
+from incident_sync.control.api.quarantine import QuarantineQuery, QuarantineRetryAll
 from incident_sync.control.api.routing import (
     API,
     Call,
@@ -169,6 +170,8 @@ def page(
             return await handler(Page(request, services, session))
         except ApiError as exc:
             return _error(exc, session)
+        except ValidationError as exc:  # a form's values: 422 naming each, as the API does
+            return _error(invalid(exc), session)
 
     return run
 
@@ -374,6 +377,80 @@ async def dlq_retry_all(p: Page) -> web.StreamResponse:
     return await dead_letters(p, outcome=outcome)
 
 
+async def quarantine(p: Page, outcome: dict[str, Any] | None = None) -> web.StreamResponse:
+    params = _params(p)
+    contains = p.request.query.get("contains") or None
+    listed = await p.call(
+        "GET",
+        f"{T}/quarantine",
+        params,
+        query=QuarantineQuery.model_validate({"contains": contains}),
+    )
+    tenant = params["tenant"]
+    items = [
+        {
+            **e,
+            "can_retry": p.may("quarantine.retry", tenant=tenant, quarantine_entry=e["id"],
+                               integration=e["integration_id"]),
+            "can_discard": p.may("quarantine.discard", tenant=tenant, quarantine_entry=e["id"],
+                                 integration=e["integration_id"]),
+        }
+        for e in listed["items"]
+    ]  # fmt: skip
+    return p.render(
+        "quarantine.html",
+        tenant=tenant,
+        listed=listed,
+        items=items,
+        contains=contains or "",
+        outcome=outcome,
+        can_retry_all=p.may("quarantine.retry", tenant=tenant),
+    )
+
+
+def _quarantine_url(p: Page) -> str:
+    return f"{PREFIX}/t/{_params(p)['tenant']}/quarantine"
+
+
+async def quarantine_retry(p: Page) -> web.StreamResponse:
+    await p.call("POST", f"{T}/quarantine/{{quarantine_id}}/retry", _params(p))
+    return redirect(_quarantine_url(p))
+
+
+async def quarantine_discard(p: Page) -> web.StreamResponse:
+    await p.call("DELETE", f"{T}/quarantine/{{quarantine_id}}", _params(p))
+    return redirect(_quarantine_url(p))
+
+
+async def quarantine_retry_all(p: Page) -> web.StreamResponse:
+    form = await p.request.post()
+    body = QuarantineRetryAll.model_validate(
+        {"contains": _one(form, "contains") or None, "dry_run": _one(form, "dry_run") == "on"}
+    )
+    outcome = await p.call("POST", f"{T}/quarantine/retry", _params(p), body=body)
+    return await quarantine(p, outcome=outcome)
+
+
+async def reconcile(p: Page) -> web.StreamResponse:
+    params = _params(p)
+    runs = await p.call("GET", f"{I}/reconcile/runs", params, query=rec.HistoryQuery())
+    resource = {"tenant": params["tenant"], "integration": params["name"]}
+    return p.render(
+        "reconcile.html",
+        tenant=params["tenant"],
+        name=params["name"],
+        runs=runs["items"],
+        can_run=p.may("reconcile.run", **resource),
+    )
+
+
+async def reconcile_run(p: Page) -> web.StreamResponse:
+    form = await p.request.post()
+    body = rec.ReconcileRequest.model_validate({"mode": _one(form, "mode")})
+    await p.call("POST", f"{I}/reconcile", _params(p), body=body)
+    return redirect(_integration_url(p) + "/reconcile")
+
+
 async def timeline(p: Page) -> web.StreamResponse:
     params = _params(p)
     ref = (p.request.query.get("ref") or "").strip()
@@ -412,6 +489,12 @@ def add_console(app: web.Application, services: Services) -> None:
         ("POST", f"{i}/dlq/retry", dlq_retry_all),
         ("POST", f"{i}/dlq/{{entry_id}}/retry", dlq_retry),
         ("POST", f"{i}/dlq/{{entry_id}}/discard", dlq_discard),
+        ("GET", f"{i}/reconcile", reconcile),
+        ("POST", f"{i}/reconcile", reconcile_run),
+        ("GET", f"{t}/quarantine", quarantine),
+        ("POST", f"{t}/quarantine/retry", quarantine_retry_all),
+        ("POST", f"{t}/quarantine/{{quarantine_id}}/retry", quarantine_retry),
+        ("POST", f"{t}/quarantine/{{quarantine_id}}/discard", quarantine_discard),
         ("GET", f"{t}/conflicts", conflicts),
         ("POST", f"{t}/conflicts/{{conflict_id}}/resolve", resolve),
         ("GET", f"{t}/timeline", timeline),
