@@ -18,6 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from incident_sync.devstack.stack import Stack
 from incident_sync.devstack.tools import Tools, wait_for
+from incident_sync.syncmodel import topics
 from tests.integration.conftest import im, start_stack
 from tests.integration.console.browser import (
     chromium,
@@ -27,6 +28,8 @@ from tests.integration.console.browser import (
 )
 from tests.integration.console.browser import sign_out as leave
 from tests.integration.test_conflicts_e2e import configure, conflicts_of, edit_both, linked_ticket
+from tests.integration.test_quarantine import produce
+from tests.integration.test_reconcile_e2e import behind_the_back
 
 # No skip without a browser: scripts/bootstrap.sh installs chromium and chromium-driver.
 pytestmark = pytest.mark.integration
@@ -177,6 +180,62 @@ def test_an_incident_timeline_is_read_by_pasting_its_servicenow_number(
     ]
     assert kinds[0] == "received" and "created" in kinds and "linked" in kinds
     shoot(admin, "timeline", shots)
+
+
+def test_an_undecodable_record_is_seen_in_the_quarantine_and_discarded(
+    env: tuple[Stack, Tools], admin: WebDriver, shots: Path
+) -> None:
+    stack, _ = env
+    garbage = b'{"delivery_id": "d-console", "kind": "no such kind"'
+    produce(
+        stack,
+        topics.OBSERVATIONS,
+        garbage,
+        b"default:prod-snow:INC0042",
+        [("integration-id", b"prod-snow")],
+    )
+
+    def held() -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = im(stack, "quarantine", "list", "--stage", "gate")["items"]
+        return items
+
+    (entry,) = wait_for(held, 30, "the quarantined record")
+    press(admin, admin.find_element(By.LINK_TEXT, "Quarantine"))
+    row = admin.find_element(By.XPATH, f"//tbody/tr[th[text()='{entry['id']}']]")
+    assert "gate" in row.text and "prod-snow" in row.text and "JSONDecodeError" in row.text
+    shoot(admin, "quarantine", shots)
+    press(admin, row.find_element(By.XPATH, ".//button[text()='Discard']"))
+    assert not admin.find_elements(By.XPATH, f"//tbody/tr[th[text()='{entry['id']}']]")
+    assert held() == []
+
+
+def test_a_dry_run_reconcile_started_from_the_page_shows_its_discrepancy(
+    env: tuple[Stack, Tools], admin: WebDriver, shots: Path
+) -> None:
+    stack, tools = env
+    iid, sys_id = linked_ticket(tools, "Console drift")
+    behind_the_back(
+        tools,
+        "servicenow",
+        lambda: tools.edit_snow(sys_id, short_description="Console drift, changed unseen"),
+    )
+    base = f"{stack.url('control')}/console/t/{tenant_of(stack)}/integrations/prod-snow"
+    admin.get(f"{base}/reconcile")
+    press(admin, admin.find_element(By.XPATH, "//button[text()='Start a dry run']"))
+
+    def finished() -> str | None:
+        admin.get(f"{base}/reconcile")
+        runs = admin.find_elements(By.CSS_SELECTOR, "section.run")
+        heading = runs[0].find_element(By.TAG_NAME, "h2").text if runs else ""
+        return heading if "succeeded" in heading or "failed" in heading else None
+
+    assert "succeeded" in wait_for(finished, 60, "the run")
+    run = admin.find_elements(By.CSS_SELECTOR, "section.run")[0]
+    rows = [r.text for r in run.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert any(iid in r and "Console drift, changed unseen" in r for r in rows), rows
+    shoot(admin, "reconcile", shots)
+    # a dry run: nothing healed
+    assert tools.incident(iid)["name"] == "Console drift"
 
 
 def test_a_viewer_sees_no_write_control(env: tuple[Stack, Tools], driver: WebDriver) -> None:
