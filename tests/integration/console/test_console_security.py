@@ -161,6 +161,8 @@ def test_a_viewer_sees_no_write_control_and_a_forged_write_is_403(
             assert page.text.count('method="post"') == 1 and "/signout" in page.text
             assert secret not in page.text
         assert "Configuration" not in one.text  # integration.read is not a viewer's
+        # nor links to the pages the policy refuses them
+        assert "/conflicts" not in one.text and "/quarantine" not in one.text
         r = b.post(f"{C}/integrations/snow-web/pause", data={"csrf": csrf})
         assert r.status_code == 403 and "CSRF" not in r.text
         assert admin.get(f"{API}/integrations/snow-web").json()["paused"] is False
