@@ -62,6 +62,9 @@ def test_every_page_needs_a_session_and_the_sign_in_form_its_csrf(
         # Sign-in without the form's CSRF token (a cross-site post) signs nobody in.
         r = b.post("/console/signin", data={"token": control.admin})
         assert r.status_code == 403 and "im_console=" not in r.headers.get("set-cookie", "")
+        b.get("/console/signin")
+        r = b.post("/console/signin", data={"csrf": "é", "token": control.admin})
+        assert r.status_code == 403
         form = b.get("/console/signin")
         bad = b.post("/console/signin", data={"csrf": csrf_of(form.text), "token": "ims_no_no"})
         assert bad.status_code == 401 and "not valid" in bad.text

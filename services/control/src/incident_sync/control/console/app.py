@@ -209,7 +209,12 @@ def signin(services: Services) -> Callable[[web.Request], Awaitable[web.StreamRe
     async def run(request: web.Request) -> web.StreamResponse:
         form = await request.post()
         given, expected = _one(form, "csrf"), request.cookies.get(SIGNIN_COOKIE)
-        if not given or not expected or not secrets.compare_digest(given, expected):
+        # bytes: compare_digest refuses a str that is not ASCII (a 500, not a 403)
+        if (
+            not given
+            or not expected
+            or not secrets.compare_digest(given.encode(), expected.encode())
+        ):
             return _error(ApiError(403, "forbidden", "missing or wrong CSRF token"), None)
         token = (_one(form, "token") or "").strip()
         made = await request.app[SESSIONS].create(token) if token else None
