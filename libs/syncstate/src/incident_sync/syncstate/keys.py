@@ -35,6 +35,12 @@ def token_by_hash(digest: str) -> str:
     return f"{NAMESPACE}:ctl:tokenhash:{digest}"
 
 
+def console_session(digest: str) -> str:
+    """A web console session, by the SHA-256 of its cookie's value (a reader of Redis cannot
+    take the session over)."""
+    return f"{NAMESPACE}:ctl:console:{digest}"
+
+
 def tenant_prefix(tenant: str) -> str:
     """What every key of the tenant starts with: `is:{tenant}:`, the tenant as the key's hash
     tag, so Redis Cluster keeps all of a tenant's keys in one slot."""

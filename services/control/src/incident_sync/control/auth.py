@@ -89,7 +89,11 @@ class Tokens:
         self._bootstrap = digest(bootstrap) if bootstrap else None
 
     async def authenticate(self, token: str) -> Subject | None:
-        hashed = digest(token)
+        return await self.authenticate_digest(digest(token))
+
+    async def authenticate_digest(self, hashed: str) -> Subject | None:
+        """The subject of the token whose SHA-256 is `hashed` (a console session keeps only
+        that), or None once it is revoked."""
         if self._bootstrap is not None and hmac.compare_digest(hashed, self._bootstrap):
             return Subject(
                 id=BOOTSTRAP_ID, name=BOOTSTRAP_ID, role=Role.ADMIN, scope=Scope(tenants=["*"])

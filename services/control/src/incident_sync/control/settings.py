@@ -35,3 +35,9 @@ class ControlSettings(BaseSettings):
     # The incidents' timelines (`syncstate.timeline`), as the pipeline's services keep them.
     timeline_max_entries: int = Field(500, ge=1, le=100_000, alias="TIMELINE_MAX_ENTRIES")
     timeline_retention_s: int = Field(7 * 24 * 3600, ge=60, alias="TIMELINE_RETENTION_S")
+    # The web console's sessions (/console): idle expiry, renewed by each request.
+    console_session_ttl_s: int = Field(
+        8 * 3600, ge=60, le=7 * 24 * 3600, alias="CONSOLE_SESSION_TTL_S"
+    )
+    # Send the session cookie with `Secure` (behind TLS); off for plain-HTTP local runs.
+    console_secure_cookie: bool = Field(False, alias="CONSOLE_SECURE_COOKIE")

@@ -58,6 +58,7 @@ from incident_sync.control.api.models import (
 )
 from incident_sync.control.api.routing import API, Route, allowed_methods, dispatch
 from incident_sync.control.auth import Tokens
+from incident_sync.control.console.app import add_console
 from incident_sync.control.policy import Policy
 from incident_sync.control.settings import ControlSettings
 from incident_sync.controlstore.crypto import Keyring
@@ -408,6 +409,8 @@ def build_app(settings: ControlSettings, redis: Redis | None = None) -> web.Appl
     )
     for route in services.routes:
         app.router.add_route(route.method, route.path, dispatch(route, services))
+    # The web console: HTML pages over the same handlers (not API routes: not in the document).
+    add_console(app, services)
 
     async def startup(app: web.Application) -> None:
         if settings.seed_file:

@@ -223,6 +223,45 @@ def _query(request: web.Request, model: type[BaseModel]) -> BaseModel:
         raise invalid(exc, "query.") from None
 
 
+def check_params(params: Mapping[str, str], request: web.Request, routes: Iterable[Route]) -> None:
+    """400 naming the first path parameter not in its shape (405 when the path is another
+    route's, whose methods do not include this one)."""
+    for key, value in params.items():
+        pattern = _COMPILED.get(key)
+        # fullmatch: a `$` alone would let a trailing newline through.
+        if pattern is not None and not pattern.fullmatch(value):
+            # `/dlq/retry` read as the entry `retry`: that path is another route's.
+            if allowed := allowed_methods(routes, request.path):
+                raise ApiError(
+                    405,
+                    "method_not_allowed",
+                    f"{request.method} is not one of {', '.join(allowed)} here",
+                    headers={"Allow": ",".join(allowed)},
+                )
+            raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
+
+
+async def authorize(
+    route: Route,
+    services: Services,
+    subject: Subject,
+    params: Mapping[str, str],
+    request: web.Request,
+) -> None:
+    """The policy's decision for `route` on `params`, or the ApiError refusing it (401 for
+    nobody, 403 for a subject the policy does not allow). The API's dispatch and the web
+    console both decide through here."""
+    check_params(params, request, services.routes)
+    resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
+    if route.resource is not None:
+        resource.update(await route.resource(services, params))
+    decision = services.policy.decide(policy_input(subject, route.action, resource, request))
+    if not decision.allow:
+        if not subject.authenticated:
+            raise ApiError(401, "unauthorized", decision.reason)
+        raise ApiError(403, "forbidden", decision.reason)
+
+
 def dispatch(
     route: Route, services: Services
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -233,30 +272,7 @@ def dispatch(
         try:
             subject = await _subject(request, services)
             params = dict(request.match_info)
-            for key, value in params.items():
-                pattern = _COMPILED.get(key)
-                # fullmatch: a `$` alone would let a trailing newline through.
-                if pattern is not None and not pattern.fullmatch(value):
-                    # `/dlq/retry` read as the entry `retry`: that path is another route's, whose
-                    # methods do not include this one.
-                    if allowed := allowed_methods(services.routes, request.path):
-                        raise ApiError(
-                            405,
-                            "method_not_allowed",
-                            f"{request.method} is not one of {', '.join(allowed)} here",
-                            headers={"Allow": ",".join(allowed)},
-                        )
-                    raise ApiError(400, "bad_request", f"{key} {value!r} is not a valid {key}")
-            resource: dict[str, Any] = {_RESOURCE_KEYS.get(k, k): v for k, v in params.items()}
-            if route.resource is not None:
-                resource.update(await route.resource(services, params))
-            decision = services.policy.decide(
-                policy_input(subject, route.action, resource, request)
-            )
-            if not decision.allow:
-                if not subject.authenticated:
-                    raise ApiError(401, "unauthorized", decision.reason)
-                raise ApiError(403, "forbidden", decision.reason)
+            await authorize(route, services, subject, params, request)
             query = _query(request, route.query) if route.query is not None else None
             body = await _body(request, route.body) if route.body is not None else None
             response = await route.handler(Call(request, subject, params, body, query, services))
