@@ -14,6 +14,7 @@ shows the plan at once and the counts as they move (saved at most every `PROGRES
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from datetime import timedelta
@@ -41,6 +42,7 @@ from incident_sync.syncstate.linkjobs import (
 from incident_sync.syncstate.timeline import Entry, Kind, Timeline
 
 PROGRESS_S = 0.5  # at most this often the job's counts are saved while it links
+IN_FLIGHT = 32  # pairs linked at once
 
 
 class LinkJobError(Exception):
@@ -134,14 +136,29 @@ class Linker(JobRunner[LinkJob]):
         return job
 
     async def _link(self, job: LinkJob, requests: Counter[str]) -> LinkJob:
+        """Every planned pair, `IN_FLIGHT` at a time (each pair's round trips to Redis and
+        the broker are what a pair costs; pairs are independent). Each pair runs to its end,
+        whatever another's fate: a pair stopped between its link and its sync would be
+        linked with no sync and no word of it. The first failure is raised once all ended."""
         saved = time.monotonic()
-        for pair in job.pairs:
-            await self._link_pair(job, pair)
-            job.counts.done += 1
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one(pair: PlannedPair) -> None:
+            nonlocal saved
+            async with slots:
+                try:
+                    await self._link_pair(job, pair)
+                finally:
+                    job.counts.done += 1
             if time.monotonic() - saved >= PROGRESS_S:
+                saved = time.monotonic()
                 job.requests = dict(requests)
                 await self.store.save(job)
-                saved = time.monotonic()
+
+        outcomes = await asyncio.gather(*(one(p) for p in job.pairs), return_exceptions=True)
+        failed = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failed is not None:
+            raise failed
         return job
 
     async def _link_pair(self, job: LinkJob, pair: PlannedPair) -> None:
