@@ -467,3 +467,18 @@ def test_entries_of_other_fields_change_nothing(
     ]
     mixed = sorted([*timeline, *others], key=lambda s: s.at)
     assert explain(field, mixed, (P, T)) == explain(field, timeline, (P, T))
+
+
+def test_a_write_while_a_conflict_is_parked_keeps_the_parking_said() -> None:
+    """Our write of the other side's value can land on a person's edit just as the field is
+    parked; the put-back of that side's own value comes after the parking, and the parking
+    is still the reason (a full run once showed only the put-back)."""
+    at = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    steps = [
+        Step("1", at, "conflict_parked", ("platform", "prod-snow"), ("title",),
+             detail={"conflict": "conflict-1"}),
+        Step("2", at, "written", ("platform",), ("title",),
+             detail={"source": "platform", "status": 200}),
+    ]  # fmt: skip
+    reasons = {r.side: r for r in explain("title", steps, ["platform", "prod-snow"])}
+    assert "conflict-1" in reasons["platform"].sentence and "parked" in reasons["platform"].sentence

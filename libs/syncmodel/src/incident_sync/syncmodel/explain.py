@@ -86,6 +86,7 @@ class _Note:
     key: str | None = None  # a conflict's id, so its resolution replaces its parking
     cause: bool = False  # a resolution or heal: kept by the write it leads to
     kept: bool = False  # already kept by one basis (the next one forgets it)
+    pending: bool = False  # a parked conflict: said whatever is written until it is resolved
 
 
 @dataclass
@@ -97,23 +98,29 @@ class _Side:
     planned: Step | None = None
 
     def note(
-        self, text: str, step: Step | None, key: str | None = None, cause: bool = False
+        self,
+        text: str,
+        step: Step | None,
+        key: str | None = None,
+        cause: bool = False,
+        pending: bool = False,
     ) -> None:
         """Say `text` (resting on `step`; None: on the configuration, no entry)."""
         steps = [step] if step is not None else []
         if key is not None:
             for n in self.notes:
                 if n.key == key:
-                    n.text, n.cause = text, cause
+                    n.text, n.cause, n.pending = text, cause, pending
                     n.steps += steps
                     return
-        self.notes.append(_Note(text, steps, key, cause))
+        self.notes.append(_Note(text, steps, key, cause, pending=pending))
 
     def set_basis(self, text: str, step: Step) -> None:
-        # A cause since the last basis (a resolution, a heal) is why this value came.
-        kept = [n for n in self.notes if n.cause and not n.kept]
+        # A cause since the last basis (a resolution, a heal) is why this value came; a
+        # parked conflict stays said (a write while parked is a put-back of the side's own).
+        kept = [n for n in self.notes if (n.cause and not n.kept) or n.pending]
         for n in kept:
-            n.kept = True
+            n.kept = n.kept or n.cause
         self.basis, self.basis_steps, self.notes = (text, step), [step], kept
         self.planned = None
 
@@ -336,7 +343,7 @@ def explain(
             for side_name in step.sides:
                 if (st := state.get(side_name)) is not None:
                     text = f"a conflict at {t} ({conflict}) is parked for review"
-                    st.note(text, step, key=conflict)
+                    st.note(text, step, key=conflict, pending=True)
         elif kind == "conflict_resolved":
             conflict = str(step.detail.get("conflict") or step.id)
             text = _resolved(step, parked_at.get(conflict), t)
