@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from redis.asyncio import Redis
 
-from bench.reconcile import API_KEY, SN_PASSWORD, SN_USER, _each, config
+from bench.reconcile import SN_PASSWORD, SN_USER, _each, config, sandbox_children
 from incident_sync.controlstore.source import FileSource
 from incident_sync.devstack import processes
 from incident_sync.reconciler.linker import Linker
@@ -91,27 +91,15 @@ async def bench(args: argparse.Namespace) -> None:
     by = By(args.by)
     workdir = Path(tempfile.mkdtemp(prefix="bench-link-"))
     ports = {n: processes.free_port() for n in ("redis", "incidentio", "servicenow")}
-    children = [
-        processes.broker(),
-        processes.redis(ports["redis"], str(workdir)),
-        processes.python_module(
-            "sandbox-incidentio", "incident_sync.sandbox.incidentio", "--host", "127.0.0.1",
-            "--port", str(ports["incidentio"]), f"--api-key={API_KEY}", port=ports["incidentio"],
-        ),
-        processes.python_module(
-            "sandbox-servicenow", "incident_sync.sandbox.servicenow", "--host", "127.0.0.1",
-            "--port", str(ports["servicenow"]), "--user", f"{SN_USER}:{SN_PASSWORD}",
-            port=ports["servicenow"],
-        ),
-    ]  # fmt: skip
-    for child in children:
-        child.log_path = workdir / f"{child.name}.log"
+    broker = processes.broker()
+    broker.log_path = workdir / "broker.log"
+    children = [broker, *sandbox_children(workdir, ports)]
     processes.start_all(children)
     io_url, sn_url = (f"http://127.0.0.1:{ports[n]}" for n in ("incidentio", "servicenow"))
     redis = Redis(port=ports["redis"])
     settings = ReconcilerSettings.model_validate(
         # The embedded broker takes no idempotent producer (the devstack sets the same).
-        {"KAFKA_BOOTSTRAP": f"127.0.0.1:{children[0].port}", "KAFKA_IDEMPOTENCE": False}
+        {"KAFKA_BOOTSTRAP": f"127.0.0.1:{broker.port}", "KAFKA_IDEMPOTENCE": False}
     )
     publisher = Publisher(settings, redis)
     sides = Sides(FileSource(""), config(io_url, sn_url))

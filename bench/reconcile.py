@@ -129,9 +129,9 @@ async def compare_first(engine: Engine, view: LinkView, count: int, batched: boo
     return time.perf_counter() - started
 
 
-async def bench(args: argparse.Namespace) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
-    ports = {n: processes.free_port() for n in ("redis", "incidentio", "servicenow")}
+def sandbox_children(workdir: Path, ports: dict[str, int]) -> list[processes.Child]:
+    """A redis-server and the incident.io and ServiceNow sandboxes on `ports` (by name), their
+    logs in `workdir`; not started yet."""
     children = [
         processes.redis(ports["redis"], str(workdir)),
         processes.python_module(
@@ -146,6 +146,14 @@ async def bench(args: argparse.Namespace) -> None:
     ]  # fmt: skip
     for child in children:
         child.log_path = workdir / f"{child.name}.log"
+    return children
+
+
+async def bench(args: argparse.Namespace) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
+    ports = {n: processes.free_port() for n in ("redis", "incidentio", "servicenow")}
+    children = sandbox_children(workdir, ports)
+    for child in children:
         child.start()
     io_url, sn_url = (f"http://127.0.0.1:{ports[n]}" for n in ("incidentio", "servicenow"))
     redis = Redis(port=ports["redis"])

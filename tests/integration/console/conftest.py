@@ -10,18 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.control.conftest import control_broker  # noqa: F401 - fixture
-from tests.integration.control.service import ControlService, start_control
+from tests.integration.control.conftest import control_broker, serve_control  # noqa: F401
+from tests.integration.control.service import ControlService
 
 CONSOLE_DB = 11
 
 
 @pytest.fixture(scope="session")
 def control(redis_port: int, control_broker: str) -> Iterator[ControlService]:  # noqa: F811
-    service = start_control(redis_port, CONSOLE_DB, kafka_bootstrap=control_broker)
-    try:
-        yield service
-    finally:
-        service.stop()
-    leaked = service.leaked()
-    assert not leaked, f"secrets in the control service's log: {len(leaked)}"
+    yield from serve_control(redis_port, CONSOLE_DB, control_broker)

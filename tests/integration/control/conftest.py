@@ -33,15 +33,20 @@ def control(control_server: ControlService) -> ControlService:
     return control_server
 
 
-@pytest.fixture(scope="session")
-def control_server(redis_port: int, control_broker: str) -> Iterator[ControlService]:
-    service = start_control(redis_port, CONTROL_DB, kafka_bootstrap=control_broker)
+def serve_control(redis_port: int, db: int, broker: str) -> Iterator[ControlService]:
+    """A control service on database `db` for a fixture's life; then no secret in its log."""
+    service = start_control(redis_port, db, kafka_bootstrap=broker)
     try:
         yield service
     finally:
         service.stop()
     leaked = service.leaked()
     assert not leaked, f"secrets in the control service's log: {len(leaked)}"
+
+
+@pytest.fixture(scope="session")
+def control_server(redis_port: int, control_broker: str) -> Iterator[ControlService]:
+    yield from serve_control(redis_port, CONTROL_DB, control_broker)
 
 
 @pytest.fixture(scope="session")
