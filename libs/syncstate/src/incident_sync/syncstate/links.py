@@ -68,6 +68,17 @@ async def linked_records(redis: Redis, tenant: str, integration_id: str) -> dict
     return out
 
 
+async def incidents_of(
+    redis: Redis, tenant: str, integration_id: str, external_ids: Sequence[str]
+) -> dict[str, str]:
+    """The linked ones among `external_ids`: record id -> platform incident (MGET in chunks)."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(list(dict.fromkeys(external_ids))):
+        found = await redis.mget([keys.link(tenant, integration_id, r) for r in chunk])
+        out |= {r: _s(v) for r, v in zip(chunk, found, strict=True) if v is not None}
+    return out
+
+
 def q_link(
     pipe: Pipeline, tenant: str, platform_incident_id: str, integration_id: str, external_id: str
 ) -> None:

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 
 from opentelemetry.trace import SpanKind
 
-from incident_sync.connectors.base import RecordState
+from incident_sync.connectors.base import Connector, RecordState
 from incident_sync.connectors.capabilities import ChangeFeed
 from incident_sync.reconciler import metrics
 from incident_sync.reconciler.publisher import Publisher
 from incident_sync.reconciler.sides import Sides
 from incident_sync.runtime import tracing
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange, Origin, utcnow
+from incident_sync.syncstate import links
 from incident_sync.syncstate.reconcile import ReconcileStore
 
 log = logging.getLogger("reconciler.poller")
@@ -71,16 +72,32 @@ class Poller:
         with tracing.stage("poll", kind=SpanKind.INTERNAL, integration_id=side_id):
             return await self._poll(tenant, side_id)
 
-    async def _listed(self, feed: ChangeFeed, side_id: str, since: datetime) -> list[RecordState]:
-        """The records changed since then; for an integration with a declare rule
-        (`syncmodel.declare`) also those not linked to any incident, which the gate may
-        declare one for (the same record the webhook brought declares the same incident)."""
-        records = await feed.changed_since(since)
+    async def _listed(
+        self, tenant: str, connector: Connector, side_id: str, since: datetime
+    ) -> list[RecordState]:
+        """The records changed since then: those the tool lists as linked (`changed_since`:
+        they carry our correlation, as a record we made does), and those it lists without it
+        (`recent`) that are linked all the same (an operator's `link`, a link job's pair, a
+        declared record: the link is ours, the record never got our correlation, and
+        PagerDuty's `incident_key` cannot be set after its create), read again with their
+        comments. For an integration with a declare rule (`syncmodel.declare`) also those not
+        linked to any incident, which the gate may declare one for (the same record the
+        webhook brought declares the same incident)."""
+        assert isinstance(connector, ChangeFeed)
+        records = await connector.changed_since(since)
         side = self.sides.config.side(side_id)
-        if side is None or side.declare is None or side is self.sides.config.platform:
+        if side is None or side is self.sides.config.platform:
             return records
         seen = {r.external_id for r in records}
-        return records + [r for r in await feed.recent(since) if r.external_id not in seen]
+        others = [r for r in await connector.recent(since) if r.external_id not in seen]
+        linked = await links.incidents_of(
+            self.store.redis, tenant, side_id, [r.external_id for r in others]
+        )
+        reread = await connector.fetch_many(list(linked)) if linked else {}
+        records += [reread[r] for r in linked if r in reread]
+        if side.declare is not None:
+            records += [r for r in others if r.external_id not in linked]
+        return records
 
     async def _poll(self, tenant: str, side_id: str) -> int:
         started = utcnow()
@@ -88,7 +105,7 @@ class Poller:
         connector = self.sides.connector(side_id)
         try:
             records = (
-                await self._listed(connector, side_id, mark - self.overlap)
+                await self._listed(tenant, connector, side_id, mark - self.overlap)
                 if isinstance(connector, ChangeFeed)
                 else None
             )
