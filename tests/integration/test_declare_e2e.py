@@ -30,7 +30,7 @@ from incident_sync.syncmodel.declare import declare_key
 from incident_sync.syncmodel.events import ChangeEvent, ChangeKind, FieldChange
 from incident_sync.syncstate import keys
 from incident_sync.syncstate.client import connect
-from tests.integration.conftest import start_stack
+from tests.integration.conftest import im, start_stack
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +75,19 @@ def declared(stack: Stack, tools: Tools, sys_id: str) -> str:
     return pid
 
 
+def declare_audits(stack: Stack, sys_id: str) -> list[dict[str, Any]]:
+    """The audit trail's declares of one record (`im audit --action integration.declare`)."""
+    entries = im(stack, "audit", "--action", "integration.declare", "--name", "prod-snow")
+    return [e for e in entries["items"] if (e.get("after") or {}).get("record_id") == sys_id]
+
+
+def audited_once(stack: Stack, sys_id: str, pid: str) -> None:
+    audits = declare_audits(stack, sys_id)
+    assert len(audits) == 1, audits
+    assert audits[0]["after"]["incident"] == pid
+    assert audits[0]["actor"]["name"] == "declare-rule"
+
+
 def test_a_priority_1_record_declares_one_incident_and_the_pair_syncs(
     env: tuple[Stack, Tools],
 ) -> None:
@@ -89,6 +102,8 @@ def test_a_priority_1_record_declares_one_incident_and_the_pair_syncs(
     assert incident["severity"]["name"].casefold() == "critical"
     kinds = [e.kind.value for e in timeline(stack, pid)]
     assert "declared" in kinds
+    audited_once(stack, record["sys_id"], pid)
+    assert declare_audits(stack, record["sys_id"])[0]["after"]["record"] == record["number"]
     # From then on the pair syncs like any other, both ways.
     tools.edit_snow(record["sys_id"], short_description=f"Payments down in eu {tag}")
     wait_for(
@@ -146,6 +161,7 @@ def test_a_webhook_delivered_twice_declares_one_incident(env: tuple[Stack, Tools
         tools.webhook_storm("servicenow")
     assert incidents(tools) == before + 1
     assert tools.incident(pid)["name"] == f"Queue stuck {tag}"
+    audited_once(stack, record["sys_id"], pid)  # three deliveries, one declare
 
 
 def test_a_crash_after_the_platforms_answer_gets_the_same_incident_back(
@@ -169,6 +185,7 @@ def test_a_crash_after_the_platforms_answer_gets_the_same_incident_back(
     pid = declared(stack, tools, sys_id)
     assert pid == made
     assert incidents(tools) == before
+    audited_once(stack, sys_id, pid)
 
 
 def test_the_poller_seeing_a_declared_record_still_makes_one_incident(
@@ -184,6 +201,7 @@ def test_the_poller_seeing_a_declared_record_still_makes_one_incident(
     tools.quiesce()
     assert incidents(tools) == after_webhook
     assert linked_incident(stack, record["sys_id"]) == pid
+    audited_once(stack, record["sys_id"], pid)
 
 
 def test_the_poller_alone_declares_a_record_whose_webhook_was_lost(
@@ -248,7 +266,9 @@ async def test_two_workers_racing_on_one_record_declare_one_incident(
     pids = {r.linked.platform_incident_id for r in results if r.linked is not None}
     assert len(pids) == 1
     assert incidents(tools) == before + 1
-    assert linked_incident(stack, record["sys_id"]) == pids.pop()
+    pid = pids.pop()
+    assert linked_incident(stack, record["sys_id"]) == pid
+    audited_once(stack, record["sys_id"], pid)  # the attempt that linked it, not both
 
 
 def before_installation(tools: Tools, make: Any) -> Any:

@@ -5,8 +5,10 @@ The record's values the integration may contribute (its mapping, its ownership) 
 incident's; the platform's create is keyed by the record (`declare_key`), so every attempt to
 declare it (a redelivered webhook, a worker racing this one, a retry after a crash between the
 platform's answer and the link, the reconciler's poll) gets the same incident back. The link
-is written once the platform answered (retried while Redis is away); the change then goes on
-as any change of a linked record does.
+is written once the platform answered (retried while Redis is away), never over another
+(`syncstate.links.link_pair`: a record an operator linked meanwhile keeps that link); the
+attempt that writes it counts it and appends the audit entry `integration.declare`. The
+change then goes on as any change of a linked record does.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import logging
 
 from incident_sync.connectors.base import RecordNotFound
+from incident_sync.controlstore.store import Actor, append_audit, audit_entry
 from incident_sync.outbound.context import Context
 from incident_sync.outbound.durable import until_done
 from incident_sync.outbound.metrics import DECLARED
 from incident_sync.outbound.stages.gate.screening import Screening
 from incident_sync.syncmodel.declare import declare_key, declared_fields, should_declare
+from incident_sync.syncstate import links
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +56,50 @@ class Declarer:
         record = await platform.create(declare_key(side.id, event.external_id), fields)
         pid = record.external_id
 
-        async def link() -> None:
-            await self.ctx.store.link(event.tenant, pid, side.id, event.external_id)
+        async def link() -> links.PairLink:
+            return await links.link_pair(
+                self.ctx.store.redis, event.tenant, pid, side.id, event.external_id
+            )
 
-        await until_done(link, "gate.declare")
-        DECLARED.labels(side.id).inc()
-        log.info(
-            "record declared an incident",
-            extra={"integration": side.id, "external_id": event.external_id, "incident": pid},
-        )
+        outcome = await until_done(link, "gate.declare")
+        if outcome.result == "taken":
+            # Linked meanwhile by someone else (an operator's link, a link job): that link
+            # stands, never moved; the record's changes follow it.
+            log.warning(
+                "declared record was linked elsewhere meanwhile: the link stands",
+                extra={
+                    "integration": side.id,
+                    "external_id": event.external_id,
+                    "incident": pid,
+                    "record_incident": outcome.record_incident,
+                    "incident_record": outcome.incident_record,
+                },
+            )
+            return outcome.record_incident
+        if outcome.result == "linked":  # not a rerun of a declare another attempt linked
+            DECLARED.labels(side.id).inc()
+            await until_done(lambda: self._audit(s, pid), "gate.declare.audit")
+            log.info(
+                "record declared an incident",
+                extra={"integration": side.id, "external_id": event.external_id, "incident": pid},
+            )
         s.declared = True
         return pid
+
+    async def _audit(self, s: Screening, pid: str) -> None:
+        """The declare in the tenant's audit trail, as an operator's link is (`im audit
+        --action integration.declare`): the rule acted, on the record's webhook or poll."""
+        event = s.event
+        entry = audit_entry(
+            Actor("", "declare-rule", ""),
+            "integration.declare",
+            event.tenant,
+            {"kind": "integration", "name": s.integration.id},
+            after={
+                "incident": pid,
+                "record": event.reference or event.external_id,
+                "record_id": event.external_id,
+                "origin": event.origin.value,
+            },
+        )
+        await append_audit(self.ctx.store.redis, event.tenant, entry)
