@@ -325,3 +325,15 @@ def test_a_packaged_chart_carries_the_files_not_links(tmp_path: Path) -> None:
         data = tar.extractfile(member)
         assert data is not None
         assert data.read() == (ROOT / "deploy" / "policy" / "control.rego").read_bytes()
+
+
+def test_the_console_cookie_is_secure_unless_turned_off() -> None:
+    def env(*sets: str) -> dict[str, str]:
+        control = named(render(*sets), "Deployment", f"{RELEASE}-incident-sync-control")
+        return {e["name"]: e.get("value") for e in container(control)["env"]}
+
+    default = env()
+    assert default["CONSOLE_SECURE_COOKIE"] == "true"
+    assert default["CONSOLE_SESSION_TTL_S"] == "28800"
+    plain = env("control.console.secureCookie=false", "control.console.sessionTtlSeconds=600")
+    assert (plain["CONSOLE_SECURE_COOKIE"], plain["CONSOLE_SESSION_TTL_S"]) == ("false", "600")
