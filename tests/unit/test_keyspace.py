@@ -59,3 +59,8 @@ def test_the_rate_limiter_uses_limits_cluster_storage_on_a_cluster() -> None:
     cluster = rate_limit_storage("redis+cluster://127.0.0.1:1,127.0.0.1:2")
     assert type(single) is RedisStorage and isinstance(cluster, RedisClusterStorage)
     assert single.bridge.key_prefix == cluster.bridge.key_prefix == keys.RATE_LIMITS
+
+
+def test_the_breaker_reports_are_a_tenants_and_the_consumer_lag_the_deployments() -> None:
+    assert keys.breakers("acme", "prod-snow") == "is:{acme}:breakers:prod-snow"
+    assert keys.CONSUMER_LAG == "is:ctl:consumerlag"  # cluster-wide: no tag, one command

@@ -23,6 +23,9 @@ STAT_FIELDS: Final = (
     DRIFT_DISCREPANCIES,
 )
 LAST_OUTBOUND_AT: Final = "last_outbound_at"
+# Seconds from the change's arrival at the ingress to the tool acknowledging the write, of
+# the last write at `last_outbound_at` (`incident_sync_propagation_seconds`, the last one).
+LAST_PROPAGATION_S: Final = "last_propagation_s"
 LAST_INBOUND_AT: Final = "last_inbound_at"
 LAST_ERROR: Final = "last_error"
 LAST_ERROR_AT: Final = "last_error_at"

@@ -28,6 +28,8 @@ SYSTEM_AUDIT: Final = f"{NAMESPACE}:ctl:audit"  # stream: token and key actions
 # The rate limiter's windows: `limits` lays them out under this prefix (one key per window,
 # `{prefix}:LIMITER/{tenant}/{integration}/...`, each command and script on one key).
 RATE_LIMITS: Final = f"{NAMESPACE}:limits"
+# The outbound workers' consumer-group lag, one for the deployment (`syncstate.health`).
+CONSUMER_LAG: Final = f"{NAMESPACE}:ctl:consumerlag"
 
 
 def token_by_hash(digest: str) -> str:
@@ -72,6 +74,12 @@ def audit(tenant: str) -> str:
 def stats(tenant: str, integration_id: str) -> str:
     """Hash of the pipeline's counters for one side (`controlstore.stats`)."""
     return f"{tenant_prefix(tenant)}stats:{integration_id}"
+
+
+def breakers(tenant: str, integration_id: str) -> str:
+    """Hash: worker -> its circuit breaker for the integration, as its gauges last reported it
+    (`syncstate.health`; a dead worker's field is pruned, the key expires with the last)."""
+    return f"{tenant_prefix(tenant)}breakers:{integration_id}"
 
 
 def conflict_counted(tenant: str, conflict_id: str) -> str:

@@ -55,15 +55,20 @@ class LagProbe:
             lag[tp] = max(0, ends[tp] - offset)
         return lag
 
-    async def export(self) -> None:
+    async def export(self) -> dict[str, int] | None:
+        """Measures and exports the lag; the messages behind per topic (summed over its
+        partitions), None when it could not be measured."""
         try:
             lag = await self.measure()
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("consumer lag not measured", extra={"reason": repr(exc)})
             await self.aclose()  # reconnect next time
-            return
+            return None
+        per_topic = dict.fromkeys(self.topic_names, 0)
         for tp, value in lag.items():
             CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(value)
+            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + value
+        return per_topic
 
     async def aclose(self) -> None:
         admin, consumer = self._admin, self._consumer

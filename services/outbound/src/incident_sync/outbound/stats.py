@@ -3,6 +3,8 @@
 Counted at delivery: a write to a tool is that integration's outbound success or failure; a
 write to the platform carrying a tool's change is that integration's inbound success or
 failure. A failure is a write given up on (dead-lettered), not an attempt that will be retried.
+A write to a tool also records its propagation time (arrival at the ingress -> written), the
+integration's `last_propagation_s`: how far behind that tool's sync is.
 The same numbers are exported as `incident_sync_outbound_total` / `incident_sync_inbound_total`
 {integration, type, outcome}. Best effort: a counter that cannot be written is logged, never
 retried (the delivery agent queues it with the command's dedupe mark).
@@ -54,9 +56,14 @@ def q_record_delivery(
     tool = side.type if side is not None else "unknown"
     exported.labels(integration, tool, "success" if ok else "failed").inc()
     key = keys.stats(cmd.tenant, integration)
-    now = utcnow().isoformat(timespec="seconds")
+    at = utcnow()
+    now = at.isoformat(timespec="seconds")
     pipe.hincrby(key, counter, 1)
-    if ok:
+    if ok and last == counters.LAST_OUTBOUND_AT:
+        # How far behind the tool's copy was: arrival at the ingress -> written there.
+        seconds = round(max(0.0, (at - cmd.received_at).total_seconds()), 3)
+        pipe.hset(key, mapping={last: now, counters.LAST_PROPAGATION_S: seconds})
+    elif ok:
         pipe.hset(key, last, now)
     else:
         pipe.hset(

@@ -238,6 +238,36 @@ class SyncCounters(BaseModel):
     drift_discrepancies: int = Field(0, description="differences found by reconcile runs")
 
 
+class WorkerBreaker(BaseModel):
+    """One outbound worker's circuit breaker for the integration, as its gauges last wrote it."""
+
+    worker: str = Field(description="the worker (host and process)")
+    state: Literal["closed", "half-open", "open"]
+    at: datetime = Field(description="when the worker wrote it")
+    half_opens_at: datetime | None = Field(
+        None, description="while open: when the next request probes the tool"
+    )
+
+
+class Breaker(BaseModel):
+    """The integration's circuit breaker: each worker keeps its own (opened by the tool's
+    transient failures, 5xx and timeouts); `state` is the worst over the workers that reported
+    in the last few `GAUGES_S`, `unknown` when none did (no worker running)."""
+
+    state: Literal["closed", "half-open", "open", "unknown"] = "unknown"
+    workers: list[WorkerBreaker] = Field(default_factory=list)
+
+
+class ConsumerLag(BaseModel):
+    """How many messages the outbound workers' consumer group is behind (end offset -
+    committed offset, summed over partitions), the same for every integration: a measure
+    from the last few `GAUGES_S`, or `messages` null when no worker measured it (unknown)."""
+
+    messages: int | None = Field(None, description="behind on all topics; null: unknown")
+    topics: dict[str, int] = Field(default_factory=dict, description="behind per topic")
+    at: datetime | None = Field(None, description="when it was measured")
+
+
 class SyncStatus(BaseModel):
     name: str
     tenant: str
@@ -247,8 +277,16 @@ class SyncStatus(BaseModel):
     counters: SyncCounters
     last_inbound_at: str | None = None
     last_outbound_at: str | None = None
+    last_propagation_s: float | None = Field(
+        None,
+        description="how far behind the tool's sync is: seconds from the change's arrival "
+        "at the ingress to the tool acknowledging the write, for the write at "
+        "`last_outbound_at`; null before the first",
+    )
     last_error: str | None = None
     last_error_at: str | None = None
+    breaker: Breaker = Field(default_factory=Breaker)
+    consumer_lag: ConsumerLag = Field(default_factory=ConsumerLag)
 
 
 class SyncStatusList(BaseModel):

@@ -275,30 +275,54 @@ def test(a: Api, name: str, fmt: str) -> None:
 @api_command
 def sync_status(a: Api, name: str, fmt: str) -> None:
     """Health of NAME: the pipeline's counters (outbound/inbound successes and failures,
-    conflicts detected and resolved, drift discrepancies found) and last times."""
-    status = a.get(_path(a, name, "/status"))
+    conflicts detected and resolved, drift discrepancies found), last times, the circuit
+    breaker (the worst over the workers; unknown when no worker reported lately), how long
+    the last write took to reach the tool (propagation) and the workers' consumer lag."""
+    emit(a.get(_path(a, name, "/status")), fmt, show_sync_status)
 
-    def render(s: dict[str, Any]) -> None:
-        c = s["counters"]
-        key_values(
-            f"sync status of {s['tenant']}/{s['name']}",
-            [
-                ("type / direction", f"{s['type']} / {s['direction']}"),
-                ("paused", s["paused"]),
-                ("outbound", f"{c['outbound_success']} ok, {c['outbound_failed']} failed"),
-                ("inbound", f"{c['inbound_success']} ok, {c['inbound_failed']} failed"),
-                (
-                    "conflicts",
-                    f"{c['conflicts_detected']} detected, {c['conflicts_resolved']} resolved",
-                ),
-                ("drift", f"{c['drift_discrepancies']} discrepancies found"),
-                ("last outbound", s.get("last_outbound_at")),
-                ("last inbound", s.get("last_inbound_at")),
-                ("last error", s.get("last_error") and f"{s['last_error_at']}: {s['last_error']}"),
-            ],
-        )
 
-    emit(status, fmt, render)
+def show_sync_status(s: dict[str, Any]) -> None:
+    """The status route's answer as the table `sync-status` prints."""
+    c = s["counters"]
+    b, lag, propagation = s["breaker"], s["consumer_lag"], s.get("last_propagation_s")
+    key_values(
+        f"sync status of {s['tenant']}/{s['name']}",
+        [
+            ("type / direction", f"{s['type']} / {s['direction']}"),
+            ("paused", s["paused"]),
+            ("outbound", f"{c['outbound_success']} ok, {c['outbound_failed']} failed"),
+            ("inbound", f"{c['inbound_success']} ok, {c['inbound_failed']} failed"),
+            (
+                "conflicts",
+                f"{c['conflicts_detected']} detected, {c['conflicts_resolved']} resolved",
+            ),
+            ("drift", f"{c['drift_discrepancies']} discrepancies found"),
+            ("breaker", _breaker(b)),
+            ("last outbound", s.get("last_outbound_at")),
+            ("propagation", "no write yet" if propagation is None else f"{propagation} s"),
+            ("consumer lag", _consumer_lag(lag)),
+            ("last inbound", s.get("last_inbound_at")),
+            ("last error", s.get("last_error") and f"{s['last_error_at']}: {s['last_error']}"),
+        ],
+    )
+
+
+def _breaker(b: dict[str, Any]) -> str:
+    """`open (half-opens at ...)`, per worker when they differ; `unknown (no worker reported)`."""
+    if b["state"] == "unknown":
+        return "unknown (no worker reported)"
+    opens = sorted(w["half_opens_at"] for w in b["workers"] if w.get("half_opens_at"))
+    text = str(b["state"]) + (f" (half-opens at {opens[0]})" if opens else "")
+    if len({w["state"] for w in b["workers"]}) > 1:
+        text += ": " + ", ".join(f"{w['worker']} {w['state']}" for w in b["workers"])
+    return text
+
+
+def _consumer_lag(lag: dict[str, Any]) -> str:
+    if lag.get("messages") is None:
+        return "unknown (no worker measured it)"
+    topics = ", ".join(f"{t} {n}" for t, n in sorted(lag["topics"].items()))
+    return f"{lag['messages']} message(s) behind ({topics})"
 
 
 # -- field ownership ---------------------------------------------------------------------------

@@ -127,8 +127,8 @@ class Page:
                 return None
             raise
 
-    def render(self, template: str, **context: Any) -> web.Response:
-        return render(template, session=self.session, page=self, **context)
+    def render(self, template: str, *, http_status: int = 200, **context: Any) -> web.Response:
+        return render(template, http_status=http_status, session=self.session, page=self, **context)
 
 
 def render(template: str, *, http_status: int = 200, **context: Any) -> web.Response:
@@ -461,13 +461,37 @@ async def timeline(p: Page) -> web.StreamResponse:
     ref = (p.request.query.get("ref") or "").strip()
     found = None
     if ref:
-        found = await p.call(
-            "GET",
-            f"{T}/incidents/{{ref}}/timeline",
-            {**params, "ref": ref},
-            query=tl.TimelineQuery(),
-        )
-    return p.render("timeline.html", tenant=params["tenant"], ref=ref, found=found, quote=quote)
+        try:
+            found = await p.call(
+                "GET",
+                f"{T}/incidents/{{ref}}/timeline",
+                {**params, "ref": ref},
+                query=tl.TimelineQuery(),
+            )
+        except ApiError as exc:
+            if exc.status != 403:
+                raise
+            # An incident commander has the page but reads only the incidents they lead:
+            # say so on the page, with the form to try another reference.
+            return p.render(
+                "timeline.html",
+                http_status=403,
+                tenant=params["tenant"],
+                ref=ref,
+                found=None,
+                refused=True,
+                commander=p.subject.role == "incident_commander",
+                quote=quote,
+            )
+    return p.render(
+        "timeline.html",
+        tenant=params["tenant"],
+        ref=ref,
+        found=found,
+        refused=False,
+        commander=False,
+        quote=quote,
+    )
 
 
 def add_console(app: web.Application, services: Services) -> None:

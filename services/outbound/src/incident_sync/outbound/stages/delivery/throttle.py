@@ -181,12 +181,19 @@ class Throttle:
         return at if at > time.time() else None  # purgatory keeps its own clock
 
     def circuit_state(self, integration_id: str) -> int:
+        """This worker's breaker for the integration (`incident_sync_circuit_state`): closed
+        until a request found the tool sick."""
         circuit = self.circuits.get(integration_id)
         if circuit is None or circuit.state == "closed":
             return CLOSED
         if circuit.state == "half-opened" or self._reopens_at(circuit) is None:
             return HALF_OPEN
         return OPEN
+
+    def half_opens_at(self, integration_id: str) -> float | None:
+        """While this worker's breaker is open: when it half-opens (unix time)."""
+        circuit = self.circuits.get(integration_id)
+        return None if circuit is None else self._reopens_at(circuit)
 
     # -- 3. requests per minute -----------------------------------------------------------------
     async def _rate_limit(self, tenant: str, integration_id: str, per_minute: int) -> None:
