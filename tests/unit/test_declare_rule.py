@@ -132,3 +132,24 @@ def test_a_condition_on_a_field_never_seen_is_named() -> None:
     assert problems[0].startswith("declare.when.all.3: 'custom.Region'")
     with pytest.raises(ValidationError, match="tool"):
         Declare.model_validate({"when": {"all": [{"field": "tool.", "equals": "x"}]}})
+
+
+def test_the_sides_file_refuses_a_condition_on_a_field_never_seen() -> None:
+    import incident_sync.connectors.registry  # noqa: F401 - the tool catalogue
+    from incident_sync.syncmodel.config import parse_config
+    from incident_sync.syncmodel.loaderrors import ConfigError
+
+    side = {
+        "id": "prod-jira",
+        "type": "jira",
+        "base_url": "https://acme.atlassian.net",
+        "declare": {"when": {"all": [{"field": "custom.Team", "equals": "Payments"}]}},
+    }
+    raw = {
+        "platform": {"id": "io", "type": "incidentio", "base_url": "https://api.incident.io"},
+        "integrations": [side],
+    }
+    with pytest.raises(ConfigError, match=r"declare\.when\.all\.0: 'custom\.Team'"):
+        parse_config(raw, source="sides.json", read=lambda name: pytest.fail(name))
+    side["declare"] = {"when": {"all": [{"field": "tool.issuetype", "equals": "Incident"}]}}
+    assert parse_config(raw, source="sides.json", read=lambda name: pytest.fail(name))
