@@ -33,6 +33,9 @@ BAD: list[tuple[Any, str]] = [
     ({"whenever": {}}, "declare"),
     ({}, "declare.when"),
     ("P1", "declare"),
+    # A field the integration never sees (no mapping takes it in), and `tool.` naming none.
+    ({"when": {"all": [{"field": "custom.Team", "equals": "x"}]}}, "declare.when.all.0"),
+    ({"when": {"all": [{"field": "tool.", "equals": "x"}]}}, "when.all.0"),
 ]
 
 

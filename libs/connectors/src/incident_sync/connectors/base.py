@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -123,6 +124,18 @@ class Written:
     stored: dict[str, str | None] = field(default_factory=dict)
 
 
+def value_forms(*values: object) -> tuple[str, ...]:
+    """A tool value's forms for a declare rule (`Connector.read_for_rule`): the distinct
+    non-empty texts among `values`, in order (what people see first, then ids)."""
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if isinstance(value, int | float | str) and (text := str(value)) and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
 def stored_values(
     sent: Mapping[str, str | None], answer: Mapping[str, str | None]
 ) -> dict[str, str | None]:
@@ -186,6 +199,38 @@ class Connector(abc.ABC):
         Returns the tool's answer: the record's version after the write and the values it
         stored, where the tool reports them (`Written`).
         """
+
+    # -- a declare rule's tool fields (`syncmodel.declare`) --------------------------------
+    async def read_for_rule(
+        self, external_id: str, names: frozenset[str]
+    ) -> tuple[RecordState, dict[str, tuple[str, ...]]]:
+        """The record as `fetch` reads it, in the same read, and the tool's own values of the
+        fields `names` (API field names), each in its forms (`syncmodel.declare.ToolValues`):
+        for the rule only, never in the record's fields. A name the record does not have is
+        left out (the rule's condition on it fails), and logged once per connector.
+        RecordNotFound as `fetch`."""
+        if not names:
+            return await self.fetch(external_id), {}
+        record, values = await self._read_tool_values(external_id, names)
+        for name in sorted(names - set(values) - self._unknown_tool_fields):
+            self._unknown_tool_fields.add(name)
+            log.warning(
+                "a declare rule names a field the tool's record does not have: it never matches",
+                extra={"integration": self.config.id, "field": f"tool.{name}"},
+            )
+        return record, values
+
+    async def _read_tool_values(
+        self, external_id: str, names: frozenset[str]
+    ) -> tuple[RecordState, dict[str, tuple[str, ...]]]:
+        """`read_for_rule`'s read. Every tool's connector reads its record's own fields; a
+        side whose records have no fields beyond the platform's (the platform, a notifier)
+        has none."""
+        return await self.fetch(external_id), {}
+
+    @functools.cached_property
+    def _unknown_tool_fields(self) -> set[str]:
+        return set()
 
     # -- declared field maps (`IntegrationConfig.field_maps`) -------------------------------
     # A connector that maps its values in code calls these at its edges; one that writes

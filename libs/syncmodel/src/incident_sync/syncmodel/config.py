@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from incident_sync.syncmodel.declare import Declare
+from incident_sync.syncmodel.declare import Declare, unseen_fields
 from incident_sync.syncmodel.declared import DeclaredMapping
 from incident_sync.syncmodel.destination import BASE_URL_PATTERN
 from incident_sync.syncmodel.fieldmaps import FieldMap, PlatformFieldName, duplicates
@@ -179,6 +179,15 @@ class IntegrationConfig(BaseModel):
         check_options(tool, traits_of(tool).options, options)
         return options
 
+    @model_validator(mode="after")
+    def _declare_sees_its_fields(self) -> IntegrationConfig:
+        # A mapping file is read where the config is loaded: its side is checked there
+        # (`declare_problems` after `resolve_mapping`).
+        readable = self.mapping_file is None or self.field_map is not None
+        if readable and (problems := declare_problems(self)):
+            raise ValueError("; ".join(problems))
+        return self
+
     def mapping(self) -> FieldMapping:
         """The side's field map, its declared `field_maps` over it. Reads no file: a
         `mapping_file` must have been read into `field_map` where the config was loaded
@@ -204,6 +213,14 @@ class IntegrationConfig(BaseModel):
         if self.ownership is None:
             return default_ownership(self.type)
         return {str(k): v for k, v in self.ownership.items()}
+
+
+def declare_problems(side: IntegrationConfig) -> list[str]:
+    """The conditions of `side`'s declare rule naming a field it never sees
+    (`syncmodel.declare.unseen_fields`); `side`'s mapping file must have been read."""
+    if side.declare is None:
+        return []
+    return unseen_fields(side.declare, side.mapping().inbound_fields())
 
 
 class SyncConfig(BaseModel):
@@ -308,7 +325,7 @@ def parse_config(raw: object, *, source: str, read: MappingReader) -> SyncConfig
     if problems:
         raise ConfigError(f"{source}: field_maps: " + "; ".join(problems))
     try:
-        return config.model_copy(
+        resolved = config.model_copy(
             update={
                 "platform": resolve_mapping(config.platform, read),
                 "integrations": tuple(resolve_mapping(i, read) for i in config.integrations),
@@ -316,3 +333,6 @@ def parse_config(raw: object, *, source: str, read: MappingReader) -> SyncConfig
         )
     except MappingError as exc:
         raise MappingError(f"{source}: {exc}") from None
+    if problems := [f"{i.id}: {p}" for i in resolved.integrations for p in declare_problems(i)]:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return resolved

@@ -8,7 +8,7 @@ linked then; one already linked stays linked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,13 +47,19 @@ class Condition(BaseModel):
 
     def matches(self, state: Mapping[str, str | None]) -> bool:
         value = state.get(self.field)
-        folded = value.casefold() if value is not None else None
+        return self.holds_for(() if value is None else (value,))
+
+    def holds_for(self, forms: Collection[str]) -> bool:
+        """The test on a value given in one or more forms (a tool's reference by its name and
+        its id): `equals` / `in` hold when any form is among the values, `not_in` when none
+        is; no form at all (no value) is in no list. Case is folded."""
+        folded = {v.casefold() for v in forms}
         if self.equals is not None:
-            return folded == self.equals.casefold()
+            return self.equals.casefold() in folded
         if self.in_ is not None:
-            return folded in {v.casefold() for v in self.in_}
+            return not folded.isdisjoint(v.casefold() for v in self.in_)
         assert self.not_in is not None
-        return folded not in {v.casefold() for v in self.not_in}
+        return folded.isdisjoint(v.casefold() for v in self.not_in)
 
 
 class Trigger(BaseModel):

@@ -35,6 +35,7 @@ from incident_sync.connectors.base import (
     WebhookRejected,
     Written,
     stored_values,
+    value_forms,
 )
 from incident_sync.connectors.canonical import DESCRIPTION, SEVERITY, STATUS, TITLE
 from incident_sync.connectors.capabilities import ChangeFeed, FieldCatalogue, WebhookSource
@@ -47,7 +48,7 @@ from incident_sync.connectors.datadog.fields import (
     version_of,
 )
 from incident_sync.connectors.datadog.options import DatadogOptions
-from incident_sync.connectors.datadog.values import NotWritable, native_values, to_dd
+from incident_sync.connectors.datadog.values import NotWritable, forms_of, native_values, to_dd
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.syncmodel.discovered import ToolField
 from incident_sync.syncmodel.events import ChangeEvent
@@ -89,6 +90,24 @@ class DatadogConnector(ToolConnector[DatadogClient], WebhookSource, ChangeFeed, 
 
     async def fetch(self, external_id: str) -> RecordState:
         return self._record(await self.client.get_incident(external_id))
+
+    async def _read_tool_values(
+        self, external_id: str, names: frozenset[str]
+    ) -> tuple[RecordState, dict[str, tuple[str, ...]]]:
+        """The incident's fields by their definitions' names (`attributes.fields.<name>`:
+        `severity` is `SEV-1`..., `state`, `teams`, a user-defined field; `values.forms_of`),
+        else its other attributes (`title`, `customer_impacted`)."""
+        incident = await self.client.get_incident(external_id)
+        attributes = incident.get("attributes")
+        attrs: Mapping[str, Any] = attributes if isinstance(attributes, dict) else {}
+        shown = attrs.get("fields")
+        fields: Mapping[str, Any] = shown if isinstance(shown, dict) else {}
+        values = {
+            n: value_forms(*(forms_of(fields[n]) if n in fields else (attrs[n],)))
+            for n in names
+            if n in fields or (n in attrs and n != "fields")
+        }
+        return self._record(incident), values
 
     async def fields(self) -> list[ToolField]:
         """The incident's title and its field definitions (`connectors.datadog.catalogue`)."""

@@ -66,3 +66,14 @@ def native_values(fields: object, wanted: frozenset[str]) -> dict[str, str | Non
             if known:
                 out[name] = text
     return out
+
+
+def forms_of(raw: object) -> tuple[object, ...]:
+    """A field's value in the forms a declare rule tests (`Connector.read_for_rule`): a single
+    value as is (a dropdown's `SEV-1`), a list's items each; None where `from_dd` knows no
+    value (a field shown without one)."""
+    known, _ = from_dd(raw)
+    if not known or not isinstance(raw, Mapping):
+        return ()
+    value = raw["value"]
+    return tuple(value) if isinstance(value, list) else (value,)

@@ -44,6 +44,7 @@ from incident_sync.connectors.base import (
     WebhookRejected,
     Written,
     stored_values,
+    value_forms,
 )
 from incident_sync.connectors.canonical import (
     ASSIGNEE,
@@ -74,6 +75,7 @@ from incident_sync.connectors.jira.options import JiraOptions
 from incident_sync.connectors.jira.shapes import (
     LABELS,
     NotWritable,
+    forms_of,
     is_user,
     items_of,
     native_values,
@@ -168,6 +170,18 @@ class JiraConnector(
     async def fetch(self, external_id: str) -> RecordState:
         issue = await self.client.get_issue(external_id, self._read_fields())
         return self._record(issue)
+
+    async def _read_tool_values(
+        self, external_id: str, names: frozenset[str]
+    ) -> tuple[RecordState, dict[str, tuple[str, ...]]]:
+        """The issue's `fields.<id>` (`issuetype`, `project`, a custom field's id), asked for
+        in the same read (`shapes.forms_of`); Jira leaves out a field the site lacks."""
+        own = self._read_fields()
+        issue = await self.client.get_issue(external_id, own + tuple(sorted(names - set(own))))
+        raw = issue.get("fields")
+        shown: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+        values = {n: value_forms(*forms_of(shown[n])) for n in names if n in shown}
+        return self._record(issue), values
 
     async def fields(self) -> list[ToolField]:
         """The create screen of the integration's project and issue type, then the site's

@@ -124,6 +124,18 @@ def from_jira(raw: object) -> tuple[bool, str | None]:
     return False, None
 
 
+def forms_of(raw: object) -> tuple[object, ...]:
+    """A field's value in the forms a declare rule tests (`Connector.read_for_rule`): its text
+    as `from_jira` reads it, then an object's `key` and `id` (a project by its name, key and
+    id; an issue type by its name and id); a list's items each; a user by e-mail address and
+    accountId."""
+    if isinstance(raw, list):
+        return tuple(form for item in raw for form in forms_of(item))
+    known, text = from_jira(raw)
+    ids = [raw.get(k) for k in ("key", "id", "accountId")] if isinstance(raw, Mapping) else []
+    return (text if known else None, *ids)
+
+
 def native_values(
     fields: Mapping[str, Any], wanted: frozenset[str], label_prefix: str
 ) -> dict[str, str | None]:

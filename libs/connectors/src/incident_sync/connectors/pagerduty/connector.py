@@ -37,6 +37,7 @@ from incident_sync.connectors.base import (
     WebhookRejected,
     Written,
     stored_values,
+    value_forms,
 )
 from incident_sync.connectors.canonical import (
     ASSIGNEE,
@@ -54,6 +55,7 @@ from incident_sync.connectors.capabilities import (
 )
 from incident_sync.connectors.http import ToolConnector
 from incident_sync.connectors.pagerduty import catalogue, signature
+from incident_sync.connectors.pagerduty.catalogue import CUSTOM_PREFIX
 from incident_sync.connectors.pagerduty.client import PAGE_LIMIT, PagerDutyClient
 from incident_sync.connectors.pagerduty.client import auth as client_auth
 from incident_sync.connectors.pagerduty.customvalues import (
@@ -139,6 +141,21 @@ class PagerDutyConnector(
 
     async def fetch(self, external_id: str) -> RecordState:
         return await self._read(await self.client.get_incident(external_id), comments=True)
+
+    async def _read_tool_values(
+        self, external_id: str, names: frozenset[str]
+    ) -> tuple[RecordState, dict[str, tuple[str, ...]]]:
+        """The incident's own fields by their REST names (`urgency`, `service`, `priority`,
+        `escalation_policy`, `teams`...): a reference by its `summary` then its `id`; and
+        `custom_fields.<name>`, its custom field values (read once, as for declared maps)."""
+        incident = await self.client.get_incident(external_id)
+        values: list[dict[str, Any]] | None = None
+        if self.declared_reads or any(n.startswith(CUSTOM_PREFIX) for n in names):
+            values = await self.client.custom_field_values(str(incident.get("id")))
+        custom = native_values(values or [])
+        out = {n: value_forms(*_forms(incident[n])) for n in names if n in incident}
+        out.update({n: value_forms(custom[n]) for n in names if n in custom})
+        return await self._read(incident, comments=True, values=values), out
 
     async def _read(
         self,
@@ -395,3 +412,15 @@ class PagerDutyConnector(
             updated_at=updated,
             created_at=parse_time(incident.get("created_at")),
         )
+
+
+def _forms(raw: object) -> tuple[object, ...]:
+    """An incident field's forms: a reference (`{id, type, summary}`) by its summary, then
+    its id; an assignment by its assignee; a list by its items."""
+    if isinstance(raw, list):
+        return tuple(form for item in raw for form in _forms(item))
+    if isinstance(raw, Mapping):
+        if isinstance(raw.get("assignee"), Mapping):
+            return _forms(raw["assignee"])
+        return (raw.get("summary"), raw.get("name"), raw.get("id"))
+    return (raw,)

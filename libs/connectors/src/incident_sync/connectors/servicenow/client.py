@@ -103,6 +103,22 @@ class ServiceNowClient(ToolClient):
     async def get_incident(self, sys_id: str) -> dict[str, str]:
         return await self.get_record("incident", sys_id)
 
+    async def get_incident_shown(self, sys_id: str) -> tuple[dict[str, str], dict[str, str]]:
+        """(the record as `get_incident` reads it, each column's display value): one read
+        with `sysparm_display_value=all` (a reference's `display_value` is the referenced
+        record's name, a choice's its label)."""
+        data = await self._call(
+            "GET", f"{TABLE_PATH}incident/{_id(sys_id)}", params={"sysparm_display_value": "all"}
+        )
+        record = _result(data)
+        raw = data["result"]
+        shown = {
+            k: str(v["display_value"])
+            for k, v in raw.items()
+            if isinstance(v, dict) and v.get("display_value") not in (None, "")
+        }
+        return record, shown
+
     async def create_incident(
         self,
         short_description: str | None = None,

@@ -35,6 +35,7 @@ from incident_sync.connectors.base import (
     WebhookRejected,
     Written,
     stored_values,
+    value_forms,
 )
 from incident_sync.connectors.capabilities import ChangeFeed, FieldCatalogue, WebhookSource
 from incident_sync.connectors.http import ToolConnector
@@ -114,7 +115,23 @@ class ServiceNowConnector(
         await self.client.test_connection()
 
     async def fetch(self, external_id: str) -> RecordState:
-        record = await self.client.get_incident(external_id)
+        return await self._from_row(await self.client.get_incident(external_id), external_id)
+
+    async def _read_tool_values(
+        self, external_id: str, names: frozenset[str]
+    ) -> tuple[RecordState, dict[str, tuple[str, ...]]]:
+        """A column's forms: its display value (a reference's record name, a choice's label),
+        then its value (the sys_id, the choice's code); one read (`sysparm_display_value=all`).
+        A journal column has no value of its own here."""
+        row, shown = await self.client.get_incident_shown(external_id)
+        values = {
+            n: value_forms(shown.get(n), row[n])
+            for n in names
+            if n in row and n not in JOURNAL_FIELDS
+        }
+        return await self._from_row(row, external_id), values
+
+    async def _from_row(self, record: dict[str, str], external_id: str) -> RecordState:
         # Journal fields read back as "": their latest entry lives in sys_journal_field.
         for journal in JOURNAL_FIELDS & self.mapping.native_inbound_fields():
             record.pop(journal, None)

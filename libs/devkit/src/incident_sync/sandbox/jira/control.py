@@ -117,7 +117,9 @@ async def ui_create(request: web.Request) -> web.Response:
     fields = _native(state, body)
     if isinstance(fields, str):
         return bad(fields)
-    fields.update({"project": {"key": state.store.project_key}, "issuetype": {"name": "Incident"}})
+    # An issue of the type the body names (`{"fields": {"issuetype": {"name": "Task"}}}`).
+    fields["project"] = {"key": state.store.project_key}
+    fields.setdefault("issuetype", {"name": "Incident"})
     issue = state.store.create(fields, actor)
     webhooks.issue_event(request, state, "jira:issue_created", issue, actor)
     return web.json_response(view(request, state, issue), status=201)

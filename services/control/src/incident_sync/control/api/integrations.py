@@ -24,7 +24,13 @@ from incident_sync.control.api.routing import Call
 from incident_sync.controlstore.crypto import Keyring, KeyringError
 from incident_sync.controlstore.records import Kind, StoredSide, open_secrets, seal, slot
 from incident_sync.controlstore.store import Actor, audit_entry
-from incident_sync.syncmodel.config import SECRET_FIELDS, SENT_SECRET_FIELDS, IntegrationConfig
+from incident_sync.syncmodel.config import (
+    SECRET_FIELDS,
+    SENT_SECRET_FIELDS,
+    IntegrationConfig,
+    declare_problems,
+    resolve_mapping,
+)
 from incident_sync.syncmodel.destination import origin
 from incident_sync.syncmodel.mapping import MappingError
 from incident_sync.syncmodel.options import check_options
@@ -142,6 +148,20 @@ def _check_mapping_file(call: Call, fields: Mapping[str, Any]) -> None:
         raise ApiError(422, "invalid", f"mapping_file: {exc}") from None
 
 
+def _check_declare(call: Call, config: IntegrationConfig) -> None:
+    """A declare rule must name fields the side can see (422 naming the condition): checked
+    here for a side whose mapping file the model could not read (`IntegrationConfig` checks
+    the others)."""
+    if config.declare is None or config.mapping_file is None or config.field_map is not None:
+        return
+    try:
+        side = resolve_mapping(config, call.services.mappings.read)
+    except MappingError:
+        return  # a mapping file gone since: the pipeline leaves the side out, as for others
+    if problems := declare_problems(side):
+        raise ApiError(422, "invalid", "declare: " + "; ".join(problems))
+
+
 def _split(body: BaseModel) -> tuple[dict[str, Any], dict[str, SecretStr | None]]:
     """(given non-secret fields, given secrets) of a request body."""
     data = body.model_dump(exclude_unset=True)
@@ -247,6 +267,7 @@ async def write_side(
         plain = {f: v for f, v in opened.items() if f not in given}
         plain.update({f: v.get_secret_value() for f, v in given.items() if v is not None})
         config = _config(tenant, name, merged, plain, type_given="type" in fields)
+        _check_declare(call, config)
         stored = seal(config, keyring, kind=kind)
         if before is not None:
             same = {

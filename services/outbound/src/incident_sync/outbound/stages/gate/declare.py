@@ -40,13 +40,17 @@ class Declarer:
         if side.declare is None:
             return None
         # The rule judges the record as its tool has it now, not the change alone (an edit's
-        # webhook may carry one field): one read, only for a record not linked.
+        # webhook may carry one field): one read, only for a record not linked. The tool
+        # values its `tool.` conditions name are the rule's alone (never synced).
         connector = self.ctx.connector(side.id)
         try:
-            state = dict((await connector.fetch(event.external_id)).fields)
+            record, tool = await connector.read_for_rule(
+                event.external_id, side.declare.tool_fields()
+            )
         except RecordNotFound:
             return None  # gone since: nothing to declare
-        if not should_declare(side.declare, False, state):
+        state = dict(record.fields)
+        if not should_declare(side.declare, False, state, tool):
             return None
         mapping = self.ctx.mappings[side.id]
         fields = declared_fields(state, mapping.inbound_fields(), side.ownership_rules())
