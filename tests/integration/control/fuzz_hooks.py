@@ -40,7 +40,7 @@ def flatmap_path_parameters(context: Any, path_parameters: dict[str, Any]) -> An
 
 @schemathesis.hook
 def before_call(context: Any, case: Any, **kwargs: Any) -> None:
-    if case.operation.path.endswith(("/fields", "/links")):
+    if case.operation.path.endswith(("/fields", "/links", "/sync/{record_id}")):
         # Best effort, as below: the case's own answer is what is checked.
         with contextlib.suppress(httpx.HTTPError):
             _fields_ask_the_stub(case)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -48,10 +48,28 @@ def tool_field(name: str) -> str | None:
     return name[len(TOOL) :] if name.startswith(TOOL) else None
 
 
+def _condition_fields(schema: dict[str, Any]) -> None:
+    # What a condition may name, in the JSON schema (the control API's OpenAPI document): a
+    # canonical field or `tool.<API field name>`. A `custom.<name>` is taken too where the
+    # integration's mapping takes it in: that depends on the mapping, so it is said, not
+    # patterned (a request naming one the mapping lacks is a 422 naming it).
+    names = "|".join(sorted(CANONICAL))
+    field = {
+        "type": "string",
+        "pattern": rf"^(({names})|tool\.[\s\S]+)$",
+        "description": "A canonical field, tool.<API field name>, or a custom.<name> the "
+        "integration's mapping takes in.",
+    }
+    when = schema["properties"]["when"]
+    schema["properties"]["when"] = {
+        "allOf": [when, {"properties": {"all": {"items": {"properties": {"field": field}}}}}]
+    }
+
+
 class Declare(BaseModel):
     """The rule: a record matching `when` (all its conditions) declares an incident."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_condition_fields)
 
     when: Trigger
 
